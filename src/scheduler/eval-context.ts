@@ -1,0 +1,86 @@
+import type { ClusterState } from "./cluster-state.ts";
+import { datasetKey } from "./node-index.ts";
+import { coresTaken, type Demand, type PlacementRequest } from "./request.ts";
+import type { CompiledSchedulerOptions } from "./scheduler-options.ts";
+
+/**
+ * Tentative reservations made during one evaluation (the earlier services of a layout being
+ * placed all-or-nothing). They count like committed resources but touch nothing the caller owns.
+ */
+export class Overlay {
+  private readonly used = new Map<number, { cores: number; memory: number; exclusive: number; ports: number }>();
+
+  /** Adds a tentative placement on node `i`. */
+  add(i: number, d: Demand): void {
+    const u = this.used.get(i) ?? { cores: 0, memory: 0, exclusive: 0, ports: 0 };
+    u.cores += coresTaken(d);
+    u.memory += d.memoryBytes;
+    u.exclusive += d.exclusiveCores;
+    u.ports += d.ports;
+    this.used.set(i, u);
+  }
+
+  /** Tentative cores on node `i`. */
+  cores(i: number): number {
+    return this.used.size === 0 ? 0 : (this.used.get(i)?.cores ?? 0);
+  }
+  /** Tentative memory on node `i`. */
+  memory(i: number): number {
+    return this.used.size === 0 ? 0 : (this.used.get(i)?.memory ?? 0);
+  }
+  /** Tentative exclusive cores on node `i`. */
+  exclusive(i: number): number {
+    return this.used.size === 0 ? 0 : (this.used.get(i)?.exclusive ?? 0);
+  }
+  /** Tentative ports on node `i`. */
+  ports(i: number): number {
+    return this.used.size === 0 ? 0 : (this.used.get(i)?.ports ?? 0);
+  }
+}
+
+/** Everything a checker or scorer reads for one decision, computed once per decision. */
+export interface EvalContext {
+  readonly cluster: ClusterState;
+  readonly request: PlacementRequest;
+  readonly options: CompiledSchedulerOptions;
+  readonly overlay: Overlay;
+  /** Node numbers the request may not use (standby anti-affinity). */
+  readonly avoid: ReadonlySet<number>;
+  /** Cores the request takes (see coresTaken). */
+  readonly cores: number;
+  /** Memo keys for the request's required and preferred tags. */
+  readonly requiredSignature: string;
+  readonly preferredSignature: string;
+  /** Index keys of the request's datasets, and their total size. */
+  readonly datasetKeys: readonly string[];
+  readonly datasetBytes: number;
+  readonly preferredWeight: number;
+}
+
+/** Builds the context of one decision. */
+export function makeContext(
+  cluster: ClusterState,
+  request: PlacementRequest,
+  options: CompiledSchedulerOptions,
+  overlay: Overlay,
+  extraAvoid: readonly number[] = [],
+): EvalContext {
+  const avoid = new Set<number>(extraAvoid);
+  for (const id of request.avoidNodes) {
+    const i = cluster.lookup(id);
+    if (i >= 0) avoid.add(i);
+  }
+  return {
+    cluster,
+    request,
+    options,
+    overlay,
+    avoid,
+    cores: coresTaken(request.demand),
+    requiredSignature: [...request.requiredTags].sort().join("\u0000"),
+    preferredSignature: request.preferredTags.map((p) => `${p.tag}=${p.weight}`).join("\u0000"),
+    datasetKeys: request.datasets.map((d) => datasetKey(d.id, d.version)),
+    datasetBytes: request.datasets.reduce((sum, d) => sum + d.bytes, 0),
+    preferredWeight: request.preferredTags.reduce((sum, p) => sum + p.weight, 0),
+  };
+}
