@@ -3,7 +3,9 @@ import { byteSize } from "./schema-helpers.ts";
 
 /** The schema of a dataset catalogue entry: what a runner loads into RAM, from where. */
 export const datasetSpecSchema = z.strictObject({
-  id: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, "a dataset id of letters, digits, '_', '.', '-'"),
+  id: z
+    .string()
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, "a dataset id of letters, digits, '_', '.', '-'"),
   version: z.string().min(1).default("1"),
   /** Where a runner reads it from (a path on the node, or a shared mount). */
   source: z.string().min(1, "the path the runner loads the dataset from"),

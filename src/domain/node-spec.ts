@@ -92,17 +92,15 @@ export const nodeSpecSchema = z
       });
     }
   })
-  .transform(
-    (n): NodeSpec => ({
-      ...n,
-      capacity: {
-        cores: n.capacity.cores,
-        memoryBytes: n.capacity.memory,
-        // By default one core stays shared for the OS and the runner itself.
-        exclusiveCores: n.capacity.exclusiveCores ?? Math.max(0, Math.floor(n.capacity.cores) - 1),
-      },
-    }),
-  );
+  .transform((n): NodeSpec => ({
+    ...n,
+    capacity: {
+      cores: n.capacity.cores,
+      memoryBytes: n.capacity.memory,
+      // By default one core stays shared for the OS and the runner itself.
+      exclusiveCores: n.capacity.exclusiveCores ?? Math.max(0, Math.floor(n.capacity.cores) - 1),
+    },
+  }));
 
 /** Ports in a node's range. */
 export function portCount(node: Pick<NodeSpec, "portRange">): number {

@@ -117,7 +117,12 @@ export const serviceManifestSchema = z
     ];
     for (const { s, path } of all) {
       if (names.has(s.name)) {
-        ctx.addIssue({ code: "custom", path, input: s.name, message: "a socket or port name not used twice" });
+        ctx.addIssue({
+          code: "custom",
+          path,
+          input: s.name,
+          message: "a socket or port name not used twice",
+        });
       }
       names.set(s.name, s.name);
     }
@@ -136,7 +141,11 @@ export const serviceManifestSchema = z
   })
   .transform((m) => ({
     ...m,
-    resources: { cores: m.resources.cores, memoryBytes: m.resources.memory, exclusiveCores: m.resources.exclusiveCores },
+    resources: {
+      cores: m.resources.cores,
+      memoryBytes: m.resources.memory,
+      exclusiveCores: m.resources.exclusiveCores,
+    },
     restart: m.restart ?? defaultRestart(m.kind),
   }));
 

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { isNode, LineCounter, parseDocument, type Document } from "yaml";
+import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
 import { describeValue, formatPath, ValidationError, type ValidationIssue } from "./validation-error.ts";
 
@@ -32,8 +32,9 @@ export function parseYaml<T>(text: string, file: string, schema: z.ZodType<T>): 
     throw new ValidationError(
       doc.errors.map((e) => ({
         file,
-        line: e.linePos?.[0]?.line,
-        column: e.linePos?.[0]?.col,
+        // linePos is only filled in with prettyErrors, so the line is worked out from the offset.
+        line: lineCounter.linePos(e.pos[0]).line,
+        column: lineCounter.linePos(e.pos[0]).col,
         path: "",
         found: "invalid YAML",
         expected: `valid YAML (${e.message.split("\n")[0] ?? e.code})`,
@@ -41,13 +42,23 @@ export function parseYaml<T>(text: string, file: string, schema: z.ZodType<T>): 
     );
   }
   const raw: unknown = doc.toJS();
-  const locate = (issue: Omit<ValidationIssue, "file" | "line" | "column">, keys: readonly PropertyKey[] = []) => {
+  const locate = (
+    issue: Omit<ValidationIssue, "file" | "line" | "column">,
+    keys: readonly PropertyKey[] = [],
+  ) => {
     const pos = position(doc, lineCounter, keys);
     return { file, ...pos, ...issue };
   };
   const result = schema.safeParse(raw, { reportInput: true });
   if (!result.success) {
-    throw new ValidationError(result.error.issues.map((i) => locate(toIssue(i), i.path)));
+    throw new ValidationError(
+      result.error.issues.map((i) => {
+        // An unknown field is located at its own key, not at the start of the mapping holding it.
+        const key =
+          i.code === "unrecognized_keys" ? keyPosition(doc, lineCounter, i.path, i.keys[0]) : undefined;
+        return key === undefined ? locate(toIssue(i), i.path) : { file, ...key, ...toIssue(i) };
+      }),
+    );
   }
   return {
     value: result.data,
@@ -64,7 +75,8 @@ function toIssue(issue: z.core.$ZodIssue): Omit<ValidationIssue, "file" | "line"
       return {
         path,
         found: input === undefined ? undefined : describeValue(input),
-        expected: issue.expected === "object" ? "a mapping" : issue.expected === "array" ? "a list" : issue.expected,
+        expected:
+          issue.expected === "object" ? "a mapping" : issue.expected === "array" ? "a list" : issue.expected,
       };
     case "invalid_value":
       return {
@@ -97,6 +109,16 @@ function parsePath(path: string): PropertyKey[] {
     else if (part[1] !== undefined) keys.push(part[1]);
   }
   return keys;
+}
+
+/** The line and column of the key `key` of the mapping at `path`, if it is there. */
+function keyPosition(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[], key?: string) {
+  const map: unknown = doc.getIn(path as unknown[], true);
+  if (!isMap(map)) return undefined;
+  const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
+  if (pair === undefined || !isNode(pair.key) || !pair.key.range) return undefined;
+  const { line, col } = lineCounter.linePos(pair.key.range[0]);
+  return { line, column: col };
 }
 
 /** The line and column of the deepest node on `keys` that exists in the document. */

@@ -50,7 +50,7 @@ export const drainingChecker: FeasibilityChecker = {
 /** A standby never shares a node with its active (or with another standby of the same service). */
 export const antiAffinityChecker: FeasibilityChecker = {
   reason: Reason.StandbyAntiAffinity,
-  feasible: (ctx, i) => !ctx.avoid.has(i),
+  feasible: (ctx, i) => ctx.avoid.length === 0 || !ctx.avoid.includes(i),
   explain: () => "the active instance or another standby of this service is on this node",
 };
 

@@ -8,7 +8,10 @@ import type { CompiledSchedulerOptions } from "./scheduler-options.ts";
  * placed all-or-nothing). They count like committed resources but touch nothing the caller owns.
  */
 export class Overlay {
-  private readonly used = new Map<number, { cores: number; memory: number; exclusive: number; ports: number }>();
+  private readonly used = new Map<
+    number,
+    { cores: number; memory: number; exclusive: number; ports: number }
+  >();
 
   /** Adds a tentative placement on node `i`. */
   add(i: number, d: Demand): void {
@@ -44,15 +47,15 @@ export interface EvalContext {
   readonly request: PlacementRequest;
   readonly options: CompiledSchedulerOptions;
   readonly overlay: Overlay;
-  /** Node numbers the request may not use (standby anti-affinity). */
-  readonly avoid: ReadonlySet<number>;
+  /** Node numbers the request may not use (standby anti-affinity); usually none or one. */
+  readonly avoid: readonly number[];
   /** Cores the request takes (see coresTaken). */
   readonly cores: number;
   /** Memo keys for the request's required and preferred tags. */
   readonly requiredSignature: string;
   readonly preferredSignature: string;
-  /** Index keys of the request's datasets, and their total size. */
-  readonly datasetKeys: readonly string[];
+  /** Ordinals of the request's datasets in the hot-set index (-1: hot nowhere), and their total size. */
+  readonly datasetOrdinals: readonly number[];
   readonly datasetBytes: number;
   readonly preferredWeight: number;
 }
@@ -65,10 +68,14 @@ export function makeContext(
   overlay: Overlay,
   extraAvoid: readonly number[] = [],
 ): EvalContext {
-  const avoid = new Set<number>(extraAvoid);
-  for (const id of request.avoidNodes) {
-    const i = cluster.lookup(id);
-    if (i >= 0) avoid.add(i);
+  let avoid = extraAvoid;
+  if (request.avoidNodes.length > 0) {
+    const all = [...extraAvoid];
+    for (const id of request.avoidNodes) {
+      const i = cluster.lookup(id);
+      if (i >= 0) all.push(i);
+    }
+    avoid = all;
   }
   return {
     cluster,
@@ -77,10 +84,21 @@ export function makeContext(
     overlay,
     avoid,
     cores: coresTaken(request.demand),
-    requiredSignature: [...request.requiredTags].sort().join("\u0000"),
-    preferredSignature: request.preferredTags.map((p) => `${p.tag}=${p.weight}`).join("\u0000"),
-    datasetKeys: request.datasets.map((d) => datasetKey(d.id, d.version)),
+    // Memo keys; the same tags in another order only make a second memo entry, never a wrong one.
+    requiredSignature: signature(request.requiredTags),
+    preferredSignature: request.preferredTags.length === 0 ? "" : preferredSignature(request.preferredTags),
+    datasetOrdinals: request.datasets.map((d) => cluster.index.datasetOrdinal(datasetKey(d.id, d.version))),
     datasetBytes: request.datasets.reduce((sum, d) => sum + d.bytes, 0),
     preferredWeight: request.preferredTags.reduce((sum, p) => sum + p.weight, 0),
   };
+}
+
+function signature(tags: readonly string[]): string {
+  return tags.length === 0 ? "" : tags.length === 1 ? (tags[0] ?? "") : tags.join("\u0000");
+}
+
+function preferredSignature(preferred: PlacementRequest["preferredTags"]): string {
+  let out = "";
+  for (const p of preferred) out += `${p.tag}=${p.weight}\u0000`;
+  return out;
 }

@@ -8,7 +8,12 @@ import type { ScoreName } from "./scorers.ts";
 
 /** What `hive explain` says about one node. */
 export type NodeVerdict =
-  | { readonly nodeId: string; readonly verdict: "refused"; readonly reason: ReasonCode; readonly detail: string }
+  | {
+      readonly nodeId: string;
+      readonly verdict: "refused";
+      readonly reason: ReasonCode;
+      readonly detail: string;
+    }
   | {
       readonly nodeId: string;
       readonly verdict: "chosen" | "feasible";
@@ -57,9 +62,18 @@ export function explain(
       total += s * options.weights[scorer.name];
       weights += options.weights[scorer.name];
     }
-    const hot = ctx.datasetKeys.length === 0 ? undefined : ctx.datasetKeys.every((k) => cluster.index.isHot(k, i));
+    const hot =
+      ctx.datasetOrdinals.length === 0
+        ? undefined
+        : ctx.datasetOrdinals.every((k) => cluster.index.isHot(k, i));
     const chosen = decision.ok && decision.node === i;
-    feasible.push({ nodeId, verdict: chosen ? "chosen" : "feasible", score: weights ? total / weights : 0, parts, hot });
+    feasible.push({
+      nodeId,
+      verdict: chosen ? "chosen" : "feasible",
+      score: weights ? total / weights : 0,
+      parts,
+      hot,
+    });
   }
   feasible.sort((a, b) => (a.verdict === "chosen" ? -1 : b.verdict === "chosen" ? 1 : score(b) - score(a)));
   return { decision, nodes: [...feasible, ...refused], summary: summarise(refused, feasible, cluster.size) };
@@ -76,10 +90,14 @@ function summarise(refused: readonly NodeVerdict[], feasible: readonly NodeVerdi
   for (const v of refused) if (v.verdict === "refused") add(REASON_LABELS[v.reason]);
   for (const v of feasible) {
     if (v.verdict === "chosen") add("chosen");
-    else if (v.verdict === "feasible") add(v.hot === false ? "dataset not hot, lower score" : "feasible, lower score");
+    else if (v.verdict === "feasible")
+      add(v.hot === false ? "dataset not hot, lower score" : "feasible, lower score");
   }
   return [...groups]
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-    .map(([label, n], k) => `${n.toLocaleString("en-US")}${k === 0 ? (n === 1 ? " node" : " nodes") : ""}: ${label}`)
+    .map(
+      ([label, n], k) =>
+        `${n.toLocaleString("en-US")}${k === 0 ? (n === 1 ? " node" : " nodes") : ""}: ${label}`,
+    )
     .join("; ");
 }

@@ -20,7 +20,9 @@ export class NodeIndex {
   private readonly byPool = new Map<Pool, Int32Array>();
   private readonly byPoolTag = new Map<string, Int32Array>();
   private readonly byDataset = new Map<string, Int32Array>();
-  private readonly hotSets = new Map<string, ReadonlySet<number>>();
+  /** Dataset key → ordinal, and each node's hot datasets as ordinals (a few per node). */
+  private readonly datasetOrdinals = new Map<string, number>();
+  private readonly hotOf: Int32Array[];
   /** The class of each node (same pool and same tags ⇒ same class). */
   readonly classOf: Int32Array;
   private readonly classTags: ReadonlySet<string>[] = [];
@@ -33,6 +35,17 @@ export class NodeIndex {
     const datasets = new Map<string, number[]>();
     const classIds = new Map<string, number>();
     this.classOf = new Int32Array(nodes.length);
+    this.hotOf = nodes.map((node) =>
+      Int32Array.from(node.hotDatasets, (d) => {
+        const key = datasetKey(d.id, d.version);
+        let ordinal = this.datasetOrdinals.get(key);
+        if (ordinal === undefined) {
+          ordinal = this.datasetOrdinals.size;
+          this.datasetOrdinals.set(key, ordinal);
+        }
+        return ordinal;
+      }),
+    );
     nodes.forEach((node, i) => {
       push(pools, node.pool, i);
       for (const tag of node.tags) push(poolTags, poolTagKey(node.pool, tag), i);
@@ -48,10 +61,7 @@ export class NodeIndex {
     });
     for (const [k, v] of pools) this.byPool.set(k, Int32Array.from(v));
     for (const [k, v] of poolTags) this.byPoolTag.set(k, Int32Array.from(v));
-    for (const [k, v] of datasets) {
-      this.byDataset.set(k, Int32Array.from(v));
-      this.hotSets.set(k, new Set(v));
-    }
+    for (const [k, v] of datasets) this.byDataset.set(k, Int32Array.from(v));
   }
 
   /** How many distinct classes of node there are. */
@@ -84,9 +94,18 @@ export class NodeIndex {
     return this.byDataset.get(key) ?? EMPTY;
   }
 
-  /** Whether a node holds this dataset hot. */
-  isHot(key: string, node: number): boolean {
-    return this.hotSets.get(key)?.has(node) ?? false;
+  /** The ordinal of a dataset key, or -1 if no node holds it hot. */
+  datasetOrdinal(key: string): number {
+    return this.datasetOrdinals.get(key) ?? -1;
+  }
+
+  /** Whether a node holds the dataset of this ordinal hot (a scan of a few entries). */
+  isHot(ordinal: number, node: number): boolean {
+    if (ordinal < 0) return false;
+    const hot = this.hotOf[node];
+    if (hot === undefined) return false;
+    for (let k = 0; k < hot.length; k++) if (hot[k] === ordinal) return true;
+    return false;
   }
 
   /**

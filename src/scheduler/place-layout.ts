@@ -80,7 +80,14 @@ export function placeLayout(
       const decision = schedule(cluster, request, { seed, overlay, avoid: taken, options: opts.options });
       if (!decision.ok) {
         const who = role === "active" ? item.service : `${item.service} (standby ${r})`;
-        return { ok: false, service: item.service, role, replica: r, refusal: decision, message: `${who}: ${decision.message}` };
+        return {
+          ok: false,
+          service: item.service,
+          role,
+          replica: r,
+          refusal: decision,
+          message: `${who}: ${decision.message}`,
+        };
       }
       overlay.add(decision.node, request.demand);
       taken.push(decision.node);

@@ -50,7 +50,10 @@ export interface RequestOptions {
 }
 
 /** Builds a placement request from a validated manifest. */
-export function requestFromManifest(manifest: ServiceManifest, options: RequestOptions = {}): PlacementRequest {
+export function requestFromManifest(
+  manifest: ServiceManifest,
+  options: RequestOptions = {},
+): PlacementRequest {
   const catalogue = options.catalogue ?? [];
   return {
     key: options.key ?? manifest.name,
@@ -64,7 +67,9 @@ export function requestFromManifest(manifest: ServiceManifest, options: RequestO
     requiredTags: manifest.tags.required,
     preferredTags: manifest.tags.preferred,
     datasets: manifest.datasets.map((ref) => {
-      const spec = catalogue.find((d) => d.id === ref.id && (ref.version === undefined || d.version === ref.version));
+      const spec = catalogue.find(
+        (d) => d.id === ref.id && (ref.version === undefined || d.version === ref.version),
+      );
       return { id: ref.id, version: ref.version ?? spec?.version ?? "1", bytes: spec?.size ?? 0 };
     }),
     avoidNodes: options.avoidNodes ?? [],
@@ -91,7 +96,11 @@ export function checkRequest(request: PlacementRequest): void {
     throw bad("demand.exclusiveCores", "a whole number of cores", d.exclusiveCores);
   }
   if (d.exclusiveCores > 0 && d.cores > d.exclusiveCores) {
-    throw bad("demand.cores", `at most demand.exclusiveCores (${d.exclusiveCores}) for a pinned service`, d.cores);
+    throw bad(
+      "demand.cores",
+      `at most demand.exclusiveCores (${d.exclusiveCores}) for a pinned service`,
+      d.cores,
+    );
   }
   if (d.exclusiveCores > 0 && request.pool !== "live") {
     throw bad("demand.exclusiveCores", "0 outside the live pool", d.exclusiveCores);

@@ -3,9 +3,9 @@ import type { Pool } from "../domain/index.ts";
 
 /** How free capacity is preferred within a pool. */
 export type FitStrategy =
-  /** Prefer the emptiest node: smaller blast radius, less noisy neighbours (live default). */
+  /** Prefer the emptiest node: smaller blast radius, less CPU contention (the default). */
   | "spread"
-  /** Prefer the fullest node that fits: keeps whole nodes free for big jobs (backtest default). */
+  /** Prefer the fullest node that fits: keeps whole nodes free for big jobs. */
   | "binpack";
 
 /** Relative weights of the ranking terms; each term scores a node in [0, 1]. */
@@ -56,7 +56,10 @@ export interface CompiledSchedulerOptions {
  */
 export const DEFAULT_SCHEDULER_OPTIONS: CompiledSchedulerOptions = {
   weights: { locality: 4, load: 1, fit: 1, preferred: 2 },
-  fit: { live: "spread", backtest: "binpack" },
+  // Spread in both pools: live for blast radius and latency; backtests because they are CPU-bound
+  // replays on machines the firm owns, where an idle node is waste, and because bin-packing would
+  // pull every backtest onto the node that holds its dataset hot, defeating the locality guard.
+  fit: { live: "spread", backtest: "spread" },
   localityHalfScoreSeconds: 10,
   scoreLimit: { live: 64, backtest: 16 },
   priorityLimit: 16,

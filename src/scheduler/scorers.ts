@@ -36,8 +36,8 @@ export const localityScorer: Scorer = {
     const bandwidth = c.bandwidth[i] ?? 1;
     const half = ctx.options.localityHalfScoreSeconds;
     let missing = 0;
-    for (let k = 0; k < ctx.datasetKeys.length; k++) {
-      if (!c.index.isHot(ctx.datasetKeys[k] ?? "", i)) missing += ctx.request.datasets[k]?.bytes ?? 0;
+    for (let k = 0; k < ctx.datasetOrdinals.length; k++) {
+      if (!c.index.isHot(ctx.datasetOrdinals[k] ?? -1, i)) missing += ctx.request.datasets[k]?.bytes ?? 0;
     }
     const cold = 1 / (1 + ctx.datasetBytes / bandwidth / half);
     if (missing >= ctx.datasetBytes) return cold;
@@ -61,7 +61,8 @@ export const fitScorer: Scorer = {
   score: (ctx, i) => {
     const c = ctx.cluster;
     const memory = clamp01(
-      ((c.usedMemory[i] ?? 0) + ctx.overlay.memory(i) + ctx.request.demand.memoryBytes) / (c.capMemory[i] ?? 1),
+      ((c.usedMemory[i] ?? 0) + ctx.overlay.memory(i) + ctx.request.demand.memoryBytes) /
+        (c.capMemory[i] ?? 1),
     );
     const utilisation = (coreUtilisationAfter(ctx, i) + memory) / 2;
     return ctx.options.fit[ctx.request.pool] === "binpack" ? utilisation : 1 - utilisation;

@@ -29,6 +29,7 @@ import {
   type FeasibilityChecker,
 } from "./checkers.ts";
 import type { ClusterState } from "./cluster-state.ts";
+import { datasetKey } from "./node-index.ts";
 import { makeContext, Overlay, type EvalContext } from "./eval-context.ts";
 import { REASON_LABELS, type ReasonCode } from "./reasons.ts";
 import { checkRequest, type PlacementRequest } from "./request.ts";
@@ -98,7 +99,13 @@ const DEFAULTS = compileSchedulerOptions();
 /** Places one request: a pure function of the cluster state, the request and the seed. */
 export function schedule(cluster: ClusterState, request: PlacementRequest, opts: ScheduleOptions): Decision {
   checkRequest(request);
-  const ctx = makeContext(cluster, request, opts.options ?? DEFAULTS, opts.overlay ?? new Overlay(), opts.avoid);
+  const ctx = makeContext(
+    cluster,
+    request,
+    opts.options ?? DEFAULTS,
+    opts.overlay ?? new Overlay(),
+    opts.avoid,
+  );
   const search = new Search(ctx, mix32(opts.seed >>> 0, hashString(request.key)));
   if (opts.mode === "exhaustive") search.exhaustive();
   else search.indexed();
@@ -133,7 +140,8 @@ class Search {
   private visited = 0;
   private scored = 0;
   private readonly counts = new Map<ReasonCode, number>();
-  private readonly seen = new Set<number>();
+  /** Nodes already visited from a priority list (allocated only when there is one). */
+  private seen: Set<number> | undefined;
 
   constructor(
     private readonly ctx: EvalContext,
@@ -142,7 +150,7 @@ class Search {
 
   /** Every node, in node order; every feasible node scored. */
   exhaustive(): void {
-    for (let i = 0; i < this.ctx.cluster.size; i++) this.consider(i, false);
+    for (let i = 0; i < this.ctx.cluster.size; i++) this.consider(i);
   }
 
   /** Priority nodes first, then the smallest candidate list, both in seeded order, with limits. */
@@ -158,21 +166,11 @@ class Search {
 
     // 1. Nodes that hold a needed dataset hot, or carry a preferred tag: they are where the best
     //    scores are, and the random sample below could miss them.
-    const priority = [
-      ...this.ctx.datasetKeys.map((k) => index.hot(k)),
-      ...request.preferredTags.map((p) => index.poolTag(request.pool, p.tag)),
-    ];
     let found = 0;
-    for (const list of priority) {
-      const order = new StridePermutation(list.length, this.seed);
-      for (let k = 0; k < list.length && found < options.priorityLimit; k++) {
-        const i = list[order.at(k)] ?? 0;
-        // Nodes of the wrong pool or tags are left to the counts above and the pass below.
-        if (this.seen.has(i) || !poolChecker.feasible(this.ctx, i)) continue;
-        if (!requiredTagsChecker.feasible(this.ctx, i)) continue;
-        if (this.consider(i, true)) found++;
-      }
-    }
+    for (const d of request.datasets)
+      found = this.visitPriority(index.hot(datasetKey(d.id, d.version)), found);
+    for (const p of request.preferredTags)
+      found = this.visitPriority(index.poolTag(request.pool, p.tag), found);
 
     // 2. The candidate list, in seeded random order, until `scoreLimit` feasible nodes.
     const limit = options.scoreLimit[request.pool];
@@ -180,15 +178,30 @@ class Search {
     found = 0;
     for (let k = 0; k < candidates.length && found < limit; k++) {
       const i = candidates[order.at(k)] ?? 0;
-      if (this.seen.has(i)) continue;
-      if (this.consider(i, false)) found++;
+      if (this.seen?.has(i)) continue;
+      if (this.consider(i)) found++;
     }
   }
 
+  /** Visits a priority list in seeded order until the priority limit; returns the feasible count. */
+  private visitPriority(list: Int32Array, found: number): number {
+    const limit = this.ctx.options.priorityLimit;
+    if (list.length === 0 || found >= limit) return found;
+    const order = new StridePermutation(list.length, this.seed);
+    for (let k = 0; k < list.length && found < limit; k++) {
+      const i = list[order.at(k)] ?? 0;
+      // Nodes of the wrong pool or tags are left to the counts above and the pass below.
+      if (this.seen?.has(i) || !poolChecker.feasible(this.ctx, i)) continue;
+      if (!requiredTagsChecker.feasible(this.ctx, i)) continue;
+      (this.seen ??= new Set()).add(i);
+      if (this.consider(i)) found++;
+    }
+    return found;
+  }
+
   /** Runs the chain on node `i`; scores it if feasible. Returns whether it was feasible. */
-  private consider(i: number, remember: boolean): boolean {
+  private consider(i: number): boolean {
     this.visited++;
-    if (remember) this.seen.add(i);
     const failed = firstFailing(this.ctx, i);
     if (failed !== undefined) {
       this.count(failed.reason, 1);
