@@ -246,6 +246,9 @@ class Search {
 export function formatReasons(reasons: readonly ReasonCount[], clusterSize: number): string {
   if (clusterSize === 0) return "no nodes in the cluster";
   return reasons
-    .map((r, k) => `${r.count.toLocaleString("en-US")}${k === 0 ? " nodes" : ""}: ${REASON_LABELS[r.reason]}`)
+    .map((r, k) => {
+      const noun = k > 0 ? "" : r.count === 1 ? " node" : " nodes";
+      return `${r.count.toLocaleString("en-US")}${noun}: ${REASON_LABELS[r.reason]}`;
+    })
     .join("; ");
 }

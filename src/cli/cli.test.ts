@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { ExitCode } from "./exit-codes.ts";
+import { memoryIo } from "./io.ts";
+import { main } from "./main.ts";
+
+const LIVE = "examples/layouts/live-trading.yaml";
+const BACKTEST = "examples/layouts/backtest-simulation.yaml";
+const tmp = mkdtempSync(join(tmpdir(), "hive-cli-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function run(...args: string[]) {
+  const io = memoryIo();
+  const code = await main(["node", "hive", ...args], io);
+  return { code, out: io.stdout.join("\n"), err: io.stderr.join("\n") };
+}
+
+describe("hive CLI", () => {
+  test("validate: good files exit 0, a bad one exits 2 naming file, line and field", async () => {
+    const good = await run("validate", LIVE, BACKTEST);
+    assert.equal(good.code, ExitCode.Ok);
+    assert.match(good.out, /ok +examples\/layouts\/live-trading.yaml \(3 services, 2 wires\)/);
+    const bad = await run("validate", LIVE, "examples/layouts/invalid/memory-lots.yaml");
+    assert.equal(bad.code, ExitCode.BadInput);
+    assert.match(
+      bad.err,
+      /memory-lots\.yaml:\d+:\d+: services\[0\]\.resources\.memory: found "lots", expected a size/,
+    );
+  });
+
+  test("validate --json", async () => {
+    const r = await run("validate", "--json", LIVE);
+    assert.deepEqual(JSON.parse(r.out), [{ file: LIVE, ok: true, services: 3, wires: 2 }]);
+  });
+
+  test("plan: every instance of the live layout, the standby on another node than its active", async () => {
+    const r = await run("plan", LIVE, "--json");
+    assert.equal(r.code, ExitCode.Ok);
+    const plan = JSON.parse(r.out) as { placements: { service: string; role: string; nodeId: string }[] };
+    assert.equal(plan.placements.length, 4);
+    const momentum = plan.placements.filter((p) => p.service === "momentum");
+    assert.equal(momentum.length, 2);
+    assert.notEqual(momentum[0]?.nodeId, momentum[1]?.nodeId);
+    assert.ok(plan.placements.every((p) => p.nodeId.startsWith("dev-live-")));
+  });
+
+  test("plan: an unplaceable layout exits 1 and says why; nothing placed", async () => {
+    const cluster = join(tmp, "tiny.yaml");
+    writeFileSync(
+      cluster,
+      [
+        "nodes:",
+        "  - id: only-data",
+        "    pool: backtest",
+        "    tags: [data_node]",
+        "    capacity: { cores: 2, memory: 4GiB }",
+        "    portRange: { first: 30000, last: 30010 }",
+      ].join("\n"),
+    );
+    const r = await run("plan", LIVE, "--cluster", cluster);
+    assert.equal(r.code, ExitCode.Failed);
+    assert.match(r.err, /cannot place layout live-momentum: momentum: 1 node: pool mismatch/);
+  });
+
+  test("explain: names a reason per node; an unknown service is a usage error", async () => {
+    const r = await run("explain", "sweep-fast", "--layout", BACKTEST);
+    assert.equal(r.code, ExitCode.Ok);
+    assert.match(r.out, /sweep-fast: placed on dev-data-1/);
+    assert.match(r.out, /dev-live-1 +refused +- +node is in the live pool/);
+    const unknown = await run("explain", "nope", "--layout", BACKTEST);
+    assert.equal(unknown.code, ExitCode.BadInput);
+    assert.match(unknown.err, /no service "nope" in .*; it has: sweep-fast, sweep-medium, sweep-slow/);
+  });
+
+  test("dev: places both example layouts and prints the routes, saying it started nothing", async () => {
+    const r = await run("dev");
+    assert.equal(r.code, ExitCode.Ok);
+    assert.match(
+      r.out,
+      /live-momentum\.momentum\.market_data +ipc:\/\/\/run\/hive\/strategies\/.*tcp:\/\/127\.0\.0\.1:210/,
+    );
+    assert.match(r.out, /Preview only: no process was started/);
+  });
+
+  test("a missing file and a bad flag are one line each, exit 2, no stack", async () => {
+    const missing = await run("plan", join(tmp, "nope.yaml"));
+    assert.equal(missing.code, ExitCode.BadInput);
+    assert.match(missing.err, /nope\.yaml: .*no such file/);
+    assert.doesNotMatch(missing.err, /at .*\.ts:\d+/);
+    const seed = await run("plan", LIVE, "--seed", "x");
+    assert.equal(seed.code, ExitCode.BadInput);
+    assert.match(seed.err, /--seed: found "x"/);
+  });
+
+  test("the installed bin runs the same program", () => {
+    const out = execFileSync(process.execPath, ["bin/hive.mjs", "validate", LIVE], { encoding: "utf8" });
+    assert.match(out, /^ok /);
+    const bad = spawnSync(process.execPath, ["bin/hive.mjs", "no-such-command"], { encoding: "utf8" });
+    assert.equal(bad.status, ExitCode.BadInput);
+    assert.match(bad.stderr, /unknown command 'no-such-command'/);
+  });
+});
