@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { create } from "@bufbuild/protobuf";
+import { after, test } from "node:test";
+import { PROTOCOL_VERSION, RegisterSchema, type OrchestratorMessage } from "../protocol/index.ts";
+import { OrchestratorLink, type LinkState } from "./orchestrator-link.ts";
+import { OrchestratorStub } from "./testing/orchestrator-stub.ts";
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+function makeLink(urls: string[], nodeId: string, registers = { count: 0 }, version = PROTOCOL_VERSION) {
+  const received: OrchestratorMessage[] = [];
+  const states: { state: LinkState; detail: string }[] = [];
+  const link = new OrchestratorLink({
+    urls,
+    backoff: { initialMs: 20, maxMs: 100 },
+    register: () => {
+      registers.count++;
+      return create(RegisterSchema, {
+        protocolVersion: version,
+        nodeId,
+        runnerVersion: `boot-${registers.count}`,
+      });
+    },
+    onMessage: (m) => void received.push(m),
+    onState: (state, detail) => void states.push({ state, detail }),
+  });
+  cleanups.push(() => link.close());
+  return { link, received, states, registers };
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test("registers, then carries messages both ways", async () => {
+  const stub = await OrchestratorStub.start();
+  cleanups.push(() => stub.close());
+  const { link, received } = makeLink([stub.url], "node-a");
+  link.start();
+  const session = await stub.waitForRunner("node-a");
+  assert.equal(session.register.protocolVersion, PROTOCOL_VERSION);
+  await until(() => link.state === "registered", "registered");
+  assert.equal(link.ack?.heartbeatIntervalMs, 200);
+  assert.equal(link.send({ case: "heartbeat", value: { seq: 7n } }), true);
+  const hb = await session.next("heartbeat");
+  assert.equal(hb.seq, 7n);
+  session.send({ case: "stopRequest", value: { requestId: "r1", deploymentId: "d1", gracePeriodMs: 100 } });
+  await until(() => received.length === 1, "the stop request");
+  assert.equal(received[0]?.message.case, "stopRequest");
+});
+
+test("a refused registration is reported with its reason and retried", async () => {
+  const stub = await OrchestratorStub.start({
+    accept: () => ({ accepted: false, reason: "bad join token" }),
+  });
+  cleanups.push(() => stub.close());
+  const { link, states } = makeLink([stub.url], "node-b");
+  link.start();
+  await until(() => stub.registrations.length >= 2, "a retry after the refusal");
+  assert.ok(states.some((s) => s.state === "refused" && /bad join token/.test(s.detail)));
+  assert.equal(link.send({ case: "heartbeat", value: { seq: 1n } }), false);
+});
+
+test("a runner of another protocol version is refused with the versions named", async () => {
+  const stub = await OrchestratorStub.start();
+  cleanups.push(() => stub.close());
+  const { link, states } = makeLink([stub.url], "node-old", { count: 0 }, PROTOCOL_VERSION + 1);
+  link.start();
+  await until(() => states.some((s) => s.state === "refused"), "the refusal");
+  assert.match(states.find((s) => s.state === "refused")?.detail ?? "", /protocol version 2 is not 1/);
+});
+
+test("when the stream ends, the runner reconnects and registers afresh", async () => {
+  const stub = await OrchestratorStub.start();
+  cleanups.push(() => stub.close());
+  const { link, registers } = makeLink([stub.url], "node-c");
+  link.start();
+  const first = await stub.waitForRunner("node-c");
+  first.end();
+  const second = await stub.waitForRunner("node-c", first);
+  assert.notEqual(second, first);
+  assert.equal(registers.count, 2);
+  assert.equal(second.register.runnerVersion, "boot-2");
+});
+
+test("an orchestrator restarted on the same address gets the runner back", async () => {
+  const stub = await OrchestratorStub.start();
+  const port = Number(new URL(stub.url).port);
+  const { link, states } = makeLink([stub.url], "node-d");
+  link.start();
+  await stub.waitForRunner("node-d");
+  await stub.close();
+  await until(() => link.state !== "registered", "the link to notice");
+  const again = await OrchestratorStub.start({ port });
+  cleanups.push(() => again.close());
+  assert.equal(again.url, stub.url);
+  await again.waitForRunner("node-d");
+  await until(() => link.state === "registered", "registered again");
+  assert.ok(states.some((s) => s.state === "disconnected"));
+});

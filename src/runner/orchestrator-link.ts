@@ -1,0 +1,186 @@
+import { create } from "@bufbuild/protobuf";
+import { createClient, type Transport } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { AsyncQueue } from "../core/async-queue.ts";
+import { backoffDelay, sleep, type BackoffOptions } from "../core/backoff.ts";
+import { HiveError } from "../core/hive-error.ts";
+import {
+  RunnerMessageSchema,
+  RunnerService,
+  type OrchestratorMessage,
+  type Register,
+  type RegisterAck,
+  type RunnerMessage,
+} from "../protocol/index.ts";
+
+/**
+ * The state of the runner's link to the orchestrator.
+ *
+ *   connecting ──(RegisterAck accepted)──▶ registered ──(stream ends/fails)──▶ disconnected
+ *       ▲   └──(RegisterAck refused)──▶ refused ───(backoff)──┐                     │
+ *       └──────────────────────────────────────────────────────┴─────(backoff)──────┘
+ *   any ──(close)──▶ closed
+ */
+export type LinkState = "connecting" | "registered" | "refused" | "disconnected" | "closed";
+
+/** One message the runner sends, without its envelope. */
+export type RunnerPayload = RunnerMessage["message"];
+
+/** Options of {@link OrchestratorLink}. */
+export interface LinkOptions {
+  /** Orchestrator base URLs (`http://host:port`), tried in turn. */
+  readonly urls: readonly string[];
+  /** Builds the Register message for each (re)connection, so it lists what runs right now. */
+  readonly register: () => Register;
+  /** Handles each message from the orchestrator, in order (the next waits for this one). */
+  readonly onMessage: (message: OrchestratorMessage) => Promise<void> | void;
+  readonly onState?: (state: LinkState, detail: string) => void;
+  readonly backoff?: BackoffOptions;
+  /** For tests: a transport per URL (e.g. Connect's in-memory router transport). */
+  readonly transport?: (url: string) => Transport;
+  readonly random?: () => number;
+}
+
+/** Reconnects from about 100 ms up to 5 s apart, jittered. */
+export const DEFAULT_LINK_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_000 };
+
+/**
+ * The runner's end of the runner protocol: one gRPC stream that the runner opens (so it works
+ * through NAT and firewalls), re-opened with jittered backoff whenever it breaks. Every new
+ * stream starts with a fresh Register, which lists the deployments the runner still runs, so the
+ * orchestrator re-adopts them instead of restarting anything. While disconnected the runner
+ * keeps its processes running; `send` then reports false and the caller decides (heartbeats are
+ * simply skipped; answers are re-sent as state in the next Register).
+ */
+export class OrchestratorLink {
+  private stateValue: LinkState = "disconnected";
+  private outgoing: AsyncQueue<RunnerMessage> | undefined;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  /** One HTTP/2 session (and transport) per orchestrator URL, reused across reconnections. */
+  private readonly transports = new Map<string, { transport: Transport; session?: Http2SessionManager }>();
+  private ackValue: RegisterAck | undefined;
+
+  constructor(private readonly options: LinkOptions) {
+    if (options.urls.length === 0) {
+      throw new HiveError("invalid_argument", "no orchestrator address: give at least one http://host:port");
+    }
+  }
+
+  /** The current state. */
+  get state(): LinkState {
+    return this.stateValue;
+  }
+
+  /** The last RegisterAck accepted (lease timings), if any. */
+  get ack(): RegisterAck | undefined {
+    return this.ackValue;
+  }
+
+  /** Starts connecting; returns at once. */
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Sends a message if registered; returns false (and sends nothing) otherwise. */
+  send(message: RunnerPayload): boolean {
+    const q = this.outgoing;
+    if (this.stateValue !== "registered" || q === undefined || q.isClosed) return false;
+    q.push(create(RunnerMessageSchema, { message }));
+    return true;
+  }
+
+  /** Closes the stream and stops reconnecting; resolves when the loop has ended. */
+  async close(): Promise<void> {
+    this.abort.abort(new HiveError("unavailable", "runner link closed"));
+    this.outgoing?.close();
+    for (const t of this.transports.values()) t.session?.abort();
+    await this.loop;
+    this.setState("closed", "closed by the runner");
+  }
+
+  private setState(state: LinkState, detail: string): void {
+    if (this.stateValue === "closed") return;
+    this.stateValue = state;
+    this.options.onState?.(state, detail);
+  }
+
+  private transportFor(url: string): Transport {
+    let entry = this.transports.get(url);
+    if (entry === undefined) {
+      if (this.options.transport) {
+        entry = { transport: this.options.transport(url) };
+      } else {
+        // Pings detect a dead connection (a partition) without waiting for TCP's own timeouts.
+        const session = new Http2SessionManager(url, { pingIntervalMs: 1_000, pingTimeoutMs: 2_000 });
+        entry = { transport: createGrpcTransport({ baseUrl: url, sessionManager: session }), session };
+      }
+      this.transports.set(url, entry);
+    }
+    return entry.transport;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    const random = this.options.random ?? Math.random;
+    const backoff = this.options.backoff ?? DEFAULT_LINK_BACKOFF;
+    let attempt = 0;
+    for (let round = 0; !signal.aborted; round++) {
+      const url = this.options.urls[round % this.options.urls.length] ?? "";
+      const accepted = await this.session(url, signal).catch((err: unknown) => {
+        if (!signal.aborted) this.setState("disconnected", `${url}: ${HiveError.from(err).message}`);
+        return false;
+      });
+      if (signal.aborted) break;
+      attempt = accepted ? 0 : attempt + 1;
+      await sleep(backoffDelay(attempt, backoff, random()), signal).catch(() => undefined);
+    }
+  }
+
+  /** One stream: register, then deliver messages until it ends. Returns whether it registered. */
+  private async session(url: string, linkSignal: AbortSignal): Promise<boolean> {
+    this.setState("connecting", url);
+    // A signal per stream, so the transport's listeners go away with the stream instead of
+    // piling up on the link's long-lived signal over many reconnections.
+    const stream = new AbortController();
+    const onAbort = () => stream.abort(linkSignal.reason);
+    linkSignal.addEventListener("abort", onAbort, { once: true });
+    const signal = stream.signal;
+    const client = createClient(RunnerService, this.transportFor(url));
+    const queue = new AsyncQueue<RunnerMessage>();
+    queue.push(
+      create(RunnerMessageSchema, { message: { case: "register", value: this.options.register() } }),
+    );
+    this.outgoing = queue;
+    let registered = false;
+    try {
+      for await (const message of client.connect(queue, { signal })) {
+        if (!registered) {
+          if (message.message.case !== "registerAck") {
+            throw new HiveError(
+              "internal",
+              `${url}: expected RegisterAck first, got ${message.message.case}`,
+            );
+          }
+          const ack = message.message.value;
+          if (!ack.accepted) {
+            this.setState("refused", `${url}: ${ack.reason || "registration refused"}`);
+            return false;
+          }
+          registered = true;
+          this.ackValue = ack;
+          this.setState("registered", url);
+          continue;
+        }
+        await this.options.onMessage(message);
+      }
+      if (!linkSignal.aborted) this.setState("disconnected", `${url}: stream ended`);
+      return registered;
+    } finally {
+      linkSignal.removeEventListener("abort", onAbort);
+      stream.abort();
+      queue.close();
+      if (this.outgoing === queue) this.outgoing = undefined;
+    }
+  }
+}
