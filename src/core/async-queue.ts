@@ -46,7 +46,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   /** Ends the iteration at once with an error. */
   fail(error: unknown): void {
     this.closed = true;
-    this.error = error instanceof Error ? error : new Error(String(error ?? "queue failed"));
+    this.error = error instanceof Error ? error : new Error(`queue failed: ${JSON.stringify(error)}`);
     this.items.length = 0;
     const w = this.waiter;
     if (w) {

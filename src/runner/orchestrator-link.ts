@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { AsyncQueue } from "../core/async-queue.ts";
@@ -23,8 +23,8 @@ import {
  */
 export type LinkState = "connecting" | "registered" | "refused" | "disconnected" | "closed";
 
-/** One message the runner sends, without its envelope. */
-export type RunnerPayload = RunnerMessage["message"];
+/** One message the runner sends, without its envelope (plain objects are fine). */
+export type RunnerPayload = NonNullable<MessageInitShape<typeof RunnerMessageSchema>["message"]>;
 
 /** Options of {@link OrchestratorLink}. */
 export interface LinkOptions {

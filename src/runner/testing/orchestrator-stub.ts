@@ -1,7 +1,7 @@
 import { EventEmitter, once } from "node:events";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AsyncQueue } from "../../core/async-queue.ts";
 import { HiveError } from "../../core/hive-error.ts";
@@ -35,7 +35,7 @@ export class StubSession extends EventEmitter {
   }
 
   /** Sends one message to the runner. */
-  send(message: OrchestratorMessage["message"]): void {
+  send(message: NonNullable<MessageInitShape<typeof OrchestratorMessageSchema>["message"]>): void {
     this.outgoing.push(create(OrchestratorMessageSchema, { message }));
   }
 
