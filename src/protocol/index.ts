@@ -33,6 +33,8 @@ export { RouteAckSchema, type RouteAck } from "./gen/hive/runner/v1/runner_pb.ts
 export { DatasetStatusSchema, type DatasetStatus } from "./gen/hive/runner/v1/runner_pb.ts";
 /** Runner → orchestrator: part of a deployment's output, answering a LogRequest. */
 export { LogChunkSchema, type LogChunk } from "./gen/hive/runner/v1/runner_pb.ts";
+/** Orchestrator → runner: answer to a Heartbeat, renewing the runner's lease. */
+export { HeartbeatAckSchema, type HeartbeatAck } from "./gen/hive/runner/v1/runner_pb.ts";
 /** Orchestrator → runner: answer to Register (accepted or refused, lease timings). */
 export { RegisterAckSchema, type RegisterAck } from "./gen/hive/runner/v1/runner_pb.ts";
 /** Orchestrator → runner: start one deployment's process. */

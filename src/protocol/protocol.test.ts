@@ -173,6 +173,7 @@ const runnerCases: Record<RunnerMessageCase, RunnerInit> = {
 };
 
 const orchestratorCases: Record<OrchestratorMessageCase, OrchestratorInit> = {
+  heartbeatAck: { message: { case: "heartbeatAck", value: { seq: 2n ** 40n, leaseTtlMs: 3_000 } } },
   registerAck: {
     message: {
       case: "registerAck",

@@ -9,8 +9,8 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function stub() {
-  const s = await OrchestratorStub.start({ heartbeatIntervalMs: 20 });
+async function stub(heartbeatIntervalMs = 20) {
+  const s = await OrchestratorStub.start({ heartbeatIntervalMs });
   cleanups.push(() => s.close());
   return s;
 }
@@ -112,7 +112,7 @@ test("routes and datasets are acknowledged, stops answered", async () => {
 });
 
 test("two hundred mock runners register and heartbeat from one process", async () => {
-  const s = await stub();
+  const s = await stub(250);
   const ids = Array.from({ length: 200 }, (_, i) => `sim-${i}`);
   for (const id of ids) runner([s.url], id, { pool: "backtest" });
   const sessions = await Promise.all(ids.map((id) => s.waitForRunner(id)));

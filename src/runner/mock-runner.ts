@@ -272,6 +272,7 @@ export class MockRunner {
         });
         return;
       case "registerAck":
+      case "heartbeatAck":
       case "logCancel":
       case undefined:
         return;

@@ -105,3 +105,35 @@ test("an orchestrator restarted on the same address gets the runner back", async
   await until(() => link.state === "registered", "registered again");
   assert.ok(states.some((s) => s.state === "disconnected"));
 });
+
+test("a stream on which the orchestrator stays silent past the lease is dropped and reopened", async () => {
+  const stub = await OrchestratorStub.start({ ackHeartbeats: false, leaseTtlMs: 150 });
+  cleanups.push(() => stub.close());
+  const { link, states } = makeLink([stub.url], "node-e");
+  link.start();
+  const first = await stub.waitForRunner("node-e");
+  // Nothing more is sent on the first stream: no heartbeat acks.
+  const second = await stub.waitForRunner("node-e", first);
+  assert.notEqual(second, first);
+  assert.ok(
+    states.some(
+      (s) => s.state === "disconnected" && /no word from the orchestrator in 150 ms/.test(s.detail),
+    ),
+  );
+});
+
+test("heartbeat acks keep a stream alive past the lease length", async () => {
+  const stub = await OrchestratorStub.start({ leaseTtlMs: 150 });
+  cleanups.push(() => stub.close());
+  const { link, states } = makeLink([stub.url], "node-f");
+  link.start();
+  const session = await stub.waitForRunner("node-f");
+  await until(() => link.state === "registered", "registered");
+  for (let seq = 1n; seq <= 8n; seq++) {
+    assert.ok(link.send({ case: "heartbeat", value: { seq } }));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(stub.sessions.get("node-f"), session);
+  assert.ok(!states.some((s) => s.state === "disconnected"));
+  assert.ok(link.silenceMs() < 150);
+});

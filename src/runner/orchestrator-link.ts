@@ -39,6 +39,12 @@ export interface LinkOptions {
   /** For tests: a transport per URL (e.g. Connect's in-memory router transport). */
   readonly transport?: (url: string) => Transport;
   readonly random?: () => number;
+  /**
+   * How long the stream may stay silent (no message at all from the orchestrator, which answers
+   * every heartbeat) before the runner calls it dead and reconnects. Default: the lease TTL from
+   * the RegisterAck.
+   */
+  readonly silenceTimeoutMs?: number;
 }
 
 /** Reconnects from about 100 ms up to 5 s apart, jittered. */
@@ -60,6 +66,8 @@ export class OrchestratorLink {
   /** One HTTP/2 session (and transport) per orchestrator URL, reused across reconnections. */
   private readonly transports = new Map<string, { transport: Transport; session?: Http2SessionManager }>();
   private ackValue: RegisterAck | undefined;
+  /** When the orchestrator was last heard from, on the monotonic clock (performance.now()). */
+  private lastHeard = 0;
 
   constructor(private readonly options: LinkOptions) {
     if (options.urls.length === 0) {
@@ -75,6 +83,11 @@ export class OrchestratorLink {
   /** The last RegisterAck accepted (lease timings), if any. */
   get ack(): RegisterAck | undefined {
     return this.ackValue;
+  }
+
+  /** Milliseconds since the orchestrator was last heard from (monotonic; Infinity if never). */
+  silenceMs(): number {
+    return this.lastHeard === 0 ? Infinity : performance.now() - this.lastHeard;
   }
 
   /** Starts connecting; returns at once. */
@@ -111,8 +124,10 @@ export class OrchestratorLink {
       if (this.options.transport) {
         entry = { transport: this.options.transport(url) };
       } else {
-        // Pings detect a dead connection (a partition) without waiting for TCP's own timeouts.
-        const session = new Http2SessionManager(url, { pingIntervalMs: 1_000, pingTimeoutMs: 2_000 });
+        // No HTTP/2 pings: liveness is the orchestrator's answer to each heartbeat (see the
+        // silence watchdog), which also drives self-fencing. Connect's ping timeout could also
+        // raise an uncaught error under CPU load, which must never take a runner down.
+        const session = new Http2SessionManager(url);
         entry = { transport: createGrpcTransport({ baseUrl: url, sessionManager: session }), session };
       }
       this.transports.set(url, entry);
@@ -137,6 +152,19 @@ export class OrchestratorLink {
     }
   }
 
+  /** Aborts the stream once the orchestrator has been silent for longer than allowed. */
+  private watch(ack: RegisterAck, stream: AbortController, url: string): NodeJS.Timeout {
+    const limit = this.options.silenceTimeoutMs ?? (ack.leaseTtlMs || 3 * (ack.heartbeatIntervalMs || 1_000));
+    return setInterval(
+      () => {
+        if (this.silenceMs() > limit) {
+          stream.abort(new HiveError("unavailable", `${url}: no word from the orchestrator in ${limit} ms`));
+        }
+      },
+      Math.max(5, Math.min(250, limit / 4)),
+    );
+  }
+
   /** One stream: register, then deliver messages until it ends. Returns whether it registered. */
   private async session(url: string, linkSignal: AbortSignal): Promise<boolean> {
     this.setState("connecting", url);
@@ -153,8 +181,10 @@ export class OrchestratorLink {
     );
     this.outgoing = queue;
     let registered = false;
+    let watchdog: NodeJS.Timeout | undefined;
     try {
       for await (const message of client.connect(queue, { signal })) {
+        this.lastHeard = performance.now();
         if (!registered) {
           if (message.message.case !== "registerAck") {
             throw new HiveError(
@@ -170,13 +200,21 @@ export class OrchestratorLink {
           registered = true;
           this.ackValue = ack;
           this.setState("registered", url);
+          watchdog = this.watch(ack, stream, url);
           continue;
         }
+        // Heartbeat acks renew the lease (lastHeard, above); they are the link's business only.
+        if (message.message.case === "heartbeatAck") continue;
         await this.options.onMessage(message);
       }
       if (!linkSignal.aborted) this.setState("disconnected", `${url}: stream ended`);
       return registered;
+    } catch (err) {
+      // A stream the watchdog aborted is reported with the watchdog's reason.
+      if (stream.signal.aborted && !linkSignal.aborted) throw stream.signal.reason;
+      throw err;
     } finally {
+      clearInterval(watchdog);
       linkSignal.removeEventListener("abort", onAbort);
       stream.abort();
       queue.close();

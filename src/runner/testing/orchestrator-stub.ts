@@ -80,6 +80,8 @@ export interface StubOptions {
   readonly accept?: (register: Register) => { accepted: boolean; reason?: string };
   readonly heartbeatIntervalMs?: number;
   readonly leaseTtlMs?: number;
+  /** Answer every heartbeat with a HeartbeatAck, as the orchestrator does (default true). */
+  readonly ackHeartbeats?: boolean;
   /** Port to listen on (0, the default, picks a free one). */
   readonly port?: number;
 }
@@ -170,7 +172,16 @@ export class OrchestratorStub extends EventEmitter {
     this.emit("session", session);
     const pump = (async () => {
       try {
-        for (let r = await iterator.next(); !r.done; r = await iterator.next()) session.deliver(r.value);
+        for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
+          const m = r.value.message;
+          if (m.case === "heartbeat" && options.ackHeartbeats !== false) {
+            session.send({
+              case: "heartbeatAck",
+              value: { seq: m.value.seq, leaseTtlMs: options.leaseTtlMs ?? 2_000 },
+            });
+          }
+          session.deliver(r.value);
+        }
       } catch {
         // The runner went away; the session just ends.
       } finally {
