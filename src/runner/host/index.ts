@@ -1,0 +1,34 @@
+export { realHostFiles, FakeHostFiles, type HostFiles } from "./host-files.ts";
+export { parseProcStat, sumCpus, busyFraction, type CpuTimes, type ProcStat } from "./proc-stat.ts";
+export { parseMeminfo, parseMeminfoFields, type Meminfo } from "./meminfo.ts";
+export {
+  parseProcCgroup,
+  parseCgroupMounts,
+  parseCpuList,
+  cgroupDirs,
+  readCgroupLimits,
+  type CgroupMembership,
+  type CgroupMount,
+  type CgroupLimits,
+} from "./cgroup-limits.ts";
+export {
+  readCapacity,
+  type HostCapacity,
+  type CapacitySource,
+  type ReadCapacityOptions,
+} from "./capacity.ts";
+export { LoadSampler, type HostLoad, type LoadSamplerOptions } from "./load-sampler.ts";
+export {
+  processStats,
+  parsePidStat,
+  parseStatm,
+  type ProcessStats,
+  type PidStat,
+  type PidStatm,
+} from "./process-stats.ts";
+export {
+  systemConstants,
+  parseAuxv,
+  DEFAULT_SYSTEM_CONSTANTS,
+  type SystemConstants,
+} from "./system-constants.ts";

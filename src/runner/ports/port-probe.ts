@@ -1,0 +1,71 @@
+/**
+ * The seam between the port allocator and the machine: which ports are taken by someone else.
+ * The real probe asks the kernel twice — the LISTEN sockets of /proc/net/tcp{,6}, then an actual
+ * bind on the port, closed at once — because only a bind proves a port free right now.
+ */
+import { createServer } from "node:net";
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
+import { readListeningPorts } from "./listening-ports.ts";
+
+/** Tells which ports of the machine are taken by anyone. */
+export interface PortProbe {
+  /** Ports something listens on now (a cheap pre-filter; may be empty if unknown). */
+  listening(): Promise<ReadonlySet<number>>;
+  /** True if a TCP server could be bound to host:port at this moment. */
+  canBind(port: number, host: string): Promise<boolean>;
+}
+
+// A bind that fails with one of these means "someone has it", not "the probe is broken".
+const TAKEN = new Set(["EADDRINUSE", "EACCES"]);
+
+/** The real probe: /proc/net/tcp{,6} and an actual bind. */
+export class SystemPortProbe implements PortProbe {
+  /** Reads the LISTEN sockets of /proc/net/tcp and /proc/net/tcp6. */
+  listening(): Promise<ReadonlySet<number>> {
+    return readListeningPorts();
+  }
+
+  /** Binds a TCP server on host:port and closes it again. */
+  canBind(port: number, host: string): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      const server = createServer();
+      server.unref();
+      server.once("error", (err: NodeJS.ErrnoException) => {
+        if (err.code !== undefined && TAKEN.has(err.code)) resolve(false);
+        else
+          reject(
+            new HiveError(
+              ErrorCode.InvalidArgument,
+              `cannot probe port ${port} on host ${host}: ${err.message} ` +
+                `(expected an address of this machine, such as 0.0.0.0 or 127.0.0.1)`,
+              { cause: err },
+            ),
+          );
+      });
+      server.listen({ port, host, exclusive: true }, () => {
+        server.close((err) => (err ? reject(HiveError.from(err)) : resolve(true)));
+      });
+    });
+  }
+}
+
+/** An in-memory probe for tests: ports are taken when the test says so. */
+export class FakePortProbe implements PortProbe {
+  /** Ports taken by "other processes", listening (visible in /proc). */
+  readonly listeners = new Set<number>();
+  /** Ports taken without listening (only a bind finds them). */
+  readonly bound = new Set<number>();
+  /** How many times canBind was called. */
+  binds = 0;
+
+  listening(): Promise<ReadonlySet<number>> {
+    return Promise.resolve(new Set(this.listeners));
+  }
+
+  async canBind(port: number): Promise<boolean> {
+    this.binds++;
+    // Yield a whole turn of the event loop, as a real bind does, so concurrent callers interleave.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return !this.listeners.has(port) && !this.bound.has(port);
+  }
+}

@@ -1,0 +1,109 @@
+import { join } from "node:path";
+import { z } from "zod";
+import { POOLS, readYamlFile, type Pool } from "../domain/index.ts";
+import { byteSize, tagName } from "../domain/schema-helpers.ts";
+
+/**
+ * A runner's configuration, as written in its YAML file (see examples/runner/). Flags given on
+ * the command line override the file. Capacity is read from the machine; the file may only
+ * narrow it (e.g. keep cores for the OS), never invent it.
+ */
+export const runnerConfigSchema = z.strictObject({
+  nodeId: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a node id of letters, digits, '_', '.', '-'"),
+  pool: z.enum(POOLS),
+  tags: z.array(tagName).default([]),
+  /** Orchestrator base URLs, tried in turn: http://host:port. */
+  orchestrators: z.array(z.url({ protocol: /^https?$/ })).min(1, "at least one orchestrator URL"),
+  joinToken: z.string().default(""),
+  /** The address other nodes reach this node's ports at. */
+  advertiseHost: z.string().default("127.0.0.1"),
+  portRange: z
+    .strictObject({ first: z.number().int().min(1024).max(65535), last: z.number().int().min(1024).max(65535) })
+    .refine((r) => r.last >= r.first, { message: "last at or above first", path: ["last"] }),
+  capacity: z
+    .strictObject({
+      cores: z.number().positive().optional(),
+      memory: byteSize.optional(),
+      exclusiveCores: z.number().int().nonnegative().optional(),
+    })
+    .default({}),
+  /** Where the runner keeps its records and per-deployment logs; survives runner restarts. */
+  stateDir: z.string().optional(),
+  /** Where local ipc sockets live (keep it short: Unix socket paths are limited to 107 bytes). */
+  runDir: z.string().optional(),
+  datasets: z
+    .strictObject({ dir: z.string().optional(), budget: byteSize.optional() })
+    .default({}),
+  logCap: byteSize.default(10 * 2 ** 20),
+  /** Name of the cgroup under which every deployment's group is made. */
+  cgroupParent: z.string().regex(/^[a-zA-Z0-9_.-]+$/).default("hive"),
+  linkBandwidthBytesPerSec: z.number().positive().default(1.25e9),
+  /** Grace between SIGTERM and SIGKILL when a deployment is stopped. */
+  stopGraceMs: z.number().int().positive().default(5_000),
+});
+
+/** A runner configuration as written. */
+export type RunnerConfig = z.input<typeof runnerConfigSchema>;
+
+/** A runner configuration with every default filled. */
+export interface CompiledRunnerOptions {
+  readonly nodeId: string;
+  readonly pool: Pool;
+  readonly tags: readonly string[];
+  readonly orchestrators: readonly string[];
+  readonly joinToken: string;
+  readonly advertiseHost: string;
+  readonly portRange: { readonly first: number; readonly last: number };
+  readonly capacityLimits: { readonly cores?: number; readonly memoryBytes?: number; readonly exclusiveCores?: number };
+  readonly stateDir: string;
+  readonly runDir: string;
+  readonly datasetDir: string;
+  /** Memory budget of the dataset cache; undefined: a quarter of the node's memory. */
+  readonly datasetBudgetBytes: number | undefined;
+  readonly logCapBytes: number;
+  readonly cgroupParent: string;
+  readonly linkBandwidthBytesPerSec: number;
+  readonly stopGraceMs: number;
+}
+
+/** Validates a configuration (from a file, flags, or both) and fills the defaults. */
+export function compileRunnerOptions(input: unknown): CompiledRunnerOptions {
+  const c = runnerConfigSchema.parse(input);
+  return fromConfig(c);
+}
+
+/** Reads a runner configuration file, with flags applied on top; errors name the file and field. */
+export function readRunnerConfig(file: string, overrides: Partial<RunnerConfig> = {}): CompiledRunnerOptions {
+  const schema = z.unknown().transform((raw) => ({ ...(raw as object), ...stripUndefined(overrides) }));
+  const merged = readYamlFile(file, schema.pipe(runnerConfigSchema)).value;
+  return fromConfig(merged);
+}
+
+function fromConfig(c: z.output<typeof runnerConfigSchema>): CompiledRunnerOptions {
+  return {
+    nodeId: c.nodeId,
+    pool: c.pool,
+    tags: c.tags,
+    orchestrators: c.orchestrators,
+    joinToken: c.joinToken,
+    advertiseHost: c.advertiseHost,
+    portRange: c.portRange,
+    capacityLimits: {
+      cores: c.capacity.cores,
+      memoryBytes: c.capacity.memory,
+      exclusiveCores: c.capacity.exclusiveCores,
+    },
+    stateDir: c.stateDir ?? join("/var/lib/hive", c.nodeId),
+    runDir: c.runDir ?? join("/run/hive", c.nodeId),
+    datasetDir: c.datasets.dir ?? join("/dev/shm/hive", c.nodeId, "datasets"),
+    datasetBudgetBytes: c.datasets.budget,
+    logCapBytes: c.logCap,
+    cgroupParent: c.cgroupParent,
+    linkBandwidthBytesPerSec: c.linkBandwidthBytesPerSec,
+    stopGraceMs: c.stopGraceMs,
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
