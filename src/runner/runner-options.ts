@@ -9,7 +9,9 @@ import { byteSize, tagName } from "../domain/schema-helpers.ts";
  * narrow it (e.g. keep cores for the OS), never invent it.
  */
 export const runnerConfigSchema = z.strictObject({
-  nodeId: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a node id of letters, digits, '_', '.', '-'"),
+  nodeId: z
+    .string()
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a node id of letters, digits, '_', '.', '-'"),
   pool: z.enum(POOLS),
   tags: z.array(tagName).default([]),
   /** Orchestrator base URLs, tried in turn: http://host:port. */
@@ -18,7 +20,10 @@ export const runnerConfigSchema = z.strictObject({
   /** The address other nodes reach this node's ports at. */
   advertiseHost: z.string().default("127.0.0.1"),
   portRange: z
-    .strictObject({ first: z.number().int().min(1024).max(65535), last: z.number().int().min(1024).max(65535) })
+    .strictObject({
+      first: z.number().int().min(1024).max(65535),
+      last: z.number().int().min(1024).max(65535),
+    })
     .refine((r) => r.last >= r.first, { message: "last at or above first", path: ["last"] }),
   capacity: z
     .strictObject({
@@ -31,12 +36,13 @@ export const runnerConfigSchema = z.strictObject({
   stateDir: z.string().optional(),
   /** Where local ipc sockets live (keep it short: Unix socket paths are limited to 107 bytes). */
   runDir: z.string().optional(),
-  datasets: z
-    .strictObject({ dir: z.string().optional(), budget: byteSize.optional() })
-    .default({}),
+  datasets: z.strictObject({ dir: z.string().optional(), budget: byteSize.optional() }).default({}),
   logCap: byteSize.default(10 * 2 ** 20),
   /** Name of the cgroup under which every deployment's group is made. */
-  cgroupParent: z.string().regex(/^[a-zA-Z0-9_.-]+$/).default("hive"),
+  cgroupParent: z
+    .string()
+    .regex(/^[a-zA-Z0-9_.-]+$/)
+    .default("hive"),
   linkBandwidthBytesPerSec: z.number().positive().default(1.25e9),
   /** Grace between SIGTERM and SIGKILL when a deployment is stopped. */
   stopGraceMs: z.number().int().positive().default(5_000),
@@ -54,7 +60,11 @@ export interface CompiledRunnerOptions {
   readonly joinToken: string;
   readonly advertiseHost: string;
   readonly portRange: { readonly first: number; readonly last: number };
-  readonly capacityLimits: { readonly cores?: number; readonly memoryBytes?: number; readonly exclusiveCores?: number };
+  readonly capacityLimits: {
+    readonly cores?: number;
+    readonly memoryBytes?: number;
+    readonly exclusiveCores?: number;
+  };
   readonly stateDir: string;
   readonly runDir: string;
   readonly datasetDir: string;
