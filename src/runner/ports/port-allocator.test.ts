@@ -139,7 +139,7 @@ describe("PortAllocator (this machine, loopback)", () => {
   });
 
   for (const [name, probe] of [
-    ["/proc and bind", new SystemPortProbe()],
+    ["/proc and bind", new SystemPortProbe({ readProcNet: true })],
     ["bind alone", new BindOnlyProbe()],
   ] as const) {
     test(`a port another process listens on is skipped (${name})`, async () => {
@@ -164,4 +164,13 @@ describe("PortAllocator (this machine, loopback)", () => {
     const probe = new SystemPortProbe();
     for (const port of all) assert.ok(await probe.canBind(port, LOOPBACK), `port ${port}`);
   });
+});
+
+test("reserve records a re-adopted owner's ports, which are then never handed out", async () => {
+  const ports = new PortAllocator({ first: 45000, last: 45002, probe: new FakePortProbe() });
+  ports.reserve("old", [45000, 45002]);
+  assert.deepEqual(await ports.allocate("new", 1), [45001]);
+  await assert.rejects(ports.allocate("more", 1), /exhausted/);
+  assert.throws(() => ports.reserve("other", [45001]), /held by new/);
+  assert.throws(() => ports.reserve("other", [46000]), /outside the range 45000-45002/);
 });

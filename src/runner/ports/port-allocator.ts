@@ -83,6 +83,30 @@ export class PortAllocator {
     return this.serialise(() => this.allocateNow(owner, count));
   }
 
+  /**
+   * Records ports an owner already holds without probing them (a process re-adopted after a
+   * runner restart is listening on them). Throws if one is outside the range or held by another.
+   */
+  reserve(owner: string, ports: readonly number[]): void {
+    for (const port of ports) {
+      if (port < this.first || port > this.last) {
+        throw new HiveError(
+          "invalid_argument",
+          `port ${port} of ${owner} is outside the range ${this.first}-${this.last}`,
+        );
+      }
+      const holder = [...this.owners].find(([o, list]) => o !== owner && list.includes(port))?.[0];
+      if (holder !== undefined)
+        throw new HiveError("already_exists", `port ${port} of ${owner} is held by ${holder}`);
+    }
+    const held = this.owners.get(owner) ?? [];
+    for (const port of ports) {
+      if (!held.includes(port)) held.push(port);
+      this.taken.add(port);
+    }
+    this.owners.set(owner, held);
+  }
+
   /** Frees every port of `owner` and returns them (empty if it held none). */
   release(owner: string): number[] {
     const ports = this.owners.get(owner) ?? [];
@@ -112,15 +136,24 @@ export class PortAllocator {
     const found: number[] = [];
     let busyElsewhere = 0;
     let port = this.cursor;
-    for (let scanned = 0; scanned < this.size && found.length < count; scanned++) {
-      const candidate = port;
-      port = candidate === this.last ? this.first : candidate + 1;
-      if (this.taken.has(candidate)) continue;
-      if (listening.has(candidate) || !(await this.probe.canBind(candidate, this.host))) {
-        busyElsewhere++;
-        continue;
+    let scanned = 0;
+    // Candidates are probed a batch at a time, in parallel: a bind-and-close costs a few event
+    // loop turns, and a spawn usually needs two or three ports.
+    while (scanned < this.size && found.length < count) {
+      const batch: number[] = [];
+      while (scanned < this.size && batch.length < count - found.length) {
+        const candidate = port;
+        port = candidate === this.last ? this.first : candidate + 1;
+        scanned++;
+        if (this.taken.has(candidate)) continue;
+        if (listening.has(candidate)) {
+          busyElsewhere++;
+          continue;
+        }
+        batch.push(candidate);
       }
-      found.push(candidate);
+      const bindable = await Promise.all(batch.map((p) => this.probe.canBind(p, this.host)));
+      batch.forEach((p, i) => (bindable[i] ? found.push(p) : busyElsewhere++));
     }
     if (found.length < count) {
       throw new HiveError(

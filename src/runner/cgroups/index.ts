@@ -1,0 +1,26 @@
+/** Resource limits for the runner's processes: cgroup v1, v2 or none, detected at start. */
+export type {
+  Cgroup,
+  CgroupDriver,
+  CgroupKind,
+  CgroupLimits,
+  CgroupStats,
+  SignalSender,
+  WrappedCommand,
+} from "./cgroup.ts";
+export { nodeCgroupFs, type CgroupFs } from "./cgroup-fs.ts";
+export { MemoryCgroupFs } from "./memory-cgroup-fs.ts";
+export {
+  assertCgroupName,
+  cfsQuotaMicros,
+  CFS_PERIOD_US,
+  formatCpuList,
+  parseCpuList,
+  validateLimits,
+} from "./cgroup-limits.ts";
+export { createCgroupV1Driver, type CgroupV1Options } from "./cgroup-v1-driver.ts";
+export { createCgroupV2Driver, type CgroupV2Options } from "./cgroup-v2-driver.ts";
+export { NoCgroupDriver } from "./no-cgroup-driver.ts";
+export { FakeCgroup, FakeCgroupDriver } from "./fake-cgroup-driver.ts";
+export { detectCgroups, type DetectCgroupsOptions } from "./detect-cgroups.ts";
+export { shellQuote, wrapInCgroup, WRAPPER_FAILED_EXIT_CODE } from "./wrap-command.ts";

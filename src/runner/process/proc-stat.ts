@@ -1,0 +1,85 @@
+/**
+ * What /proc says about a process: its parent, process group, state and start time. The start
+ * time (field 22 of /proc/<pid>/stat, clock ticks since boot) never changes for a process and
+ * differs for a later process that reuses the pid, so (pid, start time, boot id) names one
+ * process for good: that is how a restarted runner knows a recorded pid is still its process.
+ */
+import { readFile, readdir } from "node:fs/promises";
+
+/** The fields of /proc/<pid>/stat the supervisor uses. */
+export interface ProcStat {
+  readonly pid: number;
+  /** The executable's name, as the kernel keeps it (at most 15 characters). */
+  readonly comm: string;
+  /** One letter: R running, S sleeping, Z zombie, X dead, ... */
+  readonly state: string;
+  readonly ppid: number;
+  /** The process group id (kill(-pgrp) reaches the group). */
+  readonly pgrp: number;
+  /** The session id. */
+  readonly session: number;
+  /** Start time in clock ticks since boot, as a decimal string (it can exceed 2^53 in theory). */
+  readonly startTime: string;
+}
+
+/**
+ * Parses one /proc/<pid>/stat line. `comm` is in parentheses and may itself hold spaces and
+ * parentheses, so the fields are counted from the LAST ")". Returns undefined if malformed.
+ */
+export function parseProcStat(line: string): ProcStat | undefined {
+  const open = line.indexOf("(");
+  const close = line.lastIndexOf(")");
+  if (open < 0 || close < open) return undefined;
+  const rest = line
+    .slice(close + 2)
+    .trim()
+    .split(" ");
+  // rest[0] is field 3 (state); field n is rest[n - 3].
+  const [state, ppid, pgrp, session] = rest;
+  const startTime = rest[22 - 3];
+  if (
+    state === undefined ||
+    ppid === undefined ||
+    pgrp === undefined ||
+    session === undefined ||
+    startTime === undefined
+  ) {
+    return undefined;
+  }
+  return {
+    pid: Number(line.slice(0, open).trim()),
+    comm: line.slice(open + 1, close),
+    state,
+    ppid: Number(ppid),
+    pgrp: Number(pgrp),
+    session: Number(session),
+    startTime,
+  };
+}
+
+/** /proc/<pid>/stat of a live (or zombie) process, or undefined if there is no such pid. */
+export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
+  try {
+    return parseProcStat(await readFile(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` is still the process that started at `startTime` and has not died (zombies count as dead). */
+export async function isSameProcessAlive(pid: number, startTime: string): Promise<boolean> {
+  const stat = await readProcStat(pid);
+  return stat !== undefined && stat.startTime === startTime && stat.state !== "Z" && stat.state !== "X";
+}
+
+/** Every process on the machine, for finding descendants; unreadable entries are skipped. */
+export async function listProcesses(): Promise<ProcStat[]> {
+  const pids = (await readdir("/proc")).filter((name) => /^\d+$/.test(name)).map(Number);
+  const stats = await Promise.all(pids.map(readProcStat));
+  return stats.filter((s): s is ProcStat => s !== undefined);
+}
+
+/** This boot's id: a recorded start time is meaningful only within the same boot. */
+export async function readBootId(): Promise<string> {
+  return (await readFile("/proc/sys/kernel/random/boot_id", "utf8")).trim();
+}
