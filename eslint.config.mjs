@@ -4,7 +4,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "src/protocol/gen/", "coverage/", ".scratch/", "**/*.mjs"] },
+  { ignores: ["node_modules/", "src/protocol/gen/", "coverage/", ".scratch/", "**/*.mjs", "**/*.cjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -97,9 +97,9 @@ describe("hive CLI", () => {
   });
 
   test("the installed bin runs the same program", () => {
-    const out = execFileSync(process.execPath, ["bin/hive.mjs", "validate", LIVE], { encoding: "utf8" });
+    const out = execFileSync(process.execPath, ["bin/hive.cjs", "validate", LIVE], { encoding: "utf8" });
     assert.match(out, /^ok /);
-    const bad = spawnSync(process.execPath, ["bin/hive.mjs", "no-such-command"], { encoding: "utf8" });
+    const bad = spawnSync(process.execPath, ["bin/hive.cjs", "no-such-command"], { encoding: "utf8" });
     assert.equal(bad.status, ExitCode.BadInput);
     assert.match(bad.stderr, /unknown command 'no-such-command'/);
   });

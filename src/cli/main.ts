@@ -4,6 +4,7 @@ import { ValidationError } from "../domain/index.ts";
 import { registerDev } from "./commands/dev.ts";
 import { registerExplain } from "./commands/explain.ts";
 import { registerPlan, UsageError } from "./commands/plan.ts";
+import { registerRunner } from "./commands/runner.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { ExitCode } from "./exit-codes.ts";
 import { processIo, type CliIo } from "./io.ts";
@@ -20,6 +21,7 @@ export function buildProgram(io: CliIo): Command {
   registerValidate(program, io);
   registerPlan(program, io);
   registerExplain(program, io);
+  registerRunner(program, io);
   return program;
 }
 

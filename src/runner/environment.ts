@@ -19,12 +19,7 @@ export interface EnvironmentInput {
   readonly advertiseHost: string;
   /** Datasets: name → path of the hot copy in RAM. */
   readonly datasets: Readonly<Record<string, string>>;
-  /** Variables passed through from the runner's own environment (PATH, HOME, LANG...). */
-  readonly inherited: Readonly<Record<string, string | undefined>>;
 }
-
-/** Variables a process gets from the runner's environment unless its manifest sets them. */
-export const INHERITED_VARIABLES = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"] as const;
 
 /** `market_data` → `MARKET_DATA`: the suffix of HIVE_SOCKET_, HIVE_PORT_, HIVE_DATASET_. */
 export function envSuffix(name: string): string {
@@ -32,16 +27,13 @@ export function envSuffix(name: string): string {
 }
 
 /**
- * Builds the full environment. Ordering rule: inherited variables first, then the manifest's
- * `env`, then the HIVE_ contract last, so that neither the runner's environment nor a manifest
- * can forge a deployment id or point a socket elsewhere.
+ * Builds the environment a deployment is given (the process layer adds PATH, HOME and LANG from
+ * the runner where this lacks them, and nothing else). Ordering rule: the manifest's `env` first,
+ * then the HIVE_ contract, so that a manifest can neither forge a deployment id nor point a
+ * socket elsewhere.
  */
 export function buildEnvironment(input: EnvironmentInput): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const name of INHERITED_VARIABLES) {
-    const value = input.inherited[name];
-    if (value !== undefined) env[name] = value;
-  }
   for (const [k, v] of Object.entries(input.env)) if (!k.startsWith("HIVE_")) env[k] = v;
   env.HIVE_DEPLOYMENT_ID = input.deploymentId;
   env.HIVE_LAYOUT = input.layout;

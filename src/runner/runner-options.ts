@@ -38,11 +38,15 @@ export const runnerConfigSchema = z.strictObject({
   runDir: z.string().optional(),
   datasets: z.strictObject({ dir: z.string().optional(), budget: byteSize.optional() }).default({}),
   logCap: byteSize.default(10 * 2 ** 20),
-  /** Name of the cgroup under which every deployment's group is made. */
+  /**
+   * Name of the cgroup under which every deployment's group is made. Default `hive-<nodeId>`: one
+   * per runner, because a starting runner kills every group under its parent that it has no
+   * record of, and several runners may share a machine (`hive dev`).
+   */
   cgroupParent: z
     .string()
     .regex(/^[a-zA-Z0-9_.-]+$/)
-    .default("hive"),
+    .optional(),
   linkBandwidthBytesPerSec: z.number().positive().default(1.25e9),
   /** Grace between SIGTERM and SIGKILL when a deployment is stopped. */
   stopGraceMs: z.number().int().positive().default(5_000),
@@ -108,7 +112,7 @@ function fromConfig(c: z.output<typeof runnerConfigSchema>): CompiledRunnerOptio
     datasetDir: c.datasets.dir ?? join("/dev/shm/hive", c.nodeId, "datasets"),
     datasetBudgetBytes: c.datasets.budget,
     logCapBytes: c.logCap,
-    cgroupParent: c.cgroupParent,
+    cgroupParent: c.cgroupParent ?? `hive-${c.nodeId}`,
     linkBandwidthBytesPerSec: c.linkBandwidthBytesPerSec,
     stopGraceMs: c.stopGraceMs,
   };

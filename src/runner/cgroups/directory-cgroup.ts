@@ -49,8 +49,13 @@ export abstract class DirectoryCgroup implements Cgroup {
   }
 
   async holds(pid: number): Promise<boolean> {
+    // The wrapper enters the hierarchies in the order of `paths`, so the last one is the last to
+    // list a new pid: one read there rules out the common "not yet" while a spawn polls.
+    const last = this.paths[this.paths.length - 1];
+    if (last === undefined || !(await readPids(this.fs, join(last, "cgroup.procs"))).includes(pid))
+      return false;
     const lists = await Promise.all(this.paths.map((p) => readPids(this.fs, join(p, "cgroup.procs"))));
-    return lists.length > 0 && lists.every((list) => list.includes(pid));
+    return lists.every((list) => list.includes(pid));
   }
 
   async killAll(signal: NodeJS.Signals): Promise<number> {

@@ -1,0 +1,158 @@
+/**
+ * npm run bench:spawn [-- --json] [--count N]
+ *
+ * Time from a SpawnRequest sent by an orchestrator (the test stub, over the real gRPC stream on
+ * loopback) to the runner's SpawnResponse carrying the real addresses, for a small executable
+ * (`/bin/sleep`), p50/p99 over N spawns. Side by side in one run:
+ *  - `bare spawn`: child_process.spawn to its "spawn" event, no runner (the floor);
+ *  - `runner, no cgroups`: the runner with the no-cgroup driver (ports, post office, env, logs);
+ *  - `runner, cgroups`: the runner as deployed, each process in its own cgroup with limits.
+ * Each spawned process is stopped before the next spawn (not timed).
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { silentLogger } from "../src/core/logger.ts";
+import { SocketDirection, SocketPattern } from "../src/protocol/index.ts";
+import { detectCgroups, NoCgroupDriver, type CgroupDriver } from "../src/runner/cgroups/index.ts";
+import { createRunner } from "../src/runner/create-runner.ts";
+import { compileRunnerOptions } from "../src/runner/runner-options.ts";
+import { OrchestratorStub } from "../src/runner/testing/orchestrator-stub.ts";
+
+const args = process.argv.slice(2);
+const json = args.includes("--json");
+const countArg = args.indexOf("--count");
+const count = countArg >= 0 ? Number(args[countArg + 1]) : 200;
+
+function stats(samples: number[]) {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0;
+  const r = (x: number) => Math.round(x * 100) / 100;
+  return { n: s.length, p50Ms: r(at(0.5)), p99Ms: r(at(0.99)), maxMs: r(s[s.length - 1] ?? 0) };
+}
+
+async function bare(): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    const child = spawn("/bin/sleep", ["30"], { stdio: "ignore" });
+    await once(child, "spawn");
+    out.push(performance.now() - t0);
+    child.kill("SIGKILL");
+    await once(child, "exit");
+  }
+  return out;
+}
+
+const breakdowns: Record<string, Record<string, number>> = {};
+
+async function throughRunner(driver: CgroupDriver, label: string): Promise<number[]> {
+  const stub = await OrchestratorStub.start({ heartbeatIntervalMs: 1_000 });
+  const dirs = [mkdtempSync(join(tmpdir(), "hive-bs-")), mkdtempSync(join(tmpdir(), "hb-"))];
+  const port = 31_000 + (process.pid % 50) * 100;
+  const runner = await createRunner(
+    compileRunnerOptions({
+      nodeId: `bench-${label}`,
+      pool: "live",
+      orchestrators: [stub.url],
+      portRange: { first: port, last: port + 99 },
+      stateDir: dirs[0],
+      runDir: dirs[1],
+      datasets: { dir: join(dirs[0] ?? "", "ds"), budget: "16MiB" },
+      stopGraceMs: 500,
+    }),
+    { cgroups: driver, log: silentLogger() },
+  );
+  await runner.start();
+  const session = await stub.waitForRunner(`bench-${label}`);
+  const out: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const id = `bench-${i}`;
+      const t0 = performance.now();
+      session.send({
+        case: "spawnRequest",
+        value: {
+          requestId: `r-${i}`,
+          deploymentId: id,
+          layout: "bench",
+          service: "sleep",
+          epoch: 1n,
+          command: "/bin/sleep",
+          args: ["30"],
+          resources: { cores: 0.5, memoryBytes: 64n * 2n ** 20n },
+          sockets: [
+            { name: "feed", pattern: SocketPattern.PUB, direction: SocketDirection.OFFER },
+            { name: "market_data", pattern: SocketPattern.SUB, direction: SocketDirection.CONSUME },
+          ],
+        },
+      });
+      const answer = await session.next("spawnResponse", (r) => r.deploymentId === id);
+      out.push(performance.now() - t0);
+      if (!answer.ok) throw new Error(`spawn failed: ${answer.error?.message}`);
+      const b = (breakdowns[label] ??= {});
+      for (const [step, ms] of Object.entries(runner.spawnTimings(id) ?? {}))
+        b[step] = (b[step] ?? 0) + ms / count;
+      session.send({
+        case: "stopRequest",
+        value: { requestId: `s-${i}`, deploymentId: id, gracePeriodMs: 200 },
+      });
+      await session.next("stopResponse", (r) => r.deploymentId === id);
+    }
+  } finally {
+    await runner.close({ stopDeployments: true });
+    await stub.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+  return out;
+}
+
+const parent = `hive-bench-${process.pid}`;
+const real = await detectCgroups({ parent });
+const rows: Record<string, ReturnType<typeof stats>> = {};
+rows["bare spawn"] = stats(await bare());
+rows["runner, no cgroups"] = stats(
+  await throughRunner(new NoCgroupDriver(["bench: no cgroups on purpose"]), "plain"),
+);
+if (real.kind !== "none") {
+  rows[`runner, cgroups ${real.kind}`] = stats(await throughRunner(real, "cg"));
+  await real.removeParent();
+}
+const floor = rows["bare spawn"]?.p50Ms ?? 1;
+const report = {
+  benchmark: "spawn",
+  count,
+  cgroups: real.describe(),
+  results: Object.entries(rows).map(([name, s]) => ({
+    name,
+    ...s,
+    p50VsBare: Math.round((s.p50Ms / floor) * 10) / 10,
+  })),
+  target: { p99Ms: 50 },
+};
+if (json) console.log(JSON.stringify(report));
+else {
+  console.log(`spawn request → address answer, ${count} spawns of /bin/sleep each (${real.describe()})`);
+  console.table(
+    report.results.map((r) => ({
+      path: r.name,
+      "p50 ms": r.p50Ms,
+      "p99 ms": r.p99Ms,
+      "max ms": r.maxMs,
+      "p50 × bare": r.p50VsBare,
+    })),
+  );
+  console.log("mean ms per step of the runner's spawn:");
+  console.table(
+    Object.fromEntries(
+      Object.entries(breakdowns).map(([k, v]) => [
+        k,
+        Object.fromEntries(Object.entries(v).map(([s, ms]) => [s, Math.round(ms * 100) / 100])),
+      ]),
+    ),
+  );
+  console.log("target: p99 ≤ 50 ms for a small executable (runner, cgroups)");
+}

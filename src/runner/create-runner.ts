@@ -1,0 +1,45 @@
+import type { Logger } from "../core/logger.ts";
+import { createLogger } from "../core/logger.ts";
+import { detectCgroups } from "./cgroups/index.ts";
+import { DatasetCache } from "./datasets/index.ts";
+import { LoadSampler, readCapacity } from "./host/index.ts";
+import { PortAllocator } from "./ports/index.ts";
+import { PostOffice } from "./post-office/index.ts";
+import { createProcessLauncher } from "./process/index.ts";
+import type { CompiledRunnerOptions } from "./runner-options.ts";
+import type { RunnerDeps } from "./runner-deps.ts";
+import { Runner } from "./runner.ts";
+
+/**
+ * Builds a runner on the real machine: the best cgroup driver it allows (or none, said loudly),
+ * capacity and load from /proc and our own cgroup, the port range, the RAM dataset cache and the
+ * ZeroMQ post office. `overrides` replace any of them (tests).
+ */
+export async function createRunner(
+  options: CompiledRunnerOptions,
+  overrides: Partial<RunnerDeps> = {},
+): Promise<Runner> {
+  const log: Logger = overrides.log ?? createLogger("runner", { nodeId: options.nodeId });
+  const capacity = readCapacity();
+  const memoryBytes = Math.min(capacity.memoryBytes, options.capacityLimits.memoryBytes ?? Infinity);
+  const deps: RunnerDeps = {
+    log,
+    cgroups: overrides.cgroups ?? (await detectCgroups({ parent: options.cgroupParent })),
+    launcher: overrides.launcher ?? createProcessLauncher((message, cause) => log.warn({ cause }, message)),
+    ports:
+      overrides.ports ?? new PortAllocator({ first: options.portRange.first, last: options.portRange.last }),
+    datasets:
+      overrides.datasets ??
+      new DatasetCache({
+        dir: options.datasetDir,
+        // By default a quarter of the node's memory holds datasets.
+        budgetBytes: options.datasetBudgetBytes ?? Math.floor(memoryBytes / 4),
+      }),
+    postOffice: overrides.postOffice ?? new PostOffice({ runDir: options.runDir }),
+    machine: overrides.machine ?? { cores: capacity.cores, memoryBytes, cpus: capacity.cpus },
+    load: overrides.load ?? new LoadSampler({ cpus: capacity.cpus }),
+    transport: overrides.transport,
+  };
+  await deps.datasets.adoptExisting();
+  return new Runner(options, deps);
+}

@@ -1,0 +1,46 @@
+/** The runner's sidecar post office: local ipc:// sockets bridged to remote peers by the routing table. */
+export { PostOffice } from "./post-office.ts";
+export { FakePostOffice, type FakeDeployment } from "./fake-post-office.ts";
+export {
+  BRIDGED_PATTERNS,
+  checkRoute,
+  planSockets,
+  type DeploymentSocket,
+  type OrderPathState,
+  type PlannedSocket,
+} from "./deployment-plan.ts";
+export {
+  compilePostOfficeOptions,
+  DEFAULT_HIGH_WATER_MARK,
+  type CompiledPostOfficeOptions,
+  type PostOfficeOptions,
+} from "./post-office-options.ts";
+export { type PostOfficeLog, silentLog } from "./post-office-log.ts";
+export type { RouteCounters, RouteKind } from "./route-counters.ts";
+export type { OrderPathFigures } from "./order-path.ts";
+export { OrderRejectReason, REPLY_ROUTES } from "./order-path.ts";
+export {
+  parseOrder,
+  stampOrder,
+  rejectReply,
+  type FencingToken,
+  type Order,
+  type OrderEnvelope,
+  type ParsedOrder,
+  type RejectReply,
+} from "./order-envelope.ts";
+export {
+  recommendedThreadPoolSize,
+  subscriberThreads,
+  threadPoolSize,
+  DEFAULT_THREADPOOL_SIZE,
+  MAX_THREADPOOL_SIZE,
+  MIN_FREE_POOL_THREADS,
+  NODE_POOL_THREADS,
+  ROUTE_STAGE_THREADS_PER_REMOTE,
+  STABLE_STAGE_THREADS,
+  processThreadBudget,
+  ThreadBudget,
+  type ThreadPoolPlan,
+} from "./thread-budget.ts";
+export { MAX_IPC_PATH_BYTES } from "./ipc-endpoint.ts";

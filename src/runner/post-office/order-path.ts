@@ -1,0 +1,299 @@
+/**
+ * The order path of one consumed DEALER socket: the strategy's DEALER talks to a ROUTER the
+ * runner binds at its ipc endpoint; a JavaScript loop checks each order, stamps the fencing
+ * envelope (order-envelope.ts) and sends it on a DEALER connected to the gateway; gateway
+ * replies go back to the strategy. Orders are few, so a JavaScript loop is fast enough, and it
+ * is the only place that can rewrite them.
+ *
+ *   strategy DEALER ─ipc─▶ ROUTER ─[gate, parse, stamp]─▶ DEALER ─tcp─▶ gateway ROUTER
+ *                        ◀──────── replies (by clientOrderId) ◀──────────┘
+ *
+ * The gate is a flag read for every order, so closing the path (standby, self-fencing) takes
+ * effect for the next order the loop reads; an order handed to ZeroMQ before the close may
+ * still leave within microseconds, and the gateway's epoch fence is what stops it there.
+ * The upstream DEALER queues only on completed connections (ZMQ_IMMEDIATE) and never waits
+ * (send timeout 0): an order that cannot leave now is rejected, never held to arrive late.
+ * A gateway move disconnects it from the old address and connects it to the new one; the
+ * strategy's socket is not touched. Orders queued to the old gateway at that instant are lost;
+ * the strategy hears nothing for them and may resend with the same clientOrderId (the gateway
+ * de-duplicates).
+ */
+import * as zmq from "zeromq";
+import { HiveError } from "../../core/hive-error.ts";
+import { parseOrder, rejectReply, replyClientOrderId, stampOrder } from "./order-envelope.ts";
+import type { PostOfficeLog } from "./post-office-log.ts";
+import { commonSocketOptions, REMOTE_RECONNECT } from "./socket-options.ts";
+
+/** Replies are routed by clientOrderId for this many most recent orders; older ones go to the last sender. */
+export const REPLY_ROUTES = 10_000;
+
+/** Reject reasons the runner sends; a strategy may match on them. */
+export const OrderRejectReason = {
+  closed: "the order path is closed (standby or self-fenced)",
+  noGateway: "no gateway is routed for this order path",
+  unreachable: "the gateway is not connected",
+  frames: "expected one frame holding a JSON order",
+} as const;
+
+/** What an order path needs. */
+export interface OrderPathOptions {
+  readonly deploymentId: string;
+  /** The ipc:// endpoint the strategy connects to. */
+  readonly localEndpoint: string;
+  readonly epoch: bigint;
+  readonly open: boolean;
+  readonly highWaterMark: number;
+  readonly log: PostOfficeLog;
+  /** Names the path in logs, e.g. `dep-1/orders`. */
+  readonly label: string;
+  /** The wall clock for `sentAtUnixMs`. */
+  readonly now: () => number;
+}
+
+/** Exact counts of an order path. */
+export interface OrderPathFigures {
+  readonly gateway: string | undefined;
+  readonly open: boolean;
+  readonly epoch: bigint;
+  /** Orders forwarded to the gateway, and their envelope bytes. */
+  readonly forwarded: number;
+  readonly forwardedBytes: number;
+  /** Orders not forwarded, by reason; each got a reject reply (if the strategy was still there). */
+  readonly droppedClosed: number;
+  readonly droppedMalformed: number;
+  readonly droppedNoGateway: number;
+  readonly droppedUnreachable: number;
+  /** Gateway replies passed to the strategy, and their bytes. */
+  readonly replies: number;
+  readonly replyBytes: number;
+  /** Replies (and rejects) that could not be delivered: no strategy peer, or it was gone or full. */
+  readonly replyDrops: number;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** One order path; see the file comment. */
+export class OrderPath {
+  readonly #options: OrderPathOptions;
+  readonly #local: zmq.Router;
+  readonly #upstream: zmq.Dealer;
+  readonly #loops: Promise<void>;
+  readonly #figures: Mutable<OrderPathFigures>;
+  /** clientOrderId → the strategy peer that sent it, oldest first. */
+  readonly #replyRoutes = new Map<string, Buffer>();
+  #lastPeer: Buffer | undefined;
+  /** Endpoints whose connection has completed its handshake, as the monitor reports them. */
+  readonly #connected = new Set<string>();
+
+  private constructor(options: OrderPathOptions, local: zmq.Router, upstream: zmq.Dealer) {
+    this.#options = options;
+    this.#local = local;
+    this.#upstream = upstream;
+    this.#figures = {
+      gateway: undefined,
+      open: options.open,
+      epoch: options.epoch,
+      forwarded: 0,
+      forwardedBytes: 0,
+      droppedClosed: 0,
+      droppedMalformed: 0,
+      droppedNoGateway: 0,
+      droppedUnreachable: 0,
+      replies: 0,
+      replyBytes: 0,
+      replyDrops: 0,
+    };
+    this.#loops = Promise.all([this.#fromStrategy(), this.#fromGateway(), this.#watchGateway()]).then(
+      () => undefined,
+    );
+  }
+
+  /** Binds the local endpoint and starts both loops. */
+  static open(options: OrderPathOptions): OrderPath {
+    const socketOptions = commonSocketOptions(options.highWaterMark);
+    // mandatory: a reply to a peer that is gone fails instead of vanishing, so it is counted.
+    const local = new zmq.Router({ ...socketOptions, mandatory: true, sendTimeout: 0 });
+    const upstream = new zmq.Dealer({
+      ...socketOptions,
+      ...REMOTE_RECONNECT,
+      immediate: true,
+      sendTimeout: 0,
+    });
+    try {
+      local.bindSync(options.localEndpoint);
+    } catch (err) {
+      local.close();
+      upstream.close();
+      throw err;
+    }
+    return new OrderPath(options, local, upstream);
+  }
+
+  /** Points the upstream DEALER at `gateway` (or at nothing); the strategy's socket is untouched. */
+  setGateway(gateway: string | undefined): void {
+    const current = this.#figures.gateway;
+    if (current === gateway) return;
+    if (gateway !== undefined) this.#upstream.connect(gateway);
+    if (current !== undefined) this.#upstream.disconnect(current);
+    this.#figures.gateway = gateway;
+    this.#options.log.info(
+      { orders: this.#options.label, from: current, to: gateway },
+      "order path rerouted",
+    );
+  }
+
+  /** Opens or closes the gate; an epoch below the current one is ignored (fencing only moves forward). */
+  setOpen(open: boolean, epoch?: bigint): void {
+    if (epoch !== undefined) {
+      if (epoch < this.#figures.epoch) {
+        this.#options.log.warn(
+          { orders: this.#options.label, epoch: epoch.toString(), current: this.#figures.epoch.toString() },
+          "order path: ignored an epoch lower than the current one",
+        );
+      } else {
+        this.#figures.epoch = epoch;
+      }
+    }
+    this.#figures.open = open;
+  }
+
+  /** Whether the upstream DEALER has a completed connection to the gateway now. */
+  get connected(): boolean {
+    const gateway = this.#figures.gateway;
+    return gateway !== undefined && this.#connected.has(gateway);
+  }
+
+  /** A copy of the counts. */
+  figures(): OrderPathFigures {
+    return { ...this.#figures };
+  }
+
+  /** Closes both sockets and waits for both loops to end. */
+  async close(): Promise<void> {
+    this.#local.close();
+    this.#upstream.close();
+    await this.#loops;
+  }
+
+  async #fromStrategy(): Promise<void> {
+    try {
+      for await (const [peer, ...frames] of this.#local) {
+        if (peer !== undefined) await this.#handleOrder(peer, frames);
+      }
+    } catch (err) {
+      if (!this.#local.closed)
+        this.#options.log.error(
+          { orders: this.#options.label, err: HiveError.from(err) },
+          "order loop failed",
+        );
+    }
+  }
+
+  async #handleOrder(peer: Buffer, frames: Buffer[]): Promise<void> {
+    const f = this.#figures;
+    const frame = frames.length === 1 ? frames[0] : undefined;
+    if (frame === undefined) {
+      f.droppedMalformed += 1;
+      await this.#reply(peer, rejectReply(OrderRejectReason.frames));
+      return;
+    }
+    const parsed = parseOrder(frame);
+    if (!parsed.ok) {
+      f.droppedMalformed += 1;
+      this.#options.log.warn(
+        { orders: this.#options.label, reason: parsed.reason },
+        "malformed order rejected",
+      );
+      await this.#reply(peer, rejectReply(parsed.reason, parsed.clientOrderId));
+      return;
+    }
+    const { order } = parsed;
+    if (!f.open) {
+      f.droppedClosed += 1;
+      await this.#reply(peer, rejectReply(OrderRejectReason.closed, order.clientOrderId));
+      return;
+    }
+    if (f.gateway === undefined) {
+      f.droppedNoGateway += 1;
+      await this.#reply(peer, rejectReply(OrderRejectReason.noGateway, order.clientOrderId));
+      return;
+    }
+    const envelope = stampOrder(
+      order,
+      { deploymentId: this.#options.deploymentId, epoch: f.epoch },
+      this.#options.now(),
+    );
+    this.#remember(order.clientOrderId, peer);
+    try {
+      await this.#upstream.send(envelope);
+    } catch {
+      // EAGAIN: no completed connection to the gateway (immediate, send timeout 0).
+      f.droppedUnreachable += 1;
+      await this.#reply(peer, rejectReply(OrderRejectReason.unreachable, order.clientOrderId));
+      return;
+    }
+    f.forwarded += 1;
+    f.forwardedBytes += Buffer.byteLength(envelope);
+  }
+
+  async #fromGateway(): Promise<void> {
+    try {
+      for await (const frames of this.#upstream) {
+        const first = frames[0];
+        const id = frames.length === 1 && first !== undefined ? replyClientOrderId(first) : undefined;
+        const peer = (id === undefined ? undefined : this.#replyRoutes.get(id)) ?? this.#lastPeer;
+        if (peer === undefined) {
+          this.#figures.replyDrops += 1;
+          continue;
+        }
+        if (await this.#reply(peer, ...frames)) {
+          this.#figures.replies += 1;
+          for (const frame of frames) this.#figures.replyBytes += frame.length;
+        }
+      }
+    } catch (err) {
+      if (!this.#upstream.closed)
+        this.#options.log.error(
+          { orders: this.#options.label, err: HiveError.from(err) },
+          "reply loop failed",
+        );
+    }
+  }
+
+  async #watchGateway(): Promise<void> {
+    try {
+      // The iteration ends when the DEALER is closed.
+      for await (const event of this.#upstream.events) {
+        if (event.type === "handshake") this.#connected.add(event.address);
+        else if (event.type === "disconnect" || event.type === "close") this.#connected.delete(event.address);
+      }
+    } catch (err) {
+      this.#options.log.warn(
+        { orders: this.#options.label, err: HiveError.from(err) },
+        "order path monitor failed",
+      );
+    }
+    this.#connected.clear();
+  }
+
+  /** Sends to a strategy peer; false (and counted) when it is gone or its queue is full. */
+  async #reply(peer: Buffer, ...frames: (Buffer | string)[]): Promise<boolean> {
+    try {
+      await this.#local.send([peer, ...frames]);
+      return true;
+    } catch {
+      this.#figures.replyDrops += 1;
+      return false;
+    }
+  }
+
+  #remember(clientOrderId: string, peer: Buffer): void {
+    this.#lastPeer = peer;
+    this.#replyRoutes.delete(clientOrderId);
+    this.#replyRoutes.set(clientOrderId, peer);
+    if (this.#replyRoutes.size > REPLY_ROUTES) {
+      const oldest = this.#replyRoutes.keys().next();
+      if (oldest.done !== true) this.#replyRoutes.delete(oldest.value);
+    }
+  }
+}

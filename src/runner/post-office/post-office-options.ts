@@ -1,0 +1,71 @@
+/** The post office's options, validated and with defaults filled (XOptions → compileXOptions). */
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
+import { type PostOfficeLog, silentLog } from "./post-office-log.ts";
+import { MIN_FREE_POOL_THREADS, threadPoolSize } from "./thread-budget.ts";
+
+/** Default high-water mark of every post office socket, in messages per peer and direction. */
+export const DEFAULT_HIGH_WATER_MARK = 100_000;
+
+/** What a runner gives its post office. */
+export interface PostOfficeOptions {
+  /** The run directory; local sockets live under `<runDir>/strategies/<deploymentId>/`. */
+  readonly runDir: string;
+  readonly log?: PostOfficeLog;
+  /**
+   * Messages queued per peer and direction before ZeroMQ drops (market data) or refuses (orders);
+   * default {@link DEFAULT_HIGH_WATER_MARK}. Bounds the runner's memory when a strategy stalls.
+   */
+  readonly highWaterMark?: number;
+  /** Count market-data messages with a metering tap (metering-tap.ts); default false. */
+  readonly meterMarketData?: boolean;
+  /**
+   * The most native proxies (pool threads) to run at once; default UV_THREADPOOL_SIZE minus
+   * {@link MIN_FREE_POOL_THREADS}. Never above that, whatever is asked.
+   */
+  readonly maxProxies?: number;
+  /** The wall clock stamped on orders; default Date.now. */
+  readonly now?: () => number;
+}
+
+/** Options after validation. */
+export interface CompiledPostOfficeOptions {
+  readonly runDir: string;
+  readonly log: PostOfficeLog;
+  readonly highWaterMark: number;
+  readonly meterMarketData: boolean;
+  readonly maxProxies: number;
+  readonly now: () => number;
+}
+
+/** Validates options and fills defaults; throws HiveError InvalidArgument naming the field. */
+export function compilePostOfficeOptions(options: PostOfficeOptions): CompiledPostOfficeOptions {
+  if (options.runDir === "" || !options.runDir.startsWith("/")) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `post office runDir ${JSON.stringify(options.runDir)}: expected an absolute path`,
+    );
+  }
+  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  if (!Number.isInteger(highWaterMark) || highWaterMark < 1) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `post office highWaterMark ${highWaterMark}: expected a whole number of messages above zero`,
+    );
+  }
+  const poolLimit = Math.max(0, threadPoolSize() - MIN_FREE_POOL_THREADS);
+  const maxProxies = Math.min(options.maxProxies ?? poolLimit, poolLimit);
+  if (!Number.isInteger(maxProxies) || maxProxies < 0) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `post office maxProxies ${options.maxProxies}: expected a whole number, at least 0`,
+    );
+  }
+  return {
+    runDir: options.runDir,
+    log: options.log ?? silentLog,
+    highWaterMark,
+    meterMarketData: options.meterMarketData ?? false,
+    maxProxies,
+    now: options.now ?? Date.now,
+  };
+}

@@ -1,0 +1,218 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import * as zmq from "zeromq";
+import type { OrderEnvelope, RejectReply } from "./order-envelope.ts";
+import { OrderRejectReason } from "./order-path.ts";
+import { PostOffice } from "./post-office.ts";
+import { routeFor, tempRunDir, waitFor } from "./post-office-test-kit.ts";
+
+/** A gateway stand-in: a ROUTER on loopback that records every frame it receives. */
+class TestGateway {
+  readonly router = new zmq.Router({ linger: 0 });
+  readonly received: { peer: Buffer; envelope: OrderEnvelope; bytes: number }[] = [];
+  #loop: Promise<void> = Promise.resolve();
+  address = "";
+
+  async bind(ackOrders: boolean): Promise<string> {
+    await this.router.bind("tcp://127.0.0.1:*");
+    this.address = this.router.lastEndpoint ?? "";
+    this.#loop = (async () => {
+      for await (const [peer, frame] of this.router) {
+        if (peer === undefined || frame === undefined) continue;
+        const envelope = JSON.parse(frame.toString()) as OrderEnvelope;
+        this.received.push({ peer, envelope, bytes: frame.length });
+        if (ackOrders) {
+          await this.router.send([
+            peer,
+            JSON.stringify({ type: "ack", clientOrderId: envelope.clientOrderId }),
+          ]);
+        }
+      }
+    })();
+    return this.address;
+  }
+
+  async close(): Promise<void> {
+    this.router.close();
+    await this.#loop;
+  }
+}
+
+/** The strategy's side: a DEALER connected to the local orders endpoint. */
+class TestStrategy {
+  readonly dealer = new zmq.Dealer({ linger: 0 });
+  readonly replies: Record<string, unknown>[] = [];
+  /** Monitor events of the strategy's socket, from before its connect. */
+  readonly events: string[] = [];
+  readonly #loops: Promise<void>;
+
+  constructor(endpoint: string) {
+    const watch = (async () => {
+      for await (const event of this.dealer.events) this.events.push(event.type);
+    })();
+    this.dealer.connect(endpoint);
+    const read = (async () => {
+      for await (const [frame] of this.dealer) {
+        this.replies.push(JSON.parse(frame?.toString() ?? "{}") as Record<string, unknown>);
+      }
+    })();
+    this.#loops = Promise.all([watch, read]).then(() => undefined);
+  }
+
+  async order(fields: Record<string, unknown>): Promise<void> {
+    await this.dealer.send(JSON.stringify(fields));
+  }
+
+  async close(): Promise<void> {
+    this.dealer.close();
+    await this.#loops;
+  }
+}
+
+const order = (clientOrderId: string, extra: Record<string, unknown> = {}) => ({
+  account: "ACC-1",
+  clientOrderId,
+  symbol: "ES",
+  side: "buy",
+  qty: 2,
+  type: "limit",
+  price: 5000.25,
+  ...extra,
+});
+
+describe("post office: the order path", () => {
+  const runDir = tempRunDir();
+  const gateway = new TestGateway();
+  const gateway2 = new TestGateway();
+  const po = new PostOffice({ runDir: runDir.path, now: () => 1_700_000_000_123 });
+  let strategy: TestStrategy;
+  const ordersRoute = (remotes: string[]) => ({
+    upserts: [routeFor(runDir.path, "dep-live", "orders", "dealer", remotes)],
+    removals: [],
+  });
+  const counters = () => {
+    const c = po.counters().find((r) => r.socket === "orders");
+    assert.ok(c?.orders !== undefined);
+    return { ...c, orders: c.orders };
+  };
+
+  before(async () => {
+    await gateway.bind(true);
+    await gateway2.bind(true);
+    const endpoints = await po.addDeployment(
+      "dep-live",
+      [{ name: "orders", pattern: "dealer", direction: "consume" }],
+      { epoch: 7n, ordersOpen: true },
+    );
+    strategy = new TestStrategy(endpoints["orders"] ?? "");
+    await po.applyRoutes(ordersRoute([gateway.address]));
+    await waitFor(() => counters().connectedRemotes === 1, "the runner's connection to the gateway");
+  });
+
+  after(async () => {
+    await strategy.close();
+    await po.close();
+    await gateway.close();
+    await gateway2.close();
+    runDir.remove();
+  });
+
+  test("stamps deploymentId and epoch, ignoring forged ones, and brings the gateway's reply back", async () => {
+    await strategy.order(order("c-1", { deploymentId: "forged", epoch: "999", sentAtUnixMs: 1, order: {} }));
+    await waitFor(() => gateway.received.length === 1, "the order at the gateway");
+    const { envelope, bytes } = gateway.received[0] ?? assert.fail("no order");
+    assert.deepEqual(envelope, {
+      deploymentId: "dep-live",
+      epoch: "7",
+      account: "ACC-1",
+      clientOrderId: "c-1",
+      sentAtUnixMs: 1_700_000_000_123,
+      order: {
+        account: "ACC-1",
+        clientOrderId: "c-1",
+        symbol: "ES",
+        side: "buy",
+        qty: 2,
+        type: "limit",
+        price: 5000.25,
+      },
+    });
+    await waitFor(() => strategy.replies.length === 1, "the gateway's ack at the strategy");
+    assert.deepEqual(strategy.replies[0], { type: "ack", clientOrderId: "c-1" });
+    const c = counters();
+    assert.equal(c.messages, 1);
+    assert.equal(c.bytes, bytes, "bytes are exactly the envelope bytes the gateway received");
+    assert.equal(c.drops, 0);
+    assert.equal(c.exact, true);
+    assert.equal(c.orders.replies, 1);
+  });
+
+  test("rejects a malformed order with a reason and counts it", async () => {
+    const before = strategy.replies.length;
+    await strategy.dealer.send("not json");
+    await strategy.order({ ...order("c-bad"), qty: -1 });
+    await waitFor(() => strategy.replies.length === before + 2, "two rejects");
+    const [first, second] = strategy.replies.slice(before) as unknown as RejectReply[];
+    assert.equal(first?.type, "reject");
+    assert.match(first?.reason ?? "", /not UTF-8 JSON/);
+    assert.equal(second?.clientOrderId, "c-bad");
+    assert.match(second?.reason ?? "", /^qty: found -1, expected a quantity above zero/);
+    assert.equal(counters().orders.droppedMalformed, 2);
+    assert.equal(counters().drops, 2);
+    assert.equal(gateway.received.length, 1, "nothing malformed reaches the gateway");
+  });
+
+  test("a closed order path drops orders, counts them and answers a reject; reopening takes the new epoch", async () => {
+    const atGateway = gateway.received.length;
+    const dropsBefore = counters().drops ?? 0;
+    const repliesBefore = strategy.replies.length;
+    po.setOrderPath("dep-live", false);
+    for (let i = 0; i < 3; i++) await strategy.order(order(`closed-${i}`));
+    await waitFor(() => strategy.replies.length === repliesBefore + 3, "three rejects");
+    for (const reply of strategy.replies.slice(repliesBefore)) {
+      assert.equal(reply["type"], "reject");
+      assert.equal(reply["reason"], OrderRejectReason.closed);
+    }
+    await sleep(200);
+    assert.equal(gateway.received.length, atGateway, "no order reached the gateway while closed");
+    assert.equal(counters().drops, dropsBefore + 3);
+    assert.equal(counters().orders.droppedClosed, 3);
+
+    po.setOrderPath("dep-live", true, 8n);
+    await strategy.order(order("reopened"));
+    await waitFor(() => gateway.received.length === atGateway + 1, "the order after reopening");
+    assert.equal(gateway.received.at(-1)?.envelope.epoch, "8");
+
+    // Fencing moves forward only: a lower epoch is ignored, the path still opens or closes.
+    po.setOrderPath("dep-live", true, 5n);
+    await strategy.order(order("stale-epoch"));
+    await waitFor(() => gateway.received.length === atGateway + 2, "the next order");
+    assert.equal(gateway.received.at(-1)?.envelope.epoch, "8");
+    assert.equal(counters().orders.epoch, 8n);
+  });
+
+  test("a gateway move reconnects only the runner's side", async () => {
+    await po.applyRoutes(ordersRoute([gateway2.address]));
+    await waitFor(() => counters().connectedRemotes === 1, "the connection to the new gateway");
+    const atOld = gateway.received.length;
+    await strategy.order(order("moved"));
+    await waitFor(() => gateway2.received.length === 1, "the order at the new gateway");
+    assert.equal(gateway.received.length, atOld, "nothing more at the old gateway");
+    await waitFor(() => strategy.replies.at(-1)?.["clientOrderId"] === "moved", "the new gateway's ack");
+    assert.deepEqual(counters().remotes, [gateway2.address]);
+    assert.deepEqual(
+      strategy.events.filter((e) => e === "disconnect" || e === "close" || e === "connect:retry"),
+      [],
+      `the strategy's socket stayed connected; its events were ${strategy.events.join(", ")}`,
+    );
+
+    // No gateway routed: orders are rejected at once, not queued to arrive later.
+    await po.applyRoutes({ upserts: [], removals: [{ deploymentId: "dep-live", socket: "orders" }] });
+    const replies = strategy.replies.length;
+    await strategy.order(order("nowhere"));
+    await waitFor(() => strategy.replies.length === replies + 1, "the reject");
+    assert.equal(strategy.replies.at(-1)?.["reason"], OrderRejectReason.noGateway);
+    assert.equal(counters().orders.droppedNoGateway, 1);
+  });
+});

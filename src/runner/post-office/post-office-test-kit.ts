@@ -1,0 +1,109 @@
+/**
+ * Helpers for the post office's tests with real ZeroMQ on loopback: a temporary run directory,
+ * feeders that publish until stopped, bounded waits, and routes as the layout engine makes them.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import * as zmq from "zeromq";
+import type { SocketPattern } from "../../domain/index.ts";
+import { localEndpoint, type Route } from "../../layout/routing.ts";
+
+/** A fresh run directory under the system temp dir (short, for the Unix socket path limit). */
+export function tempRunDir(): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), "hive-po-"));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A route as computeRoutes would produce it. */
+export function routeFor(
+  runDir: string,
+  deploymentId: string,
+  socket: string,
+  pattern: SocketPattern,
+  remotes: readonly string[],
+): Route {
+  return { deploymentId, socket, pattern, local: localEndpoint(runDir, deploymentId, socket), remotes };
+}
+
+/** Polls `condition` every few milliseconds; throws if it is still false after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
+/** A feeder: a PUB bound on loopback that publishes `[topic, {src, n}]` for each topic every `everyMs`. */
+export class TestFeeder {
+  readonly pub = new zmq.Publisher({ linger: 0 });
+  #running = false;
+  #loop: Promise<void> = Promise.resolve();
+  sent = 0;
+
+  constructor(readonly name: string) {}
+
+  /** Binds on 127.0.0.1 at a free port and resolves to the tcp:// address. */
+  async bind(): Promise<string> {
+    await this.pub.bind("tcp://127.0.0.1:*");
+    const endpoint = this.pub.lastEndpoint;
+    if (endpoint === null) throw new Error(`feeder ${this.name} has no endpoint`);
+    return endpoint;
+  }
+
+  /** Publishes until stop(), at most `maxMessages` rounds. */
+  start(topics: readonly string[], everyMs = 2, maxMessages = 20_000): void {
+    this.#running = true;
+    this.#loop = (async () => {
+      for (let n = 0; this.#running && n < maxMessages; n++) {
+        for (const topic of topics) await this.pub.send([topic, JSON.stringify({ src: this.name, n })]);
+        this.sent++;
+        await sleep(everyMs);
+      }
+    })();
+  }
+
+  /** Stops publishing and closes the socket. */
+  async close(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+    this.pub.close();
+  }
+}
+
+/** A strategy-side SUB that records what it receives and every monitor event of its socket. */
+export class TestSubscriber {
+  readonly sub = new zmq.Subscriber({ linger: 0 });
+  readonly received: { topic: string; src: string; n: number }[] = [];
+  readonly events: string[] = [];
+  readonly #loops: Promise<void>;
+
+  constructor(endpoint: string, topics: readonly string[]) {
+    // The monitor first, so that it sees the connect itself.
+    const watch = (async () => {
+      for await (const event of this.sub.events) this.events.push(event.type);
+    })();
+    this.sub.connect(endpoint);
+    this.sub.subscribe(...topics);
+    const read = (async () => {
+      for await (const [topic, body] of this.sub) {
+        const parsed = JSON.parse(body?.toString() ?? "{}") as { src: string; n: number };
+        this.received.push({ topic: topic?.toString() ?? "", ...parsed });
+      }
+    })();
+    this.#loops = Promise.all([watch, read]).then(() => undefined);
+  }
+
+  /** Whether anything from `src` arrived after index `from` of `received`. */
+  seen(src: string, from = 0): boolean {
+    return this.received.slice(from).some((m) => m.src === src);
+  }
+
+  /** Closes the socket and waits for its loops. */
+  async close(): Promise<void> {
+    this.sub.close();
+    await this.#loops;
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * The runner's sidecar post office (DESIGN.md §2): per deployment, a directory of local ipc://
+ * sockets, one per consumed socket of its manifest, bridged to remote peers by the routing table
+ * the orchestrator pushes.
+ *
+ * - consumed `sub` sockets (market data) get a market-data bridge of native proxies
+ *   (market-data-bridge.ts): route changes never disconnect the strategy's socket;
+ * - consumed `dealer` sockets (orders) get an order path (order-path.ts) that stamps the
+ *   fencing envelope and can be closed at once;
+ * - offered sockets are bound by the process itself on a port the runner allocates, so they
+ *   need nothing here; other consumed patterns are refused.
+ *
+ * Ordering rule: addDeployment, applyRoutes, removeDeployment and close run one at a time, in
+ * call order, so a route change never races the creation or teardown of the sockets it touches
+ * (and an id being removed cannot be bound again before its sockets are closed). setOrderPath
+ * and counters are synchronous and take effect at once.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdirSync, rmdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
+import type { RouteUpdate } from "../../layout/route-diff.ts";
+import { compareRoutes } from "../../layout/routing.ts";
+import {
+  checkRoute,
+  planSockets,
+  type DeploymentSocket,
+  type OrderPathState,
+  type PlannedSocket,
+} from "./deployment-plan.ts";
+import { MarketDataBridge } from "./market-data-bridge.ts";
+import { OrderPath } from "./order-path.ts";
+import {
+  compilePostOfficeOptions,
+  type CompiledPostOfficeOptions,
+  type PostOfficeOptions,
+} from "./post-office-options.ts";
+import type { RouteCounters } from "./route-counters.ts";
+import { processThreadBudget, ROUTE_STAGE_THREADS_PER_REMOTE, ThreadBudget } from "./thread-budget.ts";
+
+type Bridge =
+  | { readonly kind: "market-data"; readonly bridge: MarketDataBridge }
+  | { readonly kind: "orders"; readonly path: OrderPath };
+
+interface LocalSocket extends PlannedSocket {
+  readonly bridge: Bridge;
+}
+
+interface Deployment {
+  readonly id: string;
+  readonly dir: string;
+  readonly sockets: Map<string, LocalSocket>;
+}
+
+/** The runner's post office; see the file comment. */
+export class PostOffice {
+  readonly #options: CompiledPostOfficeOptions;
+  readonly #budget: ThreadBudget;
+  readonly #deployments = new Map<string, Deployment>();
+  /** Names this instance's inproc endpoints, which are process-wide. */
+  readonly #instance = randomUUID().slice(0, 8);
+  #seq = 0;
+  #queue: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: PostOfficeOptions) {
+    this.#options = compilePostOfficeOptions(options);
+    this.#budget = new ThreadBudget(this.#options.maxProxies, processThreadBudget);
+  }
+
+  /** Native proxies (libuv pool threads) running now, and the most that may run. */
+  get threads(): { readonly held: number; readonly limit: number } {
+    return { held: this.#budget.held, limit: this.#budget.limit };
+  }
+
+  /**
+   * Creates the local endpoints of a deployment's consumed sockets, routed to nobody until
+   * applyRoutes names their remotes, and resolves to them by socket name (for HIVE_SOCKET_<NAME>).
+   * Rejects with HiveError: AlreadyExists for a known id; InvalidArgument for a pattern the post
+   * office does not bridge, a repeated socket name, or a socket path over the Unix limit;
+   * FailedPrecondition when the thread budget is spent. Nothing is left behind on failure.
+   */
+  addDeployment(
+    deploymentId: string,
+    sockets: readonly DeploymentSocket[],
+    state: OrderPathState,
+  ): Promise<Record<string, string>> {
+    return this.#serial(async () => {
+      this.#checkOpen();
+      if (this.#deployments.has(deploymentId)) {
+        throw new HiveError(
+          ErrorCode.AlreadyExists,
+          `deployment ${deploymentId} is in the post office already`,
+        );
+      }
+      const planned = planSockets(this.#options.runDir, deploymentId, sockets);
+      const dir = join(this.#options.runDir, "strategies", deploymentId);
+      const deployment: Deployment = { id: deploymentId, dir, sockets: new Map() };
+      mkdirSync(dir, { recursive: true });
+      this.#deployments.set(deploymentId, deployment);
+      try {
+        for (const socket of planned) {
+          deployment.sockets.set(socket.name, {
+            ...socket,
+            bridge: this.#openBridge(deploymentId, socket, state),
+          });
+        }
+      } catch (err) {
+        await this.#remove(deploymentId);
+        throw err;
+      }
+      this.#options.log.info(
+        { deploymentId, sockets: planned.map((p) => p.name) },
+        "post office: deployment added",
+      );
+      return Object.fromEntries(planned.map((p) => [p.name, p.local]));
+    });
+  }
+
+  /**
+   * Applies one runner's route update: removals (routed to nobody) then upserts (routed to
+   * exactly their remotes); idempotent. The whole update is checked before anything changes.
+   * Throws HiveError: NotFound for an upsert of an unknown deployment or socket; InvalidArgument
+   * for a route that disagrees with the deployment (pattern, local endpoint), a bad address, or
+   * more than one remote on an order path; FailedPrecondition when the thread budget is short.
+   * A removal of an unknown deployment is ignored: it may have been removed already.
+   */
+  applyRoutes(update: RouteUpdate): Promise<void> {
+    return this.#serial(async () => {
+      this.#checkOpen();
+      const upserts = [...update.upserts]
+        .sort(compareRoutes)
+        .map((route) => checkRoute(route, this.#deployments.get(route.deploymentId)?.sockets));
+      const removals = update.removals.flatMap((removal) => {
+        const socket = this.#deployments.get(removal.deploymentId)?.sockets.get(removal.socket);
+        return socket === undefined ? [] : [socket];
+      });
+      this.#checkBudget(upserts, removals);
+      for (const socket of removals) await routeTo(socket, []);
+      for (const { socket, remotes } of upserts) await routeTo(socket, remotes);
+    });
+  }
+
+  /**
+   * Opens or closes a deployment's order path at once, and sets the epoch stamped from now on
+   * (a lower epoch than the current one is ignored). Throws HiveError NotFound for an unknown id.
+   */
+  setOrderPath(deploymentId: string, open: boolean, epoch?: bigint): void {
+    const deployment = this.#deployment(deploymentId);
+    for (const socket of deployment.sockets.values()) {
+      if (socket.bridge.kind === "orders") socket.bridge.path.setOpen(open, epoch);
+    }
+    this.#options.log.info({ deploymentId, open, epoch: epoch?.toString() }, "post office: order path set");
+  }
+
+  /** Counts of every route, by (deploymentId, socket); see route-counters.ts for what they mean. */
+  counters(): RouteCounters[] {
+    const out: RouteCounters[] = [];
+    for (const deployment of this.#deployments.values()) {
+      for (const socket of deployment.sockets.values()) {
+        out.push(countersOf(deployment.id, socket));
+      }
+    }
+    return out.sort(compareRoutes);
+  }
+
+  /** Closes a deployment's sockets and removes its directory; a no-op for an unknown id. */
+  removeDeployment(deploymentId: string): Promise<void> {
+    return this.#serial(() => this.#remove(deploymentId));
+  }
+
+  /** Removes every deployment; afterwards every call but close and counters throws. */
+  close(): Promise<void> {
+    this.#closed = true;
+    return this.#serial(async () => {
+      for (const id of [...this.#deployments.keys()]) await this.#remove(id);
+      try {
+        rmdirSync(join(this.#options.runDir, "strategies"));
+      } catch {
+        // Not empty (someone else's files) or never created: either way not ours to remove.
+      }
+    });
+  }
+
+  #openBridge(deploymentId: string, socket: PlannedSocket, state: OrderPathState): Bridge {
+    const local = socket.local;
+    const label = `${deploymentId}/${socket.name}`;
+    const { highWaterMark, log } = this.#options;
+    if (socket.kind === "market-data") {
+      const bridge = MarketDataBridge.open({
+        id: `${this.#instance}-${++this.#seq}`,
+        localEndpoint: local,
+        highWaterMark,
+        meter: this.#options.meterMarketData,
+        budget: this.#budget,
+        log,
+        label,
+      });
+      return { kind: "market-data", bridge };
+    }
+    const path = OrderPath.open({
+      deploymentId,
+      localEndpoint: local,
+      epoch: state.epoch,
+      open: state.ordersOpen,
+      highWaterMark,
+      log,
+      label,
+      now: this.#options.now,
+    });
+    return { kind: "orders", path };
+  }
+
+  /** Refuses an update that would end above the thread budget, before anything changes. */
+  #checkBudget(
+    upserts: readonly { socket: LocalSocket; remotes: readonly string[] }[],
+    removals: readonly LocalSocket[],
+  ): void {
+    const after = new Map<LocalSocket, number>();
+    for (const socket of removals) after.set(socket, 0);
+    for (const { socket, remotes } of upserts) after.set(socket, remotes.length);
+    let delta = 0;
+    for (const [socket, remotes] of after) {
+      if (socket.bridge.kind === "market-data") {
+        delta += ROUTE_STAGE_THREADS_PER_REMOTE * (remotes - socket.bridge.bridge.remotes.length);
+      }
+    }
+    if (delta > 0)
+      this.#budget.check(delta, `route update (${upserts.length} upserts, ${removals.length} removals)`);
+  }
+
+  async #remove(deploymentId: string): Promise<void> {
+    const deployment = this.#deployments.get(deploymentId);
+    if (deployment === undefined) return;
+    try {
+      await closeSockets(deployment);
+    } finally {
+      rmSync(deployment.dir, { recursive: true, force: true });
+      this.#deployments.delete(deploymentId);
+    }
+    this.#options.log.info({ deploymentId }, "post office: deployment removed");
+  }
+
+  #deployment(deploymentId: string): Deployment {
+    const deployment = this.#deployments.get(deploymentId);
+    if (deployment === undefined) {
+      throw new HiveError(ErrorCode.NotFound, `deployment ${deploymentId} is not in this post office`);
+    }
+    return deployment;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new HiveError(ErrorCode.FailedPrecondition, "the post office is closed");
+  }
+
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task);
+    this.#queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+}
+
+async function routeTo(socket: LocalSocket, remotes: readonly string[]): Promise<void> {
+  if (socket.bridge.kind === "market-data") await socket.bridge.bridge.setRemotes(remotes);
+  else socket.bridge.path.setGateway(remotes[0]);
+}
+
+async function closeSockets(deployment: Deployment): Promise<void> {
+  await Promise.all(
+    [...deployment.sockets.values()].map((socket) =>
+      socket.bridge.kind === "market-data" ? socket.bridge.bridge.close() : socket.bridge.path.close(),
+    ),
+  );
+}
+
+function countersOf(deploymentId: string, socket: LocalSocket): RouteCounters {
+  const base = { deploymentId, socket: socket.name, pattern: socket.pattern };
+  if (socket.bridge.kind === "market-data") {
+    const f = socket.bridge.bridge.figures();
+    return {
+      ...base,
+      kind: "market-data",
+      remotes: f.remotes,
+      connectedRemotes: f.connectedRemotes,
+      messages: f.messages,
+      bytes: f.bytes,
+      drops: null,
+      exact: false,
+    };
+  }
+  const f = socket.bridge.path.figures();
+  return {
+    ...base,
+    kind: "orders",
+    remotes: f.gateway === undefined ? [] : [f.gateway],
+    connectedRemotes: socket.bridge.path.connected ? 1 : 0,
+    messages: f.forwarded,
+    bytes: f.forwardedBytes,
+    drops: f.droppedClosed + f.droppedMalformed + f.droppedNoGateway + f.droppedUnreachable,
+    exact: true,
+    orders: f,
+  };
+}

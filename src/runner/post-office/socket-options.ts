@@ -1,0 +1,29 @@
+/** ZeroMQ socket options shared by the post office's sockets. */
+import type * as zmq from "zeromq";
+import { postOfficeContext } from "./zmq-context.ts";
+
+/** Options every post office socket gets. */
+export interface CommonSocketOptions {
+  /** The post office's own context (zmq-context.ts). */
+  readonly context: zmq.Context;
+  /** Close at once, dropping what is queued: nothing may hold the runner's exit, and stale data is worthless. */
+  readonly linger: number;
+  readonly sendHighWaterMark: number;
+  readonly receiveHighWaterMark: number;
+}
+
+/** The options for a high-water mark of `highWaterMark` messages per peer and direction. */
+export function commonSocketOptions(highWaterMark: number): CommonSocketOptions {
+  return {
+    context: postOfficeContext(),
+    linger: 0,
+    sendHighWaterMark: highWaterMark,
+    receiveHighWaterMark: highWaterMark,
+  };
+}
+
+/**
+ * Reconnect options for sockets that connect out to remote peers: retry soon (a moved feeder or
+ * gateway is usually up already), then back off to once a second for one that is down.
+ */
+export const REMOTE_RECONNECT = { reconnectInterval: 10, reconnectMaxInterval: 1000 } as const;

@@ -1,0 +1,54 @@
+import type { Transport } from "@connectrpc/connect";
+import type { Logger } from "../core/logger.ts";
+import type { SocketPattern } from "../domain/index.ts";
+import type { RouteUpdate } from "../layout/index.ts";
+import type { CgroupDriver } from "./cgroups/index.ts";
+import type { DatasetStore } from "./datasets/index.ts";
+import type { PortAllocator } from "./ports/index.ts";
+import type { ProcessLauncher } from "./process/index.ts";
+
+/** A socket of a deployment, in the post office's terms. */
+export interface DeploymentSocket {
+  readonly name: string;
+  readonly pattern: SocketPattern;
+  readonly direction: "offer" | "consume";
+}
+
+/** What the runner needs of its post office (the ZeroMQ sidecar); see src/runner/post-office/. */
+export interface PostOfficePort {
+  /** Creates the local endpoints of a deployment's consumed sockets: name → ipc:// endpoint. */
+  addDeployment(
+    deploymentId: string,
+    sockets: readonly DeploymentSocket[],
+    options: { epoch: bigint; ordersOpen: boolean },
+  ): Promise<Record<string, string>>;
+  /** Applies route upserts and removals. */
+  applyRoutes(update: RouteUpdate): Promise<void>;
+  /** Opens or closes a deployment's order path at once. */
+  setOrderPath(deploymentId: string, open: boolean, epoch?: bigint): void | Promise<void>;
+  /** Closes a deployment's sockets and removes its endpoints. */
+  removeDeployment(deploymentId: string): Promise<void>;
+  /** Closes everything. */
+  close(): Promise<void>;
+}
+
+/** The machine as the runner measured it at start. */
+export interface MachineFacts {
+  readonly cores: number;
+  readonly memoryBytes: number;
+  /** The CPUs this runner may use (its cpuset). */
+  readonly cpus: readonly number[];
+}
+
+/** Everything the runner talks to, injectable for tests (real ones by default). */
+export interface RunnerDeps {
+  readonly cgroups: CgroupDriver;
+  readonly launcher: ProcessLauncher;
+  readonly ports: PortAllocator;
+  readonly datasets: DatasetStore;
+  readonly postOffice: PostOfficePort;
+  readonly machine: MachineFacts;
+  readonly load: { sample(): { cpu: number; memoryUsedBytes: number } };
+  readonly log: Logger;
+  readonly transport?: (url: string) => Transport;
+}

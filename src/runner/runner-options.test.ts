@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { ValidationError } from "../domain/index.ts";
+import { compileRunnerOptions, readRunnerConfig } from "./runner-options.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "hive-ro-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const minimal = {
+  nodeId: "tokyo-3",
+  pool: "live",
+  orchestrators: ["http://10.0.0.1:7070"],
+  portRange: { first: 21000, last: 21099 },
+};
+
+test("defaults: per-node state, run and dataset dirs, and a per-node cgroup parent", () => {
+  const o = compileRunnerOptions(minimal);
+  assert.equal(o.stateDir, "/var/lib/hive/tokyo-3");
+  assert.equal(o.runDir, "/run/hive/tokyo-3");
+  assert.equal(o.datasetDir, "/dev/shm/hive/tokyo-3/datasets");
+  // Two runners on one machine must never share a parent: each kills unknown groups under its own.
+  assert.equal(o.cgroupParent, "hive-tokyo-3");
+  assert.equal(o.logCapBytes, 10 * 2 ** 20);
+  assert.equal(o.advertiseHost, "127.0.0.1");
+});
+
+test("the example configs are valid", () => {
+  assert.equal(readRunnerConfig("examples/runner/live-1.yaml").pool, "live");
+  const data = readRunnerConfig("examples/runner/data-1.yaml");
+  assert.equal(data.datasetBudgetBytes, 4 * 2 ** 30);
+});
+
+test("flags override the file", () => {
+  const o = readRunnerConfig("examples/runner/live-1.yaml", {
+    nodeId: "other",
+    orchestrators: ["http://h:1"],
+  });
+  assert.equal(o.nodeId, "other");
+  assert.deepEqual(o.orchestrators, ["http://h:1"]);
+});
+
+test("a bad file names the file, line and field", () => {
+  const file = join(dir, "bad.yaml");
+  writeFileSync(
+    file,
+    "nodeId: n1\npool: gpu\norchestrators: [not-a-url]\nportRange: { first: 2000, last: 1000 }\n",
+  );
+  assert.throws(
+    () => readRunnerConfig(file),
+    (err: unknown) =>
+      err instanceof ValidationError &&
+      /bad\.yaml:2:\d+: pool: found "gpu", expected one of live, backtest/.test(err.message) &&
+      /orchestrators\[0\]/.test(err.message) &&
+      /portRange\.last/.test(err.message),
+  );
+});

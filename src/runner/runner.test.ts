@@ -1,0 +1,255 @@
+/**
+ * The runner end to end on the real kernel: a real runner (cgroups, processes, ports, datasets
+ * in tmpfs, the ZeroMQ post office) talking the real protocol to the orchestrator stub.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { silentLogger } from "../core/logger.ts";
+import {
+  DatasetState,
+  LogStream,
+  Pool,
+  ProcessState,
+  SocketDirection,
+  SocketPattern,
+} from "../protocol/index.ts";
+import { cleanUpTestCgroups, realCgroupsForTest, type RealCgroups } from "./cgroups/cgroup-test-env.ts";
+import { createRunner } from "./create-runner.ts";
+import type { Runner } from "./runner.ts";
+import { compileRunnerOptions } from "./runner-options.ts";
+import { OrchestratorStub, type StubSession } from "./testing/orchestrator-stub.ts";
+import { create } from "@bufbuild/protobuf";
+import { SpawnRequestSchema } from "../protocol/index.ts";
+
+let cg: RealCgroups;
+let stub: OrchestratorStub;
+const dirs: string[] = [];
+const runners: Runner[] = [];
+const firstPort = 30_000 + (process.pid % 90) * 100;
+
+function tempDir(prefix: string, base = tmpdir()): string {
+  const d = mkdtempSync(join(base, prefix));
+  dirs.push(d);
+  return d;
+}
+
+let state = "";
+let run = "";
+let data = "";
+
+before(async () => {
+  cg = await realCgroupsForTest();
+  stub = await OrchestratorStub.start({ heartbeatIntervalMs: 50, leaseTtlMs: 3_000 });
+  state = tempDir("hive-rs-");
+  run = tempDir("hr-");
+  data = tempDir("hive-rd-", "/dev/shm");
+});
+
+after(async () => {
+  for (const r of runners) await r.close({ stopDeployments: true });
+  await stub.close();
+  await cleanUpTestCgroups(cg);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function startRunner(nodeId = "rt-1"): Promise<Runner> {
+  const options = compileRunnerOptions({
+    nodeId,
+    pool: "backtest",
+    tags: ["data_node"],
+    orchestrators: [stub.url],
+    portRange: { first: firstPort, last: firstPort + 9 },
+    stateDir: state,
+    runDir: run,
+    datasets: { dir: join(data, "datasets"), budget: "64MiB" },
+    stopGraceMs: 2_000,
+  });
+  const runner = await createRunner(options, { cgroups: cg.driver, log: silentLogger() });
+  runners.push(runner);
+  await runner.start();
+  return runner;
+}
+
+const script = (body: string) => ["-e", body];
+// A process that writes its environment to a file, then waits for SIGTERM.
+const envDumper = (file: string) =>
+  script(
+    `require("fs").writeFileSync(${JSON.stringify(file)}, JSON.stringify(process.env));` +
+      `console.log("hello from", process.env.HIVE_DEPLOYMENT_ID);` +
+      `process.on("SIGTERM", () => process.exit(0)); setInterval(() => {}, 1000);`,
+  );
+
+interface SpawnOverrides {
+  readonly command?: string;
+  readonly args?: string[];
+  readonly datasets?: { name: string; id: string; version: string }[];
+}
+
+function spawnRequest(id: string, over: SpawnOverrides = {}) {
+  return {
+    case: "spawnRequest" as const,
+    value: create(SpawnRequestSchema, {
+      requestId: `req-${id}-${Math.random()}`,
+      deploymentId: id,
+      layout: "test-layout",
+      service: "svc",
+      epoch: 1n,
+      command: process.execPath,
+      resources: { cores: 0.5, memoryBytes: 256n * 2n ** 20n },
+      sockets: [
+        { name: "feed", pattern: SocketPattern.PUB, direction: SocketDirection.OFFER },
+        { name: "market_data", pattern: SocketPattern.SUB, direction: SocketDirection.CONSUME },
+      ],
+      ...over,
+    }),
+  };
+}
+
+async function waitFor(check: () => boolean, what: string, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("runner on the real kernel", () => {
+  let session: StubSession;
+
+  test("registers with the machine's real capacity", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    await startRunner();
+    session = await stub.waitForRunner("rt-1");
+    const r = session.register;
+    assert.equal(r.pool, Pool.BACKTEST);
+    assert.deepEqual(r.tags, ["data_node"]);
+    assert.ok(r.capacity && r.capacity.cores > 0 && r.capacity.cores <= availableParallelism());
+    assert.ok(r.capacity && r.capacity.memoryBytes > 0n);
+    assert.deepEqual([r.portRange?.first, r.portRange?.last], [firstPort, firstPort + 9]);
+  });
+
+  test("spawns a process in its cgroup with the strategy environment, and answers real addresses", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    const envFile = join(state, "env-a.json");
+    session.send(spawnRequest("dep-a", { args: envDumper(envFile) }));
+    const answer = await session.next("spawnResponse", (r) => r.deploymentId === "dep-a");
+    assert.equal(answer.ok, true, answer.error?.message);
+    assert.equal(answer.addresses[0]?.socketName, "feed");
+    assert.match(answer.addresses[0]?.address ?? "", new RegExp(`^tcp://127\\.0\\.0\\.1:${firstPort}$`));
+    await waitFor(() => existsSync(envFile), "the env file");
+    const env = JSON.parse(readFileSync(envFile, "utf8")) as Record<string, string>;
+    assert.equal(env.HIVE_DEPLOYMENT_ID, "dep-a");
+    assert.equal(env.HIVE_NODE_ID, "rt-1");
+    assert.equal(env.HIVE_PORT_FEED, String(firstPort));
+    assert.equal(env.HIVE_SOCKET_MARKET_DATA, `ipc://${join(run, "strategies", "dep-a", "market_data")}`);
+    const cgroups = readFileSync(`/proc/${answer.pid}/cgroup`, "utf8");
+    assert.match(cgroups, new RegExp(`memory:/${cg.parent}/dep-a`));
+    const hb = await session.next("heartbeat", (h) =>
+      h.processes.some((p) => p.deploymentId === "dep-a" && p.state === ProcessState.RUNNING),
+    );
+    assert.equal(hb.processes.find((p) => p.deploymentId === "dep-a")?.pid, answer.pid);
+  });
+
+  test("serves a deployment's output through the protocol", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    session.send({
+      case: "logRequest",
+      value: { requestId: "log-1", deploymentId: "dep-a", stream: LogStream.STDOUT },
+    });
+    await session.next("logChunk", (c) => c.requestId === "log-1" && c.eof);
+    const text = session.received
+      .filter((m) => m.message.case === "logChunk" && m.message.value.requestId === "log-1")
+      .map((m) => (m.message.case === "logChunk" ? Buffer.from(m.message.value.data).toString() : ""))
+      .join("");
+    assert.match(text, /hello from dep-a/);
+  });
+
+  test("a spawn that fails leaks nothing: the next spawn gets the same ports", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    session.send(spawnRequest("dep-bad", { command: "/nonexistent/strategy" }));
+    const bad = await session.next("spawnResponse", (r) => r.deploymentId === "dep-bad");
+    assert.equal(bad.ok, false);
+    assert.match(
+      bad.error?.message ?? "",
+      /spawn dep-bad: command: command "\/nonexistent\/strategy": no executable file there/,
+    );
+    session.send(
+      spawnRequest("dep-py", { command: "/usr/bin/python3", args: ["-c", "import time; time.sleep(60)"] }),
+    );
+    const py = await session.next("spawnResponse", (r) => r.deploymentId === "dep-py");
+    assert.equal(py.ok, true, py.error?.message);
+    // dep-a holds the first port; the failed spawn's port came back and goes to the Python one.
+    assert.equal(py.addresses[0]?.address, `tcp://127.0.0.1:${firstPort + 1}`);
+  });
+
+  test("stop ends the process, frees its port and removes its cgroup", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    session.send({
+      case: "stopRequest",
+      value: { requestId: "stop-py", deploymentId: "dep-py", gracePeriodMs: 1_000 },
+    });
+    const stopped = await session.next("stopResponse", (r) => r.deploymentId === "dep-py");
+    assert.equal(stopped.ok, true, stopped.error?.message);
+    assert.ok(!(await cg.driver!.list()).includes("dep-py"));
+  });
+
+  test("loads a dataset into RAM with progress, reports it hot, hands its path to a process", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    const source = join(state, "ticks.csv");
+    writeFileSync(source, "ts,price\n".repeat(100_000));
+    session.send({
+      case: "datasetLoad",
+      value: { id: "ticks", version: "1", sourcePath: source, sizeBytes: 900_000n },
+    });
+    const hot = await session.next("datasetStatus", (s) => s.id === "ticks" && s.state === DatasetState.HOT);
+    assert.equal(hot.loadedBytes, 900_000n);
+    await session.next("heartbeat", (h) =>
+      h.hotDatasets.some((d) => d.id === "ticks" && d.sizeBytes === 900_000n),
+    );
+    const envFile = join(state, "env-b.json");
+    session.send(
+      spawnRequest("dep-b", {
+        args: envDumper(envFile),
+        datasets: [{ name: "ticks", id: "ticks", version: "1" }],
+      }),
+    );
+    const b = await session.next("spawnResponse", (r) => r.deploymentId === "dep-b");
+    assert.equal(b.ok, true, b.error?.message);
+    await waitFor(() => existsSync(envFile), "the env file");
+    const env = JSON.parse(readFileSync(envFile, "utf8")) as Record<string, string>;
+    assert.ok(env.HIVE_DATASET_TICKS?.startsWith(join(data, "datasets")));
+    assert.equal(readFileSync(env.HIVE_DATASET_TICKS ?? "", "utf8").length, 900_000);
+  });
+
+  test("a restarted runner re-adopts its processes and reports them, restarting nothing", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    const pid = (await session.next("spawnResponse", (r) => r.deploymentId === "dep-a")).pid;
+    const old = runners.pop();
+    await old?.close(); // the processes keep running
+    assert.doesNotThrow(() => process.kill(pid, 0));
+    await startRunner();
+    const again = await stub.waitForRunner("rt-1", session);
+    const running = again.register.runningDeployments.map((d) => [d.deploymentId, d.status?.pid]);
+    assert.deepEqual(running.sort(), [
+      ["dep-a", pid],
+      ["dep-b", (await session.next("spawnResponse", (r) => r.deploymentId === "dep-b")).pid],
+    ]);
+    session = again;
+    session.send({
+      case: "stopRequest",
+      value: { requestId: "stop-a", deploymentId: "dep-a", gracePeriodMs: 1_000 },
+    });
+    assert.equal((await session.next("stopResponse", (r) => r.deploymentId === "dep-a")).ok, true);
+    await waitFor(() => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, "the adopted process to end");
+  });
+});

@@ -1,0 +1,529 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { HiveError } from "../core/hive-error.ts";
+import type { SocketPattern } from "../domain/index.ts";
+import {
+  DatasetState,
+  LogStream,
+  PROTOCOL_VERSION,
+  RegisterSchema,
+  type DatasetLoad,
+  type LogRequest,
+  type OrchestratorMessage,
+  type Register,
+  type SpawnRequest,
+  type StopRequest,
+} from "../protocol/index.ts";
+import { CpuPinning } from "./cpu-pinning.ts";
+import {
+  loadDeploymentRecords,
+  removeDeploymentRecord,
+  saveDeploymentRecord,
+  type DeploymentRecord,
+} from "./deployment-record.ts";
+import { fromProtoRouteUpdate, toProtoPool, toRunnerErrorCode } from "./proto-convert.ts";
+import { OrchestratorLink, type LinkState } from "./orchestrator-link.ts";
+import { readLog, recoverProcesses, type ManagedProcess } from "./process/index.ts";
+import type { CompiledRunnerOptions } from "./runner-options.ts";
+import type { RunnerDeps } from "./runner-deps.ts";
+import { processStatus, spawnDeployment, type Deployment } from "./spawn-deployment.ts";
+
+/** The runner's version, reported at registration. */
+export const RUNNER_VERSION = "0.1.0";
+
+/**
+ * The runner daemon: registers the node with the orchestrator, keeps its lease with heartbeats
+ * that carry real load and every process's state, and does what the orchestrator asks: spawn and
+ * stop deployments, route their sockets, load datasets, stream logs.
+ *
+ * Processes outlive the runner: closing it (or losing the orchestrator) leaves them running; a
+ * restarted runner re-adopts them from its records and reports them in its next Register, so the
+ * orchestrator restarts nothing that is healthy. `close({ stopDeployments: true })` stops them too.
+ */
+export class Runner {
+  private readonly deployments = new Map<string, Deployment>();
+  private readonly pinning: CpuPinning;
+  private readonly link: OrchestratorLink;
+  private readonly logFollowers = new Map<string, AbortController>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private seq = 0n;
+  private closed = false;
+
+  constructor(
+    readonly options: CompiledRunnerOptions,
+    private readonly deps: RunnerDeps,
+  ) {
+    const exclusive = Math.min(
+      options.capacityLimits.exclusiveCores ?? Math.max(0, deps.machine.cpus.length - 1),
+      deps.machine.cpus.length,
+    );
+    this.pinning = new CpuPinning(deps.machine.cpus, exclusive);
+    this.link = new OrchestratorLink({
+      urls: options.orchestrators,
+      register: () => this.register(),
+      onMessage: (m) => this.handle(m),
+      onState: (state, detail) => this.onLinkState(state, detail),
+      transport: deps.transport,
+    });
+  }
+
+  /** Re-adopts what a previous run left, then connects to the orchestrator. */
+  async start(): Promise<void> {
+    const o = this.options;
+    await Promise.all([o.stateDir, o.runDir, this.logDir].map((d) => mkdir(d, { recursive: true })));
+    const log = this.deps.log;
+    log.info({ cgroups: this.deps.cgroups.describe(), kind: this.deps.cgroups.kind }, "resource limits");
+    if (this.deps.cgroups.kind === "none")
+      log.warn("no writable cgroups: processes run WITHOUT memory or CPU limits");
+    await this.recover();
+    this.link.start();
+  }
+
+  /** Where per-deployment logs are written. */
+  get logDir(): string {
+    return join(this.options.stateDir, "logs");
+  }
+
+  /** The link's state. */
+  get linkState(): LinkState {
+    return this.link.state;
+  }
+
+  /** How long each step of a deployment's spawn took (ms). */
+  spawnTimings(deploymentId: string): Record<string, number> | undefined {
+    return this.deployments.get(deploymentId)?.timings;
+  }
+
+  /** A deployment's process, if it runs here. */
+  process(deploymentId: string): ManagedProcess | undefined {
+    return this.deployments.get(deploymentId)?.process;
+  }
+
+  /** Stops talking to the orchestrator; the processes keep running unless asked to stop them. */
+  async close(options: { stopDeployments?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const follower of this.logFollowers.values()) follower.abort();
+    await this.link.close();
+    await Promise.allSettled([...this.pending]);
+    if (options.stopDeployments) {
+      await Promise.allSettled(
+        [...this.deployments.keys()].map((id) => this.stop(id, this.options.stopGraceMs)),
+      );
+    }
+    await this.deps.postOffice.close();
+    await this.deps.datasets.close();
+    // With nothing left running, the runner's cgroup parent is empty: leave no trace of it.
+    const running = [...this.deployments.values()].some((d) => d.process && !d.final);
+    if (!running) {
+      await this.deps.cgroups
+        .removeParent()
+        .catch((err: unknown) => this.deps.log.warn({ err }, "cgroup parent not removed"));
+    }
+  }
+
+  private async recover(): Promise<void> {
+    const { records, unreadable } = await loadDeploymentRecords(this.options.stateDir);
+    for (const name of unreadable)
+      this.deps.log.error({ file: name }, "unreadable deployment record ignored");
+    const recovery = await recoverProcesses({ stateDir: this.options.stateDir, driver: this.deps.cgroups });
+    const alive = new Map(recovery.processes.map((p) => [p.deploymentId, p]));
+    for (const record of records) {
+      const id = record.request.deploymentId;
+      const process = alive.get(id);
+      if (!process) {
+        await removeDeploymentRecord(this.options.stateDir, id);
+        continue;
+      }
+      await this.adopt(record, process);
+    }
+    if (recovery.killedGroups.length > 0) {
+      this.deps.log.warn({ groups: recovery.killedGroups }, "killed processes this runner has no record of");
+    }
+  }
+
+  private async adopt(record: DeploymentRecord, process: ManagedProcess): Promise<void> {
+    const id = record.request.deploymentId;
+    this.pinning.restore(id, record.cpus);
+    const deployment: Deployment = {
+      request: record.request,
+      process,
+      ports: [...record.ports],
+      cpus: [...record.cpus],
+      addresses: [...record.addresses],
+      datasets: [],
+      epoch: record.epoch,
+      ordersOpen: record.ordersOpen,
+      patterns: new Map(),
+    };
+    this.deployments.set(id, deployment);
+    // The new post office binds the same local paths; the process's sockets reconnect to them.
+    const { rebuildDeployment } = await import("./spawn-deployment.ts");
+    await rebuildDeployment(this.context(), deployment);
+    this.watchExit(deployment);
+    this.deps.log.info(
+      { deploymentId: id, pid: process.pid },
+      "re-adopted a process that outlived the runner",
+    );
+  }
+
+  private context() {
+    return {
+      options: this.options,
+      deps: this.deps,
+      pinning: this.pinning,
+      logDir: this.logDir,
+      datasetProgress: (status: Parameters<Runner["sendDatasetStatus"]>[0]) => this.sendDatasetStatus(status),
+    };
+  }
+
+  private register(): Register {
+    const o = this.options;
+    const m = this.deps.machine;
+    const cores = Math.min(m.cores, o.capacityLimits.cores ?? Infinity);
+    const memory = Math.min(m.memoryBytes, o.capacityLimits.memoryBytes ?? Infinity);
+    return create(RegisterSchema, {
+      protocolVersion: PROTOCOL_VERSION,
+      nodeId: o.nodeId,
+      pool: toProtoPool(o.pool),
+      tags: [...o.tags],
+      capacity: {
+        cores,
+        memoryBytes: BigInt(Math.floor(memory)),
+        exclusiveCores: this.pinning.pinnable.length,
+      },
+      portRange: { first: o.portRange.first, last: o.portRange.last },
+      hotDatasets: this.hotDatasets(),
+      linkBandwidthBytesPerSec: BigInt(Math.floor(o.linkBandwidthBytesPerSec)),
+      joinToken: o.joinToken,
+      runnerVersion: RUNNER_VERSION,
+      runningDeployments: [...this.deployments.values()]
+        .filter((d) => d.process && !d.final)
+        .map((d) => ({
+          deploymentId: d.request.deploymentId,
+          layout: d.request.layout,
+          service: d.request.service,
+          epoch: d.epoch,
+          resources: d.request.resources,
+          status: processStatus(d),
+          addresses: d.addresses,
+          ports: d.ports,
+          ordersEnabled: d.ordersOpen,
+        })),
+    });
+  }
+
+  private hotDatasets() {
+    return this.deps.datasets
+      .hot()
+      .map((d) => ({ id: d.id, version: d.version, sizeBytes: BigInt(d.bytes) }));
+  }
+
+  private onLinkState(state: LinkState, detail: string): void {
+    this.deps.log.info({ state, detail }, "orchestrator link");
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    if (state !== "registered") return;
+    const interval = this.link.ack?.heartbeatIntervalMs || 1_000;
+    this.sendHeartbeat();
+    this.heartbeat = setInterval(() => this.sendHeartbeat(), interval);
+  }
+
+  private sendHeartbeat(): void {
+    const load = this.deps.load.sample();
+    this.seq++;
+    this.link.send({
+      case: "heartbeat",
+      value: {
+        seq: this.seq,
+        load: { cpuFraction: load.cpu, memoryUsedBytes: BigInt(Math.floor(load.memoryUsedBytes)) },
+        processes: [...this.deployments.values()].map(processStatus),
+        hotDatasets: this.hotDatasets(),
+      },
+    });
+  }
+
+  private sendDatasetStatus(status: {
+    id: string;
+    version: string;
+    state: DatasetState;
+    loadedBytes?: number;
+    totalBytes?: number;
+    error?: unknown;
+  }): void {
+    this.link.send({
+      case: "datasetStatus",
+      value: {
+        id: status.id,
+        version: status.version,
+        state: status.state,
+        loadedBytes: BigInt(status.loadedBytes ?? 0),
+        totalBytes: BigInt(status.totalBytes ?? 0),
+        error: status.error
+          ? { code: toRunnerErrorCode(status.error), message: HiveError.from(status.error).message }
+          : undefined,
+      },
+    });
+  }
+
+  /** Runs work off the message loop (a spawn may wait for a dataset load), tracked for close. */
+  private background(work: Promise<unknown>): void {
+    const tracked = work.catch((err: unknown) => this.deps.log.error({ err }, "background work failed"));
+    this.pending.add(tracked);
+    void tracked.finally(() => this.pending.delete(tracked));
+  }
+
+  private async handle(message: OrchestratorMessage): Promise<void> {
+    const m = message.message;
+    switch (m.case) {
+      case "spawnRequest":
+        return this.background(this.spawn(m.value));
+      case "stopRequest":
+        return this.background(this.answerStop(m.value));
+      case "routeUpdate": {
+        const update = fromProtoRouteUpdate(m.value, (d, s) => this.patternOf(d, s));
+        await this.deps.postOffice.applyRoutes(update);
+        this.link.send({ case: "routeAck", value: { version: m.value.version } });
+        return;
+      }
+      case "setOrderPath": {
+        const d = this.deployments.get(m.value.deploymentId);
+        if (d) {
+          d.ordersOpen = m.value.open;
+          d.epoch = m.value.epoch;
+        }
+        await this.deps.postOffice.setOrderPath(m.value.deploymentId, m.value.open, m.value.epoch);
+        return;
+      }
+      case "datasetLoad":
+        return this.background(this.loadDataset(m.value));
+      case "datasetEvict": {
+        const evicted = await this.deps.datasets.evict(m.value.id, m.value.version).catch((err: unknown) => {
+          this.sendDatasetStatus({ ...m.value, state: DatasetState.FAILED, error: err });
+          return undefined;
+        });
+        if (evicted !== undefined) this.sendDatasetStatus({ ...m.value, state: DatasetState.EVICTED });
+        return;
+      }
+      case "logRequest":
+        return this.background(this.streamLog(m.value));
+      case "logCancel":
+        this.logFollowers.get(m.value.requestId)?.abort();
+        return;
+      case "registerAck":
+      case "heartbeatAck":
+      case undefined:
+        return;
+    }
+  }
+
+  private patternOf(deploymentId: string, socket: string): SocketPattern {
+    const pattern = this.deployments.get(deploymentId)?.patterns.get(socket);
+    if (!pattern)
+      throw new HiveError(
+        "not_found",
+        `route for ${deploymentId}.${socket}: no such deployment or socket here`,
+      );
+    return pattern;
+  }
+
+  private async spawn(request: SpawnRequest): Promise<void> {
+    const id = request.deploymentId;
+    const existing = this.deployments.get(id);
+    const reply = (
+      value: Omit<Parameters<typeof this.link.send>[0] & { case: "spawnResponse" }, "case">["value"],
+    ) => this.link.send({ case: "spawnResponse", value });
+    if (existing && !existing.final) {
+      // The same request again (a retry after a reconnect): answer it as the first time.
+      if (existing.request.requestId === request.requestId && existing.process) {
+        reply({
+          requestId: request.requestId,
+          deploymentId: id,
+          ok: true,
+          pid: existing.process.pid,
+          addresses: existing.addresses,
+          ports: existing.ports,
+        });
+        return;
+      }
+      reply({
+        requestId: request.requestId,
+        deploymentId: id,
+        ok: false,
+        error: {
+          code: toRunnerErrorCode(new HiveError("already_exists", "")),
+          message: `${id} already runs on ${this.options.nodeId}`,
+        },
+      });
+      return;
+    }
+    try {
+      const deployment = await spawnDeployment(this.context(), request);
+      this.deployments.set(id, deployment);
+      await saveDeploymentRecord(this.options.stateDir, {
+        request,
+        ports: deployment.ports,
+        cpus: deployment.cpus,
+        addresses: deployment.addresses,
+        epoch: deployment.epoch,
+        ordersOpen: deployment.ordersOpen,
+      });
+      this.watchExit(deployment);
+      this.deps.log.info(
+        { deploymentId: id, pid: deployment.process?.pid, addresses: deployment.addresses },
+        "spawned",
+      );
+      reply({
+        requestId: request.requestId,
+        deploymentId: id,
+        ok: true,
+        pid: deployment.process?.pid ?? 0,
+        addresses: deployment.addresses,
+        ports: deployment.ports,
+      });
+    } catch (err) {
+      this.deps.log.warn({ deploymentId: id, err: HiveError.from(err).message }, "spawn failed");
+      reply({
+        requestId: request.requestId,
+        deploymentId: id,
+        ok: false,
+        error: { code: toRunnerErrorCode(err), message: HiveError.from(err).message },
+      });
+    }
+  }
+
+  /** When a process ends on its own, its resources are freed at once; its status stays reported. */
+  private watchExit(d: Deployment): void {
+    const p = d.process;
+    if (!p) return;
+    void p.exited.then(async (status) => {
+      d.final = status;
+      this.deps.log.info({ deploymentId: d.request.deploymentId, reason: status.reason }, "process ended");
+      await this.release(d);
+    });
+  }
+
+  private async release(d: Deployment): Promise<void> {
+    const id = d.request.deploymentId;
+    this.deps.ports.release(id);
+    this.pinning.release(id);
+    for (const ds of d.datasets) this.deps.datasets.release(ds.id, ds.version);
+    d.datasets = [];
+    await this.deps.postOffice.removeDeployment(id).catch(() => undefined);
+    await d.cgroup
+      ?.destroy()
+      .catch((err: unknown) => this.deps.log.error({ deploymentId: id, err }, "cgroup not removed"));
+    await removeDeploymentRecord(this.options.stateDir, id);
+  }
+
+  private async stop(deploymentId: string, graceMs: number) {
+    const d = this.deployments.get(deploymentId);
+    if (!d?.process)
+      throw new HiveError("not_found", `no deployment ${deploymentId} on ${this.options.nodeId}`);
+    const status = d.final ?? (await d.process.stop(graceMs));
+    d.final = status;
+    await this.release(d);
+    return d;
+  }
+
+  private async answerStop(r: StopRequest): Promise<void> {
+    try {
+      const d = await this.stop(r.deploymentId, r.gracePeriodMs || this.options.stopGraceMs);
+      this.deployments.delete(r.deploymentId);
+      this.link.send({
+        case: "stopResponse",
+        value: {
+          requestId: r.requestId,
+          deploymentId: r.deploymentId,
+          ok: true,
+          finalStatus: processStatus(d),
+        },
+      });
+    } catch (err) {
+      this.link.send({
+        case: "stopResponse",
+        value: {
+          requestId: r.requestId,
+          deploymentId: r.deploymentId,
+          ok: false,
+          error: { code: toRunnerErrorCode(err), message: HiveError.from(err).message },
+        },
+      });
+    }
+  }
+
+  private async loadDataset(r: DatasetLoad): Promise<void> {
+    const total = Number(r.sizeBytes);
+    this.sendDatasetStatus({
+      id: r.id,
+      version: r.version,
+      state: DatasetState.LOADING,
+      loadedBytes: 0,
+      totalBytes: total,
+    });
+    try {
+      const loaded = await this.deps.datasets.load(
+        { id: r.id, version: r.version, source: r.sourcePath },
+        {
+          onProgress: (loadedBytes, totalBytes) =>
+            this.sendDatasetStatus({
+              id: r.id,
+              version: r.version,
+              state: DatasetState.LOADING,
+              loadedBytes,
+              totalBytes,
+            }),
+        },
+      );
+      this.sendDatasetStatus({
+        id: r.id,
+        version: r.version,
+        state: DatasetState.HOT,
+        loadedBytes: loaded.bytes,
+        totalBytes: loaded.bytes,
+      });
+    } catch (err) {
+      this.sendDatasetStatus({ id: r.id, version: r.version, state: DatasetState.FAILED, error: err });
+    }
+  }
+
+  private async streamLog(r: LogRequest): Promise<void> {
+    const abort = new AbortController();
+    this.logFollowers.set(r.requestId, abort);
+    const stream = r.stream === LogStream.STDERR ? "stderr" : "stdout";
+    try {
+      for await (const chunk of readLog(this.logDir, r.deploymentId, stream, {
+        tailBytes: r.tailBytes > 0n ? Number(r.tailBytes) : undefined,
+        follow: r.follow,
+        signal: abort.signal,
+      })) {
+        this.link.send({
+          case: "logChunk",
+          value: {
+            requestId: r.requestId,
+            deploymentId: r.deploymentId,
+            stream: r.stream || LogStream.STDOUT,
+            data: chunk,
+          },
+        });
+      }
+    } catch (err) {
+      if (!abort.signal.aborted)
+        this.deps.log.warn({ deploymentId: r.deploymentId, err }, "log stream failed");
+    } finally {
+      this.logFollowers.delete(r.requestId);
+      this.link.send({
+        case: "logChunk",
+        value: {
+          requestId: r.requestId,
+          deploymentId: r.deploymentId,
+          stream: r.stream || LogStream.STDOUT,
+          eof: true,
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The runner as an operator starts it: the `trading-runner` command with a config file, as its
+ * own process, registering with an orchestrator (the stub) and stopping cleanly on SIGTERM.
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { Pool } from "../src/protocol/index.ts";
+import { OrchestratorStub } from "../src/runner/testing/orchestrator-stub.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "hive-rp-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test("trading-runner --config registers with the orchestrator and stops on SIGTERM", async () => {
+  if (process.getuid?.() !== 0) {
+    if (process.env.CI === "true")
+      assert.fail("CI=true: this test needs root (the runner writes /run and cgroups)");
+    return;
+  }
+  const stub = await OrchestratorStub.start();
+  const first = 32_000 + (process.pid % 50) * 20;
+  const config = join(dir, "runner.yaml");
+  writeFileSync(
+    config,
+    [
+      "nodeId: cli-runner-1",
+      "pool: live",
+      "tags: [live_node]",
+      `orchestrators: [${stub.url}]`,
+      `portRange: { first: ${first}, last: ${first + 9} }`,
+      `stateDir: ${join(dir, "state")}`,
+      `runDir: ${join(dir, "run")}`,
+      `datasets: { dir: ${join(dir, "datasets")}, budget: 16MiB }`,
+    ].join("\n"),
+  );
+  const child = spawn(process.execPath, ["bin/trading-runner.cjs", "--config", config], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, HIVE_LOG_LEVEL: "warn" },
+  });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  try {
+    const session = await stub.waitForRunner("cli-runner-1", undefined, 20_000);
+    assert.equal(session.register.pool, Pool.LIVE);
+    await session.next("heartbeat");
+    child.kill("SIGTERM");
+    const [code] = (await once(child, "exit")) as [number | null];
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /runner cli-runner-1: SIGTERM, closing/);
+    // Nothing ran, so its cgroup parent is gone again.
+    assert.deepEqual(
+      ["cpu", "memory", "cpuset", "pids"].filter((c) => existsSync(`/sys/fs/cgroup/${c}/hive-cli-runner-1`)),
+      [],
+    );
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await stub.close();
+  }
+});
+
+test("the commands start libuv with a thread pool big enough for the post office's proxies", () => {
+  // Set by the CommonJS entry before the ESM loader starts the pool (see bin/hive.cjs).
+  const probe = spawnSync(
+    process.execPath,
+    ["-e", "require('./bin/hive.cjs'); console.error('pool=' + process.env.UV_THREADPOOL_SIZE)"],
+    { encoding: "utf8", env: { PATH: process.env.PATH } },
+  );
+  assert.match(probe.stderr, /pool=64/);
+});
