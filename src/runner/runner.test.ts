@@ -129,6 +129,8 @@ describe("runner on the real kernel", () => {
     assert.ok(r.capacity && r.capacity.cores > 0 && r.capacity.cores <= availableParallelism());
     assert.ok(r.capacity && r.capacity.memoryBytes > 0n);
     assert.deepEqual([r.portRange?.first, r.portRange?.last], [firstPort, firstPort + 9]);
+    assert.equal(r.unlimited, false);
+    assert.match(r.resourceLimits, /^cgroup v[12]: .*memory/);
   });
 
   test("spawns a process in its cgroup with the strategy environment, and answers real addresses", async (t) => {

@@ -200,6 +200,8 @@ export class Runner {
       linkBandwidthBytesPerSec: BigInt(Math.floor(o.linkBandwidthBytesPerSec)),
       joinToken: o.joinToken,
       runnerVersion: RUNNER_VERSION,
+      resourceLimits: this.deps.cgroups.describe(),
+      unlimited: this.deps.cgroups.kind === "none",
       runningDeployments: [...this.deployments.values()]
         .filter((d) => d.process && !d.final)
         .map((d) => ({
