@@ -17,9 +17,17 @@ export interface NodeView {
   readonly draining: boolean;
   /** Whether its runner is connected right now. */
   readonly connected: boolean;
-  readonly capacity: { readonly cores: number; readonly memoryBytes: number; readonly exclusiveCores: number };
+  readonly capacity: {
+    readonly cores: number;
+    readonly memoryBytes: number;
+    readonly exclusiveCores: number;
+  };
   /** Committed by deployments (in-flight placements included). */
-  readonly allocated: { readonly cores: number; readonly memoryBytes: number; readonly exclusiveCores: number };
+  readonly allocated: {
+    readonly cores: number;
+    readonly memoryBytes: number;
+    readonly exclusiveCores: number;
+  };
   readonly load: { readonly cpu: number; readonly memoryUsedBytes: number };
   readonly hotDatasets: readonly { readonly id: string; readonly version: string; readonly bytes: number }[];
   /** The runner's own words on its resource limits; `unlimited` when it has none. */
@@ -38,7 +46,8 @@ export interface NodeView {
  *      └──────────────(node lost, restart with backoff)──────┴─────────────────────┘
  *   any ──(stop)──▶ stopping ──▶ stopped
  */
-export type DeploymentPhase = "pending" | "starting" | "running" | "stopping" | "stopped" | "exited" | "failed";
+export type DeploymentPhase =
+  "pending" | "starting" | "running" | "stopping" | "stopped" | "exited" | "failed";
 
 /** One deployment (an instance of a service), for `hive deployments` and `hive status`. */
 export interface DeploymentView {
@@ -57,7 +66,11 @@ export interface DeploymentView {
   readonly epoch: string;
   /** Why it is pending, from the scheduler ("4 nodes: pool mismatch; 1: not enough memory"). */
   readonly pendingReason: string | null;
-  readonly lastExit: { readonly code: number | null; readonly signal: string | null; readonly reason: string } | null;
+  readonly lastExit: {
+    readonly code: number | null;
+    readonly signal: string | null;
+    readonly reason: string;
+  } | null;
 }
 
 /** A layout's state, for `hive status` and `hive apply`'s progress. */

@@ -101,17 +101,19 @@ export function toRunnerErrorCode(err: unknown): RunnerErrorCode {
   }
 }
 
-/** A protocol RouteUpdate in the layout engine's terms, for the post office. */
+/**
+ * A protocol RouteUpdate in the layout engine's terms, for the post office. The local endpoint is
+ * the runner's own (it owns its run directory); the one in the message is informational.
+ */
 export function fromProtoRouteUpdate(
   u: RouteUpdate,
-  patternOf: (deploymentId: string, socket: string) => SocketPattern,
+  socketOf: (deploymentId: string, socket: string) => { pattern: SocketPattern; local: string },
 ): DomainRouteUpdate {
   return {
     upserts: u.routes.map((r) => ({
       deploymentId: r.deploymentId,
       socket: r.socketName,
-      pattern: patternOf(r.deploymentId, r.socketName),
-      local: r.localEndpoint,
+      ...socketOf(r.deploymentId, r.socketName),
       remotes: [...r.remoteAddresses].sort(),
     })),
     removals: u.removals.map((k) => ({ deploymentId: k.deploymentId, socket: k.socketName })),

@@ -15,6 +15,7 @@ import {
   type SpawnRequest,
   type StopRequest,
 } from "../protocol/index.ts";
+import { localEndpoint } from "../layout/index.ts";
 import { CpuPinning } from "./cpu-pinning.ts";
 import {
   loadDeploymentRecords,
@@ -286,7 +287,10 @@ export class Runner {
       case "stopRequest":
         return this.background(this.answerStop(m.value));
       case "routeUpdate": {
-        const update = fromProtoRouteUpdate(m.value, (d, s) => this.patternOf(d, s));
+        const update = fromProtoRouteUpdate(m.value, (d, s) => ({
+          pattern: this.patternOf(d, s),
+          local: localEndpoint(this.options.runDir, d, s),
+        }));
         await this.deps.postOffice.applyRoutes(update);
         this.link.send({ case: "routeAck", value: { version: m.value.version } });
         return;

@@ -1,0 +1,49 @@
+import type { ServiceManifest } from "../domain/index.ts";
+import type { DeploymentPhase, DeploymentView } from "./control-plane.ts";
+import type { DeploymentRecord } from "./store/store-records.ts";
+
+/** A deployment as the orchestrator tracks it: its durable record plus what is only in memory. */
+export interface Deployment {
+  /** The durable part (replaced, never mutated, so a write to the store is a snapshot). */
+  rec: DeploymentRecord;
+  manifest: ServiceManifest;
+  phase: DeploymentPhase;
+  pid: number | null;
+  /** A spawn or a stop is on its way to the runner. */
+  inFlight: boolean;
+  /** No (re)start before this monotonic time (restart backoff). */
+  notBefore: number;
+}
+
+/** A deployment as the API shows it. */
+export function deploymentView(d: Deployment): DeploymentView {
+  const r = d.rec;
+  return {
+    id: r.id,
+    layout: r.layout,
+    service: r.service,
+    role: r.role,
+    replica: r.replica,
+    nodeId: r.nodeId,
+    phase: d.phase,
+    pid: d.pid,
+    addresses: { ...(r.addresses ?? {}) },
+    restarts: r.restarts,
+    epoch: r.epoch.toString(),
+    pendingReason: r.pendingReason ?? null,
+    lastExit: r.lastExit
+      ? { code: r.lastExit.code, signal: r.lastExit.signal, reason: r.lastExit.reason }
+      : null,
+  };
+}
+
+/** A new deployment id: readable, unique, safe as a cgroup and file name. */
+export function newDeploymentId(
+  layout: string,
+  service: string,
+  role: "active" | "standby",
+  replica: number,
+): string {
+  const suffix = Math.random().toString(36).slice(2, 8);
+  return role === "active" ? `${layout}.${service}-${suffix}` : `${layout}.${service}-s${replica}-${suffix}`;
+}

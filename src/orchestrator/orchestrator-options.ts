@@ -1,0 +1,70 @@
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import type { LeaseOptions } from "./registry.ts";
+
+/** The orchestrator daemon's options as given (flags); every field has a default. */
+export interface OrchestratorOptions {
+  /** `sqlite:/path/file.db` (the default, embedded) or `memory:` (tests). */
+  readonly store?: string;
+  /** Where runners connect (the runner protocol, HTTP/2 cleartext). */
+  readonly runnerListen?: { host: string; port: number };
+  /** Where the CLI and dashboards connect (the HTTP API and /metrics). */
+  readonly httpListen?: { host: string; port: number };
+  readonly joinToken?: string;
+  readonly heartbeatIntervalMs?: number;
+  /** How long a runner's lease lasts without an acknowledged heartbeat (its self-fence clock). */
+  readonly runnerLeaseMs?: number;
+  /** Silence after which the orchestrator calls a node down and reschedules its work. */
+  readonly downAfterMs?: number;
+  readonly seed?: number;
+  readonly stopGraceMs?: number;
+}
+
+/** Options with defaults filled and checked. */
+export interface CompiledOrchestratorOptions {
+  readonly store: string;
+  readonly runnerListen: { host: string; port: number };
+  readonly httpListen: { host: string; port: number };
+  readonly joinToken: string;
+  readonly lease: LeaseOptions;
+  readonly runnerLeaseMs: number;
+  readonly seed: number;
+  readonly stopGraceMs: number;
+}
+
+/**
+ * Fills defaults and checks the lease margin rule: the orchestrator calls a node down only well
+ * after the node's runner has given up on its own lease (Pacemaker waits twice its watchdog's
+ * timeout), so that a partitioned runner has stopped trading before its work is started elsewhere.
+ */
+export function compileOrchestratorOptions(o: OrchestratorOptions = {}): CompiledOrchestratorOptions {
+  const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 500;
+  const runnerLeaseMs = o.runnerLeaseMs ?? 2_000;
+  const downAfterMs = o.downAfterMs ?? 2 * runnerLeaseMs;
+  if (runnerLeaseMs < 2 * heartbeatIntervalMs) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `runner lease ${runnerLeaseMs} ms: expected at least two heartbeat intervals (${2 * heartbeatIntervalMs} ms)`,
+    );
+  }
+  if (downAfterMs < 2 * runnerLeaseMs) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `down-after ${downAfterMs} ms: expected at least twice the runner lease (${2 * runnerLeaseMs} ms), so a ` +
+        "cut-off runner has fenced itself before its work is started elsewhere",
+    );
+  }
+  return {
+    store: o.store ?? "sqlite:.hive/orchestrator.db",
+    runnerListen: o.runnerListen ?? { host: "127.0.0.1", port: 7070 },
+    httpListen: o.httpListen ?? { host: "127.0.0.1", port: 7071 },
+    joinToken: o.joinToken ?? "",
+    lease: {
+      heartbeatIntervalMs,
+      suspectAfterMs: Math.max(3 * heartbeatIntervalMs, runnerLeaseMs / 2),
+      downAfterMs,
+    },
+    runnerLeaseMs,
+    seed: o.seed ?? 1,
+    stopGraceMs: o.stopGraceMs ?? 5_000,
+  };
+}

@@ -1,0 +1,734 @@
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import type { Logger } from "../core/logger.ts";
+import { layoutSchema, parseYaml, ValidationError, type Layout } from "../domain/index.ts";
+import { computeRoutes, diffRoutes, validateLayout, type Route } from "../layout/index.ts";
+import { ProcessState, type Register, type RunnerMessage } from "../protocol/index.ts";
+import {
+  ClusterState,
+  explain,
+  placeLayout,
+  requestFromManifest,
+  schedule,
+  type Allocation,
+  type Explanation,
+} from "../scheduler/index.ts";
+import type {
+  ApplyResult,
+  ControlPlane,
+  DatasetView,
+  DeploymentView,
+  LayoutView,
+  LogOptions,
+  NodeView,
+} from "./control-plane.ts";
+import { deploymentView, newDeploymentId, type Deployment } from "./deployment.ts";
+import { Registry, type LeaseOptions } from "./registry.ts";
+import type { RunnerStreamHandler } from "./runner-service.ts";
+import type { RunnerSession } from "./runner-session.ts";
+import { restartDelayMs, spawnRequestFor, wantsRestart } from "./spawn-request.ts";
+import type { DeploymentRecord, LayoutRecord } from "./store/store-records.ts";
+import type { Store } from "./store/store.ts";
+import { layoutState, nodeView } from "./views.ts";
+
+/** Options of the orchestrator core. */
+export interface OrchestratorCoreOptions {
+  readonly store: Store;
+  readonly log: Logger;
+  readonly lease: LeaseOptions;
+  /** Seed of the scheduler's tie break. */
+  readonly seed?: number;
+  /** Grace between SIGTERM and SIGKILL when a deployment is stopped. */
+  readonly stopGraceMs?: number;
+  readonly now?: () => number;
+}
+
+interface LayoutEntry {
+  rec: LayoutRecord;
+  layout: Layout;
+  /** Per node, the routes each runner has acknowledged. */
+  pushed: Map<string, readonly Route[]>;
+}
+
+/**
+ * The orchestrator's brain around the pure cores: it keeps the registry of runners, turns applied
+ * layouts into deployments, places them (all or nothing for an apply), asks runners to spawn them,
+ * wires them (routing tables from the addresses runners answered, pushed as the smallest diff) and
+ * drives every deployment to its desired state in a reconcile loop: restarts with backoff,
+ * re-placement of work from lost nodes, stops. Desired state lives in the store, so a restarted
+ * orchestrator re-adopts what runners report still running and restarts nothing healthy.
+ */
+export class Orchestrator implements ControlPlane, RunnerStreamHandler {
+  readonly registry: Registry;
+  private readonly layouts = new Map<string, LayoutEntry>();
+  private readonly deployments = new Map<string, Deployment>();
+  private readonly now: () => number;
+  private reconciling = false;
+  private again = false;
+  private applying: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: OrchestratorCoreOptions) {
+    this.now = o.now ?? (() => performance.now());
+    this.registry = new Registry(o.lease, this.now);
+  }
+
+  /** Loads the desired state from the store (after a restart: what was applied before). */
+  async load(): Promise<void> {
+    for (const rec of await this.o.store.listLayouts()) {
+      const layout = layoutSchema.parse(rec.spec);
+      this.layouts.set(rec.name, { rec, layout, pushed: new Map<string, readonly Route[]>() });
+    }
+    for (const rec of await this.o.store.listDeployments()) {
+      const manifest = this.layouts.get(rec.layout)?.layout.services.find((s) => s.name === rec.service);
+      if (!manifest) continue;
+      // Until its runner reports it, a deployment that was placed is assumed to be starting; one
+      // that had finished for good (a backtest's clean exit) stays finished.
+      const finished = rec.lastExit?.code === 0 && !wantsRestart(manifest.restart, 0);
+      this.deployments.set(rec.id, {
+        rec,
+        manifest,
+        phase: finished ? "exited" : rec.nodeId ? "starting" : "pending",
+        pid: null,
+        inFlight: false,
+        notBefore: 0,
+      });
+    }
+    this.o.log.info(
+      { layouts: this.layouts.size, deployments: this.deployments.size },
+      "desired state loaded",
+    );
+  }
+
+  // ---------------------------------------------------------------- runner streams
+
+  onRegister(register: Register, session: RunnerSession): { accepted: true } {
+    const entry = this.registry.register(register, session, this.drained.has(register.nodeId));
+    this.o.log.info(
+      {
+        nodeId: entry.id,
+        tags: register.tags,
+        limits: register.resourceLimits,
+        running: register.runningDeployments.length,
+      },
+      "runner registered",
+    );
+    if (register.unlimited) this.o.log.warn({ nodeId: entry.id }, "runner has no resource limits");
+    // Routes are re-sent in full: a restarted runner has none.
+    for (const l of this.layouts.values()) l.pushed.delete(entry.id);
+    const reported = new Set(register.runningDeployments.map((d) => d.deploymentId));
+    for (const r of register.runningDeployments) {
+      const d = this.deployments.get(r.deploymentId);
+      if (d && d.rec.desired === "running") {
+        // Re-adoption: it runs, so nothing is restarted.
+        d.phase = "running";
+        d.pid = r.status?.pid ?? null;
+        this.update(d, {
+          nodeId: entry.id,
+          addresses: Object.fromEntries(r.addresses.map((a) => [a.socketName, a.address])),
+          pendingReason: undefined,
+        });
+      } else {
+        this.o.log.warn(
+          { nodeId: entry.id, deploymentId: r.deploymentId },
+          "stopping a deployment nobody wants",
+        );
+        void session.stop(r.deploymentId, this.o.stopGraceMs ?? 5_000).catch(() => undefined);
+      }
+    }
+    for (const d of this.deployments.values()) {
+      if (
+        d.rec.nodeId === entry.id &&
+        !reported.has(d.rec.id) &&
+        (d.phase === "running" || d.phase === "starting") &&
+        !d.inFlight
+      ) {
+        this.exited(d, { code: null, signal: null, reason: "not running when its runner registered" });
+      }
+    }
+    this.kick();
+    return { accepted: true };
+  }
+
+  onMessage(nodeId: string, session: RunnerSession, message: RunnerMessage): void {
+    const m = message.message;
+    if (m.case === "heartbeat") {
+      const entry = this.registry.heartbeat(nodeId, session, m.value);
+      if (!entry) return;
+      for (const p of m.value.processes) {
+        const d = this.deployments.get(p.deploymentId);
+        if (!d || d.inFlight || d.rec.nodeId !== nodeId || d.phase !== "running") continue;
+        if (
+          p.state === ProcessState.EXITED ||
+          p.state === ProcessState.FAILED ||
+          p.state === ProcessState.KILLED
+        ) {
+          const reason = p.oomKilled
+            ? "killed: out of memory"
+            : p.exitCode !== undefined
+              ? `exited with code ${p.exitCode}`
+              : `killed by ${p.signal || "a signal"}`;
+          this.exited(d, { code: p.exitCode ?? null, signal: p.signal || null, reason });
+        }
+      }
+      return;
+    }
+    this.registry.touch(nodeId, session);
+    if (!session.deliver(message) && m.case === "datasetStatus") {
+      this.o.log.info(
+        { nodeId, dataset: `${m.value.id}@${m.value.version}`, state: m.value.state },
+        "dataset",
+      );
+    }
+  }
+
+  onClose(nodeId: string, session: RunnerSession): void {
+    this.registry.disconnected(nodeId, session);
+    this.o.log.warn({ nodeId }, "runner stream ended");
+  }
+
+  // ---------------------------------------------------------------- apply and stop
+
+  async applyLayout(source: string, fileName: string): Promise<ApplyResult> {
+    const parsed = parseYaml(source, fileName, layoutSchema);
+    const issues = validateLayout(parsed.value);
+    if (issues.length > 0) throw new ValidationError(issues.map((i) => parsed.locate(i)));
+    // One apply at a time: each reads and writes the same desired state.
+    const run = this.applying.then(() => this.apply(parsed.value, source));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async apply(layout: Layout, source: string): Promise<ApplyResult> {
+    const previous = this.layouts.get(layout.name);
+    const before = new Map((previous?.layout.services ?? []).map((s) => [s.name, JSON.stringify(s)]));
+    const added: string[] = [];
+    const changed: string[] = [];
+    const unchanged: string[] = [];
+    for (const s of layout.services) {
+      const old = before.get(s.name);
+      if (old === undefined) added.push(s.name);
+      else if (old !== JSON.stringify(s)) changed.push(s.name);
+      else unchanged.push(s.name);
+    }
+    const removed = [...before.keys()].filter((name) => !layout.services.some((s) => s.name === name));
+    const generation = (previous?.rec.generation ?? 0) + 1;
+    const rec: LayoutRecord = {
+      name: layout.name,
+      source,
+      spec: layout,
+      generation,
+      appliedAt: new Date().toISOString(),
+      state: "active",
+    };
+    // Old instances of changed and removed services are stopped; unchanged ones keep running.
+    const retire = new Set([...changed, ...removed]);
+    const writes: DeploymentRecord[] = [];
+    for (const d of this.deployments.values()) {
+      if (d.rec.layout === layout.name && retire.has(d.rec.service) && d.rec.desired === "running") {
+        d.rec = { ...d.rec, desired: "stopped" };
+        writes.push(d.rec);
+      }
+    }
+    // Unchanged instances follow the new manifest objects.
+    for (const d of this.deployments.values()) {
+      if (d.rec.layout !== layout.name) continue;
+      const m = layout.services.find((s) => s.name === d.rec.service);
+      if (m && unchanged.includes(m.name)) d.manifest = m;
+    }
+    const fresh = await this.createDeployments(layout, [...added, ...changed], generation);
+    writes.push(...fresh.map((d) => d.rec));
+    const entry: LayoutEntry = { rec, layout, pushed: previous?.pushed ?? new Map<string, readonly Route[]>() };
+    this.layouts.set(layout.name, entry);
+    await this.o.store.putLayout(rec);
+    await this.o.store.putDeployments(writes);
+    this.o.log.info({ layout: layout.name, generation, added, changed, removed }, "layout applied");
+    this.kick();
+    return { layout: layout.name, generation, added, changed, removed, unchanged };
+  }
+
+  /** New deployments for services of a layout, placed all or nothing (pending with the reason if not). */
+  private async createDeployments(
+    layout: Layout,
+    services: readonly string[],
+    generation: number,
+  ): Promise<Deployment[]> {
+    const manifests = layout.services.filter((s) => services.includes(s.name));
+    if (manifests.length === 0) return [];
+    const items = manifests.map((m) => ({
+      service: m.name,
+      request: requestFromManifest(m, { catalogue: layout.datasets, key: `${layout.name}/${m.name}` }),
+      standby: m.standby,
+    }));
+    const decision = placeLayout(this.clusterState(), items, { seed: this.o.seed ?? 1 });
+    const out: Deployment[] = [];
+    for (const m of manifests) {
+      const live = m.pool === "live" && m.kind === "strategy";
+      const epoch = live ? await this.o.store.nextEpoch(`${layout.name}/${m.name}`) : 0n;
+      for (let replica = -1; replica < m.standby; replica++) {
+        const role = replica < 0 ? "active" : "standby";
+        const r = Math.max(0, replica);
+        const placed = decision.ok
+          ? decision.placements.find((p) => p.service === m.name && p.role === role && p.replica === r)
+          : undefined;
+        const d: Deployment = {
+          rec: {
+            id: newDeploymentId(layout.name, m.name, role, r),
+            layout: layout.name,
+            service: m.name,
+            role,
+            replica: r,
+            generation,
+            nodeId: placed?.nodeId ?? null,
+            epoch,
+            desired: "running",
+            restarts: 0,
+            createdAt: new Date().toISOString(),
+            pendingReason: decision.ok ? undefined : decision.message,
+          },
+          manifest: m,
+          phase: "pending",
+          pid: null,
+          inFlight: false,
+          notBefore: 0,
+        };
+        this.deployments.set(d.rec.id, d);
+        out.push(d);
+      }
+    }
+    return out;
+  }
+
+  async stopLayout(name: string): Promise<void> {
+    const entry = this.layoutEntry(name);
+    entry.rec = { ...entry.rec, state: "stopping" };
+    await this.o.store.putLayout(entry.rec);
+    const writes: DeploymentRecord[] = [];
+    for (const d of this.deployments.values()) {
+      if (d.rec.layout === name && d.rec.desired !== "stopped") {
+        d.rec = { ...d.rec, desired: "stopped" };
+        writes.push(d.rec);
+      }
+    }
+    await this.o.store.putDeployments(writes);
+    this.kick();
+  }
+
+  // ---------------------------------------------------------------- the reconcile loop
+
+  /** Asks for a reconcile pass soon (coalesced). */
+  kick(): void {
+    if (this.reconciling) {
+      this.again = true;
+      return;
+    }
+    setImmediate(() => void this.reconcile());
+  }
+
+  /** One pass of driving every deployment towards its desired state. */
+  async reconcile(): Promise<void> {
+    if (this.reconciling) {
+      this.again = true;
+      return;
+    }
+    this.reconciling = true;
+    try {
+      do {
+        this.again = false;
+        await this.pass();
+      } while (this.again);
+    } catch (err) {
+      this.o.log.error({ err }, "reconcile pass failed");
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  private async pass(): Promise<void> {
+    for (const change of this.registry.tick()) {
+      this.o.log.warn(change, "node health changed");
+      if (change.to !== "down") continue;
+      for (const d of this.deployments.values()) {
+        if (d.rec.nodeId !== change.nodeId || d.rec.desired !== "running") continue;
+        // Its node is lost: place it again (a backtest elsewhere, data locality first).
+        d.phase = "pending";
+        d.pid = null;
+        d.inFlight = false;
+        this.update(d, { nodeId: null, addresses: {}, pendingReason: `node ${change.nodeId} is down` });
+      }
+    }
+    this.placePending();
+    const now = this.now();
+    for (const d of this.deployments.values()) {
+      if (d.inFlight) continue;
+      if (d.rec.desired === "running") {
+        if (
+          d.rec.nodeId &&
+          (d.phase === "pending" || d.phase === "exited" || d.phase === "failed") &&
+          now >= d.notBefore
+        ) {
+          if (d.rec.pendingReason?.startsWith("gave up")) continue;
+          if (d.phase === "exited" && !wantsRestart(d.manifest.restart, 0)) continue; // finished
+          this.start(d);
+        }
+      } else if (d.phase === "running" || d.phase === "starting") {
+        this.stop(d);
+      } else if (d.phase !== "stopping") {
+        this.forget(d);
+      }
+    }
+    for (const entry of [...this.layouts.values()]) {
+      if (
+        entry.rec.state === "stopping" &&
+        ![...this.deployments.values()].some((d) => d.rec.layout === entry.rec.name)
+      ) {
+        this.layouts.delete(entry.rec.name);
+        await this.o.store.deleteLayout(entry.rec.name);
+        this.o.log.info({ layout: entry.rec.name }, "layout stopped");
+        continue;
+      }
+      await this.pushRoutes(entry);
+    }
+  }
+
+  /** Places deployments that have no node (after a node loss, or once capacity appears). */
+  private placePending(): void {
+    const pending = [...this.deployments.values()].filter(
+      (d) => d.rec.desired === "running" && d.rec.nodeId === null,
+    );
+    if (pending.length === 0) return;
+    const cluster = this.clusterState();
+    pending.sort((a, b) =>
+      a.rec.role === b.rec.role ? a.rec.id.localeCompare(b.rec.id) : a.rec.role === "active" ? -1 : 1,
+    );
+    for (const d of pending) {
+      const layout = this.layouts.get(d.rec.layout)?.layout;
+      const siblings = [...this.deployments.values()]
+        .filter(
+          (s) =>
+            s !== d &&
+            s.rec.layout === d.rec.layout &&
+            s.rec.service === d.rec.service &&
+            s.rec.desired === "running",
+        )
+        .flatMap((s) => (s.rec.nodeId ? [s.rec.nodeId] : []));
+      const request = requestFromManifest(d.manifest, {
+        catalogue: layout?.datasets ?? [],
+        key: `${d.rec.layout}/${d.rec.service}#${d.rec.role}-${d.rec.replica}`,
+        avoidNodes: siblings,
+      });
+      const decision = schedule(cluster, request, { seed: this.o.seed ?? 1 });
+      if (decision.ok) {
+        cluster.reserve(decision.node, request.demand, true);
+        this.update(d, { nodeId: decision.nodeId, pendingReason: undefined });
+        this.o.log.info({ deploymentId: d.rec.id, nodeId: decision.nodeId }, "placed");
+      } else if (d.rec.pendingReason !== decision.message) {
+        this.update(d, { pendingReason: decision.message });
+      }
+    }
+  }
+
+  private start(d: Deployment): void {
+    const nodeId = d.rec.nodeId;
+    const node = nodeId ? this.registry.find(nodeId) : undefined;
+    if (!node?.session?.open || node.health !== "ready") return;
+    const layout = this.layouts.get(d.rec.layout)?.layout;
+    d.inFlight = true;
+    d.phase = "starting";
+    const request = spawnRequestFor(
+      d.manifest,
+      { deploymentId: d.rec.id, layout: d.rec.layout, role: d.rec.role, epoch: d.rec.epoch },
+      layout?.datasets ?? [],
+    );
+    node.session
+      .spawn(request)
+      .then((answer) => {
+        d.inFlight = false;
+        if (d.rec.desired !== "running") {
+          this.kick();
+          return;
+        }
+        if (answer.ok) {
+          d.phase = "running";
+          d.pid = answer.pid;
+          this.update(d, {
+            addresses: Object.fromEntries(answer.addresses.map((a) => [a.socketName, a.address])),
+            pendingReason: undefined,
+          });
+          this.o.log.info({ deploymentId: d.rec.id, nodeId, pid: answer.pid }, "running");
+        } else {
+          this.exited(d, {
+            code: null,
+            signal: null,
+            reason: `spawn failed: ${answer.error?.message ?? "unknown"}`,
+          });
+        }
+      })
+      .catch((err: unknown) => {
+        d.inFlight = false;
+        this.exited(d, { code: null, signal: null, reason: `spawn failed: ${HiveError.from(err).message}` });
+      });
+  }
+
+  /** Records an exit and applies the restart policy. */
+  private exited(d: Deployment, exit: { code: number | null; signal: string | null; reason: string }): void {
+    const policy = d.manifest.restart;
+    d.phase = exit.code === 0 ? "exited" : "failed";
+    d.pid = null;
+    const lastExit = { ...exit, at: new Date().toISOString() };
+    if (d.rec.desired !== "running") {
+      this.update(d, { lastExit });
+    } else if (!wantsRestart(policy, exit.code)) {
+      // Done (a backtest that finished) or given up: it stays listed with its exit, not restarted.
+      this.update(d, {
+        lastExit,
+        pendingReason: exit.code === 0 ? undefined : "gave up: restart policy never",
+      });
+    } else if (d.rec.restarts >= policy.maxRestarts) {
+      this.update(d, { lastExit, pendingReason: `gave up after ${d.rec.restarts} restarts` });
+    } else {
+      d.notBefore = this.now() + restartDelayMs(policy, d.rec.restarts);
+      this.update(d, { lastExit, restarts: d.rec.restarts + 1 });
+    }
+    this.o.log.warn({ deploymentId: d.rec.id, ...exit, restarts: d.rec.restarts }, "deployment ended");
+    this.kick();
+    // A retry after the backoff needs a pass then, not only on the next event.
+    setTimeout(() => this.kick(), Math.max(0, d.notBefore - this.now()) + 5).unref();
+  }
+
+  private stop(d: Deployment): void {
+    const node = d.rec.nodeId ? this.registry.find(d.rec.nodeId) : undefined;
+    if (!node?.session?.open) {
+      if (!node || node.health === "down") this.forget(d);
+      return;
+    }
+    d.inFlight = true;
+    d.phase = "stopping";
+    node.session
+      .stop(d.rec.id, this.o.stopGraceMs ?? 5_000)
+      .catch((err: unknown) =>
+        this.o.log.warn({ deploymentId: d.rec.id, err: HiveError.from(err).message }, "stop failed"),
+      )
+      .finally(() => {
+        d.inFlight = false;
+        d.phase = "stopped";
+        this.forget(d);
+      });
+  }
+
+  private forget(d: Deployment): void {
+    this.deployments.delete(d.rec.id);
+    void this.o.store
+      .deleteDeployment(d.rec.id)
+      .catch((err: unknown) => this.o.log.error({ err }, "store: delete failed"));
+    this.kick();
+  }
+
+  /** Replaces a deployment's record and writes it to the store. */
+  private update(d: Deployment, change: Partial<DeploymentRecord>): void {
+    d.rec = { ...d.rec, ...change };
+    void this.o.store
+      .putDeployment(d.rec)
+      .catch((err: unknown) => this.o.log.error({ err }, "store: write failed"));
+  }
+
+  /** Computes a layout's routing tables from what runs, and pushes only what changed. */
+  private async pushRoutes(entry: LayoutEntry): Promise<void> {
+    const instances = [...this.deployments.values()]
+      .filter(
+        (d) =>
+          d.rec.layout === entry.rec.name &&
+          d.phase === "running" &&
+          d.rec.nodeId &&
+          d.rec.desired === "running",
+      )
+      .map((d) => ({
+        deploymentId: d.rec.id,
+        service: d.rec.service,
+        role: d.rec.role,
+        nodeId: d.rec.nodeId ?? "",
+        addresses: d.rec.addresses ?? {},
+      }));
+    const tables = computeRoutes(entry.layout, instances, { runDir: "/run/hive" });
+    const updates = diffRoutes(entry.pushed, tables);
+    await Promise.all(
+      [...updates].map(async ([nodeId, update]) => {
+        const session = this.registry.find(nodeId)?.session;
+        if (!session?.open) return;
+        try {
+          await session.routes(update.upserts, update.removals);
+          entry.pushed.set(nodeId, tables.get(nodeId) ?? []);
+        } catch (err) {
+          this.o.log.warn(
+            { nodeId, err: HiveError.from(err).message },
+            "route update not applied; will retry",
+          );
+        }
+      }),
+    );
+  }
+
+  /** The cluster as the scheduler sees it: the registry's nodes and what is placed on them. */
+  private clusterState(): ClusterState {
+    const nodes = this.registry.snapshot();
+    const known = new Set(nodes.map((n) => n.id));
+    const allocations: Allocation[] = [];
+    for (const d of this.deployments.values()) {
+      if (!d.rec.nodeId || !known.has(d.rec.nodeId) || d.rec.desired !== "running") continue;
+      const request = requestFromManifest(d.manifest);
+      allocations.push({ nodeId: d.rec.nodeId, demand: request.demand, inFlight: d.phase !== "running" });
+    }
+    return new ClusterState(nodes, allocations);
+  }
+
+  // ---------------------------------------------------------------- views (ControlPlane)
+
+  private layoutEntry(name: string): LayoutEntry {
+    const entry = this.layouts.get(name);
+    if (!entry) {
+      const known = [...this.layouts.keys()].sort().join(", ") || "none";
+      throw new HiveError(ErrorCode.NotFound, `no layout ${name} (applied: ${known})`);
+    }
+    return entry;
+  }
+
+  private layoutView(entry: LayoutEntry): LayoutView {
+    const deployments = [...this.deployments.values()]
+      .filter((d) => d.rec.layout === entry.rec.name)
+      .map(deploymentView)
+      .sort((a, b) => a.id.localeCompare(b.id));
+    const routed = [...this.registry.list()].every((n) => {
+      const want = computeRoutesSafe(entry, this.deployments, n.id);
+      return want === undefined || JSON.stringify(entry.pushed.get(n.id) ?? []) === JSON.stringify(want);
+    });
+    return {
+      name: entry.rec.name,
+      generation: entry.rec.generation,
+      appliedAt: entry.rec.appliedAt,
+      state: layoutState(entry.rec.state, deployments, routed),
+      deployments,
+    };
+  }
+
+  listLayouts(): Promise<LayoutView[]> {
+    return Promise.resolve([...this.layouts.values()].map((l) => this.layoutView(l)));
+  }
+
+  getLayout(name: string): Promise<LayoutView> {
+    return Promise.resolve(this.layoutView(this.layoutEntry(name)));
+  }
+
+  listNodes(): Promise<NodeView[]> {
+    const cluster = this.clusterState();
+    return Promise.resolve(
+      this.registry
+        .list()
+        .map((n) =>
+          nodeView(
+            n,
+            cluster,
+            this.registry.silence(n),
+            [...this.deployments.values()].filter((d) => d.rec.nodeId === n.id).length,
+          ),
+        ),
+    );
+  }
+
+  listDeployments(filter: { layout?: string; nodeId?: string } = {}): Promise<DeploymentView[]> {
+    return Promise.resolve(
+      [...this.deployments.values()]
+        .filter(
+          (d) =>
+            (!filter.layout || d.rec.layout === filter.layout) &&
+            (!filter.nodeId || d.rec.nodeId === filter.nodeId),
+        )
+        .map(deploymentView)
+        .sort((a, b) => a.id.localeCompare(b.id)),
+    );
+  }
+
+  explain(layout: string, service: string): Promise<Explanation> {
+    const entry = this.layoutEntry(layout);
+    const manifest = entry.layout.services.find((s) => s.name === service);
+    if (!manifest) {
+      const names = entry.layout.services.map((s) => s.name).join(", ");
+      throw new HiveError(ErrorCode.NotFound, `no service ${service} in layout ${layout} (it has: ${names})`);
+    }
+    const request = requestFromManifest(manifest, {
+      catalogue: entry.layout.datasets,
+      key: `${layout}/${service}`,
+    });
+    return Promise.resolve(explain(this.clusterState(), request, { seed: this.o.seed ?? 1 }));
+  }
+
+  async drain(nodeId: string, draining: boolean): Promise<NodeView> {
+    this.registry.setDraining(nodeId, draining);
+    await this.o.store.setDraining(nodeId, draining);
+    const view = (await this.listNodes()).find((n) => n.id === nodeId);
+    if (!view) throw new HiveError(ErrorCode.NotFound, `no node ${nodeId}`);
+    return view;
+  }
+
+  async *logs(deploymentId: string, options: LogOptions): AsyncIterable<Uint8Array> {
+    const d = this.deployments.get(deploymentId);
+    if (!d) throw new HiveError(ErrorCode.NotFound, `no deployment ${deploymentId}`);
+    const session = d.rec.nodeId ? this.registry.find(d.rec.nodeId)?.session : undefined;
+    if (!session?.open) {
+      throw new HiveError(
+        ErrorCode.Unavailable,
+        `the runner of ${deploymentId} (${d.rec.nodeId ?? "no node"}) is not connected`,
+      );
+    }
+    yield* session.readLogs(deploymentId, options);
+  }
+
+  async listDatasets(): Promise<DatasetView[]> {
+    const specs = new Map((await this.o.store.listDatasets()).map((s) => [`${s.id}@${s.version}`, s]));
+    for (const l of this.layouts.values())
+      for (const s of l.layout.datasets) specs.set(`${s.id}@${s.version}`, s);
+    return [...specs.values()].map((s) => ({
+      id: s.id,
+      version: s.version,
+      source: s.source,
+      bytes: s.size,
+      hotOn: this.registry
+        .list()
+        .filter((n) => n.hotDatasets.some((h) => h.id === s.id && h.version === s.version))
+        .map((n) => n.id),
+    }));
+  }
+
+  /** Applies restored drain flags (after a restart). */
+  async restoreDrains(): Promise<void> {
+    this.drained = new Set(await this.o.store.listDraining());
+  }
+
+  /** Nodes drained before a restart; applied when their runner registers. */
+  drained = new Set<string>();
+}
+
+/** The routes a layout's instances want on one node right now, or undefined if it cannot say. */
+function computeRoutesSafe(
+  entry: LayoutEntry,
+  deployments: ReadonlyMap<string, Deployment>,
+  nodeId: string,
+): readonly unknown[] | undefined {
+  try {
+    const instances = [...deployments.values()]
+      .filter(
+        (d) =>
+          d.rec.layout === entry.rec.name &&
+          d.phase === "running" &&
+          d.rec.nodeId &&
+          d.rec.desired === "running",
+      )
+      .map((d) => ({
+        deploymentId: d.rec.id,
+        service: d.rec.service,
+        role: d.rec.role,
+        nodeId: d.rec.nodeId ?? "",
+        addresses: d.rec.addresses ?? {},
+      }));
+    return computeRoutes(entry.layout, instances, { runDir: "/run/hive" }).get(nodeId) ?? [];
+  } catch {
+    return undefined;
+  }
+}

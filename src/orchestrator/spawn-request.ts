@@ -1,0 +1,80 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { DatasetSpec, ServiceManifest } from "../domain/index.ts";
+import { SocketDirection, type SpawnRequestSchema } from "../protocol/index.ts";
+import { toProtoPattern } from "../runner/proto-convert.ts";
+
+/** Who a spawn is for. */
+export interface SpawnTarget {
+  readonly deploymentId: string;
+  readonly layout: string;
+  readonly role: "active" | "standby";
+  readonly epoch: bigint;
+}
+
+/**
+ * The SpawnRequest for one instance of a service (pure). A standby starts with its order path
+ * closed: it receives market data (warm) but cannot trade until it is promoted.
+ */
+export function spawnRequestFor(
+  manifest: ServiceManifest,
+  target: SpawnTarget,
+  catalogue: readonly DatasetSpec[],
+): MessageInitShape<typeof SpawnRequestSchema> {
+  return {
+    deploymentId: target.deploymentId,
+    layout: target.layout,
+    service: manifest.name,
+    epoch: target.epoch,
+    command: manifest.command,
+    args: [...manifest.args],
+    env: { ...manifest.env },
+    resources: {
+      cores: manifest.resources.cores,
+      memoryBytes: BigInt(manifest.resources.memoryBytes),
+      exclusiveCores: manifest.resources.exclusiveCores,
+    },
+    sockets: [
+      ...manifest.sockets.offers.map((s) => ({
+        name: s.name,
+        pattern: toProtoPattern(s.pattern),
+        direction: SocketDirection.OFFER,
+      })),
+      ...manifest.sockets.consumes.map((s) => ({
+        name: s.name,
+        pattern: toProtoPattern(s.pattern),
+        direction: SocketDirection.CONSUME,
+      })),
+    ],
+    datasets: manifest.datasets.map((d) => {
+      const spec = catalogue.find(
+        (c) => c.id === d.id && (d.version === undefined || c.version === d.version),
+      );
+      return {
+        name: d.name,
+        id: d.id,
+        version: d.version ?? spec?.version ?? "1",
+        sourcePath: spec?.source ?? "",
+        sizeBytes: BigInt(spec?.size ?? 0),
+      };
+    }),
+    ordersEnabled: target.role === "active",
+    portNames: [...manifest.ports],
+  };
+}
+
+/** The wait before restart number `restarts` (0-based): exponential from the policy's initial, capped. */
+export function restartDelayMs(policy: ServiceManifest["restart"], restarts: number): number {
+  return Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** Math.max(0, restarts));
+}
+
+/** Whether an exit calls for a restart under the policy (before counting restarts). */
+export function wantsRestart(policy: ServiceManifest["restart"], exitCode: number | null): boolean {
+  switch (policy.policy) {
+    case "always":
+      return true;
+    case "on-failure":
+      return exitCode !== 0;
+    case "never":
+      return false;
+  }
+}

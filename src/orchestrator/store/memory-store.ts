@@ -1,0 +1,165 @@
+/**
+ * The fake store: maps in memory, for tests of the orchestrator's logic and for `--store memory:`.
+ * It makes the same checks and the same copies as the real stores (record-checks.ts), and passes
+ * the same contract suite (store-contract.ts), so a test that passes on it means the same on SQLite.
+ */
+import type { DatasetSpec } from "../../domain/index.ts";
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
+import { checkDatasetSpec, checkDeploymentRecord, checkKey, checkLayoutRecord } from "./record-checks.ts";
+import type { Store } from "./store.ts";
+import type { DeploymentFilter, DeploymentRecord, LayoutRecord } from "./store-records.ts";
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function byKey<T>(map: ReadonlyMap<string, T>): T[] {
+  return [...map.entries()].sort(([a], [b]) => compare(a, b)).map(([, value]) => value);
+}
+
+/** A Store held in memory; nothing survives the process. */
+export class MemoryStore implements Store {
+  /** Always "memory". */
+  readonly kind = "memory" as const;
+  readonly #layouts = new Map<string, LayoutRecord>();
+  readonly #deployments = new Map<string, DeploymentRecord>();
+  readonly #epochs = new Map<string, bigint>();
+  // Keyed by JSON.stringify([id, version]): an unambiguous pair, whatever characters they hold.
+  readonly #datasets = new Map<string, DatasetSpec>();
+  readonly #draining = new Set<string>();
+  #closed = false;
+
+  /** Runs one operation: rejects once closed, and turns a throw into a rejection like the real stores. */
+  #run<T>(action: string, fn: () => T): Promise<T> {
+    try {
+      if (this.#closed) {
+        throw new HiveError(
+          ErrorCode.FailedPrecondition,
+          `memory store: ${action} after close(), expected a store that is still open`,
+        );
+      }
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(HiveError.from(err));
+    }
+  }
+
+  /** Creates or replaces a layout. */
+  putLayout(rec: LayoutRecord): Promise<void> {
+    return this.#run("putLayout", () => {
+      const copy = checkLayoutRecord(rec);
+      this.#layouts.set(copy.name, copy);
+    });
+  }
+
+  /** The layout of that name, or undefined. */
+  getLayout(name: string): Promise<LayoutRecord | undefined> {
+    return this.#run("getLayout", () => structuredClone(this.#layouts.get(name)));
+  }
+
+  /** Every layout, sorted by name. */
+  listLayouts(): Promise<LayoutRecord[]> {
+    return this.#run("listLayouts", () => structuredClone(byKey(this.#layouts)));
+  }
+
+  /** Deletes a layout; true if it existed. */
+  deleteLayout(name: string): Promise<boolean> {
+    return this.#run("deleteLayout", () => this.#layouts.delete(name));
+  }
+
+  /** Creates or replaces a deployment. */
+  putDeployment(rec: DeploymentRecord): Promise<void> {
+    return this.#run("putDeployment", () => {
+      const copy = checkDeploymentRecord(rec);
+      this.#deployments.set(copy.id, copy);
+    });
+  }
+
+  /** Creates or replaces several deployments: every record is checked before any is written. */
+  putDeployments(recs: readonly DeploymentRecord[]): Promise<void> {
+    return this.#run("putDeployments", () => {
+      const copies = recs.map(checkDeploymentRecord);
+      for (const copy of copies) this.#deployments.set(copy.id, copy);
+    });
+  }
+
+  /** The deployment of that id, or undefined. */
+  getDeployment(id: string): Promise<DeploymentRecord | undefined> {
+    return this.#run("getDeployment", () => structuredClone(this.#deployments.get(id)));
+  }
+
+  /** The deployments matching the filter, sorted by id. */
+  listDeployments(filter: DeploymentFilter = {}): Promise<DeploymentRecord[]> {
+    return this.#run("listDeployments", () =>
+      structuredClone(
+        byKey(this.#deployments).filter(
+          (d) =>
+            (filter.layout === undefined || d.layout === filter.layout) &&
+            (filter.nodeId === undefined || d.nodeId === filter.nodeId),
+        ),
+      ),
+    );
+  }
+
+  /** Deletes a deployment; true if it existed. */
+  deleteDeployment(id: string): Promise<boolean> {
+    return this.#run("deleteDeployment", () => this.#deployments.delete(id));
+  }
+
+  /** The next epoch of a key. The increment is synchronous, so concurrent calls never share one. */
+  nextEpoch(key: string): Promise<bigint> {
+    return this.#run("nextEpoch", () => {
+      checkKey("nextEpoch", "key", key);
+      const next = (this.#epochs.get(key) ?? 0n) + 1n;
+      this.#epochs.set(key, next);
+      return next;
+    });
+  }
+
+  /** The last epoch given for a key; 0n if none. */
+  currentEpoch(key: string): Promise<bigint> {
+    return this.#run("currentEpoch", () => this.#epochs.get(key) ?? 0n);
+  }
+
+  /** Creates or replaces a catalogue entry. */
+  putDataset(spec: DatasetSpec): Promise<void> {
+    return this.#run("putDataset", () => {
+      const copy = checkDatasetSpec(spec);
+      this.#datasets.set(JSON.stringify([copy.id, copy.version]), copy);
+    });
+  }
+
+  /** The catalogue, sorted by id then version. */
+  listDatasets(): Promise<DatasetSpec[]> {
+    return this.#run("listDatasets", () =>
+      structuredClone(
+        [...this.#datasets.values()].sort((a, b) => compare(a.id, b.id) || compare(a.version, b.version)),
+      ),
+    );
+  }
+
+  /** Deletes one version of a dataset; true if it existed. */
+  deleteDataset(id: string, version: string): Promise<boolean> {
+    return this.#run("deleteDataset", () => this.#datasets.delete(JSON.stringify([id, version])));
+  }
+
+  /** Marks a node as draining or not. */
+  setDraining(nodeId: string, draining: boolean): Promise<void> {
+    return this.#run("setDraining", () => {
+      checkKey("setDraining", "nodeId", nodeId);
+      if (draining) this.#draining.add(nodeId);
+      else this.#draining.delete(nodeId);
+    });
+  }
+
+  /** The draining nodes, sorted. */
+  listDraining(): Promise<string[]> {
+    return this.#run("listDraining", () => [...this.#draining].sort());
+  }
+
+  /** Forgets nothing (there is nothing to release) but refuses every later call. */
+  close(): Promise<void> {
+    this.#closed = true;
+    return Promise.resolve();
+  }
+}
