@@ -74,7 +74,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   /** Loads the desired state from the store (after a restart: what was applied before). */
   async load(): Promise<void> {
     for (const rec of await this.o.store.listLayouts()) {
-      const layout = layoutSchema.parse(rec.spec);
+      // The source as applied is the truth; the stored spec is the schema's output, for readers.
+      const layout = parseYaml(rec.source, `${rec.name} (as applied)`, layoutSchema).value;
       this.layouts.set(rec.name, { rec, layout, pushed: new Map<string, readonly Route[]>() });
     }
     for (const rec of await this.o.store.listDeployments()) {
@@ -236,7 +237,11 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     }
     const fresh = await this.createDeployments(layout, [...added, ...changed], generation);
     writes.push(...fresh.map((d) => d.rec));
-    const entry: LayoutEntry = { rec, layout, pushed: previous?.pushed ?? new Map<string, readonly Route[]>() };
+    const entry: LayoutEntry = {
+      rec,
+      layout,
+      pushed: previous?.pushed ?? new Map<string, readonly Route[]>(),
+    };
     this.layouts.set(layout.name, entry);
     await this.o.store.putLayout(rec);
     await this.o.store.putDeployments(writes);
@@ -313,6 +318,12 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   }
 
   // ---------------------------------------------------------------- the reconcile loop
+
+  /** Resolves once no reconcile pass or apply is running (for a clean close). */
+  async settle(): Promise<void> {
+    await this.applying;
+    while (this.reconciling) await new Promise((r) => setTimeout(r, 5));
+  }
 
   /** Asks for a reconcile pass soon (coalesced). */
   kick(): void {

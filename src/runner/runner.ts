@@ -279,7 +279,19 @@ export class Runner {
     void tracked.finally(() => this.pending.delete(tracked));
   }
 
+  /** One message of the orchestrator; a failure is logged, never allowed to end the stream. */
   private async handle(message: OrchestratorMessage): Promise<void> {
+    try {
+      await this.dispatch(message);
+    } catch (err) {
+      this.deps.log.error(
+        { kind: message.message.case, err: HiveError.from(err).message },
+        "message not handled",
+      );
+    }
+  }
+
+  private async dispatch(message: OrchestratorMessage): Promise<void> {
     const m = message.message;
     switch (m.case) {
       case "spawnRequest":
@@ -287,7 +299,16 @@ export class Runner {
       case "stopRequest":
         return this.background(this.answerStop(m.value));
       case "routeUpdate": {
-        const update = fromProtoRouteUpdate(m.value, (d, s) => ({
+        // A route for a deployment that is not here (it ended a moment ago) is skipped, not fatal.
+        const known = m.value.routes.filter((r) =>
+          this.deployments.get(r.deploymentId)?.patterns.has(r.socketName),
+        );
+        for (const r of m.value.routes) {
+          if (!known.includes(r))
+            this.deps.log.warn({ deploymentId: r.deploymentId, socket: r.socketName }, "route skipped");
+        }
+        const removals = m.value.removals.filter((r) => this.deployments.has(r.deploymentId));
+        const update = fromProtoRouteUpdate({ ...m.value, routes: known, removals }, (d, s) => ({
           pattern: this.patternOf(d, s),
           local: localEndpoint(this.options.runDir, d, s),
         }));

@@ -1,0 +1,96 @@
+/**
+ * The orchestrator's HTTP API: the only way in for the `hive` CLI and any dashboard. A thin shell
+ * over the ControlPlane: each route checks its input, calls one operation and answers JSON (or,
+ * for logs, streams text). Errors are HiveErrors answered as `{ error: { code, message, issues? } }`
+ * with the status of their code (see error-body.ts).
+ */
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { ControlPlane } from "../control-plane.ts";
+import { registerClusterRoutes } from "./cluster-routes.ts";
+import { registerDeploymentRoutes } from "./deployment-routes.ts";
+import { httpStatusOf, toErrorBody } from "./error-body.ts";
+import { registerLayoutRoutes } from "./layout-routes.ts";
+import { registerLogRoute } from "./log-route.ts";
+
+/** Where `/metrics` gets its text: a prom-client Registry fits as it is. */
+export interface MetricsSource {
+  readonly contentType: string;
+  render(): Promise<string>;
+}
+
+/** Options of {@link createHttpApi}. */
+export interface HttpApiOptions {
+  readonly control: ControlPlane;
+  /** Serves `GET /metrics`; without it, `/metrics` is a 404. */
+  readonly metrics?: MetricsSource;
+  /** Requests and server errors are logged here; nothing is logged without it. */
+  readonly log?: Logger;
+  /** Largest request body accepted, in bytes (a layout's YAML); default 4 MiB. */
+  readonly bodyLimit?: number;
+}
+
+/** Builds the API on a fastify instance, not listening: the daemon calls `listen`, tests `inject`. */
+export function createHttpApi(options: HttpApiOptions): FastifyInstance {
+  const app = Fastify({
+    ...(options.log === undefined ? { logger: false } : { loggerInstance: options.log }),
+    // Requests are logged by the hook below: reads at debug (the CLI polls), changes at info.
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimit ?? 4 * 1024 * 1024,
+  }) as unknown as FastifyInstance;
+
+  app.addHook("onResponse", (request, reply, done) => {
+    const level = request.method === "GET" || request.method === "HEAD" ? "debug" : "info";
+    request.log[level](
+      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      "http request",
+    );
+    done();
+  });
+
+  app.setErrorHandler((err: FastifyError | HiveError, request, reply) => {
+    const e = toHiveError(err);
+    const status = err instanceof HiveError ? httpStatusOf(err.code) : statusOfFastifyError(err);
+    if (status >= 500) request.log.error({ err, code: e.code }, "http request failed");
+    return reply.code(status).send(toErrorBody(e));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(toErrorBody(new HiveError(ErrorCode.NotFound, `no route ${request.method} ${request.url}`))),
+  );
+
+  app.get("/healthz", () => ({ ok: true }));
+  app.get("/metrics", async (_request, reply) => {
+    if (options.metrics === undefined) {
+      throw new HiveError(ErrorCode.NotFound, "this orchestrator serves no metrics");
+    }
+    const text = await options.metrics.render();
+    return reply.type(options.metrics.contentType).send(text);
+  });
+
+  registerLayoutRoutes(app, options.control);
+  registerClusterRoutes(app, options.control);
+  registerDeploymentRoutes(app, options.control);
+  registerLogRoute(app, options.control);
+  return app;
+}
+
+/** A HiveError as it is; fastify's own client errors (bad JSON, 415, 413) as invalid_argument. */
+function toHiveError(err: FastifyError | HiveError): HiveError {
+  if (err instanceof HiveError) return err;
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    const code = status === 404 ? ErrorCode.NotFound : ErrorCode.InvalidArgument;
+    return new HiveError(code, err.message, { cause: err });
+  }
+  return HiveError.from(err);
+}
+
+/** Fastify's client errors keep their own status (413, 415...); anything else is a 500. */
+function statusOfFastifyError(err: FastifyError): number {
+  const status = err.statusCode ?? 500;
+  return status >= 400 && status < 500 ? status : 500;
+}

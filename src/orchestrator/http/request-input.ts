@@ -1,0 +1,77 @@
+/**
+ * The inputs of the HTTP API (bodies, query strings, path parameters) as zod schemas, and their
+ * checking: a bad input is a ValidationError whose issues name the field as `query.stream` or
+ * `body.draining`, so a 400 says what was wrong, where, and what was expected.
+ */
+import { z } from "zod";
+import { describeValue, formatPath, ValidationError, type ValidationIssue } from "../../domain/index.ts";
+
+const name = z.string().min(1);
+
+/** `POST /v1/layouts`: a layout's YAML text and the file name its errors should cite. */
+export const applyBody = z.strictObject({ source: z.string(), file: name });
+
+/** `POST /v1/nodes/:id/drain`. */
+export const drainBody = z.strictObject({ draining: z.boolean() });
+
+/** `GET /v1/deployments`. */
+export const deploymentsQuery = z.strictObject({ layout: name.optional(), node: name.optional() });
+
+/** `GET /v1/explain`. */
+export const explainQuery = z.strictObject({ layout: name, service: name });
+
+const flag = z
+  .string()
+  .refine((s) => s === "true" || s === "false", "true or false")
+  .transform((s) => s === "true");
+
+const byteCount = z
+  .string()
+  .refine((s) => /^\d{1,15}$/.test(s), "a whole number of bytes ≥ 0")
+  .transform(Number);
+
+/** `GET /v1/deployments/:id/logs`. */
+export const logsQuery = z.strictObject({
+  stream: z.enum(["stdout", "stderr"]).default("stdout"),
+  follow: flag.default(false),
+  tail: byteCount.optional(),
+});
+
+/** Path parameters `:name` (a layout). */
+export const nameParams = z.strictObject({ name });
+
+/** Path parameters `:id` (a node or a deployment). */
+export const idParams = z.strictObject({ id: name });
+
+/** Where an input came from; it prefixes the field paths of its issues. */
+export type InputPart = "body" | "query" | "path";
+
+/** Checks `value` against `schema`; throws a ValidationError with one issue per problem. */
+export function parseInput<S extends z.ZodObject>(schema: S, value: unknown, part: InputPart): z.output<S> {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  const fields = Object.keys(schema.shape);
+  throw new ValidationError(result.error.issues.flatMap((i) => toIssues(i, part, fields)));
+}
+
+function toIssues(issue: z.core.$ZodIssue, part: InputPart, fields: readonly string[]): ValidationIssue[] {
+  const path = formatPath([part, ...issue.path]);
+  const input: unknown = "input" in issue ? issue.input : undefined;
+  const found = input === undefined ? undefined : describeValue(input);
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return issue.keys.map((key) => ({
+        path: formatPath([part, ...issue.path, key]),
+        found: "an unknown field",
+        expected: fields.length === 0 ? "no fields" : `only ${fields.join(", ")}`,
+      }));
+    case "invalid_type":
+      return [{ path, found, expected: issue.expected === "object" ? "a JSON object" : `a ${issue.expected}` }];
+    case "invalid_value":
+      return [{ path, found, expected: `one of ${issue.values.map((v) => String(v)).join(", ")}` }];
+    case "too_small":
+      return [{ path, found, expected: "a non-empty string" }];
+    default:
+      return [{ path, found, expected: issue.message }];
+  }
+}

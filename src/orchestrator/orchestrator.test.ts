@@ -1,0 +1,193 @@
+/**
+ * The orchestrator end to end in one process: the real daemon (runner protocol over HTTP/2 on
+ * loopback, SQLite store in a temp dir, reconcile loop) with mock runners that speak the real
+ * protocol with fake processes.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { silentLogger } from "../core/logger.ts";
+import { ValidationError } from "../domain/index.ts";
+import { ProcessState } from "../protocol/index.ts";
+import { MockRunner } from "../runner/mock-runner.ts";
+import type { DeploymentView } from "./control-plane.ts";
+import { compileOrchestratorOptions } from "./orchestrator-options.ts";
+import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "hive-orch-"));
+const store = `sqlite:${join(dir, "orchestrator.db")}`;
+const runners: MockRunner[] = [];
+let orch: RunningOrchestrator;
+
+after(async () => {
+  for (const r of runners) await r.close();
+  await orch?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const options = (port = 0) =>
+  compileOrchestratorOptions({
+    store,
+    runnerListen: { host: "127.0.0.1", port },
+    heartbeatIntervalMs: 50,
+    runnerLeaseMs: 200,
+    downAfterMs: 400,
+    stopGraceMs: 100,
+  });
+
+function mock(nodeId: string, pool: "live" | "backtest", tags: string[], first: number): MockRunner {
+  const r = new MockRunner({
+    nodeId,
+    pool,
+    tags,
+    urls: [orch.runnerUrl],
+    portRange: { first, last: first + 49 },
+    capacity: { cores: 8, memoryBytes: 32 * 2 ** 30, exclusiveCores: 6 },
+  });
+  runners.push(r);
+  r.start();
+  return r;
+}
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  ms = 10_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const live = readFileSync("examples/layouts/live-trading.yaml", "utf8");
+const backtest = readFileSync("examples/layouts/backtest-simulation.yaml", "utf8");
+const byService = (ds: DeploymentView[], s: string) => ds.filter((d) => d.service === s);
+
+describe("orchestrator with mock runners", () => {
+  test("applies the live layout: placed, spawned, wired, running", async () => {
+    orch = await startOrchestrator(options(), { log: silentLogger() });
+    mock("live-1", "live", ["live_node", "low_latency"], 41000);
+    mock("live-2", "live", ["live_node", "low_latency"], 41100);
+    mock("data-1", "backtest", ["data_node"], 42000);
+    mock("data-2", "backtest", ["data_node"], 42100);
+    await until("four nodes", async () => ((await orch.core.listNodes()).length === 4 ? true : undefined));
+    const result = await orch.core.applyLayout(live, "live-trading.yaml");
+    assert.deepEqual([...result.added].sort(), ["feeder", "gateway", "momentum"]);
+    const view = await until("the live layout running", async () => {
+      const l = await orch.core.getLayout("live-momentum");
+      return l.state === "running" ? l : undefined;
+    });
+    const momentum = byService(view.deployments, "momentum");
+    assert.equal(momentum.length, 2);
+    assert.notEqual(momentum[0]?.nodeId, momentum[1]?.nodeId, "a standby never shares its active's node");
+    assert.ok(view.deployments.every((d) => d.nodeId?.startsWith("live-")));
+    assert.ok(view.deployments.every((d) => d.phase === "running"));
+    assert.match(
+      byService(view.deployments, "feeder")[0]?.addresses.market_data ?? "",
+      /^tcp:\/\/127\.0\.0\.1:41[01]\d\d$/,
+    );
+    // Both momentum instances got routes: their runners acknowledged a route update.
+    for (const m of momentum)
+      assert.ok(runners.find((r) => r["options"].nodeId === m.nodeId)!.routeVersions.length > 0);
+    assert.notEqual(momentum[0]?.epoch, "0");
+  });
+
+  test("a bad layout is refused with file, line and field, and nothing changes", async () => {
+    await assert.rejects(
+      orch.core.applyLayout(live.replace("pool: live", "pool: gpu"), "bad.yaml"),
+      (err: unknown) =>
+        err instanceof ValidationError && /bad\.yaml:\d+:\d+: services\[0\]\.pool/.test(err.message),
+    );
+    assert.equal((await orch.core.getLayout("live-momentum")).generation, 1);
+  });
+
+  test("backtests go to data nodes; a finished one is not restarted, a crashed service is", async () => {
+    await orch.core.applyLayout(backtest, "backtest-simulation.yaml");
+    const view = await until("backtests running", async () => {
+      const l = await orch.core.getLayout("backtest-momentum");
+      return l.state === "running" ? l : undefined;
+    });
+    assert.ok(view.deployments.every((d) => d.nodeId?.startsWith("data-")));
+    const first = view.deployments[0]!;
+    runners.find((r) => r["options"].nodeId === first.nodeId)!.exit(first.id, 0);
+    const done = await until("the finished backtest", async () =>
+      (await orch.core.listDeployments()).find((d) => d.id === first.id && d.phase === "exited"),
+    );
+    assert.equal(done.restarts, 0);
+    const feeder = byService(await orch.core.listDeployments({ layout: "live-momentum" }), "feeder")[0]!;
+    runners.find((r) => r["options"].nodeId === feeder.nodeId)!.exit(feeder.id, 3);
+    const restarted = await until("the feeder restarted", async () =>
+      (await orch.core.listDeployments()).find(
+        (d) => d.id === feeder.id && d.restarts === 1 && d.phase === "running",
+      ),
+    );
+    assert.equal(restarted.lastExit?.reason, "exited with code 3");
+  });
+
+  test("a lost data node's backtests are placed again on the other", async () => {
+    const before = await orch.core.listDeployments({ layout: "backtest-momentum" });
+    const victim = before.find((d) => d.phase === "running")!;
+    const lost = runners.find((r) => r["options"].nodeId === victim.nodeId)!;
+    await lost.close(); // no more heartbeats: suspect, then down
+    const moved = await until("the backtest re-placed and running", async () =>
+      (await orch.core.listDeployments()).find(
+        (d) => d.id === victim.id && d.phase === "running" && d.nodeId !== victim.nodeId,
+      ),
+    );
+    assert.match(moved.nodeId ?? "", /^data-/);
+    const nodes = await orch.core.listNodes();
+    assert.equal(nodes.find((n) => n.id === victim.nodeId)?.health, "down");
+  });
+
+  test("an unplaceable service stays pending with the scheduler's reasons", async () => {
+    const gpu = backtest
+      .replace("name: backtest-momentum", "name: needs-gpu")
+      .replaceAll("[data_node]", "[data_node, gpu]");
+    await orch.core.applyLayout(gpu, "gpu.yaml");
+    const view = await orch.core.getLayout("needs-gpu");
+    assert.equal(view.state, "pending");
+    assert.match(view.deployments[0]?.pendingReason ?? "", /2 nodes: missing a required tag/);
+    assert.match(view.deployments[0]?.pendingReason ?? "", /2: pool mismatch/);
+    const e = await orch.core.explain("needs-gpu", "sweep-fast");
+    assert.equal(e.decision.ok, false);
+    await orch.core.stopLayout("needs-gpu");
+    await until("needs-gpu gone", async () =>
+      (await orch.core.listLayouts()).some((l) => l.name === "needs-gpu") ? undefined : true,
+    );
+  });
+
+  test("a restarted orchestrator re-adopts what runs and restarts nothing", async () => {
+    const before = (await orch.core.listDeployments({ layout: "live-momentum" })).map((d) => [d.id, d.pid]);
+    const spawnsBefore = runners.map((r) => r.processes.size);
+    const port = Number(new URL(orch.runnerUrl).port);
+    await orch.close();
+    orch = await startOrchestrator(options(port), { log: silentLogger() });
+    await until("the live layout running again", async () => {
+      const l = await orch.core.getLayout("live-momentum").catch(() => undefined);
+      return l?.state === "running" ? l : undefined;
+    });
+    const after = (await orch.core.listDeployments({ layout: "live-momentum" })).map((d) => [d.id, d.pid]);
+    assert.deepEqual(after, before, "same deployments with the same pids: nothing restarted");
+    assert.deepEqual(
+      runners.map((r) => r.processes.size),
+      spawnsBefore,
+    );
+  });
+
+  test("stopping a layout stops its processes and forgets it", async () => {
+    await orch.core.stopLayout("live-momentum");
+    await until("live-momentum gone", async () =>
+      (await orch.core.listLayouts()).some((l) => l.name === "live-momentum") ? undefined : true,
+    );
+    const stillRunning = runners.flatMap((r) =>
+      [...r.processes.values()].filter((p) => p.request.layout === "live-momentum" && p.state === ProcessState.RUNNING),
+    );
+    assert.deepEqual(stillRunning, []);
+  });
+});
