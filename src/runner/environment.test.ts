@@ -35,10 +35,19 @@ test("the environment follows the strategy contract", () => {
 test("a manifest cannot forge the HIVE_ variables", () => {
   const env = buildEnvironment({
     ...base,
-    env: { HIVE_DEPLOYMENT_ID: "someone-else", HIVE_SOCKET_ORDERS: "tcp://evil:1", PATH: "/opt/bin" },
+    env: {
+      HIVE_DEPLOYMENT_ID: "someone-else",
+      HIVE_SOCKET_ORDERS: "tcp://evil:1",
+      HIVE_DATASET_TICKS: "/etc/passwd",
+      HIVE_RESULTS_DIR: "/data/results",
+      PATH: "/opt/bin",
+    },
   });
   assert.equal(env.HIVE_DEPLOYMENT_ID, "live-momentum.momentum-7f3a");
   assert.equal(env.HIVE_SOCKET_ORDERS, "ipc:///run/hive/strategies/d/orders");
+  assert.equal(env.HIVE_DATASET_TICKS, "/dev/shm/hive/tokyo-3/datasets/es@1");
+  // Variables the runner does not own pass through.
+  assert.equal(env.HIVE_RESULTS_DIR, "/data/results");
   assert.equal(env.PATH, "/opt/bin");
 });
 

@@ -21,6 +21,9 @@ export interface EnvironmentInput {
   readonly datasets: Readonly<Record<string, string>>;
 }
 
+/** The variables the runner owns; a manifest's `env` may set any other, HIVE_RESULTS_DIR included. */
+export const RESERVED = /^HIVE_(DEPLOYMENT_ID|SERVICE|LAYOUT|NODE_ID|SOCKET_.*|PORT_.*|ADDR_.*|DATASET_.*)$/;
+
 /** `market_data` → `MARKET_DATA`: the suffix of HIVE_SOCKET_, HIVE_PORT_, HIVE_DATASET_. */
 export function envSuffix(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9]/g, "_");
@@ -34,7 +37,7 @@ export function envSuffix(name: string): string {
  */
 export function buildEnvironment(input: EnvironmentInput): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(input.env)) if (!k.startsWith("HIVE_")) env[k] = v;
+  for (const [k, v] of Object.entries(input.env)) if (!RESERVED.test(k)) env[k] = v;
   env.HIVE_DEPLOYMENT_ID = input.deploymentId;
   env.HIVE_LAYOUT = input.layout;
   env.HIVE_SERVICE = input.service;
