@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=()
 # Each entry: "<command or file that proves it is installed>:<debian package>"
-for need in "ip:iproute2"; do
+for need in "ip:iproute2" "/usr/lib/python3/dist-packages/zmq:python3-zmq"; do
   probe=${need%%:*}
   pkg=${need#*:}
   if ! command -v "$probe" >/dev/null 2>&1 && [ ! -e "$probe" ]; then packages+=("$pkg"); fi

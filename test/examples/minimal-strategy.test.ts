@@ -21,6 +21,10 @@ const probe = spawnSync(PYTHON, ["-c", "import zmq"], {
   env: { ...pythonEnv, PATH: process.env.PATH },
   timeout: 10_000,
 });
+if (probe.status !== 0 && process.env.CI === "true") {
+  // CI installs python3-zmq (scripts/install-system-deps.sh): its absence there is a failure.
+  throw new Error(`CI=true: pyzmq is not installed for ${PYTHON} (apt-get install python3-zmq)`);
+}
 const pyzmq =
   probe.status === 0 ? {} : { skip: `pyzmq is not installed for ${PYTHON} (apt-get install python3-zmq)` };
 
