@@ -76,8 +76,8 @@ describe("hive CLI", () => {
     assert.match(unknown.err, /no service "nope" in .*; it has: sweep-fast, sweep-medium, sweep-slow/);
   });
 
-  test("dev: places both example layouts and prints the routes, saying it started nothing", async () => {
-    const r = await run("dev");
+  test("dev-preview: places both example layouts and prints the routes, saying it started nothing", async () => {
+    const r = await run("dev-preview");
     assert.equal(r.code, ExitCode.Ok);
     assert.match(
       r.out,

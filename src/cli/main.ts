@@ -1,10 +1,20 @@
 import { Command, CommanderError } from "commander";
 import { HiveError, ErrorCode } from "../core/hive-error.ts";
 import { ValidationError } from "../domain/index.ts";
+import { registerApply } from "./commands/apply.ts";
+import { registerDatasets } from "./commands/datasets.ts";
+import { registerDeployments } from "./commands/deployments.ts";
 import { registerDev } from "./commands/dev.ts";
+import { registerDevPreview } from "./commands/dev-preview.ts";
+import { registerDrain } from "./commands/drain.ts";
 import { registerExplain } from "./commands/explain.ts";
+import { registerLogs } from "./commands/logs.ts";
+import { registerNodes } from "./commands/nodes.ts";
 import { registerPlan, UsageError } from "./commands/plan.ts";
+import { registerOrchestrator } from "./commands/orchestrator.ts";
 import { registerRunner } from "./commands/runner.ts";
+import { registerStatus } from "./commands/status.ts";
+import { registerStop } from "./commands/stop.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { ExitCode } from "./exit-codes.ts";
 import { processIo, type CliIo } from "./io.ts";
@@ -18,10 +28,21 @@ export function buildProgram(io: CliIo): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
   registerDev(program, io);
+  registerDevPreview(program, io);
   registerValidate(program, io);
   registerPlan(program, io);
   registerExplain(program, io);
+  // The commands that talk to the orchestrator, through its HTTP API only.
+  registerApply(program, io);
+  registerStatus(program, io);
+  registerNodes(program, io);
+  registerDeployments(program, io);
+  registerLogs(program, io);
+  registerStop(program, io);
+  registerDrain(program, io);
+  registerDatasets(program, io);
   registerRunner(program, io);
+  registerOrchestrator(program, io);
   return program;
 }
 

@@ -73,13 +73,13 @@ describe("parseYaml: the example layouts", () => {
     const { value } = parseYaml(readFileSync(file, "utf8"), file, layoutSchema);
     assert.equal(value.name, "backtest-momentum");
     assert.deepEqual(value.datasets, [
-      { id: "es-2026q3", version: "1", source: "examples/data/es-2026q3.csv", size: 6 * 2 ** 30 },
+      { id: "es-sample", version: "1", source: "examples/data/es-sample.csv", size: 841_894 },
     ]);
     assert.equal(value.services.length, 3);
     for (const s of value.services) {
       assert.equal(s.pool, "backtest");
       assert.equal(s.restart.policy, "on-failure");
-      assert.deepEqual(s.datasets, [{ name: "ticks", id: "es-2026q3", version: "1" }]);
+      assert.deepEqual(s.datasets, [{ name: "ticks", id: "es-sample", version: "1" }]);
     }
     assert.deepEqual(value.wires, []);
   });

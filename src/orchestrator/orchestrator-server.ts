@@ -3,7 +3,6 @@ import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../core/logger.ts";
 import { RunnerService } from "../protocol/index.ts";
-import type { ControlPlane } from "./control-plane.ts";
 import { Orchestrator } from "./orchestrator.ts";
 import type { CompiledOrchestratorOptions } from "./orchestrator-options.ts";
 import { runnerService } from "./runner-service.ts";
@@ -33,7 +32,7 @@ export interface RunningOrchestrator {
  */
 export async function startOrchestrator(
   options: CompiledOrchestratorOptions,
-  deps: { log: Logger; httpApi?: (control: ControlPlane) => HttpServer },
+  deps: { log: Logger; httpApi?: (core: Orchestrator) => HttpServer },
 ): Promise<RunningOrchestrator> {
   const store = await openStore(options.store);
   const core = new Orchestrator({

@@ -186,7 +186,9 @@ describe("orchestrator with mock runners", () => {
       (await orch.core.listLayouts()).some((l) => l.name === "live-momentum") ? undefined : true,
     );
     const stillRunning = runners.flatMap((r) =>
-      [...r.processes.values()].filter((p) => p.request.layout === "live-momentum" && p.state === ProcessState.RUNNING),
+      [...r.processes.values()].filter(
+        (p) => p.request.layout === "live-momentum" && p.state === ProcessState.RUNNING,
+      ),
     );
     assert.deepEqual(stillRunning, []);
   });

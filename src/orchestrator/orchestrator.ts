@@ -154,6 +154,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     if (m.case === "heartbeat") {
       const entry = this.registry.heartbeat(nodeId, session, m.value);
       if (!entry) return;
+      if (m.value.sentAtUnixMs > 0n) this.onHeartbeat?.(Date.now() - Number(m.value.sentAtUnixMs));
       for (const p of m.value.processes) {
         const d = this.deployments.get(p.deploymentId);
         if (!d || d.inFlight || d.rec.nodeId !== nodeId || d.phase !== "running") continue;
@@ -711,6 +712,9 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   async restoreDrains(): Promise<void> {
     this.drained = new Set(await this.o.store.listDraining());
   }
+
+  /** Called for every heartbeat with its lag: ms from the runner sending it to the registry having it. */
+  onHeartbeat: ((lagMs: number) => void) | undefined;
 
   /** Nodes drained before a restart; applied when their runner registers. */
   drained = new Set<string>();

@@ -126,6 +126,7 @@ export class MockRunner {
       case: "heartbeat",
       value: {
         seq: this.seq,
+        sentAtUnixMs: BigInt(Date.now()),
         load: { cpuFraction: this.options.cpu?.() ?? 0.1, memoryUsedBytes: 1n << 30n },
         processes: [...this.processes.values()].map((p) => this.status(p)),
         hotDatasets: [...this.hot.values()].map((d) => ({

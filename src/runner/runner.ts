@@ -242,6 +242,7 @@ export class Runner {
       case: "heartbeat",
       value: {
         seq: this.seq,
+        sentAtUnixMs: BigInt(Date.now()),
         load: { cpuFraction: load.cpu, memoryUsedBytes: BigInt(Math.floor(load.memoryUsedBytes)) },
         processes: [...this.deployments.values()].map(processStatus),
         hotDatasets: this.hotDatasets(),

@@ -9,14 +9,14 @@ import type { CliIo } from "../io.ts";
 import { formatTable } from "../table.ts";
 
 /**
- * `hive dev`: everything on one machine. Until the runner and the orchestrator exist, it runs
- * the control plane's pure cores on the simulated dev cluster: it places every example layout
- * (all or nothing, committing each before the next) and computes each node's routing table,
- * with the ports each node's range would hand out. It starts no process, and says so.
+ * `hive dev-preview`: a dry run of `hive dev` with the control plane's pure cores on a simulated
+ * cluster: it places every example layout (all or nothing, committing each before the next) and
+ * computes each node's routing table, with the ports each node's range would hand out. It starts
+ * no process, and says so.
  */
-export function registerDev(program: Command, io: CliIo): void {
+export function registerDevPreview(program: Command, io: CliIo): void {
   program
-    .command("dev")
+    .command("dev-preview")
     .description(
       "run The Hive on this machine (for now: place the example layouts on the simulated dev cluster)",
     )
@@ -72,7 +72,7 @@ export function registerDev(program: Command, io: CliIo): void {
         if (rows.length > 0) io.out(`\n${formatTable(["node", "route", "local", "remotes"], rows)}`);
         io.out("");
       }
-      io.out("Preview only: no process was started. The runner and orchestrator that run these come next.");
+      io.out("Preview only: no process was started (hive dev runs them).");
       io.exit(failed ? ExitCode.Failed : ExitCode.Ok);
     });
 }

@@ -11,8 +11,15 @@ export function registerRunner(program: Command, io: CliIo): void {
     .option("--node-id <id>", "override the node id of the file")
     .option("--orchestrator <url...>", "override the orchestrator URL(s) of the file")
     .option("--join-token <token>", "override the join token of the file")
+    .option("--stop-on-exit", "stop this runner's processes when it exits (by default they outlive it)")
     .action(
-      async (opts: { config: string; nodeId?: string; orchestrator?: string[]; joinToken?: string }) => {
+      async (opts: {
+        config: string;
+        nodeId?: string;
+        orchestrator?: string[];
+        joinToken?: string;
+        stopOnExit?: boolean;
+      }) => {
         // Loaded here so that `hive validate` and friends do not load ZeroMQ and cgroup code.
         const { readRunnerConfig } = await import("../../runner/runner-options.ts");
         const { createRunner } = await import("../../runner/create-runner.ts");
@@ -29,7 +36,7 @@ export function registerRunner(program: Command, io: CliIo): void {
         );
         const signal = await waitForSignal();
         io.err(`runner ${options.nodeId}: ${signal}, closing`);
-        await runner.close();
+        await runner.close({ stopDeployments: opts.stopOnExit === true });
         io.exit(ExitCode.Ok);
       },
     );

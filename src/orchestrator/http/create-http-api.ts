@@ -4,7 +4,13 @@
  * for logs, streams text). Errors are HiveErrors answered as `{ error: { code, message, issues? } }`
  * with the status of their code (see error-body.ts).
  */
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { ControlPlane } from "../control-plane.ts";
@@ -35,19 +41,12 @@ export interface HttpApiOptions {
 export function createHttpApi(options: HttpApiOptions): FastifyInstance {
   const app = Fastify({
     ...(options.log === undefined ? { logger: false } : { loggerInstance: options.log }),
-    // Requests are logged by the hook below: reads at debug (the CLI polls), changes at info.
-    disableRequestLogging: true,
+    logController: new RequestLog(),
+    // A `hive logs -f` never ends by itself: on close every connection goes, busy or not (the log
+    // route first ends its streams cleanly, in a preClose hook).
+    forceCloseConnections: true,
     bodyLimit: options.bodyLimit ?? 4 * 1024 * 1024,
   }) as unknown as FastifyInstance;
-
-  app.addHook("onResponse", (request, reply, done) => {
-    const level = request.method === "GET" || request.method === "HEAD" ? "debug" : "info";
-    request.log[level](
-      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
-      "http request",
-    );
-    done();
-  });
 
   app.setErrorHandler((err: FastifyError | HiveError, request, reply) => {
     const e = toHiveError(err);
@@ -76,6 +75,27 @@ export function createHttpApi(options: HttpApiOptions): FastifyInstance {
   registerDeploymentRoutes(app, options.control);
   registerLogRoute(app, options.control);
   return app;
+}
+
+/** One line per request, when it is done: reads at debug (the CLI polls), changes at info. */
+class RequestLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    const fields = {
+      method: request.method,
+      url: request.url,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+    };
+    if (error) reply.log.error({ ...fields, err: error }, "http request errored");
+    else if (request.method === "GET" || request.method === "HEAD") reply.log.debug(fields, "http request");
+    else reply.log.info(fields, "http request");
+  }
 }
 
 /** A HiveError as it is; fastify's own client errors (bad JSON, 415, 413) as invalid_argument. */

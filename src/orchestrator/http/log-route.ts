@@ -15,19 +15,41 @@ import { idParams, logsQuery, parseInput } from "./request-input.ts";
  */
 const FIRST_CHUNK_WAIT_MS = 100;
 
+/** How long a closing server waits for open log streams to end before dropping them. */
+const CLOSE_WAIT_MS = 1000;
+
 type Next = IteratorResult<Uint8Array>;
 
 /** Registers the log route. */
 export function registerLogRoute(app: FastifyInstance, control: ControlPlane): void {
+  /** Open reads: how to stop each, and when its response is over. */
+  const reads = new Map<AbortController, Promise<void>>();
+  // Ordering rule: on close, streams end (and their last chunk goes out) before the server drops
+  // its connections, so followers see a clean end; a read that ignores its abort is cut after a bound.
+  app.addHook("preClose", async () => {
+    for (const read of reads.keys()) read.abort();
+    await settledWithin(Promise.all(reads.values()), CLOSE_WAIT_MS);
+  });
   app.get("/v1/deployments/:id/logs", async (request, reply) => {
     const { id } = parseInput(idParams, request.params, "path");
     const { stream, follow, tail } = parseInput(logsQuery, request.query, "query");
     const abort = new AbortController();
     // `close` on the response: sent in full, or the connection is gone. Either way, stop reading.
-    reply.raw.once("close", () => abort.abort());
-    const iterator = control
-      .logs(id, { stream, follow, ...(tail === undefined ? {} : { tailBytes: tail }), signal: abort.signal })
-      [Symbol.asyncIterator]();
+    const over = new Promise<void>((resolve) =>
+      reply.raw.once("close", () => {
+        reads.delete(abort);
+        abort.abort();
+        resolve();
+      }),
+    );
+    reads.set(abort, over);
+    const options = {
+      stream,
+      follow,
+      ...(tail === undefined ? {} : { tailBytes: tail }),
+      signal: abort.signal,
+    };
+    const iterator = control.logs(id, options)[Symbol.asyncIterator]();
     const first = iterator.next();
     await settledWithin(first, FIRST_CHUNK_WAIT_MS);
     return reply
@@ -39,7 +61,10 @@ export function registerLogRoute(app: FastifyInstance, control: ControlPlane): v
 }
 
 /** Yields the first result, then the rest; always tells the source it is done with. */
-async function* chunks(first: Promise<Next>, iterator: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
+async function* chunks(
+  first: Promise<Next>,
+  iterator: AsyncIterator<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
   let finished = false;
   try {
     let next = await first;

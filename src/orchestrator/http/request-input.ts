@@ -66,7 +66,9 @@ function toIssues(issue: z.core.$ZodIssue, part: InputPart, fields: readonly str
         expected: fields.length === 0 ? "no fields" : `only ${fields.join(", ")}`,
       }));
     case "invalid_type":
-      return [{ path, found, expected: issue.expected === "object" ? "a JSON object" : `a ${issue.expected}` }];
+      return [
+        { path, found, expected: issue.expected === "object" ? "a JSON object" : `a ${issue.expected}` },
+      ];
     case "invalid_value":
       return [{ path, found, expected: `one of ${issue.values.map((v) => String(v)).join(", ")}` }];
     case "too_small":

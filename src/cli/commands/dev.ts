@@ -1,0 +1,164 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { DevCluster } from "../../dev/dev-cluster.ts";
+import type { DeploymentView, LayoutView } from "../../orchestrator/control-plane.ts";
+import { ExitCode } from "../exit-codes.ts";
+import type { CliIo } from "../io.ts";
+import { formatTable } from "../table.ts";
+import { parseSeed } from "./plan.ts";
+
+/**
+ * `hive dev`: The Hive on this machine. Starts an orchestrator with the embedded store and three
+ * runners (two on the live pool, one on the backtest pool) as separate processes, applies the
+ * demo layouts, shows what runs where and how to look at it, and stops everything on Ctrl-C.
+ */
+export function registerDev(program: Command, io: CliIo): void {
+  program
+    .command("dev")
+    .description("run The Hive on this machine: orchestrator, runners and the demo layouts")
+    .option("--dir <dir>", "state, store and logs (wiped at start)", ".hive/dev")
+    .option("--layouts <dir>", "layouts to apply", "examples/layouts")
+    .option("--runner-port <port>", "runner protocol port", "7070")
+    .option("--http-port <port>", "HTTP API port", "7071")
+    .option("--timeout <s>", "how long to wait for the layouts to run", "90")
+    .option("--exit-when-running", "stop everything and exit 0 once the layouts run (smoke test)")
+    .action(
+      async (opts: {
+        dir: string;
+        layouts: string;
+        runnerPort: string;
+        httpPort: string;
+        timeout: string;
+        exitWhenRunning?: boolean;
+      }) => {
+        const cluster = new DevCluster({
+          dir: opts.dir,
+          runnerPort: parseSeed(opts.runnerPort),
+          httpPort: parseSeed(opts.httpPort),
+        });
+        let failed: string | undefined;
+        const stop = new AbortController();
+        cluster.onChildExit = (name, code, log) => {
+          failed = `${name} exited (code ${code}); see ${log}`;
+          stop.abort();
+        };
+        // First signal: a clean stop. Repeats within 2 s are ignored (a terminal or `timeout` may
+        // deliver one signal twice: to hive dev and to its process group); a later one forces.
+        let firstSignalAt = 0;
+        const onSignal = () => {
+          if (firstSignalAt === 0) {
+            firstSignalAt = Date.now();
+            stop.abort();
+          } else if (Date.now() - firstSignalAt > 2_000) {
+            io.err("hive dev: forced stop: killing every process now");
+            cluster.kill();
+            process.exit(ExitCode.Failed);
+          }
+        };
+        process.on("SIGINT", onSignal);
+        process.on("SIGTERM", onSignal);
+        try {
+          io.out(`hive dev: starting an orchestrator and 3 runners (logs in ${opts.dir}/logs)`);
+          cluster.start();
+          await cluster.waitReady();
+          const files = readdirSync(opts.layouts)
+            .filter((f) => f.endsWith(".yaml"))
+            .sort();
+          for (const file of files) {
+            const path = join(opts.layouts, file);
+            const res = await fetch(`${cluster.apiUrl}/v1/layouts`, {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ source: readFileSync(path, "utf8"), file: path }),
+            });
+            const body = (await res.json()) as {
+              layout?: string;
+              added?: string[];
+              error?: { message: string };
+            };
+            if (!res.ok) throw new Error(`${path}: ${body.error?.message ?? res.statusText}`);
+            io.out(`applied ${path}: ${body.layout} (${body.added?.join(", ")})`);
+          }
+          const layouts = await waitRunning(cluster.apiUrl, Number(opts.timeout) * 1000, stop.signal, io);
+          printWhereWhat(layouts, io, cluster.apiUrl);
+          if (!opts.exitWhenRunning && !stop.signal.aborted) {
+            io.out("\nCtrl-C stops everything.");
+            await new Promise<void>((resolve) =>
+              stop.signal.addEventListener("abort", () => resolve(), { once: true }),
+            );
+          }
+        } catch (err) {
+          failed ??= err instanceof Error ? err.message : String(err);
+        } finally {
+          io.out(
+            "hive dev: stopping the layouts, the runners and the orchestrator... (Ctrl-C again to force)",
+          );
+          await cluster.close();
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+        }
+        if (failed) {
+          io.err(`error: ${failed}`);
+          io.exit(ExitCode.Failed);
+        } else {
+          io.out("hive dev: stopped cleanly.");
+          io.exit(ExitCode.Ok);
+        }
+      },
+    );
+}
+
+async function waitRunning(
+  api: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+  io: CliIo,
+): Promise<LayoutView[]> {
+  const end = Date.now() + timeoutMs;
+  const seen = new Map<string, string>();
+  for (;;) {
+    const layouts = (await (await fetch(`${api}/v1/layouts`)).json()) as LayoutView[];
+    for (const d of layouts.flatMap((l) => l.deployments)) {
+      if (seen.get(d.id) !== d.phase) {
+        seen.set(d.id, d.phase);
+        io.out(`  ${d.id.padEnd(40)} ${d.phase.padEnd(9)} ${d.nodeId ?? d.pendingReason ?? ""}`);
+      }
+    }
+    // A backtest that finished counts as done.
+    if (layouts.every((l) => l.state === "running")) return layouts;
+    if (signal.aborted) return layouts;
+    if (Date.now() > end) {
+      const stuck = layouts
+        .flatMap((l) => l.deployments)
+        .filter((d) => d.phase !== "running" && d.phase !== "exited");
+      throw new Error(
+        `not running after ${timeoutMs / 1000} s: ${stuck.map((d) => `${d.id} ${d.phase} ${d.pendingReason ?? d.lastExit?.reason ?? ""}`).join("; ")}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function printWhereWhat(layouts: readonly LayoutView[], io: CliIo, api: string): void {
+  const rows = layouts.flatMap((l) =>
+    l.deployments.map((d: DeploymentView) => [
+      d.id,
+      d.role,
+      d.nodeId ?? "-",
+      d.phase,
+      Object.entries(d.addresses)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ") || "-",
+    ]),
+  );
+  io.out(`\n${formatTable(["deployment", "role", "node", "phase", "offers"], rows)}`);
+  const momentum = layouts
+    .flatMap((l) => l.deployments)
+    .find((d) => d.service === "momentum" && d.role === "active");
+  io.out(`\nLook at it (HIVE_ORCHESTRATOR=${api}):`);
+  io.out("  npm run hive -- status                 layouts and their deployments");
+  io.out("  npm run hive -- nodes                  the runners, their load and hot datasets");
+  if (momentum) io.out(`  npm run hive -- logs ${momentum.id} -f   the strategy's orders and fills`);
+  io.out("  ls .hive/results/                      the backtests' results");
+}

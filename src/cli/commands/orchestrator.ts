@@ -1,0 +1,90 @@
+import type { Command } from "commander";
+import { ExitCode } from "../exit-codes.ts";
+import type { CliIo } from "../io.ts";
+import { UsageError } from "./plan.ts";
+
+/** Parses host:port. */
+export function parseListen(flag: string, text: string): { host: string; port: number } {
+  const match = /^(.+):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || !(port >= 0 && port <= 65535))
+    throw new UsageError(`${flag}: found "${text}", expected host:port`);
+  return { host: match[1] ?? "127.0.0.1", port };
+}
+
+/** `hive orchestrator`: the control plane daemon (runner protocol, HTTP API, reconcile loop). */
+export function registerOrchestrator(program: Command, io: CliIo): void {
+  program
+    .command("orchestrator")
+    .description("run the orchestrator: registry, scheduler, supervisor, store, HTTP API")
+    .option(
+      "--store <url>",
+      "sqlite:<file> (embedded, the default) or memory:",
+      "sqlite:.hive/orchestrator.db",
+    )
+    .option("--runner-listen <host:port>", "where runners connect (runner protocol)", "127.0.0.1:7070")
+    .option(
+      "--http-listen <host:port>",
+      "where the CLI and dashboards connect (HTTP API, /metrics)",
+      "127.0.0.1:7071",
+    )
+    .option("--join-token <token>", "token runners must present", "")
+    .option("--heartbeat-ms <ms>", "runner heartbeat interval", "500")
+    .option("--runner-lease-ms <ms>", "a runner's lease without acknowledged heartbeats", "2000")
+    .action(
+      async (opts: {
+        store: string;
+        runnerListen: string;
+        httpListen: string;
+        joinToken: string;
+        heartbeatMs: string;
+        runnerLeaseMs: string;
+      }) => {
+        const { compileOrchestratorOptions } = await import("../../orchestrator/orchestrator-options.ts");
+        const { startOrchestrator } = await import("../../orchestrator/orchestrator-server.ts");
+        const { createHttpApi } = await import("../../orchestrator/http/index.ts");
+        const { orchestratorMetrics } = await import("../../orchestrator/metrics.ts");
+        const { createLogger } = await import("../../core/logger.ts");
+        const options = compileOrchestratorOptions({
+          store: opts.store,
+          runnerListen: parseListen("--runner-listen", opts.runnerListen),
+          httpListen: parseListen("--http-listen", opts.httpListen),
+          joinToken: opts.joinToken,
+          heartbeatIntervalMs: Number(opts.heartbeatMs),
+          runnerLeaseMs: Number(opts.runnerLeaseMs),
+        });
+        const log = createLogger("orchestrator");
+        const running = await startOrchestrator(options, {
+          log,
+          httpApi: (core) => {
+            const metrics = orchestratorMetrics(core);
+            const app = createHttpApi({
+              control: core,
+              log,
+              metrics: {
+                contentType: metrics.registry.contentType,
+                render: () => metrics.registry.metrics(),
+              },
+            });
+            return {
+              listen: (at) => app.listen({ host: at.host, port: at.port }),
+              close: () => app.close(),
+            };
+          },
+        });
+        io.err(`orchestrator: runners connect to ${running.runnerUrl}; API at ${running.httpUrl}`);
+        const signal = await new Promise<string>((resolve) => {
+          const on = (s: NodeJS.Signals) => {
+            process.off("SIGINT", on);
+            process.off("SIGTERM", on);
+            resolve(s);
+          };
+          process.on("SIGINT", on);
+          process.on("SIGTERM", on);
+        });
+        io.err(`orchestrator: ${signal}, closing (runners and their processes keep running)`);
+        await running.close();
+        io.exit(ExitCode.Ok);
+      },
+    );
+}
