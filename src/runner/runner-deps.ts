@@ -5,6 +5,7 @@ import type { RouteUpdate } from "../layout/index.ts";
 import type { CgroupDriver } from "./cgroups/index.ts";
 import type { DatasetStore } from "./datasets/index.ts";
 import type { PortAllocator } from "./ports/index.ts";
+import type { RouteCounters } from "./post-office/index.ts";
 import type { ProcessLauncher } from "./process/index.ts";
 
 /** A socket of a deployment, in the post office's terms. */
@@ -30,6 +31,8 @@ export interface PostOfficePort {
   removeDeployment(deploymentId: string): Promise<void>;
   /** Closes everything. */
   close(): Promise<void>;
+  /** Per-route counters, for metrics (optional for fakes). */
+  counters?(): RouteCounters[];
 }
 
 /** The machine as the runner measured it at start. */

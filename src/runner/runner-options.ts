@@ -50,6 +50,11 @@ export const runnerConfigSchema = z.strictObject({
   linkBandwidthBytesPerSec: z.number().positive().default(1.25e9),
   /** Grace between SIGTERM and SIGKILL when a deployment is stopped. */
   stopGraceMs: z.number().int().positive().default(5_000),
+  /** Where to serve Prometheus metrics (host:port); none by default. */
+  metricsListen: z
+    .string()
+    .regex(/^.+:\d{1,5}$/, "host:port, such as 127.0.0.1:9101")
+    .optional(),
 });
 
 /** A runner configuration as written. */
@@ -78,6 +83,8 @@ export interface CompiledRunnerOptions {
   readonly cgroupParent: string;
   readonly linkBandwidthBytesPerSec: number;
   readonly stopGraceMs: number;
+  /** host:port of the metrics endpoint, if any. */
+  readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
 }
 
 /** Validates a configuration (from a file, flags, or both) and fills the defaults. */
@@ -115,6 +122,12 @@ function fromConfig(c: z.output<typeof runnerConfigSchema>): CompiledRunnerOptio
     cgroupParent: c.cgroupParent ?? `hive-${c.nodeId}`,
     linkBandwidthBytesPerSec: c.linkBandwidthBytesPerSec,
     stopGraceMs: c.stopGraceMs,
+    metricsListen: c.metricsListen
+      ? {
+          host: c.metricsListen.slice(0, c.metricsListen.lastIndexOf(":")),
+          port: Number(c.metricsListen.slice(c.metricsListen.lastIndexOf(":") + 1)),
+        }
+      : undefined,
   };
 }
 

@@ -66,6 +66,7 @@ async function startRunner(nodeId = "rt-1"): Promise<Runner> {
     runDir: run,
     datasets: { dir: join(data, "datasets"), budget: "64MiB" },
     stopGraceMs: 2_000,
+    metricsListen: "127.0.0.1:0",
   });
   const runner = await createRunner(options, { cgroups: cg.driver, log: silentLogger() });
   runners.push(runner);
@@ -153,6 +154,20 @@ describe("runner on the real kernel", () => {
       h.processes.some((p) => p.deploymentId === "dep-a" && p.state === ProcessState.RUNNING),
     );
     assert.equal(hb.processes.find((p) => p.deploymentId === "dep-a")?.pid, answer.pid);
+  });
+
+  test("serves Prometheus metrics: processes by state, routes, heartbeats", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    const url = runners.at(-1)?.metricsUrl;
+    assert.ok(url);
+    const text = await (await fetch(url)).text();
+    assert.match(text, /hive_runner_processes\{state="running",component="runner",node="rt-1"\} 1/);
+    assert.match(
+      text,
+      /hive_route_connected_remotes\{deployment="dep-a",socket="market_data",kind="market-data"/,
+    );
+    assert.match(text, /hive_runner_unlimited\{component="runner",node="rt-1"\} 0/);
+    assert.match(text, /hive_runner_heartbeats_sent\{component="runner",node="rt-1"\} [1-9]/);
   });
 
   test("serves a deployment's output through the protocol", async (t) => {

@@ -1,4 +1,5 @@
 import { mkdir } from "node:fs/promises";
+import type { Server } from "node:http";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { HiveError } from "../core/hive-error.ts";
@@ -28,6 +29,7 @@ import { OrchestratorLink, type LinkState } from "./orchestrator-link.ts";
 import { readLog, recoverProcesses, type ManagedProcess } from "./process/index.ts";
 import type { CompiledRunnerOptions } from "./runner-options.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
+import { runnerMetrics, serveMetrics } from "./runner-metrics.ts";
 import { processStatus, spawnDeployment, type Deployment } from "./spawn-deployment.ts";
 
 /** The runner's version, reported at registration. */
@@ -51,6 +53,9 @@ export class Runner {
   private heartbeat: NodeJS.Timeout | undefined;
   private seq = 0n;
   private closed = false;
+  private metricsServer: Server | undefined;
+  /** Where the runner serves its Prometheus metrics, if it does. */
+  metricsUrl: string | undefined;
 
   constructor(
     readonly options: CompiledRunnerOptions,
@@ -79,7 +84,32 @@ export class Runner {
     if (this.deps.cgroups.kind === "none")
       log.warn("no writable cgroups: processes run WITHOUT memory or CPU limits");
     await this.recover();
+    if (o.metricsListen) {
+      const served = await serveMetrics(this.metrics(), o.metricsListen);
+      this.metricsServer = served.server;
+      this.metricsUrl = served.url;
+      log.info({ url: served.url }, "metrics");
+    }
     this.link.start();
+  }
+
+  /** The runner's Prometheus metrics, computed from its own state at scrape time. */
+  metrics() {
+    return runnerMetrics({
+      nodeId: this.options.nodeId,
+      processStates: () => {
+        const counts: Record<string, number> = {};
+        for (const d of this.deployments.values()) {
+          const state = d.process?.state ?? "starting";
+          counts[state] = (counts[state] ?? 0) + 1;
+        }
+        return counts;
+      },
+      hotDatasets: () => this.deps.datasets.hot(),
+      routes: () => this.deps.postOffice.counters?.() ?? [],
+      heartbeatsSent: () => Number(this.seq),
+      unlimited: () => this.deps.cgroups.kind === "none",
+    });
   }
 
   /** Where per-deployment logs are written. */
@@ -115,6 +145,9 @@ export class Runner {
         [...this.deployments.keys()].map((id) => this.stop(id, this.options.stopGraceMs)),
       );
     }
+    await new Promise((resolve) =>
+      this.metricsServer ? this.metricsServer.close(resolve) : resolve(undefined),
+    );
     await this.deps.postOffice.close();
     await this.deps.datasets.close();
     // With nothing left running, the runner's cgroup parent is empty: leave no trace of it.

@@ -1,0 +1,115 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Gauge, Registry } from "prom-client";
+import type { RouteCounters } from "./post-office/index.ts";
+
+/** What the runner's metrics read, at scrape time. */
+export interface RunnerMetricsSource {
+  readonly nodeId: string;
+  /** Deployments by process state. */
+  processStates(): Record<string, number>;
+  hotDatasets(): readonly { id: string; version: string; bytes: number }[];
+  routes(): readonly RouteCounters[];
+  heartbeatsSent(): number;
+  /** 1 when the runner has no resource limits (no usable cgroups). */
+  unlimited(): boolean;
+}
+
+/**
+ * The runner's Prometheus metrics. Everything is computed when scraped from the runner's own
+ * state, so a metric cannot drift from what the runner reports to the orchestrator.
+ */
+export function runnerMetrics(source: RunnerMetricsSource): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ component: "runner", node: source.nodeId });
+  new Gauge({
+    name: "hive_runner_processes",
+    help: "Deployments on this runner by process state",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [state, n] of Object.entries(source.processStates())) this.set({ state }, n);
+    },
+  });
+  new Gauge({
+    name: "hive_runner_dataset_bytes",
+    help: "Datasets hot in RAM, by id and version",
+    labelNames: ["dataset"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of source.hotDatasets()) this.set({ dataset: `${d.id}@${d.version}` }, d.bytes);
+    },
+  });
+  const route = (name: string, help: string, pick: (r: RouteCounters) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["deployment", "socket", "kind"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of source.routes()) {
+          const v = pick(r);
+          if (v !== null) this.set({ deployment: r.deploymentId, socket: r.socket, kind: r.kind }, v);
+        }
+      },
+    });
+  route(
+    "hive_route_messages",
+    "Messages through a route (orders exact; market data when metered)",
+    (r) => r.messages,
+  );
+  route("hive_route_bytes", "Bytes through a route", (r) => r.bytes);
+  route(
+    "hive_route_drops",
+    "Messages dropped on a route (orders only: market-data drops are not observable)",
+    (r) => r.drops,
+  );
+  route(
+    "hive_route_connected_remotes",
+    "Remotes of a route whose connection is up",
+    (r) => r.connectedRemotes,
+  );
+  new Gauge({
+    name: "hive_runner_heartbeats_sent",
+    help: "Heartbeats sent to the orchestrator since the runner started",
+    registers: [registry],
+    collect() {
+      this.set(source.heartbeatsSent());
+    },
+  });
+  new Gauge({
+    name: "hive_runner_unlimited",
+    help: "1 when processes run without resource limits (no usable cgroups)",
+    registers: [registry],
+    collect() {
+      this.set(source.unlimited() ? 1 : 0);
+    },
+  });
+  return registry;
+}
+
+/** Serves a registry at GET /metrics on host:port; resolves with the server and its URL. */
+export async function serveMetrics(
+  registry: Registry,
+  at: { host: string; port: number },
+): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    if (req.method !== "GET" || req.url !== "/metrics") {
+      res.writeHead(404).end("not found: GET /metrics\n");
+      return;
+    }
+    registry
+      .metrics()
+      .then((text) => res.writeHead(200, { "content-type": registry.contentType }).end(text))
+      .catch((err: unknown) => res.writeHead(500).end(String(err)));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(at.port, at.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `http://${at.host}:${port}/metrics` };
+}
