@@ -74,7 +74,7 @@ export class DevCluster {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(join(dir, "logs"), { recursive: true });
     this.launch("orchestrator", this.orchestratorArgs());
-    for (const node of this.o.nodes ?? DEV_NODES) {
+    for (const [index, node] of (this.o.nodes ?? DEV_NODES).entries()) {
       // A short run dir: Unix socket paths are limited to 107 bytes.
       const runDir = join(tmpdir(), "hive-dev", node.id);
       this.runDirs.push(runDir);
@@ -91,6 +91,8 @@ export class DevCluster {
           runDir,
           datasets: { dir: join("/dev/shm", "hive-dev", node.id), budget: "1GiB" },
           stopGraceMs: 2000,
+          // Each runner's Prometheus metrics on the ports after the HTTP API's.
+          metricsListen: `127.0.0.1:${this.o.httpPort + 1 + index}`,
         }),
       );
       // --stop-on-exit: a dev runner takes its processes with it, even if the stop of the layouts

@@ -161,4 +161,7 @@ function printWhereWhat(layouts: readonly LayoutView[], io: CliIo, api: string):
   io.out("  npm run hive -- nodes                  the runners, their load and hot datasets");
   if (momentum) io.out(`  npm run hive -- logs ${momentum.id} -f   the strategy's orders and fills`);
   io.out("  ls .hive/results/                      the backtests' results");
+  const port = Number(new URL(api).port);
+  io.out(`  curl ${api}/metrics                     the orchestrator's metrics`);
+  io.out(`  curl http://127.0.0.1:${port + 1}/metrics      a runner's metrics (${port + 1}-${port + 3})`);
 }

@@ -32,7 +32,7 @@ export function registerStatus(program: Command, io: CliIo): void {
     else
       io.out(
         formatTable(
-          ["layout", "state", "generation", "running", "pending", "failed", "applied"],
+          ["layout", "state", "generation", "running", "pending", "done", "failed", "applied"],
           layouts.map((l) => [l.name, l.state, String(l.generation), ...counts(l), l.appliedAt]),
         ),
       );
@@ -40,12 +40,16 @@ export function registerStatus(program: Command, io: CliIo): void {
   });
 }
 
-/** Running (of all), pending (not placed or starting), failed (exited or failed). */
+/**
+ * Running (of all), pending (not placed or starting), done (ended with code 0: a finished
+ * backtest) and failed (ended otherwise).
+ */
 function counts(l: LayoutView): string[] {
-  const n = (phases: readonly string[]) => l.deployments.filter((d) => phases.includes(d.phase)).length;
+  const n = (test: (d: LayoutView["deployments"][number]) => boolean) => l.deployments.filter(test).length;
   return [
-    `${n(["running"])}/${l.deployments.length}`,
-    String(n(["pending", "starting"])),
-    String(n(["failed", "exited"])),
+    `${n((d) => d.phase === "running")}/${l.deployments.length}`,
+    String(n((d) => d.phase === "pending" || d.phase === "starting")),
+    String(n((d) => d.phase === "exited" && d.lastExit?.code === 0)),
+    String(n((d) => d.phase === "failed" || (d.phase === "exited" && d.lastExit?.code !== 0))),
   ];
 }
