@@ -104,7 +104,7 @@ describe("hive CLI against the orchestrator's HTTP API", () => {
     assert.equal(all.code, ExitCode.Ok);
     assert.match(
       all.out,
-      /^LAYOUT +STATE +GENERATION +RUNNING +PENDING +FAILED +APPLIED\nlive-momentum +running +2 +4\/4 +0 +0 /,
+      /^LAYOUT +STATE +GENERATION +RUNNING +PENDING +DONE +FAILED +APPLIED\nlive-momentum +running +2 +4\/4 +0 +0 +0 /,
     );
     const one = await run("status", "live-momentum");
     assert.match(one.out, /^layout live-momentum: running \(generation 2/);
