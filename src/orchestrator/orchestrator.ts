@@ -25,6 +25,7 @@ import { deploymentView, newDeploymentId, type Deployment } from "./deployment.t
 import { Registry, type LeaseOptions } from "./registry.ts";
 import type { RunnerStreamHandler } from "./runner-service.ts";
 import type { RunnerSession } from "./runner-session.ts";
+import { ClusterRuntime, type ServiceProvider } from "./service-provider.ts";
 import { restartDelayMs, spawnRequestFor, wantsRestart } from "./spawn-request.ts";
 import type { DeploymentRecord, LayoutRecord } from "./store/store-records.ts";
 import type { Store } from "./store/store.ts";
@@ -40,6 +41,8 @@ export interface OrchestratorCoreOptions {
   /** Grace between SIGTERM and SIGKILL when a deployment is stopped. */
   readonly stopGraceMs?: number;
   readonly now?: () => number;
+  /** How services are run; by default through the registry's runners (ClusterRuntime). */
+  readonly provider?: (registry: Registry) => ServiceProvider;
 }
 
 interface LayoutEntry {
@@ -66,9 +69,12 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private again = false;
   private applying: Promise<unknown> = Promise.resolve();
 
+  private readonly provider: ServiceProvider;
+
   constructor(private readonly o: OrchestratorCoreOptions) {
     this.now = o.now ?? (() => performance.now());
     this.registry = new Registry(o.lease, this.now);
+    this.provider = o.provider?.(this.registry) ?? new ClusterRuntime(this.registry);
   }
 
   /** Loads the desired state from the store (after a restart: what was applied before). */
@@ -440,8 +446,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   private start(d: Deployment): void {
     const nodeId = d.rec.nodeId;
-    const node = nodeId ? this.registry.find(nodeId) : undefined;
-    if (!node?.session?.open || node.health !== "ready") return;
+    if (!nodeId || !this.provider.reachable(nodeId)) return;
     const layout = this.layouts.get(d.rec.layout)?.layout;
     d.inFlight = true;
     d.phase = "starting";
@@ -450,28 +455,21 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       { deploymentId: d.rec.id, layout: d.rec.layout, role: d.rec.role, epoch: d.rec.epoch },
       layout?.datasets ?? [],
     );
-    node.session
-      .spawn(request)
-      .then((answer) => {
+    this.provider
+      .spawn(nodeId, request)
+      .then((outcome) => {
         d.inFlight = false;
         if (d.rec.desired !== "running") {
           this.kick();
           return;
         }
-        if (answer.ok) {
+        if (outcome.ok) {
           d.phase = "running";
-          d.pid = answer.pid;
-          this.update(d, {
-            addresses: Object.fromEntries(answer.addresses.map((a) => [a.socketName, a.address])),
-            pendingReason: undefined,
-          });
-          this.o.log.info({ deploymentId: d.rec.id, nodeId, pid: answer.pid }, "running");
+          d.pid = outcome.pid;
+          this.update(d, { addresses: { ...outcome.addresses }, pendingReason: undefined });
+          this.o.log.info({ deploymentId: d.rec.id, nodeId, pid: outcome.pid }, "running");
         } else {
-          this.exited(d, {
-            code: null,
-            signal: null,
-            reason: `spawn failed: ${answer.error?.message ?? "unknown"}`,
-          });
+          this.exited(d, { code: null, signal: null, reason: `spawn failed: ${outcome.reason}` });
         }
       })
       .catch((err: unknown) => {
@@ -507,15 +505,17 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   }
 
   private stop(d: Deployment): void {
-    const node = d.rec.nodeId ? this.registry.find(d.rec.nodeId) : undefined;
-    if (!node?.session?.open) {
+    const nodeId = d.rec.nodeId;
+    if (!nodeId || !this.provider.reachable(nodeId)) {
+      // Nothing can be asked of a node that is gone: its deployment is forgotten.
+      const node = nodeId ? this.registry.find(nodeId) : undefined;
       if (!node || node.health === "down") this.forget(d);
       return;
     }
     d.inFlight = true;
     d.phase = "stopping";
-    node.session
-      .stop(d.rec.id, this.o.stopGraceMs ?? 5_000)
+    this.provider
+      .stop(nodeId, d.rec.id, this.o.stopGraceMs ?? 5_000)
       .catch((err: unknown) =>
         this.o.log.warn({ deploymentId: d.rec.id, err: HiveError.from(err).message }, "stop failed"),
       )
@@ -563,10 +563,9 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     const updates = diffRoutes(entry.pushed, tables);
     await Promise.all(
       [...updates].map(async ([nodeId, update]) => {
-        const session = this.registry.find(nodeId)?.session;
-        if (!session?.open) return;
+        if (!this.provider.reachable(nodeId)) return;
         try {
-          await session.routes(update.upserts, update.removals);
+          await this.provider.routes(nodeId, update);
           entry.pushed.set(nodeId, tables.get(nodeId) ?? []);
         } catch (err) {
           this.o.log.warn(
@@ -682,14 +681,13 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   async *logs(deploymentId: string, options: LogOptions): AsyncIterable<Uint8Array> {
     const d = this.deployments.get(deploymentId);
     if (!d) throw new HiveError(ErrorCode.NotFound, `no deployment ${deploymentId}`);
-    const session = d.rec.nodeId ? this.registry.find(d.rec.nodeId)?.session : undefined;
-    if (!session?.open) {
+    if (!d.rec.nodeId || !this.provider.reachable(d.rec.nodeId)) {
       throw new HiveError(
         ErrorCode.Unavailable,
         `the runner of ${deploymentId} (${d.rec.nodeId ?? "no node"}) is not connected`,
       );
     }
-    yield* session.readLogs(deploymentId, options);
+    yield* this.provider.logs(d.rec.nodeId, deploymentId, options);
   }
 
   async listDatasets(): Promise<DatasetView[]> {
