@@ -13,6 +13,19 @@ export interface Deployment {
   inFlight: boolean;
   /** No (re)start before this monotonic time (restart backoff). */
   notBefore: number;
+  /** Bumped at every spawn and whenever a spawn's answer must no longer count (node lost). */
+  attempt: number;
+}
+
+/** Whether a deployment is finished for good (a clean exit its policy does not restart) or given up. */
+export function isSettled(d: Deployment): boolean {
+  if (d.rec.pendingReason?.startsWith("gave up")) return true;
+  return d.phase === "exited" && d.rec.lastExit?.code === 0 && d.manifest.restart.policy !== "always";
+}
+
+/** A live strategy: an instance that may trade, which must never be restarted elsewhere without fencing. */
+export function trades(d: Deployment): boolean {
+  return d.manifest.pool === "live" && d.manifest.kind === "strategy";
 }
 
 /** A deployment as the API shows it. */

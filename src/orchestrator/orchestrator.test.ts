@@ -20,6 +20,8 @@ const dir = mkdtempSync(join(tmpdir(), "hive-orch-"));
 const store = `sqlite:${join(dir, "orchestrator.db")}`;
 const runners: MockRunner[] = [];
 let orch: RunningOrchestrator;
+/** The backtest moved off a lost data node by the "lost node" test. */
+let movedAway: { id: string; from: string; to: string } | undefined;
 
 after(async () => {
   for (const r of runners) await r.close();
@@ -141,8 +143,23 @@ describe("orchestrator with mock runners", () => {
       ),
     );
     assert.match(moved.nodeId ?? "", /^data-/);
+    movedAway = { id: victim.id, from: victim.nodeId ?? "", to: moved.nodeId ?? "" };
     const nodes = await orch.core.listNodes();
     assert.equal(nodes.find((n) => n.id === victim.nodeId)?.health, "down");
+  });
+
+  test("a node that comes back after its work moved does not take it back: its copy is stopped", async () => {
+    assert.ok(movedAway);
+    const old = runners.find((r) => r["options"].nodeId === movedAway!.from)!;
+    // The node returns, its runner still running the old copy (it was only cut off).
+    const back = mock(movedAway.from, "backtest", ["data_node"], 43000);
+    for (const [id, p] of old.processes) back.processes.set(id, { ...p });
+    await until("the stale copy stopped", () =>
+      back.processes.get(movedAway!.id)?.state === ProcessState.EXITED ? true : undefined,
+    );
+    const d = (await orch.core.listDeployments()).find((x) => x.id === movedAway!.id);
+    assert.equal(d?.nodeId, movedAway.to, "the deployment stays where it was moved");
+    assert.equal(d?.phase, "running");
   });
 
   test("an unplaceable service stays pending with the scheduler's reasons", async () => {
@@ -180,16 +197,38 @@ describe("orchestrator with mock runners", () => {
     );
   });
 
+  test("a live strategy is not restarted elsewhere when its node is lost (only fenced failover moves it)", async () => {
+    const active = (await orch.core.listDeployments({ layout: "live-momentum" })).find(
+      (d) => d.service === "momentum" && d.role === "active",
+    )!;
+    const node = runners.find((r) => r["options"].nodeId === active.nodeId && r.state === "registered")!;
+    await node.close();
+    const after = await until("the active's node down", async () => {
+      const d = (await orch.core.listDeployments()).find((x) => x.id === active.id);
+      return d?.pendingReason?.includes("fenced failover") ? d : undefined;
+    });
+    assert.equal(after.nodeId, active.nodeId, "not moved");
+    assert.equal(after.phase, "failed");
+    await new Promise((r) => setTimeout(r, 300));
+    const actives = (await orch.core.listDeployments({ layout: "live-momentum" })).filter(
+      (d) => d.service === "momentum" && d.role === "active" && d.phase === "running",
+    );
+    assert.deepEqual(actives, [], "no second active was started");
+  });
+
   test("stopping a layout stops its processes and forgets it", async () => {
     await orch.core.stopLayout("live-momentum");
     await until("live-momentum gone", async () =>
       (await orch.core.listLayouts()).some((l) => l.name === "live-momentum") ? undefined : true,
     );
-    const stillRunning = runners.flatMap((r) =>
-      [...r.processes.values()].filter(
-        (p) => p.request.layout === "live-momentum" && p.state === ProcessState.RUNNING,
-      ),
-    );
+    // Connected runners only: the node lost in the previous test cannot be asked anything.
+    const stillRunning = runners
+      .filter((r) => r.state === "registered")
+      .flatMap((r) =>
+        [...r.processes.values()].filter(
+          (p) => p.request.layout === "live-momentum" && p.state === ProcessState.RUNNING,
+        ),
+      );
     assert.deepEqual(stillRunning, []);
   });
 });

@@ -21,7 +21,7 @@ import type {
   LogOptions,
   NodeView,
 } from "./control-plane.ts";
-import { deploymentView, newDeploymentId, type Deployment } from "./deployment.ts";
+import { deploymentView, isSettled, newDeploymentId, trades, type Deployment } from "./deployment.ts";
 import { Registry, type LeaseOptions } from "./registry.ts";
 import type { RunnerStreamHandler } from "./runner-service.ts";
 import type { RunnerSession } from "./runner-session.ts";
@@ -66,6 +66,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly deployments = new Map<string, Deployment>();
   private readonly now: () => number;
   private reconciling = false;
+  /** Stops of unwanted processes on their way, by node/deployment. */
+  private readonly stopping = new Set<string>();
   private again = false;
   private applying: Promise<unknown> = Promise.resolve();
 
@@ -97,6 +99,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         pid: null,
         inFlight: false,
         notBefore: 0,
+        attempt: 0,
       });
     }
     this.o.log.info(
@@ -124,21 +127,24 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     const reported = new Set(register.runningDeployments.map((d) => d.deploymentId));
     for (const r of register.runningDeployments) {
       const d = this.deployments.get(r.deploymentId);
-      if (d && d.rec.desired === "running") {
-        // Re-adoption: it runs, so nothing is restarted.
+      // Re-adopt only what is wanted AND placed on this node: a node that comes back after its
+      // work was placed elsewhere must not take it back (two copies, one of them unseen).
+      if (d && d.rec.desired === "running" && d.rec.nodeId === entry.id && !d.inFlight) {
         d.phase = "running";
         d.pid = r.status?.pid ?? null;
         this.update(d, {
-          nodeId: entry.id,
           addresses: Object.fromEntries(r.addresses.map((a) => [a.socketName, a.address])),
           pendingReason: undefined,
         });
+        // The runner closed its order paths when it lost us (self-fencing): reopen the active's.
+        if (trades(d) && d.rec.role === "active") {
+          session.send({
+            case: "setOrderPath",
+            value: { deploymentId: d.rec.id, open: true, epoch: d.rec.epoch },
+          });
+        }
       } else {
-        this.o.log.warn(
-          { nodeId: entry.id, deploymentId: r.deploymentId },
-          "stopping a deployment nobody wants",
-        );
-        void session.stop(r.deploymentId, this.o.stopGraceMs ?? 5_000).catch(() => undefined);
+        this.stopUnwanted(entry.id, session, r.deploymentId);
       }
     }
     for (const d of this.deployments.values()) {
@@ -163,6 +169,12 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       if (m.value.sentAtUnixMs > 0n) this.onHeartbeat?.(Date.now() - Number(m.value.sentAtUnixMs));
       for (const p of m.value.processes) {
         const d = this.deployments.get(p.deploymentId);
+        const alive = p.state === ProcessState.RUNNING || p.state === ProcessState.STARTING;
+        if (alive && (!d || d.rec.nodeId !== nodeId || d.rec.desired !== "running")) {
+          // Running where it is not wanted (moved away while this node was cut off, or unknown).
+          if (!d?.inFlight) this.stopUnwanted(nodeId, session, p.deploymentId);
+          continue;
+        }
         if (!d || d.inFlight || d.rec.nodeId !== nodeId || d.phase !== "running") continue;
         if (
           p.state === ProcessState.EXITED ||
@@ -186,6 +198,18 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         "dataset",
       );
     }
+  }
+
+  /** Stops a process a node runs that no deployment wants there; at most once per session. */
+  private stopUnwanted(nodeId: string, session: RunnerSession, deploymentId: string): void {
+    const key = `${nodeId}/${deploymentId}`;
+    if (this.stopping.has(key)) return;
+    this.stopping.add(key);
+    this.o.log.warn({ nodeId, deploymentId }, "stopping a process not wanted on this node");
+    void session
+      .stop(deploymentId, this.o.stopGraceMs ?? 5_000)
+      .catch(() => undefined)
+      .finally(() => this.stopping.delete(key));
   }
 
   onClose(nodeId: string, session: RunnerSession): void {
@@ -301,6 +325,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
           pid: null,
           inFlight: false,
           notBefore: 0,
+          attempt: 0,
         };
         this.deployments.set(d.rec.id, d);
         out.push(d);
@@ -309,7 +334,14 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     return out;
   }
 
-  async stopLayout(name: string): Promise<void> {
+  stopLayout(name: string): Promise<void> {
+    // Serialized with applies: both read and write the same desired state.
+    const run = this.applying.then(() => this.stopNow(name));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async stopNow(name: string): Promise<void> {
     const entry = this.layoutEntry(name);
     entry.rec = { ...entry.rec, state: "stopping" };
     await this.o.store.putLayout(entry.rec);
@@ -365,11 +397,21 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       this.o.log.warn(change, "node health changed");
       if (change.to !== "down") continue;
       for (const d of this.deployments.values()) {
-        if (d.rec.nodeId !== change.nodeId || d.rec.desired !== "running") continue;
+        if (d.rec.nodeId !== change.nodeId || d.rec.desired !== "running" || isSettled(d)) continue;
+        d.attempt++; // an answer still on its way from the lost node no longer counts
+        d.inFlight = false;
+        d.pid = null;
+        if (trades(d)) {
+          // Never restarted cold elsewhere: the lost copy may still be trading. Fenced failover to
+          // a warm standby is what moves a live strategy (issue 5).
+          d.phase = "failed";
+          this.update(d, {
+            pendingReason: `node ${change.nodeId} is down; a live strategy moves only by fenced failover`,
+          });
+          continue;
+        }
         // Its node is lost: place it again (a backtest elsewhere, data locality first).
         d.phase = "pending";
-        d.pid = null;
-        d.inFlight = false;
         this.update(d, { nodeId: null, addresses: {}, pendingReason: `node ${change.nodeId} is down` });
       }
     }
@@ -384,6 +426,12 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
           now >= d.notBefore
         ) {
           if (d.rec.pendingReason?.startsWith("gave up")) continue;
+          if (
+            trades(d) &&
+            !this.provider.reachable(d.rec.nodeId) &&
+            d.rec.pendingReason?.includes("fenced failover")
+          )
+            continue;
           if (d.phase === "exited" && !wantsRestart(d.manifest.restart, 0)) continue; // finished
           this.start(d);
         }
@@ -450,6 +498,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     const layout = this.layouts.get(d.rec.layout)?.layout;
     d.inFlight = true;
     d.phase = "starting";
+    const attempt = ++d.attempt;
     const request = spawnRequestFor(
       d.manifest,
       { deploymentId: d.rec.id, layout: d.rec.layout, role: d.rec.role, epoch: d.rec.epoch },
@@ -458,6 +507,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     this.provider
       .spawn(nodeId, request)
       .then((outcome) => {
+        if (d.attempt !== attempt) return; // a newer attempt, or the node was lost meanwhile
         d.inFlight = false;
         if (d.rec.desired !== "running") {
           this.kick();
@@ -473,6 +523,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         }
       })
       .catch((err: unknown) => {
+        if (d.attempt !== attempt) return;
         d.inFlight = false;
         this.exited(d, { code: null, signal: null, reason: `spawn failed: ${HiveError.from(err).message}` });
       });

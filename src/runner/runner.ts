@@ -262,10 +262,34 @@ export class Runner {
     this.deps.log.info({ state, detail }, "orchestrator link");
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
-    if (state !== "registered") return;
+    if (state !== "registered") {
+      this.selfFence(detail);
+      return;
+    }
     const interval = this.link.ack?.heartbeatIntervalMs || 1_000;
     this.sendHeartbeat();
     this.heartbeat = setInterval(() => this.sendHeartbeat(), interval);
+  }
+
+  /**
+   * Self-fencing, at once, when the link to the orchestrator is lost: every order path closes, so
+   * a runner that is cut off stops trading before the orchestrator may consider it dead and hand
+   * its accounts to another instance. The orchestrator reopens the active's path when it
+   * re-adopts it. (Killing live processes after a grace period comes with failover, issue 5.)
+   */
+  private selfFence(reason: string): void {
+    for (const d of this.deployments.values()) {
+      if (!d.ordersOpen || d.final) continue;
+      d.ordersOpen = false;
+      void Promise.resolve(this.deps.postOffice.setOrderPath(d.request.deploymentId, false)).catch(
+        (err: unknown) =>
+          this.deps.log.error(
+            { deploymentId: d.request.deploymentId, err },
+            "could not close the order path",
+          ),
+      );
+      this.deps.log.warn({ deploymentId: d.request.deploymentId, reason }, "self-fenced: order path closed");
+    }
   }
 
   private sendHeartbeat(): void {
@@ -354,7 +378,8 @@ export class Runner {
         const d = this.deployments.get(m.value.deploymentId);
         if (d) {
           d.ordersOpen = m.value.open;
-          d.epoch = m.value.epoch;
+          // Fencing epochs only move forward (the post office ignores a lower one too).
+          if (m.value.epoch > d.epoch) d.epoch = m.value.epoch;
         }
         await this.deps.postOffice.setOrderPath(m.value.deploymentId, m.value.open, m.value.epoch);
         return;

@@ -6,7 +6,7 @@ import type { DeploymentView, LayoutView } from "../../orchestrator/control-plan
 import { ExitCode } from "../exit-codes.ts";
 import type { CliIo } from "../io.ts";
 import { formatTable } from "../table.ts";
-import { parseSeed } from "./plan.ts";
+import { parseListen } from "./orchestrator.ts";
 
 /**
  * `hive dev`: The Hive on this machine. Starts an orchestrator with the embedded store and three
@@ -34,8 +34,8 @@ export function registerDev(program: Command, io: CliIo): void {
       }) => {
         const cluster = new DevCluster({
           dir: opts.dir,
-          runnerPort: parseSeed(opts.runnerPort),
-          httpPort: parseSeed(opts.httpPort),
+          runnerPort: parseListen("--runner-port", `127.0.0.1:${opts.runnerPort}`).port,
+          httpPort: parseListen("--http-port", `127.0.0.1:${opts.httpPort}`).port,
         });
         let failed: string | undefined;
         const stop = new AbortController();
