@@ -1,0 +1,260 @@
+/**
+ * Part 2 of bench/control-plane.bench.ts: one orchestrator (a child process, in-memory store)
+ * holding N mock runners that heartbeat every 250 ms. The mock runners live in the bench process,
+ * so their CPU is not the orchestrator's; on a small machine they compete with it for the same
+ * cores, which is why the bench process's own CPU and event-loop delay are reported beside it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { MockRunner } from "../src/runner/mock-runner.ts";
+import {
+  bucketDelta,
+  bucketQuantile,
+  cpuTicks,
+  histogram,
+  machineBusyTicks,
+  memory,
+  metricValue,
+  parsePrometheus,
+  round,
+} from "./control-plane-measure.ts";
+
+/** The heartbeat interval the orchestrator hands its runners: 4 heartbeats a second. */
+export const HEARTBEAT_MS = 250;
+/** Registrations are ramped up this many at a time, this far apart, to avoid a connection storm. */
+export const RAMP = { batch: 200, everyMs: 500 } as const;
+/** After the last registration, this long passes before the window opens (the ramp's churn settles). */
+export const SETTLE_MS = 2_000;
+/** The sampling interval of the bench process's event-loop delay. */
+const LOOP_SAMPLE_MS = 10;
+
+/** Figures of one run of part 2 (one orchestrator, `runners` mock runners, a window of `seconds`). */
+export interface HeartbeatFigures {
+  readonly runners: number;
+  readonly seconds: number;
+  /** From the first registration to every node ready. */
+  readonly registerSeconds: number;
+  readonly orchestrator: { cpuCores: number; rssMiB: number; peakRssMiB: number };
+  /** The bench process, which hosts every mock runner. */
+  readonly bench: { cpuCores: number; loopDelayP99Ms: number; loopDelayMaxMs: number };
+  /** Busy cores of the whole machine over the window (every process, other work too). */
+  readonly machineBusyCores: number;
+  readonly heartbeats: { due: number; sent: number; received: number; receivedPerSec: number };
+  /** Orchestrator CPU per heartbeat received, microseconds. */
+  readonly cpuUsPerHeartbeat: number;
+  /** Heartbeats received per second over those due (runners × 4 /s): below 1 when the senders lag. */
+  readonly deliveredFraction: number;
+  /**
+   * The orchestrator's cores had every due heartbeat arrived: CPU per heartbeat × the due rate, a
+   * linear extrapolation (its fixed costs are counted as if per heartbeat, so it errs high).
+   */
+  readonly fullRateCores: number;
+  readonly lag: { p50Ms: number; p99Ms: number; overflow: boolean; observed: number };
+  /** Node health at the end of the window. */
+  readonly nodes: { ready: number; suspect: number; down: number };
+}
+
+async function text(url: string): Promise<string> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+  return res.text();
+}
+
+async function nodeHealth(api: string) {
+  const nodes = JSON.parse(await text(`${api}/v1/nodes`)) as { health: string }[];
+  const count = (h: string) => nodes.filter((n) => n.health === h).length;
+  return { ready: count("ready"), suspect: count("suspect"), down: count("down") };
+}
+
+/** Starts `hive orchestrator` with the in-memory store; resolves once its API answers (30 s at most). */
+async function startOrchestrator(o: {
+  runnerPort: number;
+  httpPort: number;
+  log: string;
+  signal: AbortSignal;
+}) {
+  const fd = openSync(o.log, "a");
+  const child = spawn(
+    process.execPath,
+    [
+      resolve("bin/hive.cjs"),
+      "orchestrator",
+      "--store",
+      "memory:",
+      "--runner-listen",
+      `127.0.0.1:${o.runnerPort}`,
+      "--http-listen",
+      `127.0.0.1:${o.httpPort}`,
+      "--heartbeat-ms",
+      String(HEARTBEAT_MS),
+      "--runner-lease-ms",
+      "2000",
+    ],
+    {
+      stdio: ["ignore", fd, fd],
+      env: { ...process.env, HIVE_LOG_LEVEL: process.env.HIVE_LOG_LEVEL ?? "info" },
+    },
+  );
+  closeSync(fd);
+  const api = `http://127.0.0.1:${o.httpPort}`;
+  const end = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the orchestrator exited (${child.exitCode}); see ${o.log}`);
+    const up = await fetch(`${api}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) return { child, api, url: `http://127.0.0.1:${o.runnerPort}` };
+    if (Date.now() > end) throw new Error(`the orchestrator did not answer in 30 s; see ${o.log}`);
+    await sleep(100, undefined, { signal: o.signal });
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, "exit");
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** One run: a fresh orchestrator, `runners` mock runners ramped up, then a window of `seconds`. */
+export async function benchHeartbeats(o: {
+  runners: number;
+  seconds: number;
+  runnerPort: number;
+  httpPort: number;
+  clkTck: number;
+  signal: AbortSignal;
+  progress: (line: string) => void;
+}): Promise<HeartbeatFigures> {
+  const dir = mkdtempSync(join(tmpdir(), "hive-cph-"));
+  const log = join(dir, "orchestrator.log");
+  const mocks: MockRunner[] = [];
+  let orchestrator: ChildProcess | undefined;
+  try {
+    const started = await startOrchestrator({ ...o, log, signal: o.signal });
+    orchestrator = started.child;
+    const pid = orchestrator.pid ?? 0;
+    const t0 = performance.now();
+    for (let i = 0; i < o.runners; i++) {
+      if (i > 0 && i % RAMP.batch === 0) await sleep(RAMP.everyMs, undefined, { signal: o.signal });
+      const live = i % 7 === 0; // about 15% live nodes, as the scheduler benchmark's clusters
+      const mock = new MockRunner({
+        nodeId: `mock-${String(i).padStart(5, "0")}`,
+        pool: live ? "live" : "backtest",
+        tags: live ? ["live_node", "low_latency"] : ["data_node"],
+        urls: [started.url],
+      });
+      mocks.push(mock);
+      mock.start();
+    }
+    const end = Date.now() + 60_000;
+    for (;;) {
+      const health = await nodeHealth(started.api);
+      if (health.ready >= o.runners) break;
+      if (orchestrator.exitCode !== null) throw new Error(`the orchestrator exited; see ${log}`);
+      if (Date.now() > end)
+        throw new Error(`only ${health.ready} of ${o.runners} runners ready after 60 s; see ${log}`);
+      await sleep(250, undefined, { signal: o.signal });
+    }
+    const registerSeconds = (performance.now() - t0) / 1000;
+    o.progress(
+      `heartbeats: ${o.runners} runners ready in ${registerSeconds.toFixed(1)} s; window ${o.seconds} s`,
+    );
+    await sleep(SETTLE_MS, undefined, { signal: o.signal });
+
+    // The window. Scrapes are outside the CPU readings (the first before, the last after), so
+    // the orchestrator's CPU is its heartbeat work, not the cost of rendering /metrics.
+    const sentSoFar = () => mocks.reduce((a, m) => a + m.heartbeatsSent, 0);
+    const before = parsePrometheus(await text(`${started.api}/metrics`));
+    const loop = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
+    loop.enable();
+    const w0 = {
+      at: performance.now(),
+      cpu: cpuTicks(pid),
+      machine: machineBusyTicks(),
+      bench: process.cpuUsage(),
+      sent: sentSoFar(),
+    };
+    try {
+      await sleep(o.seconds * 1000, undefined, { signal: o.signal });
+    } finally {
+      loop.disable();
+    }
+    const wall = (performance.now() - w0.at) / 1000;
+    const cpu = (cpuTicks(pid) - w0.cpu) / o.clkTck;
+    const machine = machineBusyTicks();
+    const bench = process.cpuUsage(w0.bench);
+    const sent = sentSoFar() - w0.sent;
+    const mem = memory(pid);
+    const after = parsePrometheus(await text(`${started.api}/metrics`));
+    const health = await nodeHealth(started.api);
+
+    const received =
+      metricValue(after, "hive_heartbeats_total") - metricValue(before, "hive_heartbeats_total");
+    const lag = bucketDelta(
+      histogram(before, "hive_heartbeat_lag_seconds"),
+      histogram(after, "hive_heartbeat_lag_seconds"),
+    );
+    const p50 = bucketQuantile(lag, 0.5);
+    const p99 = bucketQuantile(lag, 0.99);
+    const mib = (b: number) => round(b / 2 ** 20);
+    const due = (o.runners * 1000) / HEARTBEAT_MS; // heartbeats due per second
+    return {
+      runners: o.runners,
+      seconds: round(wall, 2),
+      registerSeconds: round(registerSeconds),
+      orchestrator: {
+        cpuCores: round(cpu / wall, 3),
+        rssMiB: mib(mem.rssBytes),
+        peakRssMiB: mib(mem.peakBytes),
+      },
+      bench: {
+        cpuCores: round((bench.user + bench.system) / 1e6 / wall, 3),
+        // The histogram holds whole sampling intervals: the delay is what exceeds LOOP_SAMPLE_MS.
+        loopDelayP99Ms: round(Math.max(0, loop.percentile(99) / 1e6 - LOOP_SAMPLE_MS)),
+        loopDelayMaxMs: round(Math.max(0, loop.max / 1e6 - LOOP_SAMPLE_MS)),
+      },
+      // /proc/stat's first line sums every core, in the same clock ticks as /proc/<pid>/stat.
+      machineBusyCores: round((machine - w0.machine) / o.clkTck / wall, 2),
+      heartbeats: {
+        due: Math.round((o.runners * wall * 1000) / HEARTBEAT_MS),
+        sent,
+        received,
+        receivedPerSec: Math.round(received / wall),
+      },
+      cpuUsPerHeartbeat: round((cpu * 1e6) / Math.max(1, received)),
+      deliveredFraction: round(received / wall / due, 3),
+      fullRateCores: round((cpu / Math.max(1, received)) * due, 3),
+      lag: {
+        p50Ms: round(p50.value * 1000, 2),
+        p99Ms: round(p99.value * 1000, 2),
+        overflow: p99.overflow,
+        observed: lag[lag.length - 1]?.count ?? 0,
+      },
+      nodes: health,
+    };
+  } catch (err) {
+    const tail = (() => {
+      try {
+        return readFileSync(log, "utf8").split("\n").slice(-5).join("\n");
+      } catch {
+        return "";
+      }
+    })();
+    throw new Error(`heartbeats at ${o.runners} runners: ${String(err)}\norchestrator log tail:\n${tail}`, {
+      cause: err,
+    });
+  } finally {
+    await Promise.allSettled(mocks.map((m) => m.close()));
+    if (orchestrator) await stopChild(orchestrator);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
