@@ -269,4 +269,28 @@ describe("runner on the real kernel", () => {
       }
     }, "the adopted process to end");
   });
+
+  test("a process the runner has no record of is killed at restart, not left unknown", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    const envFile = join(state, "env-c.json");
+    session.send(spawnRequest("dep-c", { args: envDumper(envFile) }));
+    const c = await session.next("spawnResponse", (r) => r.deploymentId === "dep-c");
+    assert.equal(c.ok, true, c.error?.message);
+    const old = runners.pop();
+    await old?.close();
+    // As if the runner had died between launching the process and writing its own record.
+    rmSync(join(state, "deployments", "dep-c.json"), { force: true });
+    await startRunner();
+    const again = await stub.waitForRunner("rt-1", session);
+    assert.ok(!again.register.runningDeployments.some((d) => d.deploymentId === "dep-c"));
+    await waitFor(() => {
+      try {
+        process.kill(c.pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, "the unrecorded process to be killed");
+    session = again;
+  });
 });

@@ -50,6 +50,8 @@ export class Runner {
   private readonly link: OrchestratorLink;
   private readonly logFollowers = new Map<string, AbortController>();
   private readonly pending = new Set<Promise<unknown>>();
+  /** Deployments whose spawn is in progress. */
+  private readonly spawning = new Set<string>();
   private heartbeat: NodeJS.Timeout | undefined;
   private seq = 0n;
   private closed = false;
@@ -173,6 +175,18 @@ export class Runner {
         continue;
       }
       await this.adopt(record, process);
+      alive.delete(id);
+    }
+    // A process the process layer recorded but the runner did not (it died between the launch
+    // and its own record) is not adopted half-known: it is killed, so that no unknown copy can
+    // share a restarted deployment's local sockets.
+    for (const [id, process] of alive) {
+      this.deps.log.warn(
+        { deploymentId: id, pid: process.pid },
+        "killing a process without a deployment record",
+      );
+      await process.kill().catch(() => undefined);
+      await process.cgroup?.destroy().catch(() => undefined);
     }
     if (recovery.killedGroups.length > 0) {
       this.deps.log.warn({ groups: recovery.killedGroups }, "killed processes this runner has no record of");
@@ -446,7 +460,16 @@ export class Runner {
       });
       return;
     }
+    if (this.spawning.has(id)) {
+      // The same deployment is being spawned already (a retry while a dataset loads): the
+      // first spawn answers for both.
+      this.deps.log.warn({ deploymentId: id }, "spawn already in progress; this request is ignored");
+      return;
+    }
+    this.spawning.add(id);
     try {
+      // A previous instance of this id is being released: let it finish before reusing the id.
+      await existing?.released;
       const deployment = await spawnDeployment(this.context(), request);
       this.deployments.set(id, deployment);
       await saveDeploymentRecord(this.options.stateDir, {
@@ -478,6 +501,8 @@ export class Runner {
         ok: false,
         error: { code: toRunnerErrorCode(err), message: HiveError.from(err).message },
       });
+    } finally {
+      this.spawning.delete(id);
     }
   }
 
@@ -492,7 +517,13 @@ export class Runner {
     });
   }
 
-  private async release(d: Deployment): Promise<void> {
+  /** Frees what a deployment holds, once, however many paths (exit, stop) ask for it. */
+  private release(d: Deployment): Promise<void> {
+    d.released ??= this.releaseNow(d);
+    return d.released;
+  }
+
+  private async releaseNow(d: Deployment): Promise<void> {
     const id = d.request.deploymentId;
     this.deps.ports.release(id);
     this.pinning.release(id);

@@ -28,6 +28,8 @@ export interface Deployment {
   final?: ExitStatus;
   /** How long each step of the spawn took, in ms (for logs and the spawn benchmark). */
   timings?: Record<string, number>;
+  /** Set once its resources are being (or have been) released: releasing happens once. */
+  released?: Promise<void>;
 }
 
 /** What the spawn pipeline uses from the runner. */
