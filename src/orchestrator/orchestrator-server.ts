@@ -85,7 +85,7 @@ export async function startOrchestrator(
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sessions) s.destroy();
       await closed;
-      await core.settle();
+      await core.close();
       await store.close();
     },
   };

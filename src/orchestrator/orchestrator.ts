@@ -66,6 +66,10 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly deployments = new Map<string, Deployment>();
   private readonly now: () => number;
   private reconciling = false;
+  private closed = false;
+  /** Store writes on their way, and retry timers: close() waits for the one, clears the other. */
+  private readonly writes = new Set<Promise<unknown>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
   /** Stops of unwanted processes on their way, by node/deployment. */
   private readonly stopping = new Set<string>();
   private again = false;
@@ -364,8 +368,22 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     while (this.reconciling) await new Promise((r) => setTimeout(r, 5));
   }
 
+  /**
+   * Stops the orchestrator's own work for a clean shutdown: no more passes or retry timers, the
+   * running apply and pass finish, and every store write already made is awaited, so the store
+   * can be closed under nothing. Runners and their processes are not touched.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.settle();
+    await Promise.allSettled([...this.writes]);
+  }
+
   /** Asks for a reconcile pass soon (coalesced). */
   kick(): void {
+    if (this.closed) return;
     if (this.reconciling) {
       this.again = true;
       return;
@@ -375,6 +393,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   /** One pass of driving every deployment towards its desired state. */
   async reconcile(): Promise<void> {
+    if (this.closed) return;
     if (this.reconciling) {
       this.again = true;
       return;
@@ -552,7 +571,16 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     this.o.log.warn({ deploymentId: d.rec.id, ...exit, restarts: d.rec.restarts }, "deployment ended");
     this.kick();
     // A retry after the backoff needs a pass then, not only on the next event.
-    setTimeout(() => this.kick(), Math.max(0, d.notBefore - this.now()) + 5).unref();
+    if (!this.closed) {
+      const timer = setTimeout(
+        () => {
+          this.timers.delete(timer);
+          this.kick();
+        },
+        Math.max(0, d.notBefore - this.now()) + 5,
+      );
+      this.timers.add(timer);
+    }
   }
 
   private stop(d: Deployment): void {
@@ -579,18 +607,22 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   private forget(d: Deployment): void {
     this.deployments.delete(d.rec.id);
-    void this.o.store
-      .deleteDeployment(d.rec.id)
-      .catch((err: unknown) => this.o.log.error({ err }, "store: delete failed"));
+    this.write(() => this.o.store.deleteDeployment(d.rec.id), "delete");
     this.kick();
   }
 
   /** Replaces a deployment's record and writes it to the store. */
   private update(d: Deployment, change: Partial<DeploymentRecord>): void {
     d.rec = { ...d.rec, ...change };
-    void this.o.store
-      .putDeployment(d.rec)
-      .catch((err: unknown) => this.o.log.error({ err }, "store: write failed"));
+    this.write(() => this.o.store.putDeployment(d.rec), "write");
+  }
+
+  /** A store write that nobody waits for, tracked so close() can wait for it. */
+  private write(work: () => Promise<unknown>, what: string): void {
+    if (this.closed) return; // after close, memory is all that changes; the runners re-report
+    const w = work().catch((err: unknown) => this.o.log.error({ err }, `store: ${what} failed`));
+    this.writes.add(w);
+    void w.finally(() => this.writes.delete(w));
   }
 
   /** Computes a layout's routing tables from what runs, and pushes only what changed. */

@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { ApplyResult, ControlPlane, LayoutView } from "../control-plane.ts";
 import { applyBody, nameParams, parseInput } from "./request-input.ts";
 
-/** What `DELETE /v1/layouts/:name` answers once the layout is stopped and forgotten. */
+/** What `DELETE /v1/layouts/:name` answers once the stop is recorded (the layout goes once its processes stop). */
 export interface StopResult {
   readonly layout: string;
   readonly stopped: true;
