@@ -30,7 +30,7 @@ import { readLog, recoverProcesses, type ManagedProcess } from "./process/index.
 import type { CompiledRunnerOptions } from "./runner-options.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 import { runnerMetrics, serveMetrics } from "./runner-metrics.ts";
-import { processStatus, spawnDeployment, type Deployment } from "./spawn-deployment.ts";
+import { processStatus, rebuildDeployment, spawnDeployment, type Deployment } from "./spawn-deployment.ts";
 
 /** The runner's version, reported at registration. */
 export const RUNNER_VERSION = "0.1.0";
@@ -209,7 +209,6 @@ export class Runner {
     };
     this.deployments.set(id, deployment);
     // The new post office binds the same local paths; the process's sockets reconnect to them.
-    const { rebuildDeployment } = await import("./spawn-deployment.ts");
     await rebuildDeployment(this.context(), deployment);
     this.watchExit(deployment);
     this.deps.log.info(
