@@ -66,6 +66,9 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly deployments = new Map<string, Deployment>();
   private readonly now: () => number;
   private reconciling = false;
+  /** When the desired state was loaded (monotonic), and whether unseen nodes were checked since. */
+  private loadedAt = 0;
+  private unseenChecked = false;
   private closed = false;
   /** Store writes on their way, and retry timers: close() waits for the one, clears the other. */
   private readonly writes = new Set<Promise<unknown>>();
@@ -85,6 +88,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   /** Loads the desired state from the store (after a restart: what was applied before). */
   async load(): Promise<void> {
+    this.loadedAt = this.now();
     for (const rec of await this.o.store.listLayouts()) {
       // The source as applied is the truth; the stored spec is the schema's output, for readers.
       const layout = parseYaml(rec.source, `${rec.name} (as applied)`, layoutSchema).value;
@@ -414,25 +418,20 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private async pass(): Promise<void> {
     for (const change of this.registry.tick()) {
       this.o.log.warn(change, "node health changed");
-      if (change.to !== "down") continue;
-      for (const d of this.deployments.values()) {
-        if (d.rec.nodeId !== change.nodeId || d.rec.desired !== "running" || isSettled(d)) continue;
-        d.attempt++; // an answer still on its way from the lost node no longer counts
-        d.inFlight = false;
-        d.pid = null;
-        if (trades(d)) {
-          // Never restarted cold elsewhere: the lost copy may still be trading. Fenced failover to
-          // a warm standby is what moves a live strategy (issue 5).
-          d.phase = "failed";
-          this.update(d, {
-            pendingReason: `node ${change.nodeId} is down; a live strategy moves only by fenced failover`,
-          });
-          continue;
-        }
-        // Its node is lost: place it again (a backtest elsewhere, data locality first).
-        d.phase = "pending";
-        this.update(d, { nodeId: null, addresses: {}, pendingReason: `node ${change.nodeId} is down` });
-      }
+      if (change.to === "down") this.nodeLost(change.nodeId, "is down");
+    }
+    // After a restart, a node that placed deployments name but whose runner has not come back
+    // within a lease's worth of time is as lost as a down one (it never registered, so it can
+    // never turn down).
+    if (!this.unseenChecked && this.now() - this.loadedAt > this.o.lease.downAfterMs) {
+      this.unseenChecked = true;
+      const unseen = new Set(
+        [...this.deployments.values()]
+          .map((d) => d.rec.nodeId)
+          .filter((n): n is string => n !== null && this.registry.find(n) === undefined),
+      );
+      for (const nodeId of unseen)
+        this.nodeLost(nodeId, "has not come back since the orchestrator restarted");
     }
     this.placePending();
     const now = this.now();
@@ -471,6 +470,29 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         continue;
       }
       await this.pushRoutes(entry);
+    }
+  }
+
+  /**
+   * A node is lost: its deployments are placed again (a backtest elsewhere, data locality first),
+   * except finished work and live strategies, which are never restarted cold elsewhere (the lost
+   * copy may still be trading): fenced failover to a warm standby is what moves them (issue 5).
+   */
+  private nodeLost(nodeId: string, why: string): void {
+    for (const d of this.deployments.values()) {
+      if (d.rec.nodeId !== nodeId || d.rec.desired !== "running" || isSettled(d)) continue;
+      d.attempt++; // an answer still on its way from the lost node no longer counts
+      d.inFlight = false;
+      d.pid = null;
+      if (trades(d)) {
+        d.phase = "failed";
+        this.update(d, {
+          pendingReason: `node ${nodeId} ${why}; a live strategy moves only by fenced failover`,
+        });
+        continue;
+      }
+      d.phase = "pending";
+      this.update(d, { nodeId: null, addresses: {}, pendingReason: `node ${nodeId} ${why}` });
     }
   }
 
