@@ -1,7 +1,13 @@
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import { layoutSchema, parseYaml, ValidationError, type Layout } from "../domain/index.ts";
-import { computeRoutes, diffRoutes, validateLayout, type Route } from "../layout/index.ts";
+import {
+  computeRoutes,
+  diffRoutes,
+  validateLayout,
+  type Route,
+  type RoutingTables,
+} from "../layout/index.ts";
 import { ProcessState, type Register, type RunnerMessage } from "../protocol/index.ts";
 import {
   ClusterState,
@@ -649,22 +655,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   /** Computes a layout's routing tables from what runs, and pushes only what changed. */
   private async pushRoutes(entry: LayoutEntry): Promise<void> {
-    const instances = [...this.deployments.values()]
-      .filter(
-        (d) =>
-          d.rec.layout === entry.rec.name &&
-          d.phase === "running" &&
-          d.rec.nodeId &&
-          d.rec.desired === "running",
-      )
-      .map((d) => ({
-        deploymentId: d.rec.id,
-        service: d.rec.service,
-        role: d.rec.role,
-        nodeId: d.rec.nodeId ?? "",
-        addresses: d.rec.addresses ?? {},
-      }));
-    const tables = computeRoutes(entry.layout, instances, { runDir: "/run/hive" });
+    const tables = this.wantedRoutes(entry);
     const updates = diffRoutes(entry.pushed, tables);
     await Promise.all(
       [...updates].map(async ([nodeId, update]) => {
@@ -680,6 +671,30 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         }
       }),
     );
+  }
+
+  /**
+   * The routing tables a layout wants now: built from its instances that run where they are
+   * wanted, with the addresses their runners answered. The one place both the route pushes and
+   * the layout's state read them from.
+   */
+  private wantedRoutes(entry: LayoutEntry): RoutingTables {
+    const instances = [...this.deployments.values()]
+      .filter(
+        (d) =>
+          d.rec.layout === entry.rec.name &&
+          d.phase === "running" &&
+          d.rec.nodeId &&
+          d.rec.desired === "running",
+      )
+      .map((d) => ({
+        deploymentId: d.rec.id,
+        service: d.rec.service,
+        role: d.rec.role,
+        nodeId: d.rec.nodeId ?? "",
+        addresses: d.rec.addresses ?? {},
+      }));
+    return computeRoutes(entry.layout, instances, { runDir: "/run/hive" });
   }
 
   /** The cluster as the scheduler sees it: the registry's nodes and what is placed on them. */
@@ -711,10 +726,21 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       .filter((d) => d.rec.layout === entry.rec.name)
       .map(deploymentView)
       .sort((a, b) => a.id.localeCompare(b.id));
-    const routed = [...this.registry.list()].every((n) => {
-      const want = computeRoutesSafe(entry, this.deployments, n.id);
-      return want === undefined || JSON.stringify(entry.pushed.get(n.id) ?? []) === JSON.stringify(want);
-    });
+    // Routed when every node has acknowledged exactly the routes it should have now.
+    let routed = true;
+    try {
+      const want = this.wantedRoutes(entry);
+      const nodes = new Set([...want.keys(), ...entry.pushed.keys()]);
+      routed = [...nodes].every(
+        (n) => JSON.stringify(entry.pushed.get(n) ?? []) === JSON.stringify(want.get(n) ?? []),
+      );
+    } catch (err) {
+      this.o.log.error(
+        { layout: entry.rec.name, err: HiveError.from(err).message },
+        "routes cannot be computed",
+      );
+      routed = false;
+    }
     return {
       name: entry.rec.name,
       generation: entry.rec.generation,
@@ -821,32 +847,4 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   /** Nodes drained before a restart; applied when their runner registers. */
   drained = new Set<string>();
-}
-
-/** The routes a layout's instances want on one node right now, or undefined if it cannot say. */
-function computeRoutesSafe(
-  entry: LayoutEntry,
-  deployments: ReadonlyMap<string, Deployment>,
-  nodeId: string,
-): readonly unknown[] | undefined {
-  try {
-    const instances = [...deployments.values()]
-      .filter(
-        (d) =>
-          d.rec.layout === entry.rec.name &&
-          d.phase === "running" &&
-          d.rec.nodeId &&
-          d.rec.desired === "running",
-      )
-      .map((d) => ({
-        deploymentId: d.rec.id,
-        service: d.rec.service,
-        role: d.rec.role,
-        nodeId: d.rec.nodeId ?? "",
-        addresses: d.rec.addresses ?? {},
-      }));
-    return computeRoutes(entry.layout, instances, { runDir: "/run/hive" }).get(nodeId) ?? [];
-  } catch {
-    return undefined;
-  }
 }
