@@ -15,6 +15,8 @@ export interface Deployment {
   notBefore: number;
   /** Bumped at every spawn and whenever a spawn's answer must no longer count (node lost). */
   attempt: number;
+  /** When it was last seen starting to run (monotonic ms), for the restart count's reset. */
+  runningSince?: number;
 }
 
 /** Whether a deployment is finished for good (a clean exit its policy does not restart) or given up. */

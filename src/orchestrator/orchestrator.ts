@@ -32,7 +32,7 @@ import { Registry, type LeaseOptions } from "./registry.ts";
 import type { RunnerStreamHandler } from "./runner-service.ts";
 import type { RunnerSession } from "./runner-session.ts";
 import { ClusterRuntime, type ServiceProvider } from "./service-provider.ts";
-import { restartDelayMs, spawnRequestFor, wantsRestart } from "./spawn-request.ts";
+import { restartDelayMs, spawnRequestFor, stableAfterMs, wantsRestart } from "./spawn-request.ts";
 import type { DeploymentRecord, LayoutRecord } from "./store/store-records.ts";
 import type { Store } from "./store/store.ts";
 import { layoutState, nodeView } from "./views.ts";
@@ -145,6 +145,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       // work was placed elsewhere must not take it back (two copies, one of them unseen).
       if (d && d.rec.desired === "running" && d.rec.nodeId === entry.id && !d.inFlight) {
         d.phase = "running";
+        d.runningSince = this.now();
         d.pid = r.status?.pid ?? null;
         this.update(d, {
           addresses: Object.fromEntries(r.addresses.map((a) => [a.socketName, a.address])),
@@ -562,6 +563,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         }
         if (outcome.ok) {
           d.phase = "running";
+          d.runningSince = this.now();
           d.pid = outcome.pid;
           this.update(d, { addresses: { ...outcome.addresses }, pendingReason: undefined });
           this.o.log.info({ deploymentId: d.rec.id, nodeId, pid: outcome.pid }, "running");
@@ -579,6 +581,15 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   /** Records an exit and applies the restart policy. */
   private exited(d: Deployment, exit: { code: number | null; signal: string | null; reason: string }): void {
     const policy = d.manifest.restart;
+    // A long, stable run forgives earlier crashes: maxRestarts bounds crash loops, not a lifetime.
+    if (
+      d.runningSince !== undefined &&
+      this.now() - d.runningSince >= stableAfterMs(policy) &&
+      d.rec.restarts > 0
+    ) {
+      d.rec = { ...d.rec, restarts: 0 };
+    }
+    d.runningSince = undefined;
     d.phase = exit.code === 0 ? "exited" : "failed";
     d.pid = null;
     const lastExit = { ...exit, at: new Date().toISOString() };

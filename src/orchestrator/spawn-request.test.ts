@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { serviceManifestSchema } from "../domain/index.ts";
+import { SocketDirection, SocketPattern } from "../protocol/index.ts";
+import { restartDelayMs, spawnRequestFor, stableAfterMs, wantsRestart } from "./spawn-request.ts";
+
+const manifest = serviceManifestSchema.parse({
+  name: "momentum",
+  kind: "strategy",
+  pool: "live",
+  command: "node",
+  args: ["momentum.mjs"],
+  env: { ACCOUNT: "paper-001" },
+  resources: { cores: 1, memory: "512MiB", exclusiveCores: 1 },
+  sockets: {
+    consumes: [
+      { name: "market_data", pattern: "sub" },
+      { name: "orders", pattern: "dealer" },
+    ],
+  },
+  datasets: [{ name: "ticks", id: "es", version: "1" }],
+  ports: ["metrics"],
+  restart: { policy: "on-failure", maxRestarts: 5, initialBackoffMs: 1000, maxBackoffMs: 8000 },
+  standby: 1,
+});
+
+test("a standby starts with its order path closed; the active with it open", () => {
+  const catalogue = [{ id: "es", version: "1", source: "/data/es.csv", size: 1024 }];
+  const standby = spawnRequestFor(
+    manifest,
+    { deploymentId: "d-s0", layout: "l", role: "standby", epoch: 3n },
+    catalogue,
+  );
+  const active = spawnRequestFor(
+    manifest,
+    { deploymentId: "d", layout: "l", role: "active", epoch: 3n },
+    catalogue,
+  );
+  assert.equal(standby.ordersEnabled, false);
+  assert.equal(active.ordersEnabled, true);
+  assert.equal(active.epoch, 3n);
+  assert.deepEqual(
+    active.sockets?.map((s) => [s.name, s.pattern, s.direction]),
+    [
+      ["market_data", SocketPattern.SUB, SocketDirection.CONSUME],
+      ["orders", SocketPattern.DEALER, SocketDirection.CONSUME],
+    ],
+  );
+  assert.deepEqual(active.datasets?.[0], {
+    name: "ticks",
+    id: "es",
+    version: "1",
+    sourcePath: "/data/es.csv",
+    sizeBytes: 1024n,
+  });
+  assert.deepEqual(active.portNames, ["metrics"]);
+  assert.equal(active.resources?.memoryBytes, 512n * 2n ** 20n);
+});
+
+test("restart backoff doubles to its cap, with jitter in the upper half", () => {
+  const p = manifest.restart;
+  assert.equal(
+    restartDelayMs(p, 0, () => 0),
+    500,
+  );
+  assert.equal(
+    restartDelayMs(p, 0, () => 0.999_999),
+    999,
+  );
+  assert.equal(
+    restartDelayMs(p, 2, () => 0),
+    2000,
+  );
+  assert.equal(
+    restartDelayMs(p, 10, () => 0),
+    4000,
+  ); // capped at 8 s: between 4 and 8 s
+  assert.ok(restartDelayMs(p, 10, () => 0.999_999) < 8000);
+  assert.equal(stableAfterMs(p), 10_000);
+});
+
+test("restart policies", () => {
+  const on = (policy: "always" | "on-failure" | "never", code: number | null) =>
+    wantsRestart({ ...manifest.restart, policy }, code);
+  assert.deepEqual([on("always", 0), on("always", 1), on("always", null)], [true, true, true]);
+  assert.deepEqual([on("on-failure", 0), on("on-failure", 1), on("on-failure", null)], [false, true, true]);
+  assert.deepEqual([on("never", 0), on("never", 1)], [false, false]);
+});
