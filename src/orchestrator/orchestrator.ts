@@ -196,11 +196,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
           p.state === ProcessState.FAILED ||
           p.state === ProcessState.KILLED
         ) {
-          const reason = p.oomKilled
-            ? "killed: out of memory"
-            : p.exitCode !== undefined
-              ? `exited with code ${p.exitCode}`
-              : `killed by ${p.signal || "a signal"}`;
+          const reason = p.exitReason || "ended (its runner gave no reason)";
           this.exited(d, { code: p.exitCode ?? null, signal: p.signal || null, reason });
         }
       }

@@ -1,6 +1,6 @@
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { NodeSpec } from "../domain/index.ts";
-import { Pool, type Heartbeat, type ProcessStatus, type Register } from "../protocol/index.ts";
+import { Pool, type Heartbeat, type Register } from "../protocol/index.ts";
 import type { NodeHealth } from "./control-plane.ts";
 import type { RunnerSession } from "./runner-session.ts";
 
@@ -24,7 +24,6 @@ export interface NodeEntry {
   /** Monotonic time (ms) of the last message from its runner. */
   lastHeard: number;
   load: { cpu: number; memoryUsedBytes: number };
-  processes: Map<string, ProcessStatus>;
   hotDatasets: { id: string; version: string; bytes: number }[];
 }
 
@@ -61,9 +60,6 @@ export class Registry {
       draining: previous?.draining ?? draining,
       lastHeard: this.now(),
       load: previous?.load ?? { cpu: 0, memoryUsedBytes: 0 },
-      processes: new Map(
-        register.runningDeployments.flatMap((d) => (d.status ? [[d.deploymentId, d.status] as const] : [])),
-      ),
       hotDatasets: register.hotDatasets.map((d) => ({
         id: d.id,
         version: d.version,
@@ -81,7 +77,6 @@ export class Registry {
     entry.lastHeard = this.now();
     entry.health = "ready";
     if (hb.load) entry.load = { cpu: hb.load.cpuFraction, memoryUsedBytes: Number(hb.load.memoryUsedBytes) };
-    entry.processes = new Map(hb.processes.map((p) => [p.deploymentId, p]));
     entry.hotDatasets = hb.hotDatasets.map((d) => ({
       id: d.id,
       version: d.version,

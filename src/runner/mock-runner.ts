@@ -25,6 +25,7 @@ export interface FakeProcess {
   readonly pid: number;
   state: ProcessState;
   exitCode?: number;
+  exitReason?: string;
   readonly ports: number[];
   readonly addresses: { socketName: string; address: string }[];
   ordersEnabled: boolean;
@@ -96,6 +97,7 @@ export class MockRunner {
     if (!p) throw new HiveError("not_found", `no deployment ${deploymentId} on ${this.options.nodeId}`);
     p.state = code === 0 ? ProcessState.EXITED : ProcessState.FAILED;
     p.exitCode = code;
+    p.exitReason = `exited with code ${code}`;
     this.releasePorts(p);
   }
 
@@ -145,6 +147,7 @@ export class MockRunner {
       state: p.state,
       pid: p.pid,
       exitCode: p.exitCode,
+      exitReason: p.exitReason ?? "",
       signal: "",
       oomKilled: false,
       restarts: 0,

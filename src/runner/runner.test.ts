@@ -210,6 +210,8 @@ describe("runner on the real kernel", () => {
     });
     const stopped = await session.next("stopResponse", (r) => r.deploymentId === "dep-py");
     assert.equal(stopped.ok, true, stopped.error?.message);
+    // The process layer's own words travel to the orchestrator.
+    assert.match(stopped.finalStatus?.exitReason ?? "", /SIGTERM|stopped|killed/);
     assert.ok(!(await cg.driver!.list()).includes("dep-py"));
   });
 

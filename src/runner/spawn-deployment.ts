@@ -57,6 +57,7 @@ export function processStatus(d: Deployment): Omit<ProcessStatus, "$typeName"> {
     exitCode: d.final?.code ?? undefined,
     signal: d.final?.signal ?? "",
     oomKilled: d.final?.oomKilled ?? false,
+    exitReason: d.final?.reason ?? "",
     restarts: 0,
     startedAtUnixMs: BigInt(p?.startedAt.getTime() ?? 0),
   };
