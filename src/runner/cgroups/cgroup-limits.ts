@@ -4,6 +4,7 @@
  */
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { CgroupLimits } from "./cgroup.ts";
+import { parseCpuList as parseHostCpuList } from "../host/cgroup-limits.ts";
 
 /** The CFS period the drivers write, in microseconds (the kernel's default, 100 ms). */
 export const CFS_PERIOD_US = 100_000;
@@ -82,16 +83,12 @@ export function formatCpuList(cpus: readonly number[]): string {
 
 /** Parses the kernel's cpu list format ("0-2,5", "" for none); throws on anything else. */
 export function parseCpuList(text: string): number[] {
-  const out: number[] = [];
-  for (const part of text.trim().split(",")) {
-    if (part === "") continue;
-    const match = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!match) throw new HiveError(ErrorCode.Internal, `cannot parse cpu list ${JSON.stringify(text)}`);
-    const from = Number(match[1]);
-    const to = match[2] === undefined ? from : Number(match[2]);
-    for (let c = from; c <= to; c++) out.push(c);
-  }
-  return out;
+  // One parser of the kernel's list format for the whole runner (the host's); here a malformed
+  // list in our own cgroup files is a bug, so it throws.
+  const cpus = parseHostCpuList(text);
+  if (cpus === undefined)
+    throw new HiveError(ErrorCode.Internal, `cannot parse cpu list ${JSON.stringify(text)}`);
+  return cpus;
 }
 
 /** Throws InvalidArgument unless every asked core is one the parent group may use. */

@@ -56,21 +56,38 @@ export interface ProcessStats {
  * Parses /proc/<pid>/stat. The command name (field 2) is in parentheses and may itself contain
  * spaces and ')', so the fields are counted from the last ')'. Returns undefined if malformed.
  */
-export function parsePidStat(text: string): PidStat | undefined {
+/**
+ * A /proc/<pid>/stat line split into the pid, the command name and its numbered fields (as in
+ * proc(5), from 3 on). Fields are counted from the LAST ')', because the command name may hold
+ * spaces and parentheses. The one splitter of that format in the runner.
+ */
+export function splitPidStat(
+  text: string,
+): { pid: number; comm: string; field: (n: number) => string | undefined } | undefined {
   const open = text.indexOf("(");
   const close = text.lastIndexOf(")");
   if (open < 0 || close < open) return undefined;
-  const pid = Number(text.slice(0, open).trim());
-  // Fields from 3 (state) on; rest[i] is field i + 3 of proc(5).
   const rest = text
     .slice(close + 1)
     .trim()
     .split(/\s+/);
-  const field = (n: number): number => Number(rest[n - 3]);
+  return {
+    pid: Number(text.slice(0, open).trim()),
+    comm: text.slice(open + 1, close),
+    field: (n) => rest[n - 3],
+  };
+}
+
+/** The fields of /proc/<pid>/stat this module uses, or undefined for a malformed line. */
+export function parsePidStat(text: string): PidStat | undefined {
+  const split = splitPidStat(text);
+  if (split === undefined) return undefined;
+  const { pid, comm } = split;
+  const field = (n: number): number => Number(split.field(n));
   const parsed = {
     pid,
-    comm: text.slice(open + 1, close),
-    state: rest[0] ?? "",
+    comm,
+    state: split.field(3) ?? "",
     ppid: field(4),
     utimeTicks: field(14),
     stimeTicks: field(15),

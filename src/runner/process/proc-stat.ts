@@ -5,6 +5,7 @@
  * process for good: that is how a restarted runner knows a recorded pid is still its process.
  */
 import { readFile, readdir } from "node:fs/promises";
+import { splitPidStat } from "../host/process-stats.ts";
 
 /** The fields of /proc/<pid>/stat the supervisor uses. */
 export interface ProcStat {
@@ -27,16 +28,9 @@ export interface ProcStat {
  * parentheses, so the fields are counted from the LAST ")". Returns undefined if malformed.
  */
 export function parseProcStat(line: string): ProcStat | undefined {
-  const open = line.indexOf("(");
-  const close = line.lastIndexOf(")");
-  if (open < 0 || close < open) return undefined;
-  const rest = line
-    .slice(close + 2)
-    .trim()
-    .split(" ");
-  // rest[0] is field 3 (state); field n is rest[n - 3].
-  const [state, ppid, pgrp, session] = rest;
-  const startTime = rest[22 - 3];
+  const split = splitPidStat(line);
+  if (split === undefined) return undefined;
+  const [state, ppid, pgrp, session, startTime] = [3, 4, 5, 6, 22].map(split.field);
   if (
     state === undefined ||
     ppid === undefined ||
@@ -47,8 +41,8 @@ export function parseProcStat(line: string): ProcStat | undefined {
     return undefined;
   }
   return {
-    pid: Number(line.slice(0, open).trim()),
-    comm: line.slice(open + 1, close),
+    pid: split.pid,
+    comm: split.comm,
     state,
     ppid: Number(ppid),
     pgrp: Number(pgrp),
