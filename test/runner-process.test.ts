@@ -71,3 +71,43 @@ test("the commands start libuv with a thread pool big enough for the post office
   );
   assert.match(probe.stderr, /pool=64/);
 });
+
+test("a second SIGTERM during the runner's close does not cut the close short", async () => {
+  if (process.getuid?.() !== 0) {
+    if (process.env.CI === "true") assert.fail("CI=true: this test needs root");
+    return;
+  }
+  const stub = await OrchestratorStub.start();
+  const first = 32_500 + (process.pid % 50) * 10;
+  const config = join(dir, "runner-2.yaml");
+  writeFileSync(
+    config,
+    [
+      "nodeId: cli-runner-2",
+      "pool: live",
+      `orchestrators: [${stub.url}]`,
+      `portRange: { first: ${first}, last: ${first + 9} }`,
+      `stateDir: ${join(dir, "state-2")}`,
+      `runDir: ${join(dir, "run-2")}`,
+      `datasets: { dir: ${join(dir, "datasets-2")}, budget: 16MiB }`,
+    ].join("\n"),
+  );
+  const child = spawn(process.execPath, ["bin/trading-runner.cjs", "--config", config], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, HIVE_LOG_LEVEL: "warn" },
+  });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  try {
+    await stub.waitForRunner("cli-runner-2", undefined, 20_000);
+    child.kill("SIGTERM");
+    // The second one arrives while the close runs (the first has been handled).
+    while (!/closing/.test(stderr)) await new Promise((r) => setTimeout(r, 1));
+    child.kill("SIGTERM");
+    const [code, signal] = (await once(child, "exit")) as [number | null, string | null];
+    assert.deepEqual([code, signal], [0, null], stderr);
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await stub.close();
+  }
+});

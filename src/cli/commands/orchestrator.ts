@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { ExitCode } from "../exit-codes.ts";
+import { waitForStopSignal } from "../stop-signal.ts";
 import type { CliIo } from "../io.ts";
 import { UsageError } from "./plan.ts";
 
@@ -73,17 +74,10 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
           },
         });
         io.err(`orchestrator: runners connect to ${running.runnerUrl}; API at ${running.httpUrl}`);
-        const signal = await new Promise<string>((resolve) => {
-          const on = (s: NodeJS.Signals) => {
-            process.off("SIGINT", on);
-            process.off("SIGTERM", on);
-            resolve(s);
-          };
-          process.on("SIGINT", on);
-          process.on("SIGTERM", on);
-        });
+        const { signal, release } = await waitForStopSignal();
         io.err(`orchestrator: ${signal}, closing (runners and their processes keep running)`);
         await running.close();
+        release();
         io.exit(ExitCode.Ok);
       },
     );

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { ExitCode } from "../exit-codes.ts";
+import { waitForStopSignal } from "../stop-signal.ts";
 import type { CliIo } from "../io.ts";
 
 /** `hive runner --config f`: the runner daemon of one node (also installed as `trading-runner`). */
@@ -34,22 +35,11 @@ export function registerRunner(program: Command, io: CliIo): void {
         io.err(
           `runner ${options.nodeId} (${options.pool}) started; Ctrl-C stops it, its processes keep running`,
         );
-        const signal = await waitForSignal();
+        const { signal, release } = await waitForStopSignal();
         io.err(`runner ${options.nodeId}: ${signal}, closing`);
         await runner.close({ stopDeployments: opts.stopOnExit === true });
+        release();
         io.exit(ExitCode.Ok);
       },
     );
-}
-
-function waitForSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (s: NodeJS.Signals) => {
-      process.off("SIGINT", on);
-      process.off("SIGTERM", on);
-      resolve(s);
-    };
-    process.on("SIGINT", on);
-    process.on("SIGTERM", on);
-  });
 }
