@@ -26,8 +26,7 @@ import {
   parseCpuList,
   validateLimits,
 } from "./cgroup-limits.ts";
-import { DirectoryCgroup } from "./directory-cgroup.ts";
-import { wrapInCgroup } from "./wrap-command.ts";
+import { DirectoryCgroup, removeEmptyGroups, wrapInDirectoryCgroup } from "./directory-cgroup.ts";
 
 /** The v1 controllers we use, in the order their directories are made. */
 const CONTROLLERS = ["memory", "cpu", "cpuacct", "cpuset", "pids"] as const;
@@ -175,30 +174,17 @@ class CgroupV1Driver implements CgroupDriver {
   }
 
   async removeStale(): Promise<string[]> {
-    const removed: string[] = [];
-    for (const name of await this.list()) {
-      const group = this.group(name, {}, []);
-      if ((await group.pids()).length > 0) continue;
-      try {
-        await removeDirs(this.fs, group.paths, 0);
-        removed.push(name);
-      } catch {
-        // Not ours to judge (it has sub-groups, or filled up meanwhile): leave it.
-      }
-    }
-    return removed;
+    return removeEmptyGroups(
+      this.fs,
+      (await this.list()).map((name) => this.group(name, {}, [])),
+    );
   }
 
   wrapCommand(cgroup: Cgroup, command: string, args: readonly string[]): WrappedCommand {
     if (!(cgroup instanceof V1Cgroup)) {
       throw new HiveError(ErrorCode.Internal, `cgroup ${cgroup.name} was not made by the cgroup v1 driver`);
     }
-    return wrapInCgroup(
-      cgroup.paths.map((p) => join(p, "cgroup.procs")),
-      command,
-      args,
-      cgroup.name,
-    );
+    return wrapInDirectoryCgroup(cgroup, command, args);
   }
 
   async removeParent(): Promise<void> {

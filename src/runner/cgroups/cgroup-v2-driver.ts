@@ -26,8 +26,7 @@ import {
   parseCpuList,
   validateLimits,
 } from "./cgroup-limits.ts";
-import { DirectoryCgroup, signalEach } from "./directory-cgroup.ts";
-import { wrapInCgroup } from "./wrap-command.ts";
+import { DirectoryCgroup, signalEach, removeEmptyGroups, wrapInDirectoryCgroup } from "./directory-cgroup.ts";
 
 /** Controllers we cannot do without. */
 const REQUIRED = ["memory", "cpu"] as const;
@@ -155,30 +154,19 @@ class CgroupV2Driver implements CgroupDriver {
   }
 
   async removeStale(): Promise<string[]> {
-    const removed: string[] = [];
-    for (const name of await this.list()) {
-      const group = new V2Cgroup(name, [join(this.parentDir, name)], {}, [], this.fs, this.send);
-      if ((await group.pids()).length > 0) continue;
-      try {
-        await removeDirs(this.fs, group.paths, 0);
-        removed.push(name);
-      } catch {
-        // It has sub-groups of its own, or filled up meanwhile: leave it.
-      }
-    }
-    return removed;
+    return removeEmptyGroups(
+      this.fs,
+      (await this.list()).map(
+        (name) => new V2Cgroup(name, [join(this.parentDir, name)], {}, [], this.fs, this.send),
+      ),
+    );
   }
 
   wrapCommand(cgroup: Cgroup, command: string, args: readonly string[]): WrappedCommand {
     if (!(cgroup instanceof V2Cgroup)) {
       throw new HiveError(ErrorCode.Internal, `cgroup ${cgroup.name} was not made by the cgroup v2 driver`);
     }
-    return wrapInCgroup(
-      cgroup.paths.map((p) => join(p, "cgroup.procs")),
-      command,
-      args,
-      cgroup.name,
-    );
+    return wrapInDirectoryCgroup(cgroup, command, args);
   }
 
   async removeParent(): Promise<void> {

@@ -8,6 +8,7 @@ import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { Cgroup, CgroupLimits, CgroupStats, SignalSender } from "./cgroup.ts";
 import type { CgroupFs } from "./cgroup-fs.ts";
 import { readPids, removeDirs } from "./cgroup-files.ts";
+import { wrapInCgroup } from "./wrap-command.ts";
 
 /** How long destroy() keeps killing before it gives up on a group that will not empty. */
 const DRAIN_TIMEOUT_MS = 5_000;
@@ -88,4 +89,32 @@ export abstract class DirectoryCgroup implements Cgroup {
     }
     await removeDirs(this.fs, this.paths);
   }
+}
+
+/**
+ * Removes the groups that hold no process (a previous run's leftovers) and returns their names;
+ * a group that has sub-groups of its own, or filled up meanwhile, is left alone.
+ */
+export async function removeEmptyGroups(fs: CgroupFs, groups: readonly DirectoryCgroup[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const group of groups) {
+    if ((await group.pids()).length > 0) continue;
+    try {
+      await removeDirs(fs, group.paths, 0);
+      removed.push(group.name);
+    } catch {
+      // Not ours to judge: leave it.
+    }
+  }
+  return removed;
+}
+
+/** The command that starts `command` inside this group (see wrap-command.ts). */
+export function wrapInDirectoryCgroup(cgroup: DirectoryCgroup, command: string, args: readonly string[]) {
+  return wrapInCgroup(
+    cgroup.paths.map((p) => join(p, "cgroup.procs")),
+    command,
+    args,
+    cgroup.name,
+  );
 }
