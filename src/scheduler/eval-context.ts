@@ -2,6 +2,7 @@ import type { ClusterState } from "./cluster-state.ts";
 import { datasetKey } from "./node-index.ts";
 import { coresTaken, type Demand, type PlacementRequest } from "./request.ts";
 import type { CompiledSchedulerOptions } from "./scheduler-options.ts";
+import { SCORERS, type Scorer } from "./scorers.ts";
 
 /**
  * Tentative reservations made during one evaluation (the earlier services of a layout being
@@ -58,6 +59,9 @@ export interface EvalContext {
   readonly datasetOrdinals: readonly number[];
   readonly datasetBytes: number;
   readonly preferredWeight: number;
+  /** The scorers that apply to this request, with their weights, and the sum of those weights. */
+  readonly scoring: readonly { readonly scorer: Scorer; readonly weight: number }[];
+  readonly weightTotal: number;
 }
 
 /** Builds the context of one decision. */
@@ -77,6 +81,16 @@ export function makeContext(
     }
     avoid = all;
   }
+  const facts = {
+    datasetBytes: request.datasets.reduce((sum, d) => sum + d.bytes, 0),
+    preferredWeight: request.preferredTags.reduce((sum, p) => sum + p.weight, 0),
+  };
+  // Which terms apply depends on the request only: decided once here, not for every node.
+  const scoring = SCORERS.filter((scorer) => scorer.applies(facts)).map((scorer) => ({
+    scorer,
+    weight: options.weights[scorer.name],
+  }));
+  // One literal, so every context has the same shape for the checkers' hot loop.
   return {
     cluster,
     request,
@@ -88,8 +102,10 @@ export function makeContext(
     requiredSignature: signature(request.requiredTags),
     preferredSignature: request.preferredTags.length === 0 ? "" : preferredSignature(request.preferredTags),
     datasetOrdinals: request.datasets.map((d) => cluster.index.datasetOrdinal(datasetKey(d.id, d.version))),
-    datasetBytes: request.datasets.reduce((sum, d) => sum + d.bytes, 0),
-    preferredWeight: request.preferredTags.reduce((sum, p) => sum + p.weight, 0),
+    datasetBytes: facts.datasetBytes,
+    preferredWeight: facts.preferredWeight,
+    scoring,
+    weightTotal: scoring.reduce((sum, s) => sum + s.weight, 0),
   };
 }
 

@@ -3,7 +3,7 @@ import type { ClusterState } from "./cluster-state.ts";
 import { REASON_LABELS, type ReasonCode } from "./reasons.ts";
 import type { PlacementRequest } from "./request.ts";
 import { compileSchedulerOptions, type CompiledSchedulerOptions } from "./scheduler-options.ts";
-import { SCORERS, firstFailing, schedule, type Decision } from "./stack.ts";
+import { firstFailing, schedule, scoreNode, type Decision } from "./stack.ts";
 import type { ScoreName } from "./scorers.ts";
 
 /** What `hive explain` says about one node. */
@@ -53,15 +53,7 @@ export function explain(
       continue;
     }
     const parts: Partial<Record<ScoreName, number>> = {};
-    let total = 0;
-    let weights = 0;
-    for (const scorer of SCORERS) {
-      if (!scorer.applies(ctx)) continue;
-      const s = scorer.score(ctx, i);
-      parts[scorer.name] = s;
-      total += s * options.weights[scorer.name];
-      weights += options.weights[scorer.name];
-    }
+    for (const { scorer } of ctx.scoring) parts[scorer.name] = scorer.score(ctx, i);
     const hot =
       ctx.datasetOrdinals.length === 0
         ? undefined
@@ -70,7 +62,7 @@ export function explain(
     feasible.push({
       nodeId,
       verdict: chosen ? "chosen" : "feasible",
-      score: weights ? total / weights : 0,
+      score: scoreNode(ctx, i),
       parts,
       hot,
     });

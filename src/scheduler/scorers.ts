@@ -7,7 +7,7 @@ export type ScoreName = "locality" | "load" | "fit" | "preferred";
 export interface Scorer {
   readonly name: ScoreName;
   /** Whether the term means anything for this request (no datasets ⇒ no locality). */
-  applies(ctx: EvalContext): boolean;
+  applies(request: Pick<EvalContext, "datasetBytes" | "preferredWeight">): boolean;
   score(ctx: EvalContext, i: number): number;
 }
 
@@ -79,3 +79,6 @@ export const preferredTagsScorer: Scorer = {
 function clamp01(x: number): number {
   return x < 0 ? 0 : x > 1 ? 1 : x;
 }
+
+/** The ranking terms, in the order explanations show them; their weights are in the options. */
+export const SCORERS: readonly Scorer[] = [localityScorer, loadScorer, fitScorer, preferredTagsScorer];

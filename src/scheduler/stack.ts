@@ -34,7 +34,6 @@ import { makeContext, Overlay, type EvalContext } from "./eval-context.ts";
 import { REASON_LABELS, type ReasonCode } from "./reasons.ts";
 import { checkRequest, type PlacementRequest } from "./request.ts";
 import { compileSchedulerOptions, type CompiledSchedulerOptions } from "./scheduler-options.ts";
-import { fitScorer, loadScorer, localityScorer, preferredTagsScorer, type Scorer } from "./scorers.ts";
 
 /**
  * The feasibility chain, in order. Ordering rule: the partition and tag checks come first,
@@ -53,8 +52,7 @@ export const CHECKERS: readonly FeasibilityChecker[] = [
   portsChecker, // free ports in the node's range
 ];
 
-/** The ranking terms; their weights are in the options (see scheduler-options.ts). */
-export const SCORERS: readonly Scorer[] = [localityScorer, loadScorer, fitScorer, preferredTagsScorer];
+export { SCORERS } from "./scorers.ts";
 
 /** A count of nodes refused for one reason. */
 export interface ReasonCount {
@@ -120,16 +118,9 @@ export function firstFailing(ctx: EvalContext, i: number): FeasibilityChecker | 
 
 /** The weighted score of a feasible node in [0, 1], and each term's part. */
 export function scoreNode(ctx: EvalContext, i: number): number {
-  const w = ctx.options.weights;
   let total = 0;
-  let weights = 0;
-  for (const scorer of SCORERS) {
-    if (!scorer.applies(ctx)) continue;
-    const weight = w[scorer.name];
-    total += weight * scorer.score(ctx, i);
-    weights += weight;
-  }
-  return weights > 0 ? total / weights : 0;
+  for (const { scorer, weight } of ctx.scoring) total += weight * scorer.score(ctx, i);
+  return ctx.weightTotal > 0 ? total / ctx.weightTotal : 0;
 }
 
 /** One decision's search state: the best node so far and the refusal counts. */
