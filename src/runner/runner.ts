@@ -610,36 +610,30 @@ export class Runner {
     const abort = new AbortController();
     this.logFollowers.set(r.requestId, abort);
     const stream = r.stream === LogStream.STDERR ? "stderr" : "stdout";
-    try {
-      for await (const chunk of readLog(this.logDir, r.deploymentId, stream, {
-        tailBytes: r.tailBytes > 0n ? Number(r.tailBytes) : undefined,
-        follow: r.follow,
-        signal: abort.signal,
-      })) {
-        this.link.send({
-          case: "logChunk",
-          value: {
-            requestId: r.requestId,
-            deploymentId: r.deploymentId,
-            stream: r.stream || LogStream.STDOUT,
-            data: chunk,
-          },
-        });
-      }
-    } catch (err) {
-      if (!abort.signal.aborted)
-        this.deps.log.warn({ deploymentId: r.deploymentId, err }, "log stream failed");
-    } finally {
-      this.logFollowers.delete(r.requestId);
+    const chunk = (part: { data: Uint8Array } | { eof: true }) =>
       this.link.send({
         case: "logChunk",
         value: {
           requestId: r.requestId,
           deploymentId: r.deploymentId,
           stream: r.stream || LogStream.STDOUT,
-          eof: true,
+          ...part,
         },
       });
+    try {
+      for await (const data of readLog(this.logDir, r.deploymentId, stream, {
+        tailBytes: r.tailBytes > 0n ? Number(r.tailBytes) : undefined,
+        follow: r.follow,
+        signal: abort.signal,
+      })) {
+        chunk({ data });
+      }
+    } catch (err) {
+      if (!abort.signal.aborted)
+        this.deps.log.warn({ deploymentId: r.deploymentId, err }, "log stream failed");
+    } finally {
+      this.logFollowers.delete(r.requestId);
+      chunk({ eof: true });
     }
   }
 }
