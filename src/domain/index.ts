@@ -19,7 +19,14 @@ export {
   type RestartPolicy,
   type RestartPolicyName,
 } from "./service-manifest.ts";
-export { layoutSchema, formatWireEnd, type Layout, type Wire, type WireEnd } from "./layout.ts";
+export {
+  layoutSchema,
+  formatWireEnd,
+  type GatewayUse,
+  type Layout,
+  type Wire,
+  type WireEnd,
+} from "./layout.ts";
 export {
   NODE_STATES,
   DEFAULT_LINK_BANDWIDTH,

@@ -20,6 +20,23 @@ const wire = z.strictObject({ from: endpoint, to: endpoint });
 /** A wire between two named sockets, written `from: feeder.market_data, to: momentum.market_data`. */
 export type Wire = z.output<typeof wire>;
 
+/**
+ * A broker gateway a layout trades through. The gateway is a daemon the orchestrator knows by
+ * name (`hive orchestrator --gateway name=...`), not a service of the layout: the orchestrator
+ * fences it for every account of the strategies wired to it, and routes their orders to it.
+ */
+const gatewayUse = z.strictObject({
+  /** The gateway's name in the orchestrator's configuration. */
+  name: serviceName,
+  /** Consumed order sockets (dealer) of strategies, e.g. momentum.orders. */
+  orders: z.array(endpoint).min(1, "at least one strategy's orders socket, such as momentum.orders"),
+  /** Offered market-data sockets (pub) whose prices the paper broker fills against. */
+  marketData: z.array(endpoint).default([]),
+});
+
+/** A layout's use of a broker gateway. */
+export type GatewayUse = z.output<typeof gatewayUse>;
+
 /** The schema of a layout file: a named set of services and the wires between their sockets. */
 export const layoutSchema = z.strictObject({
   name: serviceName,
@@ -28,6 +45,8 @@ export const layoutSchema = z.strictObject({
   datasets: z.array(datasetSpecSchema).default([]),
   services: z.array(serviceManifestSchema).min(1, "at least one service"),
   wires: z.array(wire).default([]),
+  /** Broker gateways its strategies trade through (orders) and feed prices to (marketData). */
+  gateways: z.array(gatewayUse).default([]),
 });
 
 /** A validated layout (schema only; the layout engine checks the wiring). */

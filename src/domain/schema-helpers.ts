@@ -28,3 +28,8 @@ export const byteSize = z.union([z.string(), z.number()]).transform((value, ctx)
 
 /** A positive byte size (memory requests may not be zero). */
 export const positiveByteSize = byteSize.refine((n) => n > 0, "a size above zero, such as 256MiB");
+
+/** A broker account id such as `paper-001` or `DU1234567`. */
+export const accountName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, "an account id of letters, digits, '_', '.', ':' or '-'");

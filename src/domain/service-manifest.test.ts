@@ -48,6 +48,7 @@ describe("serviceManifestSchema: valid manifests", () => {
       sockets: { offers: [], consumes: [] },
       ports: [],
       standby: 0,
+      accounts: [],
       restart: { policy: "always", maxRestarts: 10, initialBackoffMs: 1000, maxBackoffMs: 60000 },
     });
   });
@@ -181,6 +182,23 @@ describe("serviceManifestSchema: errors and their paths", () => {
       paths: ["standby"],
     },
     { what: "more than 3 standbys", input: manifest({ standby: 4 }), paths: ["standby"], found: 4 },
+    {
+      what: "accounts on a feeder",
+      input: manifest({ kind: "feeder", accounts: ["paper-001"] }),
+      paths: ["accounts"],
+      message: /strategy/,
+    },
+    {
+      what: "an account listed twice",
+      input: manifest({ accounts: ["paper-001", "paper-001"] }),
+      paths: ["accounts.1"],
+      found: "paper-001",
+    },
+    {
+      what: "an account id with a space",
+      input: manifest({ accounts: ["paper 001"] }),
+      paths: ["accounts.0"],
+    },
     {
       what: "a socket name both offered and consumed, and used again as a port",
       input: manifest({

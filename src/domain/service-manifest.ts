@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { POOLS } from "./pool.ts";
 import { SOCKET_PATTERNS } from "./socket-pattern.ts";
-import { envName, positiveByteSize, serviceName, tagName } from "./schema-helpers.ts";
+import { accountName, envName, positiveByteSize, serviceName, tagName } from "./schema-helpers.ts";
 
 /** What a service is; it sets defaults (restart policy) and how tools show it. */
 export const SERVICE_KINDS = ["strategy", "backtest", "feeder", "gateway", "service"] as const;
@@ -83,6 +83,11 @@ export const serviceManifestSchema = z
     restart: restartSchema.optional(),
     /** Warm standby instances on other live nodes, promoted on failover; live strategies only. */
     standby: z.number().int().min(0).max(3).default(0),
+    /**
+     * Broker accounts this strategy trades: the gateway is fenced to it for each of them, and its
+     * runner rejects an order for any other account before it leaves the node.
+     */
+    accounts: z.array(accountName).default([]),
   })
   .superRefine((m, ctx) => {
     if (m.resources.exclusiveCores > 0 && m.pool !== "live") {
@@ -109,6 +114,19 @@ export const serviceManifestSchema = z
         message: "0 unless the service is a live strategy (kind: strategy, pool: live)",
       });
     }
+    if (m.accounts.length > 0 && m.kind !== "strategy") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["accounts"],
+        input: m.accounts,
+        message: "no accounts unless the service is a strategy (kind: strategy)",
+      });
+    }
+    m.accounts.forEach((a, i) => {
+      if (m.accounts.indexOf(a) !== i) {
+        ctx.addIssue({ code: "custom", path: ["accounts", i], input: a, message: "an account listed once" });
+      }
+    });
     const names = new Map<string, string>();
     const all = [
       ...m.sockets.offers.map((s, i) => ({ s, path: ["sockets", "offers", i, "name"] })),

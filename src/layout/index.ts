@@ -7,6 +7,7 @@ export {
   compareRoutes,
   sameRoute,
   type DeploymentInstance,
+  type GatewayAddress,
   type InstanceRole,
   type Route,
   type RoutingOptions,

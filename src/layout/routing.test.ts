@@ -214,3 +214,63 @@ function manifest(name: string, sockets: Record<string, unknown>) {
     sockets,
   };
 }
+
+describe("computeRoutes to a gateway daemon", () => {
+  const layout = layoutSchema.parse({
+    name: "via-gateway",
+    services: [
+      {
+        name: "feeder",
+        kind: "feeder",
+        pool: "live",
+        command: "node",
+        resources: { cores: 0.5, memory: "64MiB" },
+        sockets: { offers: [{ name: "market_data", pattern: "pub" }] },
+      },
+      {
+        name: "momentum",
+        kind: "strategy",
+        pool: "live",
+        command: "node",
+        accounts: ["acct-1"],
+        resources: { cores: 0.5, memory: "64MiB" },
+        sockets: {
+          consumes: [
+            { name: "market_data", pattern: "sub" },
+            { name: "orders", pattern: "dealer" },
+          ],
+        },
+        standby: 1,
+      },
+    ],
+    wires: [{ from: "feeder.market_data", to: "momentum.market_data" }],
+    gateways: [{ name: "paper", orders: ["momentum.orders"], marketData: ["feeder.market_data"] }],
+  });
+  const instances = placed.filter((p) => p.service !== "gateway");
+  const withKey = (key: string | undefined, id: string, remotes: string[]) => {
+    const [md, orders] = momentumRoutes(id, [FEED], remotes);
+    return [md, key === undefined ? orders : { ...orders, serverKey: key }];
+  };
+
+  it("routes active and standby orders to the gateway's address, with its CURVE key", () => {
+    const gateways = new Map([["paper", { orders: GATE, publicKey: "K".repeat(40) }]]);
+    const tables = computeRoutes(layout, instances, { runDir, gateways });
+    assert.deepEqual(
+      tables,
+      new Map([
+        ["n2", withKey("K".repeat(40), "d-mom-a", [GATE])],
+        ["n3", withKey("K".repeat(40), "d-mom-s", [GATE])],
+      ]),
+    );
+  });
+
+  it("routes to plain TCP for a gateway without CURVE, and nowhere for an unknown gateway", () => {
+    const plain = computeRoutes(layout, instances, {
+      runDir,
+      gateways: new Map([["paper", { orders: GATE, publicKey: "" }]]),
+    });
+    assert.deepEqual(plain.get("n2"), withKey(undefined, "d-mom-a", [GATE]));
+    const unknown = computeRoutes(layout, instances, { runDir });
+    assert.deepEqual(unknown.get("n2"), withKey(undefined, "d-mom-a", []));
+  });
+});

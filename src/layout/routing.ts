@@ -35,6 +35,8 @@ export interface Route {
   readonly local: string;
   /** The producers' TCP addresses, sorted; empty while no producer is active. */
   readonly remotes: readonly string[];
+  /** For an order path to a gateway that runs CURVE: the gateway's public key (Z85). */
+  readonly serverKey?: string;
 }
 
 /** Every runner's routes, by node id; a node appears only if it hosts at least one route. */
@@ -44,6 +46,20 @@ export type RoutingTables = ReadonlyMap<string, readonly Route[]>;
 export interface RoutingOptions {
   /** The runners' run directory, e.g. `/run/hive`. */
   readonly runDir: string;
+  /**
+   * The broker gateways the orchestrator knows, by name: where their orders socket listens and
+   * their CURVE public key ("" for none). An orders socket routed to a gateway not listed here
+   * gets a route with no remotes (the orchestrator reports the unknown name when applying).
+   */
+  readonly gateways?: ReadonlyMap<string, GatewayAddress>;
+}
+
+/** Where a broker gateway takes orders. */
+export interface GatewayAddress {
+  /** `tcp://ip:port` of its orders socket. */
+  readonly orders: string;
+  /** Its CURVE public key (Z85), or "" when it runs without CURVE. */
+  readonly publicKey: string;
 }
 
 /**
@@ -134,10 +150,29 @@ export function computeRoutes(
         return address;
       });
 
+  const toGateway = new Map<string, string>();
+  for (const gateway of layout.gateways) {
+    for (const end of gateway.orders) toGateway.set(socketKey(end.service, end.socket), gateway.name);
+  }
+
   const byNode = new Map<string, Route[]>();
   for (const instance of instances) {
     const manifest = services.get(instance.service)?.manifest;
     for (const socket of manifest?.sockets.consumes ?? []) {
+      const gatewayName = toGateway.get(socketKey(instance.service, socket.name));
+      if (gatewayName !== undefined) {
+        const gateway = options.gateways?.get(gatewayName);
+        const route: Route = {
+          deploymentId: instance.deploymentId,
+          socket: socket.name,
+          pattern: socket.pattern,
+          local: localEndpoint(options.runDir, instance.deploymentId, socket.name),
+          remotes: gateway ? [gateway.orders] : [],
+          ...(gateway && gateway.publicKey !== "" ? { serverKey: gateway.publicKey } : {}),
+        };
+        append(byNode, instance.nodeId, route);
+        continue;
+      }
       const producers = producersOf.get(socketKey(instance.service, socket.name)) ?? [];
       const remotes = [...new Set(producers.flatMap(activeAddresses))].sort(compareStrings);
       const route: Route = {
@@ -168,6 +203,7 @@ export function sameRoute(a: Route, b: Route): boolean {
     a.socket === b.socket &&
     a.pattern === b.pattern &&
     a.local === b.local &&
+    a.serverKey === b.serverKey &&
     a.remotes.length === b.remotes.length &&
     a.remotes.every((r, i) => r === b.remotes[i])
   );

@@ -3,7 +3,24 @@ import { describe, it } from "node:test";
 import { formatIssue, layoutSchema, ValidationError, type Layout } from "../domain/index.ts";
 import { assertValidLayout, validateLayout } from "./validate-layout.ts";
 
-type RawLayout = { name: string; services: Record<string, unknown>[]; wires: { from: string; to: string }[] };
+type RawLayout = {
+  name: string;
+  services: Record<string, unknown>[];
+  wires: { from: string; to: string }[];
+  gateways?: { name: string; orders: string[]; marketData?: string[] }[];
+};
+
+/** The live shape trading through the gateway daemon `paper` instead of a gateway service. */
+function throughGateway(r: RawLayout, accounts: string[] = ["acct-1"]): void {
+  r.services[1] = {
+    ...service("momentum", { consumes: ["market_data:sub", "orders:dealer"] }),
+    kind: "strategy",
+    accounts,
+  };
+  r.services.pop();
+  r.wires.pop();
+  r.gateways = [{ name: "paper", orders: ["momentum.orders"], marketData: ["feeder.market_data"] }];
+}
 
 /** A service whose sockets are written `name:pattern`, with a trailing `?` for optional. */
 function service(name: string, sockets: { offers?: string[]; consumes?: string[] } = {}) {
@@ -52,6 +69,53 @@ interface Case {
 
 const cases: Case[] = [
   { name: "the live shape is valid", edit: () => {}, issues: [] },
+  { name: "orders may go to a gateway daemon", edit: (r) => throughGateway(r), issues: [] },
+  {
+    name: "a strategy wired to a gateway must name its accounts",
+    edit: (r) => throughGateway(r, []),
+    issues: [["services[1].accounts", /found no accounts, expected a strategy with the accounts/]],
+  },
+  {
+    name: "an orders socket goes to one gateway only",
+    edit: (r) => {
+      throughGateway(r);
+      r.gateways?.push({ name: "other", orders: ["momentum.orders"] });
+    },
+    issues: [["gateways[1].orders[0]", /already routes/]],
+  },
+  {
+    name: "two strategies may not trade one account",
+    edit: (r) => {
+      throughGateway(r);
+      r.services.push({
+        ...service("twin", { consumes: ["market_data:sub?", "orders:dealer"] }),
+        kind: "strategy",
+        accounts: ["acct-1"],
+      });
+      r.gateways?.[0]?.orders.push("twin.orders");
+    },
+    issues: [
+      [
+        "services[2].accounts",
+        /acct-1, also traded by momentum, expected each account traded by one service/,
+      ],
+    ],
+  },
+  {
+    name: "gateway ends must be a dealer orders socket and a pub market-data socket",
+    edit: (r) => {
+      throughGateway(r);
+      r.gateways = [
+        { name: "paper", orders: ["feeder.market_data"], marketData: ["momentum.market_data", "ghost.x"] },
+      ];
+    },
+    issues: [
+      ["gateways[0].orders[0]", /an offered pub socket, expected a consumed dealer socket/],
+      ["gateways[0].marketData[0]", /a consumed sub socket, expected an offered pub socket/],
+      ["gateways[0].marketData[1]", /found ghost\.x/],
+      ["services[1].sockets.consumes[1]", /momentum\.orders \(dealer\) with no wire/],
+    ],
+  },
   {
     name: "a wire may be written consumer first",
     edit: (r) => (r.wires[0] = { from: "momentum.market_data", to: "feeder.market_data" }),

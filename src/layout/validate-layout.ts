@@ -108,7 +108,88 @@ export function validateLayout(layout: Layout): ValidationIssue[] {
     }
   });
 
+  issues.push(...gatewayIssues(layout, services, wired));
   issues.push(...unwiredSockets(layout, wired));
+  return issues;
+}
+
+/**
+ * The checks of `gateways`: each orders end is a strategy's consumed dealer socket with accounts
+ * and no wire of its own, each marketData end an offered pub socket, and no account is traded by
+ * two services (one account, one trader). Order sockets named here count as wired.
+ */
+function gatewayIssues(
+  layout: Layout,
+  services: ReadonlyMap<string, IndexedService>,
+  wired: Set<string>,
+): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const names = new Map<string, number>();
+  const traders = new Map<string, string>();
+  layout.gateways.forEach((gateway, g) => {
+    const path = `gateways[${g}]`;
+    const earlier = names.get(gateway.name);
+    if (earlier !== undefined) {
+      issues.push({
+        path: `${path}.name`,
+        found: `${gateway.name}, already named at gateways[${earlier}]`,
+        expected: "each gateway once, with all its sockets",
+      });
+    }
+    names.set(gateway.name, g);
+    gateway.orders.forEach((end, i) => {
+      const at = `${path}.orders[${i}]`;
+      const resolved = resolveEnd(services, end);
+      if (resolved === undefined) return void issues.push(unknownEnd(services, end, at));
+      const key = formatEnd(resolved);
+      const m = resolved.service.manifest;
+      if (resolved.side !== "consumes" || resolved.socket.pattern !== "dealer") {
+        return void issues.push({
+          path: at,
+          found: `${key}, ${resolved.side === "offers" ? "an offered" : "a consumed"} ${resolved.socket.pattern} socket`,
+          expected: "a consumed dealer socket of a strategy (its orders)",
+        });
+      }
+      if (wired.has(key)) {
+        return void issues.push({
+          path: at,
+          found: `${key}, which a wire or another gateway already routes`,
+          expected: "an orders socket routed to one gateway only",
+        });
+      }
+      wired.add(key);
+      if (m.kind !== "strategy" || m.accounts.length === 0) {
+        return void issues.push({
+          path: `services[${resolved.service.index}].accounts`,
+          found: m.kind !== "strategy" ? `a ${m.kind}` : "no accounts",
+          expected: `a strategy with the accounts it trades, as ${key} goes to gateway ${gateway.name}`,
+        });
+      }
+      for (const account of m.accounts) {
+        const other = traders.get(account);
+        if (other !== undefined && other !== m.name) {
+          issues.push({
+            path: `services[${resolved.service.index}].accounts`,
+            found: `${account}, also traded by ${other}`,
+            expected: "each account traded by one service (one account, one trader)",
+          });
+        }
+        traders.set(account, m.name);
+      }
+    });
+    gateway.marketData.forEach((end, i) => {
+      const at = `${path}.marketData[${i}]`;
+      const resolved = resolveEnd(services, end);
+      if (resolved === undefined) return void issues.push(unknownEnd(services, end, at));
+      if (resolved.side !== "offers" || resolved.socket.pattern !== "pub") {
+        issues.push({
+          path: at,
+          found: `${formatEnd(resolved)}, ${resolved.side === "offers" ? "an offered" : "a consumed"} ${resolved.socket.pattern} socket`,
+          expected: "an offered pub socket (market data) for the paper broker's prices",
+        });
+      }
+    });
+  });
   return issues;
 }
 

@@ -78,7 +78,13 @@ export class RunnerSession {
 
   /** Pushes a route change; resolves once the runner has applied it. */
   routes(
-    upserts: readonly { deploymentId: string; socket: string; local: string; remotes: readonly string[] }[],
+    upserts: readonly {
+      deploymentId: string;
+      socket: string;
+      local: string;
+      remotes: readonly string[];
+      serverKey?: string;
+    }[],
     removals: readonly { deploymentId: string; socket: string }[],
   ): Promise<void> {
     const version = ++this.routeVersion;
@@ -92,6 +98,7 @@ export class RunnerSession {
             socketName: r.socket,
             localEndpoint: r.local,
             remoteAddresses: [...r.remotes],
+            curveServerKey: r.serverKey ?? "",
           })),
           removals: removals.map((r) => ({ deploymentId: r.deploymentId, socketName: r.socket })),
         },

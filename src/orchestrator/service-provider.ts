@@ -16,6 +16,7 @@ export interface NodeRouteChange {
     socket: string;
     local: string;
     remotes: readonly string[];
+    serverKey?: string;
   }[];
   readonly removals: readonly { deploymentId: string; socket: string }[];
 }
