@@ -12,6 +12,9 @@ import type {
   LayoutView,
   LogOptions,
   NodeView,
+  FailoverView,
+  GatewayAccountView,
+  KillResult,
 } from "../orchestrator/control-plane.ts";
 import { fromErrorBody } from "../orchestrator/http/error-body.ts";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
@@ -91,6 +94,22 @@ export class ApiClient implements ControlPlane {
 
   listDatasets(): Promise<DatasetView[]> {
     return this.json("GET", "/v1/datasets");
+  }
+
+  failover(layout: string, service: string): Promise<FailoverView> {
+    return this.json("POST", "/v1/failover", { layout, service });
+  }
+
+  kill(account: string, reason: string): Promise<KillResult[]> {
+    return this.json("POST", `/v1/accounts/${encodeURIComponent(account)}/kill`, { reason });
+  }
+
+  async unkill(account: string): Promise<void> {
+    await this.json("DELETE", `/v1/accounts/${encodeURIComponent(account)}/kill`);
+  }
+
+  accounts(account?: string): Promise<GatewayAccountView[]> {
+    return this.json("GET", `/v1/accounts${account === undefined ? "" : query({ account })}`);
   }
 
   /** Streams a deployment's output; aborting `options.signal` ends the iteration quietly. */

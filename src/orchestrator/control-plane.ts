@@ -3,6 +3,7 @@
  * behind the `hive` CLI and any dashboard, which use only the API). Views are plain JSON-able
  * objects; bigints (epochs) are decimal strings.
  */
+import type { AccountView } from "../gateway/gateway-control.ts";
 import type { Explanation } from "../scheduler/index.ts";
 
 /** A node's health as the registry sees it (see node-spec.ts). */
@@ -128,4 +129,37 @@ export interface ControlPlane {
   /** A deployment's output, as its runner captured it. */
   logs(deploymentId: string, options: LogOptions): AsyncIterable<Uint8Array>;
   listDatasets(): Promise<DatasetView[]>;
+  /** Fails a live strategy over to its warm standby on purpose; resolves once the standby may trade. */
+  failover(layout: string, service: string): Promise<FailoverView>;
+  /** The kill switch: blocks new orders for an account at its gateway(s) and cancels resting ones. */
+  kill(account: string, reason: string): Promise<KillResult[]>;
+  /** Lifts the kill switch of an account. */
+  unkill(account: string): Promise<void>;
+  /** Each gateway's accounts: who may trade them (fence), positions and open orders. */
+  accounts(account?: string): Promise<GatewayAccountView[]>;
+}
+
+/** What a failover did. */
+export interface FailoverView {
+  readonly layout: string;
+  readonly service: string;
+  readonly from: string | null;
+  readonly to: string;
+  /** The new fencing epoch, decimal. */
+  readonly epoch: string;
+  readonly fencedAfterMs: number;
+  readonly openedAfterMs: number;
+}
+
+/** What the kill switch did at one gateway. */
+export interface KillResult {
+  readonly gateway: string;
+  readonly account: string;
+  /** Resting orders cancelled at the broker. */
+  readonly cancelled: number;
+}
+
+/** An account as one gateway reports it. */
+export interface GatewayAccountView extends AccountView {
+  readonly gateway: string;
 }

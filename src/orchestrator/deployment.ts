@@ -17,6 +17,16 @@ export interface Deployment {
   attempt: number;
   /** When it was last seen starting to run (monotonic ms), for the restart count's reset. */
   runningSince?: number;
+  /**
+   * The order path of an active that trades, as the orchestrator drives it: `closed` until the
+   * gateway is fenced to it and its runner told to open it (`opening`), then `open`. Every spawn,
+   * runner re-registration and promotion sets it back to `closed`.
+   */
+  gate?: "closed" | "opening" | "open";
+  /** The next activation must take a new epoch (a promotion), not re-fence the one it has. */
+  freshEpoch?: boolean;
+  /** No activation attempt before this monotonic time (after a failed one). */
+  gateNotBefore?: number;
 }
 
 /** Whether a deployment is finished for good (a clean exit its policy does not restart) or given up. */

@@ -197,23 +197,39 @@ describe("orchestrator with mock runners", () => {
     );
   });
 
-  test("a live strategy is not restarted elsewhere when its node is lost (only fenced failover moves it)", async () => {
-    const active = (await orch.core.listDeployments({ layout: "live-momentum" })).find(
-      (d) => d.service === "momentum" && d.role === "active",
-    )!;
-    const node = runners.find((r) => r["options"].nodeId === active.nodeId && r.state === "registered")!;
-    await node.close();
-    const after = await until("the active's node down", async () => {
-      const d = (await orch.core.listDeployments()).find((x) => x.id === active.id);
-      return d?.pendingReason?.includes("fenced failover") ? d : undefined;
-    });
-    assert.equal(after.nodeId, active.nodeId, "not moved");
-    assert.equal(after.phase, "failed");
-    await new Promise((r) => setTimeout(r, 300));
-    const actives = (await orch.core.listDeployments({ layout: "live-momentum" })).filter(
-      (d) => d.service === "momentum" && d.role === "active" && d.phase === "running",
+  test("a lost active fails over: the standby is promoted and opened, a new standby placed", async () => {
+    const before = await orch.core.listDeployments({ layout: "live-momentum" });
+    const active = before.find((d) => d.service === "momentum" && d.role === "active")!;
+    const standby = before.find((d) => d.service === "momentum" && d.role === "standby")!;
+    const mockOf = (nodeId: string | null) =>
+      runners.find((r) => r["options"].nodeId === nodeId && r.state === "registered")!;
+    await until("the active's order path open", () =>
+      mockOf(active.nodeId).processes.get(active.id)?.ordersEnabled ? true : undefined,
     );
-    assert.deepEqual(actives, [], "no second active was started");
+    assert.equal(mockOf(standby.nodeId).processes.get(standby.id)?.ordersEnabled, false, "standby closed");
+    await mockOf(active.nodeId).close();
+    const promoted = await until("the standby promoted and its order path open", () => {
+      const p = mockOf(standby.nodeId).processes.get(standby.id);
+      return p?.ordersEnabled ? p : undefined;
+    });
+    const after = await until("the lost active retired", async () => {
+      const ds = await orch.core.listDeployments({ layout: "live-momentum" });
+      return ds.some((d) => d.id === active.id) ? undefined : ds;
+    });
+    const now = after.find((d) => d.id === standby.id)!;
+    assert.equal(now.role, "active");
+    assert.ok(BigInt(now.epoch) > BigInt(active.epoch), `epoch ${now.epoch} above ${active.epoch}`);
+    assert.equal(promoted.request.epoch <= BigInt(now.epoch), true);
+    const actives = after.filter((d) => d.service === "momentum" && d.role === "active");
+    assert.deepEqual(
+      actives.map((d) => d.id),
+      [standby.id],
+      "one active: the lost one is retired, never restarted",
+    );
+    assert.ok(
+      after.some((d) => d.service === "momentum" && d.role === "standby" && d.id !== standby.id),
+      "a new standby is scheduled",
+    );
   });
 
   test("stopping a layout stops its processes and forgets it", async () => {

@@ -1,6 +1,12 @@
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
-import { layoutSchema, parseYaml, ValidationError, type Layout } from "../domain/index.ts";
+import {
+  layoutSchema,
+  parseYaml,
+  ValidationError,
+  type Layout,
+  type ValidationIssue,
+} from "../domain/index.ts";
 import {
   computeRoutes,
   diffRoutes,
@@ -21,6 +27,8 @@ import {
 import type {
   ApplyResult,
   ControlPlane,
+  GatewayAccountView,
+  KillResult,
   DatasetView,
   DeploymentView,
   LayoutView,
@@ -28,6 +36,8 @@ import type {
   NodeView,
 } from "./control-plane.ts";
 import { deploymentView, isSettled, newDeploymentId, trades, type Deployment } from "./deployment.ts";
+import type { Gateways } from "./gateways.ts";
+import { activate, gatewaysOf, type Activation } from "./order-gate.ts";
 import { Registry, type LeaseOptions } from "./registry.ts";
 import type { RunnerStreamHandler } from "./runner-service.ts";
 import type { RunnerSession } from "./runner-session.ts";
@@ -49,6 +59,21 @@ export interface OrchestratorCoreOptions {
   readonly now?: () => number;
   /** How services are run; by default through the registry's runners (ClusterRuntime). */
   readonly provider?: (registry: Registry) => ServiceProvider;
+  /** The broker gateways live strategies trade through (fenced before an order path opens). */
+  readonly gateways?: Gateways;
+}
+
+/** What a failover did, for `hive failover` and the fault tests. */
+export interface FailoverResult {
+  readonly layout: string;
+  readonly service: string;
+  /** The deployment that was active, and the one that is active now. */
+  readonly from: string | null;
+  readonly to: string;
+  readonly epoch: string;
+  /** ms from the request to every gateway fenced, and to the order path opened. */
+  readonly fencedAfterMs: number;
+  readonly openedAfterMs: number;
 }
 
 interface LayoutEntry {
@@ -136,6 +161,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       "runner registered",
     );
     if (register.unlimited) this.o.log.warn({ nodeId: entry.id }, "runner has no resource limits");
+    this.o.gateways?.setRunnerKey(entry.id, register.curvePublicKey);
     // Routes are re-sent in full: a restarted runner has none.
     for (const l of this.layouts.values()) l.pushed.delete(entry.id);
     const reported = new Set(register.runningDeployments.map((d) => d.deploymentId));
@@ -151,13 +177,9 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
           addresses: Object.fromEntries(r.addresses.map((a) => [a.socketName, a.address])),
           pendingReason: undefined,
         });
-        // The runner closed its order paths when it lost us (self-fencing): reopen the active's.
-        if (trades(d) && d.rec.role === "active") {
-          session.send({
-            case: "setOrderPath",
-            value: { deploymentId: d.rec.id, open: true, epoch: d.rec.epoch },
-          });
-        }
+        // The runner closed its order paths when it lost us (self-fencing): the active's is
+        // opened again by the next pass, after the gateway is (re-)fenced to it.
+        d.gate = "closed";
       } else {
         this.stopUnwanted(entry.id, session, r.deploymentId);
       }
@@ -232,12 +254,49 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   async applyLayout(source: string, fileName: string): Promise<ApplyResult> {
     const parsed = parseYaml(source, fileName, layoutSchema);
-    const issues = validateLayout(parsed.value);
+    const issues = [...validateLayout(parsed.value), ...this.gatewayIssues(parsed.value)];
     if (issues.length > 0) throw new ValidationError(issues.map((i) => parsed.locate(i)));
     // One apply at a time: each reads and writes the same desired state.
     const run = this.applying.then(() => this.apply(parsed.value, source));
     this.applying = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * What only the orchestrator can check in a layout: that the gateways it names are configured,
+   * and that no account it trades is traded by a service of another layout.
+   */
+  private gatewayIssues(layout: Layout): ValidationIssue[] {
+    const issues: ValidationIssue[] = [];
+    const known = this.o.gateways?.names() ?? [];
+    layout.gateways.forEach((g, i) => {
+      if (!known.includes(g.name)) {
+        issues.push({
+          path: `gateways[${i}].name`,
+          found: g.name,
+          expected:
+            known.length > 0
+              ? `a gateway this orchestrator knows: ${known.join(", ")}`
+              : "a gateway this orchestrator knows, but it has none (hive orchestrator --gateway ...)",
+        });
+      }
+    });
+    layout.services.forEach((m, i) => {
+      for (const account of m.accounts) {
+        for (const other of this.layouts.values()) {
+          if (other.rec.name === layout.name || other.rec.state === "stopping") continue;
+          const holder = other.layout.services.find((s) => s.accounts.includes(account));
+          if (holder) {
+            issues.push({
+              path: `services[${i}].accounts`,
+              found: `${account}, traded by ${holder.name} of layout ${other.rec.name}`,
+              expected: "each account traded by one service (one account, one trader)",
+            });
+          }
+        }
+      }
+    });
+    return issues;
   }
 
   private async apply(layout: Layout, source: string): Promise<ApplyResult> {
@@ -277,7 +336,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       const m = layout.services.find((s) => s.name === d.rec.service);
       if (m && unchanged.includes(m.name)) d.manifest = m;
     }
-    const fresh = await this.createDeployments(layout, [...added, ...changed], generation);
+    const fresh = this.createDeployments(layout, [...added, ...changed], generation);
     writes.push(...fresh.map((d) => d.rec));
     const entry: LayoutEntry = {
       rec,
@@ -293,11 +352,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   }
 
   /** New deployments for services of a layout, placed all or nothing (pending with the reason if not). */
-  private async createDeployments(
-    layout: Layout,
-    services: readonly string[],
-    generation: number,
-  ): Promise<Deployment[]> {
+  private createDeployments(layout: Layout, services: readonly string[], generation: number): Deployment[] {
     const manifests = layout.services.filter((s) => services.includes(s.name));
     if (manifests.length === 0) return [];
     const items = manifests.map((m) => ({
@@ -308,8 +363,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     const decision = placeLayout(this.clusterState(), items, { seed: this.o.seed ?? 1 });
     const out: Deployment[] = [];
     for (const m of manifests) {
-      const live = m.pool === "live" && m.kind === "strategy";
-      const epoch = live ? await this.o.store.nextEpoch(`${layout.name}/${m.name}`) : 0n;
+      // Epochs are taken when an active's order path opens (order-gate.ts), not here.
+      const epoch = 0n;
       for (let replica = -1; replica < m.standby; replica++) {
         const role = replica < 0 ? "active" : "standby";
         const r = Math.max(0, replica);
@@ -462,6 +517,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         this.forget(d);
       }
     }
+    this.openGates();
+    this.syncGateways();
     for (const entry of [...this.layouts.values()]) {
       if (
         entry.rec.state === "stopping" &&
@@ -487,16 +544,223 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       d.attempt++; // an answer still on its way from the lost node no longer counts
       d.inFlight = false;
       d.pid = null;
+      d.gate = undefined;
       if (trades(d)) {
-        d.phase = "failed";
-        this.update(d, {
-          pendingReason: `node ${nodeId} ${why}; a live strategy moves only by fenced failover`,
-        });
+        this.liveLost(d, `node ${nodeId} ${why}`);
         continue;
       }
       d.phase = "pending";
       this.update(d, { nodeId: null, addresses: {}, pendingReason: `node ${nodeId} ${why}` });
     }
+  }
+
+  /**
+   * A live strategy's node is lost. An active fails over to a warm standby on a connected node:
+   * the standby is promoted (its order path opens only after the gateway is fenced to it with a
+   * new epoch, order-gate.ts), the lost instance is retired, and a new standby is placed. With no
+   * standby, an active that trades through a gateway is started again elsewhere — safe for the
+   * same reason: it trades only once the gateway refuses the lost copy. A live strategy with no
+   * gateway to fence is never restarted cold elsewhere (the lost copy may still be trading).
+   * A lost standby is simply placed again.
+   */
+  private liveLost(d: Deployment, why: string): void {
+    const layout = this.layouts.get(d.rec.layout)?.layout;
+    if (d.rec.role === "standby") {
+      d.phase = "pending";
+      this.update(d, { nodeId: null, addresses: {}, pendingReason: why });
+      return;
+    }
+    const standby = this.bestStandby(d);
+    if (standby) {
+      this.promote(standby);
+      d.phase = "failed";
+      this.update(d, { desired: "stopped", pendingReason: `${why}; failed over to ${standby.rec.id}` });
+      this.addStandby(d);
+      this.o.log.warn(
+        { from: d.rec.id, to: standby.rec.id, nodeId: standby.rec.nodeId, why },
+        "failing over to the warm standby",
+      );
+    } else if (gatewaysOf(layout, d.rec.service).length > 0) {
+      d.phase = "pending";
+      d.freshEpoch = true;
+      this.update(d, {
+        nodeId: null,
+        addresses: {},
+        pendingReason: `${why}; no warm standby: starting it elsewhere, fenced before it trades`,
+      });
+    } else {
+      d.phase = "failed";
+      this.update(d, { pendingReason: `${why}; a live strategy moves only by fenced failover` });
+    }
+  }
+
+  /** A running standby of the same service on a connected node, to promote; undefined if none. */
+  private bestStandby(active: Deployment): Deployment | undefined {
+    return [...this.deployments.values()]
+      .filter(
+        (s) =>
+          s !== active &&
+          s.rec.layout === active.rec.layout &&
+          s.rec.service === active.rec.service &&
+          s.rec.role === "standby" &&
+          s.rec.desired === "running" &&
+          s.phase === "running" &&
+          !s.inFlight &&
+          s.rec.nodeId !== null &&
+          s.rec.nodeId !== active.rec.nodeId &&
+          this.provider.reachable(s.rec.nodeId),
+      )
+      .sort((a, b) => a.rec.id.localeCompare(b.rec.id))[0];
+  }
+
+  /** Makes a standby the active; its order path opens on the next pass, after fencing. */
+  private promote(s: Deployment): void {
+    s.freshEpoch = true;
+    s.gate = "closed";
+    s.gateNotBefore = 0;
+    this.update(s, { role: "active" });
+  }
+
+  /** A new standby in place of one that became the active or was lost; placed by the next pass. */
+  private addStandby(like: Deployment): void {
+    const siblings = [...this.deployments.values()].filter(
+      (s) => s.rec.layout === like.rec.layout && s.rec.service === like.rec.service,
+    );
+    const replica = Math.max(0, ...siblings.map((s) => s.rec.replica)) + 1;
+    const d: Deployment = {
+      rec: {
+        id: newDeploymentId(like.rec.layout, like.rec.service, "standby", replica),
+        layout: like.rec.layout,
+        service: like.rec.service,
+        role: "standby",
+        replica,
+        generation: like.rec.generation,
+        nodeId: null,
+        epoch: 0n,
+        desired: "running",
+        restarts: 0,
+        createdAt: new Date().toISOString(),
+        pendingReason: "a new standby, to be placed",
+      },
+      manifest: like.manifest,
+      phase: "pending",
+      pid: null,
+      inFlight: false,
+      notBefore: 0,
+      attempt: 0,
+    };
+    this.deployments.set(d.rec.id, d);
+    this.write(() => this.o.store.putDeployment(d.rec), "write");
+  }
+
+  /** Starts the activation of every running active live strategy whose order path is closed. */
+  private openGates(): void {
+    const now = this.now();
+    for (const d of this.deployments.values()) {
+      if (
+        trades(d) &&
+        d.rec.role === "active" &&
+        d.rec.desired === "running" &&
+        d.phase === "running" &&
+        !d.inFlight &&
+        (d.gate ?? "closed") === "closed" &&
+        now >= (d.gateNotBefore ?? 0) &&
+        d.rec.nodeId !== null &&
+        this.provider.reachable(d.rec.nodeId)
+      ) {
+        void this.activateNow(d).catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * Fences the gateways to `d` and then opens its order path (order-gate.ts). A failure closes
+   * the gate again and retries after a short wait, on the pass that follows.
+   */
+  private async activateNow(d: Deployment): Promise<Activation> {
+    d.gate = "opening";
+    const attempt = d.attempt;
+    const nodeId = d.rec.nodeId;
+    const still = () =>
+      !this.closed &&
+      d.rec.role === "active" &&
+      d.rec.desired === "running" &&
+      d.phase === "running" &&
+      d.attempt === attempt &&
+      d.rec.nodeId === nodeId;
+    try {
+      const activation = await activate(
+        {
+          store: this.o.store,
+          gateways: this.o.gateways,
+          now: this.now,
+          openPath: (node, id, epoch) => this.provider.orderPath(node, id, true, epoch),
+          setEpoch: (dep, epoch) => this.update(dep, { epoch }),
+        },
+        d,
+        this.layouts.get(d.rec.layout)?.layout,
+        still,
+      );
+      d.gate = "open";
+      this.o.log.info(
+        {
+          deploymentId: d.rec.id,
+          nodeId,
+          epoch: activation.epoch.toString(),
+          fenced: activation.fenced.map((f) => `${f.gateway}/${f.account}`),
+          cancelled: activation.fenced.reduce((n, f) => n + f.cancelled, 0),
+          fencedAfterMs: Math.round(activation.fencedAfterMs),
+        },
+        "order path opened after fencing",
+      );
+      this.onActivation?.(activation);
+      return activation;
+    } catch (err) {
+      if (d.gate === "opening") d.gate = "closed";
+      d.gateNotBefore = this.now() + 250;
+      this.o.log.warn(
+        { deploymentId: d.rec.id, err: HiveError.from(err).message },
+        "order path not opened; will retry",
+      );
+      this.retryLater(260);
+      throw err;
+    }
+  }
+
+  /** Asks for a pass after `ms`. */
+  private retryLater(ms: number): void {
+    if (this.closed) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.kick();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  /** Keeps the gateways' market-data sources (the active producers layouts name) and runner keys pushed. */
+  private syncGateways(): void {
+    const gateways = this.o.gateways;
+    if (!gateways) return;
+    const sources = new Map<string, string[]>(gateways.names().map((n) => [n, []]));
+    for (const entry of this.layouts.values()) {
+      for (const g of entry.layout.gateways) {
+        for (const end of g.marketData) {
+          for (const d of this.deployments.values()) {
+            const address = d.rec.addresses?.[end.socket];
+            if (
+              d.rec.layout === entry.rec.name &&
+              d.rec.service === end.service &&
+              d.rec.role === "active" &&
+              d.phase === "running" &&
+              address !== undefined
+            )
+              sources.get(g.name)?.push(address);
+          }
+        }
+      }
+    }
+    for (const [name, list] of sources) gateways.setMarketData(name, list);
+    gateways.sync();
   }
 
   /** Places deployments that have no node (after a node loss, or once capacity appears). */
@@ -558,6 +822,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
           return;
         }
         if (outcome.ok) {
+          d.gate = "closed";
           d.phase = "running";
           d.runningSince = this.now();
           d.pid = outcome.pid;
@@ -701,7 +966,10 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         nodeId: d.rec.nodeId ?? "",
         addresses: d.rec.addresses ?? {},
       }));
-    return computeRoutes(entry.layout, instances, { runDir: "/run/hive" });
+    return computeRoutes(entry.layout, instances, {
+      runDir: "/run/hive",
+      gateways: this.o.gateways?.addresses(),
+    });
   }
 
   /** The cluster as the scheduler sees it: the registry's nodes and what is placed on them. */
@@ -848,6 +1116,111 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   async restoreDrains(): Promise<void> {
     this.drained = new Set(await this.o.store.listDraining());
   }
+
+  /**
+   * Fails a live strategy over to its warm standby on purpose (`hive failover`): the active is
+   * demoted to a standby (its order path closed), the standby promoted, the gateway fenced to it
+   * with a new epoch, and only then its order path opened. Resolves once it is open.
+   */
+  async failover(layoutName: string, service: string): Promise<FailoverResult> {
+    const entry = this.layoutEntry(layoutName);
+    const manifest = entry.layout.services.find((s) => s.name === service);
+    if (!manifest) {
+      const names = entry.layout.services.map((s) => s.name).join(", ");
+      throw new HiveError(
+        ErrorCode.NotFound,
+        `no service ${service} in layout ${layoutName} (it has: ${names})`,
+      );
+    }
+    const instances = [...this.deployments.values()].filter(
+      (d) => d.rec.layout === layoutName && d.rec.service === service && d.rec.desired === "running",
+    );
+    const active = instances.find((d) => d.rec.role === "active");
+    if (!active || !trades(active)) {
+      throw new HiveError(
+        ErrorCode.FailedPrecondition,
+        `${layoutName}/${service} is not a live strategy with an active instance; only those fail over`,
+      );
+    }
+    const standby = this.bestStandby(active);
+    if (!standby) {
+      throw new HiveError(
+        ErrorCode.FailedPrecondition,
+        `${layoutName}/${service} has no running standby on a connected node to fail over to ` +
+          `(standby: ${manifest.standby} in the layout; see hive deployments)`,
+      );
+    }
+    const started = this.now();
+    // The demoted active's path closes now; the gateway fence below is what guarantees it.
+    this.update(active, { role: "standby" });
+    active.gate = undefined;
+    if (active.rec.nodeId !== null && this.provider.reachable(active.rec.nodeId)) {
+      this.provider.orderPath(active.rec.nodeId, active.rec.id, false, active.rec.epoch);
+    }
+    this.promote(standby);
+    this.o.log.warn({ from: active.rec.id, to: standby.rec.id }, "manual failover");
+    const activation = await this.activateNow(standby);
+    return {
+      layout: layoutName,
+      service,
+      from: active.rec.id,
+      to: standby.rec.id,
+      epoch: activation.epoch.toString(),
+      fencedAfterMs: activation.fencedAfterMs + (this.now() - started - activation.openedAfterMs),
+      openedAfterMs: this.now() - started,
+    };
+  }
+
+  /** The gateways that may hold `account`: those a layout's strategy trades it through, else all. */
+  private gatewaysForAccount(account: string): string[] {
+    const gateways = this.o.gateways;
+    if (!gateways || gateways.names().length === 0) {
+      throw new HiveError(ErrorCode.FailedPrecondition, "this orchestrator has no gateways configured");
+    }
+    const named = new Set<string>();
+    for (const entry of this.layouts.values()) {
+      for (const m of entry.layout.services) {
+        if (m.accounts.includes(account)) for (const g of gatewaysOf(entry.layout, m.name)) named.add(g);
+      }
+    }
+    return named.size > 0 ? [...named].sort() : gateways.names();
+  }
+
+  /** The kill switch (`hive kill`): blocks new orders for the account and cancels its resting ones. */
+  async kill(account: string, reason: string): Promise<KillResult[]> {
+    const out: KillResult[] = [];
+    for (const name of this.gatewaysForAccount(account)) {
+      const r = await this.gateway(name).kill(account, reason);
+      out.push({ gateway: name, account, cancelled: r.cancelled });
+    }
+    this.o.log.warn({ account, reason, gateways: out.map((k) => k.gateway) }, "kill switch engaged");
+    return out;
+  }
+
+  /** Lifts the kill switch of an account. */
+  async unkill(account: string): Promise<void> {
+    for (const name of this.gatewaysForAccount(account)) await this.gateway(name).unkill(account);
+    this.o.log.warn({ account }, "kill switch lifted");
+  }
+
+  /** Every account each gateway knows: who may trade it, positions, open orders. */
+  async accounts(account?: string): Promise<GatewayAccountView[]> {
+    const out: GatewayAccountView[] = [];
+    for (const [name, control] of this.o.gateways?.all() ?? []) {
+      for (const view of await control.accounts(account)) out.push({ gateway: name, ...view });
+    }
+    return out;
+  }
+
+  private gateway(name: string) {
+    const gateways = this.o.gateways;
+    if (!gateways)
+      throw new HiveError(ErrorCode.FailedPrecondition, "this orchestrator has no gateways configured");
+    return gateways.control(name);
+  }
+
+  /** Called for every order path opened after fencing (tests and the failover benchmark). */
+  onActivation: ((activation: Activation) => void) | undefined;
 
   /** Called for every heartbeat with its lag: ms from the runner sending it to the registry having it. */
   onHeartbeat: ((lagMs: number) => void) | undefined;

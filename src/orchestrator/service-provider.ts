@@ -33,6 +33,8 @@ export interface ServiceProvider {
   stop(nodeId: string, deploymentId: string, graceMs: number): Promise<void>;
   routes(nodeId: string, change: NodeRouteChange): Promise<void>;
   logs(nodeId: string, deploymentId: string, options: LogOptions): AsyncIterable<Uint8Array>;
+  /** Opens (with the epoch to stamp) or closes a deployment's order path; throws if unreachable. */
+  orderPath(nodeId: string, deploymentId: string, open: boolean, epoch: bigint): void;
 }
 
 /** The services run by the runners of the registry, through their streams. */
@@ -67,6 +69,10 @@ export class ClusterRuntime implements ServiceProvider {
 
   logs(nodeId: string, deploymentId: string, options: LogOptions): AsyncIterable<Uint8Array> {
     return this.session(nodeId).readLogs(deploymentId, options);
+  }
+
+  orderPath(nodeId: string, deploymentId: string, open: boolean, epoch: bigint): void {
+    this.session(nodeId).send({ case: "setOrderPath", value: { deploymentId, open, epoch } });
   }
 
   private session(nodeId: string) {

@@ -22,9 +22,10 @@ const manifest = serviceManifestSchema.parse({
   ports: ["metrics"],
   restart: { policy: "on-failure", maxRestarts: 5, initialBackoffMs: 1000, maxBackoffMs: 8000 },
   standby: 1,
+  accounts: ["acct-1"],
 });
 
-test("a standby starts with its order path closed; the active with it open", () => {
+test("every instance starts with its order path closed (the active opens once fenced) and its accounts", () => {
   const catalogue = [{ id: "es", version: "1", source: "/data/es.csv", size: 1024 }];
   const standby = spawnRequestFor(
     manifest,
@@ -37,7 +38,8 @@ test("a standby starts with its order path closed; the active with it open", () 
     catalogue,
   );
   assert.equal(standby.ordersEnabled, false);
-  assert.equal(active.ordersEnabled, true);
+  assert.equal(active.ordersEnabled, false);
+  assert.deepEqual(active.accounts, ["acct-1"]);
   assert.equal(active.epoch, 3n);
   assert.deepEqual(
     active.sockets?.map((s) => [s.name, s.pattern, s.direction]),

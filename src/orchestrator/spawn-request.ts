@@ -12,8 +12,11 @@ export interface SpawnTarget {
 }
 
 /**
- * The SpawnRequest for one instance of a service (pure). A standby starts with its order path
- * closed: it receives market data (warm) but cannot trade until it is promoted.
+ * The SpawnRequest for one instance of a service (pure). Every instance starts with its order
+ * path closed: a standby receives market data (warm) but cannot trade until it is promoted, and
+ * an active trades only once the orchestrator has fenced the gateway to it and then opened its
+ * path with the fenced epoch (order-gate.ts). Its runner rejects orders for accounts it does not
+ * list.
  */
 export function spawnRequestFor(
   manifest: ServiceManifest,
@@ -57,7 +60,8 @@ export function spawnRequestFor(
         sizeBytes: BigInt(spec?.size ?? 0),
       };
     }),
-    ordersEnabled: target.role === "active",
+    ordersEnabled: false,
+    accounts: [...manifest.accounts],
     portNames: [...manifest.ports],
   };
 }

@@ -19,6 +19,7 @@ import { registerDeploymentRoutes } from "./deployment-routes.ts";
 import { httpStatusOf, toErrorBody } from "./error-body.ts";
 import { registerLayoutRoutes } from "./layout-routes.ts";
 import { registerLogRoute } from "./log-route.ts";
+import { registerTradingRoutes } from "./trading-routes.ts";
 
 /** Where `/metrics` gets its text: a prom-client Registry fits as it is. */
 export interface MetricsSource {
@@ -74,6 +75,7 @@ export function createHttpApi(options: HttpApiOptions): FastifyInstance {
   registerClusterRoutes(app, options.control);
   registerDeploymentRoutes(app, options.control);
   registerLogRoute(app, options.control);
+  registerTradingRoutes(app, options.control);
   return app;
 }
 

@@ -18,6 +18,9 @@ import type {
   LayoutView,
   LogOptions,
   NodeView,
+  FailoverView,
+  GatewayAccountView,
+  KillResult,
 } from "../control-plane.ts";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -312,6 +315,55 @@ export class FakeControlPlane implements ControlPlane {
     const nodes = this.nodes.filter((n) => n.pool === pool);
     d.nodeId = nodes[d.replica % Math.max(1, nodes.length)]?.id ?? null;
     if (phase === "running") d.pid = 1000 + d.replica;
+  }
+
+  /** Accounts the fake's gateway knows, with their kill switch. */
+  private readonly killed = new Map<string, boolean>();
+
+  failover(layout: string, service: string): Promise<FailoverView> {
+    return this.op("failover", () => {
+      const l = this.layout(layout);
+      const active = l.deployments.find((d) => d.service === service && d.role === "active");
+      const standby = l.deployments.find((d) => d.service === service && d.role === "standby");
+      if (!active || !standby) {
+        throw new HiveError(
+          ErrorCode.FailedPrecondition,
+          `${layout}/${service} has no standby to fail over to`,
+        );
+      }
+      const epoch = String(Number(active.epoch) + 1);
+      Object.assign(active, { role: "standby" });
+      Object.assign(standby, { role: "active", epoch });
+      return { layout, service, from: active.id, to: standby.id, epoch, fencedAfterMs: 1, openedAfterMs: 2 };
+    });
+  }
+
+  kill(account: string, _reason: string): Promise<KillResult[]> {
+    return this.op("kill", () => {
+      this.killed.set(account, true);
+      return [{ gateway: "paper", account, cancelled: 0 }];
+    });
+  }
+
+  unkill(account: string): Promise<void> {
+    return this.op("unkill", () => {
+      this.killed.set(account, false);
+    });
+  }
+
+  accounts(account?: string): Promise<GatewayAccountView[]> {
+    return this.op("accounts", () =>
+      [...this.killed]
+        .filter(([a]) => account === undefined || a === account)
+        .map(([a, killed]) => ({
+          gateway: "paper",
+          account: a,
+          fence: null,
+          killed,
+          positions: {},
+          openOrders: [],
+        })),
+    );
   }
 }
 

@@ -37,6 +37,20 @@ export const logsQuery = z.strictObject({
   tail: byteCount.optional(),
 });
 
+/** `POST /v1/failover`. */
+export const failoverBody = z.strictObject({ layout: name, service: name });
+
+/** `POST /v1/accounts/:account/kill`. */
+export const killBody = z.strictObject({
+  reason: z.string().max(500).default("kill switch (no reason given)"),
+});
+
+/** `GET /v1/accounts`. */
+export const accountsQuery = z.strictObject({ account: name.optional() });
+
+/** Path parameters `:account`. */
+export const accountParams = z.strictObject({ account: name });
+
 /** Path parameters `:name` (a layout). */
 export const nameParams = z.strictObject({ name });
 

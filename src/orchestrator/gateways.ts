@@ -1,0 +1,208 @@
+/**
+ * The orchestrator's side of the broker gateways (DESIGN.md §3): the gateways it knows by name,
+ * their control channels, and the state it keeps pushed to them: which runner keys may send orders
+ * (every registered runner's CURVE public key) and which market-data publishers the paper broker
+ * takes its prices from.
+ *
+ * Pushes are idempotent and retried: what a gateway should have is kept here as desired state,
+ * and `sync()` (called on every reconcile pass) sends what it does not have yet. A gateway that
+ * restarts keeps what it was told (it writes it down), and a push it missed is sent again.
+ */
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import type { Logger } from "../core/logger.ts";
+import type { GatewayControl } from "../gateway/gateway-control.ts";
+import type { GatewayAddress } from "../layout/index.ts";
+
+/** A gateway as the orchestrator is configured with it. */
+export interface GatewayConfig {
+  /** The name layouts use (`gateways: [{ name: paper, ... }]`). */
+  readonly name: string;
+  /** `tcp://ip:port` of its orders socket, where runners send orders. */
+  readonly orders: string;
+  /** `tcp://ip:port` of its control socket, where the orchestrator fences. */
+  readonly control: string;
+  /** Its CURVE public key (Z85); "" when it runs without CURVE. */
+  readonly publicKey: string;
+}
+
+/** Opens the control channel to one gateway. */
+export type ConnectGateway = (config: GatewayConfig) => GatewayControl;
+
+interface GatewayLink {
+  readonly config: GatewayConfig;
+  readonly control: GatewayControl;
+  /** nodeId → the key this gateway has acknowledged. */
+  readonly authorized: Map<string, string>;
+  /** The market-data sources it has acknowledged, joined, or undefined if never sent. */
+  marketData: string | undefined;
+  /** A sync of this gateway is on its way. */
+  syncing: boolean;
+}
+
+/** The gateways an orchestrator fences, and what it keeps pushed to them. */
+export class Gateways {
+  readonly #links = new Map<string, GatewayLink>();
+  /** nodeId → CURVE public key of every runner that registered with one. */
+  readonly #runnerKeys = new Map<string, string>();
+  /** gateway name → market-data sources wanted. */
+  readonly #marketData = new Map<string, readonly string[]>();
+  readonly #log: Logger;
+
+  constructor(configs: readonly GatewayConfig[], connect: ConnectGateway, log: Logger) {
+    this.#log = log;
+    for (const config of configs) {
+      if (this.#links.has(config.name)) {
+        throw new HiveError(ErrorCode.InvalidArgument, `gateway ${config.name} is configured twice`);
+      }
+      this.#links.set(config.name, {
+        config,
+        control: connect(config),
+        authorized: new Map(),
+        marketData: undefined,
+        syncing: false,
+      });
+    }
+  }
+
+  /** The names of the configured gateways, sorted. */
+  names(): string[] {
+    return [...this.#links.keys()].sort();
+  }
+
+  /** Where each gateway takes orders, for the routing tables. */
+  addresses(): ReadonlyMap<string, GatewayAddress> {
+    return new Map(
+      [...this.#links].map(([name, l]) => [name, { orders: l.config.orders, publicKey: l.config.publicKey }]),
+    );
+  }
+
+  /** The control channel of a gateway; NotFound for a name not configured. */
+  control(name: string): GatewayControl {
+    const link = this.#links.get(name);
+    if (!link) {
+      const known =
+        this.names().join(", ") || "none (hive orchestrator --gateway name=...,orders=...,control=...)";
+      throw new HiveError(ErrorCode.NotFound, `no gateway ${name} (configured: ${known})`);
+    }
+    return link.control;
+  }
+
+  /** Every gateway's control channel, by name. */
+  all(): [string, GatewayControl][] {
+    return [...this.#links].map(([name, l]) => [name, l.control]);
+  }
+
+  /** Records a runner's key (from its Register); pushed to every gateway by `sync`. */
+  setRunnerKey(nodeId: string, publicKey: string): void {
+    if (publicKey === "") this.#runnerKeys.delete(nodeId);
+    else this.#runnerKeys.set(nodeId, publicKey);
+  }
+
+  /** Makes sure one gateway has a runner's current key now (before an order path opens). */
+  async ensureAuthorized(name: string, nodeId: string): Promise<void> {
+    const link = this.#links.get(name);
+    const key = this.#runnerKeys.get(nodeId);
+    if (!link || key === undefined || link.authorized.get(nodeId) === key) return;
+    await link.control.authorize(nodeId, key);
+    link.authorized.set(nodeId, key);
+  }
+
+  /** The market-data publishers a gateway's paper broker should follow (replaces the set). */
+  setMarketData(name: string, sources: readonly string[]): void {
+    if (this.#links.has(name)) this.#marketData.set(name, [...new Set(sources)].sort());
+  }
+
+  /** Pushes what each gateway is missing; failures are logged and retried on the next call. */
+  sync(): void {
+    for (const link of this.#links.values()) {
+      if (link.syncing) continue;
+      link.syncing = true;
+      void this.#syncOne(link).finally(() => (link.syncing = false));
+    }
+  }
+
+  async #syncOne(link: GatewayLink): Promise<void> {
+    try {
+      for (const [nodeId, key] of this.#runnerKeys) {
+        if (link.authorized.get(nodeId) === key) continue;
+        await link.control.authorize(nodeId, key);
+        link.authorized.set(nodeId, key);
+        this.#log.info({ gateway: link.config.name, nodeId }, "runner key authorized at the gateway");
+      }
+      const wanted = this.#marketData.get(link.config.name);
+      if (wanted !== undefined && wanted.join(" ") !== link.marketData) {
+        await link.control.marketData(wanted);
+        link.marketData = wanted.join(" ");
+      }
+    } catch (err) {
+      this.#log.warn(
+        { gateway: link.config.name, err: HiveError.from(err).message },
+        "gateway sync failed; will retry",
+      );
+    }
+  }
+
+  /** Forgets what the gateways acknowledged, so everything is pushed again (after a gateway restart). */
+  resync(): void {
+    for (const link of this.#links.values()) {
+      link.authorized.clear();
+      link.marketData = undefined;
+    }
+  }
+
+  /** Closes every control channel. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#links.values()].map((l) => l.control.close()));
+  }
+}
+
+/**
+ * Parses `name=paper,orders=tcp://127.0.0.1:7100,control=tcp://127.0.0.1:7101,key=<z85>` (the
+ * `--gateway` flag). `key` may be omitted for a gateway that runs without CURVE.
+ */
+export function parseGatewayFlag(text: string): GatewayConfig {
+  const fields = new Map<string, string>();
+  for (const part of text.split(",")) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) {
+      throw new HiveError(
+        ErrorCode.InvalidArgument,
+        `--gateway: found "${part}" in "${text}", expected key=value (name, orders, control, key)`,
+      );
+    }
+    fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  for (const unknown of [...fields.keys()].filter((k) => !["name", "orders", "control", "key"].includes(k))) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `--gateway: unknown field ${unknown}; expected name, orders, control, key`,
+    );
+  }
+  const need = (k: string, what: string): string => {
+    const v = fields.get(k);
+    if (v === undefined || v === "")
+      throw new HiveError(ErrorCode.InvalidArgument, `--gateway: missing ${k}=, expected ${what}`);
+    return v;
+  };
+  const name = need("name", "the name layouts use, such as paper");
+  if (!/^[a-z][a-z0-9-]{0,62}$/.test(name)) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `--gateway: name ${name}: expected lower-case letters, digits and '-'`,
+    );
+  }
+  const tcp = (k: string): string => {
+    const v = need(k, "tcp://host:port");
+    if (!/^tcp:\/\/[^:/]+:\d{1,5}$/.test(v))
+      throw new HiveError(ErrorCode.InvalidArgument, `--gateway: ${k}=${v}: expected tcp://host:port`);
+    return v;
+  };
+  const key = fields.get("key") ?? "";
+  if (key !== "" && key.length !== 40) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `--gateway: key: expected a 40-character Z85 CURVE public key`,
+    );
+  }
+  return { name, orders: tcp("orders"), control: tcp("control"), publicKey: key };
+}

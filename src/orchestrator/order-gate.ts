@@ -1,0 +1,132 @@
+/**
+ * Opening an active live strategy's order path, in the one order that keeps DESIGN.md §3's
+ * invariant (ordered failover):
+ *
+ *   1. take an epoch from the store — durable before it is used, so it is never handed out again,
+ *      even across an orchestrator restart — unless the deployment may re-fence the one it has;
+ *   2. make sure each gateway it trades through admits its runner's key;
+ *   3. fence every account it trades, at every such gateway, and wait for each durable ack: from
+ *      then on the gateway refuses every other deployment and every older epoch, and has cancelled
+ *      the previous holder's resting orders;
+ *   4. only then tell its runner to open the order path, stamping that epoch.
+ *
+ * Step 4 never happens without step 3 having succeeded for every account. If anything changed
+ * meanwhile (the node was lost, a newer attempt started, it was demoted), the activation stops
+ * before step 4 and says why. A refused fence (the gateway already has a newer epoch or the same
+ * epoch for another deployment) means this epoch is spent: the next attempt takes a new one.
+ */
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import type { Layout } from "../domain/index.ts";
+import type { FenceEntry } from "../gateway/gateway-control.ts";
+import type { Deployment } from "./deployment.ts";
+import type { Gateways } from "./gateways.ts";
+import type { Store } from "./store/store.ts";
+
+/** The store key the fencing epochs are taken from: one sequence for every account. */
+export const EPOCH_KEY = "fencing";
+
+/** What an activation needs from the orchestrator. */
+export interface OrderGateDeps {
+  readonly store: Store;
+  readonly gateways: Gateways | undefined;
+  /** Sends SetOrderPath to the deployment's runner; throws if it is not connected. */
+  openPath(nodeId: string, deploymentId: string, epoch: bigint): void;
+  /** Records a new epoch on the deployment (and writes it to the store). */
+  setEpoch(d: Deployment, epoch: bigint): void;
+  /** Monotonic ms. */
+  now(): number;
+}
+
+/** One account fenced at one gateway. */
+export interface FencedAccount {
+  readonly gateway: string;
+  readonly account: string;
+  /** Who held it before, or null. */
+  readonly previous: FenceEntry | null;
+  /** Resting orders of the previous holder cancelled at the broker. */
+  readonly cancelled: number;
+}
+
+/** A completed activation. */
+export interface Activation {
+  readonly deploymentId: string;
+  readonly nodeId: string;
+  readonly epoch: bigint;
+  readonly fenced: readonly FencedAccount[];
+  /** From the start to every fence acknowledged, and to the open sent, in ms. */
+  readonly fencedAfterMs: number;
+  readonly openedAfterMs: number;
+}
+
+/** The gateways a service of a layout sends orders to, by name. */
+export function gatewaysOf(layout: Layout | undefined, service: string): string[] {
+  return (layout?.gateways ?? [])
+    .filter((g) => g.orders.some((end) => end.service === service))
+    .map((g) => g.name);
+}
+
+/**
+ * Activates `d` (see the file comment). `still()` is asked after every wait: false means the
+ * deployment is no longer the one to open (lost, demoted, restarted), and the activation stops.
+ */
+export async function activate(
+  deps: OrderGateDeps,
+  d: Deployment,
+  layout: Layout | undefined,
+  still: () => boolean,
+): Promise<Activation> {
+  const started = deps.now();
+  const nodeId = d.rec.nodeId;
+  if (nodeId === null) throw new HiveError(ErrorCode.FailedPrecondition, `${d.rec.id} is not placed`);
+  const check = (step: string): void => {
+    if (!still()) {
+      throw new HiveError(
+        ErrorCode.FailedPrecondition,
+        `${d.rec.id} changed while its order path was being opened (${step}); not opened`,
+      );
+    }
+  };
+  let epoch = d.rec.epoch;
+  if (epoch === 0n || d.freshEpoch === true) {
+    epoch = await deps.store.nextEpoch(EPOCH_KEY);
+    d.freshEpoch = false;
+    check("taking an epoch");
+    deps.setEpoch(d, epoch);
+  }
+  const fenced: FencedAccount[] = [];
+  for (const name of gatewaysOf(layout, d.rec.service)) {
+    const gateways = deps.gateways;
+    if (!gateways) {
+      throw new HiveError(
+        ErrorCode.FailedPrecondition,
+        `${d.rec.id} trades through gateway ${name}, but this orchestrator has no gateways configured`,
+      );
+    }
+    const control = gateways.control(name);
+    await gateways.ensureAuthorized(name, nodeId);
+    for (const account of d.manifest.accounts) {
+      const result = await control.fence(account, d.rec.id, epoch);
+      if (!result.ok) {
+        d.freshEpoch = true; // this epoch is spent for this account: take a newer one next time
+        throw new HiveError(
+          ErrorCode.FailedPrecondition,
+          `gateway ${name} refused to fence ${account} to ${d.rec.id} at epoch ${epoch}: ${result.reason} ` +
+            `(it holds ${result.current.deploymentId} at epoch ${result.current.epoch})`,
+        );
+      }
+      fenced.push({ gateway: name, account, previous: result.previous, cancelled: result.cancelled });
+      check(`fencing ${account} at ${name}`);
+    }
+  }
+  const fencedAfterMs = deps.now() - started;
+  check("before opening");
+  deps.openPath(nodeId, d.rec.id, epoch);
+  return {
+    deploymentId: d.rec.id,
+    nodeId,
+    epoch,
+    fenced,
+    fencedAfterMs,
+    openedAfterMs: deps.now() - started,
+  };
+}
