@@ -362,3 +362,39 @@ async function until(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.ok(condition(), "timed out waiting");
 }
+
+describe("hive failover, kill, accounts", () => {
+  const control = newControl();
+  let api: Awaited<ReturnType<typeof startApi>>;
+  const run = runner(() => api.url);
+  before(async () => {
+    api = await startApi(control);
+  });
+  after(() => api.close());
+
+  test("failover finds the service's layout, promotes the standby and says so", async () => {
+    assert.equal((await run("apply", LIVE, "--no-wait")).code, ExitCode.Ok);
+    const r = await run("failover", "momentum");
+    assert.equal(r.code, ExitCode.Ok, r.err);
+    assert.match(r.out, /^live-momentum\/momentum: \S+ → \S+ at epoch \d+; gateway fenced after/);
+    const json = await run("failover", "momentum", "--layout", "live-momentum", "--json");
+    const view = JSON.parse(json.out) as { from: string; to: string };
+    assert.match(r.out, new RegExp(`${view.to} → ${view.from}`), "the second failover goes back");
+  });
+
+  test("failover of a service no layout has: one line, not found", async () => {
+    const r = await run("failover", "ghost");
+    assert.equal(r.code, ExitCode.BadInput, "an unknown name is bad input");
+    assert.match(r.err, /no applied layout has a service ghost/);
+  });
+
+  test("kill, accounts, lift", async () => {
+    const k = await run("kill", "paper-001", "--reason", "fat finger");
+    assert.equal(k.code, ExitCode.Ok, k.err);
+    assert.match(k.out, /paper-001: killed at gateway paper; 0 resting order\(s\) cancelled/);
+    const a = await run("accounts");
+    assert.match(a.out, /paper +paper-001 +- +- +KILLED +flat +0/);
+    assert.equal((await run("kill", "paper-001", "--lift")).code, ExitCode.Ok);
+    assert.match((await run("accounts", "paper-001")).out, /paper-001 .* trading /);
+  });
+});

@@ -15,6 +15,7 @@ import { registerOrchestrator } from "./commands/orchestrator.ts";
 import { registerRunner } from "./commands/runner.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerStop } from "./commands/stop.ts";
+import { registerTrading } from "./commands/trading.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { ExitCode } from "./exit-codes.ts";
 import { processIo, type CliIo } from "./io.ts";
@@ -41,6 +42,7 @@ export function buildProgram(io: CliIo): Command {
   registerStop(program, io);
   registerDrain(program, io);
   registerDatasets(program, io);
+  registerTrading(program, io);
   registerRunner(program, io);
   registerOrchestrator(program, io);
   return program;
