@@ -4,6 +4,7 @@ import { detectCgroups } from "./cgroups/index.ts";
 import { DatasetCache } from "./datasets/index.ts";
 import { LoadSampler, readCapacity } from "./host/index.ts";
 import { PortAllocator } from "./ports/index.ts";
+import { loadCurveKeyPair } from "./curve-keys.ts";
 import { PostOffice } from "./post-office/index.ts";
 import { createProcessLauncher } from "./process/index.ts";
 import type { CompiledRunnerOptions } from "./runner-options.ts";
@@ -13,7 +14,8 @@ import { Runner } from "./runner.ts";
 /**
  * Builds a runner on the real machine: the best cgroup driver it allows (or none, said loudly),
  * capacity and load from /proc and our own cgroup, the port range, the RAM dataset cache and the
- * ZeroMQ post office. `overrides` replace any of them (tests).
+ * ZeroMQ post office with the runner's CURVE key pair (from `curveKeyFile`, else fresh).
+ * `overrides` replace any of them (tests).
  */
 export async function createRunner(
   options: CompiledRunnerOptions,
@@ -22,6 +24,16 @@ export async function createRunner(
   const log: Logger = overrides.log ?? createLogger("runner", { nodeId: options.nodeId });
   const capacity = readCapacity();
   const memoryBytes = Math.min(capacity.memoryBytes, options.capacityLimits.memoryBytes ?? Infinity);
+  const postOffice =
+    overrides.postOffice ??
+    (() => {
+      const curve = loadCurveKeyPair(options.curveKeyFile);
+      log.info(
+        { publicKey: curve.keys.publicKey, source: curve.source, file: options.curveKeyFile },
+        "CURVE key pair",
+      );
+      return new PostOffice({ runDir: options.runDir, curveKeyPair: curve.keys });
+    })();
   const deps: RunnerDeps = {
     log,
     cgroups: overrides.cgroups ?? (await detectCgroups({ parent: options.cgroupParent })),
@@ -35,10 +47,11 @@ export async function createRunner(
         // By default a quarter of the node's memory holds datasets.
         budgetBytes: options.datasetBudgetBytes ?? Math.floor(memoryBytes / 4),
       }),
-    postOffice: overrides.postOffice ?? new PostOffice({ runDir: options.runDir }),
+    postOffice,
     machine: overrides.machine ?? { cores: capacity.cores, memoryBytes, cpus: capacity.cpus },
     load: overrides.load ?? new LoadSampler({ cpus: capacity.cpus }),
     transport: overrides.transport,
+    clock: overrides.clock,
   };
   await deps.datasets.adoptExisting();
   return new Runner(options, deps);

@@ -111,6 +111,37 @@ test("routes and datasets are acknowledged, stops answered", async () => {
   assert.equal((await session.next("stopResponse")).ok, false);
 });
 
+test("sends its CURVE public key in Register and records the routes' gateway keys", async () => {
+  const s = await stub();
+  const key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+  const r = runner([s.url], "mock-5", { curvePublicKey: key });
+  const session = await s.waitForRunner("mock-5");
+  assert.equal(session.register.curvePublicKey, key);
+  const gatewayKey = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+  session.send({
+    case: "routeUpdate",
+    value: {
+      version: 1n,
+      routes: [
+        {
+          deploymentId: "live-1",
+          socketName: "orders",
+          remoteAddresses: ["tcp://127.0.0.1:5555"],
+          curveServerKey: gatewayKey,
+        },
+      ],
+    },
+  });
+  await session.next("routeAck", (a) => a.version === 1n);
+  assert.deepEqual(r.routes.get("live-1/orders"), {
+    remotes: ["tcp://127.0.0.1:5555"],
+    curveServerKey: gatewayKey,
+  });
+  const plain = runner([s.url], "mock-6");
+  assert.equal((await s.waitForRunner("mock-6")).register.curvePublicKey, "");
+  await plain.close();
+});
+
 test("two hundred mock runners register and heartbeat from one process", async () => {
   const s = await stub(250);
   const ids = Array.from({ length: 200 }, (_, i) => `sim-${i}`);

@@ -48,6 +48,8 @@ export interface MockRunnerOptions {
   readonly transport?: (url: string) => Transport;
   /** Fake CPU load to report, 0..1. */
   readonly cpu?: () => number;
+  /** The CURVE public key (Z85) to send in Register, as a real runner does; default none. */
+  readonly curvePublicKey?: string;
 }
 
 /**
@@ -59,8 +61,10 @@ export interface MockRunnerOptions {
 export class MockRunner {
   /** Fake processes by deployment id. */
   readonly processes = new Map<string, FakeProcess>();
-  /** Route table versions acknowledged, and the last routes applied. */
+  /** Route table versions acknowledged. */
   readonly routeVersions: bigint[] = [];
+  /** The routes applied, by `deploymentId/socket`: remotes and CURVE server key ("" for none). */
+  readonly routes = new Map<string, { remotes: readonly string[]; curveServerKey: string }>();
   private readonly hot = new Map<string, { id: string; version: string; bytes: number }>();
   private readonly link: OrchestratorLink;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -178,6 +182,7 @@ export class MockRunner {
       linkBandwidthBytesPerSec: 1_250_000_000n,
       joinToken: o.joinToken ?? "",
       runnerVersion: "mock",
+      curvePublicKey: o.curvePublicKey ?? "",
       runningDeployments: [...this.processes.values()]
         .filter((p) => p.state === ProcessState.RUNNING)
         .map((p) => ({
@@ -236,6 +241,13 @@ export class MockRunner {
         return;
       }
       case "routeUpdate":
+        for (const k of m.value.removals) this.routes.delete(`${k.deploymentId}/${k.socketName}`);
+        for (const r of m.value.routes) {
+          this.routes.set(`${r.deploymentId}/${r.socketName}`, {
+            remotes: [...r.remoteAddresses],
+            curveServerKey: r.curveServerKey,
+          });
+        }
         this.routeVersions.push(m.value.version);
         this.link.send({ case: "routeAck", value: { version: m.value.version } });
         return;

@@ -7,6 +7,7 @@ import { HiveError } from "../core/hive-error.ts";
 import {
   RunnerMessageSchema,
   RunnerService,
+  type HeartbeatAck,
   type OrchestratorMessage,
   type Register,
   type RegisterAck,
@@ -35,6 +36,8 @@ export interface LinkOptions {
   /** Handles each message from the orchestrator, in order (the next waits for this one). */
   readonly onMessage: (message: OrchestratorMessage) => Promise<void> | void;
   readonly onState?: (state: LinkState, detail: string) => void;
+  /** Each HeartbeatAck, as it arrives (it renews the lease: see lease-guard.ts). */
+  readonly onHeartbeatAck?: (ack: HeartbeatAck) => void;
   readonly backoff?: BackoffOptions;
   /** For tests: a transport per URL (e.g. Connect's in-memory router transport). */
   readonly transport?: (url: string) => Transport;
@@ -125,7 +128,7 @@ export class OrchestratorLink {
         entry = { transport: this.options.transport(url) };
       } else {
         // No HTTP/2 pings: liveness is the orchestrator's answer to each heartbeat (see the
-        // silence watchdog), which also drives self-fencing. Connect's ping timeout could also
+        // silence watchdog); the acks also renew the lease. Connect's ping timeout could also
         // raise an uncaught error under CPU load, which must never take a runner down.
         const session = new Http2SessionManager(url);
         entry = { transport: createGrpcTransport({ baseUrl: url, sessionManager: session }), session };
@@ -203,8 +206,11 @@ export class OrchestratorLink {
           watchdog = this.watch(ack, stream, url);
           continue;
         }
-        // Heartbeat acks renew the lease (lastHeard, above); they are the link's business only.
-        if (message.message.case === "heartbeatAck") continue;
+        // Heartbeat acks prove the stream alive (lastHeard, above) and renew the runner's lease.
+        if (message.message.case === "heartbeatAck") {
+          this.options.onHeartbeatAck?.(message.message.value);
+          continue;
+        }
         await this.options.onMessage(message);
       }
       if (!linkSignal.aborted) this.setState("disconnected", `${url}: stream ended`);

@@ -2,7 +2,6 @@
 import { assertNever } from "../core/assert-never.ts";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Pool, SocketPattern } from "../domain/index.ts";
-import type { RouteUpdate as DomainRouteUpdate } from "../layout/index.ts";
 import {
   Pool as ProtoPool,
   ProcessState as ProtoProcessState,
@@ -12,6 +11,7 @@ import {
   type RouteUpdate,
   type SocketSpec,
 } from "../protocol/index.ts";
+import type { PostOfficeRouteUpdate } from "./post-office/index.ts";
 import type { ProcessState } from "./process/index.ts";
 
 /** A domain pool as the protocol's enum. */
@@ -102,19 +102,21 @@ export function toRunnerErrorCode(err: unknown): RunnerErrorCode {
 }
 
 /**
- * A protocol RouteUpdate in the layout engine's terms, for the post office. The local endpoint is
- * the runner's own (it owns its run directory); the one in the message is informational.
+ * A protocol RouteUpdate in the post office's terms (the layout engine's routes, plus the
+ * gateway's CURVE server key where one is set). The local endpoint is the runner's own (it owns
+ * its run directory); the one in the message is informational.
  */
 export function fromProtoRouteUpdate(
   u: RouteUpdate,
   socketOf: (deploymentId: string, socket: string) => { pattern: SocketPattern; local: string },
-): DomainRouteUpdate {
+): PostOfficeRouteUpdate {
   return {
     upserts: u.routes.map((r) => ({
       deploymentId: r.deploymentId,
       socket: r.socketName,
       ...socketOf(r.deploymentId, r.socketName),
       remotes: [...r.remoteAddresses].sort(),
+      ...(r.curveServerKey === "" ? {} : { curveServerKey: r.curveServerKey }),
     })),
     removals: u.removals.map((k) => ({ deploymentId: k.deploymentId, socket: k.socketName })),
   };

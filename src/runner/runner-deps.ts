@@ -1,11 +1,11 @@
 import type { Transport } from "@connectrpc/connect";
 import type { Logger } from "../core/logger.ts";
 import type { SocketPattern } from "../domain/index.ts";
-import type { RouteUpdate } from "../layout/index.ts";
 import type { CgroupDriver } from "./cgroups/index.ts";
 import type { DatasetStore } from "./datasets/index.ts";
 import type { PortAllocator } from "./ports/index.ts";
-import type { RouteCounters } from "./post-office/index.ts";
+import type { MonotonicClock } from "./monotonic-clock.ts";
+import type { PostOfficeRouteUpdate, RouteCounters } from "./post-office/index.ts";
 import type { ProcessLauncher } from "./process/index.ts";
 
 /** A socket of a deployment, in the post office's terms. */
@@ -21,10 +21,10 @@ export interface PostOfficePort {
   addDeployment(
     deploymentId: string,
     sockets: readonly DeploymentSocket[],
-    options: { epoch: bigint; ordersOpen: boolean },
+    options: { epoch: bigint; ordersOpen: boolean; accounts?: readonly string[] },
   ): Promise<Record<string, string>>;
-  /** Applies route upserts and removals. */
-  applyRoutes(update: RouteUpdate): Promise<void>;
+  /** Applies route upserts and removals (an order path's route may name a CURVE server key). */
+  applyRoutes(update: PostOfficeRouteUpdate): Promise<void>;
   /** Opens or closes a deployment's order path at once. */
   setOrderPath(deploymentId: string, open: boolean, epoch?: bigint): void | Promise<void>;
   /** Closes a deployment's sockets and removes its endpoints. */
@@ -33,6 +33,8 @@ export interface PostOfficePort {
   close(): Promise<void>;
   /** Per-route counters, for metrics (optional for fakes). */
   counters?(): RouteCounters[];
+  /** The CURVE public key its order paths present to gateways (empty or absent: none). */
+  readonly curvePublicKey?: string;
 }
 
 /** The machine as the runner measured it at start. */
@@ -54,4 +56,6 @@ export interface RunnerDeps {
   readonly load: { sample(): { cpu: number; memoryUsedBytes: number } };
   readonly log: Logger;
   readonly transport?: (url: string) => Transport;
+  /** The clock of the lease and self-fencing timers; default the system's monotonic clock. */
+  readonly clock?: MonotonicClock;
 }

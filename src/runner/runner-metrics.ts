@@ -13,7 +13,18 @@ export interface RunnerMetricsSource {
   heartbeatsSent(): number;
   /** 1 when the runner has no resource limits (no usable cgroups). */
   unlimited(): boolean;
+  /** The lease's state, times it was lost and times the live processes were killed for it. */
+  lease?(): { readonly state: string; readonly losses: number; readonly kills: number };
 }
+
+/** Why an order was not forwarded, as the order path counts it (OrderPathFigures). */
+const ORDER_DROP_REASONS = {
+  closed: "droppedClosed",
+  malformed: "droppedMalformed",
+  no_gateway: "droppedNoGateway",
+  unreachable: "droppedUnreachable",
+  account: "droppedAccount",
+} as const;
 
 /**
  * The runner's Prometheus metrics. Everything is computed when scraped from the runner's own
@@ -72,6 +83,45 @@ export function runnerMetrics(source: RunnerMetricsSource): Registry {
     "Remotes of a route whose connection is up",
     (r) => r.connectedRemotes,
   );
+  new Gauge({
+    name: "hive_order_path_drops",
+    help: "Orders not forwarded to the gateway, by reason (each got a reject reply)",
+    labelNames: ["deployment", "socket", "reason"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of source.routes()) {
+        if (r.orders === undefined) continue;
+        for (const [reason, field] of Object.entries(ORDER_DROP_REASONS)) {
+          this.set({ deployment: r.deploymentId, socket: r.socket, reason }, r.orders[field]);
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: "hive_runner_self_fences",
+    help: "Times the runner's lease ran out and it closed its live deployments' order paths",
+    registers: [registry],
+    collect() {
+      this.set(source.lease?.().losses ?? 0);
+    },
+  });
+  new Gauge({
+    name: "hive_runner_self_fence_kills",
+    help: "Times the lease stayed lost past the grace and the runner killed its live deployments",
+    registers: [registry],
+    collect() {
+      this.set(source.lease?.().kills ?? 0);
+    },
+  });
+  new Gauge({
+    name: "hive_runner_lease_held",
+    help: "1 while the runner holds its lease from the orchestrator (order paths may be open)",
+    registers: [registry],
+    collect() {
+      this.set(source.lease?.().state === "held" ? 1 : 0);
+    },
+  });
   new Gauge({
     name: "hive_runner_heartbeats_sent",
     help: "Heartbeats sent to the orchestrator since the runner started",

@@ -50,6 +50,16 @@ export const runnerConfigSchema = z.strictObject({
   linkBandwidthBytesPerSec: z.number().positive().default(1.25e9),
   /** Grace between SIGTERM and SIGKILL when a deployment is stopped. */
   stopGraceMs: z.number().int().positive().default(5_000),
+  /**
+   * The runner's CURVE secret key (Z85), with the public key in `<file>.pub`; created with a
+   * fresh pair if missing. Default: a fresh pair at every start, kept in memory only.
+   */
+  curveKeyFile: z.string().min(1).optional(),
+  /**
+   * After the lease ran out (order paths closed at once), how long until the live processes are
+   * killed. Default: the lease TTL the orchestrator granted.
+   */
+  selfFenceKillAfterMs: z.number().int().positive().optional(),
   /** Where to serve Prometheus metrics (host:port); none by default. */
   metricsListen: z
     .string()
@@ -83,6 +93,10 @@ export interface CompiledRunnerOptions {
   readonly cgroupParent: string;
   readonly linkBandwidthBytesPerSec: number;
   readonly stopGraceMs: number;
+  /** The CURVE key file; undefined: a fresh key pair per start, in memory. */
+  readonly curveKeyFile: string | undefined;
+  /** Grace between self-fencing and killing the live processes; undefined: the lease TTL. */
+  readonly selfFenceKillAfterMs: number | undefined;
   /** host:port of the metrics endpoint, if any. */
   readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
 }
@@ -122,6 +136,8 @@ function fromConfig(c: z.output<typeof runnerConfigSchema>): CompiledRunnerOptio
     cgroupParent: c.cgroupParent ?? `hive-${c.nodeId}`,
     linkBandwidthBytesPerSec: c.linkBandwidthBytesPerSec,
     stopGraceMs: c.stopGraceMs,
+    curveKeyFile: c.curveKeyFile,
+    selfFenceKillAfterMs: c.selfFenceKillAfterMs,
     metricsListen: c.metricsListen
       ? {
           host: c.metricsListen.slice(0, c.metricsListen.lastIndexOf(":")),

@@ -26,6 +26,9 @@ import {
 } from "./deployment-record.ts";
 import { fromProtoRouteUpdate, toProtoPool, toRunnerErrorCode } from "./proto-convert.ts";
 import { OrchestratorLink, type LinkState } from "./orchestrator-link.ts";
+import type { LeaseState } from "./lease-guard.ts";
+import { systemClock } from "./monotonic-clock.ts";
+import { hasOrderPath, SelfFencing } from "./self-fencing.ts";
 import { readLog, recoverProcesses, type ManagedProcess } from "./process/index.ts";
 import type { CompiledRunnerOptions } from "./runner-options.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
@@ -40,9 +43,11 @@ export const RUNNER_VERSION = "0.1.0";
  * that carry real load and every process's state, and does what the orchestrator asks: spawn and
  * stop deployments, route their sockets, load datasets, stream logs.
  *
- * Processes outlive the runner: closing it (or losing the orchestrator) leaves them running; a
- * restarted runner re-adopts them from its records and reports them in its next Register, so the
- * orchestrator restarts nothing that is healthy. `close({ stopDeployments: true })` stops them too.
+ * Processes outlive the runner: closing it leaves them running; a restarted runner re-adopts
+ * them from its records and reports them in its next Register, so the orchestrator restarts
+ * nothing that is healthy. `close({ stopDeployments: true })` stops them too. Losing the
+ * orchestrator is another matter for live strategies: when the lease runs out their order paths
+ * close, and after a grace they are killed (self-fencing.ts).
  */
 export class Runner {
   private readonly deployments = new Map<string, Deployment>();
@@ -52,6 +57,9 @@ export class Runner {
   private readonly pending = new Set<Promise<unknown>>();
   /** Deployments whose spawn is in progress. */
   private readonly spawning = new Set<string>();
+  /** SetOrderPath commands for deployments whose spawn was still in progress. */
+  private readonly commandedDuringSpawn = new Map<string, { open: boolean; epoch: bigint }>();
+  private readonly fencing: SelfFencing;
   private heartbeat: NodeJS.Timeout | undefined;
   private seq = 0n;
   private closed = false;
@@ -68,11 +76,20 @@ export class Runner {
       deps.machine.cpus.length,
     );
     this.pinning = new CpuPinning(deps.machine.cpus, exclusive);
+    this.fencing = new SelfFencing({
+      clock: deps.clock ?? systemClock,
+      killAfterMs: options.selfFenceKillAfterMs,
+      deployments: () => this.deployments.values(),
+      postOffice: deps.postOffice,
+      log: deps.log,
+      background: (work) => this.background(work),
+    });
     this.link = new OrchestratorLink({
       urls: options.orchestrators,
       register: () => this.register(),
       onMessage: (m) => this.handle(m),
       onState: (state, detail) => this.onLinkState(state, detail),
+      onHeartbeatAck: (ack) => this.fencing.lease.heartbeatAcked(ack.seq, ack.leaseTtlMs),
       transport: deps.transport,
     });
   }
@@ -111,6 +128,7 @@ export class Runner {
       routes: () => this.deps.postOffice.counters?.() ?? [],
       heartbeatsSent: () => Number(this.seq),
       unlimited: () => this.deps.cgroups.kind === "none",
+      lease: () => ({ state: this.fencing.state, ...this.fencing.lease.counts }),
     });
   }
 
@@ -122,6 +140,11 @@ export class Runner {
   /** The link's state. */
   get linkState(): LinkState {
     return this.link.state;
+  }
+
+  /** Where the lease stands (self-fencing). */
+  get leaseState(): LeaseState {
+    return this.fencing.state;
   }
 
   /** How long each step of a deployment's spawn took (ms). */
@@ -138,6 +161,7 @@ export class Runner {
   async close(options: { stopDeployments?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.fencing.close();
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const follower of this.logFollowers.values()) follower.abort();
     await this.link.close();
@@ -209,6 +233,7 @@ export class Runner {
     };
     this.deployments.set(id, deployment);
     // The new post office binds the same local paths; the process's sockets reconnect to them.
+    // Its order path stays closed until the first lease, then takes the recorded command.
     await rebuildDeployment(this.context(), deployment);
     this.watchExit(deployment);
     this.deps.log.info(
@@ -223,11 +248,13 @@ export class Runner {
       deps: this.deps,
       pinning: this.pinning,
       logDir: this.logDir,
+      ordersAllowed: () => this.fencing.ordersAllowed,
       datasetProgress: (status: Parameters<Runner["sendDatasetStatus"]>[0]) => this.sendDatasetStatus(status),
     };
   }
 
   private register(): Register {
+    this.fencing.lease.registerSent();
     const o = this.options;
     const m = this.deps.machine;
     const cores = Math.min(m.cores, o.capacityLimits.cores ?? Infinity);
@@ -249,6 +276,7 @@ export class Runner {
       runnerVersion: RUNNER_VERSION,
       resourceLimits: this.deps.cgroups.describe(),
       unlimited: this.deps.cgroups.kind === "none",
+      curvePublicKey: this.deps.postOffice.curvePublicKey ?? "",
       runningDeployments: [...this.deployments.values()]
         .filter((d) => d.process && !d.final)
         .map((d) => ({
@@ -260,7 +288,7 @@ export class Runner {
           status: processStatus(d),
           addresses: d.addresses,
           ports: d.ports,
-          ordersEnabled: d.ordersOpen,
+          ordersEnabled: hasOrderPath(d) && this.fencing.effective(d.ordersOpen),
         })),
     });
   }
@@ -271,44 +299,27 @@ export class Runner {
       .map((d) => ({ id: d.id, version: d.version, sizeBytes: BigInt(d.bytes) }));
   }
 
+  /**
+   * Heartbeats run while registered. Losing the stream closes nothing by itself: the lease runs
+   * to its deadline (self-fencing.ts), and a reconnection within it renews it seamlessly.
+   */
   private onLinkState(state: LinkState, detail: string): void {
-    this.deps.log.info({ state, detail }, "orchestrator link");
+    this.deps.log.info({ state, detail, lease: this.fencing.state }, "orchestrator link");
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
-    if (state !== "registered") {
-      this.selfFence(detail);
-      return;
-    }
-    const interval = this.link.ack?.heartbeatIntervalMs || 1_000;
+    if (state !== "registered") return;
+    const ack = this.link.ack;
+    const interval = ack?.heartbeatIntervalMs || 1_000;
+    // The link's own fallback when the orchestrator names no lease.
+    this.fencing.lease.registered(ack?.leaseTtlMs || 3 * interval);
     this.sendHeartbeat();
     this.heartbeat = setInterval(() => this.sendHeartbeat(), interval);
-  }
-
-  /**
-   * Self-fencing, at once, when the link to the orchestrator is lost: every order path closes, so
-   * a runner that is cut off stops trading before the orchestrator may consider it dead and hand
-   * its accounts to another instance. The orchestrator reopens the active's path when it
-   * re-adopts it. (Killing live processes after a grace period comes with failover, issue 5.)
-   */
-  private selfFence(reason: string): void {
-    for (const d of this.deployments.values()) {
-      if (!d.ordersOpen || d.final) continue;
-      d.ordersOpen = false;
-      void Promise.resolve(this.deps.postOffice.setOrderPath(d.request.deploymentId, false)).catch(
-        (err: unknown) =>
-          this.deps.log.error(
-            { deploymentId: d.request.deploymentId, err },
-            "could not close the order path",
-          ),
-      );
-      this.deps.log.warn({ deploymentId: d.request.deploymentId, reason }, "self-fenced: order path closed");
-    }
   }
 
   private sendHeartbeat(): void {
     const load = this.deps.load.sample();
     this.seq++;
-    this.link.send({
+    const sent = this.link.send({
       case: "heartbeat",
       value: {
         seq: this.seq,
@@ -318,6 +329,7 @@ export class Runner {
         hotDatasets: this.hotDatasets(),
       },
     });
+    if (sent) this.fencing.lease.heartbeatSent(this.seq);
   }
 
   private sendDatasetStatus(status: {
@@ -387,16 +399,8 @@ export class Runner {
         this.link.send({ case: "routeAck", value: { version: m.value.version } });
         return;
       }
-      case "setOrderPath": {
-        const d = this.deployments.get(m.value.deploymentId);
-        if (d) {
-          d.ordersOpen = m.value.open;
-          // Fencing epochs only move forward (the post office ignores a lower one too).
-          if (m.value.epoch > d.epoch) d.epoch = m.value.epoch;
-        }
-        await this.deps.postOffice.setOrderPath(m.value.deploymentId, m.value.open, m.value.epoch);
-        return;
-      }
+      case "setOrderPath":
+        return this.setOrderPath(m.value.deploymentId, m.value.open, m.value.epoch);
       case "datasetLoad":
         return this.background(this.loadDataset(m.value));
       case "datasetEvict": {
@@ -417,6 +421,48 @@ export class Runner {
       case undefined:
         return;
     }
+  }
+
+  /**
+   * The orchestrator's command for an order path: recorded (and persisted, so a restarted runner
+   * restores it), and applied at once unless the runner has no lease, in which case the path
+   * stays closed until a lease is granted again.
+   */
+  private async setOrderPath(id: string, open: boolean, epoch: bigint): Promise<void> {
+    const d = this.deployments.get(id);
+    if (!d && this.spawning.has(id)) {
+      this.commandedDuringSpawn.set(id, { open, epoch });
+      return;
+    }
+    if (d) {
+      d.ordersOpen = open;
+      // Fencing epochs only move forward (the post office ignores a lower one too).
+      if (epoch > d.epoch) d.epoch = epoch;
+      await this.persist(d);
+    }
+    const effective = this.fencing.effective(open);
+    if (open && !effective)
+      this.deps.log.warn(
+        { deploymentId: id, lease: this.fencing.state },
+        "order path stays closed: no lease",
+      );
+    await this.deps.postOffice.setOrderPath(id, effective, epoch);
+  }
+
+  /** Writes a deployment's record (what a restarted runner re-adopts it with). */
+  private async persist(d: Deployment): Promise<void> {
+    // A released deployment has no record any more; writing one would resurrect it.
+    if (d.final || d.released) return;
+    await saveDeploymentRecord(this.options.stateDir, {
+      request: d.request,
+      ports: d.ports,
+      cpus: d.cpus,
+      addresses: d.addresses,
+      epoch: d.epoch,
+      ordersOpen: d.ordersOpen,
+    }).catch((err: unknown) =>
+      this.deps.log.error({ deploymentId: d.request.deploymentId, err }, "deployment record not written"),
+    );
   }
 
   private patternOf(deploymentId: string, socket: string): SocketPattern {
@@ -471,6 +517,19 @@ export class Runner {
       await existing?.released;
       const deployment = await spawnDeployment(this.context(), request);
       this.deployments.set(id, deployment);
+      const commanded = this.commandedDuringSpawn.get(id);
+      if (commanded) {
+        deployment.ordersOpen = commanded.open;
+        if (commanded.epoch > deployment.epoch) deployment.epoch = commanded.epoch;
+      }
+      // The lease may have come or gone while the spawn ran (self-fencing did not see it yet).
+      if (hasOrderPath(deployment)) {
+        await this.deps.postOffice.setOrderPath(
+          id,
+          this.fencing.effective(deployment.ordersOpen),
+          deployment.epoch,
+        );
+      }
       await saveDeploymentRecord(this.options.stateDir, {
         request,
         ports: deployment.ports,
@@ -502,6 +561,7 @@ export class Runner {
       });
     } finally {
       this.spawning.delete(id);
+      this.commandedDuringSpawn.delete(id);
     }
   }
 
@@ -510,7 +570,7 @@ export class Runner {
     const p = d.process;
     if (!p) return;
     void p.exited.then(async (status) => {
-      d.final = status;
+      d.final = d.selfFenced === undefined ? status : { ...status, reason: d.selfFenced };
       this.deps.log.info({ deploymentId: d.request.deploymentId, reason: status.reason }, "process ended");
       await this.release(d);
     });

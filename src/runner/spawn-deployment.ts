@@ -20,8 +20,15 @@ export interface Deployment {
   addresses: { socketName: string; address: string }[];
   /** Datasets acquired (pinned in RAM) while the process runs. */
   datasets: { id: string; version: string }[];
+  /** The fencing epoch, as last commanded (it only moves forward). */
   epoch: bigint;
+  /**
+   * Whether the orchestrator last commanded its order path open (spawn, then SetOrderPath); the
+   * path is open only while this is true AND the runner holds its lease (self-fencing.ts).
+   */
   ordersOpen: boolean;
+  /** Set when self-fencing killed it: the exit reason to report. */
+  selfFenced?: string;
   /** Consumed socket → pattern, to route updates. */
   patterns: Map<string, SocketPattern>;
   /** Set once the process has ended. */
@@ -38,6 +45,8 @@ export interface SpawnContext {
   readonly deps: RunnerDeps;
   readonly pinning: CpuPinning;
   readonly logDir: string;
+  /** Whether order paths may open now (the runner holds its lease). */
+  readonly ordersAllowed: () => boolean;
   readonly datasetProgress: (status: {
     id: string;
     version: string;
@@ -122,7 +131,11 @@ export async function spawnDeployment(ctx: SpawnContext, request: SpawnRequest):
 
     const epoch = request.epoch;
     const localSockets = await step("post office", () =>
-      deps.postOffice.addDeployment(id, sockets, { epoch, ordersOpen: request.ordersEnabled }),
+      deps.postOffice.addDeployment(id, sockets, {
+        epoch,
+        ordersOpen: request.ordersEnabled && ctx.ordersAllowed(),
+        accounts: request.accounts,
+      }),
     );
     undo.push(() => deps.postOffice.removeDeployment(id));
 
@@ -196,7 +209,8 @@ export async function spawnDeployment(ctx: SpawnContext, request: SpawnRequest):
 /**
  * Rebuilds what a re-adopted process had: its ports (so they are not handed out again) and its
  * local sockets (the post office binds the same paths again; the process's ZeroMQ sockets
- * reconnect to them by themselves). Datasets it used stay hot but are no longer pinned.
+ * reconnect to them by themselves), with its accounts and its commanded order-path state from
+ * the record. Datasets it used stay hot but are no longer pinned.
  */
 export async function rebuildDeployment(ctx: SpawnContext, d: Deployment): Promise<void> {
   const id = d.request.deploymentId;
@@ -204,5 +218,10 @@ export async function rebuildDeployment(ctx: SpawnContext, d: Deployment): Promi
   d.patterns = new Map(sockets.filter((s) => s.direction === "consume").map((s) => [s.name, s.pattern]));
   d.cgroup = d.process?.cgroup;
   ctx.deps.ports.reserve(id, d.ports);
-  await ctx.deps.postOffice.addDeployment(id, sockets, { epoch: d.epoch, ordersOpen: d.ordersOpen });
+  // Closed until the runner holds a lease again; then it is restored to ordersOpen.
+  await ctx.deps.postOffice.addDeployment(id, sockets, {
+    epoch: d.epoch,
+    ordersOpen: d.ordersOpen && ctx.ordersAllowed(),
+    accounts: d.request.accounts,
+  });
 }

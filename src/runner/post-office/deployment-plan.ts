@@ -5,7 +5,9 @@
  */
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { SocketPattern } from "../../domain/index.ts";
+import type { RouteRemoval } from "../../layout/route-diff.ts";
 import { localEndpoint, type Route } from "../../layout/routing.ts";
+import { Z85_KEY } from "../z85.ts";
 import { checkIpcPathLength, ipcPath } from "./ipc-endpoint.ts";
 import type { RouteKind } from "./route-counters.ts";
 
@@ -23,6 +25,22 @@ export interface OrderPathState {
   readonly epoch: bigint;
   /** False for a warm standby: its orders are dropped until setOrderPath opens the path. */
   readonly ordersOpen: boolean;
+  /** Accounts its orders may name; empty or absent: no restriction at the runner. */
+  readonly accounts?: readonly string[];
+}
+
+/**
+ * A route as the post office takes it: the layout engine's, plus the remote's CURVE server key
+ * for an order path to a gateway that runs CURVE (empty or absent: plain TCP).
+ */
+export interface PostOfficeRoute extends Route {
+  readonly curveServerKey?: string;
+}
+
+/** A route update as the post office takes it (a layout RouteUpdate is one). */
+export interface PostOfficeRouteUpdate {
+  readonly upserts: readonly PostOfficeRoute[];
+  readonly removals: readonly RouteRemoval[];
 }
 
 /** The consumed socket patterns the post office bridges, and by which kind of bridge. */
@@ -76,14 +94,16 @@ export function planSockets(
 
 /**
  * Checks a route against the sockets its deployment declared (undefined: unknown deployment)
- * and returns its remotes without repeats. Throws HiveError: NotFound for an unknown deployment
- * or socket; InvalidArgument for another pattern or local endpoint than declared, an address
- * that is not tcp://host:port or ipc://path, or more than one remote on an order path.
+ * and returns its remotes without repeats and its CURVE server key (undefined: plain TCP).
+ * Throws HiveError: NotFound for an unknown deployment or socket; InvalidArgument for another
+ * pattern or local endpoint than declared, an address that is not tcp://host:port or ipc://path,
+ * more than one remote on an order path, or a CURVE server key that is not a Z85 key or is not
+ * on an order path.
  */
 export function checkRoute<S extends PlannedSocket>(
-  route: Route,
+  route: PostOfficeRoute,
   sockets: ReadonlyMap<string, S> | undefined,
-): { socket: S; remotes: readonly string[] } {
+): { socket: S; remotes: readonly string[]; curveServerKey: string | undefined } {
   const where = `route ${route.deploymentId}/${route.socket}`;
   if (sockets === undefined) {
     throw new HiveError(
@@ -127,5 +147,20 @@ export function checkRoute<S extends PlannedSocket>(
       `${where}: ${remotes.length} remotes (${remotes.join(", ")}), expected at most one gateway for an order path`,
     );
   }
-  return { socket, remotes };
+  const curveServerKey = route.curveServerKey === "" ? undefined : route.curveServerKey;
+  if (curveServerKey !== undefined) {
+    if (socket.kind !== "orders") {
+      throw new HiveError(
+        ErrorCode.InvalidArgument,
+        `${where}: a CURVE server key on a ${socket.kind} route; only order paths connect with CURVE`,
+      );
+    }
+    if (!Z85_KEY.test(curveServerKey)) {
+      throw new HiveError(
+        ErrorCode.InvalidArgument,
+        `${where}: CURVE server key of ${curveServerKey.length} characters, expected a Z85 key of 40`,
+      );
+    }
+  }
+  return { socket, remotes, curveServerKey };
 }

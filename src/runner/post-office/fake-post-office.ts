@@ -4,7 +4,6 @@
  * (endpoints, routes, order path state) so a test can assert on it; counters are all zero.
  */
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
-import type { RouteUpdate } from "../../layout/route-diff.ts";
 import { compareRoutes } from "../../layout/routing.ts";
 import {
   checkRoute,
@@ -12,6 +11,7 @@ import {
   type DeploymentSocket,
   type OrderPathState,
   type PlannedSocket,
+  type PostOfficeRouteUpdate,
 } from "./deployment-plan.ts";
 import type { RouteCounters } from "./route-counters.ts";
 
@@ -20,6 +20,10 @@ export interface FakeDeployment {
   readonly sockets: ReadonlyMap<string, PlannedSocket>;
   /** Remotes by socket name, as the last update left them. */
   readonly remotes: Map<string, readonly string[]>;
+  /** The CURVE server key of each order path routed with one, by socket name. */
+  readonly curveServerKeys: Map<string, string>;
+  /** Accounts its orders may name (empty: any). */
+  readonly accounts: readonly string[];
   epoch: bigint;
   ordersOpen: boolean;
 }
@@ -30,7 +34,12 @@ export class FakePostOffice {
   readonly deployments = new Map<string, FakeDeployment>();
   #closed = false;
 
-  constructor(readonly options: { readonly runDir: string }) {}
+  constructor(readonly options: { readonly runDir: string; readonly curvePublicKey?: string }) {}
+
+  /** The CURVE public key it would present (the one it was given, else empty). */
+  get curvePublicKey(): string {
+    return this.options.curvePublicKey ?? "";
+  }
 
   /** As PostOffice.addDeployment, without binding. */
   addDeployment(
@@ -50,6 +59,8 @@ export class FakePostOffice {
       this.deployments.set(deploymentId, {
         sockets: new Map(planned.map((p) => [p.name, p])),
         remotes: new Map(planned.map((p) => [p.name, []])),
+        curveServerKeys: new Map(),
+        accounts: [...(state.accounts ?? [])],
         epoch: state.epoch,
         ordersOpen: state.ordersOpen,
       });
@@ -58,7 +69,7 @@ export class FakePostOffice {
   }
 
   /** As PostOffice.applyRoutes: the whole update is checked, then recorded. */
-  applyRoutes(update: RouteUpdate): Promise<void> {
+  applyRoutes(update: PostOfficeRouteUpdate): Promise<void> {
     return Promise.resolve().then(() => {
       this.#checkOpen();
       const upserts = update.upserts.map((route) => ({
@@ -67,9 +78,13 @@ export class FakePostOffice {
       }));
       for (const removal of update.removals) {
         this.deployments.get(removal.deploymentId)?.remotes.set(removal.socket, []);
+        this.deployments.get(removal.deploymentId)?.curveServerKeys.delete(removal.socket);
       }
-      for (const { route, remotes } of upserts) {
-        this.deployments.get(route.deploymentId)?.remotes.set(route.socket, remotes);
+      for (const { route, remotes, curveServerKey } of upserts) {
+        const deployment = this.deployments.get(route.deploymentId);
+        deployment?.remotes.set(route.socket, remotes);
+        if (curveServerKey === undefined) deployment?.curveServerKeys.delete(route.socket);
+        else deployment?.curveServerKeys.set(route.socket, curveServerKey);
       }
     });
   }

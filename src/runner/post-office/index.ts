@@ -8,6 +8,8 @@ export {
   type DeploymentSocket,
   type OrderPathState,
   type PlannedSocket,
+  type PostOfficeRoute,
+  type PostOfficeRouteUpdate,
 } from "./deployment-plan.ts";
 export {
   compilePostOfficeOptions,
@@ -18,7 +20,7 @@ export {
 export { type PostOfficeLog, silentLog } from "./post-office-log.ts";
 export type { RouteCounters, RouteKind } from "./route-counters.ts";
 export type { OrderPathFigures } from "./order-path.ts";
-export { OrderRejectReason, REPLY_ROUTES } from "./order-path.ts";
+export { accountRejectReason, OrderRejectReason, REPLY_ROUTES } from "./order-path.ts";
 export {
   parseOrder,
   stampOrder,

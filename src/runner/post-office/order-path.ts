@@ -17,9 +17,19 @@
  * strategy's socket is not touched. Orders queued to the old gateway at that instant are lost;
  * the strategy hears nothing for them and may resend with the same clientOrderId (the gateway
  * de-duplicates).
+ *
+ * CURVE: a route that names the gateway's server key makes the upstream DEALER a CURVE client
+ * with the runner's key pair. libzmq applies security options to connections made after they
+ * are set, so a change of server key (plain ↔ CURVE, or another key) replaces the upstream
+ * DEALER with a new one instead of reconfiguring it; replies in flight on the old one are lost
+ * as on a gateway move. The strategy's socket is never touched.
+ *
+ * Accounts: a deployment spawned with a list of accounts may trade only those; an order for any
+ * other is rejected here, before it leaves the node (the gateway's fence is the second check).
  */
 import * as zmq from "zeromq";
 import { HiveError } from "../../core/hive-error.ts";
+import type { CurveKeyPair } from "../curve-keys.ts";
 import { parseOrder, rejectReply, replyClientOrderId, stampOrder } from "./order-envelope.ts";
 import type { PostOfficeLog } from "./post-office-log.ts";
 import { commonSocketOptions, REMOTE_RECONNECT } from "./socket-options.ts";
@@ -35,6 +45,11 @@ export const OrderRejectReason = {
   frames: "expected one frame holding a JSON order",
 } as const;
 
+/** The reject reason for an order whose account this deployment may not trade. */
+export function accountRejectReason(account: string, allowed: readonly string[]): string {
+  return `account ${JSON.stringify(account)} is not one this deployment may trade; allowed: ${allowed.join(", ")}`;
+}
+
 /** What an order path needs. */
 export interface OrderPathOptions {
   readonly deploymentId: string;
@@ -42,6 +57,10 @@ export interface OrderPathOptions {
   readonly localEndpoint: string;
   readonly epoch: bigint;
   readonly open: boolean;
+  /** Accounts its orders may name; empty: no restriction here (the gateway still fences). */
+  readonly accounts: readonly string[];
+  /** The runner's CURVE key pair, for gateways that run CURVE. */
+  readonly curveKeyPair: CurveKeyPair;
   readonly highWaterMark: number;
   readonly log: PostOfficeLog;
   /** Names the path in logs, e.g. `dep-1/orders`. */
@@ -53,6 +72,8 @@ export interface OrderPathOptions {
 /** Exact counts of an order path. */
 export interface OrderPathFigures {
   readonly gateway: string | undefined;
+  /** The gateway's CURVE server key when the connection uses CURVE; undefined: plain TCP. */
+  readonly curveServerKey: string | undefined;
   readonly open: boolean;
   readonly epoch: bigint;
   /** Orders forwarded to the gateway, and their envelope bytes. */
@@ -63,34 +84,51 @@ export interface OrderPathFigures {
   readonly droppedMalformed: number;
   readonly droppedNoGateway: number;
   readonly droppedUnreachable: number;
+  /** Orders for an account the deployment may not trade. */
+  readonly droppedAccount: number;
   /** Gateway replies passed to the strategy, and their bytes. */
   readonly replies: number;
   readonly replyBytes: number;
   /** Replies (and rejects) that could not be delivered: no strategy peer, or it was gone or full. */
   readonly replyDrops: number;
+  /** Connection attempts whose security handshake failed (a CURVE key the gateway refused). */
+  readonly handshakeFailures: number;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The DEALER to the gateway, with what is bound to its lifetime. */
+interface Upstream {
+  readonly socket: zmq.Dealer;
+  /** The CURVE server key it was made with; undefined: plain TCP. */
+  readonly serverKey: string | undefined;
+  /** Endpoints whose connection has completed its handshake, as the monitor reports them. */
+  readonly connected: Set<string>;
+  /** Its reply loop and monitor; they end when the socket is closed. */
+  loops: Promise<void>;
+}
 
 /** One order path; see the file comment. */
 export class OrderPath {
   readonly #options: OrderPathOptions;
   readonly #local: zmq.Router;
-  readonly #upstream: zmq.Dealer;
-  readonly #loops: Promise<void>;
+  #upstream: Upstream;
+  /** Upstream sockets replaced after a change of server key, until their loops have ended. */
+  readonly #retired = new Set<Promise<void>>();
+  readonly #localLoop: Promise<void>;
   readonly #figures: Mutable<OrderPathFigures>;
+  readonly #accounts: ReadonlySet<string>;
   /** clientOrderId → the strategy peer that sent it, oldest first. */
   readonly #replyRoutes = new Map<string, Buffer>();
   #lastPeer: Buffer | undefined;
-  /** Endpoints whose connection has completed its handshake, as the monitor reports them. */
-  readonly #connected = new Set<string>();
 
-  private constructor(options: OrderPathOptions, local: zmq.Router, upstream: zmq.Dealer) {
+  private constructor(options: OrderPathOptions, local: zmq.Router) {
     this.#options = options;
     this.#local = local;
-    this.#upstream = upstream;
+    this.#accounts = new Set(options.accounts);
     this.#figures = {
       gateway: undefined,
+      curveServerKey: undefined,
       open: options.open,
       epoch: options.epoch,
       forwarded: 0,
@@ -99,45 +137,59 @@ export class OrderPath {
       droppedMalformed: 0,
       droppedNoGateway: 0,
       droppedUnreachable: 0,
+      droppedAccount: 0,
       replies: 0,
       replyBytes: 0,
       replyDrops: 0,
+      handshakeFailures: 0,
     };
-    this.#loops = Promise.all([this.#fromStrategy(), this.#fromGateway(), this.#watchGateway()]).then(
-      () => undefined,
-    );
+    this.#upstream = this.#openUpstream(undefined);
+    this.#localLoop = this.#fromStrategy();
   }
 
-  /** Binds the local endpoint and starts both loops. */
+  /** Binds the local endpoint and starts the loops. */
   static open(options: OrderPathOptions): OrderPath {
-    const socketOptions = commonSocketOptions(options.highWaterMark);
     // mandatory: a reply to a peer that is gone fails instead of vanishing, so it is counted.
-    const local = new zmq.Router({ ...socketOptions, mandatory: true, sendTimeout: 0 });
-    const upstream = new zmq.Dealer({
-      ...socketOptions,
-      ...REMOTE_RECONNECT,
-      immediate: true,
+    const local = new zmq.Router({
+      ...commonSocketOptions(options.highWaterMark),
+      mandatory: true,
       sendTimeout: 0,
     });
     try {
       local.bindSync(options.localEndpoint);
     } catch (err) {
       local.close();
-      upstream.close();
       throw err;
     }
-    return new OrderPath(options, local, upstream);
+    return new OrderPath(options, local);
   }
 
-  /** Points the upstream DEALER at `gateway` (or at nothing); the strategy's socket is untouched. */
-  setGateway(gateway: string | undefined): void {
+  /**
+   * Points the upstream DEALER at `gateway` (or at nothing), as a CURVE client of `curveServerKey`
+   * when one is given (else plain TCP); the strategy's socket is untouched.
+   */
+  setGateway(gateway: string | undefined, curveServerKey?: string): void {
+    const key = curveServerKey === "" ? undefined : curveServerKey;
     const current = this.#figures.gateway;
-    if (current === gateway) return;
-    if (gateway !== undefined) this.#upstream.connect(gateway);
-    if (current !== undefined) this.#upstream.disconnect(current);
+    const currentKey = this.#upstream.serverKey;
+    if (current === gateway && currentKey === key) return;
+    if (key !== currentKey) {
+      // Security options bind at connect: a new key needs a new socket (see the file comment).
+      const old = this.#upstream;
+      this.#upstream = this.#openUpstream(key);
+      old.socket.close();
+      const retired = old.loops;
+      this.#retired.add(retired);
+      void retired.finally(() => this.#retired.delete(retired));
+      if (gateway !== undefined) this.#upstream.socket.connect(gateway);
+    } else {
+      if (gateway !== undefined) this.#upstream.socket.connect(gateway);
+      if (current !== undefined) this.#upstream.socket.disconnect(current);
+    }
     this.#figures.gateway = gateway;
+    this.#figures.curveServerKey = key;
     this.#options.log.info(
-      { orders: this.#options.label, from: current, to: gateway },
+      { orders: this.#options.label, from: current, to: gateway, curve: key !== undefined },
       "order path rerouted",
     );
   }
@@ -160,7 +212,7 @@ export class OrderPath {
   /** Whether the upstream DEALER has a completed connection to the gateway now. */
   get connected(): boolean {
     const gateway = this.#figures.gateway;
-    return gateway !== undefined && this.#connected.has(gateway);
+    return gateway !== undefined && this.#upstream.connected.has(gateway);
   }
 
   /** A copy of the counts. */
@@ -168,11 +220,33 @@ export class OrderPath {
     return { ...this.#figures };
   }
 
-  /** Closes both sockets and waits for both loops to end. */
+  /** Closes every socket and waits for every loop to end. */
   async close(): Promise<void> {
     this.#local.close();
-    this.#upstream.close();
-    await this.#loops;
+    this.#upstream.socket.close();
+    await Promise.all([this.#localLoop, this.#upstream.loops, ...this.#retired]);
+  }
+
+  #openUpstream(serverKey: string | undefined): Upstream {
+    const { curveKeyPair } = this.#options;
+    const socket = new zmq.Dealer({
+      ...commonSocketOptions(this.#options.highWaterMark),
+      ...REMOTE_RECONNECT,
+      immediate: true,
+      sendTimeout: 0,
+      ...(serverKey === undefined
+        ? {}
+        : {
+            curveServerKey: serverKey,
+            curvePublicKey: curveKeyPair.publicKey,
+            curveSecretKey: curveKeyPair.secretKey,
+          }),
+    });
+    const upstream: Upstream = { socket, serverKey, connected: new Set(), loops: Promise.resolve() };
+    upstream.loops = Promise.all([this.#fromGateway(upstream), this.#watchGateway(upstream)]).then(
+      () => undefined,
+    );
+    return upstream;
   }
 
   async #fromStrategy(): Promise<void> {
@@ -208,6 +282,17 @@ export class OrderPath {
       return;
     }
     const { order } = parsed;
+    // The account first: a strategy naming the wrong one is told so even while it is a standby.
+    if (this.#accounts.size > 0 && !this.#accounts.has(order.account)) {
+      f.droppedAccount += 1;
+      const reason = accountRejectReason(order.account, this.#options.accounts);
+      this.#options.log.warn(
+        { orders: this.#options.label, account: order.account },
+        "order for a foreign account rejected",
+      );
+      await this.#reply(peer, rejectReply(reason, order.clientOrderId));
+      return;
+    }
     if (!f.open) {
       f.droppedClosed += 1;
       await this.#reply(peer, rejectReply(OrderRejectReason.closed, order.clientOrderId));
@@ -225,7 +310,7 @@ export class OrderPath {
     );
     this.#remember(order.clientOrderId, peer);
     try {
-      await this.#upstream.send(envelope);
+      await this.#upstream.socket.send(envelope);
     } catch {
       // EAGAIN: no completed connection to the gateway (immediate, send timeout 0).
       f.droppedUnreachable += 1;
@@ -236,9 +321,9 @@ export class OrderPath {
     f.forwardedBytes += Buffer.byteLength(envelope);
   }
 
-  async #fromGateway(): Promise<void> {
+  async #fromGateway(upstream: Upstream): Promise<void> {
     try {
-      for await (const frames of this.#upstream) {
+      for await (const frames of upstream.socket) {
         const first = frames[0];
         const id = frames.length === 1 && first !== undefined ? replyClientOrderId(first) : undefined;
         const peer = (id === undefined ? undefined : this.#replyRoutes.get(id)) ?? this.#lastPeer;
@@ -252,7 +337,7 @@ export class OrderPath {
         }
       }
     } catch (err) {
-      if (!this.#upstream.closed)
+      if (!upstream.socket.closed)
         this.#options.log.error(
           { orders: this.#options.label, err: HiveError.from(err) },
           "reply loop failed",
@@ -260,12 +345,24 @@ export class OrderPath {
     }
   }
 
-  async #watchGateway(): Promise<void> {
+  async #watchGateway(upstream: Upstream): Promise<void> {
+    const { connected } = upstream;
     try {
       // The iteration ends when the DEALER is closed.
-      for await (const event of this.#upstream.events) {
-        if (event.type === "handshake") this.#connected.add(event.address);
-        else if (event.type === "disconnect" || event.type === "close") this.#connected.delete(event.address);
+      for await (const event of upstream.socket.events) {
+        if (event.type === "handshake") connected.add(event.address);
+        else if (event.type === "disconnect" || event.type === "close") connected.delete(event.address);
+        else if (
+          event.type === "handshake:error:auth" ||
+          event.type === "handshake:error:protocol" ||
+          event.type === "handshake:error:other"
+        ) {
+          this.#figures.handshakeFailures += 1;
+          this.#options.log.warn(
+            { orders: this.#options.label, gateway: event.address, event: event.type },
+            "order path: handshake with the gateway failed (CURVE key not authorized?)",
+          );
+        }
       }
     } catch (err) {
       this.#options.log.warn(
@@ -273,7 +370,7 @@ export class OrderPath {
         "order path monitor failed",
       );
     }
-    this.#connected.clear();
+    connected.clear();
   }
 
   /** Sends to a strategy peer; false (and counted) when it is gone or its queue is full. */

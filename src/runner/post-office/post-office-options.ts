@@ -1,5 +1,7 @@
 /** The post office's options, validated and with defaults filled (XOptions → compileXOptions). */
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
+import { generateCurveKeyPair, type CurveKeyPair } from "../curve-keys.ts";
+import { Z85_KEY } from "../z85.ts";
 import { type PostOfficeLog, silentLog } from "./post-office-log.ts";
 import { MIN_FREE_POOL_THREADS, threadPoolSize } from "./thread-budget.ts";
 
@@ -25,6 +27,8 @@ export interface PostOfficeOptions {
   readonly maxProxies?: number;
   /** The wall clock stamped on orders; default Date.now. */
   readonly now?: () => number;
+  /** The runner's CURVE key pair, for gateways that run CURVE; default a fresh one. */
+  readonly curveKeyPair?: CurveKeyPair;
 }
 
 /** Options after validation. */
@@ -35,6 +39,7 @@ export interface CompiledPostOfficeOptions {
   readonly meterMarketData: boolean;
   readonly maxProxies: number;
   readonly now: () => number;
+  readonly curveKeyPair: CurveKeyPair;
 }
 
 /** Validates options and fills defaults; throws HiveError InvalidArgument naming the field. */
@@ -60,6 +65,13 @@ export function compilePostOfficeOptions(options: PostOfficeOptions): CompiledPo
       `post office maxProxies ${options.maxProxies}: expected a whole number, at least 0`,
     );
   }
+  const keys = options.curveKeyPair;
+  if (keys !== undefined && !(Z85_KEY.test(keys.publicKey) && Z85_KEY.test(keys.secretKey))) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      "post office curveKeyPair: expected a public and a secret key in Z85, 40 characters each",
+    );
+  }
   return {
     runDir: options.runDir,
     log: options.log ?? silentLog,
@@ -67,5 +79,6 @@ export function compilePostOfficeOptions(options: PostOfficeOptions): CompiledPo
     meterMarketData: options.meterMarketData ?? false,
     maxProxies,
     now: options.now ?? Date.now,
+    curveKeyPair: options.curveKeyPair ?? generateCurveKeyPair(),
   };
 }

@@ -1,74 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import * as zmq from "zeromq";
-import type { OrderEnvelope, RejectReply } from "./order-envelope.ts";
+import type { RejectReply } from "./order-envelope.ts";
 import { OrderRejectReason } from "./order-path.ts";
 import { PostOffice } from "./post-office.ts";
-import { routeFor, tempRunDir, waitFor } from "./post-office-test-kit.ts";
-
-/** A gateway stand-in: a ROUTER on loopback that records every frame it receives. */
-class TestGateway {
-  readonly router = new zmq.Router({ linger: 0 });
-  readonly received: { peer: Buffer; envelope: OrderEnvelope; bytes: number }[] = [];
-  #loop: Promise<void> = Promise.resolve();
-  address = "";
-
-  async bind(ackOrders: boolean): Promise<string> {
-    await this.router.bind("tcp://127.0.0.1:*");
-    this.address = this.router.lastEndpoint ?? "";
-    this.#loop = (async () => {
-      for await (const [peer, frame] of this.router) {
-        if (peer === undefined || frame === undefined) continue;
-        const envelope = JSON.parse(frame.toString()) as OrderEnvelope;
-        this.received.push({ peer, envelope, bytes: frame.length });
-        if (ackOrders) {
-          await this.router.send([
-            peer,
-            JSON.stringify({ type: "ack", clientOrderId: envelope.clientOrderId }),
-          ]);
-        }
-      }
-    })();
-    return this.address;
-  }
-
-  async close(): Promise<void> {
-    this.router.close();
-    await this.#loop;
-  }
-}
-
-/** The strategy's side: a DEALER connected to the local orders endpoint. */
-class TestStrategy {
-  readonly dealer = new zmq.Dealer({ linger: 0 });
-  readonly replies: Record<string, unknown>[] = [];
-  /** Monitor events of the strategy's socket, from before its connect. */
-  readonly events: string[] = [];
-  readonly #loops: Promise<void>;
-
-  constructor(endpoint: string) {
-    const watch = (async () => {
-      for await (const event of this.dealer.events) this.events.push(event.type);
-    })();
-    this.dealer.connect(endpoint);
-    const read = (async () => {
-      for await (const [frame] of this.dealer) {
-        this.replies.push(JSON.parse(frame?.toString() ?? "{}") as Record<string, unknown>);
-      }
-    })();
-    this.#loops = Promise.all([watch, read]).then(() => undefined);
-  }
-
-  async order(fields: Record<string, unknown>): Promise<void> {
-    await this.dealer.send(JSON.stringify(fields));
-  }
-
-  async close(): Promise<void> {
-    this.dealer.close();
-    await this.#loops;
-  }
-}
+import { routeFor, tempRunDir, TestGateway, TestStrategy, waitFor } from "./post-office-test-kit.ts";
 
 const order = (clientOrderId: string, extra: Record<string, unknown> = {}) => ({
   account: "ACC-1",

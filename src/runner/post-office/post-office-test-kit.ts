@@ -1,6 +1,7 @@
 /**
  * Helpers for the post office's tests with real ZeroMQ on loopback: a temporary run directory,
- * feeders that publish until stopped, bounded waits, and routes as the layout engine makes them.
+ * feeders that publish until stopped, gateways (plain or CURVE, with a ZAP handler) and
+ * strategies for the order path, bounded waits, and routes as the layout engine makes them.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +10,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import * as zmq from "zeromq";
 import type { SocketPattern } from "../../domain/index.ts";
 import { localEndpoint, type Route } from "../../layout/routing.ts";
+import { z85Encode } from "../z85.ts";
+import type { OrderEnvelope } from "./order-envelope.ts";
 
 /** A fresh run directory under the system temp dir (short, for the Unix socket path limit). */
 export function tempRunDir(): { path: string; remove(): void } {
@@ -107,3 +110,127 @@ export class TestSubscriber {
     await this.#loops;
   }
 }
+
+/** A gateway stand-in: a ROUTER on loopback that records every frame it receives. */
+export class TestGateway {
+  readonly router: zmq.Router;
+  readonly received: { peer: Buffer; envelope: OrderEnvelope; bytes: number }[] = [];
+  #loop: Promise<void> = Promise.resolve();
+  address = "";
+
+  /** Plain TCP, or a CURVE server with this secret key (its ZAP handler decides who may connect). */
+  constructor(curve?: { readonly secretKey: string }) {
+    this.router = new zmq.Router(
+      curve === undefined
+        ? { linger: 0 }
+        : { linger: 0, curveServer: true, curveSecretKey: curve.secretKey, zapDomain: "hive-test" },
+    );
+  }
+
+  async bind(ackOrders: boolean): Promise<string> {
+    await this.router.bind("tcp://127.0.0.1:*");
+    this.address = this.router.lastEndpoint ?? "";
+    this.#loop = (async () => {
+      for await (const [peer, frame] of this.router) {
+        if (peer === undefined || frame === undefined) continue;
+        const envelope = JSON.parse(frame.toString()) as OrderEnvelope;
+        this.received.push({ peer, envelope, bytes: frame.length });
+        if (ackOrders) {
+          await this.router.send([
+            peer,
+            JSON.stringify({ type: "ack", clientOrderId: envelope.clientOrderId }),
+          ]);
+        }
+      }
+    })();
+    return this.address;
+  }
+
+  async close(): Promise<void> {
+    this.router.close();
+    await this.#loop;
+  }
+}
+
+/**
+ * A ZAP handler (ZeroMQ RFC 27) at inproc://zeromq.zap.01 of the default context: it admits a
+ * CURVE client only if its public key is in `allowed`, and records every key it was asked about.
+ * One per process: libzmq asks whichever socket is bound at that address.
+ */
+export class TestZapHandler {
+  readonly router = new zmq.Router({ linger: 0 });
+  readonly allowed = new Set<string>();
+  readonly asked: { key: string; admitted: boolean }[] = [];
+  #loop: Promise<void> = Promise.resolve();
+
+  async bind(): Promise<void> {
+    await this.router.bind("inproc://zeromq.zap.01");
+    this.#loop = (async () => {
+      for await (const [peer, empty, version, requestId, , , , mechanism, key] of this.router) {
+        if (peer === undefined || empty === undefined || version === undefined || requestId === undefined)
+          continue;
+        const z85 = mechanism?.toString() === "CURVE" && key?.length === 32 ? z85Encode(key) : "";
+        const admitted = this.allowed.has(z85);
+        this.asked.push({ key: z85, admitted });
+        await this.router.send([
+          peer,
+          empty,
+          version,
+          requestId,
+          admitted ? "200" : "400",
+          admitted ? "OK" : "unknown key",
+          admitted ? "runner" : "",
+          "",
+        ]);
+      }
+    })();
+  }
+
+  async close(): Promise<void> {
+    this.router.close();
+    await this.#loop;
+  }
+}
+
+/** The strategy's side: a DEALER connected to the local orders endpoint. */
+export class TestStrategy {
+  readonly dealer = new zmq.Dealer({ linger: 0 });
+  readonly replies: Record<string, unknown>[] = [];
+  /** Monitor events of the strategy's socket, from before its connect. */
+  readonly events: string[] = [];
+  readonly #loops: Promise<void>;
+
+  constructor(endpoint: string) {
+    const watch = (async () => {
+      for await (const event of this.dealer.events) this.events.push(event.type);
+    })();
+    this.dealer.connect(endpoint);
+    const read = (async () => {
+      for await (const [frame] of this.dealer) {
+        this.replies.push(JSON.parse(frame?.toString() ?? "{}") as Record<string, unknown>);
+      }
+    })();
+    this.#loops = Promise.all([watch, read]).then(() => undefined);
+  }
+
+  async order(fields: Record<string, unknown>): Promise<void> {
+    await this.dealer.send(JSON.stringify(fields));
+  }
+
+  async close(): Promise<void> {
+    this.dealer.close();
+    await this.#loops;
+  }
+}
+
+/** A valid order for `account`, with extra fields on top. */
+export const testOrder = (clientOrderId: string, extra: Record<string, unknown> = {}) => ({
+  account: "ACC-1",
+  clientOrderId,
+  symbol: "ES",
+  side: "buy",
+  qty: 2,
+  type: "limit",
+  price: 5000.25,
+  ...extra,
+});

@@ -5,8 +5,9 @@
  *
  * - consumed `sub` sockets (market data) get a market-data bridge of native proxies
  *   (market-data-bridge.ts): route changes never disconnect the strategy's socket;
- * - consumed `dealer` sockets (orders) get an order path (order-path.ts) that stamps the
- *   fencing envelope and can be closed at once;
+ * - consumed `dealer` sockets (orders) get an order path (order-path.ts) that checks the account,
+ *   stamps the fencing envelope, can be closed at once, and connects to a gateway that runs CURVE
+ *   with the runner's key pair when the route names the gateway's server key;
  * - offered sockets are bound by the process itself on a port the runner allocates, so they
  *   need nothing here; other consumed patterns are refused.
  *
@@ -19,7 +20,6 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync, rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
-import type { RouteUpdate } from "../../layout/route-diff.ts";
 import { compareRoutes } from "../../layout/routing.ts";
 import {
   checkRoute,
@@ -27,6 +27,7 @@ import {
   type DeploymentSocket,
   type OrderPathState,
   type PlannedSocket,
+  type PostOfficeRouteUpdate,
 } from "./deployment-plan.ts";
 import { MarketDataBridge } from "./market-data-bridge.ts";
 import { OrderPath } from "./order-path.ts";
@@ -66,6 +67,11 @@ export class PostOffice {
   constructor(options: PostOfficeOptions) {
     this.#options = compilePostOfficeOptions(options);
     this.#budget = new ThreadBudget(this.#options.maxProxies, processThreadBudget);
+  }
+
+  /** The CURVE public key its order paths present to gateways that run CURVE. */
+  get curvePublicKey(): string {
+    return this.#options.curveKeyPair.publicKey;
   }
 
   /** Native proxies (libuv pool threads) running now, and the most that may run. */
@@ -125,7 +131,7 @@ export class PostOffice {
    * more than one remote on an order path; FailedPrecondition when the thread budget is short.
    * A removal of an unknown deployment is ignored: it may have been removed already.
    */
-  applyRoutes(update: RouteUpdate): Promise<void> {
+  applyRoutes(update: PostOfficeRouteUpdate): Promise<void> {
     return this.#serial(async () => {
       this.#checkOpen();
       const upserts = [...update.upserts]
@@ -136,8 +142,9 @@ export class PostOffice {
         return socket === undefined ? [] : [socket];
       });
       this.#checkBudget(upserts, removals);
-      for (const socket of removals) await routeTo(socket, []);
-      for (const { socket, remotes } of upserts) await routeTo(socket, remotes);
+      for (const socket of removals) await routeTo(socket, [], undefined);
+      for (const { socket, remotes, curveServerKey } of upserts)
+        await routeTo(socket, remotes, curveServerKey);
     });
   }
 
@@ -203,6 +210,8 @@ export class PostOffice {
       localEndpoint: local,
       epoch: state.epoch,
       open: state.ordersOpen,
+      accounts: state.accounts ?? [],
+      curveKeyPair: this.#options.curveKeyPair,
       highWaterMark,
       log,
       label,
@@ -263,9 +272,13 @@ export class PostOffice {
   }
 }
 
-async function routeTo(socket: LocalSocket, remotes: readonly string[]): Promise<void> {
+async function routeTo(
+  socket: LocalSocket,
+  remotes: readonly string[],
+  curveServerKey: string | undefined,
+): Promise<void> {
   if (socket.bridge.kind === "market-data") await socket.bridge.bridge.setRemotes(remotes);
-  else socket.bridge.path.setGateway(remotes[0]);
+  else socket.bridge.path.setGateway(remotes[0], curveServerKey);
 }
 
 async function closeSockets(deployment: Deployment): Promise<void> {
@@ -299,7 +312,8 @@ function countersOf(deploymentId: string, socket: LocalSocket): RouteCounters {
     connectedRemotes: socket.bridge.path.connected ? 1 : 0,
     messages: f.forwarded,
     bytes: f.forwardedBytes,
-    drops: f.droppedClosed + f.droppedMalformed + f.droppedNoGateway + f.droppedUnreachable,
+    drops:
+      f.droppedClosed + f.droppedMalformed + f.droppedNoGateway + f.droppedUnreachable + f.droppedAccount,
     exact: true,
     orders: f,
   };
