@@ -1,4 +1,5 @@
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import type { GatewayConfig } from "./gateways.ts";
 import type { LeaseOptions } from "./registry.ts";
 
 /** The orchestrator daemon's options as given (flags); every field has a default. */
@@ -17,7 +18,19 @@ export interface OrchestratorOptions {
   readonly downAfterMs?: number;
   readonly seed?: number;
   readonly stopGraceMs?: number;
+  /** The broker gateways live strategies trade through. */
+  readonly gateways?: readonly GatewayConfig[];
+  /** The orchestrator's CURVE key pair for the gateways' control channels (created if missing). */
+  readonly curveKeyFile?: string;
 }
+
+/**
+ * The default timings, chosen for a failover well under 1.5 s: a runner heartbeats every 150 ms;
+ * its lease lapses 500 ms after the last acknowledged heartbeat was sent (it then closes its order
+ * paths, and kills its live processes one lease later); the orchestrator calls it down after
+ * 1,000 ms of silence (twice the lease, the margin rule) and fails over at once.
+ */
+export const DEFAULT_TIMINGS = { heartbeatIntervalMs: 150, runnerLeaseMs: 500, downAfterMs: 1_000 } as const;
 
 /** Options with defaults filled and checked. */
 export interface CompiledOrchestratorOptions {
@@ -29,6 +42,8 @@ export interface CompiledOrchestratorOptions {
   readonly runnerLeaseMs: number;
   readonly seed: number;
   readonly stopGraceMs: number;
+  readonly gateways: readonly GatewayConfig[];
+  readonly curveKeyFile: string;
 }
 
 /**
@@ -37,8 +52,8 @@ export interface CompiledOrchestratorOptions {
  * timeout), so that a partitioned runner has stopped trading before its work is started elsewhere.
  */
 export function compileOrchestratorOptions(o: OrchestratorOptions = {}): CompiledOrchestratorOptions {
-  const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 500;
-  const runnerLeaseMs = o.runnerLeaseMs ?? 2_000;
+  const heartbeatIntervalMs = o.heartbeatIntervalMs ?? DEFAULT_TIMINGS.heartbeatIntervalMs;
+  const runnerLeaseMs = o.runnerLeaseMs ?? DEFAULT_TIMINGS.runnerLeaseMs;
   const downAfterMs = o.downAfterMs ?? 2 * runnerLeaseMs;
   if (runnerLeaseMs < 2 * heartbeatIntervalMs) {
     throw new HiveError(
@@ -66,5 +81,7 @@ export function compileOrchestratorOptions(o: OrchestratorOptions = {}): Compile
     runnerLeaseMs,
     seed: o.seed ?? 1,
     stopGraceMs: o.stopGraceMs ?? 5_000,
+    gateways: o.gateways ?? [],
+    curveKeyFile: o.curveKeyFile ?? ".hive/orchestrator.key",
   };
 }

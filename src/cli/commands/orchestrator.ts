@@ -2,6 +2,8 @@ import type { Command } from "commander";
 import { ExitCode } from "../exit-codes.ts";
 import { waitForStopSignal } from "../stop-signal.ts";
 import type { CliIo } from "../io.ts";
+import { DEFAULT_TIMINGS } from "../../orchestrator/orchestrator-options.ts";
+import { parseGatewayFlag } from "../../orchestrator/gateways.ts";
 import { UsageError } from "./plan.ts";
 
 /** Parses host:port. */
@@ -30,8 +32,27 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
       "127.0.0.1:7071",
     )
     .option("--join-token <token>", "token runners must present", "")
-    .option("--heartbeat-ms <ms>", "runner heartbeat interval", "500")
-    .option("--runner-lease-ms <ms>", "a runner's lease without acknowledged heartbeats", "2000")
+    .option("--heartbeat-ms <ms>", "runner heartbeat interval", String(DEFAULT_TIMINGS.heartbeatIntervalMs))
+    .option(
+      "--runner-lease-ms <ms>",
+      "a runner's lease without acknowledged heartbeats (it self-fences when it lapses)",
+      String(DEFAULT_TIMINGS.runnerLeaseMs),
+    )
+    .option(
+      "--down-after-ms <ms>",
+      "silence after which a node is down and its live strategies fail over (at least 2 × the lease)",
+    )
+    .option(
+      "--gateway <spec>",
+      "a broker gateway: name=paper,orders=tcp://h:p,control=tcp://h:p,key=<Z85 public key> (repeatable)",
+      (spec: string, all: string[]) => [...all, spec],
+      [] as string[],
+    )
+    .option(
+      "--curve-key-file <file>",
+      "the orchestrator's CURVE key pair for the gateways' control channels (made if missing)",
+      ".hive/orchestrator.key",
+    )
     .action(
       async (opts: {
         store: string;
@@ -40,6 +61,9 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
         joinToken: string;
         heartbeatMs: string;
         runnerLeaseMs: string;
+        downAfterMs?: string;
+        gateway: string[];
+        curveKeyFile: string;
       }) => {
         const { compileOrchestratorOptions } = await import("../../orchestrator/orchestrator-options.ts");
         const { startOrchestrator } = await import("../../orchestrator/orchestrator-server.ts");
@@ -53,6 +77,9 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
           joinToken: opts.joinToken,
           heartbeatIntervalMs: Number(opts.heartbeatMs),
           runnerLeaseMs: Number(opts.runnerLeaseMs),
+          downAfterMs: opts.downAfterMs === undefined ? undefined : Number(opts.downAfterMs),
+          gateways: opts.gateway.map(parseGatewayFlag),
+          curveKeyFile: opts.curveKeyFile,
         });
         const log = createLogger("orchestrator");
         const running = await startOrchestrator(options, {

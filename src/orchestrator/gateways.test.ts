@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import { silentLogger } from "../core/logger.ts";
+import { Gateways, parseGatewayFlag } from "./gateways.ts";
+import { compileOrchestratorOptions, DEFAULT_TIMINGS } from "./orchestrator-options.ts";
+import { FakeGateway } from "./testing/fake-gateway.ts";
+
+const KEY = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+
+describe("--gateway", () => {
+  test("parses every field; key may be omitted for a gateway without CURVE", () => {
+    assert.deepEqual(
+      parseGatewayFlag(`name=paper,orders=tcp://127.0.0.1:7100,control=tcp://127.0.0.1:7101,key=${KEY}`),
+      { name: "paper", orders: "tcp://127.0.0.1:7100", control: "tcp://127.0.0.1:7101", publicKey: KEY },
+    );
+    assert.equal(parseGatewayFlag("name=p,orders=tcp://h:1,control=tcp://h:2").publicKey, "");
+  });
+
+  for (const [spec, message] of [
+    ["orders=tcp://h:1,control=tcp://h:2", /missing name=/],
+    ["name=p,orders=h:1,control=tcp://h:2", /orders=h:1: expected tcp:\/\/host:port/],
+    ["name=p,orders=tcp://h:1,control=tcp://h:2,key=short", /40-character Z85/],
+    ["name=p,orders=tcp://h:1,control=tcp://h:2,colour=red", /unknown field colour/],
+    ["name=Paper,orders=tcp://h:1,control=tcp://h:2", /lower-case/],
+    ["name", /expected key=value/],
+  ] as const) {
+    test(`refuses ${spec}`, () => {
+      assert.throws(
+        () => parseGatewayFlag(spec),
+        (err: unknown) =>
+          err instanceof HiveError && err.code === ErrorCode.InvalidArgument && message.test(err.message),
+      );
+    });
+  }
+});
+
+describe("the lease margin rule", () => {
+  test("the defaults keep it: down after ≥ 2 × lease ≥ 4 × heartbeat", () => {
+    const o = compileOrchestratorOptions();
+    assert.equal(o.lease.heartbeatIntervalMs, DEFAULT_TIMINGS.heartbeatIntervalMs);
+    assert.ok(o.lease.downAfterMs >= 2 * o.runnerLeaseMs);
+    assert.ok(o.runnerLeaseMs >= 2 * o.lease.heartbeatIntervalMs);
+  });
+
+  test("a down-after shorter than twice the lease is refused at start-up", () => {
+    assert.throws(
+      () => compileOrchestratorOptions({ runnerLeaseMs: 500, downAfterMs: 900 }),
+      /down-after 900 ms: expected at least twice the runner lease \(1000 ms\)/,
+    );
+  });
+});
+
+describe("Gateways", () => {
+  test("pushes runner keys and market-data sources, and pushes again after a failure", async () => {
+    const fake = new FakeGateway();
+    const gateways = new Gateways(
+      [{ name: "paper", orders: "tcp://h:1", control: "tcp://h:2", publicKey: "" }],
+      () => fake,
+      silentLogger(),
+    );
+    fake.down = true;
+    gateways.setRunnerKey("n1", KEY);
+    gateways.setMarketData("paper", ["tcp://b:2", "tcp://a:1", "tcp://a:1"]);
+    gateways.sync();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(fake.authorized.size, 0);
+    fake.down = false;
+    gateways.sync();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(fake.authorized.get("n1"), KEY);
+    assert.deepEqual(fake.marketSources, ["tcp://a:1", "tcp://b:2"]);
+    assert.throws(() => gateways.control("other"), /no gateway other \(configured: paper\)/);
+    await gateways.close();
+  });
+});

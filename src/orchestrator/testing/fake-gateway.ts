@@ -1,0 +1,150 @@
+/**
+ * An in-memory GatewayControl for orchestrator tests: the gateway's fence rules (only a higher
+ * epoch moves an account; the same deployment and epoch again is an unchanged success), a log of
+ * every call with the time it was answered, and two faults: `hold()` keeps fence answers back
+ * until `release()`, and `down` makes every call fail as an unreachable gateway would. The real
+ * gateway (src/gateway) is tested against its real sockets; this fake tests the orchestrator's
+ * ordering around it.
+ */
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
+import type {
+  AccountView,
+  FenceEntry,
+  FenceResult,
+  GatewayControl,
+  GatewayStatus,
+} from "../../gateway/gateway-control.ts";
+
+/** One call the fake answered. */
+export interface FakeGatewayEvent {
+  readonly op: string;
+  readonly account?: string;
+  readonly deploymentId?: string;
+  readonly epoch?: string;
+  readonly ok: boolean;
+  /** performance.now() when it was answered. */
+  readonly at: number;
+}
+
+/** See the file comment. */
+export class FakeGateway implements GatewayControl {
+  readonly fences = new Map<string, FenceEntry>();
+  readonly killed = new Set<string>();
+  readonly authorized = new Map<string, string>();
+  readonly events: FakeGatewayEvent[] = [];
+  marketSources: readonly string[] = [];
+  /** Every call fails with `unavailable` while true. */
+  down = false;
+  #held: (() => void)[] | undefined;
+
+  /** Holds fence answers back until `release()`. */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /** Answers the held fences, in order, and stops holding. */
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const go of held) go();
+  }
+
+  /** How many fence calls are waiting in `hold()`. */
+  get heldCount(): number {
+    return this.#held?.length ?? 0;
+  }
+
+  async fence(account: string, deploymentId: string, epoch: bigint): Promise<FenceResult> {
+    this.#check("fence");
+    if (this.#held) await new Promise<void>((resolve) => this.#held?.push(resolve));
+    this.#check("fence");
+    const current = this.fences.get(account);
+    let result: FenceResult;
+    if (current && current.deploymentId === deploymentId && current.epoch === epoch.toString()) {
+      result = { ok: true, previous: current, cancelled: 0, unchanged: true };
+    } else if (current && BigInt(current.epoch) >= epoch) {
+      result = { ok: false, reason: `epoch ${epoch} is not above ${current.epoch}`, current };
+    } else {
+      const entry = { account, deploymentId, epoch: epoch.toString(), fencedAtUnixMs: Date.now() };
+      this.fences.set(account, entry);
+      result = { ok: true, previous: current ?? null, cancelled: 0, unchanged: false };
+    }
+    this.events.push({
+      op: "fence",
+      account,
+      deploymentId,
+      epoch: epoch.toString(),
+      ok: result.ok,
+      at: performance.now(),
+    });
+    return result;
+  }
+
+  authorize(nodeId: string, publicKey: string): Promise<void> {
+    this.#check("authorize");
+    this.authorized.set(nodeId, publicKey);
+    this.events.push({ op: "authorize", deploymentId: nodeId, ok: true, at: performance.now() });
+    return Promise.resolve();
+  }
+
+  revoke(nodeId: string): Promise<void> {
+    this.#check("revoke");
+    this.authorized.delete(nodeId);
+    return Promise.resolve();
+  }
+
+  kill(account: string): Promise<{ readonly cancelled: number }> {
+    this.#check("kill");
+    this.killed.add(account);
+    this.events.push({ op: "kill", account, ok: true, at: performance.now() });
+    return Promise.resolve({ cancelled: 0 });
+  }
+
+  unkill(account: string): Promise<void> {
+    this.#check("unkill");
+    this.killed.delete(account);
+    return Promise.resolve();
+  }
+
+  accounts(account?: string): Promise<readonly AccountView[]> {
+    this.#check("accounts");
+    const names = new Set([...this.fences.keys(), ...this.killed]);
+    return Promise.resolve(
+      [...names]
+        .filter((a) => account === undefined || a === account)
+        .sort()
+        .map((a) => ({
+          account: a,
+          fence: this.fences.get(a) ?? null,
+          killed: this.killed.has(a),
+          positions: {},
+          openOrders: [],
+        })),
+    );
+  }
+
+  marketData(sources: readonly string[]): Promise<void> {
+    this.#check("marketData");
+    this.marketSources = [...sources];
+    return Promise.resolve();
+  }
+
+  status(): Promise<GatewayStatus> {
+    this.#check("status");
+    return Promise.resolve({
+      accepted: 0,
+      rejected: {},
+      fills: 0,
+      accounts: this.fences.size,
+      authorizedRunners: this.authorized.size,
+    });
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  #check(op: string): void {
+    if (this.down) throw new HiveError(ErrorCode.Unavailable, `fake gateway is down (${op})`);
+  }
+}
