@@ -84,6 +84,19 @@ export function runnerMetrics(source: RunnerMetricsSource): Registry {
     (r) => r.connectedRemotes,
   );
   new Gauge({
+    name: "hive_order_path_open",
+    help: "1 while an order path forwards orders (open, and the runner holds its lease)",
+    labelNames: ["deployment", "socket"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of source.routes()) {
+        if (r.orders !== undefined)
+          this.set({ deployment: r.deploymentId, socket: r.socket }, r.orders.open ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
     name: "hive_order_path_drops",
     help: "Orders not forwarded to the gateway, by reason (each got a reject reply)",
     labelNames: ["deployment", "socket", "reason"],

@@ -98,10 +98,13 @@ export class OrchestratorStub extends EventEmitter {
   private server: http2.Http2Server | undefined;
   private readonly connections = new Set<http2.ServerHttp2Session>();
   private urlValue = "";
+  /** Whether heartbeats are answered now (a test turns it off to let runners' leases run out). */
+  ackHeartbeats = true;
 
   /** Starts a stub on 127.0.0.1 and a free port. */
   static async start(options: StubOptions = {}): Promise<OrchestratorStub> {
     const stub = new OrchestratorStub();
+    stub.ackHeartbeats = options.ackHeartbeats !== false;
     const server = http2.createServer(
       connectNodeAdapter({
         routes: (router) =>
@@ -174,7 +177,7 @@ export class OrchestratorStub extends EventEmitter {
       try {
         for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
           const m = r.value.message;
-          if (m.case === "heartbeat" && options.ackHeartbeats !== false) {
+          if (m.case === "heartbeat" && this.ackHeartbeats) {
             session.send({
               case: "heartbeatAck",
               value: { seq: m.value.seq, leaseTtlMs: options.leaseTtlMs ?? 2_000 },
