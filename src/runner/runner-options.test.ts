@@ -33,6 +33,19 @@ test("the example configs are valid", () => {
   assert.equal(data.datasetBudgetBytes, 4 * 2 ** 30);
 });
 
+test("the CURVE key file and the self-fencing grace: optional, checked", () => {
+  const o = readRunnerConfig("examples/runner/live-1.yaml", { selfFenceKillAfterMs: 1_500 });
+  assert.equal(o.curveKeyFile, "/var/lib/hive/dev-live-1/curve.key");
+  assert.equal(o.selfFenceKillAfterMs, 1_500);
+  const bare = readRunnerConfig("examples/runner/data-1.yaml");
+  assert.equal(bare.curveKeyFile, undefined);
+  assert.equal(bare.selfFenceKillAfterMs, undefined);
+  assert.throws(
+    () => readRunnerConfig("examples/runner/data-1.yaml", { selfFenceKillAfterMs: 0 }),
+    /selfFenceKillAfterMs/,
+  );
+});
+
 test("flags override the file", () => {
   const o = readRunnerConfig("examples/runner/live-1.yaml", {
     nodeId: "other",
