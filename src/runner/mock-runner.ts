@@ -271,7 +271,8 @@ export class MockRunner {
         const p = this.processes.get(m.value.deploymentId);
         if (p) {
           p.ordersEnabled = m.value.open;
-          p.epoch = m.value.epoch;
+          // Fencing epochs only move forward, as on a real runner.
+          if (m.value.epoch > p.epoch) p.epoch = m.value.epoch;
         }
         return;
       }

@@ -319,7 +319,10 @@ export class Runner {
   private sendHeartbeat(): void {
     const load = this.deps.load.sample();
     this.seq++;
-    const sent = this.link.send({
+    // Its send time is taken before it is queued: the lease can only come out shorter, never
+    // longer. One that is not sent is never acknowledged, so recording it is harmless.
+    this.fencing.lease.heartbeatSent(this.seq);
+    this.link.send({
       case: "heartbeat",
       value: {
         seq: this.seq,
@@ -329,7 +332,6 @@ export class Runner {
         hotDatasets: this.hotDatasets(),
       },
     });
-    if (sent) this.fencing.lease.heartbeatSent(this.seq);
   }
 
   private sendDatasetStatus(status: {
