@@ -26,11 +26,11 @@ export interface OrchestratorOptions {
 
 /**
  * The default timings, chosen for a failover well under 1.5 s: a runner heartbeats every 150 ms;
- * its lease lapses 500 ms after the last acknowledged heartbeat was sent (it then closes its order
+ * its lease lapses 400 ms after the last acknowledged heartbeat was sent (it then closes its order
  * paths, and kills its live processes one lease later); the orchestrator calls it down after
- * 1,000 ms of silence (twice the lease, the margin rule) and fails over at once.
+ * 1,000 ms of silence (more than twice the lease, the margin rule) and fails over at once.
  */
-export const DEFAULT_TIMINGS = { heartbeatIntervalMs: 150, runnerLeaseMs: 500, downAfterMs: 1_000 } as const;
+export const DEFAULT_TIMINGS = { heartbeatIntervalMs: 150, runnerLeaseMs: 400, downAfterMs: 1_000 } as const;
 
 /** Options with defaults filled and checked. */
 export interface CompiledOrchestratorOptions {

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../core/logger.ts";
 import { RunnerService } from "../protocol/index.ts";
+import { Gateways, type ConnectGateway } from "./gateways.ts";
 import { Orchestrator } from "./orchestrator.ts";
 import type { CompiledOrchestratorOptions } from "./orchestrator-options.ts";
 import { runnerService } from "./runner-service.ts";
@@ -32,10 +33,24 @@ export interface RunningOrchestrator {
  */
 export async function startOrchestrator(
   options: CompiledOrchestratorOptions,
-  deps: { log: Logger; httpApi?: (core: Orchestrator) => HttpServer },
+  deps: {
+    log: Logger;
+    httpApi?: (core: Orchestrator) => HttpServer;
+    /** Opens a gateway's control channel; by default a GatewayClient with the orchestrator's key. */
+    connectGateway?: ConnectGateway;
+  },
 ): Promise<RunningOrchestrator> {
   const store = await openStore(options.store);
+  const gateways =
+    options.gateways.length > 0
+      ? new Gateways(
+          options.gateways,
+          deps.connectGateway ?? (await defaultConnectGateway(options.curveKeyFile)),
+          deps.log,
+        )
+      : undefined;
   const core = new Orchestrator({
+    gateways,
     store,
     log: deps.log,
     lease: options.lease,
@@ -86,7 +101,21 @@ export async function startOrchestrator(
       for (const s of sessions) s.destroy();
       await closed;
       await core.close();
+      await gateways?.close();
       await store.close();
     },
   };
+}
+
+/** Control channels over ZeroMQ with CURVE, as the orchestrator key pair in `keyFile` (made if missing). */
+async function defaultConnectGateway(keyFile: string): Promise<ConnectGateway> {
+  const { loadOrCreateKeyPair } = await import("../gateway/keys.ts");
+  const { GatewayClient } = await import("../gateway/control-client.ts");
+  const keys = loadOrCreateKeyPair(keyFile);
+  return (config) =>
+    new GatewayClient({
+      address: config.control,
+      serverKey: config.publicKey === "" ? undefined : config.publicKey,
+      keys: config.publicKey === "" ? undefined : keys,
+    });
 }

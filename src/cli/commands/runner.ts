@@ -13,6 +13,15 @@ export function registerRunner(program: Command, io: CliIo): void {
     .option("--orchestrator <url...>", "override the orchestrator URL(s) of the file")
     .option("--join-token <token>", "override the join token of the file")
     .option("--stop-on-exit", "stop this runner's processes when it exits (by default they outlive it)")
+    .option("--advertise-host <ip>", "override the address it gives out in tcp:// addresses")
+    .option(
+      "--curve-key-file <file>",
+      "its CURVE key pair for the gateways (made if missing); default: a fresh pair at each start",
+    )
+    .option(
+      "--self-fence-kill-after-ms <ms>",
+      "after its lease lapses (order paths closed), kill live processes this much later (default: one lease)",
+    )
     .action(
       async (opts: {
         config: string;
@@ -20,6 +29,9 @@ export function registerRunner(program: Command, io: CliIo): void {
         orchestrator?: string[];
         joinToken?: string;
         stopOnExit?: boolean;
+        advertiseHost?: string;
+        curveKeyFile?: string;
+        selfFenceKillAfterMs?: string;
       }) => {
         // Loaded here so that `hive validate` and friends do not load ZeroMQ and cgroup code.
         const { readRunnerConfig } = await import("../../runner/runner-options.ts");
@@ -28,6 +40,10 @@ export function registerRunner(program: Command, io: CliIo): void {
           nodeId: opts.nodeId,
           orchestrators: opts.orchestrator,
           joinToken: opts.joinToken,
+          advertiseHost: opts.advertiseHost,
+          curveKeyFile: opts.curveKeyFile,
+          selfFenceKillAfterMs:
+            opts.selfFenceKillAfterMs === undefined ? undefined : Number(opts.selfFenceKillAfterMs),
         });
         if (process.getuid?.() !== 0) io.err("warning: not root: cgroups and /run may not be writable");
         const runner = await createRunner(options);

@@ -1,0 +1,229 @@
+/**
+ * Ordered failover in the orchestrator (DESIGN.md §3), with the real daemon, mock runners over
+ * the real protocol and a fake gateway that can hold its fence answers back or go down: an
+ * order path opens only after every account is fenced to it, a promotion takes a new epoch, a
+ * lost active fails over to its warm standby, and an unreachable gateway keeps the standby closed.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { silentLogger } from "../core/logger.ts";
+import { ValidationError } from "../domain/index.ts";
+import { MockRunner } from "../runner/mock-runner.ts";
+import type { DeploymentView } from "./control-plane.ts";
+import { compileOrchestratorOptions } from "./orchestrator-options.ts";
+import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
+import { FakeGateway } from "./testing/fake-gateway.ts";
+
+const LAYOUT = `
+name: fenced
+services:
+  - name: feeder
+    kind: feeder
+    pool: live
+    command: node
+    resources: { cores: 0.5, memory: 64MiB }
+    sockets: { offers: [{ name: market_data, pattern: pub }] }
+  - name: momentum
+    kind: strategy
+    pool: live
+    command: node
+    accounts: [acct-1, acct-2]
+    resources: { cores: 0.5, memory: 64MiB }
+    sockets:
+      consumes:
+        - { name: market_data, pattern: sub }
+        - { name: orders, pattern: dealer }
+    standby: 1
+wires:
+  - { from: feeder.market_data, to: momentum.market_data }
+gateways:
+  - { name: paper, orders: [momentum.orders], marketData: [feeder.market_data] }
+`;
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  ms = 10_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("ordered failover through the gateway", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hive-failover-"));
+  const gateway = new FakeGateway();
+  const runners: MockRunner[] = [];
+  let orch: RunningOrchestrator;
+  const options = (port = 0) =>
+    compileOrchestratorOptions({
+      store: `sqlite:${join(dir, "o.db")}`,
+      runnerListen: { host: "127.0.0.1", port },
+      heartbeatIntervalMs: 50,
+      runnerLeaseMs: 200,
+      downAfterMs: 400,
+      stopGraceMs: 100,
+      gateways: [
+        { name: "paper", orders: "tcp://127.0.0.1:7999", control: "tcp://127.0.0.1:7998", publicKey: "" },
+      ],
+    });
+  const start = async (port = 0) => {
+    orch = await startOrchestrator(options(port), { log: silentLogger(), connectGateway: () => gateway });
+  };
+  const runnerOn = (nodeId: string, first: number) => {
+    const r = new MockRunner({
+      nodeId,
+      pool: "live",
+      urls: [orch.runnerUrl],
+      portRange: { first, last: first + 49 },
+      capacity: { cores: 4, memoryBytes: 8 * 2 ** 30, exclusiveCores: 0 },
+    });
+    runners.push(r);
+    r.start();
+    return r;
+  };
+  const mockOf = (nodeId: string | null) =>
+    runners.find((r) => r["options"].nodeId === nodeId && r.state === "registered");
+  const momentum = async () => {
+    const ds = await orch.core.listDeployments({ layout: "fenced" });
+    return ds.filter((d) => d.service === "momentum");
+  };
+  const role = (ds: DeploymentView[], r: "active" | "standby") => ds.filter((d) => d.role === r);
+
+  before(async () => {
+    await start();
+    runnerOn("live-1", 43000);
+    runnerOn("live-2", 43100);
+    runnerOn("live-3", 43200);
+  });
+  after(async () => {
+    for (const r of runners) await r.close();
+    await orch?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a layout naming an unknown gateway is refused with the field", async () => {
+    await until("three runners", () => runners.every((r) => r.state === "registered") || undefined);
+    await assert.rejects(
+      orch.core.applyLayout(LAYOUT.replace("- { name: paper,", "- { name: other,"), "bad.yaml"),
+      (err: unknown) =>
+        err instanceof ValidationError &&
+        err.issues.some((i) => i.path === "gateways[0].name" && /paper/.test(i.expected)),
+    );
+  });
+
+  test("the active's order path opens only after both accounts are fenced to it", async () => {
+    gateway.hold();
+    await orch.core.applyLayout(LAYOUT, "fenced.yaml");
+    const [active] = role(
+      await until("momentum running", async () => {
+        const ds = await momentum();
+        return ds.length === 2 && ds.every((d) => d.phase === "running") ? ds : undefined;
+      }),
+      "active",
+    );
+    await until("a fence waiting", () => gateway.heldCount > 0 || undefined);
+    await new Promise((r) => setTimeout(r, 150)); // passes run meanwhile: none may open it
+    const p = mockOf(active!.nodeId)?.processes.get(active!.id);
+    assert.equal(p?.ordersEnabled, false, "closed while the fence is unanswered");
+    gateway.release();
+    await until("opened", () =>
+      mockOf(active!.nodeId)?.processes.get(active!.id)?.ordersEnabled ? true : undefined,
+    );
+    const fenced = ["acct-1", "acct-2"].map((a) => gateway.fences.get(a));
+    assert.deepEqual(
+      fenced.map((f) => f?.deploymentId),
+      [active!.id, active!.id],
+    );
+    const epoch = mockOf(active!.nodeId)?.processes.get(active!.id)?.epoch;
+    assert.equal(epoch?.toString(), fenced[0]?.epoch, "the runner stamps the fenced epoch");
+    const standby = role(await momentum(), "standby")[0]!;
+    assert.equal(
+      mockOf(standby.nodeId)?.processes.get(standby.id)?.ordersEnabled,
+      false,
+      "the standby stays closed",
+    );
+    assert.deepEqual(gateway.marketSources.length, 1, "the paper broker follows the feeder");
+  });
+
+  test("hive failover: fence to the standby with a higher epoch, then open it; the old active is demoted", async () => {
+    const before = await momentum();
+    const [active] = role(before, "active");
+    const [standby] = role(before, "standby");
+    const oldEpoch = BigInt(gateway.fences.get("acct-1")!.epoch);
+    const result = await orch.core.failover("fenced", "momentum");
+    assert.equal(result.from, active!.id);
+    assert.equal(result.to, standby!.id);
+    assert.ok(BigInt(result.epoch) > oldEpoch, `${result.epoch} > ${oldEpoch}`);
+    assert.equal(gateway.fences.get("acct-1")?.deploymentId, standby!.id);
+    assert.equal(gateway.fences.get("acct-2")?.epoch, result.epoch);
+    await until("the standby's runner opened it", () =>
+      mockOf(standby!.nodeId)?.processes.get(standby!.id)?.ordersEnabled ? true : undefined,
+    );
+    await until("the old active closed", () =>
+      mockOf(active!.nodeId)?.processes.get(active!.id)?.ordersEnabled === false ? true : undefined,
+    );
+    const after = await momentum();
+    assert.equal(after.find((d) => d.id === active!.id)?.role, "standby");
+  });
+
+  test("a lost active with the gateway down: the standby stays closed until the gateway answers", async () => {
+    const before = await momentum();
+    const [active] = role(before, "active");
+    const [standby] = role(before, "standby");
+    gateway.down = true;
+    await mockOf(active!.nodeId)!.close();
+    await until("the standby promoted", async () =>
+      (await momentum()).find((d) => d.id === standby!.id)?.role === "active" ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(
+      mockOf(standby!.nodeId)?.processes.get(standby!.id)?.ordersEnabled,
+      false,
+      "never opened unfenced",
+    );
+    gateway.down = false;
+    await until("opened once fenced", () =>
+      mockOf(standby!.nodeId)?.processes.get(standby!.id)?.ordersEnabled ? true : undefined,
+    );
+    assert.equal(gateway.fences.get("acct-1")?.deploymentId, standby!.id);
+    // The fence came before the open, and the open carries that epoch.
+    assert.equal(
+      mockOf(standby!.nodeId)?.processes.get(standby!.id)?.epoch.toString(),
+      gateway.fences.get("acct-1")?.epoch,
+    );
+    const now = await until("a new standby placed and running", async () => {
+      const ds = await momentum();
+      return role(ds, "standby").some((d) => d.phase === "running") && !ds.some((d) => d.id === active!.id)
+        ? ds
+        : undefined;
+    });
+    assert.equal(role(now, "active").length, 1);
+  });
+
+  test("a restarted orchestrator re-fences the same epoch: no new epoch, no order path closed for good", async () => {
+    const [active] = role(await momentum(), "active");
+    const epochBefore = gateway.fences.get("acct-1")!.epoch;
+    const port = Number(new URL(orch.runnerUrl).port);
+    await orch.close();
+    await start(port);
+    await until(
+      "re-adopted and open",
+      async () => {
+        const d = (await momentum()).find((x) => x.id === active!.id);
+        return d?.phase === "running" && mockOf(active!.nodeId)?.processes.get(active!.id)?.ordersEnabled
+          ? true
+          : undefined;
+      },
+      15_000,
+    );
+    assert.equal(gateway.fences.get("acct-1")?.epoch, epochBefore);
+  });
+});
