@@ -1,0 +1,508 @@
+/**
+ * A whole Hive for the fault tests and the failover benchmark, every part a real process:
+ *
+ *   root namespace:  gateway (orders on address B, control on 127.0.0.1), orchestrator (runner
+ *                    protocol on address A, HTTP API on 127.0.0.1), a market-data feeder
+ *   namespace r1..rN: one live runner each, reaching A and B through its veth; the runner spawns
+ *                    the strategy (test/faults/programs/order-pinger.mjs) in its cgroup
+ *
+ * A and B are two addresses on the root namespace's `lo`, so a test can cut a runner from the
+ * orchestrator only (cutTo(A)), from the gateway only (cutTo(B)), or from both. The layout runs
+ * the pinger with one warm standby, trading one account through the gateway with CURVE on every
+ * hop. After a fault the gateway's audit log (read straight from its SQLite file) is the evidence:
+ * `auditReport` checks it and measures the failover.
+ */
+import { once } from "node:events";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { ApiClient } from "../../src/cli/api-client.ts";
+import { readAudit, type AuditRecord } from "../../src/gateway/index.ts";
+import { keyPairPath, loadOrCreateKeyPair } from "../../src/gateway/keys.ts";
+import type { DeploymentView } from "../../src/orchestrator/control-plane.ts";
+import { createNamespace, processes, type ManagedProcess, type Namespace } from "./lib/index.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const HIVE = join(ROOT, "bin/hive.cjs");
+const RUNNER = join(ROOT, "bin/trading-runner.cjs");
+export const ACCOUNT = "acct-f";
+export const LAYOUT = "ft";
+export const SERVICE = "pinger";
+
+/** Timings of the cluster under test (the orchestrator's flags; the runner follows its acks). */
+export interface FaultTimings {
+  readonly heartbeatMs: number;
+  readonly leaseMs: number;
+  readonly downAfterMs: number;
+}
+
+/** The defaults of `hive orchestrator`, which the failover target is about. */
+export const DEFAULT_FAULT_TIMINGS: FaultTimings = { heartbeatMs: 150, leaseMs: 400, downAfterMs: 1_000 };
+
+/** One runner of the cluster. */
+export interface FaultRunner {
+  readonly nodeId: string;
+  readonly ns: Namespace;
+  proc: ManagedProcess;
+  readonly config: string;
+}
+
+/** Options of {@link FaultCluster.start}. */
+export interface FaultClusterOptions {
+  readonly runners?: number;
+  readonly timings?: FaultTimings;
+  /** The pinger's order period (ms). */
+  readonly periodMs?: number;
+  /** Put the orchestrator → gateway control channel through this host:port instead (a DelayProxy). */
+  readonly controlVia?: (control: { host: string; port: number }) => Promise<{ host: string; port: number }>;
+}
+
+/** A free TCP port on `host` (bound and released; the kernel does not hand it out again at once). */
+export async function freePort(host: string): Promise<number> {
+  const server = createServer();
+  server.listen(0, host);
+  await once(server, "listening");
+  const address = server.address();
+  server.close();
+  await once(server, "close");
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+/** Polls `probe` until it returns something other than undefined/false. */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  ms = 20_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** See the file comment. */
+export class FaultCluster {
+  readonly dir: string;
+  readonly runners: FaultRunner[] = [];
+  gateway!: ManagedProcess;
+  orchestrator!: ManagedProcess;
+  api!: ApiClient;
+  /** Address A (orchestrator) and B (gateway orders) on the root namespace's lo. */
+  orchestratorHost = "";
+  gatewayHost = "";
+  readonly gatewayState: string;
+  readonly timings: FaultTimings;
+  private feeder: ManagedProcess | undefined;
+  private gatewayArgs = "";
+  private orchestratorArgv: string[] = [];
+  private readonly tag = `${process.pid % 100_000}`;
+
+  private constructor(readonly options: FaultClusterOptions) {
+    this.dir = mkdtempSync(join(tmpdir(), "hive-ft-"));
+    this.gatewayState = join(this.dir, "gateway");
+    this.timings = options.timings ?? DEFAULT_FAULT_TIMINGS;
+  }
+
+  /** Brings the whole cluster up and applies the pinger layout; resolves once the active trades. */
+  static async start(options: FaultClusterOptions = {}): Promise<FaultCluster> {
+    const c = new FaultCluster(options);
+    try {
+      await c.up();
+      return c;
+    } catch (err) {
+      await c.close();
+      throw err;
+    }
+  }
+
+  private async up(): Promise<void> {
+    const count = this.options.runners ?? 2;
+    for (let i = 1; i <= count; i++) {
+      const ns = await createNamespace(`r${i}`);
+      this.runners.push({
+        nodeId: `ft${this.tag}-r${i}`,
+        ns,
+        proc: undefined as unknown as ManagedProcess,
+        config: "",
+      });
+    }
+    const first = this.runners[0]!.ns;
+    this.orchestratorHost = await first.addHostAddress();
+    this.gatewayHost = await first.addHostAddress();
+
+    // Keys: the orchestrator's (control channel) and the gateway's, made here so both sides know them.
+    const orchestratorKey = join(this.dir, "orchestrator.key");
+    const orchestratorPublic = loadOrCreateKeyPair(orchestratorKey).publicKey;
+    const gatewayPublic = loadOrCreateKeyPair(keyPairPath(join(this.dir, "gateway-keys"))).publicKey;
+
+    const feederPort = await freePort("127.0.0.1");
+    this.feeder = processes.startCommand(
+      [
+        process.execPath,
+        join(ROOT, "examples/programs/feeder.mjs"),
+        "--symbols",
+        "ESZ6",
+        "--rate",
+        "50",
+        "--port",
+        String(feederPort),
+      ],
+      { name: "feeder", cwd: ROOT },
+    );
+    const controlPort = await freePort("127.0.0.1");
+    const ordersPort = await freePort(this.gatewayHost);
+    this.gatewayArgs = JSON.stringify({
+      stateDir: this.gatewayState,
+      ordersListen: `tcp://${this.gatewayHost}:${ordersPort}`,
+      controlListen: `tcp://127.0.0.1:${controlPort}`,
+      keysDir: join(this.dir, "gateway-keys"),
+      orchestratorKeys: [orchestratorPublic],
+      marketData: [`tcp://127.0.0.1:${feederPort}`],
+    });
+    await this.startGateway();
+
+    const control = this.options.controlVia
+      ? await this.options.controlVia({ host: "127.0.0.1", port: controlPort })
+      : { host: "127.0.0.1", port: controlPort };
+    const runnerPort = await freePort(this.orchestratorHost);
+    const httpPort = await freePort("127.0.0.1");
+    const t = this.timings;
+    this.orchestratorArgv = [
+      process.execPath,
+      HIVE,
+      "orchestrator",
+      "--store",
+      `sqlite:${join(this.dir, "orchestrator.db")}`,
+      "--runner-listen",
+      `${this.orchestratorHost}:${runnerPort}`,
+      "--http-listen",
+      `127.0.0.1:${httpPort}`,
+      "--heartbeat-ms",
+      String(t.heartbeatMs),
+      "--runner-lease-ms",
+      String(t.leaseMs),
+      "--down-after-ms",
+      String(t.downAfterMs),
+      "--gateway",
+      `name=paper,orders=tcp://${this.gatewayHost}:${ordersPort},control=tcp://${control.host}:${control.port},key=${gatewayPublic}`,
+      "--curve-key-file",
+      orchestratorKey,
+    ];
+    await this.startOrchestrator();
+    this.api = new ApiClient(`http://127.0.0.1:${httpPort}`);
+
+    for (const [i, r] of this.runners.entries()) {
+      const base = join(this.dir, `r${i + 1}`);
+      mkdirSync(base, { recursive: true });
+      const config = join(base, "runner.yaml");
+      writeFileSync(
+        config,
+        [
+          `nodeId: ${r.nodeId}`,
+          "pool: live",
+          "tags: [live_node]",
+          `orchestrators: [http://${this.orchestratorHost}:${runnerPort}]`,
+          `advertiseHost: ${r.ns.nsAddress}`,
+          `portRange: { first: ${30_000 + i * 100}, last: ${30_099 + i * 100} }`,
+          `stateDir: ${base}/state`,
+          `runDir: ${base}/run`,
+          `datasets: { dir: ${base}/ds, budget: 64MiB }`,
+          "stopGraceMs: 300",
+          `cgroupParent: hivet-${this.tag}-r${i + 1}`,
+          `curveKeyFile: ${base}/curve.key`,
+          "",
+        ].join("\n"),
+      );
+      Object.assign(r, { config });
+      r.proc = this.startRunner(r);
+    }
+    await until("every runner registered", async () => {
+      const nodes = await this.api.listNodes().catch(() => []);
+      return nodes.filter((n) => n.health === "ready").length === this.runners.length || undefined;
+    });
+    await this.api.applyLayout(pingerLayout(this.options.periodMs ?? 20), "ft.yaml");
+    const active = await until("the active running", async () => this.role("active"));
+    await this.waitForAccepted(active.id, 0);
+    await until("the standby running", async () => this.role("standby"));
+    await new Promise((r) => setTimeout(r, 600)); // trading for a while: orders resting, ids to replay
+  }
+
+  /** Starts (or restarts) the gateway process on its state directory and addresses. */
+  async startGateway(): Promise<void> {
+    this.gateway = processes.start(join(ROOT, "test/faults/programs/gateway-process.ts"), {
+      args: [this.gatewayArgs],
+      name: "gateway",
+      cwd: ROOT,
+      env: { HIVE_LOG_LEVEL: "warn" },
+    });
+    await this.gateway.waitForLine((l) => l.json?.["event"] === "gateway-ready", 20_000);
+  }
+
+  /** Starts (or restarts) the orchestrator process on its store. */
+  async startOrchestrator(): Promise<void> {
+    this.orchestrator = processes.startCommand(this.orchestratorArgv, { name: "orchestrator", cwd: ROOT });
+    await this.orchestrator.waitForLine((l) => /orchestrator: runners connect to/.test(l.text), 20_000);
+  }
+
+  /** Starts (or restarts) a runner inside its namespace. */
+  startRunner(r: FaultRunner): ManagedProcess {
+    return processes.startCommand([process.execPath, RUNNER, "--config", r.config], {
+      name: r.nodeId,
+      netns: r.ns,
+      cwd: ROOT,
+    });
+  }
+
+  /** The runner a deployment runs on. */
+  runnerOf(d: DeploymentView): FaultRunner {
+    const r = this.runners.find((x) => x.nodeId === d.nodeId);
+    if (!r) throw new Error(`no runner ${d.nodeId} for ${d.id}`);
+    return r;
+  }
+
+  /** The pinger's running instance of that role, if any. */
+  async role(role: "active" | "standby"): Promise<DeploymentView | undefined> {
+    const ds = await this.api.listDeployments({ layout: LAYOUT }).catch(() => []);
+    return ds.find((d) => d.service === SERVICE && d.role === role && d.phase === "running");
+  }
+
+  /** The gateway's audit log so far. */
+  audit(): AuditRecord[] {
+    return readAudit(this.gatewayState);
+  }
+
+  /** Resolves with the first order accepted from `deploymentId` decided at or after `afterMs`. */
+  async waitForAccepted(deploymentId: string, afterMs: number, ms = 20_000): Promise<AuditRecord> {
+    let seq = 0;
+    return until(
+      `an order accepted from ${deploymentId}`,
+      () => {
+        for (const r of readAudit(this.gatewayState, { afterSeq: seq })) {
+          seq = r.seq;
+          if (
+            r.kind === "order" &&
+            r.outcome === "accepted" &&
+            r.deploymentId === deploymentId &&
+            r.decidedAtMs >= afterMs
+          )
+            return r;
+        }
+        return undefined;
+      },
+      ms,
+    );
+  }
+
+  /** Timestamps (ms since the epoch) of the orchestrator's log lines matching `msg`. */
+  orchestratorEvents(msg: string): number[] {
+    return this.orchestrator.lines
+      .filter((l) => l.json?.["msg"] === msg)
+      .map((l) => Number(l.json?.["time"]));
+  }
+
+  /** Stops every process, removes namespaces, cgroups and the temp directory. */
+  async close(): Promise<void> {
+    await processes.killAll();
+    for (const r of this.runners) await r.ns.destroy().catch(() => undefined);
+    removeCgroups(`hivet-${this.tag}-`);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The layout of the fault tests: the pinger with a warm standby, trading ACCOUNT through `paper`. */
+export function pingerLayout(periodMs: number): string {
+  return `name: ${LAYOUT}
+services:
+  - name: ${SERVICE}
+    kind: strategy
+    pool: live
+    command: node
+    args: [test/faults/programs/order-pinger.mjs]
+    env: { ACCOUNT: ${ACCOUNT}, PERIOD_MS: "${periodMs}" }
+    accounts: [${ACCOUNT}]
+    resources: { cores: 0.2, memory: 128MiB }
+    tags: { required: [live_node] }
+    sockets:
+      consumes:
+        - { name: orders, pattern: dealer }
+    restart: { policy: always, initialBackoffMs: 200, maxBackoffMs: 1000 }
+    standby: 1
+gateways:
+  - { name: paper, orders: [${SERVICE}.orders] }
+`;
+}
+
+/** Kills the processes of every cgroup whose name starts with `prefix` (any controller) and removes them. */
+export function removeCgroups(prefix: string): void {
+  const root = "/sys/fs/cgroup";
+  let controllers: string[];
+  try {
+    controllers = readdirSync(root);
+  } catch {
+    return;
+  }
+  const sweep = (dir: string): void => {
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
+    } catch {
+      return;
+    }
+    for (const e of entries) sweep(join(dir, e));
+    try {
+      for (const pid of readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
+        try {
+          process.kill(Number(pid), "SIGKILL");
+        } catch {
+          // gone already
+        }
+      }
+    } catch {
+      // not a cgroup directory
+    }
+    for (let i = 0; i < 20; i++) {
+      try {
+        rmdirSync(dir);
+        return;
+      } catch {
+        const until = Date.now() + 10;
+        while (Date.now() < until); // the kernel reaps the killed tasks asynchronously
+      }
+    }
+  };
+  for (const c of controllers) {
+    let groups: string[] = [];
+    try {
+      groups = readdirSync(join(root, c)).filter((g) => g.startsWith(prefix));
+    } catch {
+      continue;
+    }
+    for (const g of groups) sweep(join(root, c, g));
+  }
+}
+
+// ------------------------------------------------------------------------------------------ audit
+
+/** What a fault test reports (and asserts), from the gateway's audit log. */
+export interface FaultReport {
+  readonly scenario: string;
+  readonly seed?: number;
+  /** Orders seen per deployment and epoch: accepted, rejected (by code), duplicates. */
+  readonly perDeployment: Record<
+    string,
+    { accepted: number; rejected: Record<string, number>; duplicate: number }
+  >;
+  /** Orders accepted while the fence named another deployment or epoch (must be 0). */
+  readonly fencedAccepted: number;
+  /** Orders accepted from a deployment after the account was fenced away from it (must be 0). */
+  readonly acceptedAfterFencedOut: number;
+  /** clientOrderIds accepted (sent to the broker) more than once (must be 0). */
+  readonly duplicateExecutions: number;
+  /** clientOrderIds filled more than once (qty 1 each; must be 0). */
+  readonly duplicateFills: number;
+  /** First acceptance from the new deployment minus the last from the old one (ms, never negative). */
+  readonly overlapGapMs: number | null;
+  /** Fault → first order accepted from the new deployment (ms). */
+  readonly faultToFirstOrderMs: number | null;
+  /** Fault → the gateway fenced to the new deployment (ms). */
+  readonly faultToFenceMs: number | null;
+  /** Net position from the audited fills vs the gateway's own books (must match). */
+  readonly positionFromFills: number;
+}
+
+/**
+ * Reads the audit log as a proof: replays fence changes in order and checks every accepted order
+ * against the fence in force when it was decided.
+ */
+export function auditReport(
+  scenario: string,
+  records: readonly AuditRecord[],
+  change: { from: string; to: string; faultAtMs: number } | undefined,
+  seed?: number,
+): FaultReport {
+  const fence = new Map<string, { deploymentId: string; epoch: string }>();
+  const fencedOut = new Map<string, Set<string>>();
+  const perDeployment: FaultReport["perDeployment"] = {};
+  const accepted = new Map<string, number>();
+  const fills = new Map<string, number>();
+  let fencedAccepted = 0;
+  let acceptedAfterFencedOut = 0;
+  let position = 0;
+  let lastOld: number | undefined;
+  let firstNew: number | undefined;
+  let fenceAt: number | undefined;
+  for (const r of records) {
+    const account = r.account ?? "";
+    if (r.kind === "fence" && r.outcome === "fenced" && r.deploymentId && r.epoch) {
+      const before = fence.get(account);
+      if (before && before.deploymentId !== r.deploymentId) {
+        const out = fencedOut.get(account) ?? new Set<string>();
+        out.add(before.deploymentId);
+        out.delete(r.deploymentId);
+        fencedOut.set(account, out);
+      }
+      fence.set(account, { deploymentId: r.deploymentId, epoch: r.epoch });
+      if (
+        change &&
+        r.deploymentId === change.to &&
+        fenceAt === undefined &&
+        r.decidedAtMs >= change.faultAtMs
+      )
+        fenceAt = r.decidedAtMs;
+      continue;
+    }
+    if (r.kind === "fill" && r.clientOrderId) {
+      const k = `${account}/${r.clientOrderId}`;
+      fills.set(k, (fills.get(k) ?? 0) + 1);
+      try {
+        const d = JSON.parse(r.detail ?? "{}") as { side?: string; qty?: number };
+        position += (d.side === "sell" ? -1 : 1) * (d.qty ?? 0);
+      } catch {
+        // the detail is the gateway's own JSON; an unreadable one is counted nowhere
+      }
+      continue;
+    }
+    if (r.kind !== "order") continue;
+    const dep = `${r.deploymentId ?? "?"}@${r.epoch ?? "?"}`;
+    const row = (perDeployment[dep] ??= { accepted: 0, rejected: {}, duplicate: 0 });
+    if (r.outcome === "duplicate") row.duplicate++;
+    else if (r.outcome === "rejected") row.rejected[r.code ?? "?"] = (row.rejected[r.code ?? "?"] ?? 0) + 1;
+    else if (r.outcome === "accepted") {
+      row.accepted++;
+      const f = fence.get(account);
+      if (!f || f.deploymentId !== r.deploymentId || f.epoch !== r.epoch) fencedAccepted++;
+      if (r.deploymentId && fencedOut.get(account)?.has(r.deploymentId)) acceptedAfterFencedOut++;
+      const k = `${account}/${r.clientOrderId ?? ""}`;
+      accepted.set(k, (accepted.get(k) ?? 0) + 1);
+      if (change && r.deploymentId === change.from) lastOld = r.decidedAtMs;
+      if (
+        change &&
+        r.deploymentId === change.to &&
+        firstNew === undefined &&
+        r.decidedAtMs >= change.faultAtMs
+      )
+        firstNew = r.decidedAtMs;
+    }
+  }
+  const count = (m: Map<string, number>) => [...m.values()].filter((n) => n > 1).length;
+  return {
+    scenario,
+    ...(seed === undefined ? {} : { seed }),
+    perDeployment,
+    fencedAccepted,
+    acceptedAfterFencedOut,
+    duplicateExecutions: count(accepted),
+    duplicateFills: count(fills),
+    overlapGapMs: lastOld !== undefined && firstNew !== undefined ? firstNew - lastOld : null,
+    faultToFirstOrderMs: change && firstNew !== undefined ? firstNew - change.faultAtMs : null,
+    faultToFenceMs: change && fenceAt !== undefined ? fenceAt - change.faultAtMs : null,
+    positionFromFills: position,
+  };
+}
