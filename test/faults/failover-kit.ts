@@ -16,11 +16,16 @@ import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import Database from "better-sqlite3";
 import { ApiClient } from "../../src/cli/api-client.ts";
 import { readAudit, type AuditRecord } from "../../src/gateway/index.ts";
-import { keyPairPath, loadOrCreateKeyPair } from "../../src/gateway/keys.ts";
+import { queryAudit } from "../../src/gateway/audit.ts";
+import { DB_FILE } from "../../src/gateway/gateway-db.ts";
+import { keyPairPath, loadOrCreateKeyPair, type CurveKeyPair } from "../../src/gateway/keys.ts";
+import { OrderClient } from "../../src/gateway/testing/order-client.ts";
 import type { DeploymentView } from "../../src/orchestrator/control-plane.ts";
+import { loadCurveKeyPair } from "../../src/runner/curve-keys.ts";
 import { createNamespace, processes, type ManagedProcess, type Namespace } from "./lib/index.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -56,6 +61,48 @@ export interface FaultClusterOptions {
   readonly periodMs?: number;
   /** Put the orchestrator → gateway control channel through this host:port instead (a DelayProxy). */
   readonly controlVia?: (control: { host: string; port: number }) => Promise<{ host: string; port: number }>;
+  /** Extra environment of the gateway process. */
+  readonly gatewayEnv?: NodeJS.ProcessEnv;
+}
+
+/** The gateway's database read in one transaction: the audit log and both books, consistent. */
+export interface GatewaySnapshot {
+  readonly audit: AuditRecord[];
+  /** The gateway's own books: account → symbol → net quantity. */
+  readonly books: Record<string, Record<string, number>>;
+  /** The paper broker's positions, the same way. */
+  readonly broker: Record<string, Record<string, number>>;
+}
+
+/**
+ * Reads the audit log, the gateway's books and the paper broker's positions from the gateway's
+ * SQLite file in one read transaction, so the three agree on the same batch even while it trades
+ * (the gateway writes all three in one transaction per batch).
+ */
+export function readSnapshot(stateDir: string): GatewaySnapshot {
+  const db = new Database(join(stateDir, DB_FILE), { readonly: true, fileMustExist: true, timeout: 5_000 });
+  try {
+    const nested = (rows: { account: string; symbol: string; qty: number }[]) => {
+      const out: Record<string, Record<string, number>> = {};
+      for (const r of rows) (out[r.account] ??= {})[r.symbol] = r.qty;
+      return out;
+    };
+    const positions = (table: string) =>
+      nested(
+        db.prepare(`SELECT account, symbol, qty FROM ${table}`).all() as {
+          account: string;
+          symbol: string;
+          qty: number;
+        }[],
+      );
+    return db.transaction(() => ({
+      audit: queryAudit(db),
+      books: positions("positions"),
+      broker: positions("paper_positions"),
+    }))();
+  } finally {
+    db.close();
+  }
 }
 
 /** A free TCP port on `host` (bound and released; the kernel does not hand it out again at once). */
@@ -95,6 +142,11 @@ export class FaultCluster {
   /** Address A (orchestrator) and B (gateway orders) on the root namespace's lo. */
   orchestratorHost = "";
   gatewayHost = "";
+  /** Where runners send orders (tcp://B:port) and the gateway's CURVE public key. */
+  ordersAddress = "";
+  gatewayPublicKey = "";
+  /** The orchestrator's CURVE key pair (admitted on the gateway's control socket). */
+  orchestratorKeys!: CurveKeyPair;
   readonly gatewayState: string;
   readonly timings: FaultTimings;
   private feeder: ManagedProcess | undefined;
@@ -137,8 +189,10 @@ export class FaultCluster {
 
     // Keys: the orchestrator's (control channel) and the gateway's, made here so both sides know them.
     const orchestratorKey = join(this.dir, "orchestrator.key");
-    const orchestratorPublic = loadOrCreateKeyPair(orchestratorKey).publicKey;
+    this.orchestratorKeys = loadOrCreateKeyPair(orchestratorKey);
+    const orchestratorPublic = this.orchestratorKeys.publicKey;
     const gatewayPublic = loadOrCreateKeyPair(keyPairPath(join(this.dir, "gateway-keys"))).publicKey;
+    this.gatewayPublicKey = gatewayPublic;
 
     const feederPort = await freePort("127.0.0.1");
     this.feeder = processes.startCommand(
@@ -156,6 +210,7 @@ export class FaultCluster {
     );
     const controlPort = await freePort("127.0.0.1");
     const ordersPort = await freePort(this.gatewayHost);
+    this.ordersAddress = `tcp://${this.gatewayHost}:${ordersPort}`;
     this.gatewayArgs = JSON.stringify({
       stateDir: this.gatewayState,
       ordersListen: `tcp://${this.gatewayHost}:${ordersPort}`,
@@ -238,7 +293,7 @@ export class FaultCluster {
       args: [this.gatewayArgs],
       name: "gateway",
       cwd: ROOT,
-      env: { HIVE_LOG_LEVEL: "warn" },
+      env: { HIVE_LOG_LEVEL: "warn", ...this.options.gatewayEnv },
     });
     await this.gateway.waitForLine((l) => l.json?.["event"] === "gateway-ready", 20_000);
   }
@@ -274,6 +329,53 @@ export class FaultCluster {
   /** The gateway's audit log so far. */
   audit(): AuditRecord[] {
     return readAudit(this.gatewayState);
+  }
+
+  /** The audit log and both books, read consistently (see {@link readSnapshot}). */
+  snapshot(): GatewaySnapshot {
+    return readSnapshot(this.gatewayState);
+  }
+
+  /** The pinger's deployment of that role in any phase (the newest if several), if any. */
+  async anyRole(role: "active" | "standby"): Promise<DeploymentView | undefined> {
+    const ds = await this.api.listDeployments({ layout: LAYOUT }).catch(() => []);
+    const live = ds.filter(
+      (d) => d.service === SERVICE && d.role === role && ["pending", "starting", "running"].includes(d.phase),
+    );
+    return live.find((d) => d.phase === "running") ?? live.at(-1);
+  }
+
+  /** A deployment by id, as the orchestrator lists it (undefined once forgotten). */
+  async deployment(id: string): Promise<DeploymentView | undefined> {
+    const ds = await this.api.listDeployments({ layout: LAYOUT }).catch(() => undefined);
+    return ds?.find((d) => d.id === id);
+  }
+
+  /** The CURVE key pair of a runner (the gateway admits it once the orchestrator authorized the node). */
+  runnerKeys(r: FaultRunner): CurveKeyPair {
+    return loadCurveKeyPair(join(dirname(r.config), "curve.key")).keys;
+  }
+
+  /**
+   * A DEALER on the gateway's orders socket with a runner's CURVE key: sends envelopes stamped
+   * with any deployment and epoch, as a runner would (to show what the gateway does with them).
+   */
+  orderClient(r: FaultRunner): OrderClient {
+    return new OrderClient(this.ordersAddress, {
+      serverKey: this.gatewayPublicKey,
+      keys: this.runnerKeys(r),
+    });
+  }
+
+  /** The runner's JSON log lines whose msg matches (pino lines on its stderr), with their time (ms). */
+  runnerEvents(
+    r: FaultRunner,
+    msg: RegExp,
+    proc: ManagedProcess = r.proc,
+  ): { at: number; line: Record<string, unknown> }[] {
+    return proc.lines
+      .filter((l) => l.json !== undefined && msg.test(String(l.json["msg"])))
+      .map((l) => ({ at: Number(l.json?.["time"]), line: l.json ?? {} }));
   }
 
   /** Resolves with the first order accepted from `deploymentId` decided at or after `afterMs`. */
@@ -415,6 +517,12 @@ export interface FaultReport {
   readonly faultToFenceMs: number | null;
   /** Net position from the audited fills vs the gateway's own books (must match). */
   readonly positionFromFills: number;
+  /**
+   * Accepted orders that went back in time on their account: an epoch lower than one accepted
+   * before it, or the same epoch from another deployment (must be 0: once a newer epoch is
+   * accepted, no older one ever again, and one epoch is one deployment).
+   */
+  readonly epochRegressions: number;
 }
 
 /**
@@ -438,6 +546,8 @@ export function auditReport(
   let lastOld: number | undefined;
   let firstNew: number | undefined;
   let fenceAt: number | undefined;
+  let epochRegressions = 0;
+  const newest = new Map<string, { epoch: bigint; deploymentId: string }>();
   for (const r of records) {
     const account = r.account ?? "";
     if (r.kind === "fence" && r.outcome === "fenced" && r.deploymentId && r.epoch) {
@@ -476,6 +586,11 @@ export function auditReport(
     else if (r.outcome === "rejected") row.rejected[r.code ?? "?"] = (row.rejected[r.code ?? "?"] ?? 0) + 1;
     else if (r.outcome === "accepted") {
       row.accepted++;
+      const epoch = /^\d+$/.test(r.epoch ?? "") ? BigInt(r.epoch ?? "0") : -1n;
+      const top = newest.get(account);
+      if (top && (epoch < top.epoch || (epoch === top.epoch && r.deploymentId !== top.deploymentId)))
+        epochRegressions++;
+      else newest.set(account, { epoch, deploymentId: r.deploymentId ?? "" });
       const f = fence.get(account);
       if (!f || f.deploymentId !== r.deploymentId || f.epoch !== r.epoch) fencedAccepted++;
       if (r.deploymentId && fencedOut.get(account)?.has(r.deploymentId)) acceptedAfterFencedOut++;
@@ -504,5 +619,39 @@ export function auditReport(
     faultToFirstOrderMs: change && firstNew !== undefined ? firstNew - change.faultAtMs : null,
     faultToFenceMs: change && fenceAt !== undefined ? fenceAt - change.faultAtMs : null,
     positionFromFills: position,
+    epochRegressions,
   };
+}
+
+/** Net positions (account → symbol → quantity) from the fills of an audit log. */
+export function positionsFromFills(records: readonly AuditRecord[]): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const r of records) {
+    if (r.kind !== "fill") continue;
+    try {
+      const d = JSON.parse(r.detail ?? "{}") as { side?: string; qty?: number; symbol?: string };
+      const bySymbol = (out[r.account ?? ""] ??= {});
+      const symbol = d.symbol ?? "?";
+      bySymbol[symbol] = (bySymbol[symbol] ?? 0) + (d.side === "sell" ? -1 : 1) * (d.qty ?? 0);
+    } catch {
+      // the detail is the gateway's own JSON; an unreadable one is counted nowhere
+    }
+  }
+  return out;
+}
+
+/**
+ * Accepted orders that reached the gateway more than `lateMs` after their runner stamped them
+ * (the envelope's sentAtUnixMs): orders held somewhere (a stalled connection) and delivered late.
+ */
+export function lateAccepted(records: readonly AuditRecord[], lateMs: number): AuditRecord[] {
+  return records.filter((r) => {
+    if (r.kind !== "order" || r.outcome !== "accepted" || r.receivedAtMs === null) return false;
+    try {
+      const sent = (JSON.parse(r.detail ?? "{}") as { sentAtUnixMs?: number }).sentAtUnixMs;
+      return typeof sent === "number" && r.receivedAtMs - sent > lateMs;
+    } catch {
+      return false;
+    }
+  });
 }
