@@ -1,0 +1,100 @@
+/**
+ * The audit log: append-only rows in the `audit` table of the gateway's database, each written in
+ * the same transaction as the state change it justifies, numbered by `seq`. This file reads it:
+ * `readAudit(stateDir)` works while the gateway runs (WAL, normal locking), and the formatting for
+ * `hive gateway audit`.
+ *
+ * Kinds and outcomes:
+ *   order      accepted | rejected (code = reject code) | duplicate
+ *   broker     rejected | pending (no answer in time) | late-answer | not-received | reconciled
+ *   fill       filled            cancel   cancelled
+ *   fence      fenced | unchanged | refused       kill  killed     unkill  unkilled
+ *   authorize  authorized        revoke   revoked
+ */
+import type Database from "better-sqlite3";
+import { openGatewayDbReadOnly } from "./gateway-db.ts";
+
+/** One row of the audit log. */
+export interface AuditRecord {
+  readonly seq: number;
+  readonly kind: string;
+  readonly outcome: string;
+  /** The reject code, or a detail code of the outcome; null when there is none. */
+  readonly code: string | null;
+  readonly account: string | null;
+  readonly clientOrderId: string | null;
+  readonly deploymentId: string | null;
+  readonly epoch: string | null;
+  /** The order's envelope as received, or a JSON object describing the change. */
+  readonly detail: string | null;
+  /** When the request was received (ms since the Unix epoch), for orders and control ops. */
+  readonly receivedAtMs: number | null;
+  /** When the gateway decided. */
+  readonly decidedAtMs: number;
+}
+
+/** Which rows to read. */
+export interface AuditQuery {
+  /** Only rows after this sequence number (default 0: from the start). */
+  readonly afterSeq?: number;
+  /** At most this many rows (default: all). */
+  readonly limit?: number;
+  readonly account?: string;
+}
+
+interface AuditRow {
+  seq: number;
+  kind: string;
+  outcome: string;
+  code: string | null;
+  account: string | null;
+  client_order_id: string | null;
+  deployment_id: string | null;
+  epoch: string | null;
+  detail: string | null;
+  received_at_ms: number | null;
+  decided_at_ms: number;
+}
+
+/** Reads audit rows from an open database, oldest first. */
+export function queryAudit(db: Database.Database, query: AuditQuery = {}): AuditRecord[] {
+  const where = query.account === undefined ? "seq > ?" : "seq > ? AND account = ?";
+  const params: (string | number)[] = [query.afterSeq ?? 0];
+  if (query.account !== undefined) params.push(query.account);
+  params.push(query.limit ?? -1);
+  const rows = db
+    .prepare(`SELECT * FROM audit WHERE ${where} ORDER BY seq LIMIT ?`)
+    .all(...params) as AuditRow[];
+  return rows.map((r) => ({
+    seq: r.seq,
+    kind: r.kind,
+    outcome: r.outcome,
+    code: r.code,
+    account: r.account,
+    clientOrderId: r.client_order_id,
+    deploymentId: r.deployment_id,
+    epoch: r.epoch,
+    detail: r.detail,
+    receivedAtMs: r.received_at_ms,
+    decidedAtMs: r.decided_at_ms,
+  }));
+}
+
+/** Reads the audit log of the gateway state directory `stateDir` (safe while the gateway runs). */
+export function readAudit(stateDir: string, query: AuditQuery = {}): AuditRecord[] {
+  const db = openGatewayDbReadOnly(stateDir);
+  try {
+    return queryAudit(db, query);
+  } finally {
+    db.close();
+  }
+}
+
+/** One line per record, for people: `seq time kind outcome code account id deployment@epoch`. */
+export function formatAuditLine(r: AuditRecord): string {
+  const time = new Date(r.decidedAtMs).toISOString();
+  const who = r.deploymentId === null ? "" : ` ${r.deploymentId}@${r.epoch ?? "?"}`;
+  const order = r.clientOrderId === null ? "" : ` ${r.clientOrderId}`;
+  const code = r.code === null ? "" : ` ${r.code}`;
+  return `${r.seq} ${time} ${r.kind} ${r.outcome}${code} ${r.account ?? "-"}${order}${who}`;
+}

@@ -1,0 +1,50 @@
+/**
+ * The fence rules as pure functions (DESIGN.md §3, layer 1): who may trade an account, and how
+ * the entry may change. No I/O here; the gateway core applies the decisions and makes them
+ * durable.
+ *
+ * Ordering rule: an entry only moves forward. A fence with an epoch above the current one wins;
+ * the same (deploymentId, epoch) again is an idempotent success (a retried fence); anything else
+ * (a lower epoch, or the same epoch for another deployment) is refused with the current entry.
+ */
+import type { FenceEntry } from "./gateway-control.ts";
+import { RejectCode } from "./order-wire.ts";
+
+/** What to do with a fence request. */
+export type FenceDecision =
+  /** Write the new entry (first fence of the account, or a higher epoch). */
+  | { readonly kind: "advance"; readonly previous: FenceEntry | null }
+  /** The same (deploymentId, epoch) is already the entry: succeed without change. */
+  | { readonly kind: "unchanged"; readonly current: FenceEntry }
+  /** Refuse: the epoch is not above the current one. */
+  | { readonly kind: "refused"; readonly current: FenceEntry; readonly reason: string };
+
+/** Decides a fence request against the account's current entry (or null). */
+export function decideFence(current: FenceEntry | null, deploymentId: string, epoch: bigint): FenceDecision {
+  if (current === null) return { kind: "advance", previous: null };
+  const currentEpoch = BigInt(current.epoch);
+  if (epoch > currentEpoch) return { kind: "advance", previous: current };
+  if (epoch === currentEpoch && deploymentId === current.deploymentId) return { kind: "unchanged", current };
+  return {
+    kind: "refused",
+    current,
+    reason:
+      `account ${current.account} is fenced to ${current.deploymentId} at epoch ${current.epoch}; ` +
+      `expected an epoch above ${current.epoch}, found ${epoch.toString()} for ${deploymentId}`,
+  };
+}
+
+/**
+ * The fence check of one order: undefined if (deploymentId, epoch) holds the account, else the
+ * reject code. Epochs are compared as decimal text, which the envelope check made canonical.
+ */
+export function checkFence(
+  entry: FenceEntry | undefined,
+  deploymentId: string,
+  epoch: string,
+): typeof RejectCode.NotFenced | typeof RejectCode.Fenced | typeof RejectCode.StaleEpoch | undefined {
+  if (entry === undefined) return RejectCode.NotFenced;
+  if (entry.deploymentId !== deploymentId) return RejectCode.Fenced;
+  if (entry.epoch !== epoch) return RejectCode.StaleEpoch;
+  return undefined;
+}

@@ -1,0 +1,98 @@
+/**
+ * The gateway's YAML file (`hive gateway --config gateway.yaml`): pre-trade risk limits, a
+ * `default` block and per-account overrides, and the broker timeout. Validated with zod; errors
+ * name the file, line, field and what was expected (src/domain/yaml-file.ts).
+ *
+ *   brokerTimeoutMs: 2000
+ *   risk:
+ *     default: { maxOrderQty: 10000, maxNotional: 5000000, maxOrdersPerSecond: 500, duplicativeWindowMs: 0 }
+ *     accounts:
+ *       ACC-1: { maxOrderQty: 100 }
+ */
+import { z } from "zod";
+import { readYamlFile } from "../domain/yaml-file.ts";
+
+/** The limits applied to one account's orders. */
+export interface RiskLimits {
+  /** Largest quantity of one order. */
+  readonly maxOrderQty: number;
+  /** Largest qty × price of one order (the last price for a market order). */
+  readonly maxNotional: number;
+  /** Orders per second, as a token bucket holding one second's worth. */
+  readonly maxOrdersPerSecond: number;
+  /** An order equal to one accepted within this window (account, symbol, side, qty, type, price) is refused; 0 turns the check off. */
+  readonly duplicativeWindowMs: number;
+}
+
+/**
+ * Defaults for an account nobody configured: small enough that a runaway strategy is stopped,
+ * large enough for a desk's ordinary flow. The duplicative check is off by default, because
+ * strategies legitimately resend the same child order; turn it on per account.
+ */
+export const DEFAULT_RISK_LIMITS: RiskLimits = {
+  maxOrderQty: 10_000,
+  maxNotional: 5_000_000,
+  maxOrdersPerSecond: 500,
+  duplicativeWindowMs: 0,
+};
+
+/** How long the broker has to answer a submission before the order is reported `pending`. */
+export const DEFAULT_BROKER_TIMEOUT_MS = 2_000;
+
+const limitsSchema = z.strictObject({
+  maxOrderQty: z.number().positive("a quantity above zero").optional(),
+  maxNotional: z.number().positive("a notional above zero").optional(),
+  maxOrdersPerSecond: z.number().positive("a rate above zero").optional(),
+  duplicativeWindowMs: z.number().int("whole milliseconds").nonnegative("0 (off) or more").optional(),
+});
+
+const configSchema = z.strictObject({
+  brokerTimeoutMs: z.number().int("whole milliseconds").positive("above zero").optional(),
+  risk: z
+    .strictObject({
+      default: limitsSchema.optional(),
+      accounts: z.record(z.string().min(1), limitsSchema).optional(),
+    })
+    .optional(),
+});
+
+/** Partial limits, as written in the file. */
+export type RiskLimitsInput = Partial<RiskLimits>;
+
+/** The configuration, with every default filled in. */
+export interface GatewayConfig {
+  readonly brokerTimeoutMs: number;
+  readonly defaultLimits: RiskLimits;
+  /** Per-account limits, already merged over the default block. */
+  readonly accountLimits: ReadonlyMap<string, RiskLimits>;
+}
+
+/** The configuration of a gateway started without a file. */
+export function defaultGatewayConfig(): GatewayConfig {
+  return compileGatewayConfig({});
+}
+
+/** Fills defaults in a configuration given as an object (tests, `startGateway`). */
+export function compileGatewayConfig(input: {
+  brokerTimeoutMs?: number;
+  risk?: { default?: RiskLimitsInput; accounts?: Record<string, RiskLimitsInput> };
+}): GatewayConfig {
+  const defaultLimits = { ...DEFAULT_RISK_LIMITS, ...definedOnly(input.risk?.default ?? {}) };
+  const accountLimits = new Map<string, RiskLimits>();
+  for (const [account, limits] of Object.entries(input.risk?.accounts ?? {}))
+    accountLimits.set(account, { ...defaultLimits, ...definedOnly(limits) });
+  return {
+    brokerTimeoutMs: input.brokerTimeoutMs ?? DEFAULT_BROKER_TIMEOUT_MS,
+    defaultLimits,
+    accountLimits,
+  };
+}
+
+/** Reads and validates the YAML file; throws a ValidationError naming file and line. */
+export function readGatewayConfig(file: string): GatewayConfig {
+  return compileGatewayConfig(readYamlFile(file, configSchema).value);
+}
+
+function definedOnly(limits: RiskLimitsInput): RiskLimitsInput {
+  return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
+}

@@ -1,0 +1,92 @@
+/**
+ * What the orchestrator asks of a broker gateway over the authenticated control channel. The
+ * orchestrator codes against this interface; `GatewayClient` (control-client.ts) implements it
+ * over ZeroMQ with CURVE, and tests may use a fake.
+ *
+ * Every call rejects with a HiveError: `unavailable` when the gateway did not answer in time (the
+ * caller retries; a fence that timed out may or may not have been applied, which is safe because
+ * fencing is idempotent for the same epoch and refuses lower ones), `permission_denied` when the
+ * gateway refused the caller, `failed_precondition` for a refused fence (see FenceResult).
+ */
+
+/** One row of the fence table: who may trade an account, and since which epoch. */
+export interface FenceEntry {
+  readonly account: string;
+  readonly deploymentId: string;
+  /** The epoch as a decimal string (JSON numbers cannot hold every uint64). */
+  readonly epoch: string;
+  /** When the gateway wrote it, ms since the Unix epoch. */
+  readonly fencedAtUnixMs: number;
+}
+
+/** The answer to `fence`. */
+export type FenceResult =
+  | {
+      readonly ok: true;
+      /** The entry it replaced, or null for an account fenced for the first time. */
+      readonly previous: FenceEntry | null;
+      /** Resting orders of the previous deployment cancelled at the broker. */
+      readonly cancelled: number;
+      /**
+       * True when the same (deploymentId, epoch) was already the entry: a retried fence, answered
+       * as a success without change.
+       */
+      readonly unchanged: boolean;
+    }
+  | {
+      readonly ok: false;
+      /** Why: an epoch not above the current one. */
+      readonly reason: string;
+      readonly current: FenceEntry;
+    };
+
+/** An account's truth at the gateway, for a newly promoted instance and for audits. */
+export interface AccountView {
+  readonly account: string;
+  readonly fence: FenceEntry | null;
+  readonly killed: boolean;
+  /** Net position per symbol (positive long), from the fills the broker reported. */
+  readonly positions: Readonly<Record<string, number>>;
+  readonly openOrders: readonly OpenOrderView[];
+}
+
+/** A resting order at the broker. */
+export interface OpenOrderView {
+  readonly clientOrderId: string;
+  readonly deploymentId: string;
+  readonly epoch: string;
+  readonly symbol: string;
+  readonly side: "buy" | "sell";
+  readonly qty: number;
+  readonly price: number;
+}
+
+/** The gateway's counters. */
+export interface GatewayStatus {
+  readonly accepted: number;
+  /** Rejected orders by reason code (fenced, stale-epoch, not-fenced, duplicate, killed, risk-..., malformed). */
+  readonly rejected: Readonly<Record<string, number>>;
+  readonly fills: number;
+  readonly accounts: number;
+  readonly authorizedRunners: number;
+}
+
+/** The control channel's operations. */
+export interface GatewayControl {
+  /** Lets `deploymentId` trade `account` from `epoch` on; durable before it resolves. */
+  fence(account: string, deploymentId: string, epoch: bigint): Promise<FenceResult>;
+  /** Allows a runner's CURVE public key (Z85) on the orders socket; durable, idempotent. */
+  authorize(nodeId: string, publicKey: string): Promise<void>;
+  /** Removes a runner's key; its connections are refused from the next handshake on. */
+  revoke(nodeId: string): Promise<void>;
+  /** The kill switch: blocks new orders for the account and cancels its resting orders. */
+  kill(account: string, reason: string): Promise<{ readonly cancelled: number }>;
+  /** Lifts the kill switch. */
+  unkill(account: string): Promise<void>;
+  /** Every account, or one. */
+  accounts(account?: string): Promise<readonly AccountView[]>;
+  /** Market-data publishers the paper broker takes its prices from (tcp addresses; replaces the set). */
+  marketData(sources: readonly string[]): Promise<void>;
+  status(): Promise<GatewayStatus>;
+  close(): Promise<void>;
+}

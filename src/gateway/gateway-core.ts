@@ -1,0 +1,707 @@
+/**
+ * The gateway's decisions, synchronous and in one place: the fence check, idempotency, kill
+ * switches, risk, the books, and the audit rows that justify each change. It holds the state in
+ * memory (loaded from the database at start) and writes every change through GatewayStatements.
+ *
+ * The loop (gateway-loop.ts) calls it only inside one SQLite transaction per batch and sends the
+ * replies it leaves in the outbox only after that transaction committed: so nothing is
+ * acknowledged that a crash could forget.
+ *
+ * Per order, in this order (a code names the reject):
+ *   malformed → fence (not-fenced, fenced, stale-epoch) → duplicate → [id consumed from here on]
+ *   → killed → no-price → risk (size, notional, rate, duplicative) → submit to the broker
+ * Orders refused by the fence do not consume their id: a fenced-out deployment must not be able
+ * to spend the ids of the one that holds the account. Every id that passed the fence is consumed,
+ * whatever happens next, so a replay is answered `duplicate` and never reaches the broker twice.
+ */
+import type Database from "better-sqlite3";
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import type { Logger } from "../core/logger.ts";
+import type { BrokerAdapter, BrokerEvent } from "./broker-adapter.ts";
+import { checkFence, decideFence } from "./fence-rules.ts";
+import type { GatewayConfig } from "./gateway-config.ts";
+import type {
+  AccountView,
+  FenceEntry,
+  FenceResult,
+  GatewayStatus,
+  OpenOrderView,
+} from "./gateway-control.ts";
+import { GatewayStatements, type OrderRecord, type OrderStatus } from "./gateway-statements.ts";
+import { isZ85Key } from "./keys.ts";
+import * as wire from "./order-wire.ts";
+import { RejectCode, type Envelope, type KnownStatus } from "./order-wire.ts";
+import { RiskChecks } from "./risk-checks.ts";
+
+/** What the core needs. */
+export interface GatewayCoreOptions {
+  readonly db: Database.Database;
+  readonly broker: BrokerAdapter;
+  readonly config: GatewayConfig;
+  /** Forward orders to the broker without any check, record or audit (benchmarks only). */
+  readonly passThrough: boolean;
+  readonly log: Logger;
+  /** Wall clock, ms since the Unix epoch (audit timestamps, fence entries). */
+  readonly now: () => number;
+  /** Monotonic clock, ms (risk buckets, broker timeouts). */
+  readonly monotonicMs: () => number;
+  /** Asks the loop for a batch: a broker event or a timeout arrived outside one. */
+  readonly wake: () => void;
+}
+
+/** Counts since start (the `status` op and the metrics). */
+export interface CoreCounters {
+  accepted: number;
+  readonly rejected: Record<string, number>;
+  fills: number;
+  fenceChanges: number;
+  fenceRefusals: number;
+  cancels: number;
+  pending: number;
+  lateAnswers: number;
+  unmatchedBrokerEvents: number;
+}
+
+const TERMINAL: ReadonlySet<OrderStatus> = new Set(["filled", "cancelled", "rejected"]);
+
+/** See the file comment. */
+export class GatewayCore {
+  readonly counters: CoreCounters = {
+    accepted: 0,
+    rejected: {},
+    fills: 0,
+    fenceChanges: 0,
+    fenceRefusals: 0,
+    cancels: 0,
+    pending: 0,
+    lateAnswers: 0,
+    unmatchedBrokerEvents: 0,
+  };
+  /** Replies to send once the batch committed: peers[i] gets frames[i]. */
+  readonly outPeers: Buffer[] = [];
+  readonly outFrames: string[] = [];
+
+  readonly #o: GatewayCoreOptions;
+  readonly #sql: GatewayStatements;
+  readonly #risk: RiskChecks;
+  readonly #fences: Map<string, FenceEntry>;
+  readonly #kills: Map<string, string>;
+  readonly #runners: Map<string, string>;
+  readonly #runnerKeys = new Map<string, string>();
+  readonly #statuses: Map<string, OrderStatus>;
+  readonly #live: Map<string, OrderRecord>;
+  readonly #positions: Map<string, Map<string, number>>;
+  readonly #prices = new Map<string, number>();
+  readonly #dirtyOrders = new Set<OrderRecord>();
+  readonly #dirtyPositions = new Set<string>();
+  readonly #awaiting: OrderRecord[] = [];
+  /** Broker events that arrived outside a batch, for the next one. */
+  #queued: BrokerEvent[] = [];
+  #inBatch = false;
+  /** The time the orders of the current batch were received. */
+  #receivedAtMs = 0;
+
+  constructor(options: GatewayCoreOptions) {
+    this.#o = options;
+    this.#sql = new GatewayStatements(options.db);
+    const { config } = options;
+    this.#risk = new RiskChecks((account) => config.accountLimits.get(account) ?? config.defaultLimits);
+    const state = this.#sql.load();
+    this.#fences = state.fences;
+    this.#kills = state.kills;
+    this.#runners = state.runners;
+    for (const [node, key] of this.#runners) this.#runnerKeys.set(key, node);
+    this.#statuses = state.statuses;
+    this.#live = state.live;
+    this.#positions = state.positions;
+    options.broker.onEvent((event) => this.#onBrokerEvent(event));
+    this.#inTransaction(() => this.#reconcile());
+  }
+
+  // ---- batches ------------------------------------------------------------------------------
+
+  /** Starts a batch (inside the loop's transaction): applies broker events that came meanwhile. */
+  beginBatch(receivedAtMs: number): void {
+    this.#inBatch = true;
+    this.#receivedAtMs = receivedAtMs;
+    const queued = this.#queued;
+    if (queued.length > 0) {
+      this.#queued = [];
+      for (const e of queued) this.#apply(e);
+    }
+  }
+
+  /** Ends a batch: writes the orders and positions it changed; returns the next broker deadline. */
+  endBatch(): number | undefined {
+    for (const r of this.#dirtyOrders) {
+      this.#sql.order(r);
+      if (TERMINAL.has(r.status)) this.#live.delete(key(r.account, r.clientOrderId));
+    }
+    this.#dirtyOrders.clear();
+    for (const k of this.#dirtyPositions) {
+      const [account = "", symbol = ""] = k.split("\u0001");
+      this.#sql.position(account, symbol, this.#positions.get(account)?.get(symbol) ?? 0);
+    }
+    this.#dirtyPositions.clear();
+    this.#inBatch = false;
+    return this.#awaiting.reduce<number | undefined>(
+      (min, r) =>
+        r.status === "submitted" && (min === undefined || r.deadlineMs < min) ? r.deadlineMs : min,
+      undefined,
+    );
+  }
+
+  /** Whether broker events wait for a batch. */
+  get hasQueued(): boolean {
+    return this.#queued.length > 0;
+  }
+
+  // ---- orders -------------------------------------------------------------------------------
+
+  /** Decides one order frame from `peer`. */
+  order(peer: Buffer, frame: Buffer): void {
+    const text = frame.toString();
+    if (this.#o.passThrough) {
+      this.#passThrough(peer, text);
+      return;
+    }
+    const parsed = wire.parseEnvelope(text);
+    if (!parsed.ok) {
+      const detail = text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
+      this.#refuse(
+        peer,
+        parsed.account,
+        parsed.clientOrderId,
+        RejectCode.Malformed,
+        parsed.reason,
+        detail,
+        undefined,
+      );
+      return;
+    }
+    const e = parsed.envelope;
+    const fenceCode = checkFence(this.#fences.get(e.account), e.deploymentId, e.epoch);
+    if (fenceCode !== undefined) {
+      this.#refuse(peer, e.account, e.clientOrderId, fenceCode, this.#fenceReason(fenceCode, e), text, e);
+      return;
+    }
+    const k = key(e.account, e.clientOrderId);
+    const known = this.#statuses.get(k);
+    if (known !== undefined) {
+      this.#count("duplicate");
+      this.#audit("order", "duplicate", "duplicate", e, text);
+      this.#send(peer, wire.duplicateReply(e.account, e.clientOrderId, knownStatus(known)));
+      return;
+    }
+    const record = this.#record(e, peer);
+    this.#statuses.set(k, "submitted");
+    const refusal = this.#check(e);
+    if (refusal !== undefined) {
+      this.#setStatus(record, "rejected");
+      this.#refuse(peer, e.account, e.clientOrderId, refusal.code, refusal.reason, text, e);
+      return;
+    }
+    this.counters.accepted += 1;
+    this.#live.set(k, record);
+    this.#dirtyOrders.add(record);
+    this.#audit("order", "accepted", null, e, text);
+    this.#o.broker.submit(e.order);
+    if (record.status === "submitted") {
+      record.deadlineMs = this.#o.monotonicMs() + this.#o.config.brokerTimeoutMs;
+      this.#awaiting.push(record);
+    }
+  }
+
+  /** Kill switch, price and risk checks of an order that passed the fence; undefined if it may go. */
+  #check(e: Envelope): { code: RejectCode; reason: string } | undefined {
+    const reason = this.#kills.get(e.account);
+    if (reason !== undefined)
+      return { code: RejectCode.Killed, reason: `account ${e.account} is killed: ${reason}` };
+    const last = this.#prices.get(e.order.symbol) ?? this.#o.broker.lastPrice(e.order.symbol);
+    if (e.order.type === "market" && last === undefined)
+      return {
+        code: RejectCode.NoPrice,
+        reason: `no price for ${e.order.symbol} yet; a market order needs one`,
+      };
+    return this.#risk.check(e.order, last, this.#o.monotonicMs());
+  }
+
+  /** Pass-through: straight to the broker; only what routing the broker's answers back needs. */
+  #passThrough(peer: Buffer, text: string): void {
+    const e = JSON.parse(text) as Envelope;
+    const record = this.#record(e, peer);
+    this.#live.set(key(e.account, e.clientOrderId), record);
+    this.counters.accepted += 1;
+    this.#o.broker.submit(e.order);
+    if (TERMINAL.has(record.status)) this.#live.delete(key(e.account, e.clientOrderId));
+  }
+
+  #record(e: Envelope, peer: Buffer): OrderRecord {
+    const o = e.order;
+    return {
+      account: e.account,
+      clientOrderId: e.clientOrderId,
+      deploymentId: e.deploymentId,
+      epoch: e.epoch,
+      symbol: o.symbol,
+      side: o.side,
+      qty: o.qty,
+      type: o.type,
+      price: o.price,
+      status: "submitted",
+      filledQty: 0,
+      peer,
+      deadlineMs: 0,
+    };
+  }
+
+  #refuse(
+    peer: Buffer,
+    account: string,
+    clientOrderId: string,
+    code: RejectCode,
+    reason: string,
+    detail: string,
+    e: Envelope | undefined,
+  ): void {
+    this.#count(code);
+    this.#sql.audit({
+      kind: "order",
+      outcome: "rejected",
+      code,
+      account: account === "" ? null : account,
+      clientOrderId: clientOrderId === "" ? null : clientOrderId,
+      deploymentId: e?.deploymentId ?? null,
+      epoch: e?.epoch ?? null,
+      detail,
+      receivedAtMs: this.#receivedAtMs,
+      decidedAtMs: this.#o.now(),
+    });
+    this.#send(peer, wire.rejectReply(account, clientOrderId, code, reason));
+  }
+
+  #fenceReason(code: RejectCode, e: Envelope): string {
+    const entry = this.#fences.get(e.account);
+    if (entry === undefined) return `account ${e.account} is not fenced to any deployment`;
+    if (code === RejectCode.Fenced)
+      return `account ${e.account} is fenced to another deployment (epoch ${entry.epoch}), not ${e.deploymentId}`;
+    return `account ${e.account} is fenced to ${e.deploymentId} at epoch ${entry.epoch}, not ${e.epoch}`;
+  }
+
+  // ---- broker events ------------------------------------------------------------------------
+
+  #onBrokerEvent(event: BrokerEvent): void {
+    if (this.#inBatch) {
+      this.#apply(event);
+    } else {
+      this.#queued.push(event);
+      this.#o.wake();
+    }
+  }
+
+  #apply(event: BrokerEvent): void {
+    const k = key(event.account, event.clientOrderId);
+    const record = this.#live.get(k);
+    if (event.type === "fill") {
+      this.#applyFill(event, record);
+      return;
+    }
+    if (record === undefined) {
+      this.counters.unmatchedBrokerEvents += 1;
+      this.#o.log.warn({ event }, "broker event for an order that is not live at the gateway");
+      return;
+    }
+    const late = record.status === "unknown";
+    const record_ = !this.#o.passThrough;
+    switch (event.type) {
+      case "accepted":
+        this.#setStatus(record, record.filledQty >= record.qty ? "filled" : event.status);
+        this.#send(
+          record.peer,
+          wire.ackReply(
+            record.account,
+            record.clientOrderId,
+            record.deploymentId,
+            record.epoch,
+            event.status,
+          ),
+        );
+        break;
+      case "rejected": {
+        const code = event.code === "no-price" ? RejectCode.NoPrice : RejectCode.Broker;
+        this.#setStatus(record, "rejected");
+        this.#count(code);
+        if (record_) this.#auditRecord("broker", "rejected", code, record, JSON.stringify(event));
+        this.#send(record.peer, wire.rejectReply(record.account, record.clientOrderId, code, event.reason));
+        break;
+      }
+      case "cancelled":
+        this.#setStatus(record, "cancelled");
+        this.counters.cancels += 1;
+        if (record_)
+          this.#auditRecord("cancel", "cancelled", null, record, JSON.stringify({ reason: event.reason }));
+        this.#send(record.peer, wire.cancelledReply(record.account, record.clientOrderId, event.reason));
+        break;
+    }
+    if (late && record_) {
+      this.counters.lateAnswers += 1;
+      this.#auditRecord("broker", "late-answer", event.type, record, JSON.stringify(event));
+    }
+  }
+
+  #applyFill(fill: Extract<BrokerEvent, { type: "fill" }>, record: OrderRecord | undefined): void {
+    this.counters.fills += 1;
+    if (record !== undefined) {
+      record.filledQty += fill.qty;
+      if (record.filledQty >= record.qty && record.status !== "submitted" && record.status !== "unknown")
+        this.#setStatus(record, "filled");
+      this.#send(
+        record.peer,
+        wire.fillReply(
+          fill.account,
+          fill.clientOrderId,
+          fill.symbol,
+          fill.side,
+          fill.qty,
+          fill.price,
+          fill.fillId,
+        ),
+      );
+      if (this.#o.passThrough && record.status === "filled")
+        this.#live.delete(key(fill.account, fill.clientOrderId));
+    } else {
+      this.counters.unmatchedBrokerEvents += 1;
+    }
+    if (this.#o.passThrough) return;
+    const signed = fill.side === "buy" ? fill.qty : -fill.qty;
+    let bySymbol = this.#positions.get(fill.account);
+    if (bySymbol === undefined) this.#positions.set(fill.account, (bySymbol = new Map<string, number>()));
+    bySymbol.set(fill.symbol, (bySymbol.get(fill.symbol) ?? 0) + signed);
+    this.#dirtyPositions.add(`${fill.account}\u0001${fill.symbol}`);
+    this.#sql.audit({
+      kind: "fill",
+      outcome: "filled",
+      code: null,
+      account: fill.account,
+      clientOrderId: fill.clientOrderId,
+      deploymentId: record?.deploymentId ?? null,
+      epoch: record?.epoch ?? null,
+      detail: JSON.stringify({
+        fillId: fill.fillId,
+        symbol: fill.symbol,
+        side: fill.side,
+        qty: fill.qty,
+        price: fill.price,
+      }),
+      receivedAtMs: null,
+      decidedAtMs: this.#o.now(),
+    });
+  }
+
+  /** Orders whose broker answer is overdue become `unknown` and get a `pending` reply; returns the next deadline. */
+  expire(): number | undefined {
+    const now = this.#o.monotonicMs();
+    let next: number | undefined;
+    let kept = 0;
+    for (const r of this.#awaiting) {
+      if (r.status !== "submitted") continue;
+      if (r.deadlineMs > now) {
+        this.#awaiting[kept++] = r;
+        next = next === undefined ? r.deadlineMs : Math.min(next, r.deadlineMs);
+        continue;
+      }
+      this.#setStatus(r, "unknown");
+      this.counters.pending += 1;
+      const reason = `the broker did not answer within ${this.#o.config.brokerTimeoutMs} ms; outcome unknown`;
+      this.#auditRecord("broker", "pending", "timeout", r, JSON.stringify({ reason }));
+      this.#send(r.peer, wire.pendingReply(r.account, r.clientOrderId, reason));
+    }
+    this.#awaiting.length = kept;
+    return next;
+  }
+
+  // ---- control ------------------------------------------------------------------------------
+
+  /** Moves an account's fence forward (see fence-rules.ts), cancelling the previous holder's resting orders. */
+  fence(account: string, deploymentId: string, epoch: bigint): FenceResult {
+    const current = this.#fences.get(account) ?? null;
+    const decision = decideFence(current, deploymentId, epoch);
+    const request = JSON.stringify({ deploymentId, epoch: epoch.toString() });
+    switch (decision.kind) {
+      case "unchanged":
+        this.#auditControl("fence", "unchanged", null, account, deploymentId, epoch.toString(), request);
+        return { ok: true, previous: decision.current, cancelled: 0, unchanged: true };
+      case "refused":
+        this.counters.fenceRefusals += 1;
+        this.#auditControl(
+          "fence",
+          "refused",
+          "stale-epoch",
+          account,
+          deploymentId,
+          epoch.toString(),
+          decision.reason,
+        );
+        return { ok: false, reason: decision.reason, current: decision.current };
+      case "advance": {
+        const entry: FenceEntry = {
+          account,
+          deploymentId,
+          epoch: epoch.toString(),
+          fencedAtUnixMs: this.#o.now(),
+        };
+        this.#sql.fence(entry);
+        this.#fences.set(account, entry);
+        this.counters.fenceChanges += 1;
+        this.#auditControl(
+          "fence",
+          "fenced",
+          null,
+          account,
+          deploymentId,
+          entry.epoch,
+          JSON.stringify({ previous: decision.previous }),
+        );
+        const cancelled = this.#cancelOrders(
+          account,
+          (r) => r.deploymentId !== deploymentId || r.epoch !== entry.epoch,
+          `fenced: account ${account} moved to ${deploymentId} at epoch ${entry.epoch}`,
+        );
+        return { ok: true, previous: decision.previous, cancelled, unchanged: false };
+      }
+    }
+  }
+
+  /** Turns the kill switch on and cancels the account's resting orders. */
+  kill(account: string, reason: string): { cancelled: number } {
+    this.#sql.kill(account, reason, this.#o.now());
+    this.#kills.set(account, reason);
+    this.#auditControl("kill", "killed", null, account, null, null, JSON.stringify({ reason }));
+    return { cancelled: this.#cancelOrders(account, () => true, `killed: ${reason}`) };
+  }
+
+  /** Lifts the kill switch. */
+  unkill(account: string): void {
+    this.#sql.unkill(account);
+    this.#kills.delete(account);
+    this.#auditControl("unkill", "unkilled", null, account, null, null, null);
+  }
+
+  /** Allows a runner key on the orders socket. */
+  authorize(nodeId: string, publicKey: string): void {
+    if (!isZ85Key(publicKey))
+      throw new HiveError(
+        ErrorCode.InvalidArgument,
+        `authorize ${nodeId}: expected a 40-character Z85 public key`,
+      );
+    const previous = this.#runners.get(nodeId);
+    if (previous !== undefined) this.#runnerKeys.delete(previous);
+    this.#sql.authorize(nodeId, publicKey, this.#o.now());
+    this.#runners.set(nodeId, publicKey);
+    this.#runnerKeys.set(publicKey, nodeId);
+    this.#auditControl(
+      "authorize",
+      "authorized",
+      null,
+      null,
+      null,
+      null,
+      JSON.stringify({ nodeId, publicKey }),
+    );
+  }
+
+  /** Removes a runner key. */
+  revoke(nodeId: string): void {
+    const previous = this.#runners.get(nodeId);
+    if (previous !== undefined) this.#runnerKeys.delete(previous);
+    this.#runners.delete(nodeId);
+    this.#sql.revoke(nodeId);
+    this.#auditControl("revoke", "revoked", null, null, null, null, JSON.stringify({ nodeId }));
+  }
+
+  /** The node id an orders-socket key belongs to, if it is authorized. */
+  runnerOf(publicKey: string): string | undefined {
+    return this.#runnerKeys.get(publicKey);
+  }
+
+  /** A market price: for market orders' notional, and the broker fills resting orders on it. */
+  price(symbol: string, price: number): void {
+    this.#prices.set(symbol, price);
+    this.#o.broker.onPrice(symbol, price);
+  }
+
+  /** Cancels the account's live orders that `which` selects; returns the resting ones asked. */
+  #cancelOrders(account: string, which: (r: OrderRecord) => boolean, reason: string): number {
+    const chosen = [...this.#live.values()].filter(
+      (r) => r.account === account && !TERMINAL.has(r.status) && which(r),
+    );
+    let resting = 0;
+    for (const r of chosen) {
+      if (r.status === "resting") resting += 1;
+      this.#o.broker.cancel(r.account, r.clientOrderId, reason);
+    }
+    return resting;
+  }
+
+  // ---- views --------------------------------------------------------------------------------
+
+  /** Every account the gateway knows (fenced, killed, with a position or an open order), or one. */
+  accounts(only?: string): AccountView[] {
+    const names = new Set<string>([...this.#fences.keys(), ...this.#kills.keys(), ...this.#positions.keys()]);
+    for (const r of this.#live.values()) names.add(r.account);
+    const open = new Map<string, OpenOrderView[]>();
+    for (const r of this.#live.values()) {
+      if (r.status !== "resting") continue;
+      const list = open.get(r.account) ?? [];
+      list.push({
+        clientOrderId: r.clientOrderId,
+        deploymentId: r.deploymentId,
+        epoch: r.epoch,
+        symbol: r.symbol,
+        side: r.side,
+        qty: r.qty,
+        price: r.price ?? 0,
+      });
+      open.set(r.account, list);
+    }
+    return [...names]
+      .filter((a) => only === undefined || a === only)
+      .sort()
+      .map((account) => ({
+        account,
+        fence: this.#fences.get(account) ?? null,
+        killed: this.#kills.has(account),
+        positions: Object.fromEntries(this.#positions.get(account) ?? []),
+        openOrders: open.get(account) ?? [],
+      }));
+  }
+
+  /** The counters, as the `status` op reports them. */
+  status(): GatewayStatus {
+    return {
+      accepted: this.counters.accepted,
+      rejected: { ...this.counters.rejected },
+      fills: this.counters.fills,
+      accounts: this.accounts().length,
+      authorizedRunners: this.#runners.size,
+    };
+  }
+
+  // ---- restart ------------------------------------------------------------------------------
+
+  /**
+   * After a restart, asks the broker about every order not final here: answers may have been
+   * lost with the process. An order the broker never received is final as rejected (its id stays
+   * consumed); fills the gateway missed are booked.
+   */
+  #reconcile(): void {
+    this.#inBatch = true;
+    for (const r of [...this.#live.values()]) {
+      const state = this.#o.broker.orderState(r.account, r.clientOrderId);
+      if (state === undefined) {
+        if (r.status !== "resting") {
+          this.#setStatus(r, "rejected");
+          this.#auditRecord("broker", "not-received", "reconcile", r, null);
+        }
+        continue;
+      }
+      if (state.status === r.status) continue;
+      this.#auditRecord("broker", "reconciled", state.status, r, JSON.stringify({ was: r.status }));
+      if (state.status === "filled") for (const f of state.fills) this.#applyFill(f, r);
+      this.#setStatus(r, state.status);
+    }
+    this.endBatch();
+  }
+
+  #inTransaction(fn: () => void): void {
+    this.#o.db.transaction(fn)();
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  #setStatus(record: OrderRecord, status: OrderStatus): void {
+    record.status = status;
+    if (this.#o.passThrough) return;
+    this.#statuses.set(key(record.account, record.clientOrderId), status);
+    this.#dirtyOrders.add(record);
+  }
+
+  #count(code: string): void {
+    this.counters.rejected[code] = (this.counters.rejected[code] ?? 0) + 1;
+  }
+
+  #send(peer: Buffer | undefined, frame: string): void {
+    if (peer === undefined) return;
+    this.outPeers.push(peer);
+    this.outFrames.push(frame);
+  }
+
+  #audit(kind: string, outcome: string, code: string | null, e: Envelope, detail: string): void {
+    this.#sql.audit({
+      kind,
+      outcome,
+      code,
+      account: e.account,
+      clientOrderId: e.clientOrderId,
+      deploymentId: e.deploymentId,
+      epoch: e.epoch,
+      detail,
+      receivedAtMs: this.#receivedAtMs,
+      decidedAtMs: this.#o.now(),
+    });
+  }
+
+  #auditRecord(
+    kind: string,
+    outcome: string,
+    code: string | null,
+    r: OrderRecord,
+    detail: string | null,
+  ): void {
+    this.#sql.audit({
+      kind,
+      outcome,
+      code,
+      account: r.account,
+      clientOrderId: r.clientOrderId,
+      deploymentId: r.deploymentId,
+      epoch: r.epoch,
+      detail,
+      receivedAtMs: null,
+      decidedAtMs: this.#o.now(),
+    });
+  }
+
+  #auditControl(
+    kind: string,
+    outcome: string,
+    code: string | null,
+    account: string | null,
+    deploymentId: string | null,
+    epoch: string | null,
+    detail: string | null,
+  ): void {
+    this.#sql.audit({
+      kind,
+      outcome,
+      code,
+      account,
+      clientOrderId: null,
+      deploymentId,
+      epoch,
+      detail,
+      receivedAtMs: this.#receivedAtMs,
+      decidedAtMs: this.#o.now(),
+    });
+  }
+}
+
+/** The idempotency key of an order. */
+function key(account: string, clientOrderId: string): string {
+  return `${account}\u0001${clientOrderId}`;
+}
+
+/** What a `duplicate` reply says of an order in `status`. */
+function knownStatus(status: OrderStatus): KnownStatus {
+  return status === "submitted" ? "unknown" : status;
+}

@@ -1,0 +1,156 @@
+/**
+ * The gateway's state on disk: one SQLite file, `<state>/gateway.db` (better-sqlite3), holding the
+ * fence table, kill switches, authorized runner keys, every client order id seen, the gateway's
+ * books, the audit log, and the paper broker's own tables (paper-broker.ts).
+ *
+ * Durability: `journal_mode = WAL` and `synchronous = FULL`, so a commit has fsynced the log
+ * before it returns; the gateway replies only after the commit of the batch that decided the
+ * reply, so whatever it acknowledged survives a SIGKILL or a power cut. Unlike the orchestrator's
+ * store, locking is NORMAL (shared memory WAL index), so `hive gateway audit` can read while the
+ * gateway runs. Two gateways on one state directory are prevented by a second file,
+ * `gateway.lock`, held open in EXCLUSIVE locking mode for the gateway's lifetime (the OS drops it
+ * when the process dies, even by SIGKILL).
+ */
+import { mkdirSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { join, resolve } from "node:path";
+import Database from "better-sqlite3";
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
+
+/** The database file inside a state directory. */
+export const DB_FILE = "gateway.db";
+const LOCK_FILE = "gateway.lock";
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fences (
+  account TEXT PRIMARY KEY, deployment_id TEXT NOT NULL, epoch TEXT NOT NULL, fenced_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kills (account TEXT PRIMARY KEY, reason TEXT NOT NULL, killed_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runners (
+  node_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, authorized_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+  account TEXT NOT NULL, client_order_id TEXT NOT NULL, status TEXT NOT NULL,
+  deployment_id TEXT NOT NULL, epoch TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
+  qty REAL NOT NULL, type TEXT NOT NULL, price REAL,
+  PRIMARY KEY (account, client_order_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS positions (
+  account TEXT NOT NULL, symbol TEXT NOT NULL, qty REAL NOT NULL, PRIMARY KEY (account, symbol)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+  seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, outcome TEXT NOT NULL, code TEXT,
+  account TEXT, client_order_id TEXT, deployment_id TEXT, epoch TEXT, detail TEXT,
+  received_at_ms REAL, decided_at_ms REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_account ON audit (account, seq);
+`;
+
+/** The open database of a state directory, and its lock. */
+export interface GatewayDb {
+  readonly db: Database.Database;
+  readonly path: string;
+  /** Closes the database, then releases the lock. */
+  close(): void;
+}
+
+/** Opens (creating and migrating) the state directory's database; fails if another gateway holds it. */
+export function openGatewayDb(stateDir: string): GatewayDb {
+  const dir = resolve(stateDir);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new HiveError(
+      ErrorCode.FailedPrecondition,
+      `gateway state ${dir}: cannot create it: ${String(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const lock = takeLock(dir);
+  const path = join(dir, DB_FILE);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { timeout: 5_000 });
+    const mode: unknown = db.pragma("journal_mode = WAL", { simple: true });
+    if (mode !== "wal") throw new Error(`journal_mode is ${String(mode)} after asking for wal`);
+    db.pragma("synchronous = FULL");
+    db.exec(SCHEMA);
+    const version = db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as
+      string | undefined;
+    if (version === undefined)
+      db.prepare("INSERT INTO meta VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
+    else if (Number(version) !== SCHEMA_VERSION) {
+      throw new HiveError(
+        ErrorCode.FailedPrecondition,
+        `${path}: schema version ${version}, expected ${SCHEMA_VERSION}; this gateway is too old or too new for it`,
+      );
+    }
+    fsyncDirectory(dir);
+  } catch (err) {
+    if (db?.open) db.close();
+    lock.close();
+    throw HiveError.from(err, ErrorCode.FailedPrecondition);
+  }
+  const opened = db;
+  return {
+    db: opened,
+    path,
+    close: () => {
+      if (opened.open) opened.close();
+      lock.close();
+    },
+  };
+}
+
+/** Opens the database for reading only (the audit command), without taking the lock. */
+export function openGatewayDbReadOnly(stateDir: string): Database.Database {
+  const path = join(resolve(stateDir), DB_FILE);
+  try {
+    return new Database(path, { readonly: true, fileMustExist: true, timeout: 5_000 });
+  } catch (err) {
+    throw new HiveError(
+      ErrorCode.NotFound,
+      `${path}: cannot open: ${(err as Error).message}; expected the state directory of a gateway`,
+      { cause: err },
+    );
+  }
+}
+
+/** Reads a value of the meta table. */
+export function readMeta(db: Database.Database, key: string): string | undefined {
+  return db.prepare("SELECT value FROM meta WHERE key = ?").pluck().get(key) as string | undefined;
+}
+
+/** Writes a value of the meta table. */
+export function writeMeta(db: Database.Database, key: string, value: string): void {
+  db.prepare(
+    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+  ).run(key, value);
+}
+
+function takeLock(dir: string): { close(): void } {
+  const path = join(dir, LOCK_FILE);
+  let lock: Database.Database | undefined;
+  try {
+    lock = new Database(path, { timeout: 0 });
+    lock.pragma("locking_mode = EXCLUSIVE");
+    lock.exec("BEGIN EXCLUSIVE; COMMIT");
+  } catch (err) {
+    if (lock?.open) lock.close();
+    throw new HiveError(
+      ErrorCode.FailedPrecondition,
+      `gateway state ${dir} is in use by another gateway (${path} is locked); expected one gateway per state directory`,
+      { cause: err },
+    );
+  }
+  const held = lock;
+  return { close: () => held.open && held.close() };
+}
+
+function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The gateway's event loop: batches with group commit. Everything that changes state (orders,
+ * control requests, prices, broker events, broker timeouts) is applied in a batch:
+ *
+ *   1. drain every order the ROUTER has ready (receive() resolves at once while messages are
+ *      queued; `readable` says whether more are), up to MAX_BATCH;
+ *   2. in ONE SQLite transaction: queued broker events, prices, control requests, the orders,
+ *      overdue broker answers, then the rows the batch changed;
+ *   3. commit (one fsync for the whole batch), then send every reply and control answer.
+ *
+ * So a reply never leaves before the state that justifies it is on disk, and the fsync is paid
+ * once per batch rather than once per order. A failed transaction is fatal: the in-memory state
+ * may be ahead of the database, so the gateway stops (fail-stop) rather than guess.
+ */
+import type Database from "better-sqlite3";
+import type * as zmq from "zeromq";
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import type { Logger } from "../core/logger.ts";
+import type { BrokerAdapter } from "./broker-adapter.ts";
+import { handleControl, type ControlAnswer, type ControlDeps } from "./control-protocol.ts";
+import type { GatewayCore } from "./gateway-core.ts";
+
+/** Most orders decided in one batch (and one transaction). */
+export const MAX_BATCH = 2048;
+
+/** What the loop needs. */
+export interface GatewayLoopOptions {
+  readonly db: Database.Database;
+  readonly core: GatewayCore;
+  readonly broker: BrokerAdapter;
+  readonly orders: zmq.Router;
+  readonly control: zmq.Router;
+  readonly controlDeps: Omit<ControlDeps, "core">;
+  readonly log: Logger;
+  /** Called after every batch with its number of orders and its duration (commit included). */
+  readonly onBatch?: (orders: number, seconds: number) => void;
+  /** Called once if a batch fails; the gateway must stop. */
+  readonly onFatal: (err: HiveError) => void;
+}
+
+const noop = (): void => undefined;
+
+/** See the file comment. */
+export class GatewayLoop {
+  readonly #o: GatewayLoopOptions;
+  readonly #loops: Promise<void>;
+  #controlQueue: { peer: Buffer; frame: Buffer }[] = [];
+  #prices = new Map<string, number>();
+  #scheduled: NodeJS.Immediate | undefined;
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #deadlineAt = Number.POSITIVE_INFINITY;
+  #failed = false;
+  #closed = false;
+  /** Replies that could not be sent (peer gone or its queue full). */
+  replyDrops = 0;
+
+  constructor(options: GatewayLoopOptions) {
+    this.#o = options;
+    this.#loops = Promise.all([this.#readOrders(), this.#readControl()]).then(noop);
+  }
+
+  /** Asks for a batch soon (a broker event, a price or a timeout is waiting). */
+  wake(): void {
+    if (this.#scheduled !== undefined || this.#closed) return;
+    this.#scheduled = setImmediate(() => {
+      this.#scheduled = undefined;
+      this.#batch([]);
+    });
+  }
+
+  /** Queues a market price for the next batch (the latest per symbol wins). */
+  price(symbol: string, price: number): void {
+    this.#prices.set(symbol, price);
+    this.wake();
+  }
+
+  /** Stops reading; the caller closes the sockets, then awaits this. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
+    clearTimeout(this.#deadlineTimer);
+    await this.#loops;
+  }
+
+  async #readOrders(): Promise<void> {
+    const { orders } = this.#o;
+    const batch: Buffer[][] = [];
+    try {
+      while (!this.#closed) {
+        batch.push(await orders.receive());
+        while (orders.readable && batch.length < MAX_BATCH) batch.push(await orders.receive());
+        this.#batch(batch);
+        batch.length = 0;
+      }
+    } catch (err) {
+      if (!orders.closed) this.#fail(HiveError.from(err), "orders loop failed");
+    }
+  }
+
+  async #readControl(): Promise<void> {
+    const { control } = this.#o;
+    try {
+      for await (const [peer, frame] of control) {
+        if (peer === undefined || frame === undefined) continue;
+        this.#controlQueue.push({ peer, frame });
+        this.wake();
+      }
+    } catch (err) {
+      if (!control.closed) this.#fail(HiveError.from(err), "control loop failed");
+    }
+  }
+
+  #batch(orders: readonly Buffer[][]): void {
+    if (this.#failed || this.#closed) return;
+    const { core, db } = this.#o;
+    const started = performance.now();
+    const control = this.#controlQueue;
+    this.#controlQueue = [];
+    const prices = this.#prices;
+    if (prices.size > 0) this.#prices = new Map();
+    const answers: ControlAnswer[] = [];
+    let deadline: number | undefined;
+    try {
+      db.transaction(() => {
+        core.beginBatch(Date.now());
+        for (const [symbol, price] of prices) core.price(symbol, price);
+        const deps = { ...this.#o.controlDeps, core };
+        for (const c of control) answers.push(handleControl(c.frame, deps));
+        for (const frames of orders) {
+          const [peer, frame] = frames;
+          if (peer !== undefined && frame !== undefined && frames.length === 2) core.order(peer, frame);
+        }
+        core.expire();
+        deadline = core.endBatch();
+      })();
+    } catch (err) {
+      this.#fail(
+        HiveError.from(err),
+        "batch transaction failed; stopping (state on disk is the last commit)",
+      );
+      return;
+    }
+    this.#o.broker.afterCommit();
+    this.#sendReplies();
+    for (let i = 0; i < answers.length; i++) {
+      const peer = control[i]?.peer;
+      if (peer !== undefined) this.#o.control.send([peer, JSON.stringify(answers[i])]).catch(noop);
+    }
+    if (deadline !== undefined) this.#armDeadline(deadline);
+    this.#o.onBatch?.(orders.length, (performance.now() - started) / 1000);
+    if (core.hasQueued) this.wake();
+  }
+
+  #sendReplies(): void {
+    const { core, orders } = this.#o;
+    const peers = core.outPeers;
+    const frames = core.outFrames;
+    for (let i = 0; i < peers.length; i++) {
+      // sendTimeout 0: a send completes (or fails) synchronously, so they need not be awaited.
+      orders.send([peers[i] as Buffer, frames[i] as string]).catch(() => {
+        this.replyDrops += 1;
+      });
+    }
+    peers.length = 0;
+    frames.length = 0;
+  }
+
+  /** Schedules a batch at the earliest broker deadline (monotonic ms). */
+  #armDeadline(at: number): void {
+    if (at >= this.#deadlineAt) return;
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineAt = at;
+    this.#deadlineTimer = setTimeout(
+      () => {
+        this.#deadlineAt = Number.POSITIVE_INFINITY;
+        this.#deadlineTimer = undefined;
+        this.wake();
+      },
+      Math.max(0, at - performance.now()) + 1,
+    );
+  }
+
+  #fail(err: HiveError, what: string): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#o.log.fatal({ err }, `gateway: ${what}`);
+    this.#o.onFatal(new HiveError(ErrorCode.Internal, `gateway: ${what}: ${err.message}`, { cause: err }));
+  }
+}

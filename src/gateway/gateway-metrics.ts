@@ -1,0 +1,108 @@
+/**
+ * The gateway's Prometheus metrics, served at /metrics with --metrics-listen. Counters are read
+ * from the core when scraped, so counting costs the order path nothing; batches are observed by
+ * the loop.
+ */
+import { createServer, type Server } from "node:http";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { GatewayCore } from "./gateway-core.ts";
+
+/** The registry and the loop's hook. */
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  /** Observes one batch. */
+  readonly onBatch: (orders: number, seconds: number) => void;
+}
+
+/** Builds the metrics of a gateway. */
+export function gatewayMetrics(core: GatewayCore): GatewayMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ component: "gateway" });
+  const fromCore = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  fromCore(
+    "hive_gateway_orders_accepted_total",
+    "Orders that passed fence, dedupe and risk",
+    () => core.counters.accepted,
+  );
+  fromCore("hive_gateway_fills_total", "Fills the broker reported", () => core.counters.fills);
+  fromCore(
+    "hive_gateway_fence_changes_total",
+    "Fence entries moved forward",
+    () => core.counters.fenceChanges,
+  );
+  fromCore(
+    "hive_gateway_fence_refusals_total",
+    "Fence requests refused (epoch not above)",
+    () => core.counters.fenceRefusals,
+  );
+  fromCore(
+    "hive_gateway_pending_total",
+    "Orders the broker did not answer in time",
+    () => core.counters.pending,
+  );
+  new Counter({
+    name: "hive_gateway_orders_rejected_total",
+    help: "Orders not accepted, by reason code",
+    labelNames: ["code"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [code, n] of Object.entries(core.counters.rejected)) this.inc({ code }, n);
+    },
+  });
+  new Gauge({
+    name: "hive_gateway_accounts",
+    help: "Accounts the gateway knows",
+    registers: [registry],
+    collect() {
+      this.set(core.accounts().length);
+    },
+  });
+  const latency = new Histogram({
+    name: "hive_gateway_batch_seconds",
+    help: "One batch: decisions, SQLite commit, replies",
+    registers: [registry],
+    buckets: [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1],
+  });
+  const sizes = new Histogram({
+    name: "hive_gateway_batch_orders",
+    help: "Orders per batch",
+    registers: [registry],
+    buckets: [0, 1, 4, 16, 64, 256, 1024, 2048],
+  });
+  return {
+    registry,
+    onBatch: (orders, seconds) => {
+      latency.observe(seconds);
+      sizes.observe(orders);
+    },
+  };
+}
+
+/** Serves the registry at /metrics; resolves with the server once it listens. */
+export async function serveMetrics(registry: Registry, host: string, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url !== "/metrics") {
+      res.writeHead(404).end("not found; try /metrics\n");
+      return;
+    }
+    registry.metrics().then(
+      (body) => res.writeHead(200, { "content-type": registry.contentType }).end(body),
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}

@@ -1,0 +1,206 @@
+/**
+ * `startGateway`: the broker gateway assembled — state directory, broker, core, ZeroMQ sockets
+ * with CURVE and ZAP, the batch loop, market data and metrics — and its orderly close.
+ *
+ *   runners ──CURVE (ZAP domain "orders": authorized runner keys)──▶ orders ROUTER ─┐
+ *   orchestrator ──CURVE (ZAP domain "control": orchestrator keys)──▶ control ROUTER ┤─▶ loop ─▶ core ─▶ broker
+ *   feeders ──PUB/SUB──────────────────────────────────────────────▶ market data ──┘
+ *
+ * The gateway has its own ZeroMQ context, so its ZAP handler (one per context) cannot clash with
+ * another component in the same process (`hive dev`, tests running several gateways).
+ */
+import type { Server } from "node:http";
+import * as zmq from "zeromq";
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import { silentLogger } from "../core/logger.ts";
+import { queryAudit } from "./audit.ts";
+import type { BrokerAdapter } from "./broker-adapter.ts";
+import { GatewayCore } from "./gateway-core.ts";
+import type { AccountView, GatewayStatus } from "./gateway-control.ts";
+import { openGatewayDb, readMeta, writeMeta } from "./gateway-db.ts";
+import { GatewayLoop } from "./gateway-loop.ts";
+import { gatewayMetrics, serveMetrics } from "./gateway-metrics.ts";
+import { compileGatewayOptions, type GatewayOptions } from "./gateway-options.ts";
+import { MarketDataFeed } from "./market-data.ts";
+import { PaperBroker } from "./paper-broker.ts";
+import { ZapHandler } from "./zap-handler.ts";
+
+/** A running gateway. */
+export interface RunningGateway {
+  /** Where runners send orders (the real port when 0 was asked). */
+  readonly ordersAddress: string;
+  /** Where the orchestrator sends control requests. */
+  readonly controlAddress: string;
+  /** The gateway's CURVE public key (Z85), or null when insecure. */
+  readonly publicKey: string | null;
+  /** http://host:port/metrics, when served. */
+  readonly metricsAddress: string | undefined;
+  /** The broker behind the gateway. */
+  readonly broker: BrokerAdapter;
+  /** The paper broker, when it is the broker (tests use its setPrice and fault hooks). */
+  readonly paper: PaperBroker | undefined;
+  /** Applies a market price in the gateway's next batch, as a market-data tick would. */
+  setPrice(symbol: string, price: number): void;
+  /** The counters, as the `status` op answers. */
+  status(): GatewayStatus;
+  /** The accounts, as the `accounts` op answers. */
+  accounts(account?: string): AccountView[];
+  /** Replies that could not be delivered. */
+  replyDrops(): number;
+  /** Rejects if the gateway stopped on its own (a failed batch); never resolves otherwise. */
+  readonly failure: Promise<never>;
+  /** Closes sockets, stops timers, closes the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+const ORDER_SOCKET_HWM = 200_000;
+
+/** Starts a gateway; see the file comment. */
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const o = compileGatewayOptions(options);
+  const log = options.log ?? silentLogger();
+  const state = openGatewayDb(o.stateDir);
+  const context = new zmq.Context();
+  const closers: (() => Promise<void> | void)[] = [() => state.close()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close();
+    closers.length = 0;
+  };
+  try {
+    let paper: PaperBroker | undefined;
+    const broker = options.broker?.(state.db) ?? (paper = new PaperBroker(state.db));
+    closers.push(() => broker.close());
+    // The core and the feed are made before the loop they wake, hence the late binding.
+    const late: { loop?: GatewayLoop } = {};
+    const core = new GatewayCore({
+      db: state.db,
+      broker,
+      config: o.config,
+      passThrough: o.passThrough,
+      log,
+      now: Date.now,
+      monotonicMs: () => performance.now(),
+      wake: () => late.loop?.wake(),
+    });
+
+    let zap: ZapHandler | undefined;
+    if (o.keyPair === undefined) {
+      log.warn(
+        "gateway: --insecure: no CURVE on the orders and control sockets; anyone who can connect may trade and fence",
+      );
+    } else {
+      zap = new ZapHandler(context, log);
+      const orchestrators = new Set(o.orchestratorKeys);
+      zap.setRule("control", (key) => (orchestrators.has(key) ? "orchestrator" : undefined));
+      zap.setRule("orders", (key) => core.runnerOf(key));
+      const handler = zap;
+      closers.push(() => handler.close());
+    }
+    const curve = (domain: string) =>
+      o.keyPair === undefined
+        ? {}
+        : { curveServer: true, curveSecretKey: o.keyPair.secretKey, zapDomain: domain };
+    const orders = new zmq.Router({
+      context,
+      linger: 0,
+      sendTimeout: 0,
+      sendHighWaterMark: ORDER_SOCKET_HWM,
+      receiveHighWaterMark: ORDER_SOCKET_HWM,
+      ...curve("orders"),
+    });
+    const control = new zmq.Router({ context, linger: 0, sendTimeout: 0, ...curve("control") });
+    closers.push(() => {
+      orders.close();
+      control.close();
+    });
+    orders.bindSync(anyPort(o.ordersListen));
+    control.bindSync(anyPort(o.controlListen));
+
+    const metrics = gatewayMetrics(core);
+    const feed = new MarketDataFeed(context, (symbol, price) => late.loop?.price(symbol, price), log);
+    closers.push(() => feed.close());
+    const setMarketData = (sources: readonly string[]) => {
+      feed.setSources(sources);
+      writeMeta(state.db, "marketData", JSON.stringify(sources));
+    };
+
+    let fail: (err: HiveError) => void = () => undefined;
+    const failure = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    failure.catch(() => undefined);
+    const running = new GatewayLoop({
+      db: state.db,
+      core,
+      broker,
+      orders,
+      control,
+      controlDeps: { setMarketData, readAudit: (q) => queryAudit(state.db, q) },
+      log,
+      onBatch: metrics.onBatch,
+      onFatal: (err) => {
+        fail(err);
+        orders.close();
+        control.close();
+      },
+    });
+    late.loop = running;
+    // The loop's reads end once the sockets are closed, so it is awaited after closing them.
+    closers.push(async () => {
+      orders.close();
+      control.close();
+      await running.close();
+    });
+
+    const initial: unknown = o.marketData ?? JSON.parse(readMeta(state.db, "marketData") ?? "[]");
+    if (Array.isArray(initial) && initial.length > 0) feed.setSources(initial as string[]);
+
+    let server: Server | undefined;
+    if (o.metricsListen !== undefined) {
+      server = await serveMetrics(metrics.registry, o.metricsListen.host, o.metricsListen.port);
+      const s = server;
+      closers.push(() => new Promise<void>((resolve) => s.close(() => resolve())));
+    }
+    const address = server?.address();
+    const metricsAddress =
+      typeof address === "object" && address !== null
+        ? `http://${o.metricsListen?.host}:${address.port}/metrics`
+        : undefined;
+
+    let closing: Promise<void> | undefined;
+    log.info(
+      {
+        orders: orders.lastEndpoint,
+        control: control.lastEndpoint,
+        publicKey: o.keyPair?.publicKey ?? null,
+        passThrough: o.passThrough,
+      },
+      "gateway started",
+    );
+    return {
+      ordersAddress: orders.lastEndpoint ?? o.ordersListen,
+      controlAddress: control.lastEndpoint ?? o.controlListen,
+      publicKey: o.keyPair?.publicKey ?? null,
+      metricsAddress,
+      broker,
+      paper,
+      setPrice: (symbol, price) => running.price(symbol, price),
+      status: () => core.status(),
+      accounts: (account) => core.accounts(account),
+      replyDrops: () => running.replyDrops,
+      failure,
+      close: () => {
+        closing ??= closeAll().then(() => log.info("gateway closed"));
+        return closing;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw HiveError.from(err, ErrorCode.FailedPrecondition);
+  }
+}
+
+/** ZeroMQ spells "any free port" `*`; we accept 0 too. */
+function anyPort(address: string): string {
+  return address.replace(/:0$/, ":*");
+}

@@ -1,0 +1,246 @@
+/**
+ * The gateway core's SQL: prepared once, each a small named function, and the loading of the
+ * state a restarted gateway starts from. Every write here runs inside the batch transaction of
+ * the gateway loop (gateway-loop.ts), which commits before any reply leaves.
+ */
+import type Database from "better-sqlite3";
+import type { FenceEntry } from "./gateway-control.ts";
+import type { OrderType, Side } from "./order-wire.ts";
+
+/** Where an order is in its life at the gateway. */
+export type OrderStatus =
+  /** Sent to the broker, no answer yet. */
+  | "submitted"
+  /** The broker did not answer within the timeout; the outcome is unknown until it does. */
+  | "unknown"
+  | "resting"
+  | "filled"
+  | "cancelled"
+  | "rejected";
+
+/** One order the gateway has seen from the fenced deployment (its id is consumed). */
+export interface OrderRecord {
+  readonly account: string;
+  readonly clientOrderId: string;
+  readonly deploymentId: string;
+  readonly epoch: string;
+  readonly symbol: string;
+  readonly side: Side;
+  readonly qty: number;
+  readonly type: OrderType;
+  readonly price: number | undefined;
+  status: OrderStatus;
+  filledQty: number;
+  /** The runner connection to send later replies to; unknown after a restart. */
+  peer: Buffer | undefined;
+  /** Monotonic ms by which the broker must answer (while `submitted`). */
+  deadlineMs: number;
+}
+
+/** One row of the audit log, as written. */
+export interface AuditWrite {
+  readonly kind: string;
+  readonly outcome: string;
+  readonly code: string | null;
+  readonly account: string | null;
+  readonly clientOrderId: string | null;
+  readonly deploymentId: string | null;
+  readonly epoch: string | null;
+  readonly detail: string | null;
+  readonly receivedAtMs: number | null;
+  readonly decidedAtMs: number;
+}
+
+/** The state a gateway starts from. */
+export interface LoadedState {
+  readonly fences: Map<string, FenceEntry>;
+  readonly kills: Map<string, string>;
+  readonly runners: Map<string, string>;
+  /** `account \u0001 clientOrderId` → status, for every order id consumed. */
+  readonly statuses: Map<string, OrderStatus>;
+  /** The orders not yet final (submitted, unknown, resting). */
+  readonly live: Map<string, OrderRecord>;
+  readonly positions: Map<string, Map<string, number>>;
+}
+
+/** The prepared statements of the core. */
+export class GatewayStatements {
+  readonly #audit: Database.Statement;
+  readonly #order: Database.Statement;
+  readonly #position: Database.Statement;
+  readonly #fence: Database.Statement;
+  readonly #kill: Database.Statement;
+  readonly #unkill: Database.Statement;
+  readonly #authorize: Database.Statement;
+  readonly #revoke: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    this.#audit = db.prepare(
+      "INSERT INTO audit (kind, outcome, code, account, client_order_id, deployment_id, epoch, detail, received_at_ms, decided_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.#order = db.prepare(
+      "INSERT INTO orders (account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, client_order_id) DO UPDATE SET status = excluded.status",
+    );
+    this.#position = db.prepare(
+      "INSERT INTO positions (account, symbol, qty) VALUES (?, ?, ?) ON CONFLICT (account, symbol) DO UPDATE SET qty = excluded.qty",
+    );
+    this.#fence = db.prepare(
+      "INSERT INTO fences (account, deployment_id, epoch, fenced_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET deployment_id = excluded.deployment_id, epoch = excluded.epoch, fenced_at_ms = excluded.fenced_at_ms",
+    );
+    this.#kill = db.prepare(
+      "INSERT INTO kills (account, reason, killed_at_ms) VALUES (?, ?, ?) ON CONFLICT (account) DO UPDATE SET reason = excluded.reason, killed_at_ms = excluded.killed_at_ms",
+    );
+    this.#unkill = db.prepare("DELETE FROM kills WHERE account = ?");
+    this.#authorize = db.prepare(
+      "INSERT INTO runners (node_id, public_key, authorized_at_ms) VALUES (?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET public_key = excluded.public_key, authorized_at_ms = excluded.authorized_at_ms",
+    );
+    this.#revoke = db.prepare("DELETE FROM runners WHERE node_id = ?");
+  }
+
+  /** Appends one audit row. */
+  audit(a: AuditWrite): void {
+    this.#audit.run(
+      a.kind,
+      a.outcome,
+      a.code,
+      a.account,
+      a.clientOrderId,
+      a.deploymentId,
+      a.epoch,
+      a.detail,
+      a.receivedAtMs,
+      a.decidedAtMs,
+    );
+  }
+
+  /** Writes an order's row (its status, once it exists). */
+  order(r: OrderRecord): void {
+    this.#order.run(
+      r.account,
+      r.clientOrderId,
+      r.status,
+      r.deploymentId,
+      r.epoch,
+      r.symbol,
+      r.side,
+      r.qty,
+      r.type,
+      r.price ?? null,
+    );
+  }
+
+  /** Writes a net position. */
+  position(account: string, symbol: string, qty: number): void {
+    this.#position.run(account, symbol, qty);
+  }
+
+  /** Writes a fence entry. */
+  fence(e: FenceEntry): void {
+    this.#fence.run(e.account, e.deploymentId, e.epoch, e.fencedAtUnixMs);
+  }
+
+  /** Turns an account's kill switch on. */
+  kill(account: string, reason: string, atMs: number): void {
+    this.#kill.run(account, reason, atMs);
+  }
+
+  /** Turns an account's kill switch off. */
+  unkill(account: string): void {
+    this.#unkill.run(account);
+  }
+
+  /** Allows a runner key. */
+  authorize(nodeId: string, publicKey: string, atMs: number): void {
+    this.#authorize.run(nodeId, publicKey, atMs);
+  }
+
+  /** Removes a runner key. */
+  revoke(nodeId: string): void {
+    this.#revoke.run(nodeId);
+  }
+
+  /** Reads everything a gateway keeps in memory. */
+  load(): LoadedState {
+    const fences = new Map<string, FenceEntry>();
+    const fenceRows = this.db
+      .prepare("SELECT account, deployment_id, epoch, fenced_at_ms FROM fences")
+      .all() as {
+      account: string;
+      deployment_id: string;
+      epoch: string;
+      fenced_at_ms: number;
+    }[];
+    for (const r of fenceRows)
+      fences.set(r.account, {
+        account: r.account,
+        deploymentId: r.deployment_id,
+        epoch: r.epoch,
+        fencedAtUnixMs: r.fenced_at_ms,
+      });
+    const kills = new Map<string, string>();
+    for (const r of this.db.prepare("SELECT account, reason FROM kills").all() as {
+      account: string;
+      reason: string;
+    }[])
+      kills.set(r.account, r.reason);
+    const runners = new Map<string, string>();
+    for (const r of this.db.prepare("SELECT node_id, public_key FROM runners").all() as {
+      node_id: string;
+      public_key: string;
+    }[])
+      runners.set(r.node_id, r.public_key);
+    const statuses = new Map<string, OrderStatus>();
+    const live = new Map<string, OrderRecord>();
+    const rows = this.db
+      .prepare(
+        "SELECT account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price FROM orders",
+      )
+      .raw()
+      .iterate() as IterableIterator<
+      [string, string, OrderStatus, string, string, string, Side, number, OrderType, number | null]
+    >;
+    for (const [
+      account,
+      clientOrderId,
+      status,
+      deploymentId,
+      epoch,
+      symbol,
+      side,
+      qty,
+      type,
+      price,
+    ] of rows) {
+      const key = `${account}\u0001${clientOrderId}`;
+      statuses.set(key, status);
+      if (status === "submitted" || status === "unknown" || status === "resting") {
+        live.set(key, {
+          account,
+          clientOrderId,
+          deploymentId,
+          epoch,
+          symbol,
+          side,
+          qty,
+          type,
+          price: price ?? undefined,
+          status,
+          filledQty: 0,
+          peer: undefined,
+          deadlineMs: 0,
+        });
+      }
+    }
+    const positions = new Map<string, Map<string, number>>();
+    for (const r of this.db.prepare("SELECT account, symbol, qty FROM positions").all() as {
+      account: string;
+      symbol: string;
+      qty: number;
+    }[]) {
+      let bySymbol = positions.get(r.account);
+      if (bySymbol === undefined) positions.set(r.account, (bySymbol = new Map<string, number>()));
+      bySymbol.set(r.symbol, r.qty);
+    }
+    return { fences, kills, runners, statuses, live, positions };
+  }
+}

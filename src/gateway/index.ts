@@ -1,0 +1,32 @@
+/** The broker gateway's public surface: re-exported by name. */
+export { startGateway, type RunningGateway } from "./gateway-server.ts";
+export type { GatewayOptions } from "./gateway-options.ts";
+export { GatewayClient, type GatewayClientOptions } from "./control-client.ts";
+export type {
+  AccountView,
+  FenceEntry,
+  FenceResult,
+  GatewayControl,
+  GatewayStatus,
+  OpenOrderView,
+} from "./gateway-control.ts";
+export { readAudit, formatAuditLine, type AuditQuery, type AuditRecord } from "./audit.ts";
+export {
+  loadOrCreateKeyPair,
+  keyPairPath,
+  readPublicKeyArg,
+  isZ85Key,
+  GATEWAY_KEY_FILE,
+  type CurveKeyPair,
+} from "./keys.ts";
+export { PaperBroker, type PaperBrokerFigures } from "./paper-broker.ts";
+export type { BrokerAdapter, BrokerEvent, BrokerOrder } from "./broker-adapter.ts";
+export {
+  compileGatewayConfig,
+  defaultGatewayConfig,
+  readGatewayConfig,
+  DEFAULT_RISK_LIMITS,
+  type GatewayConfig,
+  type RiskLimits,
+} from "./gateway-config.ts";
+export { RejectCode } from "./order-wire.ts";

@@ -1,0 +1,122 @@
+/**
+ * CURVE key pairs of the gateway (and of its clients in tests), stored as Z85 text: the secret key
+ * in a file of mode 0600, the public key beside it in `<file>.pub`. A key pair is made once and
+ * kept, because the orchestrator and the runners pin the gateway's public key.
+ *
+ * Also the one helper ZAP needs: ZeroMQ hands the handler a client's public key as 32 raw bytes,
+ * while every list we keep (authorized runners, orchestrator keys) holds Z85 text.
+ */
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import * as zmq from "zeromq";
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
+
+/** A CURVE key pair, both halves as 40-character Z85 strings. */
+export interface CurveKeyPair {
+  readonly publicKey: string;
+  readonly secretKey: string;
+}
+
+/** The file name of the gateway's secret key inside a `--keys` directory. */
+export const GATEWAY_KEY_FILE = "gateway.key";
+
+const Z85_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+
+/** Whether `text` looks like a Z85 CURVE key (40 characters of the Z85 alphabet). */
+export function isZ85Key(text: string): boolean {
+  return Z85_KEY.test(text);
+}
+
+/** Encodes bytes (a multiple of 4 long, e.g. a 32-byte CURVE key) as Z85 (ZeroMQ RFC 32). */
+export function z85Encode(bytes: Uint8Array): string {
+  if (bytes.length % 4 !== 0) {
+    throw new HiveError(ErrorCode.InvalidArgument, `z85: ${bytes.length} bytes, expected a multiple of 4`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 4) {
+    let value = view.getUint32(i);
+    let chunk = "";
+    for (let j = 0; j < 5; j++) {
+      chunk = Z85_CHARS.charAt(value % 85) + chunk;
+      value = Math.floor(value / 85);
+    }
+    out += chunk;
+  }
+  return out;
+}
+
+/** The secret key file of the key pair kept in directory `dir`. */
+export function keyPairPath(dir: string, file = GATEWAY_KEY_FILE): string {
+  return join(dir, file);
+}
+
+/**
+ * Reads the key pair at `secretFile` (and `secretFile.pub`), or makes one and writes it there
+ * (creating the directory) if there is none. A secret file readable by others is refused.
+ */
+export function loadOrCreateKeyPair(secretFile: string): CurveKeyPair {
+  const publicFile = `${secretFile}.pub`;
+  const secret = readKeyFile(secretFile);
+  if (secret !== undefined) {
+    if ((statSync(secretFile).mode & 0o077) !== 0) {
+      throw new HiveError(
+        ErrorCode.FailedPrecondition,
+        `${secretFile}: readable by group or others, expected mode 0600 (chmod 600 it)`,
+      );
+    }
+    const publicKey = readKeyFile(publicFile);
+    if (publicKey === undefined) {
+      throw new HiveError(
+        ErrorCode.FailedPrecondition,
+        `${publicFile}: missing, expected the public key beside the secret key ${secretFile}`,
+      );
+    }
+    return { publicKey, secretKey: secret };
+  }
+  const pair = zmq.curveKeyPair();
+  try {
+    mkdirSync(dirname(secretFile), { recursive: true, mode: 0o700 });
+    writeFileSync(secretFile, `${pair.secretKey}\n`, { mode: 0o600, flag: "wx" });
+    chmodSync(secretFile, 0o600);
+    writeFileSync(publicFile, `${pair.publicKey}\n`, { mode: 0o644 });
+  } catch (err) {
+    throw new HiveError(
+      ErrorCode.FailedPrecondition,
+      `${secretFile}: cannot write a new key pair: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  return pair;
+}
+
+/** A key given on the command line: Z85 text itself, or a file holding it (e.g. a `.pub` file). */
+export function readPublicKeyArg(flag: string, value: string): string {
+  if (isZ85Key(value)) return value;
+  const fromFile = readKeyFile(value);
+  if (fromFile === undefined) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `${flag}: found "${value}", expected a 40-character Z85 public key or a file holding one`,
+    );
+  }
+  return fromFile;
+}
+
+/** The Z85 key in `file`, undefined if there is no such file; a file with something else is an error. */
+function readKeyFile(file: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new HiveError(ErrorCode.FailedPrecondition, `${file}: cannot read: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (!isZ85Key(text)) {
+    throw new HiveError(ErrorCode.InvalidArgument, `${file}: expected one 40-character Z85 CURVE key`);
+  }
+  return text;
+}

@@ -1,0 +1,370 @@
+/**
+ * The paper broker: the default BrokerAdapter, a simulated market good enough to trade against.
+ * - A market order fills whole at the symbol's last price, or is rejected "no-price".
+ * - A limit order fills at its limit price if it is marketable against the last price (a buy at
+ *   or above it, a sell at or below it); otherwise it rests, and fills at its limit price when a
+ *   later price crosses it.
+ * - A client order id seen before is refused and counted (`duplicateSubmissions`): the gateway's
+ *   idempotency should make that count stay 0, and the tests assert it.
+ *
+ * Its state (orders, fills, positions) lives in the gateway's database, written inside the
+ * gateway's batch transaction, so a restart neither forgets nor re-executes an order. Prices are
+ * not persisted: after a restart a market order is "no-price" until the next tick.
+ *
+ * Fault injection for tests: `delayAnswers(match, ms)` holds the answers (and fills) of matching
+ * orders for `ms` while still executing them, as a broker whose reports are late.
+ */
+import type Database from "better-sqlite3";
+import type {
+  BrokerAdapter,
+  BrokerEvent,
+  BrokerOpenOrder,
+  BrokerOrder,
+  BrokerOrderState,
+} from "./broker-adapter.ts";
+import type { Side } from "./order-wire.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS paper_orders (
+  account TEXT NOT NULL, client_order_id TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
+  qty REAL NOT NULL, type TEXT NOT NULL, price REAL, status TEXT NOT NULL,
+  PRIMARY KEY (account, client_order_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS paper_fills (
+  fill_id TEXT PRIMARY KEY, account TEXT NOT NULL, client_order_id TEXT NOT NULL, symbol TEXT NOT NULL,
+  side TEXT NOT NULL, qty REAL NOT NULL, price REAL NOT NULL, at_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS paper_fills_order ON paper_fills (account, client_order_id);
+CREATE TABLE IF NOT EXISTS paper_positions (
+  account TEXT NOT NULL, symbol TEXT NOT NULL, qty REAL NOT NULL, PRIMARY KEY (account, symbol)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS paper_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+`;
+
+/** Options of the paper broker. */
+export interface PaperBrokerOptions {
+  /** The wall clock for fill timestamps. */
+  readonly now?: () => number;
+}
+
+/** The paper broker's counts. */
+export interface PaperBrokerFigures {
+  readonly orders: number;
+  readonly fills: number;
+  /** Submissions of a client order id it had already seen; must stay 0. */
+  readonly duplicateSubmissions: number;
+}
+
+type FillEvent = Extract<BrokerEvent, { type: "fill" }>;
+type Resting = BrokerOpenOrder;
+
+/** See the file comment. */
+export class PaperBroker implements BrokerAdapter {
+  readonly name = "paper";
+  readonly #db: Database.Database;
+  readonly #now: () => number;
+  readonly #prices = new Map<string, number>();
+  /** Every order id it has received: `account \u0001 clientOrderId`. */
+  readonly #seen = new Set<string>();
+  /** symbol → key → resting order. */
+  readonly #resting = new Map<string, Map<string, Resting>>();
+  readonly #positions = new Map<string, Map<string, number>>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #sql;
+  #listener: (event: BrokerEvent) => void = () => undefined;
+  #fillSeq: number;
+  #fills = 0;
+  #duplicateSubmissions: number;
+  #delay: { match: (order: BrokerOrder) => boolean; ms: number } | undefined;
+  /** Events held back while a delayed order is being submitted. */
+  #held: BrokerEvent[] | undefined;
+
+  constructor(db: Database.Database, options: PaperBrokerOptions = {}) {
+    this.#db = db;
+    this.#now = options.now ?? Date.now;
+    db.exec(SCHEMA);
+    this.#sql = {
+      insertOrder: db.prepare(
+        "INSERT INTO paper_orders (account, client_order_id, symbol, side, qty, type, price, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      setStatus: db.prepare("UPDATE paper_orders SET status = ? WHERE account = ? AND client_order_id = ?"),
+      insertFill: db.prepare(
+        "INSERT INTO paper_fills (fill_id, account, client_order_id, symbol, side, qty, price, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      addPosition: db.prepare(
+        "INSERT INTO paper_positions (account, symbol, qty) VALUES (?, ?, ?) ON CONFLICT (account, symbol) DO UPDATE SET qty = qty + excluded.qty",
+      ),
+      setMeta: db.prepare(
+        "INSERT INTO paper_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ),
+      orderRow: db
+        .prepare("SELECT status FROM paper_orders WHERE account = ? AND client_order_id = ?")
+        .pluck(),
+      fillsOf: db.prepare(
+        "SELECT fill_id, symbol, side, qty, price FROM paper_fills WHERE account = ? AND client_order_id = ? ORDER BY at_ms, fill_id",
+      ),
+    };
+    this.#fillSeq = this.#load();
+    this.#duplicateSubmissions =
+      (db.prepare("SELECT value FROM paper_meta WHERE key = 'duplicateSubmissions'").pluck().get() as
+        number | undefined) ?? 0;
+  }
+
+  /** Loads what survives a restart; returns the number of fills so far. */
+  #load(): number {
+    for (const id of this.#db
+      .prepare("SELECT account || char(1) || client_order_id FROM paper_orders")
+      .pluck()
+      .iterate())
+      this.#seen.add(id as string);
+    const resting = this.#db
+      .prepare(
+        "SELECT account, client_order_id, symbol, side, qty, price FROM paper_orders WHERE status = 'resting'",
+      )
+      .all() as {
+      account: string;
+      client_order_id: string;
+      symbol: string;
+      side: Side;
+      qty: number;
+      price: number;
+    }[];
+    for (const r of resting)
+      this.#rest({
+        account: r.account,
+        clientOrderId: r.client_order_id,
+        symbol: r.symbol,
+        side: r.side,
+        qty: r.qty,
+        price: r.price,
+      });
+    const positions = this.#db.prepare("SELECT account, symbol, qty FROM paper_positions").all() as {
+      account: string;
+      symbol: string;
+      qty: number;
+    }[];
+    for (const p of positions) this.#bookFill(p.account, p.symbol, p.qty);
+    return this.#db.prepare("SELECT count(*) FROM paper_fills").pluck().get() as number;
+  }
+
+  onEvent(listener: (event: BrokerEvent) => void): void {
+    this.#listener = listener;
+  }
+
+  submit(order: BrokerOrder): void {
+    const key = `${order.account}\u0001${order.clientOrderId}`;
+    if (this.#seen.has(key)) {
+      this.#duplicateSubmissions += 1;
+      this.#sql.setMeta.run("duplicateSubmissions", this.#duplicateSubmissions);
+      this.#listener({
+        type: "rejected",
+        account: order.account,
+        clientOrderId: order.clientOrderId,
+        code: "duplicate-client-order-id",
+        reason: `client order id ${order.clientOrderId} was already used on account ${order.account}`,
+      });
+      return;
+    }
+    this.#seen.add(key);
+    const delay = this.#delay?.match(order) === true ? this.#delay.ms : undefined;
+    if (delay !== undefined) this.#held = [];
+    try {
+      this.#execute(order);
+    } finally {
+      const held = this.#held;
+      this.#held = undefined;
+      if (delay !== undefined && held !== undefined) this.#later(delay, held);
+    }
+  }
+
+  #execute(order: BrokerOrder): void {
+    const last = this.#prices.get(order.symbol);
+    const { account, clientOrderId, symbol, side, qty } = order;
+    if (order.type === "market" && last === undefined) {
+      this.#sql.insertOrder.run(account, clientOrderId, symbol, side, qty, order.type, null, "rejected");
+      this.#emit({
+        type: "rejected",
+        account,
+        clientOrderId,
+        code: "no-price",
+        reason: `no price for ${symbol} yet`,
+      });
+      return;
+    }
+    const fillPrice =
+      order.type === "market" ? last : marketable(side, order.price, last) ? order.price : undefined;
+    if (fillPrice === undefined) {
+      const price = order.price ?? 0;
+      this.#sql.insertOrder.run(account, clientOrderId, symbol, side, qty, order.type, price, "resting");
+      this.#rest({ account, clientOrderId, symbol, side, qty, price });
+      this.#emit({ type: "accepted", account, clientOrderId, status: "resting" });
+      return;
+    }
+    this.#sql.insertOrder.run(
+      account,
+      clientOrderId,
+      symbol,
+      side,
+      qty,
+      order.type,
+      order.price ?? null,
+      "filled",
+    );
+    this.#emit({ type: "accepted", account, clientOrderId, status: "filled" });
+    this.#fill(account, clientOrderId, symbol, side, qty, fillPrice);
+  }
+
+  cancel(account: string, clientOrderId: string, reason: string): void {
+    const key = `${account}\u0001${clientOrderId}`;
+    for (const book of this.#resting.values()) {
+      if (!book.delete(key)) continue;
+      this.#atomically(() => this.#sql.setStatus.run("cancelled", account, clientOrderId));
+      this.#emit({ type: "cancelled", account, clientOrderId, reason });
+      return;
+    }
+  }
+
+  onPrice(symbol: string, price: number): void {
+    this.#prices.set(symbol, price);
+    const book = this.#resting.get(symbol);
+    if (book === undefined || book.size === 0) return;
+    const crossed = [...book.entries()].filter(([, o]) => marketable(o.side, o.price, price));
+    if (crossed.length === 0) return;
+    this.#atomically(() => {
+      for (const [key, o] of crossed) {
+        book.delete(key);
+        this.#sql.setStatus.run("filled", o.account, o.clientOrderId);
+        this.#fill(o.account, o.clientOrderId, o.symbol, o.side, o.qty, o.price);
+      }
+    });
+  }
+
+  /** Sets a symbol's price, as a market-data tick would (for tests). */
+  setPrice(symbol: string, price: number): void {
+    this.onPrice(symbol, price);
+  }
+
+  lastPrice(symbol: string): number | undefined {
+    return this.#prices.get(symbol);
+  }
+
+  afterCommit(): void {
+    // Nothing is sent anywhere: the paper broker's state committed with the gateway's.
+  }
+
+  positions(account?: string): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [a, bySymbol] of this.#positions) {
+      if (account === undefined || a === account) out[a] = Object.fromEntries(bySymbol);
+    }
+    return out;
+  }
+
+  openOrders(account?: string): BrokerOpenOrder[] {
+    const out: BrokerOpenOrder[] = [];
+    for (const book of this.#resting.values())
+      for (const o of book.values()) if (account === undefined || o.account === account) out.push(o);
+    return out;
+  }
+
+  orderState(account: string, clientOrderId: string): BrokerOrderState | undefined {
+    const status = this.#sql.orderRow.get(account, clientOrderId) as BrokerOrderState["status"] | undefined;
+    if (status === undefined) return undefined;
+    const rows = this.#sql.fillsOf.all(account, clientOrderId) as {
+      fill_id: string;
+      symbol: string;
+      side: Side;
+      qty: number;
+      price: number;
+    }[];
+    const fills = rows.map((r): FillEvent => ({
+      type: "fill",
+      account,
+      clientOrderId,
+      symbol: r.symbol,
+      side: r.side,
+      qty: r.qty,
+      price: r.price,
+      fillId: r.fill_id,
+    }));
+    return { status, fills };
+  }
+
+  /** Holds the answers of orders matching `match` for `ms` (they still execute at once). */
+  delayAnswers(match: (order: BrokerOrder) => boolean, ms: number): void {
+    this.#delay = { match, ms };
+  }
+
+  /** Ends `delayAnswers`; answers already held still come at their time. */
+  clearDelay(): void {
+    this.#delay = undefined;
+  }
+
+  /** A copy of the counts. */
+  figures(): PaperBrokerFigures {
+    return { orders: this.#seen.size, fills: this.#fills, duplicateSubmissions: this.#duplicateSubmissions };
+  }
+
+  close(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+
+  #fill(
+    account: string,
+    clientOrderId: string,
+    symbol: string,
+    side: Side,
+    qty: number,
+    price: number,
+  ): void {
+    this.#fillSeq += 1;
+    this.#fills += 1;
+    const fillId = `pf-${this.#fillSeq}`;
+    const signed = side === "buy" ? qty : -qty;
+    this.#sql.insertFill.run(fillId, account, clientOrderId, symbol, side, qty, price, this.#now());
+    this.#sql.addPosition.run(account, symbol, signed);
+    this.#bookFill(account, symbol, signed);
+    this.#emit({ type: "fill", account, clientOrderId, symbol, side, qty, price, fillId });
+  }
+
+  #bookFill(account: string, symbol: string, signedQty: number): void {
+    let bySymbol = this.#positions.get(account);
+    if (bySymbol === undefined) {
+      bySymbol = new Map();
+      this.#positions.set(account, bySymbol);
+    }
+    bySymbol.set(symbol, (bySymbol.get(symbol) ?? 0) + signedQty);
+  }
+
+  #rest(order: Resting): void {
+    let book = this.#resting.get(order.symbol);
+    if (book === undefined) {
+      book = new Map();
+      this.#resting.set(order.symbol, book);
+    }
+    book.set(`${order.account}\u0001${order.clientOrderId}`, order);
+  }
+
+  #emit(event: BrokerEvent): void {
+    if (this.#held !== undefined) this.#held.push(event);
+    else this.#listener(event);
+  }
+
+  #later(ms: number, events: BrokerEvent[]): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      for (const e of events) this.#listener(e);
+    }, ms);
+    this.#timers.add(timer);
+  }
+
+  /** Runs writes in the caller's transaction, or in one of its own outside a gateway batch. */
+  #atomically(fn: () => void): void {
+    if (this.#db.inTransaction) fn();
+    else this.#db.transaction(fn)();
+  }
+}
+
+/** Whether a limit order on `side` at `limit` trades against the market price `last`. */
+function marketable(side: Side, limit: number | undefined, last: number | undefined): boolean {
+  if (limit === undefined || last === undefined) return false;
+  return side === "buy" ? last <= limit : last >= limit;
+}

@@ -1,0 +1,125 @@
+/**
+ * Test helpers for the gateway: a runner-like order client (a DEALER, optionally a CURVE client),
+ * envelope builders, and the books comparison the tests and the benchmark use.
+ */
+import * as zmq from "zeromq";
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
+import type { AccountView } from "../gateway-control.ts";
+import type { CurveKeyPair } from "../keys.ts";
+import type { WireOrder } from "../order-wire.ts";
+
+/** A reply frame, parsed. */
+export interface Reply {
+  readonly type: string;
+  readonly account: string;
+  readonly clientOrderId: string;
+  readonly [field: string]: unknown;
+}
+
+/** The envelope a runner would send for `order` as (deploymentId, epoch). */
+export function envelope(
+  deploymentId: string,
+  epoch: bigint | string,
+  order: Partial<WireOrder> & { account: string; clientOrderId: string },
+): string {
+  const full: WireOrder = { symbol: "ESZ6", side: "buy", qty: 1, type: "market", ...order };
+  return JSON.stringify({
+    deploymentId,
+    epoch: epoch.toString(),
+    account: full.account,
+    clientOrderId: full.clientOrderId,
+    sentAtUnixMs: Date.now(),
+    order: full,
+  });
+}
+
+/** A runner's upstream DEALER, collecting every reply. */
+export class OrderClient {
+  readonly replies: Reply[] = [];
+  readonly #dealer: zmq.Dealer;
+  readonly #reader: Promise<void>;
+  #waiters: (() => void)[] = [];
+
+  constructor(address: string, curve?: { serverKey: string; keys: CurveKeyPair }) {
+    this.#dealer = new zmq.Dealer({
+      linger: 0,
+      ...(curve === undefined
+        ? {}
+        : {
+            curveServerKey: curve.serverKey,
+            curvePublicKey: curve.keys.publicKey,
+            curveSecretKey: curve.keys.secretKey,
+          }),
+    });
+    this.#dealer.connect(address);
+    this.#reader = this.#read();
+  }
+
+  /** Sends one frame. */
+  async send(frame: string): Promise<void> {
+    await this.#dealer.send(frame);
+  }
+
+  /** Waits for the first reply (after `from`, an index into `replies`) that `match` accepts. */
+  async next(match: (r: Reply) => boolean, timeoutMs = 5_000, from = 0): Promise<Reply> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const found = this.replies.slice(from).find(match);
+      if (found !== undefined) return found;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new HiveError(ErrorCode.Unavailable, `no matching reply within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** The replies for one client order id, in arrival order. */
+  about(clientOrderId: string): Reply[] {
+    return this.replies.filter((r) => r.clientOrderId === clientOrderId);
+  }
+
+  async close(): Promise<void> {
+    this.#dealer.close();
+    await this.#reader;
+  }
+
+  async #read(): Promise<void> {
+    try {
+      for await (const [frame] of this.#dealer) {
+        this.replies.push(JSON.parse(frame?.toString() ?? "{}") as Reply);
+        const waiters = this.#waiters;
+        this.#waiters = [];
+        for (const w of waiters) w();
+      }
+    } catch {
+      // closed
+    }
+  }
+}
+
+/**
+ * Compares the gateway's books (positions from the fills it was told of) with the broker's own
+ * positions; returns one line per difference (none: the books match).
+ */
+export function compareBooks(
+  gateway: readonly AccountView[],
+  broker: Record<string, Record<string, number>>,
+): string[] {
+  const diffs: string[] = [];
+  const accounts = new Set([...gateway.map((a) => a.account), ...Object.keys(broker)]);
+  for (const account of accounts) {
+    const mine = gateway.find((a) => a.account === account)?.positions ?? {};
+    const theirs = broker[account] ?? {};
+    for (const symbol of new Set([...Object.keys(mine), ...Object.keys(theirs)])) {
+      const a = mine[symbol] ?? 0;
+      const b = theirs[symbol] ?? 0;
+      if (Math.abs(a - b) > 1e-9) diffs.push(`${account} ${symbol}: gateway ${a}, broker ${b}`);
+    }
+  }
+  return diffs;
+}
