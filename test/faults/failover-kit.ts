@@ -23,7 +23,7 @@ import { readAudit, type AuditRecord } from "../../src/gateway/index.ts";
 import { queryAudit } from "../../src/gateway/audit.ts";
 import { DB_FILE } from "../../src/gateway/gateway-db.ts";
 import { keyPairPath, loadOrCreateKeyPair, type CurveKeyPair } from "../../src/gateway/keys.ts";
-import { OrderClient } from "../../src/gateway/testing/order-client.ts";
+import { envelope, OrderClient, type Reply } from "../../src/gateway/testing/order-client.ts";
 import type { DeploymentView } from "../../src/orchestrator/control-plane.ts";
 import { loadCurveKeyPair } from "../../src/runner/curve-keys.ts";
 import { createNamespace, processes, type ManagedProcess, type Namespace } from "./lib/index.ts";
@@ -367,6 +367,33 @@ export class FaultCluster {
     });
   }
 
+  /**
+   * Sends one order stamped (deploymentId, epoch) straight to the gateway with runner `r`'s key
+   * (a resting buy far below the market) and resolves with the gateway's first answer.
+   */
+  async probeOrder(
+    r: FaultRunner,
+    deploymentId: string,
+    epoch: string,
+    clientOrderId: string,
+  ): Promise<Reply> {
+    const client = this.orderClient(r);
+    try {
+      await client.send(
+        envelope(deploymentId, epoch, {
+          account: ACCOUNT,
+          clientOrderId,
+          type: "limit",
+          side: "buy",
+          price: 1,
+        }),
+      );
+      return await client.next((x) => x.clientOrderId === clientOrderId && x.type !== "fill", 5_000);
+    } finally {
+      await client.close();
+    }
+  }
+
   /** The runner's JSON log lines whose msg matches (pino lines on its stderr), with their time (ms). */
   runnerEvents(
     r: FaultRunner,
@@ -654,4 +681,23 @@ export function lateAccepted(records: readonly AuditRecord[], lateMs: number): A
       return false;
     }
   });
+}
+
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Whether a process with this pid exists (and is not a zombie waiting to be reaped). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\S+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
 }

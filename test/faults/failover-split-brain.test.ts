@@ -1,0 +1,95 @@
+/**
+ * Fault: split brain. The active runner's namespace is cut from the orchestrator only; its link to
+ * the gateway stays up, so nothing on the network stops it trading. Its lease runs out: it closes
+ * the order path at once and kills the strategy after the grace (self-fencing), before the
+ * orchestrator calls the node down and fails over to the standby. The cut is kept a while after
+ * the promotion (the old runner is alive, still connected to the gateway), then healed: the old
+ * deployment must be stopped, and nothing of it accepted after the fence moved.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { auditReport, FaultCluster, pidAlive, sleep, until } from "./failover-kit.ts";
+import { assertSafe } from "./fault-assert.ts";
+import { netnsUsable, requireNetns } from "./lib/index.ts";
+
+test("split brain: cut from the orchestrator only, the runner self-fences, the standby takes over; after the heal the old one is gone", async (t) => {
+  if (!netnsUsable(t, await requireNetns())) return;
+  const c = await FaultCluster.start();
+  try {
+    const active = await until("active", () => c.role("active"));
+    const standby = await until("standby", () => c.role("standby"));
+    const old = c.runnerOf(active);
+    const strategyPid = active.pid;
+    assert.ok(strategyPid !== null, "the active's pid is known");
+    const since = old.proc.lineCount;
+    const faultAt = Date.now();
+    await old.ns.cutTo(c.orchestratorHost);
+    const lease = await old.proc.waitForLine(
+      (l) => /^self-fenced: the lease ran out/.test(String(l.json?.["msg"])),
+      5_000,
+      { since },
+    );
+    await c.waitForAccepted(standby.id, faultAt);
+    const promotedAt = Date.now();
+    // Still cut, still connected to the gateway: an order as the old active, with its own key, is refused.
+    const probe = await c.probeOrder(old, active.id, active.epoch, "probe-split");
+    await sleep(1_000);
+    const healAt = Date.now();
+    await old.ns.heal(c.orchestratorHost);
+    await until("the old strategy process gone", () => !pidAlive(strategyPid), 10_000);
+    const oldView = await until(
+      "the old deployment stopped after the heal",
+      async () => {
+        const d = await c.deployment(active.id);
+        return d === undefined || d.phase !== "running" ? (d ?? "forgotten") : undefined;
+      },
+      10_000,
+    );
+    await sleep(300);
+    const records = c.audit();
+    const report = auditReport("split-brain", records, {
+      from: active.id,
+      to: standby.id,
+      faultAtMs: faultAt,
+    });
+    const kill = c
+      .runnerEvents(old, /^self-fenced: lease still lost after the grace/)
+      .find((e) => e.at >= faultAt);
+    const lastOld = records
+      .filter((r) => r.kind === "order" && r.deploymentId === active.id && r.outcome === "accepted")
+      .at(-1);
+    const after = records.filter(
+      (r) =>
+        r.kind === "order" &&
+        r.deploymentId === active.id &&
+        r.decidedAtMs >= promotedAt &&
+        !r.clientOrderId?.startsWith("probe-"),
+    );
+    t.diagnostic(
+      JSON.stringify({
+        faultToSelfFenceMs: Number(lease.json?.["time"]) - faultAt,
+        faultToSelfFenceKillMs: kill ? kill.at - faultAt : null,
+        faultToLastOldAcceptedMs: lastOld ? lastOld.decidedAtMs - faultAt : null,
+        cutAfterPromotionMs: healAt - promotedAt,
+        oldOrdersAtGatewayAfterPromotion: after.length,
+        probeAsOldActive: `${probe.type} ${String(probe["code"])}`,
+        oldAfterHeal: typeof oldView === "string" ? oldView : oldView.phase,
+      }),
+    );
+    await assertSafe(t, c, report);
+    assert.deepEqual([probe.type, probe["code"]], ["reject", "fenced"], "an order as the old active");
+    assert.equal(
+      after.filter((r) => r.outcome === "accepted").length,
+      0,
+      "old orders accepted after the promotion",
+    );
+    assert.ok(kill !== undefined, "the runner killed its live strategy when the grace ran out");
+    assert.ok(
+      report.faultToFirstOrderMs !== null &&
+        report.faultToFirstOrderMs >= c.timings.downAfterMs - c.timings.heartbeatMs,
+      `failover took ${report.faultToFirstOrderMs} ms: not before the node could be called down`,
+    );
+  } finally {
+    await c.close();
+  }
+});
