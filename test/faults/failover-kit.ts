@@ -51,6 +51,8 @@ export interface FaultRunner {
   readonly ns: Namespace;
   proc: ManagedProcess;
   readonly config: string;
+  /** http://ns:port/metrics with the runnerMetrics option. */
+  readonly metricsUrl?: string;
 }
 
 /** Options of {@link FaultCluster.start}. */
@@ -61,6 +63,8 @@ export interface FaultClusterOptions {
   readonly periodMs?: number;
   /** Put the orchestrator → gateway control channel through this host:port instead (a DelayProxy). */
   readonly controlVia?: (control: { host: string; port: number }) => Promise<{ host: string; port: number }>;
+  /** Serve each runner's Prometheus metrics on its namespace address (see {@link FaultCluster.orderPathFigures}). */
+  readonly runnerMetrics?: boolean;
   /** Extra environment of the gateway process. */
   readonly gatewayEnv?: NodeJS.ProcessEnv;
 }
@@ -270,10 +274,14 @@ export class FaultCluster {
           "stopGraceMs: 300",
           `cgroupParent: hivet-${this.tag}-r${i + 1}`,
           `curveKeyFile: ${base}/curve.key`,
+          ...(this.options.runnerMetrics ? [`metricsListen: "${r.ns.nsAddress}:9464"`] : []),
           "",
         ].join("\n"),
       );
-      Object.assign(r, { config });
+      Object.assign(r, {
+        config,
+        ...(this.options.runnerMetrics ? { metricsUrl: `http://${r.ns.nsAddress}:9464/metrics` } : {}),
+      });
       r.proc = this.startRunner(r);
     }
     await until("every runner registered", async () => {
@@ -392,6 +400,28 @@ export class FaultCluster {
     } finally {
       await client.close();
     }
+  }
+
+  /**
+   * A deployment's order path as its runner counts it (the runnerMetrics option): orders
+   * forwarded to the gateway, and orders not forwarded by reason (closed, unreachable, ...).
+   */
+  async orderPathFigures(
+    r: FaultRunner,
+    deploymentId: string,
+  ): Promise<{ forwarded: number; drops: Record<string, number> }> {
+    if (r.metricsUrl === undefined) throw new Error("start the cluster with runnerMetrics: true");
+    const text = await (await fetch(r.metricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
+    const drops: Record<string, number> = {};
+    let forwarded = 0;
+    for (const line of text.split("\n")) {
+      if (!line.includes(`deployment="${deploymentId}"`)) continue;
+      const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+      const reason = /reason="([^"]+)"/.exec(line)?.[1];
+      if (line.startsWith("hive_order_path_drops{") && reason !== undefined) drops[reason] = value;
+      if (line.startsWith("hive_route_messages{") && line.includes('socket="orders"')) forwarded = value;
+    }
+    return { forwarded, drops };
   }
 
   /** The runner's JSON log lines whose msg matches (pino lines on its stderr), with their time (ms). */
