@@ -8,6 +8,7 @@ import { registerDev } from "./commands/dev.ts";
 import { registerDevPreview } from "./commands/dev-preview.ts";
 import { registerDrain } from "./commands/drain.ts";
 import { registerExplain } from "./commands/explain.ts";
+import { registerGateway } from "./commands/gateway.ts";
 import { registerLogs } from "./commands/logs.ts";
 import { registerNodes } from "./commands/nodes.ts";
 import { registerPlan, UsageError } from "./commands/plan.ts";
@@ -45,6 +46,7 @@ export function buildProgram(io: CliIo): Command {
   registerTrading(program, io);
   registerRunner(program, io);
   registerOrchestrator(program, io);
+  registerGateway(program, io);
   return program;
 }
 

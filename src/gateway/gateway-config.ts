@@ -72,11 +72,17 @@ export function defaultGatewayConfig(): GatewayConfig {
   return compileGatewayConfig({});
 }
 
+/** The configuration as the YAML file writes it (every field optional). */
+export interface GatewayConfigInput {
+  readonly brokerTimeoutMs?: number;
+  readonly risk?: {
+    readonly default?: RiskLimitsInput;
+    readonly accounts?: Readonly<Record<string, RiskLimitsInput>>;
+  };
+}
+
 /** Fills defaults in a configuration given as an object (tests, `startGateway`). */
-export function compileGatewayConfig(input: {
-  brokerTimeoutMs?: number;
-  risk?: { default?: RiskLimitsInput; accounts?: Record<string, RiskLimitsInput> };
-}): GatewayConfig {
+export function compileGatewayConfig(input: GatewayConfigInput): GatewayConfig {
   const defaultLimits = { ...DEFAULT_RISK_LIMITS, ...definedOnly(input.risk?.default ?? {}) };
   const accountLimits = new Map<string, RiskLimits>();
   for (const [account, limits] of Object.entries(input.risk?.accounts ?? {}))

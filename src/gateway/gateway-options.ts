@@ -6,7 +6,12 @@ import type Database from "better-sqlite3";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import type { BrokerAdapter } from "./broker-adapter.ts";
-import { defaultGatewayConfig, type GatewayConfig } from "./gateway-config.ts";
+import {
+  compileGatewayConfig,
+  defaultGatewayConfig,
+  type GatewayConfig,
+  type GatewayConfigInput,
+} from "./gateway-config.ts";
 import { isZ85Key, keyPairPath, loadOrCreateKeyPair, type CurveKeyPair } from "./keys.ts";
 
 /** What `startGateway` takes. */
@@ -24,8 +29,8 @@ export interface GatewayOptions {
   readonly orchestratorKeys?: readonly string[];
   /** No CURVE on either socket: anyone who can connect may fence and trade (benchmarks, demos). */
   readonly insecure?: boolean;
-  /** Risk limits and broker timeout (default: defaultGatewayConfig()). */
-  readonly config?: GatewayConfig;
+  /** Risk limits and broker timeout, compiled or as the YAML file's object (default: defaultGatewayConfig()). */
+  readonly config?: GatewayConfig | GatewayConfigInput;
   /** Market-data publishers to connect at start (else the set last given by the `marketData` op). */
   readonly marketData?: readonly string[];
   /** Serve Prometheus metrics at http://host:port/metrics. */
@@ -91,7 +96,12 @@ export function compileGatewayOptions(o: GatewayOptions): CompiledGatewayOptions
     controlListen: o.controlListen,
     keyPair,
     orchestratorKeys: o.orchestratorKeys ?? [],
-    config: o.config ?? defaultGatewayConfig(),
+    config:
+      o.config === undefined
+        ? defaultGatewayConfig()
+        : "accountLimits" in o.config && o.config.accountLimits instanceof Map
+          ? o.config
+          : compileGatewayConfig(o.config),
     marketData: o.marketData,
     metricsListen: o.metricsListen,
     passThrough: o.passThrough === true,

@@ -123,3 +123,17 @@ export function compareBooks(
   }
   return diffs;
 }
+
+/** A TCP port free on `host` now (bound and released), for a process that must reuse it after a restart. */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ValidationError } from "../domain/validation-error.ts";
+import { DEFAULT_RISK_LIMITS, readGatewayConfig } from "./gateway-config.ts";
+
+function withFile(text: string, fn: (file: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), "hive-gwcfg-"));
+  try {
+    const file = join(dir, "gateway.yaml");
+    writeFileSync(file, text);
+    fn(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("per-account limits are merged over the default block, which is merged over the built-in defaults", () => {
+  withFile(
+    "brokerTimeoutMs: 500\nrisk:\n  default:\n    maxOrderQty: 50\n  accounts:\n    ACC-1:\n      maxNotional: 1000\n",
+    (file) => {
+      const c = readGatewayConfig(file);
+      assert.equal(c.brokerTimeoutMs, 500);
+      assert.deepEqual(c.defaultLimits, { ...DEFAULT_RISK_LIMITS, maxOrderQty: 50 });
+      assert.deepEqual(c.accountLimits.get("ACC-1"), {
+        ...DEFAULT_RISK_LIMITS,
+        maxOrderQty: 50,
+        maxNotional: 1000,
+      });
+    },
+  );
+});
+
+test("a bad field is a ValidationError naming file, line and field", () => {
+  withFile("risk:\n  default:\n    maxOrderQty: -1\n    maxNotionl: 5\n", (file) => {
+    assert.throws(
+      () => readGatewayConfig(file),
+      (err: unknown) => {
+        assert.ok(err instanceof ValidationError);
+        assert.match(err.message, /gateway\.yaml:3:\d+: risk\.default\.maxOrderQty/);
+        assert.match(err.message, /gateway\.yaml:4:\d+: risk\.default\.maxNotionl: found unknown field/);
+        return true;
+      },
+    );
+  });
+});

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import type { BrokerEvent } from "./broker-adapter.ts";
+import { openGatewayDb } from "./gateway-db.ts";
+import { PaperBroker } from "./paper-broker.ts";
+
+/** A paper broker on a real database in a temp dir; `reopen` simulates a restart. */
+function withBroker(
+  fn: (ctx: { broker: PaperBroker; events: BrokerEvent[]; reopen: () => PaperBroker }) => void,
+) {
+  const dir = mkdtempSync(join(tmpdir(), "hive-paper-"));
+  let state = openGatewayDb(dir);
+  const events: BrokerEvent[] = [];
+  const make = () => {
+    const b = new PaperBroker(state.db, { now: () => 1 });
+    b.onEvent((e) => events.push(e));
+    return b;
+  };
+  const reopen = () => {
+    state.close();
+    state = openGatewayDb(dir);
+    return make();
+  };
+  try {
+    fn({ broker: make(), events, reopen });
+  } finally {
+    state.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const base = { account: "A", symbol: "ES", qty: 2 } as const;
+
+test("market orders fill at the last price; with none they are rejected no-price", () => {
+  withBroker(({ broker, events }) => {
+    broker.submit({ ...base, clientOrderId: "1", side: "buy", type: "market" });
+    assert.deepEqual(
+      events.map((e) => [e.type, "code" in e ? e.code : undefined]),
+      [["rejected", "no-price"]],
+    );
+    broker.setPrice("ES", 50);
+    broker.submit({ ...base, clientOrderId: "2", side: "buy", type: "market" });
+    assert.deepEqual(
+      events.slice(1).map((e) => e.type),
+      ["accepted", "fill"],
+    );
+    assert.equal(events[2]?.type === "fill" && events[2].price, 50);
+    assert.deepEqual(broker.positions(), { A: { ES: 2 } });
+  });
+});
+
+test("limit orders fill at their price when marketable, else rest and fill when a later price crosses", () => {
+  withBroker(({ broker, events }) => {
+    broker.setPrice("ES", 50);
+    broker.submit({ ...base, clientOrderId: "b", side: "buy", type: "limit", price: 51 });
+    broker.submit({ ...base, clientOrderId: "s", side: "sell", type: "limit", price: 55 });
+    assert.deepEqual(
+      events.filter((e) => e.type === "accepted").map((e) => e.type === "accepted" && e.status),
+      ["filled", "resting"],
+    );
+    assert.equal(broker.openOrders().length, 1);
+    broker.setPrice("ES", 54.9);
+    assert.equal(broker.openOrders().length, 1);
+    broker.setPrice("ES", 56);
+    const fill = events.filter((e) => e.type === "fill").at(-1);
+    assert.deepEqual(fill?.type === "fill" && [fill.clientOrderId, fill.price, fill.side], ["s", 55, "sell"]);
+    assert.deepEqual(broker.positions(), { A: { ES: 0 } });
+    assert.equal(broker.openOrders().length, 0);
+  });
+});
+
+test("a reused client order id is refused and counted, also after a restart; state survives the restart", () => {
+  withBroker(({ broker, events, reopen }) => {
+    broker.setPrice("ES", 10);
+    broker.submit({ ...base, clientOrderId: "x", side: "buy", type: "market" });
+    broker.submit({ ...base, clientOrderId: "r", side: "buy", type: "limit", price: 5 });
+    broker.submit({ ...base, clientOrderId: "x", side: "buy", type: "market" });
+    assert.equal(broker.figures().duplicateSubmissions, 1);
+    assert.equal(events.at(-1)?.type, "rejected");
+    const again = reopen();
+    assert.equal(again.figures().duplicateSubmissions, 1);
+    assert.deepEqual(again.positions(), { A: { ES: 2 } });
+    assert.deepEqual(
+      again.openOrders().map((o) => o.clientOrderId),
+      ["r"],
+    );
+    again.submit({ ...base, clientOrderId: "x", side: "buy", type: "market" });
+    assert.equal(again.figures().duplicateSubmissions, 2);
+    again.setPrice("ES", 4);
+    assert.deepEqual(again.positions(), { A: { ES: 4 } });
+    assert.equal(again.orderState("A", "r")?.status, "filled");
+    assert.equal(again.orderState("A", "nope"), undefined);
+  });
+});
