@@ -67,7 +67,40 @@ export interface FaultClusterOptions {
   readonly runnerMetrics?: boolean;
   /** Extra environment of the gateway process. */
   readonly gatewayEnv?: NodeJS.ProcessEnv;
+  /**
+   * A late broker: the gateway process runs with this broker timeout, and its paper broker holds
+   * the answers (and fills) of orders whose clientOrderId matches `delayIdPattern` for `delayMs`
+   * while still executing them (PaperBroker.delayAnswers, reached in the gateway's own process).
+   */
+  readonly lateBroker?: {
+    readonly delayIdPattern: string;
+    readonly delayMs: number;
+    readonly brokerTimeoutMs: number;
+  };
 }
+
+/**
+ * The gateway process with a late broker: test/faults/programs/gateway-process.ts's work, plus the
+ * paper broker's fault hook, which only exists inside the gateway's process. Options come in
+ * HIVE_FT_GATEWAY (JSON), the fault in HIVE_FT_LATE_BROKER (JSON).
+ */
+const LATE_BROKER_GATEWAY = `
+const { startGateway, compileGatewayConfig } = await import(${JSON.stringify(join(ROOT, "src/gateway/index.ts"))});
+const { createLogger } = await import(${JSON.stringify(join(ROOT, "src/core/logger.ts"))});
+const options = JSON.parse(process.env.HIVE_FT_GATEWAY);
+const late = JSON.parse(process.env.HIVE_FT_LATE_BROKER);
+const gateway = await startGateway({
+  ...options,
+  config: compileGatewayConfig({ brokerTimeoutMs: late.brokerTimeoutMs }),
+  log: createLogger("gateway"),
+});
+const match = new RegExp(late.delayIdPattern);
+gateway.paper.delayAnswers((o) => match.test(o.clientOrderId), late.delayMs);
+console.log(JSON.stringify({ event: "gateway-ready", orders: gateway.ordersAddress, lateBroker: late }));
+const stop = () => void gateway.close().then(() => process.exit(0));
+process.once("SIGTERM", stop);
+process.once("SIGINT", stop);
+`;
 
 /** The gateway's database read in one transaction: the audit log and both books, consistent. */
 export interface GatewaySnapshot {
@@ -76,6 +109,8 @@ export interface GatewaySnapshot {
   readonly books: Record<string, Record<string, number>>;
   /** The paper broker's positions, the same way. */
   readonly broker: Record<string, Record<string, number>>;
+  /** Submissions of an id the paper broker had already seen, which it refused (must be 0). */
+  readonly brokerDuplicateSubmissions: number;
 }
 
 /**
@@ -103,6 +138,9 @@ export function readSnapshot(stateDir: string): GatewaySnapshot {
       audit: queryAudit(db),
       books: positions("positions"),
       broker: positions("paper_positions"),
+      brokerDuplicateSubmissions: Number(
+        db.prepare("SELECT value FROM paper_meta WHERE key = 'duplicateSubmissions'").pluck().get() ?? 0,
+      ),
     }))();
   } finally {
     db.close();
@@ -297,12 +335,34 @@ export class FaultCluster {
 
   /** Starts (or restarts) the gateway process on its state directory and addresses. */
   async startGateway(): Promise<void> {
-    this.gateway = processes.start(join(ROOT, "test/faults/programs/gateway-process.ts"), {
-      args: [this.gatewayArgs],
-      name: "gateway",
-      cwd: ROOT,
-      env: { HIVE_LOG_LEVEL: "warn", ...this.options.gatewayEnv },
-    });
+    const late = this.options.lateBroker;
+    this.gateway = late
+      ? processes.startCommand(
+          [
+            process.execPath,
+            "--import",
+            import.meta.resolve("tsx"),
+            "--input-type=module",
+            "-e",
+            LATE_BROKER_GATEWAY,
+          ],
+          {
+            name: "gateway",
+            cwd: ROOT,
+            env: {
+              HIVE_LOG_LEVEL: "warn",
+              HIVE_FT_GATEWAY: this.gatewayArgs,
+              HIVE_FT_LATE_BROKER: JSON.stringify(late),
+              ...this.options.gatewayEnv,
+            },
+          },
+        )
+      : processes.start(join(ROOT, "test/faults/programs/gateway-process.ts"), {
+          args: [this.gatewayArgs],
+          name: "gateway",
+          cwd: ROOT,
+          env: { HIVE_LOG_LEVEL: "warn", ...this.options.gatewayEnv },
+        });
     await this.gateway.waitForLine((l) => l.json?.["event"] === "gateway-ready", 20_000);
   }
 
