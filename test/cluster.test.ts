@@ -1,13 +1,17 @@
 /**
- * The Hive end to end with real processes on loopback: an orchestrator (embedded store) and four
- * runners as separate processes of the `hive` command, real strategies and feeders, real kills.
+ * The Hive end to end with real processes on loopback: the broker gateway, an orchestrator
+ * (embedded store) and four runners as separate processes of the `hive` command, real strategies
+ * and feeders, real kills, a failover and the kill switch.
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { memoryIo } from "../src/cli/io.ts";
+import { main } from "../src/cli/main.ts";
 import { DevCluster, type DevNode } from "../src/dev/dev-cluster.ts";
+import { readAudit } from "../src/gateway/index.ts";
 import type { DeploymentView, LayoutView } from "../src/orchestrator/control-plane.ts";
 
 const base = 23_000 + (process.pid % 40) * 400;
@@ -111,31 +115,96 @@ after(async () => {
 });
 
 describe("the hive with real processes", () => {
-  test("the demo layout runs: ticks reach the strategy, its orders reach the gateway, fills come back", async () => {
+  test("the demo layout runs: ticks reach the strategy, its orders reach the gateway fenced to it, fills come back", async () => {
     const r = await apply(readFileSync("examples/layouts/live-trading.yaml", "utf8"), "live-trading.yaml");
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const layout = await running("live-momentum");
     const momentum = layout.deployments.find((d) => d.service === "momentum" && d.role === "active")!;
     const standby = layout.deployments.find((d) => d.service === "momentum" && d.role === "standby")!;
-    const gateway = layout.deployments.find((d) => d.service === "gateway")!;
     assert.notEqual(momentum.nodeId, standby.nodeId);
-    // The gateway receives orders stamped by the active's runner with its deployment and epoch.
-    const order = await until("an order at the gateway", () => {
-      const line = logOf(gateway)
-        .split("\n")
-        .find((l) => l.includes('"event":"order"'));
-      return Promise.resolve(
-        line ? (JSON.parse(line) as { deploymentId: string; epoch: string }) : undefined,
-      );
-    });
+    // The gateway accepts orders stamped by the active's runner with its deployment and the
+    // epoch the gateway was fenced to (the audit log says so).
+    const order = await until("an order accepted at the gateway", () =>
+      Promise.resolve(
+        readAudit(cluster.gatewayState).find((a) => a.kind === "order" && a.outcome === "accepted"),
+      ),
+    );
     assert.equal(order.deploymentId, momentum.id);
-    assert.equal(order.epoch, momentum.epoch);
+    const [account] = await get<{ fence: { deploymentId: string; epoch: string } | null }[]>(
+      "/v1/accounts?account=paper-001",
+    );
+    assert.equal(account?.fence?.deploymentId, momentum.id);
+    assert.equal(order.epoch, account?.fence?.epoch);
     await until("a fill back at the strategy", () =>
       Promise.resolve(logOf(momentum).includes('"type":"fill"') ? true : undefined),
     );
     // The warm standby sees the ticks too, but its order path is closed.
     await until("the standby's closed order path", () =>
       Promise.resolve(logOf(standby).includes("order path is closed") ? true : undefined),
+    );
+  });
+
+  test("hive failover moves the account to the standby: the gateway refuses the old one from then on", async () => {
+    const before = await get<DeploymentView[]>("/v1/deployments?layout=live-momentum");
+    const active = before.find((d) => d.service === "momentum" && d.role === "active")!;
+    const standby = before.find((d) => d.service === "momentum" && d.role === "standby")!;
+    const io = memoryIo();
+    const code = await main(["node", "hive", "failover", "momentum", "--orchestrator", api], io);
+    assert.equal(code, 0, io.stderr.join("\n"));
+    assert.match(io.stdout.join("\n"), new RegExp(`${active.id} → ${standby.id} at epoch \\d+`));
+    const switched = Date.now();
+    const first = await until("an order accepted from the promoted standby", () =>
+      Promise.resolve(
+        readAudit(cluster.gatewayState).find(
+          (a) => a.kind === "order" && a.outcome === "accepted" && a.deploymentId === standby.id,
+        ),
+      ),
+    );
+    assert.ok(first.decidedAtMs >= switched - 5_000);
+    const audit = readAudit(cluster.gatewayState);
+    const fencedAt = audit.find(
+      (a) => a.kind === "fence" && a.outcome === "fenced" && a.deploymentId === standby.id,
+    )!;
+    assert.ok(fencedAt.seq < first.seq, "fenced before the first order was accepted");
+    assert.deepEqual(
+      audit.filter(
+        (a) =>
+          a.seq > fencedAt.seq &&
+          a.kind === "order" &&
+          a.outcome === "accepted" &&
+          a.deploymentId === active.id,
+      ),
+      [],
+      "nothing accepted from the old active after the fence moved",
+    );
+  });
+
+  test("hive kill blocks the account at the gateway; --lift lets it trade again", async () => {
+    const io = memoryIo();
+    assert.equal(
+      await main(["node", "hive", "kill", "paper-001", "--reason", "e2e", "--orchestrator", api], io),
+      0,
+    );
+    assert.match(io.stdout.join("\n"), /paper-001: killed at gateway paper/);
+    const killedAt = Date.now();
+    await until("an order rejected as killed", () =>
+      Promise.resolve(
+        readAudit(cluster.gatewayState).find(
+          (a) => a.kind === "order" && a.code === "killed" && a.decidedAtMs >= killedAt,
+        ),
+      ),
+    );
+    assert.equal(
+      await main(["node", "hive", "kill", "paper-001", "--lift", "--orchestrator", api], memoryIo()),
+      0,
+    );
+    const liftedAt = Date.now();
+    await until("an order accepted again", () =>
+      Promise.resolve(
+        readAudit(cluster.gatewayState).find(
+          (a) => a.kind === "order" && a.outcome === "accepted" && a.decidedAtMs > liftedAt,
+        ),
+      ),
     );
   });
 

@@ -13,7 +13,7 @@ import { ExitCode } from "./exit-codes.ts";
 import { memoryIo } from "./io.ts";
 import { main } from "./main.ts";
 
-const LIVE = "examples/layouts/live-trading.yaml";
+const LIVE = "test/fixtures/live-gateway-service.yaml";
 const tmp = mkdtempSync(join(tmpdir(), "hive-cli-remote-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 

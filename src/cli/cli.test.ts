@@ -23,7 +23,10 @@ describe("hive CLI", () => {
   test("validate: good files exit 0, a bad one exits 2 naming file, line and field", async () => {
     const good = await run("validate", LIVE, BACKTEST);
     assert.equal(good.code, ExitCode.Ok);
-    assert.match(good.out, /ok +examples\/layouts\/live-trading.yaml \(3 services, 2 wires\)/);
+    assert.match(
+      good.out,
+      /ok +examples\/layouts\/live-trading.yaml \(2 services, 1 wire, trades through paper\)/,
+    );
     const bad = await run("validate", LIVE, "examples/layouts/invalid/memory-lots.yaml");
     assert.equal(bad.code, ExitCode.BadInput);
     assert.match(
@@ -34,14 +37,16 @@ describe("hive CLI", () => {
 
   test("validate --json", async () => {
     const r = await run("validate", "--json", LIVE);
-    assert.deepEqual(JSON.parse(r.out), [{ file: LIVE, ok: true, services: 3, wires: 2 }]);
+    assert.deepEqual(JSON.parse(r.out), [
+      { file: LIVE, ok: true, services: 2, wires: 1, gateways: ["paper"] },
+    ]);
   });
 
   test("plan: every instance of the live layout, the standby on another node than its active", async () => {
     const r = await run("plan", LIVE, "--json");
     assert.equal(r.code, ExitCode.Ok);
     const plan = JSON.parse(r.out) as { placements: { service: string; role: string; nodeId: string }[] };
-    assert.equal(plan.placements.length, 4);
+    assert.equal(plan.placements.length, 3, "the feeder, the active and its standby");
     const momentum = plan.placements.filter((p) => p.service === "momentum");
     assert.equal(momentum.length, 2);
     assert.notEqual(momentum[0]?.nodeId, momentum[1]?.nodeId);

@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, rmdirSync, rmSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import { keyPairPath, loadOrCreateKeyPair } from "../gateway/keys.ts";
 
 /** One node of the dev cluster. */
 export interface DevNode {
@@ -40,6 +41,8 @@ export interface DevClusterOptions {
   readonly dir: string;
   readonly runnerPort: number;
   readonly httpPort: number;
+  /** The gateway's orders port; its control port is the next one. Default: runnerPort + 30. */
+  readonly gatewayPort?: number;
   readonly nodes?: readonly DevNode[];
 }
 
@@ -51,8 +54,11 @@ interface Child {
 }
 
 /**
- * The processes of `hive dev`: an orchestrator with the embedded store and one runner per node,
- * each a separate process of this machine's `hive` command, each writing its JSON log to a file.
+ * The processes of `hive dev`: the broker gateway with its paper broker, an orchestrator with the
+ * embedded store that fences it, and one runner per node, each a separate process of this
+ * machine's `hive` command, each writing its JSON log to a file. CURVE is on, with key pairs made
+ * under the dev directory: the orchestrator's (the only key the gateway's control socket admits),
+ * the gateway's, and one per runner (which the orchestrator authorizes at the gateway).
  */
 export class DevCluster {
   private readonly children: Child[] = [];
@@ -61,6 +67,7 @@ export class DevCluster {
   /** Called when a child ends while the cluster runs (not during close). */
   onChildExit: (name: string, code: number | null, log: string) => void = () => undefined;
   private closing = false;
+  private gatewayPublicKey = "";
   /** Children whose end was asked for (a test's SIGKILL, a restart): not reported as failures. */
   private readonly expected = new Set<ChildProcess>();
 
@@ -73,6 +80,22 @@ export class DevCluster {
     const dir = resolve(this.o.dir);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(join(dir, "logs"), { recursive: true });
+    const orchestratorKey = loadOrCreateKeyPair(join(dir, "keys", "orchestrator.key"));
+    const gatewayKey = loadOrCreateKeyPair(keyPairPath(join(dir, "keys")));
+    this.launch("gateway", [
+      "gateway",
+      "--state",
+      join(dir, "gateway"),
+      "--orders",
+      `tcp://127.0.0.1:${this.gatewayPort}`,
+      "--control",
+      `tcp://127.0.0.1:${this.gatewayPort + 1}`,
+      "--keys",
+      join(dir, "keys"),
+      "--orchestrator-key",
+      orchestratorKey.publicKey,
+    ]);
+    this.gatewayPublicKey = gatewayKey.publicKey;
     this.launch("orchestrator", this.orchestratorArgs());
     for (const [index, node] of (this.o.nodes ?? DEV_NODES).entries()) {
       // A short run dir: Unix socket paths are limited to 107 bytes.
@@ -91,6 +114,7 @@ export class DevCluster {
           runDir,
           datasets: { dir: join("/dev/shm", "hive-dev", node.id), budget: "1GiB" },
           stopGraceMs: 2000,
+          curveKeyFile: join(dir, "keys", `${node.id}.key`),
           // Each runner's Prometheus metrics on the ports after the HTTP API's.
           metricsListen: `127.0.0.1:${this.o.httpPort + 1 + index}`,
         }),
@@ -110,7 +134,21 @@ export class DevCluster {
       `127.0.0.1:${this.o.runnerPort}`,
       "--http-listen",
       `127.0.0.1:${this.o.httpPort}`,
+      "--gateway",
+      `name=paper,orders=tcp://127.0.0.1:${this.gatewayPort},control=tcp://127.0.0.1:${this.gatewayPort + 1},key=${this.gatewayPublicKey}`,
+      "--curve-key-file",
+      join(resolve(this.o.dir), "keys", "orchestrator.key"),
     ];
+  }
+
+  /** The gateway's orders port (its control port is the next one). */
+  get gatewayPort(): number {
+    return this.o.gatewayPort ?? this.o.runnerPort + 30;
+  }
+
+  /** The gateway's state directory (its SQLite file holds the fence table and the audit log). */
+  get gatewayState(): string {
+    return join(resolve(this.o.dir), "gateway");
   }
 
   private launch(name: string, args: string[]): void {
@@ -209,10 +247,11 @@ export class DevCluster {
       // The orchestrator is gone already: the runners still stop below.
     }
     this.closing = true;
-    // Runners first (they may still answer stops), the orchestrator last.
+    // Runners first (they may still answer stops), then the orchestrator, the gateway last.
     for (const group of [
-      this.children.filter((c) => c.name !== "orchestrator"),
+      this.children.filter((c) => c.name !== "orchestrator" && c.name !== "gateway"),
       this.children.filter((c) => c.name === "orchestrator"),
+      this.children.filter((c) => c.name === "gateway"),
     ]) {
       await Promise.all(group.map((c) => stopChild(c.process)));
     }

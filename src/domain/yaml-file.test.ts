@@ -43,7 +43,6 @@ describe("parseYaml: the example layouts", () => {
       [
         ["feeder", "feeder", "live"],
         ["momentum", "strategy", "live"],
-        ["gateway", "gateway", "live"],
       ],
     );
     const momentum = value.services[1];
@@ -51,6 +50,7 @@ describe("parseYaml: the example layouts", () => {
     assert.equal(momentum?.resources.memoryBytes, 512 * 2 ** 20);
     assert.equal(momentum?.resources.exclusiveCores, 1);
     assert.deepEqual(momentum?.env, { ACCOUNT: "paper-001", LOOKBACK: "20" });
+    assert.deepEqual(momentum?.accounts, ["paper-001"]);
     assert.equal(momentum?.restart.maxRestarts, 20);
     assert.equal(value.services[0]?.restart.policy, "always");
     assert.deepEqual(value.datasets, []);
@@ -59,7 +59,13 @@ describe("parseYaml: the example layouts", () => {
         from: { service: "feeder", socket: "market_data" },
         to: { service: "momentum", socket: "market_data" },
       },
-      { from: { service: "momentum", socket: "orders" }, to: { service: "gateway", socket: "orders" } },
+    ]);
+    assert.deepEqual(value.gateways, [
+      {
+        name: "paper",
+        orders: [{ service: "momentum", socket: "orders" }],
+        marketData: [{ service: "feeder", socket: "market_data" }],
+      },
     ]);
     // `raw` is the document before defaults and transforms.
     assert.equal(
@@ -86,7 +92,7 @@ describe("parseYaml: the example layouts", () => {
 
   test("readYamlFile reads the examples from disk", () => {
     const { value } = readYamlFile(`${examples}live-trading.yaml`, layoutSchema);
-    assert.equal(value.services.length, 3);
+    assert.equal(value.services.length, 2);
   });
 });
 

@@ -44,7 +44,11 @@ describe("readLayoutFile: the examples", () => {
     const layout = readLayoutFile(join(examples, "live-trading.yaml"));
     assert.deepEqual(
       layout.wires.map((w) => `${w.from.service}.${w.from.socket}>${w.to.service}.${w.to.socket}`),
-      ["feeder.market_data>momentum.market_data", "momentum.orders>gateway.orders"],
+      ["feeder.market_data>momentum.market_data"],
+    );
+    assert.deepEqual(
+      layout.gateways.map((g) => [g.name, g.orders.map((e) => `${e.service}.${e.socket}`)]),
+      [["paper", ["momentum.orders"]]],
     );
   });
 });

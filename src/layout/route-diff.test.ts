@@ -14,7 +14,7 @@ import {
 } from "./routing.ts";
 
 const live = readLayoutFile(
-  fileURLToPath(new URL("../../examples/layouts/live-trading.yaml", import.meta.url)),
+  fileURLToPath(new URL("../../test/fixtures/live-gateway-service.yaml", import.meta.url)),
 );
 const FEED = "tcp://10.0.0.1:7001";
 const GATE = "tcp://10.0.0.4:7100";

@@ -7,7 +7,7 @@ import { readLayoutFile } from "./read-layout-file.ts";
 import { computeRoutes, localEndpoint, type DeploymentInstance } from "./routing.ts";
 
 const live = readLayoutFile(
-  fileURLToPath(new URL("../../examples/layouts/live-trading.yaml", import.meta.url)),
+  fileURLToPath(new URL("../../test/fixtures/live-gateway-service.yaml", import.meta.url)),
 );
 const runDir = "/run/hive";
 const FEED = "tcp://10.0.0.1:7001";

@@ -22,6 +22,8 @@ export interface OrchestratorOptions {
   readonly gateways?: readonly GatewayConfig[];
   /** The orchestrator's CURVE key pair for the gateways' control channels (created if missing). */
   readonly curveKeyFile?: string;
+  /** After a restart, how long a node may take to come back before it is lost (default 6 s). */
+  readonly restartGraceMs?: number;
 }
 
 /**
@@ -44,6 +46,7 @@ export interface CompiledOrchestratorOptions {
   readonly stopGraceMs: number;
   readonly gateways: readonly GatewayConfig[];
   readonly curveKeyFile: string;
+  readonly restartGraceMs: number;
 }
 
 /**
@@ -83,5 +86,7 @@ export function compileOrchestratorOptions(o: OrchestratorOptions = {}): Compile
     stopGraceMs: o.stopGraceMs ?? 5_000,
     gateways: o.gateways ?? [],
     curveKeyFile: o.curveKeyFile ?? ".hive/orchestrator.key",
+    // Runners reconnect with a backoff of up to 5 s (DEFAULT_LINK_BACKOFF): give them that and more.
+    restartGraceMs: o.restartGraceMs ?? Math.max(downAfterMs, 6_000),
   };
 }

@@ -28,6 +28,7 @@ const options = (port: number) =>
     heartbeatIntervalMs: 50,
     runnerLeaseMs: 200,
     downAfterMs: 400,
+    restartGraceMs: 600,
   });
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {

@@ -56,6 +56,7 @@ export async function startOrchestrator(
     lease: options.lease,
     seed: options.seed,
     stopGraceMs: options.stopGraceMs,
+    restartGraceMs: options.restartGraceMs,
   });
   await core.load();
   await core.restoreDrains();

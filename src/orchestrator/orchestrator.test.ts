@@ -67,7 +67,7 @@ async function until<T>(
   }
 }
 
-const live = readFileSync("examples/layouts/live-trading.yaml", "utf8");
+const live = readFileSync("test/fixtures/live-gateway-service.yaml", "utf8");
 const backtest = readFileSync("examples/layouts/backtest-simulation.yaml", "utf8");
 const byService = (ds: readonly DeploymentView[], s: string) => ds.filter((d) => d.service === s);
 

@@ -61,6 +61,12 @@ export interface OrchestratorCoreOptions {
   readonly provider?: (registry: Registry) => ServiceProvider;
   /** The broker gateways live strategies trade through (fenced before an order path opens). */
   readonly gateways?: Gateways;
+  /**
+   * After a restart, how long a node that deployments are placed on may take to come back before
+   * it counts as lost (default: the lease's down-after). Runners reconnect with a backoff of up to
+   * a few seconds, so this is longer than down-after: a restart must not look like a lost cluster.
+   */
+  readonly restartGraceMs?: number;
 }
 
 /** What a failover did, for `hive failover` and the fault tests. */
@@ -479,9 +485,12 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       if (change.to === "down") this.nodeLost(change.nodeId, "is down");
     }
     // After a restart, a node that placed deployments name but whose runner has not come back
-    // within a lease's worth of time is as lost as a down one (it never registered, so it can
+    // within the restart grace is as lost as a down one (it never registered, so it can
     // never turn down).
-    if (!this.unseenChecked && this.now() - this.loadedAt > this.o.lease.downAfterMs) {
+    if (
+      !this.unseenChecked &&
+      this.now() - this.loadedAt > (this.o.restartGraceMs ?? this.o.lease.downAfterMs)
+    ) {
       this.unseenChecked = true;
       const unseen = new Set(
         [...this.deployments.values()]

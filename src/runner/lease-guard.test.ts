@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { LeaseGuard, type LeaseState } from "./lease-guard.ts";
+import { DEFAULT_SELF_FENCE_KILL_AFTER_MS, LeaseGuard, type LeaseState } from "./lease-guard.ts";
 import { ManualClock } from "./testing/manual-clock.ts";
 
 function guard(killAfterMs?: number) {
@@ -56,8 +56,8 @@ describe("LeaseGuard", () => {
     assert.deepEqual(events, ["granted:none/0", "lost+0"]);
   });
 
-  test("kills after the grace (default: the lease TTL); a renewal before it cancels the kill", () => {
-    const { clock, events, lease } = guard();
+  test("kills after the grace; a renewal before it cancels the kill", () => {
+    const { clock, events, lease } = guard(1_000);
     lease.registerSent();
     lease.registered(1_000);
     clock.advance(1_000);
@@ -78,6 +78,17 @@ describe("LeaseGuard", () => {
     assert.equal(lease.state, "held");
     assert.equal(lease.remainingMs(), 1_000);
     assert.equal(events.at(-1), "granted:killed/1000");
+  });
+
+  test("the default grace is DEFAULT_SELF_FENCE_KILL_AFTER_MS, longer than an orchestrator restart", () => {
+    const { clock, events, lease } = guard();
+    lease.registerSent();
+    lease.registered(400);
+    clock.advance(400 + DEFAULT_SELF_FENCE_KILL_AFTER_MS - 1);
+    assert.deepEqual(events, ["granted:none/0", "lost+0"]);
+    clock.advance(1);
+    assert.equal(lease.state, "killed");
+    assert.ok(DEFAULT_SELF_FENCE_KILL_AFTER_MS >= 5_000);
   });
 
   test("an explicit grace; close cancels every timer", () => {

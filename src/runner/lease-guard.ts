@@ -28,6 +28,9 @@
 import type { CancelTimer, MonotonicClock } from "./monotonic-clock.ts";
 
 /** Where the lease stands; see the file comment. */
+
+/** How long a runner whose lease ran out waits before it kills its live processes (see killAfterMs). */
+export const DEFAULT_SELF_FENCE_KILL_AFTER_MS = 10_000;
 export type LeaseState = "none" | "held" | "lost" | "killed";
 
 /** Heartbeats whose send time is kept at most (older ones are dropped; their acks renew nothing). */
@@ -37,9 +40,11 @@ export const MAX_UNACKED_HEARTBEATS = 10_000;
 export interface LeaseGuardOptions {
   readonly clock: MonotonicClock;
   /**
-   * How long after the lease ran out the live processes are killed; default: the TTL of the
-   * lease that ran out (so with the orchestrator's rule down-after ≥ 2 × lease they are dead
-   * before the orchestrator calls the node down).
+   * How long after the lease ran out the live processes are killed; default
+   * DEFAULT_SELF_FENCE_KILL_AFTER_MS. Their order paths are closed from the first instant, and
+   * the gateway refuses them by epoch once the orchestrator has failed over, so the kill is
+   * hygiene, not the fence: it is kept long enough that an orchestrator restart (a few seconds
+   * without acks) costs live strategies a closed order path for a moment, not their process.
    */
   readonly killAfterMs?: number;
   /** The lease ran out `overdueMs` ago (0 unless the timer fired late): close the order paths. */
@@ -152,7 +157,7 @@ export class LeaseGuard {
     this.#state = "lost";
     this.#losses += 1;
     this.#options.onLost({ overdueMs: now - this.#deadline });
-    const killAt = this.#deadline + (this.#options.killAfterMs ?? this.#ttlMs);
+    const killAt = this.#deadline + (this.#options.killAfterMs ?? DEFAULT_SELF_FENCE_KILL_AFTER_MS);
     this.#cancelKill = this.#options.clock.setTimer(killAt - now, () => this.#kill());
   }
 

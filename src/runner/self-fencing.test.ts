@@ -85,6 +85,7 @@ async function startRunner(clock: ManualClock): Promise<Runner> {
     runDir: run,
     stopGraceMs: 1_000,
     curveKeyFile: join(state, "curve", "runner.key"),
+    selfFenceKillAfterMs: LEASE_MS, // short, for the test; the default is 10 s
   });
   const runner = await createRunner(options, { cgroups: cg.driver, log: silentLogger(), clock });
   runners.push(runner);

@@ -59,7 +59,7 @@ export function registerDev(program: Command, io: CliIo): void {
         process.on("SIGINT", onSignal);
         process.on("SIGTERM", onSignal);
         try {
-          io.out(`hive dev: starting an orchestrator and 3 runners (logs in ${opts.dir}/logs)`);
+          io.out(`hive dev: starting the gateway, an orchestrator and 3 runners (logs in ${opts.dir}/logs)`);
           cluster.start();
           await cluster.waitReady();
           const files = readdirSync(opts.layouts)
@@ -160,6 +160,9 @@ function printWhereWhat(layouts: readonly LayoutView[], io: CliIo, api: string):
   io.out("  npm run hive -- status                 layouts and their deployments");
   io.out("  npm run hive -- nodes                  the runners, their load and hot datasets");
   if (momentum) io.out(`  npm run hive -- logs ${momentum.id} -f   the strategy's orders and fills`);
+  io.out("  npm run hive -- accounts               who may trade paper-001 (deployment, epoch), positions");
+  io.out("  npm run hive -- failover momentum      fence the gateway to the standby, then let it trade");
+  io.out("  npm run hive -- kill paper-001         the kill switch (--lift to undo)");
   io.out("  ls .hive/results/                      the backtests' results");
   const port = Number(new URL(api).port);
   io.out(`  curl ${api}/metrics                     the orchestrator's metrics`);

@@ -43,6 +43,10 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
       "silence after which a node is down and its live strategies fail over (at least 2 × the lease)",
     )
     .option(
+      "--restart-grace-ms <ms>",
+      "after a restart, how long a node may take to come back before it is lost (default 6000)",
+    )
+    .option(
       "--gateway <spec>",
       "a broker gateway: name=paper,orders=tcp://h:p,control=tcp://h:p,key=<Z85 public key> (repeatable)",
       (spec: string, all: string[]) => [...all, spec],
@@ -62,6 +66,7 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
         heartbeatMs: string;
         runnerLeaseMs: string;
         downAfterMs?: string;
+        restartGraceMs?: string;
         gateway: string[];
         curveKeyFile: string;
       }) => {
@@ -78,6 +83,7 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
           heartbeatIntervalMs: Number(opts.heartbeatMs),
           runnerLeaseMs: Number(opts.runnerLeaseMs),
           downAfterMs: opts.downAfterMs === undefined ? undefined : Number(opts.downAfterMs),
+          restartGraceMs: opts.restartGraceMs === undefined ? undefined : Number(opts.restartGraceMs),
           gateways: opts.gateway.map(parseGatewayFlag),
           curveKeyFile: opts.curveKeyFile,
         });

@@ -15,7 +15,13 @@ export function registerValidate(program: Command, io: CliIo): void {
       const results = files.map((file) => {
         try {
           const layout = readLayoutFile(file);
-          return { file, ok: true as const, services: layout.services.length, wires: layout.wires.length };
+          return {
+            file,
+            ok: true as const,
+            services: layout.services.length,
+            wires: layout.wires.length,
+            gateways: layout.gateways.map((g) => g.name),
+          };
         } catch (err) {
           if (!(err instanceof ValidationError)) throw err;
           return { file, ok: false as const, issues: err.message.split("\n") };
@@ -24,8 +30,12 @@ export function registerValidate(program: Command, io: CliIo): void {
       if (opts.json) io.out(JSON.stringify(results));
       else {
         for (const r of results) {
-          if (r.ok) io.out(`ok       ${r.file} (${r.services} services, ${r.wires} wires)`);
-          else {
+          if (r.ok) {
+            const through = r.gateways.length > 0 ? `, trades through ${r.gateways.join(", ")}` : "";
+            io.out(
+              `ok       ${r.file} (${plural(r.services, "service")}, ${plural(r.wires, "wire")}${through})`,
+            );
+          } else {
             io.out(`invalid  ${r.file}`);
             for (const issue of r.issues) io.err(`  ${issue}`);
           }
@@ -33,4 +43,9 @@ export function registerValidate(program: Command, io: CliIo): void {
       }
       io.exit(results.every((r) => r.ok) ? ExitCode.Ok : ExitCode.BadInput);
     });
+}
+
+/** "1 wire", "2 wires". */
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

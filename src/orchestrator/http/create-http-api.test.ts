@@ -9,7 +9,7 @@ import { createHttpApi } from "./create-http-api.ts";
 import type { ErrorBody } from "./error-body.ts";
 import { FakeControlPlane } from "./fake-control-plane.ts";
 
-const LIVE = "examples/layouts/live-trading.yaml";
+const LIVE = "test/fixtures/live-gateway-service.yaml";
 const BAD = "examples/layouts/invalid/memory-lots.yaml";
 
 function setup() {
