@@ -92,7 +92,13 @@ test("a fence delayed and reordered behind a newer one is refused; OLD@n is reje
           price: 1,
         }),
       );
-      return orders.next((r) => r.clientOrderId === clientOrderId && r.type !== "fill", 5_000);
+      return orders
+        .next((r) => r.clientOrderId === clientOrderId && r.type !== "fill", 10_000)
+        .catch((err: unknown) => {
+          throw new Error(
+            `${String(err)}; replies ${JSON.stringify(orders.replies)}; audit ${JSON.stringify(readSnapshot(state).audit.slice(-5))}\n${gateway.tail(10)}`,
+          );
+        });
     };
     const fromOld = await send(OLD, n, "late-old-1");
     const fromNew = await send(NEW, n + 1n, "late-new-1");
