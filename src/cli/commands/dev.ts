@@ -92,7 +92,7 @@ export function registerDev(program: Command, io: CliIo): void {
           failed ??= err instanceof Error ? err.message : String(err);
         } finally {
           io.out(
-            "hive dev: stopping the layouts, the runners and the orchestrator... (Ctrl-C again to force)",
+            "hive dev: stopping the layouts, the runners, the orchestrator and the gateway... (Ctrl-C again to force)",
           );
           await cluster.close();
           process.off("SIGINT", onSignal);

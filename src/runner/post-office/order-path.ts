@@ -34,6 +34,17 @@ import { parseOrder, rejectReply, replyClientOrderId, stampOrder } from "./order
 import type { PostOfficeLog } from "./post-office-log.ts";
 import { commonSocketOptions, REMOTE_RECONNECT } from "./socket-options.ts";
 
+/**
+ * ZMTP heartbeats on the connection to the gateway: a connection that goes silent (a partition
+ * that drops packets without a reset) is closed after `heartbeatTimeout`, so from then on orders
+ * are rejected here as unreachable instead of queueing on a dead TCP connection to arrive late.
+ */
+export const GATEWAY_HEARTBEAT = {
+  heartbeatInterval: 100,
+  heartbeatTimeout: 300,
+  heartbeatTimeToLive: 1_000,
+} as const;
+
 /** Replies are routed by clientOrderId for this many most recent orders; older ones go to the last sender. */
 export const REPLY_ROUTES = 10_000;
 
@@ -232,6 +243,7 @@ export class OrderPath {
     const socket = new zmq.Dealer({
       ...commonSocketOptions(this.#options.highWaterMark),
       ...REMOTE_RECONNECT,
+      ...GATEWAY_HEARTBEAT,
       immediate: true,
       sendTimeout: 0,
       ...(serverKey === undefined
