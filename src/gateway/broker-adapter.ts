@@ -94,7 +94,9 @@ export interface BrokerAdapter {
   onPrice(symbol: string, price: number): void;
   /** The last price the broker knows for a symbol. */
   lastPrice(symbol: string): number | undefined;
-  /** Called after the gateway's batch transaction committed. */
+  /** Called at the end of every batch, inside its transaction (write what was buffered). */
+  beforeCommit(): void;
+  /** Called after the gateway's batch transaction committed (put staged messages on the wire). */
   afterCommit(): void;
   /** Registers the one listener of the broker's events. */
   onEvent(listener: (event: BrokerEvent) => void): void;

@@ -611,6 +611,7 @@ export class GatewayCore {
       this.#setStatus(r, state.status);
     }
     this.endBatch();
+    this.#o.broker.beforeCommit();
   }
 
   #inTransaction(fn: () => void): void {

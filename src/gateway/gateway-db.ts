@@ -40,7 +40,6 @@ CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, outcome TEXT NOT NULL, code TEXT,
   account TEXT, client_order_id TEXT, deployment_id TEXT, epoch TEXT, detail TEXT,
   received_at_ms REAL, decided_at_ms REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_account ON audit (account, seq);
 `;
 
 /** The open database of a state directory, and its lock. */
@@ -70,9 +69,16 @@ export function openGatewayDb(stateDir: string): GatewayDb {
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { timeout: 5_000 });
+    // Small pages: a WAL commit writes every page it touched in full, and a batch of a few orders
+    // touches a handful of pages (audit, orders, positions, paper orders): 1 KiB pages make that
+    // commit (and its fsync) a quarter of the bytes. Takes effect only on a new file.
+    db.pragma("page_size = 1024");
     const mode: unknown = db.pragma("journal_mode = WAL", { simple: true });
     if (mode !== "wal") throw new Error(`journal_mode is ${String(mode)} after asking for wal`);
     db.pragma("synchronous = FULL");
+    // A checkpoint runs inside the commit that crosses the threshold, on the event loop: fewer,
+    // larger ones (40 MB of WAL instead of 4 MB) touch fewer orders' latency.
+    db.pragma("wal_autocheckpoint = 10000");
     db.exec(SCHEMA);
     const version = db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as
       string | undefined;

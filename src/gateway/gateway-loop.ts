@@ -132,6 +132,7 @@ export class GatewayLoop {
         }
         core.expire();
         deadline = core.endBatch();
+        this.#o.broker.beforeCommit();
       })();
     } catch (err) {
       this.#fail(

@@ -8,8 +8,10 @@
  *   idempotency should make that count stay 0, and the tests assert it.
  *
  * Its state (orders, fills, positions) lives in the gateway's database, written inside the
- * gateway's batch transaction, so a restart neither forgets nor re-executes an order. Prices are
- * not persisted: after a restart a market order is "no-price" until the next tick.
+ * gateway's batch transaction, so a restart neither forgets nor re-executes an order. Orders fill
+ * whole, so an order's one fill is kept in the order's own row (one write per order); positions
+ * are written once per batch (`beforeCommit`). Prices are not persisted: after a restart a market
+ * order is "no-price" until the next tick.
  *
  * Fault injection for tests: `delayAnswers(match, ms)` holds the answers (and fills) of matching
  * orders for `ms` while still executing them, as a broker whose reports are late.
@@ -28,11 +30,8 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS paper_orders (
   account TEXT NOT NULL, client_order_id TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
   qty REAL NOT NULL, type TEXT NOT NULL, price REAL, status TEXT NOT NULL,
+  fill_id TEXT, fill_price REAL, filled_at_ms INTEGER,
   PRIMARY KEY (account, client_order_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS paper_fills (
-  fill_id TEXT PRIMARY KEY, account TEXT NOT NULL, client_order_id TEXT NOT NULL, symbol TEXT NOT NULL,
-  side TEXT NOT NULL, qty REAL NOT NULL, price REAL NOT NULL, at_ms INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS paper_fills_order ON paper_fills (account, client_order_id);
 CREATE TABLE IF NOT EXISTS paper_positions (
   account TEXT NOT NULL, symbol TEXT NOT NULL, qty REAL NOT NULL, PRIMARY KEY (account, symbol)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS paper_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -67,6 +66,8 @@ export class PaperBroker implements BrokerAdapter {
   readonly #resting = new Map<string, Map<string, Resting>>();
   readonly #positions = new Map<string, Map<string, number>>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Positions changed since the last beforeCommit: `account \u0001 symbol`. */
+  readonly #dirtyPositions = new Set<string>();
   readonly #sql;
   #listener: (event: BrokerEvent) => void = () => undefined;
   #fillSeq: number;
@@ -82,23 +83,20 @@ export class PaperBroker implements BrokerAdapter {
     db.exec(SCHEMA);
     this.#sql = {
       insertOrder: db.prepare(
-        "INSERT INTO paper_orders (account, client_order_id, symbol, side, qty, type, price, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO paper_orders (account, client_order_id, symbol, side, qty, type, price, status, fill_id, fill_price, filled_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
       setStatus: db.prepare("UPDATE paper_orders SET status = ? WHERE account = ? AND client_order_id = ?"),
-      insertFill: db.prepare(
-        "INSERT INTO paper_fills (fill_id, account, client_order_id, symbol, side, qty, price, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      setFilled: db.prepare(
+        "UPDATE paper_orders SET status = 'filled', fill_id = ?, fill_price = ?, filled_at_ms = ? WHERE account = ? AND client_order_id = ?",
       ),
-      addPosition: db.prepare(
-        "INSERT INTO paper_positions (account, symbol, qty) VALUES (?, ?, ?) ON CONFLICT (account, symbol) DO UPDATE SET qty = qty + excluded.qty",
+      setPosition: db.prepare(
+        "INSERT INTO paper_positions (account, symbol, qty) VALUES (?, ?, ?) ON CONFLICT (account, symbol) DO UPDATE SET qty = excluded.qty",
       ),
       setMeta: db.prepare(
         "INSERT INTO paper_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       ),
-      orderRow: db
-        .prepare("SELECT status FROM paper_orders WHERE account = ? AND client_order_id = ?")
-        .pluck(),
-      fillsOf: db.prepare(
-        "SELECT fill_id, symbol, side, qty, price FROM paper_fills WHERE account = ? AND client_order_id = ? ORDER BY at_ms, fill_id",
+      orderRow: db.prepare(
+        "SELECT status, symbol, side, qty, fill_id, fill_price FROM paper_orders WHERE account = ? AND client_order_id = ?",
       ),
     };
     this.#fillSeq = this.#load();
@@ -141,7 +139,10 @@ export class PaperBroker implements BrokerAdapter {
       qty: number;
     }[];
     for (const p of positions) this.#bookFill(p.account, p.symbol, p.qty);
-    return this.#db.prepare("SELECT count(*) FROM paper_fills").pluck().get() as number;
+    return this.#db
+      .prepare("SELECT count(*) FROM paper_orders WHERE fill_id IS NOT NULL")
+      .pluck()
+      .get() as number;
   }
 
   onEvent(listener: (event: BrokerEvent) => void): void {
@@ -166,7 +167,7 @@ export class PaperBroker implements BrokerAdapter {
     const delay = this.#delay?.match(order) === true ? this.#delay.ms : undefined;
     if (delay !== undefined) this.#held = [];
     try {
-      this.#execute(order);
+      this.#atomically(() => this.#execute(order));
     } finally {
       const held = this.#held;
       this.#held = undefined;
@@ -178,7 +179,19 @@ export class PaperBroker implements BrokerAdapter {
     const last = this.#prices.get(order.symbol);
     const { account, clientOrderId, symbol, side, qty } = order;
     if (order.type === "market" && last === undefined) {
-      this.#sql.insertOrder.run(account, clientOrderId, symbol, side, qty, order.type, null, "rejected");
+      this.#sql.insertOrder.run(
+        account,
+        clientOrderId,
+        symbol,
+        side,
+        qty,
+        order.type,
+        null,
+        "rejected",
+        null,
+        null,
+        null,
+      );
       this.#emit({
         type: "rejected",
         account,
@@ -192,11 +205,25 @@ export class PaperBroker implements BrokerAdapter {
       order.type === "market" ? last : marketable(side, order.price, last) ? order.price : undefined;
     if (fillPrice === undefined) {
       const price = order.price ?? 0;
-      this.#sql.insertOrder.run(account, clientOrderId, symbol, side, qty, order.type, price, "resting");
+      this.#sql.insertOrder.run(
+        account,
+        clientOrderId,
+        symbol,
+        side,
+        qty,
+        order.type,
+        price,
+        "resting",
+        null,
+        null,
+        null,
+      );
       this.#rest({ account, clientOrderId, symbol, side, qty, price });
       this.#emit({ type: "accepted", account, clientOrderId, status: "resting" });
       return;
     }
+    const fillId = this.#nextFillId();
+    const price = order.price ?? null;
     this.#sql.insertOrder.run(
       account,
       clientOrderId,
@@ -204,11 +231,14 @@ export class PaperBroker implements BrokerAdapter {
       side,
       qty,
       order.type,
-      order.price ?? null,
+      price,
       "filled",
+      fillId,
+      fillPrice,
+      this.#now(),
     );
     this.#emit({ type: "accepted", account, clientOrderId, status: "filled" });
-    this.#fill(account, clientOrderId, symbol, side, qty, fillPrice);
+    this.#fill(account, clientOrderId, symbol, side, qty, fillPrice, fillId);
   }
 
   cancel(account: string, clientOrderId: string, reason: string): void {
@@ -230,8 +260,9 @@ export class PaperBroker implements BrokerAdapter {
     this.#atomically(() => {
       for (const [key, o] of crossed) {
         book.delete(key);
-        this.#sql.setStatus.run("filled", o.account, o.clientOrderId);
-        this.#fill(o.account, o.clientOrderId, o.symbol, o.side, o.qty, o.price);
+        const fillId = this.#nextFillId();
+        this.#sql.setFilled.run(fillId, o.price, this.#now(), o.account, o.clientOrderId);
+        this.#fill(o.account, o.clientOrderId, o.symbol, o.side, o.qty, o.price, fillId);
       }
     });
   }
@@ -243,6 +274,14 @@ export class PaperBroker implements BrokerAdapter {
 
   lastPrice(symbol: string): number | undefined {
     return this.#prices.get(symbol);
+  }
+
+  beforeCommit(): void {
+    for (const k of this.#dirtyPositions) {
+      const [account = "", symbol = ""] = k.split("\u0001");
+      this.#sql.setPosition.run(account, symbol, this.#positions.get(account)?.get(symbol) ?? 0);
+    }
+    this.#dirtyPositions.clear();
   }
 
   afterCommit(): void {
@@ -265,26 +304,33 @@ export class PaperBroker implements BrokerAdapter {
   }
 
   orderState(account: string, clientOrderId: string): BrokerOrderState | undefined {
-    const status = this.#sql.orderRow.get(account, clientOrderId) as BrokerOrderState["status"] | undefined;
-    if (status === undefined) return undefined;
-    const rows = this.#sql.fillsOf.all(account, clientOrderId) as {
-      fill_id: string;
-      symbol: string;
-      side: Side;
-      qty: number;
-      price: number;
-    }[];
-    const fills = rows.map((r): FillEvent => ({
-      type: "fill",
-      account,
-      clientOrderId,
-      symbol: r.symbol,
-      side: r.side,
-      qty: r.qty,
-      price: r.price,
-      fillId: r.fill_id,
-    }));
-    return { status, fills };
+    const row = this.#sql.orderRow.get(account, clientOrderId) as
+      | {
+          status: BrokerOrderState["status"];
+          symbol: string;
+          side: Side;
+          qty: number;
+          fill_id: string | null;
+          fill_price: number | null;
+        }
+      | undefined;
+    if (row === undefined) return undefined;
+    const fills: FillEvent[] =
+      row.fill_id === null || row.fill_price === null
+        ? []
+        : [
+            {
+              type: "fill",
+              account,
+              clientOrderId,
+              symbol: row.symbol,
+              side: row.side,
+              qty: row.qty,
+              price: row.fill_price,
+              fillId: row.fill_id,
+            },
+          ];
+    return { status: row.status, fills };
   }
 
   /** Holds the answers of orders matching `match` for `ms` (they still execute at once). */
@@ -314,15 +360,18 @@ export class PaperBroker implements BrokerAdapter {
     side: Side,
     qty: number,
     price: number,
+    fillId: string,
   ): void {
-    this.#fillSeq += 1;
     this.#fills += 1;
-    const fillId = `pf-${this.#fillSeq}`;
     const signed = side === "buy" ? qty : -qty;
-    this.#sql.insertFill.run(fillId, account, clientOrderId, symbol, side, qty, price, this.#now());
-    this.#sql.addPosition.run(account, symbol, signed);
     this.#bookFill(account, symbol, signed);
+    this.#dirtyPositions.add(`${account}\u0001${symbol}`);
     this.#emit({ type: "fill", account, clientOrderId, symbol, side, qty, price, fillId });
+  }
+
+  #nextFillId(): string {
+    this.#fillSeq += 1;
+    return `pf-${this.#fillSeq}`;
   }
 
   #bookFill(account: string, symbol: string, signedQty: number): void {
@@ -356,10 +405,17 @@ export class PaperBroker implements BrokerAdapter {
     this.#timers.add(timer);
   }
 
-  /** Runs writes in the caller's transaction, or in one of its own outside a gateway batch. */
+  /**
+   * Runs writes in the caller's transaction (the gateway's batch, which calls beforeCommit), or in
+   * one of its own, positions included, when called on its own (tests).
+   */
   #atomically(fn: () => void): void {
     if (this.#db.inTransaction) fn();
-    else this.#db.transaction(fn)();
+    else
+      this.#db.transaction(() => {
+        fn();
+        this.beforeCommit();
+      })();
   }
 }
 

@@ -1,0 +1,271 @@
+/**
+ * npm run bench:gateway [-- --json] [--orders N] [--rounds N] [--rate ORDERS_PER_S] [--latency-ms MS]
+ *
+ * The broker gateway with its checks against the same gateway in pass-through mode, side by side
+ * in one run:
+ *
+ *   pass-through  load ──tcp──▶ ROUTER ─▶ paper broker (its state committed per batch) ─▶ replies
+ *   fencing       load ──tcp──▶ ROUTER ─▶ envelope check, fence, dedupe, kill, risk, audit rows,
+ *                                         books ─▶ paper broker (same transaction) ─▶ replies
+ *
+ * Both gateways run in this process, each on its own state directory (SQLite, WAL,
+ * synchronous=FULL: one fsync per batch in both), without CURVE (the cost of encryption is the
+ * same for both and not what is measured). The load is a child process (bench/gateway-peer.ts),
+ * as a runner is. Every order is a market order that fills, so each gets two replies (ack, fill).
+ * The variants take turns, round after round; throughput is the median of `--rounds` runs,
+ * latency pools every round's samples.
+ *
+ * - throughput: N orders sent as fast as ZeroMQ takes them; rate = N / (last fill − first send);
+ * - latency: orders at a fixed rate for `--latency-ms` per round; round trip = ack received −
+ *   order sent (process.hrtime, in the load process); the first 10% of each run are warm-up.
+ *   "Added" is fencing − pass-through at each percentile.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import * as zmq from "zeromq";
+import { GatewayClient } from "../src/gateway/control-client.ts";
+import { startGateway, type RunningGateway } from "../src/gateway/gateway-server.ts";
+import { GatewayPeer } from "./gateway-peers.ts";
+
+interface Args {
+  json: boolean;
+  orders: number;
+  rounds: number;
+  rate: number;
+  latencyMs: number;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = { json: false, orders: 100_000, rounds: 3, rate: 5_000, latencyMs: 2_000 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => Number(argv[++i]);
+    if (a === "--json") args.json = true;
+    else if (a === "--orders") args.orders = next();
+    else if (a === "--rounds") args.rounds = next();
+    else if (a === "--rate") args.rate = next();
+    else if (a === "--latency-ms") args.latencyMs = next();
+    else throw new Error(`unknown argument ${a}; see the comment at the top of bench/gateway.bench.ts`);
+  }
+  return args;
+}
+
+const ACCOUNT = "BENCH";
+const DEPLOYMENT = "bench";
+const EPOCH = "1";
+/** Limits that never bind: the bench measures the checks, not refusals. */
+const NO_LIMITS = {
+  risk: { default: { maxOrderQty: 1e9, maxNotional: 1e15, maxOrdersPerSecond: 1e9, duplicativeWindowMs: 0 } },
+};
+
+type Variant = "passThrough" | "fencing";
+const VARIANTS: readonly Variant[] = ["passThrough", "fencing"];
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+}
+
+function latencyFigures(samplesUs: readonly number[]) {
+  const s = [...samplesUs].sort((a, b) => a - b);
+  return {
+    samples: s.length,
+    p50Us: percentile(s, 0.5),
+    p99Us: percentile(s, 0.99),
+    p999Us: percentile(s, 0.999),
+    maxUs: s.at(-1) ?? Number.NaN,
+  };
+}
+type Lat = ReturnType<typeof latencyFigures>;
+
+async function startVariant(dir: string, variant: Variant): Promise<RunningGateway> {
+  const gw = await startGateway({
+    stateDir: join(dir, variant),
+    ordersListen: "tcp://127.0.0.1:0",
+    controlListen: "tcp://127.0.0.1:0",
+    insecure: true,
+    passThrough: variant === "passThrough",
+    config: NO_LIMITS,
+  });
+  const control = new GatewayClient({ address: gw.controlAddress });
+  try {
+    const fenced = await control.fence(ACCOUNT, DEPLOYMENT, BigInt(EPOCH));
+    if (!fenced.ok) throw new Error(`bench: fence refused: ${fenced.reason}`);
+  } finally {
+    await control.close();
+  }
+  gw.setPrice("ESZ6", 100);
+  return gw;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const say = (line: string) => {
+    if (!args.json) process.stderr.write(`${line}\n`);
+  };
+  const dir = mkdtempSync(join(tmpdir(), "hive-gw-bench-"));
+  const started = Date.now();
+  const gateways = new Map<Variant, RunningGateway>();
+  let peer: GatewayPeer | undefined;
+  try {
+    for (const v of VARIANTS) gateways.set(v, await startVariant(dir, v));
+    peer = await GatewayPeer.start();
+    const load = peer;
+    const common = { deploymentId: DEPLOYMENT, epoch: EPOCH, account: ACCOUNT };
+    const address = (v: Variant) => gateways.get(v)?.ordersAddress ?? "";
+    const flood = async (v: Variant, prefix: string, n: number) => {
+      const r = await load.request(
+        { cmd: "flood", address: address(v), n, prefix, quietMs: 3_000, ...common },
+        "flooded",
+        120_000,
+      );
+      const seconds = Number(BigInt(r.lastFinalNs) - BigInt(r.firstSendNs)) / 1e9;
+      return { ordersPerSec: r.finals / seconds, lost: r.sent - r.finals, rejects: r.rejects };
+    };
+
+    say("warm-up: 20,000 orders per variant...");
+    for (const v of VARIANTS) await flood(v, `warm-${v}`, 20_000);
+
+    say(`throughput: ${args.rounds} rounds of ${args.orders} orders per variant...`);
+    const runs: Record<Variant, { ordersPerSec: number; lost: number; rejects: Record<string, number> }[]> = {
+      passThrough: [],
+      fencing: [],
+    };
+    for (let round = 0; round < args.rounds; round++)
+      for (const v of VARIANTS) runs[v].push(await flood(v, `t${round}-${v}`, args.orders));
+
+    say(`latency: ${args.rounds} rounds of ${args.latencyMs} ms at ${args.rate} orders/s per variant...`);
+    const samples: Record<Variant, number[]> = { passThrough: [], fencing: [] };
+    let lost = 0;
+    for (let round = 0; round < args.rounds; round++) {
+      for (const v of VARIANTS) {
+        const r = await load.request(
+          {
+            cmd: "paced",
+            address: address(v),
+            rate: args.rate,
+            ms: args.latencyMs,
+            prefix: `l${round}-${v}`,
+            ...common,
+          },
+          "paced",
+          args.latencyMs + 30_000,
+        );
+        lost += r.lost;
+        samples[v].push(...r.samplesUs.slice(Math.floor(r.samplesUs.length / 10)));
+      }
+    }
+
+    const median = (xs: number[]) =>
+      percentile(
+        [...xs].sort((a, b) => a - b),
+        0.5,
+      );
+    const pass = latencyFigures(samples.passThrough);
+    const fence = latencyFigures(samples.fencing);
+    const fencing = gateways.get("fencing");
+    const paper = fencing?.paper?.figures();
+    const figures = {
+      config: {
+        ...args,
+        cpus: availableParallelism(),
+        node: process.version,
+        libzmq: zmq.version,
+        uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
+      },
+      throughput: {
+        passThrough: median(runs.passThrough.map((r) => r.ordersPerSec)),
+        fencing: median(runs.fencing.map((r) => r.ordersPerSec)),
+        runs,
+        ratio:
+          median(runs.fencing.map((r) => r.ordersPerSec)) /
+          median(runs.passThrough.map((r) => r.ordersPerSec)),
+      },
+      latency: {
+        passThrough: pass,
+        fencing: fence,
+        addedP50Us: fence.p50Us - pass.p50Us,
+        addedP99Us: fence.p99Us - pass.p99Us,
+        p99Ratio: fence.p99Us / pass.p99Us,
+        lost,
+      },
+      checks: {
+        fencingAccepted: fencing?.status().accepted ?? 0,
+        fencingRejected: fencing?.status().rejected ?? {},
+        brokerDuplicateSubmissions: paper?.duplicateSubmissions ?? Number.NaN,
+        replyDrops: [...gateways.values()].reduce((n, g) => n + g.replyDrops(), 0),
+      },
+      elapsedSec: (Date.now() - started) / 1000,
+    };
+    const targets = {
+      fencingOrdersPerSec: { target: ">= 100,000", met: figures.throughput.fencing >= 100_000 },
+      p99Ratio: { target: "<= 1.05 (fencing p99 / pass-through p99)", met: figures.latency.p99Ratio <= 1.05 },
+    };
+    if (args.json) process.stdout.write(`${JSON.stringify({ ...figures, targets })}\n`);
+    else printTable(figures, targets);
+  } finally {
+    await peer?.close();
+    for (const g of gateways.values()) await g.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface Figures {
+  config: Args & { cpus: number; node: string; libzmq: string; uvThreadpoolSize: number };
+  throughput: {
+    passThrough: number;
+    fencing: number;
+    ratio: number;
+    runs: Record<Variant, { lost: number }[]>;
+  };
+  latency: {
+    passThrough: Lat;
+    fencing: Lat;
+    addedP50Us: number;
+    addedP99Us: number;
+    p99Ratio: number;
+    lost: number;
+  };
+  checks: { fencingAccepted: number; brokerDuplicateSubmissions: number; replyDrops: number };
+  elapsedSec: number;
+}
+
+function printTable(f: Figures, targets: Record<string, { target: string; met: boolean }>): void {
+  const n = (x: number, digits = 0) =>
+    x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const signed = (x: number) => `${x >= 0 ? "+" : ""}${n(x, 1)}`;
+  const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(36) : c.padStart(15))).join("");
+  const c = f.config;
+  const t = f.throughput;
+  const l = f.latency;
+  const lostOf = (v: Variant) => t.runs[v].reduce((s, r) => s + r.lost, 0);
+  const latencyRow = (label: string, key: keyof Lat) =>
+    row([label, n(l.passThrough[key], 1), n(l.fencing[key], 1), signed(l.fencing[key] - l.passThrough[key])]);
+  const lines = [
+    `gateway: market orders (ack + fill each), loopback, no CURVE, ${c.cpus} cpus, node ${c.node}, libzmq ${c.libzmq}`,
+    "",
+    row(["", "pass-through", "fencing", "fencing vs pass"]),
+    row([
+      `throughput orders/s (median of ${c.rounds})`,
+      n(t.passThrough),
+      n(t.fencing),
+      `${n(t.ratio * 100, 1)}%`,
+    ]),
+    row(["  orders without a final reply", n(lostOf("passThrough")), n(lostOf("fencing")), ""]),
+    row([`round trip @ ${n(c.rate)} orders/s (n=${n(l.fencing.samples)})`, "", "", "added"]),
+    latencyRow("  p50 µs", "p50Us"),
+    latencyRow("  p99 µs", "p99Us"),
+    latencyRow("  p99.9 µs", "p999Us"),
+    row(["  max µs", n(l.passThrough.maxUs, 1), n(l.fencing.maxUs, 1), ""]),
+    row(["  p99 fencing / pass-through", "", "", n(l.p99Ratio, 3)]),
+    "",
+    `fencing gateway: ${n(f.checks.fencingAccepted)} orders accepted; broker duplicate submissions ` +
+      `${f.checks.brokerDuplicateSubmissions}; replies dropped ${f.checks.replyDrops}; latency orders lost ${l.lost}`,
+    "",
+    ...Object.entries(targets).map(([k, v]) => `target ${k} ${v.target}: ${v.met ? "met" : "NOT met"}`),
+    `elapsed ${n(f.elapsedSec, 1)} s`,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+await main();
