@@ -234,7 +234,7 @@ function printTable(f: Figures, targets: Record<string, { target: string; met: b
   const n = (x: number, digits = 0) =>
     x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
   const signed = (x: number) => `${x >= 0 ? "+" : ""}${n(x, 1)}`;
-  const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(36) : c.padStart(15))).join("");
+  const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(40) : c.padStart(17))).join("");
   const c = f.config;
   const t = f.throughput;
   const l = f.latency;
