@@ -4,6 +4,7 @@
  * name the file, line, field and what was expected (src/domain/yaml-file.ts).
  *
  *   brokerTimeoutMs: 2000
+ *   maxOrderAgeMs: 1000        # an order older than this on arrival is refused (0: never)
  *   risk:
  *     default: { maxOrderQty: 10000, maxNotional: 5000000, maxOrdersPerSecond: 500, duplicativeWindowMs: 0 }
  *     accounts:
@@ -39,6 +40,13 @@ export const DEFAULT_RISK_LIMITS: RiskLimits = {
 /** How long the broker has to answer a submission before the order is reported `pending`. */
 export const DEFAULT_BROKER_TIMEOUT_MS = 2_000;
 
+/**
+ * An order that arrives more than this after its runner stamped it (`sentAtUnixMs`) is refused
+ * as `stale-order`: a partition that held it up must not make it trade seconds late. Runner and
+ * gateway clocks must agree to well within this (NTP does; on one machine it is the same clock).
+ */
+export const DEFAULT_MAX_ORDER_AGE_MS = 1_000;
+
 const limitsSchema = z.strictObject({
   maxOrderQty: z.number().positive("a quantity above zero").optional(),
   maxNotional: z.number().positive("a notional above zero").optional(),
@@ -48,6 +56,7 @@ const limitsSchema = z.strictObject({
 
 const configSchema = z.strictObject({
   brokerTimeoutMs: z.number().int("whole milliseconds").positive("above zero").optional(),
+  maxOrderAgeMs: z.number().int("whole milliseconds").nonnegative("0 (off) or more").optional(),
   risk: z
     .strictObject({
       default: limitsSchema.optional(),
@@ -62,6 +71,8 @@ export type RiskLimitsInput = Partial<RiskLimits>;
 /** The configuration, with every default filled in. */
 export interface GatewayConfig {
   readonly brokerTimeoutMs: number;
+  /** Orders older than this on arrival are refused; 0 turns the check off. */
+  readonly maxOrderAgeMs: number;
   readonly defaultLimits: RiskLimits;
   /** Per-account limits, already merged over the default block. */
   readonly accountLimits: ReadonlyMap<string, RiskLimits>;
@@ -75,6 +86,7 @@ export function defaultGatewayConfig(): GatewayConfig {
 /** The configuration as the YAML file writes it (every field optional). */
 export interface GatewayConfigInput {
   readonly brokerTimeoutMs?: number;
+  readonly maxOrderAgeMs?: number;
   readonly risk?: {
     readonly default?: RiskLimitsInput;
     readonly accounts?: Readonly<Record<string, RiskLimitsInput>>;
@@ -89,6 +101,7 @@ export function compileGatewayConfig(input: GatewayConfigInput): GatewayConfig {
     accountLimits.set(account, { ...defaultLimits, ...definedOnly(limits) });
   return {
     brokerTimeoutMs: input.brokerTimeoutMs ?? DEFAULT_BROKER_TIMEOUT_MS,
+    maxOrderAgeMs: input.maxOrderAgeMs ?? DEFAULT_MAX_ORDER_AGE_MS,
     defaultLimits,
     accountLimits,
   };

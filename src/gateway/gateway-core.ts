@@ -180,6 +180,15 @@ export class GatewayCore {
       return;
     }
     const e = parsed.envelope;
+    const maxAge = this.#o.config.maxOrderAgeMs;
+    if (maxAge > 0 && this.#receivedAtMs - e.sentAtUnixMs > maxAge) {
+      // Late: held up in a partition or a stalled connection. A decision made that long ago is
+      // not traded now; the id is not consumed, so the strategy may send it again.
+      const age = this.#receivedAtMs - e.sentAtUnixMs;
+      const reason = `the order arrived ${age} ms after its runner sent it (limit ${maxAge} ms): not traded late`;
+      this.#refuse(peer, e.account, e.clientOrderId, RejectCode.StaleOrder, reason, text, e);
+      return;
+    }
     const fenceCode = checkFence(this.#fences.get(e.account), e.deploymentId, e.epoch);
     if (fenceCode !== undefined) {
       this.#refuse(peer, e.account, e.clientOrderId, fenceCode, this.#fenceReason(fenceCode, e), text, e);

@@ -99,6 +99,22 @@ describe("gateway", () => {
     assert.equal((after["stale-epoch"] ?? 0) - (before["stale-epoch"] ?? 0), 2);
   });
 
+  test("an order that arrives long after its runner stamped it is refused stale-order; its id stays free", async () => {
+    const cid = id("late");
+    const stamped = JSON.parse(envelope("dep-a", 1n, { account: "A", clientOrderId: cid })) as {
+      sentAtUnixMs: number;
+    };
+    stamped.sentAtUnixMs -= 5_000; // held up in a partition for 5 s
+    const from = runner.replies.length;
+    await runner.send(JSON.stringify(stamped));
+    const late = await runner.next((r) => r.clientOrderId === cid, 5_000, from);
+    assert.equal(late.type, "reject");
+    assert.equal(late.code, "stale-order");
+    assert.match(String(late.reason), /arrived \d+ ms after its runner sent it \(limit 1000 ms\)/);
+    const fresh = await order("dep-a", 1n, { account: "A", clientOrderId: cid });
+    assert.equal(fresh.type, "ack", "the id was not consumed by the late copy");
+  });
+
   test("a refused fence (lower or equal epoch, another deployment) resolves ok: false with the current entry", async () => {
     const lower = await control.fence("A", "dep-z", 0n);
     assert.equal(lower.ok, false);

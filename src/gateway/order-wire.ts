@@ -28,6 +28,8 @@ export const RejectCode = {
   RiskDuplicative: "risk-duplicative",
   /** Not a valid envelope. */
   Malformed: "malformed",
+  /** Arrived more than maxOrderAgeMs after its runner sent it (a partition delivered it late). */
+  StaleOrder: "stale-order",
   /** A market order for a symbol with no known price. */
   NoPrice: "no-price",
   /** The broker refused it. */
