@@ -29,6 +29,11 @@ export interface Deployment {
   gateNotBefore?: number;
 }
 
+/** A deployment just created from its record: pending, nothing in flight, no attempt yet. */
+export function pendingDeployment(rec: DeploymentRecord, manifest: ServiceManifest): Deployment {
+  return { rec, manifest, phase: "pending", pid: null, inFlight: false, notBefore: 0, attempt: 0 };
+}
+
 /** Whether a deployment is finished for good (a clean exit its policy does not restart) or given up. */
 export function isSettled(d: Deployment): boolean {
   if (d.rec.pendingReason?.startsWith("gave up")) return true;

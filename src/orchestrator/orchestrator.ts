@@ -27,6 +27,7 @@ import {
 import type {
   ApplyResult,
   ControlPlane,
+  FailoverView,
   GatewayAccountView,
   KillResult,
   DatasetView,
@@ -35,7 +36,14 @@ import type {
   LogOptions,
   NodeView,
 } from "./control-plane.ts";
-import { deploymentView, isSettled, newDeploymentId, trades, type Deployment } from "./deployment.ts";
+import {
+  deploymentView,
+  isSettled,
+  newDeploymentId,
+  pendingDeployment,
+  trades,
+  type Deployment,
+} from "./deployment.ts";
 import type { Gateways } from "./gateways.ts";
 import { activate, gatewaysOf, type Activation } from "./order-gate.ts";
 import { Registry, type LeaseOptions } from "./registry.ts";
@@ -67,19 +75,6 @@ export interface OrchestratorCoreOptions {
    * a few seconds, so this is longer than down-after: a restart must not look like a lost cluster.
    */
   readonly restartGraceMs?: number;
-}
-
-/** What a failover did, for `hive failover` and the fault tests. */
-export interface FailoverResult {
-  readonly layout: string;
-  readonly service: string;
-  /** The deployment that was active, and the one that is active now. */
-  readonly from: string | null;
-  readonly to: string;
-  readonly epoch: string;
-  /** ms from the request to every gateway fenced, and to the order path opened. */
-  readonly fencedAfterMs: number;
-  readonly openedAfterMs: number;
 }
 
 interface LayoutEntry {
@@ -377,8 +372,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         const placed = decision.ok
           ? decision.placements.find((p) => p.service === m.name && p.role === role && p.replica === r)
           : undefined;
-        const d: Deployment = {
-          rec: {
+        const d = pendingDeployment(
+          {
             id: newDeploymentId(layout.name, m.name, role, r),
             layout: layout.name,
             service: m.name,
@@ -392,13 +387,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
             createdAt: new Date().toISOString(),
             pendingReason: decision.ok ? undefined : decision.message,
           },
-          manifest: m,
-          phase: "pending",
-          pid: null,
-          inFlight: false,
-          notBefore: 0,
-          attempt: 0,
-        };
+          m,
+        );
         this.deployments.set(d.rec.id, d);
         out.push(d);
       }
@@ -636,8 +626,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       (s) => s.rec.layout === like.rec.layout && s.rec.service === like.rec.service,
     );
     const replica = Math.max(0, ...siblings.map((s) => s.rec.replica)) + 1;
-    const d: Deployment = {
-      rec: {
+    const d = pendingDeployment(
+      {
         id: newDeploymentId(like.rec.layout, like.rec.service, "standby", replica),
         layout: like.rec.layout,
         service: like.rec.service,
@@ -651,13 +641,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         createdAt: new Date().toISOString(),
         pendingReason: "a new standby, to be placed",
       },
-      manifest: like.manifest,
-      phase: "pending",
-      pid: null,
-      inFlight: false,
-      notBefore: 0,
-      attempt: 0,
-    };
+      like.manifest,
+    );
     this.deployments.set(d.rec.id, d);
     this.write(() => this.o.store.putDeployment(d.rec), "write");
   }
@@ -880,16 +865,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     this.o.log.warn({ deploymentId: d.rec.id, ...exit, restarts: d.rec.restarts }, "deployment ended");
     this.kick();
     // A retry after the backoff needs a pass then, not only on the next event.
-    if (!this.closed) {
-      const timer = setTimeout(
-        () => {
-          this.timers.delete(timer);
-          this.kick();
-        },
-        Math.max(0, d.notBefore - this.now()) + 5,
-      );
-      this.timers.add(timer);
-    }
+    this.retryLater(Math.max(0, d.notBefore - this.now()) + 5);
   }
 
   private stop(d: Deployment): void {
@@ -1131,7 +1107,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
    * demoted to a standby (its order path closed), the standby promoted, the gateway fenced to it
    * with a new epoch, and only then its order path opened. Resolves once it is open.
    */
-  async failover(layoutName: string, service: string): Promise<FailoverResult> {
+  async failover(layoutName: string, service: string): Promise<FailoverView> {
     const entry = this.layoutEntry(layoutName);
     const manifest = entry.layout.services.find((s) => s.name === service);
     if (!manifest) {
