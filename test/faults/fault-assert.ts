@@ -1,7 +1,7 @@
 /** The checks every fault test makes on its audit report, and the one line it prints. */
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
-import { positionsFromFills, readSnapshot, type FaultReport } from "./failover-kit.ts";
+import { positionsFromFills, readSnapshot, type FaultReport, type FaultTimings } from "./failover-kit.ts";
 
 /**
  * Asserts the safety invariant on a report (no fenced order accepted, none accepted after its
@@ -44,4 +44,18 @@ function nonZero(p: Record<string, Record<string, number>>): Record<string, Reco
     for (const [symbol, qty] of Object.entries(bySymbol))
       if (Math.abs(qty) > 1e-9) (out[account] ??= {})[symbol] = qty;
   return out;
+}
+
+/**
+ * The one timing a fault test checks, a sanity bound that cannot flake: the first order from the
+ * new deployment came no earlier than the node could have been called down. The orchestrator
+ * counts down-after from the last heartbeat it received, which may be up to a heartbeat interval
+ * (more if the runner was slow to send) before the fault: hence down-after minus two intervals.
+ */
+export function assertNotBeforeDown(c: { readonly timings: FaultTimings }, report: FaultReport): void {
+  const floor = c.timings.downAfterMs - 2 * c.timings.heartbeatMs;
+  assert.ok(
+    report.faultToFirstOrderMs !== null && report.faultToFirstOrderMs >= floor,
+    `failover took ${report.faultToFirstOrderMs} ms: before the node could be called down (${floor} ms)`,
+  );
 }
