@@ -78,14 +78,16 @@ async function flood(c: Extract<GatewayPeerCommand, { cmd: "flood" }>): Promise<
   let lastFinalNs = 0n;
   let lastAny = performance.now();
   const reader = (async () => {
-    for await (const [f] of d) {
+    for await (const frames of d) {
       lastAny = performance.now();
-      const r = typeOf(f?.toString() ?? "{}");
-      if (r.type === "fill") fills += 1;
-      else if (r.type === "reject") rejects[r.code ?? "?"] = (rejects[r.code ?? "?"] ?? 0) + 1;
-      else continue;
-      finals += 1;
-      lastFinalNs = process.hrtime.bigint();
+      for (const f of frames) {
+        const r = typeOf(f.toString());
+        if (r.type === "fill") fills += 1;
+        else if (r.type === "reject") rejects[r.code ?? "?"] = (rejects[r.code ?? "?"] ?? 0) + 1;
+        else continue;
+        finals += 1;
+        lastFinalNs = process.hrtime.bigint();
+      }
       if (finals >= c.n) break;
     }
   })();
@@ -115,13 +117,15 @@ async function paced(c: Extract<GatewayPeerCommand, { cmd: "paced" }>): Promise<
   const samplesUs: number[] = [];
   const prefixLength = c.prefix.length + 1;
   const reader = (async () => {
-    for await (const [f] of d) {
+    for await (const frames of d) {
       const now = process.hrtime.bigint();
-      const r = typeOf(f?.toString() ?? "{}");
-      if (r.type !== "ack" && r.type !== "reject") continue;
-      const i = Number(r.clientOrderId?.slice(prefixLength));
-      const t = sentAt[i];
-      if (t !== undefined) samplesUs.push(Number(now - t) / 1000);
+      for (const f of frames) {
+        const r = typeOf(f.toString());
+        if (r.type !== "ack" && r.type !== "reject") continue;
+        const i = Number(r.clientOrderId?.slice(prefixLength));
+        const t = sentAt[i];
+        if (t !== undefined) samplesUs.push(Number(now - t) / 1000);
+      }
       if (samplesUs.length >= total) break;
     }
   })();

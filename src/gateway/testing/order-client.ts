@@ -90,8 +90,9 @@ export class OrderClient {
 
   async #read(): Promise<void> {
     try {
-      for await (const [frame] of this.#dealer) {
-        this.replies.push(JSON.parse(frame?.toString() ?? "{}") as Reply);
+      for await (const frames of this.#dealer) {
+        // A gateway batch's replies arrive as one message, a frame per reply.
+        for (const frame of frames) this.replies.push(JSON.parse(frame.toString()) as Reply);
         const waiters = this.#waiters;
         this.#waiters = [];
         for (const w of waiters) w();

@@ -335,17 +335,20 @@ export class OrderPath {
 
   async #fromGateway(upstream: Upstream): Promise<void> {
     try {
+      // The gateway sends the replies of one batch as one message, a frame per reply: each frame
+      // goes to the strategy as a message of its own, routed by its clientOrderId.
       for await (const frames of upstream.socket) {
-        const first = frames[0];
-        const id = frames.length === 1 && first !== undefined ? replyClientOrderId(first) : undefined;
-        const peer = (id === undefined ? undefined : this.#replyRoutes.get(id)) ?? this.#lastPeer;
-        if (peer === undefined) {
-          this.#figures.replyDrops += 1;
-          continue;
-        }
-        if (await this.#reply(peer, ...frames)) {
-          this.#figures.replies += 1;
-          for (const frame of frames) this.#figures.replyBytes += frame.length;
+        for (const frame of frames) {
+          const id = replyClientOrderId(frame);
+          const peer = (id === undefined ? undefined : this.#replyRoutes.get(id)) ?? this.#lastPeer;
+          if (peer === undefined) {
+            this.#figures.replyDrops += 1;
+            continue;
+          }
+          if (await this.#reply(peer, frame)) {
+            this.#figures.replies += 1;
+            this.#figures.replyBytes += frame.length;
+          }
         }
       }
     } catch (err) {
