@@ -4,9 +4,10 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../core/logger.ts";
 import { RunnerService } from "../protocol/index.ts";
 import { Gateways, type ConnectGateway } from "./gateways.ts";
+import { LOCAL_RUNNER_URL, LocalRuntime, type LocalRuntimeOptions } from "./local-runtime.ts";
 import { Orchestrator } from "./orchestrator.ts";
 import type { CompiledOrchestratorOptions } from "./orchestrator-options.ts";
-import { runnerService } from "./runner-service.ts";
+import { runnerService, type RunnerServiceOptions } from "./runner-service.ts";
 import { openStore } from "./store/index.ts";
 
 /** Something that serves HTTP on an address and can be closed (the HTTP API). */
@@ -18,7 +19,9 @@ export interface HttpServer {
 /** A running orchestrator daemon. */
 export interface RunningOrchestrator {
   readonly core: Orchestrator;
-  /** Where runners connect: http://host:port. */
+  /** The in-process runtime, when started with `local` (no runner protocol on the network). */
+  readonly local: LocalRuntime | undefined;
+  /** Where runners connect: http://host:port (with `local`, the in-process runner's URL). */
   readonly runnerUrl: string;
   /** Where the HTTP API listens, if it was started. */
   readonly httpUrl: string | undefined;
@@ -30,6 +33,10 @@ export interface RunningOrchestrator {
  * protocol (HTTP/2 cleartext) and, if given, the HTTP API, and runs the reconcile loop at half
  * the heartbeat interval (and on every event). `close` stops all of it; runners and their
  * processes keep running and re-register with the next orchestrator.
+ *
+ * With `local`, services run on this machine through a {@link LocalRuntime} (an in-process
+ * runner on an in-memory transport) instead of remote runners: the runner protocol is not
+ * served on the network, and `close` stops the local processes too.
  */
 export async function startOrchestrator(
   options: CompiledOrchestratorOptions,
@@ -38,6 +45,8 @@ export async function startOrchestrator(
     httpApi?: (core: Orchestrator) => HttpServer;
     /** Opens a gateway's control channel; by default a GatewayClient with the orchestrator's key. */
     connectGateway?: ConnectGateway;
+    /** Run services on this machine, with an in-process runner of these options. */
+    local?: LocalRuntimeOptions;
   },
 ): Promise<RunningOrchestrator> {
   const store = await openStore(options.store);
@@ -49,7 +58,10 @@ export async function startOrchestrator(
           deps.log,
         )
       : undefined;
+  const localOptions = deps.local;
+  let local: LocalRuntime | undefined;
   const core = new Orchestrator({
+    provider: localOptions && ((registry) => (local = new LocalRuntime(registry, localOptions))),
     gateways,
     store,
     log: deps.log,
@@ -60,17 +72,56 @@ export async function startOrchestrator(
   });
   await core.load();
   await core.restoreDrains();
+  const service = {
+    joinToken: options.joinToken,
+    heartbeatIntervalMs: options.lease.heartbeatIntervalMs,
+    leaseTtlMs: options.runnerLeaseMs,
+  };
+  const runners = local ? undefined : await serveRunners(core, service, options.runnerListen);
+  if (local) {
+    const runtime: LocalRuntime = local;
+    await runtime.start(core, service).catch(async (err: unknown) => {
+      // Nothing is left half-open when the local runner cannot start (a bad cgroup parent...).
+      await runtime.close();
+      await core.close();
+      await gateways?.close();
+      await store.close();
+      throw err;
+    });
+  }
+  const runnerUrl = runners?.url ?? LOCAL_RUNNER_URL;
+  const http = deps.httpApi?.(core);
+  const httpUrl = http ? await http.listen(options.httpListen) : undefined;
+  const timer = setInterval(() => core.kick(), Math.max(20, options.lease.heartbeatIntervalMs / 2));
+  deps.log.info({ runnerUrl, httpUrl, store: options.store }, "orchestrator listening");
+  return {
+    core,
+    local,
+    runnerUrl,
+    httpUrl,
+    async close() {
+      clearInterval(timer);
+      await http?.close();
+      // The local runner before the core: its stream ends while the core can still take the
+      // close; it then stops its processes itself (no orchestrator needed for that).
+      await local?.close();
+      await runners?.close();
+      await core.close();
+      await gateways?.close();
+      await store.close();
+    },
+  };
+}
+
+/** Serves the runner protocol (HTTP/2 cleartext) for remote runners. */
+async function serveRunners(
+  core: Orchestrator,
+  service: RunnerServiceOptions,
+  listen: { host: string; port: number },
+): Promise<{ url: string; close(): Promise<void> }> {
   const server = http2.createServer(
     connectNodeAdapter({
-      routes: (router) =>
-        router.service(
-          RunnerService,
-          runnerService(core, {
-            joinToken: options.joinToken,
-            heartbeatIntervalMs: options.lease.heartbeatIntervalMs,
-            leaseTtlMs: options.runnerLeaseMs,
-          }),
-        ),
+      routes: (router) => router.service(RunnerService, runnerService(core, service)),
     }),
   );
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -80,30 +131,18 @@ export async function startOrchestrator(
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.runnerListen.port, options.runnerListen.host, () => {
+    server.listen(listen.port, listen.host, () => {
       server.off("error", reject);
       resolve();
     });
   });
   const { port } = server.address() as AddressInfo;
-  const runnerUrl = `http://${options.runnerListen.host}:${port}`;
-  const http = deps.httpApi?.(core);
-  const httpUrl = http ? await http.listen(options.httpListen) : undefined;
-  const timer = setInterval(() => core.kick(), Math.max(20, options.lease.heartbeatIntervalMs / 2));
-  deps.log.info({ runnerUrl, httpUrl, store: options.store }, "orchestrator listening");
   return {
-    core,
-    runnerUrl,
-    httpUrl,
+    url: `http://${listen.host}:${port}`,
     async close() {
-      clearInterval(timer);
-      await http?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sessions) s.destroy();
       await closed;
-      await core.close();
-      await gateways?.close();
-      await store.close();
     },
   };
 }

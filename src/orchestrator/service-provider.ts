@@ -23,8 +23,8 @@ export interface NodeRouteChange {
 
 /**
  * How the supervisor runs services (DESIGN.md §2): `spawn` resolves to the deployment's address
- * metadata. `ClusterRuntime` does it through the runners; a `LocalRuntime` (on this machine,
- * without a runner) would implement the same interface.
+ * metadata. `ClusterRuntime` does it through the runners; `LocalRuntime` (local-runtime.ts) on
+ * this machine, through an in-process runner.
  */
 export interface ServiceProvider {
   /** Whether the provider can act on this node now. */

@@ -15,6 +15,13 @@ export function parseListen(flag: string, text: string): { host: string; port: n
   return { host: match[1] ?? "127.0.0.1", port };
 }
 
+/** The in-process runner of `--local`: a runner YAML, whose `orchestrators` may be left out. */
+async function localRuntimeOptions(file: string) {
+  const { readRunnerConfig } = await import("../../runner/runner-options.ts");
+  const { LOCAL_RUNNER_URL } = await import("../../orchestrator/local-runtime.ts");
+  return { runner: readRunnerConfig(file, { orchestrators: [LOCAL_RUNNER_URL] }) };
+}
+
 /** `hive orchestrator`: the control plane daemon (runner protocol, HTTP API, reconcile loop). */
 export function registerOrchestrator(program: Command, io: CliIo): void {
   program
@@ -57,6 +64,10 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
       "the orchestrator's CURVE key pair for the gateways' control channels (made if missing)",
       ".hive/orchestrator.key",
     )
+    .option(
+      "--local <runner-config.yaml>",
+      "run services on this machine with an in-process runner of this runner YAML (no remote runners)",
+    )
     .action(
       async (opts: {
         store: string;
@@ -69,6 +80,7 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
         restartGraceMs?: string;
         gateway: string[];
         curveKeyFile: string;
+        local?: string;
       }) => {
         const { compileOrchestratorOptions } = await import("../../orchestrator/orchestrator-options.ts");
         const { startOrchestrator } = await import("../../orchestrator/orchestrator-server.ts");
@@ -88,8 +100,10 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
           curveKeyFile: opts.curveKeyFile,
         });
         const log = createLogger("orchestrator");
+        const local = opts.local === undefined ? undefined : await localRuntimeOptions(opts.local);
         const running = await startOrchestrator(options, {
           log,
+          local,
           httpApi: (core) => {
             const metrics = orchestratorMetrics(core);
             const app = createHttpApi({
@@ -106,9 +120,17 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
             };
           },
         });
-        io.err(`orchestrator: runners connect to ${running.runnerUrl}; API at ${running.httpUrl}`);
+        io.err(
+          running.local
+            ? `orchestrator: services run on this machine (node ${running.local.nodeId}); API at ${running.httpUrl}`
+            : `orchestrator: runners connect to ${running.runnerUrl}; API at ${running.httpUrl}`,
+        );
         const { signal, release } = await waitForStopSignal();
-        io.err(`orchestrator: ${signal}, closing (runners and their processes keep running)`);
+        io.err(
+          running.local
+            ? `orchestrator: ${signal}, closing (stopping the local processes)`
+            : `orchestrator: ${signal}, closing (runners and their processes keep running)`,
+        );
         await running.close();
         release();
         io.exit(ExitCode.Ok);

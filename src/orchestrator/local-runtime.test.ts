@@ -1,0 +1,172 @@
+/**
+ * The orchestrator with a LocalRuntime on the real kernel: a real runner inside the process
+ * (cgroups, processes, ports, post office), reached over the in-memory runner protocol. Needs
+ * root and writable cgroups; under CI=true their absence fails the file (cgroup-test-env.ts).
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { silentLogger } from "../core/logger.ts";
+import {
+  cleanUpTestCgroups,
+  realCgroupsForTest,
+  type RealCgroups,
+} from "../runner/cgroups/cgroup-test-env.ts";
+import { compileRunnerOptions } from "../runner/runner-options.ts";
+import { LOCAL_RUNNER_URL } from "./local-runtime.ts";
+import { compileOrchestratorOptions } from "./orchestrator-options.ts";
+import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
+
+let cg: RealCgroups;
+let orch: RunningOrchestrator | undefined;
+const dirs: string[] = [];
+const firstPort = 31_000 + (process.pid % 90) * 100;
+
+function tempDir(prefix: string, base = tmpdir()): string {
+  const d = mkdtempSync(join(base, prefix));
+  dirs.push(d);
+  return d;
+}
+
+before(async () => {
+  cg = await realCgroupsForTest();
+});
+
+after(async () => {
+  await orch?.close();
+  // cg is unset when realCgroupsForTest threw (CI=true without root): that failure is the report.
+  if (typeof cg !== "undefined") await cleanUpTestCgroups(cg);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + 15_000;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// A program that listens on the port it was given, and exits on SIGTERM.
+const program =
+  `const s = require("net").createServer().listen(Number(process.env.HIVE_PORT_FEED), "127.0.0.1");` +
+  `process.on("SIGTERM", () => s.close(() => process.exit(0)));`;
+
+const layout = `name: local-demo
+services:
+  - name: feeder
+    kind: feeder
+    pool: backtest
+    command: ${JSON.stringify(process.execPath)}
+    args: ["-e", ${JSON.stringify(program)}]
+    resources: { cores: 0.5, memory: 128MiB }
+    sockets:
+      offers:
+        - { name: feed, pattern: pub }
+`;
+
+async function startLocal(): Promise<RunningOrchestrator> {
+  const runner = compileRunnerOptions({
+    nodeId: "local",
+    pool: "backtest",
+    orchestrators: ["http://ignored.invalid"],
+    portRange: { first: firstPort, last: firstPort + 9 },
+    stateDir: tempDir("hive-ls-"),
+    runDir: tempDir("hl-"),
+    datasets: { dir: join(tempDir("hive-ld-", "/dev/shm"), "datasets"), budget: "16MiB" },
+    stopGraceMs: 2_000,
+    cgroupParent: cg.parent,
+  });
+  return startOrchestrator(
+    compileOrchestratorOptions({
+      store: "memory:",
+      runnerListen: { host: "127.0.0.1", port: 0 },
+      heartbeatIntervalMs: 50,
+      runnerLeaseMs: 1_000,
+    }),
+    { log: silentLogger(), local: { runner, overrides: { cgroups: cg.driver, log: silentLogger() } } },
+  );
+}
+
+describe("LocalRuntime: an orchestrator that runs services on its own machine", () => {
+  let pid = 0;
+
+  test("registers the in-process runner as one ready node, kept alive by heartbeats", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    orch = await startLocal();
+    assert.equal(orch.runnerUrl, LOCAL_RUNNER_URL);
+    const node = await until("the local node ready", async () =>
+      (await orch!.core.listNodes()).find((n) => n.id === "local" && n.health === "ready"),
+    );
+    assert.equal(node.connected, true);
+    assert.match(node.resourceLimits, /^cgroup v[12]: .*memory/);
+    // Heartbeats through the same runner service as a remote runner's: the lease stays held
+    // well past its TTL (1 s) only if they are acknowledged.
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.equal(orch.local?.localRunner?.leaseState, "held");
+    const again = (await orch.core.listNodes()).find((n) => n.id === "local");
+    assert.equal(again?.health, "ready");
+    assert.ok(again.lastHeartbeatAgoMs !== null && again.lastHeartbeatAgoMs < 500);
+  });
+
+  test("applies a layout: the service runs as a real process in its cgroup, at a real address", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    assert.ok(orch);
+    await orch.core.applyLayout(layout, "local-demo.yaml");
+    const d = await until("feeder running", async () =>
+      (await orch!.core.listDeployments({ layout: "local-demo" })).find(
+        (x) => x.phase === "running" && x.pid !== null,
+      ),
+    );
+    assert.equal(d.nodeId, "local");
+    pid = d.pid ?? 0;
+    assert.ok(alive(pid), `pid ${pid} is alive`);
+    assert.match(readFileSync(`/proc/${pid}/cgroup`, "utf8"), new RegExp(`/${cg.parent}/`));
+    const address = d.addresses["feed"] ?? "";
+    assert.match(address, /^tcp:\/\/127\.0\.0\.1:(\d+)$/);
+    const port = Number(/:(\d+)$/.exec(address)?.[1]);
+    assert.ok(port >= firstPort && port <= firstPort + 9, `port ${port} in the runner's range`);
+  });
+
+  test("stopping the layout stops the process", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    assert.ok(orch);
+    await orch.core.stopLayout("local-demo");
+    await until("local-demo gone", async () =>
+      (await orch!.core.listLayouts()).some((l) => l.name === "local-demo") ? undefined : true,
+    );
+    await until(`pid ${pid} gone`, () => Promise.resolve(alive(pid) ? undefined : true));
+    assert.deepEqual(await cg.driver?.list(), []);
+  });
+
+  test("closing the orchestrator stops what runs locally and leaves no cgroup behind", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    assert.ok(orch);
+    await orch.core.applyLayout(layout, "local-demo.yaml");
+    const d = await until("feeder running again", async () =>
+      (await orch!.core.listDeployments({ layout: "local-demo" })).find(
+        (x) => x.phase === "running" && x.pid !== null,
+      ),
+    );
+    const running = orch;
+    orch = undefined;
+    await running.close();
+    assert.equal(alive(d.pid ?? 0), false, "the process was stopped by close");
+    assert.equal(running.local?.localRunner?.linkState, "closed");
+    assert.deepEqual(await cg.driver?.list(), []);
+    assert.equal(existsSync(join("/sys/fs/cgroup", cg.parent, "local-demo")), false);
+  });
+});
