@@ -97,7 +97,17 @@ describe("orchestrator with mock runners", () => {
     // Both momentum instances got routes: their runners acknowledged a route update.
     for (const m of momentum)
       assert.ok(runners.find((r) => r["options"].nodeId === m.nodeId)!.routeVersions.length > 0);
-    assert.notEqual(momentum[0]?.epoch, "0");
+    // The active gets an epoch when its order path is opened (just after it runs); the standby
+    // gets one only when it is promoted.
+    const active = momentum.find((m) => m.role === "active")!;
+    const epoch = await until("the active's epoch", async () => {
+      const d = (await orch.core.listDeployments({ layout: "live-momentum" })).find(
+        (x) => x.id === active.id,
+      );
+      return d && d.epoch !== "0" ? d.epoch : undefined;
+    });
+    assert.ok(BigInt(epoch) > 0n);
+    assert.equal(momentum.find((m) => m.role === "standby")?.epoch, "0");
   });
 
   test("a bad layout is refused with file, line and field, and nothing changes", async () => {
