@@ -104,6 +104,9 @@ export class OrchestratorStub extends EventEmitter {
   /** Starts a stub on 127.0.0.1 and a free port. */
   static async start(options: StubOptions = {}): Promise<OrchestratorStub> {
     const stub = new OrchestratorStub();
+    // Every waitForRunner is an events.once listener: a test waiting for many runners at once is
+    // not a leak.
+    stub.setMaxListeners(0);
     stub.ackHeartbeats = options.ackHeartbeats !== false;
     const server = http2.createServer(
       connectNodeAdapter({
