@@ -83,6 +83,7 @@ async function startRunner(clock: ManualClock): Promise<Runner> {
     portRange: { first: firstPort, last: firstPort + 9 },
     stateDir: state,
     runDir: run,
+    datasets: { dir: join(state, "datasets") }, // not the default under /dev/shm: nothing left behind
     stopGraceMs: 1_000,
     curveKeyFile: join(state, "curve", "runner.key"),
     selfFenceKillAfterMs: LEASE_MS, // short, for the test; the default is 10 s
