@@ -46,6 +46,7 @@ import {
 } from "./deployment.ts";
 import type { Gateways } from "./gateways.ts";
 import { activate, gatewaysOf, type Activation } from "./order-gate.ts";
+import { gatewayIssues, gatewaysForAccount, marketDataSources, type AppliedLayout } from "./trading-rules.ts";
 import { Registry, type LeaseOptions } from "./registry.ts";
 import type { RunnerStreamHandler } from "./runner-service.ts";
 import type { RunnerSession } from "./runner-session.ts";
@@ -268,36 +269,16 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
    * and that no account it trades is traded by a service of another layout.
    */
   private gatewayIssues(layout: Layout): ValidationIssue[] {
-    const issues: ValidationIssue[] = [];
-    const known = this.o.gateways?.names() ?? [];
-    layout.gateways.forEach((g, i) => {
-      if (!known.includes(g.name)) {
-        issues.push({
-          path: `gateways[${i}].name`,
-          found: g.name,
-          expected:
-            known.length > 0
-              ? `a gateway this orchestrator knows: ${known.join(", ")}`
-              : "a gateway this orchestrator knows, but it has none (hive orchestrator --gateway ...)",
-        });
-      }
-    });
-    layout.services.forEach((m, i) => {
-      for (const account of m.accounts) {
-        for (const other of this.layouts.values()) {
-          if (other.rec.name === layout.name || other.rec.state === "stopping") continue;
-          const holder = other.layout.services.find((s) => s.accounts.includes(account));
-          if (holder) {
-            issues.push({
-              path: `services[${i}].accounts`,
-              found: `${account}, traded by ${holder.name} of layout ${other.rec.name}`,
-              expected: "each account traded by one service (one account, one trader)",
-            });
-          }
-        }
-      }
-    });
-    return issues;
+    return gatewayIssues(layout, this.o.gateways?.names() ?? [], this.applied());
+  }
+
+  /** The applied layouts, as the trading rules see them. */
+  private applied(): AppliedLayout[] {
+    return [...this.layouts.values()].map((l) => ({
+      name: l.rec.name,
+      layout: l.layout,
+      stopping: l.rec.state === "stopping",
+    }));
   }
 
   private async apply(layout: Layout, source: string): Promise<ApplyResult> {
@@ -735,25 +716,15 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private syncGateways(): void {
     const gateways = this.o.gateways;
     if (!gateways) return;
-    const sources = new Map<string, string[]>(gateways.names().map((n) => [n, []]));
-    for (const entry of this.layouts.values()) {
-      for (const g of entry.layout.gateways) {
-        for (const end of g.marketData) {
-          for (const d of this.deployments.values()) {
-            const address = d.rec.addresses?.[end.socket];
-            if (
-              d.rec.layout === entry.rec.name &&
-              d.rec.service === end.service &&
-              d.rec.role === "active" &&
-              d.phase === "running" &&
-              address !== undefined
-            )
-              sources.get(g.name)?.push(address);
-          }
-        }
-      }
-    }
-    for (const [name, list] of sources) gateways.setMarketData(name, list);
+    const instances = [...this.deployments.values()].map((d) => ({
+      layout: d.rec.layout,
+      service: d.rec.service,
+      role: d.rec.role,
+      running: d.phase === "running",
+      addresses: d.rec.addresses ?? {},
+    }));
+    for (const [name, list] of marketDataSources(this.applied(), instances, gateways.names()))
+      gateways.setMarketData(name, list);
     gateways.sync();
   }
 
@@ -1158,17 +1129,11 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   /** The gateways that may hold `account`: those a layout's strategy trades it through, else all. */
   private gatewaysForAccount(account: string): string[] {
-    const gateways = this.o.gateways;
-    if (!gateways || gateways.names().length === 0) {
+    const known = this.o.gateways?.names() ?? [];
+    if (known.length === 0) {
       throw new HiveError(ErrorCode.FailedPrecondition, "this orchestrator has no gateways configured");
     }
-    const named = new Set<string>();
-    for (const entry of this.layouts.values()) {
-      for (const m of entry.layout.services) {
-        if (m.accounts.includes(account)) for (const g of gatewaysOf(entry.layout, m.name)) named.add(g);
-      }
-    }
-    return named.size > 0 ? [...named].sort() : gateways.names();
+    return gatewaysForAccount(account, this.applied(), known);
   }
 
   /** The kill switch (`hive kill`): blocks new orders for the account and cancels its resting ones. */
