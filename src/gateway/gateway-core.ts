@@ -15,6 +15,7 @@
  * whatever happens next, so a replay is answered `duplicate` and never reaches the broker twice.
  */
 import type Database from "better-sqlite3";
+import type { PositionBook } from "./position-book.ts";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import type { BrokerAdapter, BrokerEvent } from "./broker-adapter.ts";
@@ -90,10 +91,9 @@ export class GatewayCore {
   readonly #runnerKeys = new Map<string, string>();
   readonly #statuses: Map<string, OrderStatus>;
   readonly #live: Map<string, OrderRecord>;
-  readonly #positions: Map<string, Map<string, number>>;
+  readonly #positions: PositionBook;
   readonly #prices = new Map<string, number>();
   readonly #dirtyOrders = new Set<OrderRecord>();
-  readonly #dirtyPositions = new Set<string>();
   readonly #awaiting: OrderRecord[] = [];
   /** Broker events that arrived outside a batch, for the next one. */
   #queued: BrokerEvent[] = [];
@@ -138,11 +138,8 @@ export class GatewayCore {
       if (TERMINAL.has(r.status)) this.#live.delete(key(r.account, r.clientOrderId));
     }
     this.#dirtyOrders.clear();
-    for (const k of this.#dirtyPositions) {
-      const [account = "", symbol = ""] = k.split("\u0001");
-      this.#sql.position(account, symbol, this.#positions.get(account)?.get(symbol) ?? 0);
-    }
-    this.#dirtyPositions.clear();
+    for (const [account, symbol, qty] of this.#positions.takeChanged())
+      this.#sql.position(account, symbol, qty);
     this.#inBatch = false;
     return this.#awaiting.reduce<number | undefined>(
       (min, r) =>
@@ -382,11 +379,7 @@ export class GatewayCore {
       this.counters.unmatchedBrokerEvents += 1;
     }
     if (this.#o.passThrough) return;
-    const signed = fill.side === "buy" ? fill.qty : -fill.qty;
-    let bySymbol = this.#positions.get(fill.account);
-    if (bySymbol === undefined) this.#positions.set(fill.account, (bySymbol = new Map<string, number>()));
-    bySymbol.set(fill.symbol, (bySymbol.get(fill.symbol) ?? 0) + signed);
-    this.#dirtyPositions.add(`${fill.account}\u0001${fill.symbol}`);
+    this.#positions.add(fill.account, fill.symbol, fill.side === "buy" ? fill.qty : -fill.qty);
     this.#sql.audit({
       kind: "fill",
       outcome: "filled",
@@ -556,7 +549,11 @@ export class GatewayCore {
 
   /** Every account the gateway knows (fenced, killed, with a position or an open order), or one. */
   accounts(only?: string): AccountView[] {
-    const names = new Set<string>([...this.#fences.keys(), ...this.#kills.keys(), ...this.#positions.keys()]);
+    const names = new Set<string>([
+      ...this.#fences.keys(),
+      ...this.#kills.keys(),
+      ...this.#positions.accounts(),
+    ]);
     for (const r of this.#live.values()) names.add(r.account);
     const open = new Map<string, OpenOrderView[]>();
     for (const r of this.#live.values()) {
@@ -580,7 +577,7 @@ export class GatewayCore {
         account,
         fence: this.#fences.get(account) ?? null,
         killed: this.#kills.has(account),
-        positions: Object.fromEntries(this.#positions.get(account) ?? []),
+        positions: this.#positions.of(account),
         openOrders: open.get(account) ?? [],
       }));
   }

@@ -4,6 +4,7 @@
  * the gateway loop (gateway-loop.ts), which commits before any reply leaves.
  */
 import type Database from "better-sqlite3";
+import { PositionBook } from "./position-book.ts";
 import type { FenceEntry } from "./gateway-control.ts";
 import type { OrderType, Side } from "./order-wire.ts";
 
@@ -60,7 +61,7 @@ export interface LoadedState {
   readonly statuses: Map<string, OrderStatus>;
   /** The orders not yet final (submitted, unknown, resting). */
   readonly live: Map<string, OrderRecord>;
-  readonly positions: Map<string, Map<string, number>>;
+  readonly positions: PositionBook;
 }
 
 /** The prepared statements of the core. */
@@ -231,16 +232,12 @@ export class GatewayStatements {
         });
       }
     }
-    const positions = new Map<string, Map<string, number>>();
-    for (const r of this.db.prepare("SELECT account, symbol, qty FROM positions").all() as {
+    const held = this.db.prepare("SELECT account, symbol, qty FROM positions").all() as {
       account: string;
       symbol: string;
       qty: number;
-    }[]) {
-      let bySymbol = positions.get(r.account);
-      if (bySymbol === undefined) positions.set(r.account, (bySymbol = new Map<string, number>()));
-      bySymbol.set(r.symbol, r.qty);
-    }
+    }[];
+    const positions = PositionBook.of(held.map((r) => [r.account, r.symbol, r.qty] as const));
     return { fences, kills, runners, statuses, live, positions };
   }
 }

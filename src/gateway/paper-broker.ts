@@ -17,6 +17,7 @@
  * orders for `ms` while still executing them, as a broker whose reports are late.
  */
 import type Database from "better-sqlite3";
+import { PositionBook } from "./position-book.ts";
 import type {
   BrokerAdapter,
   BrokerEvent,
@@ -64,10 +65,8 @@ export class PaperBroker implements BrokerAdapter {
   readonly #seen = new Set<string>();
   /** symbol → key → resting order. */
   readonly #resting = new Map<string, Map<string, Resting>>();
-  readonly #positions = new Map<string, Map<string, number>>();
+  #positions = new PositionBook();
   readonly #timers = new Set<NodeJS.Timeout>();
-  /** Positions changed since the last beforeCommit: `account \u0001 symbol`. */
-  readonly #dirtyPositions = new Set<string>();
   readonly #sql;
   #listener: (event: BrokerEvent) => void = () => undefined;
   #fillSeq: number;
@@ -138,7 +137,7 @@ export class PaperBroker implements BrokerAdapter {
       symbol: string;
       qty: number;
     }[];
-    for (const p of positions) this.#bookFill(p.account, p.symbol, p.qty);
+    this.#positions = PositionBook.of(positions.map((p) => [p.account, p.symbol, p.qty] as const));
     return this.#db
       .prepare("SELECT count(*) FROM paper_orders WHERE fill_id IS NOT NULL")
       .pluck()
@@ -277,11 +276,8 @@ export class PaperBroker implements BrokerAdapter {
   }
 
   beforeCommit(): void {
-    for (const k of this.#dirtyPositions) {
-      const [account = "", symbol = ""] = k.split("\u0001");
-      this.#sql.setPosition.run(account, symbol, this.#positions.get(account)?.get(symbol) ?? 0);
-    }
-    this.#dirtyPositions.clear();
+    for (const [account, symbol, qty] of this.#positions.takeChanged())
+      this.#sql.setPosition.run(account, symbol, qty);
   }
 
   afterCommit(): void {
@@ -289,11 +285,7 @@ export class PaperBroker implements BrokerAdapter {
   }
 
   positions(account?: string): Record<string, Record<string, number>> {
-    const out: Record<string, Record<string, number>> = {};
-    for (const [a, bySymbol] of this.#positions) {
-      if (account === undefined || a === account) out[a] = Object.fromEntries(bySymbol);
-    }
-    return out;
+    return this.#positions.snapshot(account);
   }
 
   openOrders(account?: string): BrokerOpenOrder[] {
@@ -363,24 +355,13 @@ export class PaperBroker implements BrokerAdapter {
     fillId: string,
   ): void {
     this.#fills += 1;
-    const signed = side === "buy" ? qty : -qty;
-    this.#bookFill(account, symbol, signed);
-    this.#dirtyPositions.add(`${account}\u0001${symbol}`);
+    this.#positions.add(account, symbol, side === "buy" ? qty : -qty);
     this.#emit({ type: "fill", account, clientOrderId, symbol, side, qty, price, fillId });
   }
 
   #nextFillId(): string {
     this.#fillSeq += 1;
     return `pf-${this.#fillSeq}`;
-  }
-
-  #bookFill(account: string, symbol: string, signedQty: number): void {
-    let bySymbol = this.#positions.get(account);
-    if (bySymbol === undefined) {
-      bySymbol = new Map();
-      this.#positions.set(account, bySymbol);
-    }
-    bySymbol.set(symbol, (bySymbol.get(symbol) ?? 0) + signedQty);
   }
 
   #rest(order: Resting): void {
