@@ -14,18 +14,10 @@
  * - An adapter refuses a client order id it has already seen (as an exchange refuses a reused
  *   ClOrdID) and counts such attempts.
  */
-import type { OrderType, Side } from "./order-wire.ts";
+import type { Side, WireOrder } from "./order-wire.ts";
 
-/** An order as the gateway submits it. */
-export interface BrokerOrder {
-  readonly account: string;
-  readonly clientOrderId: string;
-  readonly symbol: string;
-  readonly side: Side;
-  readonly qty: number;
-  readonly type: OrderType;
-  readonly price?: number;
-}
+/** An order as the gateway submits it: the order of the envelope, as the strategy wrote it. */
+export type BrokerOrder = WireOrder;
 
 /** The status of an order at the broker. */
 export type BrokerOrderStatus = "filled" | "resting" | "cancelled" | "rejected";

@@ -361,18 +361,7 @@ export class GatewayCore {
       record.filledQty += fill.qty;
       if (record.filledQty >= record.qty && record.status !== "submitted" && record.status !== "unknown")
         this.#setStatus(record, "filled");
-      this.#send(
-        record.peer,
-        wire.fillReply(
-          fill.account,
-          fill.clientOrderId,
-          fill.symbol,
-          fill.side,
-          fill.qty,
-          fill.price,
-          fill.fillId,
-        ),
-      );
+      this.#send(record.peer, wire.fillReply(fill));
       if (this.#o.passThrough && record.status === "filled")
         this.#live.delete(key(fill.account, fill.clientOrderId));
     } else {
@@ -388,13 +377,7 @@ export class GatewayCore {
       clientOrderId: fill.clientOrderId,
       deploymentId: record?.deploymentId ?? null,
       epoch: record?.epoch ?? null,
-      detail: JSON.stringify({
-        fillId: fill.fillId,
-        symbol: fill.symbol,
-        side: fill.side,
-        qty: fill.qty,
-        price: fill.price,
-      }),
+      detail: JSON.stringify(fill),
       receivedAtMs: null,
       decidedAtMs: this.#o.now(),
     });

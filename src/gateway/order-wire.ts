@@ -11,6 +11,7 @@
  * parse costs more than the rest of the fence check. The checks are those of the runner's
  * order-envelope.ts, plus the envelope's own fields.
  */
+import type { BrokerEvent } from "./broker-adapter.ts";
 
 /** Why an order was not accepted; the closed set of `code`s of a reject reply. */
 export const RejectCode = {
@@ -154,17 +155,9 @@ export function ackReply(
   return JSON.stringify({ type: "ack", account, clientOrderId, deploymentId, epoch, status });
 }
 
-/** A `fill` reply. */
-export function fillReply(
-  account: string,
-  clientOrderId: string,
-  symbol: string,
-  side: Side,
-  qty: number,
-  price: number,
-  fillId: string,
-): string {
-  return JSON.stringify({ type: "fill", account, clientOrderId, symbol, side, qty, price, fillId });
+/** A `fill` reply: the broker's fill event as it is. */
+export function fillReply(fill: Extract<BrokerEvent, { type: "fill" }>): string {
+  return JSON.stringify(fill);
 }
 
 /** A `reject` reply. */
