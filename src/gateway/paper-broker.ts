@@ -174,23 +174,34 @@ export class PaperBroker implements BrokerAdapter {
     }
   }
 
+  /** Writes an order's row: its status, and its one fill if it filled at once. */
+  #insert(
+    order: BrokerOrder,
+    price: number | null,
+    status: "rejected" | "resting" | "filled",
+    fill?: { readonly id: string; readonly price: number },
+  ): void {
+    const { account, clientOrderId, symbol, side, qty, type } = order;
+    this.#sql.insertOrder.run(
+      account,
+      clientOrderId,
+      symbol,
+      side,
+      qty,
+      type,
+      price,
+      status,
+      fill?.id ?? null,
+      fill?.price ?? null,
+      fill === undefined ? null : this.#now(),
+    );
+  }
+
   #execute(order: BrokerOrder): void {
     const last = this.#prices.get(order.symbol);
     const { account, clientOrderId, symbol, side, qty } = order;
     if (order.type === "market" && last === undefined) {
-      this.#sql.insertOrder.run(
-        account,
-        clientOrderId,
-        symbol,
-        side,
-        qty,
-        order.type,
-        null,
-        "rejected",
-        null,
-        null,
-        null,
-      );
+      this.#insert(order, null, "rejected");
       this.#emit({
         type: "rejected",
         account,
@@ -204,38 +215,13 @@ export class PaperBroker implements BrokerAdapter {
       order.type === "market" ? last : marketable(side, order.price, last) ? order.price : undefined;
     if (fillPrice === undefined) {
       const price = order.price ?? 0;
-      this.#sql.insertOrder.run(
-        account,
-        clientOrderId,
-        symbol,
-        side,
-        qty,
-        order.type,
-        price,
-        "resting",
-        null,
-        null,
-        null,
-      );
+      this.#insert(order, price, "resting");
       this.#rest({ account, clientOrderId, symbol, side, qty, price });
       this.#emit({ type: "accepted", account, clientOrderId, status: "resting" });
       return;
     }
     const fillId = this.#nextFillId();
-    const price = order.price ?? null;
-    this.#sql.insertOrder.run(
-      account,
-      clientOrderId,
-      symbol,
-      side,
-      qty,
-      order.type,
-      price,
-      "filled",
-      fillId,
-      fillPrice,
-      this.#now(),
-    );
+    this.#insert(order, order.price ?? null, "filled", { id: fillId, price: fillPrice });
     this.#emit({ type: "accepted", account, clientOrderId, status: "filled" });
     this.#fill(account, clientOrderId, symbol, side, qty, fillPrice, fillId);
   }
