@@ -16,6 +16,7 @@ import type { DeploymentView } from "./control-plane.ts";
 import { compileOrchestratorOptions } from "./orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
+import { until } from "../core/testing/until.ts";
 
 const LAYOUT = `
 name: fenced
@@ -42,20 +43,6 @@ wires:
 gateways:
   - { name: paper, orders: [momentum.orders], marketData: [feeder.market_data] }
 `;
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  ms = 10_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("ordered failover through the gateway", () => {
   const dir = mkdtempSync(join(tmpdir(), "hive-failover-"));

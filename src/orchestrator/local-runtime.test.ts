@@ -18,6 +18,10 @@ import { compileRunnerOptions } from "../runner/runner-options.ts";
 import { LOCAL_RUNNER_URL } from "./local-runtime.ts";
 import { compileOrchestratorOptions } from "./orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
+import { until as poll } from "../core/testing/until.ts";
+
+/** Waits up to 15 s: a real runner starts processes in cgroups here. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => poll(what, probe, 15_000);
 
 let cg: RealCgroups;
 let orch: RunningOrchestrator | undefined;
@@ -40,16 +44,6 @@ after(async () => {
   if (typeof cg !== "undefined") await cleanUpTestCgroups(cg);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + 15_000;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function alive(pid: number): boolean {
   try {

@@ -11,6 +11,7 @@ import { silentLogger } from "../core/logger.ts";
 import { MockRunner } from "../runner/mock-runner.ts";
 import { compileOrchestratorOptions } from "./orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
+import { until } from "../core/testing/until.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hive-orch-restart-"));
 const runners: MockRunner[] = [];
@@ -30,16 +31,6 @@ const options = (port: number) =>
     downAfterMs: 400,
     restartGraceMs: 600,
   });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + 10_000;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const layout = `name: long
 services:

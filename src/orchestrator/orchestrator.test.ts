@@ -15,6 +15,7 @@ import { MockRunner } from "../runner/mock-runner.ts";
 import type { DeploymentView } from "./control-plane.ts";
 import { compileOrchestratorOptions } from "./orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
+import { until } from "../core/testing/until.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hive-orch-"));
 const store = `sqlite:${join(dir, "orchestrator.db")}`;
@@ -51,20 +52,6 @@ function mock(nodeId: string, pool: "live" | "backtest", tags: string[], first: 
   runners.push(r);
   r.start();
   return r;
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  ms = 10_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const live = readFileSync("test/fixtures/live-gateway-service.yaml", "utf8");

@@ -27,6 +27,7 @@ import { envelope, OrderClient, type Reply } from "../../src/gateway/testing/ord
 import type { DeploymentView } from "../../src/orchestrator/control-plane.ts";
 import { loadCurveKeyPair } from "../../src/runner/curve-keys.ts";
 import { createNamespace, processes, type ManagedProcess, type Namespace } from "./lib/index.ts";
+import { until as poll } from "../../src/core/testing/until.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const HIVE = join(ROOT, "bin/hive.cjs");
@@ -161,19 +162,13 @@ export async function freePort(host: string): Promise<number> {
   return address.port;
 }
 
-/** Polls `probe` until it returns something other than undefined/false. */
-export async function until<T>(
+/** Polls `probe` until it returns something other than undefined/false (20 s by default, every 25 ms). */
+export function until<T>(
   what: string,
   probe: () => Promise<T | undefined | false> | T | undefined | false,
   ms = 20_000,
 ): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  return poll(what, probe, ms, 25);
 }
 
 /** See the file comment. */
