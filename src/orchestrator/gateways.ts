@@ -142,14 +142,6 @@ export class Gateways {
     }
   }
 
-  /** Forgets what the gateways acknowledged, so everything is pushed again (after a gateway restart). */
-  resync(): void {
-    for (const link of this.#links.values()) {
-      link.authorized.clear();
-      link.marketData = undefined;
-    }
-  }
-
   /** Closes every control channel. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.#links.values()].map((l) => l.control.close()));

@@ -1115,6 +1115,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     }
     this.promote(standby);
     this.o.log.warn({ from: active.rec.id, to: standby.rec.id }, "manual failover");
+    const lead = this.now() - started; // demotion and promotion, before the activation
     const activation = await this.activateNow(standby);
     return {
       layout: layoutName,
@@ -1122,8 +1123,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       from: active.rec.id,
       to: standby.rec.id,
       epoch: activation.epoch.toString(),
-      fencedAfterMs: activation.fencedAfterMs + (this.now() - started - activation.openedAfterMs),
-      openedAfterMs: this.now() - started,
+      fencedAfterMs: lead + activation.fencedAfterMs,
+      openedAfterMs: lead + activation.openedAfterMs,
     };
   }
 

@@ -1,12 +1,13 @@
 /**
- * An in-memory GatewayControl for orchestrator tests: the gateway's fence rules (only a higher
- * epoch moves an account; the same deployment and epoch again is an unchanged success), a log of
- * every call with the time it was answered, and two faults: `hold()` keeps fence answers back
+ * An in-memory GatewayControl for orchestrator tests: the gateway's own fence rules
+ * (src/gateway/fence-rules.ts: only a higher epoch moves an account; the same deployment and
+ * epoch again is an unchanged success) on a map, and two faults: `hold()` keeps fence answers back
  * until `release()`, and `down` makes every call fail as an unreachable gateway would. The real
  * gateway (src/gateway) is tested against its real sockets; this fake tests the orchestrator's
  * ordering around it.
  */
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
+import { decideFence } from "../../gateway/fence-rules.ts";
 import type {
   AccountView,
   FenceEntry,
@@ -15,23 +16,11 @@ import type {
   GatewayStatus,
 } from "../../gateway/gateway-control.ts";
 
-/** One call the fake answered. */
-export interface FakeGatewayEvent {
-  readonly op: string;
-  readonly account?: string;
-  readonly deploymentId?: string;
-  readonly epoch?: string;
-  readonly ok: boolean;
-  /** performance.now() when it was answered. */
-  readonly at: number;
-}
-
 /** See the file comment. */
 export class FakeGateway implements GatewayControl {
   readonly fences = new Map<string, FenceEntry>();
   readonly killed = new Set<string>();
   readonly authorized = new Map<string, string>();
-  readonly events: FakeGatewayEvent[] = [];
   marketSources: readonly string[] = [];
   /** Every call fails with `unavailable` while true. */
   down = false;
@@ -58,32 +47,17 @@ export class FakeGateway implements GatewayControl {
     this.#check("fence");
     if (this.#held) await new Promise<void>((resolve) => this.#held?.push(resolve));
     this.#check("fence");
-    const current = this.fences.get(account);
-    let result: FenceResult;
-    if (current && current.deploymentId === deploymentId && current.epoch === epoch.toString()) {
-      result = { ok: true, previous: current, cancelled: 0, unchanged: true };
-    } else if (current && BigInt(current.epoch) >= epoch) {
-      result = { ok: false, reason: `epoch ${epoch} is not above ${current.epoch}`, current };
-    } else {
-      const entry = { account, deploymentId, epoch: epoch.toString(), fencedAtUnixMs: Date.now() };
-      this.fences.set(account, entry);
-      result = { ok: true, previous: current ?? null, cancelled: 0, unchanged: false };
-    }
-    this.events.push({
-      op: "fence",
-      account,
-      deploymentId,
-      epoch: epoch.toString(),
-      ok: result.ok,
-      at: performance.now(),
-    });
-    return result;
+    const decision = decideFence(this.fences.get(account) ?? null, deploymentId, epoch);
+    if (decision.kind === "refused") return { ok: false, reason: decision.reason, current: decision.current };
+    if (decision.kind === "unchanged")
+      return { ok: true, previous: decision.current, cancelled: 0, unchanged: true };
+    this.fences.set(account, { account, deploymentId, epoch: epoch.toString(), fencedAtUnixMs: Date.now() });
+    return { ok: true, previous: decision.previous, cancelled: 0, unchanged: false };
   }
 
   authorize(nodeId: string, publicKey: string): Promise<void> {
     this.#check("authorize");
     this.authorized.set(nodeId, publicKey);
-    this.events.push({ op: "authorize", deploymentId: nodeId, ok: true, at: performance.now() });
     return Promise.resolve();
   }
 
@@ -96,7 +70,6 @@ export class FakeGateway implements GatewayControl {
   kill(account: string): Promise<{ readonly cancelled: number }> {
     this.#check("kill");
     this.killed.add(account);
-    this.events.push({ op: "kill", account, ok: true, at: performance.now() });
     return Promise.resolve({ cancelled: 0 });
   }
 
