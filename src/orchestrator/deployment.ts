@@ -22,16 +22,27 @@ export interface Deployment {
    * gateway is fenced to it and its runner told to open it (`opening`), then `open`. Every spawn,
    * runner re-registration and promotion sets it back to `closed`.
    */
-  gate?: "closed" | "opening" | "open";
+  gate: "closed" | "opening" | "open";
   /** The next activation must take a new epoch (a promotion), not re-fence the one it has. */
-  freshEpoch?: boolean;
+  freshEpoch: boolean;
   /** No activation attempt before this monotonic time (after a failed one). */
-  gateNotBefore?: number;
+  gateNotBefore: number;
 }
 
 /** A deployment just created from its record: pending, nothing in flight, no attempt yet. */
 export function pendingDeployment(rec: DeploymentRecord, manifest: ServiceManifest): Deployment {
-  return { rec, manifest, phase: "pending", pid: null, inFlight: false, notBefore: 0, attempt: 0 };
+  return {
+    rec,
+    manifest,
+    phase: "pending",
+    pid: null,
+    inFlight: false,
+    notBefore: 0,
+    attempt: 0,
+    gate: "closed",
+    freshEpoch: false,
+    gateNotBefore: 0,
+  };
 }
 
 /** Whether a deployment is finished for good (a clean exit its policy does not restart) or given up. */

@@ -134,13 +134,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       // that had finished for good (a backtest's clean exit) stays finished.
       const finished = rec.lastExit?.code === 0 && !wantsRestart(manifest.restart, 0);
       this.deployments.set(rec.id, {
-        rec,
-        manifest,
+        ...pendingDeployment(rec, manifest),
         phase: finished ? "exited" : rec.nodeId ? "starting" : "pending",
-        pid: null,
-        inFlight: false,
-        notBefore: 0,
-        attempt: 0,
       });
     }
     this.o.log.info(
@@ -524,7 +519,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       d.attempt++; // an answer still on its way from the lost node no longer counts
       d.inFlight = false;
       d.pid = null;
-      d.gate = undefined;
+      d.gate = "closed";
       if (trades(d)) {
         this.liveLost(d, `node ${nodeId} ${why}`);
         continue;
@@ -638,8 +633,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         d.rec.desired === "running" &&
         d.phase === "running" &&
         !d.inFlight &&
-        (d.gate ?? "closed") === "closed" &&
-        now >= (d.gateNotBefore ?? 0) &&
+        d.gate === "closed" &&
+        now >= d.gateNotBefore &&
         d.rec.nodeId !== null &&
         this.provider.reachable(d.rec.nodeId)
       ) {
@@ -1109,7 +1104,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     const started = this.now();
     // The demoted active's path closes now; the gateway fence below is what guarantees it.
     this.update(active, { role: "standby" });
-    active.gate = undefined;
+    active.gate = "closed";
     if (active.rec.nodeId !== null && this.provider.reachable(active.rec.nodeId)) {
       this.provider.orderPath(active.rec.nodeId, active.rec.id, false, active.rec.epoch);
     }

@@ -87,7 +87,7 @@ export async function activate(
     }
   };
   let epoch = d.rec.epoch;
-  if (epoch === 0n || d.freshEpoch === true) {
+  if (epoch === 0n || d.freshEpoch) {
     epoch = await deps.store.nextEpoch(EPOCH_KEY);
     d.freshEpoch = false;
     check("taking an epoch");
