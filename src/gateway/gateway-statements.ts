@@ -4,6 +4,7 @@
  * the gateway loop (gateway-loop.ts), which commits before any reply leaves.
  */
 import type Database from "better-sqlite3";
+import type { AuditRecord } from "./audit.ts";
 import { PositionBook } from "./position-book.ts";
 import type { FenceEntry } from "./gateway-control.ts";
 import type { OrderType, Side } from "./order-wire.ts";
@@ -38,19 +39,8 @@ export interface OrderRecord {
   deadlineMs: number;
 }
 
-/** One row of the audit log, as written. */
-export interface AuditWrite {
-  readonly kind: string;
-  readonly outcome: string;
-  readonly code: string | null;
-  readonly account: string | null;
-  readonly clientOrderId: string | null;
-  readonly deploymentId: string | null;
-  readonly epoch: string | null;
-  readonly detail: string | null;
-  readonly receivedAtMs: number | null;
-  readonly decidedAtMs: number;
-}
+/** One row of the audit log, as written (the database numbers it). */
+export type AuditWrite = Omit<AuditRecord, "seq">;
 
 /** The state a gateway starts from. */
 export interface LoadedState {
