@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,6 +15,7 @@ import { stringify } from "yaml";
 import { DevCluster, type DevNode } from "../src/dev/dev-cluster.ts";
 import type { LayoutView } from "../src/orchestrator/control-plane.ts";
 import { round, summary } from "./control-plane-measure.ts";
+import { destroyCgroupParent } from "../src/runner/cgroups/index.ts";
 
 /** How often the layout is polled after the POST: the resolution of the measurement. */
 export const POLL_MS = 10;
@@ -238,28 +239,11 @@ async function stopLayout(api: Api, signal: AbortSignal): Promise<number> {
   }
 }
 
-/** Ends whatever a runner left in its cgroups (it should leave nothing) and removes them. */
-function removeCgroups(nodeIds: readonly string[]): string[] {
+/** Ends whatever the runners left in their cgroups (they should leave nothing); the groups removed. */
+async function removeCgroups(nodeIds: readonly string[]): Promise<string[]> {
   const removed: string[] = [];
-  const root = "/sys/fs/cgroup";
-  if (!existsSync(root)) return removed;
-  const hierarchies = readdirSync(root).map((h) => join(root, h));
-  for (const parent of hierarchies.flatMap((h) => nodeIds.map((id) => join(h, `hive-${id}`)))) {
-    if (!existsSync(parent)) continue;
-    const groups = readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory());
-    for (const dir of [...groups.map((g) => join(parent, g.name)), parent]) {
-      for (const pid of readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
-        try {
-          process.kill(Number(pid), "SIGKILL");
-        } catch {
-          // Gone already.
-        }
-      }
-    }
-    for (const g of groups) rmdirSync(join(parent, g.name));
-    rmdirSync(parent);
-    removed.push(parent);
-  }
+  for (const id of nodeIds)
+    for (const g of await destroyCgroupParent(`hive-${id}`)) removed.push(`hive-${id}/${g}`);
   return removed;
 }
 
@@ -328,7 +312,7 @@ export async function benchApply(o: {
     };
   } finally {
     await cluster.close();
-    const left = removeCgroups(nodes(base).map((n) => n.id));
+    const left = await removeCgroups(nodes(base).map((n) => n.id));
     if (left.length > 0) o.progress(`apply: removed cgroups the runners left: ${left.join(", ")}`);
     rmSync(dir, { recursive: true, force: true });
   }

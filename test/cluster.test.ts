@@ -4,7 +4,7 @@
  * and feeders, real kills, a failover and the kill switch.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -13,6 +13,7 @@ import { main } from "../src/cli/main.ts";
 import { DevCluster, type DevNode } from "../src/dev/dev-cluster.ts";
 import { readAudit } from "../src/gateway/index.ts";
 import type { DeploymentView, LayoutView } from "../src/orchestrator/control-plane.ts";
+import { destroyCgroupParent } from "../src/runner/cgroups/index.ts";
 
 const base = 23_000 + (process.pid % 40) * 400;
 const nodes: DevNode[] = [
@@ -62,13 +63,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
   }
 }
 
-/** The cgroup parents of the data nodes' runners, in every v1 hierarchy that has them. */
-function cgroupParents(): string[] {
-  return ["pids", "memory", "cpu", "cpuacct", "cpuset"].flatMap((ctrl) =>
-    ["e2e-data-1", "e2e-data-2"].map((n) => `/sys/fs/cgroup/${ctrl}/hive-${n}`).filter((p) => existsSync(p)),
-  );
-}
-
 const running = (name: string) =>
   until(`${name} running`, async () => {
     const l = await get<LayoutView>(`/v1/layouts/${name}`);
@@ -92,25 +86,7 @@ before(async () => {
 after(async () => {
   await cluster.close();
   // The runner killed with SIGKILL left its process running (as a real lost node would): end it.
-  for (const parent of cgroupParents()) {
-    for (const group of readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory())) {
-      const procs = join(parent, group.name, "cgroup.procs");
-      for (const pid of readFileSync(procs, "utf8").split("\n").filter(Boolean)) {
-        try {
-          process.kill(Number(pid), "SIGKILL");
-        } catch {
-          // Gone already.
-        }
-      }
-    }
-  }
-  await new Promise((r) => setTimeout(r, 300));
-  for (const parent of cgroupParents()) {
-    for (const group of readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory())) {
-      rmdirSync(join(parent, group.name));
-    }
-    rmdirSync(parent);
-  }
+  for (const n of ["e2e-data-1", "e2e-data-2"]) await destroyCgroupParent(`hive-${n}`);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -13,7 +13,7 @@
  * `auditReport` checks it and measures the failover.
  */
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -28,6 +28,7 @@ import type { DeploymentView } from "../../src/orchestrator/control-plane.ts";
 import { loadCurveKeyPair } from "../../src/runner/curve-keys.ts";
 import { createNamespace, processes, type ManagedProcess, type Namespace } from "./lib/index.ts";
 import { until as poll } from "../../src/core/testing/until.ts";
+import { destroyCgroupParent } from "../../src/runner/cgroups/index.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const HIVE = join(ROOT, "bin/hive.cjs");
@@ -528,7 +529,8 @@ export class FaultCluster {
   async close(): Promise<void> {
     await processes.killAll();
     for (const r of this.runners) await r.ns.destroy().catch(() => undefined);
-    removeCgroups(`hivet-${this.tag}-`);
+    // The strategies of a SIGKILLed runner outlive it (as on a real lost node): end them.
+    for (let i = 1; i <= this.runners.length; i++) await destroyCgroupParent(`hivet-${this.tag}-r${i}`);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -554,57 +556,6 @@ services:
 gateways:
   - { name: paper, orders: [${SERVICE}.orders] }
 `;
-}
-
-/** Kills the processes of every cgroup whose name starts with `prefix` (any controller) and removes them. */
-export function removeCgroups(prefix: string): void {
-  const root = "/sys/fs/cgroup";
-  let controllers: string[];
-  try {
-    controllers = readdirSync(root);
-  } catch {
-    return;
-  }
-  const sweep = (dir: string): void => {
-    let entries: string[] = [];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true })
-        .filter((e) => e.isDirectory())
-        .map((e) => e.name);
-    } catch {
-      return;
-    }
-    for (const e of entries) sweep(join(dir, e));
-    try {
-      for (const pid of readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
-        try {
-          process.kill(Number(pid), "SIGKILL");
-        } catch {
-          // gone already
-        }
-      }
-    } catch {
-      // not a cgroup directory
-    }
-    for (let i = 0; i < 20; i++) {
-      try {
-        rmdirSync(dir);
-        return;
-      } catch {
-        const until = Date.now() + 10;
-        while (Date.now() < until); // the kernel reaps the killed tasks asynchronously
-      }
-    }
-  };
-  for (const c of controllers) {
-    let groups: string[] = [];
-    try {
-      groups = readdirSync(join(root, c)).filter((g) => g.startsWith(prefix));
-    } catch {
-      continue;
-    }
-    for (const g of groups) sweep(join(root, c, g));
-  }
 }
 
 // ------------------------------------------------------------------------------------------ audit

@@ -52,3 +52,17 @@ export async function detectCgroups(options: DetectCgroupsOptions = {}): Promise
   }
   return new NoCgroupDriver(reasons, parent);
 }
+
+/**
+ * Kills every process in every group under `parent`, removes those groups and the parent, and
+ * returns the names of the groups removed. For a node that is gone for good (tests, benches, an
+ * operator cleaning up): a running runner keeps its own groups.
+ */
+export async function destroyCgroupParent(parent: string, root = "/sys/fs/cgroup"): Promise<string[]> {
+  const driver = await detectCgroups({ root, parent });
+  if (driver.kind === "none") return [];
+  const names = await driver.list();
+  for (const name of names) await (await driver.open(name))?.destroy();
+  await driver.removeParent();
+  return names;
+}

@@ -22,5 +22,5 @@ export { createCgroupV1Driver, type CgroupV1Options } from "./cgroup-v1-driver.t
 export { createCgroupV2Driver, type CgroupV2Options } from "./cgroup-v2-driver.ts";
 export { NoCgroupDriver } from "./no-cgroup-driver.ts";
 export { FakeCgroup, FakeCgroupDriver } from "./fake-cgroup-driver.ts";
-export { detectCgroups, type DetectCgroupsOptions } from "./detect-cgroups.ts";
+export { destroyCgroupParent, detectCgroups, type DetectCgroupsOptions } from "./detect-cgroups.ts";
 export { shellQuote, wrapInCgroup, WRAPPER_FAILED_EXIT_CODE } from "./wrap-command.ts";
