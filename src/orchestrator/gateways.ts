@@ -11,6 +11,7 @@
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import type { GatewayControl } from "../gateway/gateway-control.ts";
+import { isZ85Key } from "../gateway/keys.ts";
 import type { GatewayAddress } from "../layout/index.ts";
 
 /** A gateway as the orchestrator is configured with it. */
@@ -190,7 +191,7 @@ export function parseGatewayFlag(text: string): GatewayConfig {
     return v;
   };
   const key = fields.get("key") ?? "";
-  if (key !== "" && key.length !== 40) {
+  if (key !== "" && !isZ85Key(key)) {
     throw new HiveError(
       ErrorCode.InvalidArgument,
       `--gateway: key: expected a 40-character Z85 CURVE public key`,
