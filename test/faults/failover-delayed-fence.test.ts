@@ -14,8 +14,8 @@ import { join, resolve } from "node:path";
 import { test } from "node:test";
 import { GatewayClient } from "../../src/gateway/index.ts";
 import { keyPairPath, loadOrCreateKeyPair } from "../../src/gateway/keys.ts";
-import { envelope, OrderClient, type Reply } from "../../src/gateway/testing/order-client.ts";
-import { ACCOUNT, auditReport, freePort, readSnapshot, until } from "./failover-kit.ts";
+import { OrderClient, type Reply } from "../../src/gateway/testing/order-client.ts";
+import { ACCOUNT, auditReport, freePort, readSnapshot, sendProbe, until } from "./failover-kit.ts";
 import { assertSafe } from "./fault-assert.ts";
 import { DelayProxy, processes } from "./lib/index.ts";
 
@@ -83,22 +83,11 @@ test("a fence delayed and reordered behind a newer one is refused; OLD@n is reje
     });
     closers.push(() => orders.close());
     const send = async (deploymentId: string, epoch: bigint, clientOrderId: string): Promise<Reply> => {
-      await orders.send(
-        envelope(deploymentId, epoch, {
-          account: ACCOUNT,
-          clientOrderId,
-          type: "limit",
-          side: "buy",
-          price: 1,
-        }),
-      );
-      return orders
-        .next((r) => r.clientOrderId === clientOrderId && r.type !== "fill", 10_000)
-        .catch((err: unknown) => {
-          throw new Error(
-            `${String(err)}; replies ${JSON.stringify(orders.replies)}; audit ${JSON.stringify(readSnapshot(state).audit.slice(-5))}\n${gateway.tail(10)}`,
-          );
-        });
+      return sendProbe(orders, deploymentId, epoch, clientOrderId, 10_000).catch((err: unknown) => {
+        throw new Error(
+          `${String(err)}; replies ${JSON.stringify(orders.replies)}; audit ${JSON.stringify(readSnapshot(state).audit.slice(-5))}\n${gateway.tail(10)}`,
+        );
+      });
     };
     const fromOld = await send(OLD, n, "late-old-1");
     const fromNew = await send(NEW, n + 1n, "late-new-1");

@@ -172,6 +172,23 @@ export function until<T>(
   return poll(what, probe, ms, 25);
 }
 
+/**
+ * Sends one order stamped (deploymentId, epoch) on `client` — a resting buy of ACCOUNT far below
+ * the market, so it never fills — and resolves with the gateway's first answer to it.
+ */
+export async function sendProbe(
+  client: OrderClient,
+  deploymentId: string,
+  epoch: string | bigint,
+  clientOrderId: string,
+  timeoutMs: number,
+): Promise<Reply> {
+  await client.send(
+    envelope(deploymentId, epoch, { account: ACCOUNT, clientOrderId, type: "limit", side: "buy", price: 1 }),
+  );
+  return client.next((x) => x.clientOrderId === clientOrderId && x.type !== "fill", timeoutMs);
+}
+
 /** See the file comment. */
 export class FaultCluster {
   readonly dir: string;
@@ -448,16 +465,7 @@ export class FaultCluster {
   ): Promise<Reply> {
     const client = this.orderClient(r);
     try {
-      await client.send(
-        envelope(deploymentId, epoch, {
-          account: ACCOUNT,
-          clientOrderId,
-          type: "limit",
-          side: "buy",
-          price: 1,
-        }),
-      );
-      return await client.next((x) => x.clientOrderId === clientOrderId && x.type !== "fill", 5_000);
+      return await sendProbe(client, deploymentId, epoch, clientOrderId, 5_000);
     } finally {
       await client.close();
     }
