@@ -1,17 +1,19 @@
 /**
  * Part 2 of bench/control-plane.bench.ts: one orchestrator (a child process, in-memory store)
- * holding N mock runners that heartbeat every 250 ms. The mock runners live in the bench process,
- * so their CPU is not the orchestrator's; on a small machine they compete with it for the same
- * cores, which is why the bench process's own CPU and event-loop delay are reported beside it.
+ * holding N mock runners that heartbeat every 250 ms. The mock runners live in F "fleet" child
+ * processes (bench/mock-fleet.ts), dealt out in turn, so their CPU is not the orchestrator's and
+ * no one sender thread saturates; on a small machine they still compete with the orchestrator
+ * for the same cores, which is why the fleets' CPU and event-loop delay are reported beside it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { MockRunner } from "../src/runner/mock-runner.ts";
+import { ChildPeer } from "./child-peer.ts";
+import type { MockFleetCommand, MockFleetReply } from "./mock-fleet.ts";
 import {
   bucketDelta,
   bucketQuantile,
@@ -26,12 +28,16 @@ import {
 
 /** The heartbeat interval the orchestrator hands its runners: 4 heartbeats a second. */
 export const HEARTBEAT_MS = 250;
-/** Registrations are ramped up this many at a time, this far apart, to avoid a connection storm. */
+/**
+ * Registrations are ramped up this many per this long, each batch spread evenly over its time (as
+ * nodes that boot at their own times: their heartbeats fall at every phase of the interval).
+ */
 export const RAMP = { batch: 200, everyMs: 500 } as const;
 /** After the last registration, this long passes before the window opens (the ramp's churn settles). */
 export const SETTLE_MS = 2_000;
-/** The sampling interval of the bench process's event-loop delay. */
-const LOOP_SAMPLE_MS = 10;
+const FLEET_SCRIPT = resolve("bench/mock-fleet.ts");
+/** Fleet processes that hold the mock runners, by default. */
+export const DEFAULT_FLEETS = 2;
 
 /** Figures of one run of part 2 (one orchestrator, `runners` mock runners, a window of `seconds`). */
 export interface HeartbeatFigures {
@@ -39,9 +45,16 @@ export interface HeartbeatFigures {
   readonly seconds: number;
   /** From the first registration to every node ready. */
   readonly registerSeconds: number;
-  readonly orchestrator: { cpuCores: number; rssMiB: number; peakRssMiB: number };
-  /** The bench process, which hosts every mock runner. */
-  readonly bench: { cpuCores: number; loopDelayP99Ms: number; loopDelayMaxMs: number };
+  readonly orchestrator: {
+    cpuCores: number;
+    rssMiB: number;
+    peakRssMiB: number;
+    /** Its event-loop delay over the window, from its own `nodejs_eventloop_lag_*` (10 ms sampling). */
+    loopDelayP99Ms: number;
+    loopDelayMaxMs: number;
+  };
+  /** The fleet processes, which host the mock runners: CPU summed, loop delays the worst fleet's. */
+  readonly bench: { fleets: number; cpuCores: number; loopDelayP99Ms: number; loopDelayMaxMs: number };
   /** Busy cores of the whole machine over the window (every process, other work too). */
   readonly machineBusyCores: number;
   readonly heartbeats: { due: number; sent: number; received: number; receivedPerSec: number };
@@ -82,6 +95,7 @@ async function startOrchestrator(o: {
   const child = spawn(
     process.execPath,
     [
+      ...(process.env.PROF_DIR ? ["--cpu-prof", "--cpu-prof-dir", process.env.PROF_DIR] : []),
       resolve("bin/hive.cjs"),
       "orchestrator",
       "--store",
@@ -128,6 +142,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 export async function benchHeartbeats(o: {
   runners: number;
   seconds: number;
+  fleets: number;
   runnerPort: number;
   httpPort: number;
   clkTck: number;
@@ -136,24 +151,24 @@ export async function benchHeartbeats(o: {
 }): Promise<HeartbeatFigures> {
   const dir = mkdtempSync(join(tmpdir(), "hive-cph-"));
   const log = join(dir, "orchestrator.log");
-  const mocks: MockRunner[] = [];
+  const fleets: ChildPeer<MockFleetCommand, MockFleetReply>[] = [];
   let orchestrator: ChildProcess | undefined;
   try {
+    for (let f = 0; f < o.fleets; f++) {
+      const fleet = new ChildPeer<MockFleetCommand, MockFleetReply>(`mock fleet ${f}`, FLEET_SCRIPT);
+      fleets.push(fleet);
+      await fleet.next("ready", 30_000);
+    }
     const started = await startOrchestrator({ ...o, log, signal: o.signal });
     orchestrator = started.child;
     const pid = orchestrator.pid ?? 0;
     const t0 = performance.now();
-    for (let i = 0; i < o.runners; i++) {
-      if (i > 0 && i % RAMP.batch === 0) await sleep(RAMP.everyMs, undefined, { signal: o.signal });
-      const live = i % 7 === 0; // about 15% live nodes, as the scheduler benchmark's clusters
-      const mock = new MockRunner({
-        nodeId: `mock-${String(i).padStart(5, "0")}`,
-        pool: live ? "live" : "backtest",
-        tags: live ? ["live_node", "low_latency"] : ["data_node"],
-        urls: [started.url],
-      });
-      mocks.push(mock);
-      mock.start();
+    for (let from = 0, batch = 0; from < o.runners; from += RAMP.batch, batch++) {
+      if (batch > 0) await sleep(RAMP.everyMs, undefined, { signal: o.signal });
+      const fleet = fleets[batch % fleets.length] as (typeof fleets)[number];
+      const count = Math.min(RAMP.batch, o.runners - from);
+      const spacingMs = RAMP.everyMs / RAMP.batch;
+      await fleet.request({ cmd: "add", url: started.url, from, count, spacingMs }, "added");
     }
     const end = Date.now() + 60_000;
     for (;;) {
@@ -172,27 +187,15 @@ export async function benchHeartbeats(o: {
 
     // The window. Scrapes are outside the CPU readings (the first before, the last after), so
     // the orchestrator's CPU is its heartbeat work, not the cost of rendering /metrics.
-    const sentSoFar = () => mocks.reduce((a, m) => a + m.heartbeatsSent, 0);
     const before = parsePrometheus(await text(`${started.api}/metrics`));
-    const loop = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
-    loop.enable();
-    const w0 = {
-      at: performance.now(),
-      cpu: cpuTicks(pid),
-      machine: machineBusyTicks(),
-      bench: process.cpuUsage(),
-      sent: sentSoFar(),
-    };
-    try {
-      await sleep(o.seconds * 1000, undefined, { signal: o.signal });
-    } finally {
-      loop.disable();
-    }
+    await Promise.all(fleets.map((f) => f.request({ cmd: "window" }, "window")));
+    const w0 = { at: performance.now(), cpu: cpuTicks(pid), machine: machineBusyTicks() };
+    await sleep(o.seconds * 1000, undefined, { signal: o.signal });
     const wall = (performance.now() - w0.at) / 1000;
     const cpu = (cpuTicks(pid) - w0.cpu) / o.clkTck;
     const machine = machineBusyTicks();
-    const bench = process.cpuUsage(w0.bench);
-    const sent = sentSoFar() - w0.sent;
+    const stats = await Promise.all(fleets.map((f) => f.request({ cmd: "stats" }, "stats")));
+    const sent = stats.reduce((a, s) => a + s.sent, 0);
     const mem = memory(pid);
     const after = parsePrometheus(await text(`${started.api}/metrics`));
     const health = await nodeHealth(started.api);
@@ -215,12 +218,19 @@ export async function benchHeartbeats(o: {
         cpuCores: round(cpu / wall, 3),
         rssMiB: mib(mem.rssBytes),
         peakRssMiB: mib(mem.peakBytes),
+        // prom-client samples every 10 ms and resets at each scrape: the delay is what exceeds 10 ms.
+        loopDelayP99Ms: round(
+          Math.max(0, metricValue(after, "nodejs_eventloop_lag_p99_seconds") * 1000 - 10),
+        ),
+        loopDelayMaxMs: round(
+          Math.max(0, metricValue(after, "nodejs_eventloop_lag_max_seconds") * 1000 - 10),
+        ),
       },
       bench: {
-        cpuCores: round((bench.user + bench.system) / 1e6 / wall, 3),
-        // The histogram holds whole sampling intervals: the delay is what exceeds LOOP_SAMPLE_MS.
-        loopDelayP99Ms: round(Math.max(0, loop.percentile(99) / 1e6 - LOOP_SAMPLE_MS)),
-        loopDelayMaxMs: round(Math.max(0, loop.max / 1e6 - LOOP_SAMPLE_MS)),
+        fleets: fleets.length,
+        cpuCores: round(stats.reduce((a, s) => a + s.cpuSeconds, 0) / wall, 3),
+        loopDelayP99Ms: round(Math.max(...stats.map((s) => s.loopDelayP99Ms))),
+        loopDelayMaxMs: round(Math.max(...stats.map((s) => s.loopDelayMaxMs))),
       },
       // /proc/stat's first line sums every core, in the same clock ticks as /proc/<pid>/stat.
       machineBusyCores: round((machine - w0.machine) / o.clkTck / wall, 2),
@@ -253,7 +263,7 @@ export async function benchHeartbeats(o: {
       cause: err,
     });
   } finally {
-    await Promise.allSettled(mocks.map((m) => m.close()));
+    await Promise.allSettled(fleets.map((f) => f.close()));
     if (orchestrator) await stopChild(orchestrator);
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,5 @@
 /**
- * npm run bench:control-plane [-- --json] [--runners N] [--seconds S] [--repeats R] [--parts apply,heartbeats]
+ * npm run bench:control-plane [-- --json] [--runners N] [--seconds S] [--repeats R] [--parts apply,heartbeats] [--fleets F]
  *
  * The control plane end to end, on loopback, in two parts, each side by side with a reference:
  *  1. apply-to-running of a 20-service layout (4 feeders and 8 strategies wired to them on two
@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 import { applySummary, benchApply, POLL_MS, type ApplyFigures } from "./control-plane-apply.ts";
 import {
   benchHeartbeats,
+  DEFAULT_FLEETS,
   HEARTBEAT_MS,
   RAMP,
   SETTLE_MS,
@@ -37,15 +38,18 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "20" },
     repeats: { type: "string", default: "5" },
     parts: { type: "string", default: "apply,heartbeats" },
+    fleets: { type: "string", default: String(DEFAULT_FLEETS) },
   },
 });
 const runners = Number(values.runners);
 const seconds = Number(values.seconds);
+const fleets = Number(values.fleets);
 const repeats = Number(values.repeats);
 const parts = new Set(values.parts.split(","));
 for (const [flag, v, max] of [
   ["--runners", runners, 20_000],
   ["--seconds", seconds, 600],
+  ["--fleets", fleets, 16],
   ["--repeats", repeats, 100],
 ] as const) {
   if (!Number.isInteger(v) || v < 1 || v > max)
@@ -105,6 +109,7 @@ for (const n of [...new Set([Math.max(1, Math.round(runners / 4)), runners])]) {
     benchHeartbeats({
       runners: n,
       seconds,
+      fleets,
       runnerPort: await freePort(),
       httpPort: await freePort(),
       clkTck: ticks.perSec,
@@ -191,7 +196,7 @@ if (values.json) {
   }
   if (large) {
     console.log(
-      `\n2. heartbeats: mock runners in this process, heartbeat every ${HEARTBEAT_MS} ms, ramped ` +
+      `\n2. heartbeats: mock runners in ${fleets} fleet processes, heartbeat every ${HEARTBEAT_MS} ms, ramped ` +
         `${RAMP.batch} per ${RAMP.everyMs} ms, ${SETTLE_MS / 1000} s settle, then a ${seconds} s window; ` +
         `CPU from /proc at ${ticks.perSec} ticks/s${ticks.assumed ? " (assumed)" : " (getconf CLK_TCK)"}; ` +
         "lag quantiles interpolated within the histogram's buckets",
@@ -200,6 +205,7 @@ if (values.json) {
       "orchestrator CPU, cores": f.orchestrator.cpuCores,
       "orchestrator CPU µs / heartbeat": f.cpuUsPerHeartbeat,
       "orchestrator RSS MiB (peak)": `${f.orchestrator.rssMiB} (${f.orchestrator.peakRssMiB})`,
+      "orchestrator event-loop delay p99 / max ms": `${f.orchestrator.loopDelayP99Ms} / ${f.orchestrator.loopDelayMaxMs}`,
       "heartbeats due / sent / received": `${f.heartbeats.due} / ${f.heartbeats.sent} / ${f.heartbeats.received}`,
       "heartbeats received /s": f.heartbeats.receivedPerSec,
       "delivered (received ÷ due)": f.deliveredFraction,
@@ -208,8 +214,8 @@ if (values.json) {
       "lag p99 ms": `${f.lag.overflow ? "> " : ""}${f.lag.p99Ms}`,
       "nodes ready / suspect / down at the end": `${f.nodes.ready} / ${f.nodes.suspect} / ${f.nodes.down}`,
       "all registered in, s": f.registerSeconds,
-      "bench process CPU, cores (the mock runners)": f.bench.cpuCores,
-      "bench event-loop delay p99 / max ms": `${f.bench.loopDelayP99Ms} / ${f.bench.loopDelayMaxMs}`,
+      "mock fleets' CPU, cores (all fleets)": f.bench.cpuCores,
+      "fleet event-loop delay p99 / max ms (worst fleet)": `${f.bench.loopDelayP99Ms} / ${f.bench.loopDelayMaxMs}`,
       "machine busy, cores (everything)": f.machineBusyCores,
     });
     const table: Record<string, Record<string, string | number>> = {};

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Orchestrator } from "./orchestrator.ts";
 
 /** The orchestrator's Prometheus metrics, served at /metrics. */
@@ -15,6 +15,9 @@ export interface OrchestratorMetrics {
 export function orchestratorMetrics(core: Orchestrator): OrchestratorMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ component: "orchestrator" });
+  // The process's own figures too (CPU, memory, GC, event-loop delay since the last scrape):
+  // a busy orchestrator is first seen there.
+  collectDefaultMetrics({ register: registry });
   new Gauge({
     name: "hive_nodes",
     help: "Registered nodes by pool and health",

@@ -1,13 +1,9 @@
-import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../core/logger.ts";
-import { RunnerService } from "../protocol/index.ts";
 import { Gateways, type ConnectGateway } from "./gateways.ts";
 import { LOCAL_RUNNER_URL, LocalRuntime, type LocalRuntimeOptions } from "./local-runtime.ts";
 import { Orchestrator } from "./orchestrator.ts";
 import type { CompiledOrchestratorOptions } from "./orchestrator-options.ts";
-import { runnerService, type RunnerServiceOptions } from "./runner-service.ts";
+import { serveRunnerStreams } from "./runner-grpc-server.ts";
 import { openStore } from "./store/index.ts";
 
 /** Something that serves HTTP on an address and can be closed (the HTTP API). */
@@ -77,7 +73,7 @@ export async function startOrchestrator(
     heartbeatIntervalMs: options.lease.heartbeatIntervalMs,
     leaseTtlMs: options.runnerLeaseMs,
   };
-  const runners = local ? undefined : await serveRunners(core, service, options.runnerListen);
+  const runners = local ? undefined : await serveRunnerStreams(core, service, options.runnerListen);
   if (local) {
     const runtime: LocalRuntime = local;
     await runtime.start(core, service).catch(async (err: unknown) => {
@@ -109,40 +105,6 @@ export async function startOrchestrator(
       await core.close();
       await gateways?.close();
       await store.close();
-    },
-  };
-}
-
-/** Serves the runner protocol (HTTP/2 cleartext) for remote runners. */
-async function serveRunners(
-  core: Orchestrator,
-  service: RunnerServiceOptions,
-  listen: { host: string; port: number },
-): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http2.createServer(
-    connectNodeAdapter({
-      routes: (router) => router.service(RunnerService, runnerService(core, service)),
-    }),
-  );
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (s) => {
-    sessions.add(s);
-    s.once("close", () => sessions.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${listen.host}:${port}`,
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sessions) s.destroy();
-      await closed;
     },
   };
 }

@@ -45,10 +45,105 @@ export function checkRegistration(r: Register, joinToken: string): string | unde
   return undefined;
 }
 
+/** Where a runner stream's answers go: the response half of one stream. */
+export interface Outbox {
+  push(message: OrchestratorMessage): void;
+  /** Ends the response once what was pushed has gone. */
+  close(): void;
+}
+
 /**
- * The runner protocol's server side: one stream per runner, opened by the runner. The first
- * message must be a Register; it is answered with a RegisterAck, then every Heartbeat with a
- * HeartbeatAck (the lease renewal the runner's silence watchdog and self-fencing rely on).
+ * One runner stream on the orchestrator's side, driven by events so that any transport can carry
+ * it (Connect's async iterables in process, grpc-js callbacks on the network). The first message
+ * must be a Register; it is answered with a RegisterAck, then every Heartbeat with a HeartbeatAck
+ * (the lease renewal the runner's silence watchdog and self-fencing rely on).
+ */
+export class RunnerStream {
+  private session: RunnerSession | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly handler: RunnerStreamHandler,
+    private readonly options: RunnerServiceOptions,
+    private readonly outbox: Outbox,
+  ) {}
+
+  /** The runner's next message, in order. */
+  receive(message: RunnerMessage): void {
+    if (this.ended) return;
+    const session = this.session;
+    if (session === undefined) {
+      this.register(message);
+      return;
+    }
+    const m = message.message;
+    try {
+      if (m.case === "heartbeat" && session.open) {
+        session.send({
+          case: "heartbeatAck",
+          value: { seq: m.value.seq, leaseTtlMs: this.options.leaseTtlMs },
+        });
+      }
+      this.handler.onMessage(session.nodeId, session, message);
+    } catch {
+      // A message the orchestrator cannot take ends the stream; the runner registers again.
+      this.end();
+    }
+  }
+
+  /** The runner's half ended or broke: the session closes, and with it the response. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const session = this.session;
+    if (session === undefined) {
+      this.outbox.close();
+      return;
+    }
+    session.close("stream ended");
+    this.handler.onClose(session.nodeId, session);
+  }
+
+  private register(first: RunnerMessage): void {
+    if (first.message.case !== "register") {
+      this.refuse(`the first message must be a Register, not ${first.message.case}`);
+      return;
+    }
+    const register = first.message.value;
+    // What the handler sends while it decides waits, so that the RegisterAck goes first.
+    const held: OrchestratorMessage[] = [];
+    let holding = true;
+    const session = new RunnerSession(register.nodeId, {
+      push: (m) => {
+        if (holding) held.push(m);
+        else this.outbox.push(m);
+      },
+      close: () => this.outbox.close(),
+    });
+    const refusal = checkRegistration(register, this.options.joinToken);
+    const verdict = refusal
+      ? { accepted: false as const, reason: refusal }
+      : this.handler.onRegister(register, session);
+    if (!verdict.accepted) {
+      this.refuse(verdict.reason);
+      return;
+    }
+    this.outbox.push(ack(true, "", this.options));
+    holding = false;
+    for (const m of held) this.outbox.push(m);
+    this.session = session;
+  }
+
+  private refuse(reason: string): void {
+    this.outbox.push(ack(false, reason, this.options));
+    this.end();
+  }
+}
+
+/**
+ * The runner protocol as a Connect service: the in-process transport of {@link LocalRuntime}
+ * uses it (remote runners reach the same {@link RunnerStream} through grpc-js, see
+ * runner-grpc-server.ts).
  */
 export function runnerService(
   handler: RunnerStreamHandler,
@@ -56,48 +151,21 @@ export function runnerService(
 ): ServiceImpl<typeof RunnerService> {
   return {
     async *connect(requests) {
-      const iterator = requests[Symbol.asyncIterator]();
-      const first = await iterator.next();
-      if (first.done) return;
-      if (first.value.message.case !== "register") {
-        yield ack(false, `the first message must be a Register, not ${first.value.message.case}`, options);
-        return;
-      }
-      const register = first.value.message.value;
       const outgoing = new AsyncQueue<OrchestratorMessage>();
-      const session = new RunnerSession(register.nodeId, outgoing);
-      const refusal = checkRegistration(register, options.joinToken);
-      const verdict = refusal
-        ? { accepted: false as const, reason: refusal }
-        : handler.onRegister(register, session);
-      if (!verdict.accepted) {
-        yield ack(false, verdict.reason, options);
-        return;
-      }
-      yield ack(true, "", options);
+      const stream = new RunnerStream(handler, options, outgoing);
       const pump = (async () => {
         try {
-          for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
-            const m = r.value.message;
-            if (m.case === "heartbeat" && session.open) {
-              session.send({
-                case: "heartbeatAck",
-                value: { seq: m.value.seq, leaseTtlMs: options.leaseTtlMs },
-              });
-            }
-            handler.onMessage(register.nodeId, session, r.value);
-          }
+          for await (const message of requests) stream.receive(message);
         } catch {
-          // The runner went away; the session ends below.
+          // The runner went away; the stream ends below.
         } finally {
-          session.close("stream ended");
-          handler.onClose(register.nodeId, session);
+          stream.end();
         }
       })();
       try {
         yield* outgoing;
       } finally {
-        session.close("stream ended");
+        stream.end();
         // Not awaited: the runner's request stream ends only once this response has ended.
         void pump;
       }

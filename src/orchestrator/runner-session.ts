@@ -35,7 +35,7 @@ export class RunnerSession {
 
   constructor(
     readonly nodeId: string,
-    private readonly outgoing: AsyncQueue<OrchestratorMessage>,
+    private readonly outgoing: { push(m: OrchestratorMessage): void; close(): void },
     private readonly timeoutMs = 30_000,
   ) {}
 

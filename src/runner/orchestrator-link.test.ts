@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { after, test } from "node:test";
 import { PROTOCOL_VERSION, RegisterSchema, type OrchestratorMessage } from "../protocol/index.ts";
 import { OrchestratorLink, type LinkState } from "./orchestrator-link.ts";
@@ -136,4 +137,34 @@ test("heartbeat acks keep a stream alive past the lease length", async () => {
   assert.equal(stub.sessions.get("node-f"), session);
   assert.ok(!states.some((s) => s.state === "disconnected"));
   assert.ok(link.silenceMs() < 150);
+});
+
+test("a dial that never gets a RegisterAck is given up after registerTimeoutMs and tried again", async () => {
+  // Accepts TCP connections and never says a word: as a dial into a silent partition, or a hung
+  // orchestrator, looks to the runner.
+  const sockets: Socket[] = [];
+  const silent = createServer((s) => void sockets.push(s));
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  cleanups.push(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  });
+  const { port } = silent.address() as AddressInfo;
+  const states: { state: LinkState; detail: string }[] = [];
+  const link = new OrchestratorLink({
+    urls: [`http://127.0.0.1:${port}`],
+    backoff: { initialMs: 20, maxMs: 50 },
+    registerTimeoutMs: 150,
+    register: () => create(RegisterSchema, { protocolVersion: PROTOCOL_VERSION, nodeId: "node-h" }),
+    onMessage: () => undefined,
+    onState: (state, detail) => void states.push({ state, detail }),
+  });
+  cleanups.push(() => link.close());
+  link.start();
+  await until(() => sockets.length >= 2, "a second dial");
+  assert.ok(
+    states.some((s) => s.state === "disconnected" && /not registered within 150 ms/.test(s.detail)),
+    JSON.stringify(states),
+  );
+  assert.notEqual(link.state, "registered");
 });

@@ -1,9 +1,9 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { createClient, type Transport } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { AsyncQueue } from "../core/async-queue.ts";
 import { backoffDelay, sleep, type BackoffOptions } from "../core/backoff.ts";
 import { HiveError } from "../core/hive-error.ts";
+import { grpcJsTransport } from "./grpc-transport.ts";
 import {
   RunnerMessageSchema,
   RunnerService,
@@ -48,7 +48,17 @@ export interface LinkOptions {
    * the RegisterAck.
    */
   readonly silenceTimeoutMs?: number;
+  /**
+   * How long a new stream may take to be registered (dialled, Register sent, RegisterAck back)
+   * before the runner gives up on it and tries again. A dial into a silent partition would
+   * otherwise wait on the kernel's SYN retries (minutes), long after the network healed.
+   * Default {@link DEFAULT_REGISTER_TIMEOUT_MS}.
+   */
+  readonly registerTimeoutMs?: number;
 }
+
+/** The default of {@link LinkOptions.registerTimeoutMs}. */
+export const DEFAULT_REGISTER_TIMEOUT_MS = 3_000;
 
 /** Reconnects from about 100 ms up to 5 s apart, jittered. */
 export const DEFAULT_LINK_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_000 };
@@ -66,8 +76,8 @@ export class OrchestratorLink {
   private outgoing: AsyncQueue<RunnerMessage> | undefined;
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
-  /** One HTTP/2 session (and transport) per orchestrator URL, reused across reconnections. */
-  private readonly transports = new Map<string, { transport: Transport; session?: Http2SessionManager }>();
+  /** One transport per orchestrator URL (each stream dials its own connection). */
+  private readonly transports = new Map<string, Transport>();
   private ackValue: RegisterAck | undefined;
   /** When the orchestrator was last heard from, on the monotonic clock (performance.now()). */
   private lastHeard = 0;
@@ -110,7 +120,6 @@ export class OrchestratorLink {
   async close(): Promise<void> {
     this.abort.abort(new HiveError("unavailable", "runner link closed"));
     this.outgoing?.close();
-    for (const t of this.transports.values()) t.session?.abort();
     await this.loop;
     this.setState("closed", "closed by the runner");
   }
@@ -122,20 +131,14 @@ export class OrchestratorLink {
   }
 
   private transportFor(url: string): Transport {
-    let entry = this.transports.get(url);
-    if (entry === undefined) {
-      if (this.options.transport) {
-        entry = { transport: this.options.transport(url) };
-      } else {
-        // No HTTP/2 pings: liveness is the orchestrator's answer to each heartbeat (see the
-        // silence watchdog); the acks also renew the lease. Connect's ping timeout could also
-        // raise an uncaught error under CPU load, which must never take a runner down.
-        const session = new Http2SessionManager(url);
-        entry = { transport: createGrpcTransport({ baseUrl: url, sessionManager: session }), session };
-      }
-      this.transports.set(url, entry);
+    let transport = this.transports.get(url);
+    if (transport === undefined) {
+      // No HTTP/2 pings: liveness is the orchestrator's answer to each heartbeat (see the
+      // silence watchdog); the acks also renew the lease.
+      transport = this.options.transport?.(url) ?? grpcJsTransport(url);
+      this.transports.set(url, transport);
     }
-    return entry.transport;
+    return transport;
   }
 
   private async run(): Promise<void> {
@@ -185,6 +188,10 @@ export class OrchestratorLink {
     this.outgoing = queue;
     let registered = false;
     let watchdog: NodeJS.Timeout | undefined;
+    const registerTimeoutMs = this.options.registerTimeoutMs ?? DEFAULT_REGISTER_TIMEOUT_MS;
+    const registerDeadline = setTimeout(() => {
+      stream.abort(new HiveError("unavailable", `${url}: not registered within ${registerTimeoutMs} ms`));
+    }, registerTimeoutMs);
     try {
       for await (const message of client.connect(queue, { signal })) {
         this.lastHeard = performance.now();
@@ -201,6 +208,7 @@ export class OrchestratorLink {
             return false;
           }
           registered = true;
+          clearTimeout(registerDeadline);
           this.ackValue = ack;
           this.setState("registered", url);
           watchdog = this.watch(ack, stream, url);
@@ -220,6 +228,7 @@ export class OrchestratorLink {
       if (stream.signal.aborted && !linkSignal.aborted) throw stream.signal.reason;
       throw err;
     } finally {
+      clearTimeout(registerDeadline);
       clearInterval(watchdog);
       linkSignal.removeEventListener("abort", onAbort);
       stream.abort();

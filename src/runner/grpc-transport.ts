@@ -1,0 +1,104 @@
+import * as grpc from "@grpc/grpc-js";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescMethodStreaming,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
+import { Code, ConnectError, type StreamResponse, type Transport } from "@connectrpc/connect";
+
+/** The largest message taken either way (a registration listing many deployments, a log chunk). */
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A Connect transport for streaming calls over gRPC (HTTP/2 cleartext), carried by grpc-js: the
+ * runner's link to the orchestrator. Connect's own Node transport pipes each message through a
+ * chain of async iterables, which made a runner's heartbeat cost more CPU than the orchestrator's
+ * handling of it (see docs/benchmarks.md, control plane); grpc-js streams are callbacks.
+ *
+ * Each call dials its own connection and closes it when the call ends, so the caller's backoff
+ * alone decides when to try again (a shared grpc-js channel keeps a reconnect backoff of its
+ * own, up to minutes), and many runners simulated in one process each have their own
+ * connection, as real ones do. Only streaming calls: the runner protocol has no unary method.
+ */
+export function grpcJsTransport(baseUrl: string): Transport {
+  const url = new URL(baseUrl);
+  if (url.protocol !== "http:") {
+    throw new ConnectError(
+      `${baseUrl}: the runner protocol is served over http:// (gRPC cleartext)`,
+      Code.InvalidArgument,
+    );
+  }
+  return {
+    unary() {
+      return Promise.reject(new ConnectError("the runner protocol has no unary method", Code.Unimplemented));
+    },
+    stream<I extends DescMessage, O extends DescMessage>(
+      method: DescMethodStreaming<I, O>,
+      signal: AbortSignal | undefined,
+      _timeoutMs: number | undefined,
+      header: ConstructorParameters<typeof Headers>[0],
+      input: AsyncIterable<MessageInitShape<I>>,
+    ): Promise<StreamResponse<I, O>> {
+      const client = new grpc.Client(url.host, grpc.credentials.createInsecure(), {
+        "grpc.use_local_subchannel_pool": 1,
+        "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+        "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+      });
+      const metadata = new grpc.Metadata();
+      for (const [k, v] of new Headers(header)) metadata.set(k, v);
+      const call = client.makeBidiStreamRequest(
+        `/${method.parent.typeName}/${method.name}`,
+        (m: MessageShape<I>) => Buffer.from(toBinary(method.input, m)),
+        (b: Buffer) => fromBinary(method.output, b),
+        metadata,
+        {},
+      );
+      const cancel = () => call.cancel();
+      if (signal?.aborted) cancel();
+      else signal?.addEventListener("abort", cancel, { once: true });
+      void (async () => {
+        try {
+          for await (const m of input) {
+            if (call.writableEnded || call.destroyed) break;
+            call.write(create(method.input, m));
+          }
+          if (!call.writableEnded) call.end();
+        } catch {
+          call.cancel();
+        }
+      })();
+      async function* messages() {
+        try {
+          for await (const m of call as AsyncIterable<MessageShape<O>>) yield m;
+        } catch (err) {
+          throw toConnectError(err);
+        } finally {
+          signal?.removeEventListener("abort", cancel);
+          call.cancel();
+          client.close();
+        }
+      }
+      return Promise.resolve({
+        stream: true as const,
+        service: method.parent,
+        method,
+        header: new Headers(),
+        trailer: new Headers(),
+        message: messages(),
+      });
+    },
+  };
+}
+
+/** A grpc-js status error as a ConnectError (the codes are gRPC's in both). */
+function toConnectError(err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
+  const status = err as { code?: unknown; details?: string; message?: string };
+  const n = typeof status.code === "number" ? status.code : 0;
+  const code = n > 0 && n <= 16 ? (n as Code) : Code.Unknown;
+  return new ConnectError(status.details ?? status.message ?? String(err), code);
+}
