@@ -4,6 +4,7 @@
  * processes (bench/mock-fleet.ts), dealt out in turn, so their CPU is not the orchestrator's and
  * no one sender thread saturates; on a small machine they still compete with the orchestrator
  * for the same cores, which is why the fleets' CPU and event-loop delay are reported beside it.
+ * With HIVE_BENCH_PROF_DIR set, the orchestrator writes a CPU profile (`node --cpu-prof`) there.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -95,7 +96,9 @@ async function startOrchestrator(o: {
   const child = spawn(
     process.execPath,
     [
-      ...(process.env.PROF_DIR ? ["--cpu-prof", "--cpu-prof-dir", process.env.PROF_DIR] : []),
+      ...(process.env.HIVE_BENCH_PROF_DIR
+        ? ["--cpu-prof", "--cpu-prof-dir", process.env.HIVE_BENCH_PROF_DIR]
+        : []),
       resolve("bin/hive.cjs"),
       "orchestrator",
       "--store",
@@ -143,6 +146,8 @@ export async function benchHeartbeats(o: {
   runners: number;
   seconds: number;
   fleets: number;
+  /** Start each batch of runners at once instead of spread over the ramp's interval. */
+  lockstep?: boolean;
   runnerPort: number;
   httpPort: number;
   clkTck: number;
@@ -167,7 +172,7 @@ export async function benchHeartbeats(o: {
       if (batch > 0) await sleep(RAMP.everyMs, undefined, { signal: o.signal });
       const fleet = fleets[batch % fleets.length] as (typeof fleets)[number];
       const count = Math.min(RAMP.batch, o.runners - from);
-      const spacingMs = RAMP.everyMs / RAMP.batch;
+      const spacingMs = o.lockstep === true ? 0 : RAMP.everyMs / RAMP.batch;
       await fleet.request({ cmd: "add", url: started.url, from, count, spacingMs }, "added");
     }
     const end = Date.now() + 60_000;

@@ -1,5 +1,5 @@
 /**
- * npm run bench:control-plane [-- --json] [--runners N] [--seconds S] [--repeats R] [--parts apply,heartbeats] [--fleets F]
+ * npm run bench:control-plane [-- --json] [--runners N] [--seconds S] [--repeats R] [--parts apply,heartbeats] [--fleets F] [--lockstep]
  *
  * The control plane end to end, on loopback, in two parts, each side by side with a reference:
  *  1. apply-to-running of a 20-service layout (4 feeders and 8 strategies wired to them on two
@@ -39,6 +39,8 @@ const { values } = parseArgs({
     repeats: { type: "string", default: "5" },
     parts: { type: "string", default: "apply,heartbeats" },
     fleets: { type: "string", default: String(DEFAULT_FLEETS) },
+    // Every batch of registrations at once, so heartbeats come in step (a herd): the worst case.
+    lockstep: { type: "boolean", default: false },
   },
 });
 const runners = Number(values.runners);
@@ -110,6 +112,7 @@ for (const n of [...new Set([Math.max(1, Math.round(runners / 4)), runners])]) {
       runners: n,
       seconds,
       fleets,
+      lockstep: values.lockstep,
       runnerPort: await freePort(),
       httpPort: await freePort(),
       clkTck: ticks.perSec,
@@ -197,7 +200,7 @@ if (values.json) {
   if (large) {
     console.log(
       `\n2. heartbeats: mock runners in ${fleets} fleet processes, heartbeat every ${HEARTBEAT_MS} ms, ramped ` +
-        `${RAMP.batch} per ${RAMP.everyMs} ms, ${SETTLE_MS / 1000} s settle, then a ${seconds} s window; ` +
+        `${RAMP.batch} per ${RAMP.everyMs} ms${values.lockstep ? " (each batch at once: heartbeats in step)" : " (spread evenly)"}, ${SETTLE_MS / 1000} s settle, then a ${seconds} s window; ` +
         `CPU from /proc at ${ticks.perSec} ticks/s${ticks.assumed ? " (assumed)" : " (getconf CLK_TCK)"}; ` +
         "lag quantiles interpolated within the histogram's buckets",
     );
