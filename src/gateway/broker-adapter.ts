@@ -98,6 +98,12 @@ export interface BrokerAdapter {
   openOrders(account?: string): BrokerOpenOrder[];
   /** What the broker knows of one order, or undefined if it never received it. */
   orderState(account: string, clientOrderId: string): BrokerOrderState | undefined;
+  /**
+   * The gateway forgot these final orders (their ids are past `orderIdRetentionDays`, so a
+   * strategy may use them again); a broker that keeps ids of its own may forget them too. Called
+   * inside the batch transaction. Optional: a real broker's adapter has its own rules.
+   */
+  forget?(orders: readonly { account: string; clientOrderId: string }[]): void;
   /** Stops timers; the database is the gateway's to close. */
   close(): void;
 }

@@ -5,6 +5,7 @@
  *
  *   brokerTimeoutMs: 2000
  *   maxOrderAgeMs: 1000        # an order older than this on arrival is refused (0: never)
+ *   orderIdRetentionDays: 7    # a consumed client order id is a duplicate this long (0: forever)
  *   risk:
  *     default: { maxOrderQty: 10000, maxNotional: 5000000, maxOrdersPerSecond: 500, duplicativeWindowMs: 0 }
  *     accounts:
@@ -47,6 +48,9 @@ export const DEFAULT_BROKER_TIMEOUT_MS = 2_000;
  */
 export const DEFAULT_MAX_ORDER_AGE_MS = 1_000;
 
+/** How long a consumed client order id is remembered, by default: a week. */
+export const DEFAULT_ORDER_ID_RETENTION_DAYS = 7;
+
 const limitsSchema = z.strictObject({
   maxOrderQty: z.number().positive("a quantity above zero").optional(),
   maxNotional: z.number().positive("a notional above zero").optional(),
@@ -57,6 +61,7 @@ const limitsSchema = z.strictObject({
 const configSchema = z.strictObject({
   brokerTimeoutMs: z.number().int("whole milliseconds").positive("above zero").optional(),
   maxOrderAgeMs: z.number().int("whole milliseconds").nonnegative("0 (off) or more").optional(),
+  orderIdRetentionDays: z.number().nonnegative("0 (forever) or more days").optional(),
   risk: z
     .strictObject({
       default: limitsSchema.optional(),
@@ -73,6 +78,11 @@ export interface GatewayConfig {
   readonly brokerTimeoutMs: number;
   /** Orders older than this on arrival are refused; 0 turns the check off. */
   readonly maxOrderAgeMs: number;
+  /**
+   * How long a consumed client order id stays a duplicate, counted from when the gateway first
+   * saw it; 0 keeps every id forever. Orders still live are kept whatever their age.
+   */
+  readonly orderIdRetentionMs: number;
   readonly defaultLimits: RiskLimits;
   /** Per-account limits, already merged over the default block. */
   readonly accountLimits: ReadonlyMap<string, RiskLimits>;
@@ -87,6 +97,7 @@ export function defaultGatewayConfig(): GatewayConfig {
 export interface GatewayConfigInput {
   readonly brokerTimeoutMs?: number;
   readonly maxOrderAgeMs?: number;
+  readonly orderIdRetentionDays?: number;
   readonly risk?: {
     readonly default?: RiskLimitsInput;
     readonly accounts?: Readonly<Record<string, RiskLimitsInput>>;
@@ -102,6 +113,9 @@ export function compileGatewayConfig(input: GatewayConfigInput): GatewayConfig {
   return {
     brokerTimeoutMs: input.brokerTimeoutMs ?? DEFAULT_BROKER_TIMEOUT_MS,
     maxOrderAgeMs: input.maxOrderAgeMs ?? DEFAULT_MAX_ORDER_AGE_MS,
+    orderIdRetentionMs: Math.round(
+      (input.orderIdRetentionDays ?? DEFAULT_ORDER_ID_RETENTION_DAYS) * 24 * 60 * 60 * 1000,
+    ),
     defaultLimits,
     accountLimits,
   };

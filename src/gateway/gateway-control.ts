@@ -69,6 +69,10 @@ export interface GatewayStatus {
   readonly fills: number;
   readonly accounts: number;
   readonly authorizedRunners: number;
+  /** Consumed client order ids remembered now (duplicates if sent again). */
+  readonly orderIdsKept: number;
+  /** Consumed ids forgotten since start, past their retention (`orderIdRetentionDays`). */
+  readonly orderIdsForgotten: number;
 }
 
 /** The control channel's operations. */

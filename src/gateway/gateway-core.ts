@@ -61,6 +61,8 @@ export interface CoreCounters {
   pending: number;
   lateAnswers: number;
   unmatchedBrokerEvents: number;
+  /** Consumed ids forgotten after the retention period (see `orderIdRetentionDays`). */
+  idsForgotten: number;
 }
 
 const TERMINAL: ReadonlySet<OrderStatus> = new Set(["filled", "cancelled", "rejected"]);
@@ -76,6 +78,7 @@ export class GatewayCore {
     cancels: 0,
     pending: 0,
     lateAnswers: 0,
+    idsForgotten: 0,
     unmatchedBrokerEvents: 0,
   };
   /** Replies to send once the batch committed: peers[i] gets frames[i]. */
@@ -100,12 +103,17 @@ export class GatewayCore {
   #inBatch = false;
   /** The time the orders of the current batch were received. */
   #receivedAtMs = 0;
+  /** Ids consumed in the last batch (the forgetting of old ones keeps pace with it). */
+  #consumedInBatch = 0;
+  /** Wall ms before which no expired id is looked for again (the last look found them all). */
+  #nextForgetMs = 0;
 
   constructor(options: GatewayCoreOptions) {
     this.#o = options;
     this.#sql = new GatewayStatements(options.db);
     const { config } = options;
     this.#risk = new RiskChecks((account) => config.accountLimits.get(account) ?? config.defaultLimits);
+    this.#forgetAtStart();
     const state = this.#sql.load();
     this.#fences = state.fences;
     this.#kills = state.kills;
@@ -121,9 +129,10 @@ export class GatewayCore {
   // ---- batches ------------------------------------------------------------------------------
 
   /** Starts a batch (inside the loop's transaction): applies broker events that came meanwhile. */
-  beginBatch(receivedAtMs: number): void {
+  beginBatch(): void {
     this.#inBatch = true;
-    this.#receivedAtMs = receivedAtMs;
+    this.#receivedAtMs = this.#o.now();
+    this.#forgetExpired();
     const queued = this.#queued;
     if (queued.length > 0) {
       this.#queued = [];
@@ -201,6 +210,7 @@ export class GatewayCore {
     }
     const record = this.#record(e, peer);
     this.#statuses.set(k, "submitted");
+    this.#consumedInBatch += 1;
     const refusal = this.#check(e);
     if (refusal !== undefined) {
       this.#setStatus(record, "rejected");
@@ -258,7 +268,50 @@ export class GatewayCore {
       filledQty: 0,
       peer,
       deadlineMs: 0,
+      consumedAtMs: this.#receivedAtMs,
     };
+  }
+
+  /**
+   * Forgets final orders whose ids are older than the retention, first thing in a batch, a few at
+   * a time: as many as the last batch consumed and 64 more, so the table stays bounded under
+   * steady load and no batch pays for a backlog at once (an id kept a little longer is the safe
+   * side). When a look finds fewer than it may take, the next waits a second.
+   */
+  #forgetExpired(): void {
+    const retentionMs = this.#o.config.orderIdRetentionMs;
+    const consumed = this.#consumedInBatch;
+    this.#consumedInBatch = 0;
+    const now = this.#receivedAtMs;
+    if (retentionMs === 0 || this.#o.passThrough || now < this.#nextForgetMs) return;
+    const limit = consumed + 64;
+    const forgotten = this.#sql.forgetFinal(now - retentionMs, limit);
+    for (const f of forgotten) this.#statuses.delete(key(f.account, f.clientOrderId));
+    if (forgotten.length > 0) this.#o.broker.forget?.(forgotten);
+    this.counters.idsForgotten += forgotten.length;
+    if (forgotten.length < limit) this.#nextForgetMs = now + 1_000;
+  }
+
+  /** Forgets every expired id before the state is loaded (a gateway that was down for days). */
+  #forgetAtStart(): void {
+    const retentionMs = this.#o.config.orderIdRetentionMs;
+    if (retentionMs === 0) return;
+    const before = this.#o.now() - retentionMs;
+    let total = 0;
+    this.#inTransaction(() => {
+      let n: number;
+      do {
+        const forgotten = this.#sql.forgetFinal(before, 10_000);
+        if (forgotten.length > 0) this.#o.broker.forget?.(forgotten);
+        n = forgotten.length;
+        total += n;
+      } while (n > 0);
+    });
+    if (total > 0)
+      this.#o.log.info(
+        { forgotten: total, retentionMs },
+        "gateway: forgot consumed order ids past their retention",
+      );
   }
 
   #refuse(
@@ -573,6 +626,8 @@ export class GatewayCore {
       fills: this.counters.fills,
       accounts: this.accounts().length,
       authorizedRunners: this.#runners.size,
+      orderIdsKept: this.#statuses.size,
+      orderIdsForgotten: this.counters.idsForgotten,
     };
   }
 

@@ -20,7 +20,8 @@ import { ErrorCode, HiveError } from "../core/hive-error.ts";
 export const DB_FILE = "gateway.db";
 const LOCK_FILE = "gateway.lock";
 
-const SCHEMA_VERSION = 1;
+/** 2 added `orders.consumed_at_ms` (for the retention of consumed ids). */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,7 +33,7 @@ CREATE TABLE IF NOT EXISTS runners (
 CREATE TABLE IF NOT EXISTS orders (
   account TEXT NOT NULL, client_order_id TEXT NOT NULL, status TEXT NOT NULL,
   deployment_id TEXT NOT NULL, epoch TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
-  qty REAL NOT NULL, type TEXT NOT NULL, price REAL,
+  qty REAL NOT NULL, type TEXT NOT NULL, price REAL, consumed_at_ms INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (account, client_order_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS positions (
   account TEXT NOT NULL, symbol TEXT NOT NULL, qty REAL NOT NULL, PRIMARY KEY (account, symbol)) WITHOUT ROWID;
@@ -84,12 +85,14 @@ export function openGatewayDb(stateDir: string): GatewayDb {
       string | undefined;
     if (version === undefined)
       db.prepare("INSERT INTO meta VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
+    else if (Number(version) === 1) migrateFrom1(db, Date.now());
     else if (Number(version) !== SCHEMA_VERSION) {
       throw new HiveError(
         ErrorCode.FailedPrecondition,
         `${path}: schema version ${version}, expected ${SCHEMA_VERSION}; this gateway is too old or too new for it`,
       );
     }
+    db.exec("CREATE INDEX IF NOT EXISTS orders_by_consumed ON orders (consumed_at_ms)");
     fsyncDirectory(dir);
   } catch (err) {
     if (db?.open) db.close();
@@ -105,6 +108,18 @@ export function openGatewayDb(stateDir: string): GatewayDb {
       lock.close();
     },
   };
+}
+
+/**
+ * Schema 1 → 2: consumed ids get the time they were consumed. Ids of a version-1 file count as
+ * consumed at the upgrade, so each is kept a whole retention period from then.
+ */
+function migrateFrom1(db: Database.Database, nowMs: number): void {
+  db.transaction(() => {
+    db.exec("ALTER TABLE orders ADD COLUMN consumed_at_ms INTEGER NOT NULL DEFAULT 0");
+    db.prepare("UPDATE orders SET consumed_at_ms = ?").run(nowMs);
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(String(SCHEMA_VERSION));
+  })();
 }
 
 /** Opens the database for reading only (the audit command), without taking the lock. */

@@ -123,7 +123,7 @@ export class GatewayLoop {
     let deadline: number | undefined;
     try {
       db.transaction(() => {
-        core.beginBatch(Date.now());
+        core.beginBatch();
         for (const [symbol, price] of prices) core.price(symbol, price);
         const deps = { ...this.#o.controlDeps, core };
         for (const c of control) answers.push(handleControl(c.frame, deps));

@@ -49,6 +49,11 @@ export function gatewayMetrics(core: GatewayCore): GatewayMetrics {
     "Orders the broker did not answer in time",
     () => core.counters.pending,
   );
+  fromCore(
+    "hive_gateway_order_ids_forgotten_total",
+    "Consumed client order ids forgotten after their retention (orderIdRetentionDays)",
+    () => core.counters.idsForgotten,
+  );
   new Counter({
     name: "hive_gateway_orders_rejected_total",
     help: "Orders not accepted, by reason code",

@@ -40,6 +40,8 @@ export interface GatewayOptions {
   /** The broker, built on the gateway's database (default: a PaperBroker). */
   readonly broker?: (db: Database.Database) => BrokerAdapter;
   readonly log?: Logger;
+  /** The wall clock (ms since the Unix epoch); tests move it to see ids expire. Default Date.now. */
+  readonly now?: () => number;
 }
 
 /** The options with defaults filled in and keys loaded. */

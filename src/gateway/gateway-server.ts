@@ -78,7 +78,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       config: o.config,
       passThrough: o.passThrough,
       log,
-      now: Date.now,
+      now: options.now ?? Date.now,
       monotonicMs: () => performance.now(),
       wake: () => late.loop?.wake(),
     });

@@ -37,6 +37,8 @@ export interface OrderRecord {
   peer: Buffer | undefined;
   /** Monotonic ms by which the broker must answer (while `submitted`). */
   deadlineMs: number;
+  /** When the gateway first saw the id (wall clock, ms): its retention counts from here. */
+  readonly consumedAtMs: number;
 }
 
 /** One row of the audit log, as written (the database numbers it). */
@@ -64,13 +66,15 @@ export class GatewayStatements {
   readonly #unkill: Database.Statement;
   readonly #authorize: Database.Statement;
   readonly #revoke: Database.Statement;
+  readonly #expired: Database.Statement;
+  readonly #forget: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     this.#audit = db.prepare(
       "INSERT INTO audit (kind, outcome, code, account, client_order_id, deployment_id, epoch, detail, received_at_ms, decided_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
     this.#order = db.prepare(
-      "INSERT INTO orders (account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, client_order_id) DO UPDATE SET status = excluded.status",
+      "INSERT INTO orders (account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price, consumed_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, client_order_id) DO UPDATE SET status = excluded.status",
     );
     this.#position = db.prepare(
       "INSERT INTO positions (account, symbol, qty) VALUES (?, ?, ?) ON CONFLICT (account, symbol) DO UPDATE SET qty = excluded.qty",
@@ -86,6 +90,12 @@ export class GatewayStatements {
       "INSERT INTO runners (node_id, public_key, authorized_at_ms) VALUES (?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET public_key = excluded.public_key, authorized_at_ms = excluded.authorized_at_ms",
     );
     this.#revoke = db.prepare("DELETE FROM runners WHERE node_id = ?");
+    this.#expired = db
+      .prepare(
+        "SELECT account, client_order_id FROM orders WHERE consumed_at_ms < ? AND status IN ('filled', 'cancelled', 'rejected') LIMIT ?",
+      )
+      .raw();
+    this.#forget = db.prepare("DELETE FROM orders WHERE account = ? AND client_order_id = ?");
   }
 
   /** Appends one audit row. */
@@ -117,7 +127,19 @@ export class GatewayStatements {
       r.qty,
       r.type,
       r.price ?? null,
+      r.consumedAtMs,
     );
+  }
+
+  /**
+   * Forgets up to `limit` final orders (filled, cancelled, rejected) whose ids were consumed
+   * before `beforeMs`, and returns them. Orders still live (submitted, unknown, resting) are
+   * kept whatever their age.
+   */
+  forgetFinal(beforeMs: number, limit: number): { account: string; clientOrderId: string }[] {
+    const rows = this.#expired.all(beforeMs, limit) as [string, string][];
+    for (const [account, clientOrderId] of rows) this.#forget.run(account, clientOrderId);
+    return rows.map(([account, clientOrderId]) => ({ account, clientOrderId }));
   }
 
   /** Writes a net position. */
@@ -184,11 +206,11 @@ export class GatewayStatements {
     const live = new Map<string, OrderRecord>();
     const rows = this.db
       .prepare(
-        "SELECT account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price FROM orders",
+        "SELECT account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price, consumed_at_ms FROM orders",
       )
       .raw()
       .iterate() as IterableIterator<
-      [string, string, OrderStatus, string, string, string, Side, number, OrderType, number | null]
+      [string, string, OrderStatus, string, string, string, Side, number, OrderType, number | null, number]
     >;
     for (const [
       account,
@@ -201,6 +223,7 @@ export class GatewayStatements {
       qty,
       type,
       price,
+      consumedAtMs,
     ] of rows) {
       const key = `${account}\u0001${clientOrderId}`;
       statuses.set(key, status);
@@ -219,6 +242,7 @@ export class GatewayStatements {
           filledQty: 0,
           peer: undefined,
           deadlineMs: 0,
+          consumedAtMs,
         });
       }
     }

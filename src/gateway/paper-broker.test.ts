@@ -95,3 +95,30 @@ test("a reused client order id is refused and counted, also after a restart; sta
     assert.equal(again.orderState("A", "nope"), undefined);
   });
 });
+
+test("forget drops final orders and their ids, keeps resting ones; fill ids never repeat after a restart", () => {
+  withBroker(({ broker, events, reopen }) => {
+    broker.setPrice("ES", 10);
+    broker.submit({ ...base, clientOrderId: "f", side: "buy", type: "market" });
+    broker.submit({ ...base, clientOrderId: "r", side: "buy", type: "limit", price: 5 });
+    broker.beforeCommit();
+    const fillIds = () => events.flatMap((e) => (e.type === "fill" ? [e.fillId] : []));
+    assert.deepEqual(fillIds(), ["pf-1"]);
+    broker.forget([
+      { account: "A", clientOrderId: "f" },
+      { account: "A", clientOrderId: "r" },
+    ]);
+    assert.equal(broker.orderState("A", "f"), undefined, "the filled order is gone");
+    assert.equal(broker.orderState("A", "r")?.status, "resting", "the resting one stays");
+    assert.equal(broker.figures().orders, 1);
+
+    // After a restart the fill sequence goes on from where it was, though the filled row is gone.
+    const again = reopen();
+    again.setPrice("ES", 10);
+    again.submit({ ...base, clientOrderId: "f", side: "buy", type: "market" });
+    assert.deepEqual(fillIds(), ["pf-1", "pf-2"], "a forgotten id is new; its fill id is fresh");
+    assert.equal(again.figures().duplicateSubmissions, 0);
+    again.submit({ ...base, clientOrderId: "r", side: "buy", type: "market" });
+    assert.equal(again.figures().duplicateSubmissions, 1, "the resting order's id is still known");
+  });
+});

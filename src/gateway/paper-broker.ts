@@ -70,6 +70,8 @@ export class PaperBroker implements BrokerAdapter {
   readonly #sql;
   #listener: (event: BrokerEvent) => void = () => undefined;
   #fillSeq: number;
+  /** The fill sequence as last written to paper_meta (it must never go back after a restart). */
+  #fillSeqWritten: number;
   #fills = 0;
   #duplicateSubmissions: number;
   #delay: { match: (order: BrokerOrder) => boolean; ms: number } | undefined;
@@ -97,14 +99,21 @@ export class PaperBroker implements BrokerAdapter {
       orderRow: db.prepare(
         "SELECT status, symbol, side, qty, fill_id, fill_price FROM paper_orders WHERE account = ? AND client_order_id = ?",
       ),
+      forgetFinal: db.prepare(
+        "DELETE FROM paper_orders WHERE account = ? AND client_order_id = ? AND status != 'resting'",
+      ),
     };
     this.#fillSeq = this.#load();
+    this.#fillSeqWritten = this.#fillSeq;
     this.#duplicateSubmissions =
       (db.prepare("SELECT value FROM paper_meta WHERE key = 'duplicateSubmissions'").pluck().get() as
         number | undefined) ?? 0;
   }
 
-  /** Loads what survives a restart; returns the number of fills so far. */
+  /**
+   * Loads what survives a restart; returns the fill sequence: the one written, or (a file from
+   * before it was written) the number of fills, since no order had been forgotten then.
+   */
   #load(): number {
     for (const id of this.#db
       .prepare("SELECT account || char(1) || client_order_id FROM paper_orders")
@@ -138,10 +147,13 @@ export class PaperBroker implements BrokerAdapter {
       qty: number;
     }[];
     this.#positions = PositionBook.of(positions.map((p) => [p.account, p.symbol, p.qty] as const));
-    return this.#db
+    const written = this.#db.prepare("SELECT value FROM paper_meta WHERE key = 'fillSeq'").pluck().get() as
+      number | undefined;
+    const counted = this.#db
       .prepare("SELECT count(*) FROM paper_orders WHERE fill_id IS NOT NULL")
       .pluck()
       .get() as number;
+    return Math.max(written ?? 0, counted);
   }
 
   onEvent(listener: (event: BrokerEvent) => void): void {
@@ -264,6 +276,19 @@ export class PaperBroker implements BrokerAdapter {
   beforeCommit(): void {
     for (const [account, symbol, qty] of this.#positions.takeChanged())
       this.#sql.setPosition.run(account, symbol, qty);
+    if (this.#fillSeq !== this.#fillSeqWritten) {
+      this.#sql.setMeta.run("fillSeq", this.#fillSeq);
+      this.#fillSeqWritten = this.#fillSeq;
+    }
+  }
+
+  /** Forgets final orders the gateway forgot: their ids may be used again (see BrokerAdapter). */
+  forget(orders: readonly { account: string; clientOrderId: string }[]): void {
+    for (const o of orders) {
+      // A resting order stays (its row is kept by the statement), and so does its id.
+      if (this.#sql.forgetFinal.run(o.account, o.clientOrderId).changes > 0)
+        this.#seen.delete(`${o.account}\u0001${o.clientOrderId}`);
+    }
   }
 
   afterCommit(): void {

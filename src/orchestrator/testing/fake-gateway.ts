@@ -110,6 +110,8 @@ export class FakeGateway implements GatewayControl {
       fills: 0,
       accounts: this.fences.size,
       authorizedRunners: this.authorized.size,
+      orderIdsKept: 0,
+      orderIdsForgotten: 0,
     });
   }
 

@@ -1,0 +1,184 @@
+/**
+ * The retention of consumed client order ids, against a real gateway (ZeroMQ on 127.0.0.1, a real
+ * SQLite file) whose wall clock the test moves: an id is a duplicate for the retention period,
+ * then forgotten (in memory and on disk); a live order is never forgotten; a restart after the
+ * period loads none of the old ids; the paper broker forgets with the gateway; and a version-1
+ * state file is migrated with its ids kept.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import Database from "better-sqlite3";
+import { GatewayClient } from "./control-client.ts";
+import { compileGatewayConfig } from "./gateway-config.ts";
+import { DB_FILE, openGatewayDb } from "./gateway-db.ts";
+import { startGateway, type RunningGateway } from "./gateway-server.ts";
+import { envelope, OrderClient, type Reply } from "./testing/order-client.ts";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+// The stale-order check compares the runner's stamp with the gateway's clock, which the test
+// moves: it is off here.
+const config = compileGatewayConfig({ orderIdRetentionDays: 1, maxOrderAgeMs: 0 });
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function stateDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "hive-gw-ret-"));
+  dirs.push(d);
+  return d;
+}
+
+/** A gateway on `dir` whose clock is `clock.now`, fenced to dep-a@`epoch` for account A. */
+async function gateway(dir: string, clock: { offsetMs: number }, epoch = 1n) {
+  const gw: RunningGateway = await startGateway({
+    stateDir: dir,
+    ordersListen: "tcp://127.0.0.1:0",
+    controlListen: "tcp://127.0.0.1:0",
+    insecure: true,
+    config,
+    now: () => Date.now() + clock.offsetMs,
+  });
+  const control = new GatewayClient({ address: gw.controlAddress });
+  const runner = new OrderClient(gw.ordersAddress);
+  gw.setPrice("ESZ6", 100);
+  await control.fence("A", "dep-a", epoch);
+  const order = async (clientOrderId: string, fields: { type?: "limit"; price?: number } = {}) => {
+    const from = runner.replies.length;
+    await runner.send(envelope("dep-a", epoch, { account: "A", clientOrderId, ...fields }));
+    return runner.next(
+      (r: Reply) => r.clientOrderId === clientOrderId && ["ack", "reject", "duplicate"].includes(r.type),
+      5_000,
+      from,
+    );
+  };
+  const close = async () => {
+    await runner.close();
+    await control.close();
+    await gw.close();
+  };
+  return { gw, order, close };
+}
+
+function orderRows(dir: string): string[] {
+  const db = new Database(join(dir, DB_FILE), { readonly: true });
+  try {
+    return db
+      .prepare("SELECT client_order_id FROM orders ORDER BY client_order_id")
+      .pluck()
+      .all() as string[];
+  } finally {
+    db.close();
+  }
+}
+
+test("an id is a duplicate within the retention, forgotten after it; a live order is kept; a restart loads none", async () => {
+  const dir = stateDir();
+  const clock = { offsetMs: 0 };
+  const a = await gateway(dir, clock);
+  try {
+    assert.equal((await a.order("filled-1")).type, "ack");
+    // A buy limit far below the market rests: live, so never forgotten.
+    assert.equal((await a.order("resting-1", { type: "limit", price: 1 })).type, "ack");
+    clock.offsetMs = DAY_MS - 60_000; // a minute short of the retention
+    assert.equal((await a.order("filled-1")).type, "duplicate");
+    clock.offsetMs = DAY_MS + 60_000; // a minute past it
+    // The batch that takes this order forgets first: the id is new again.
+    assert.equal((await a.order("filled-1")).type, "ack");
+    assert.equal((await a.order("resting-1")).type, "duplicate", "a live order's id is kept");
+    assert.equal(a.gw.status().orderIdsForgotten, 1);
+    assert.equal(a.gw.status().orderIdsKept, 2);
+    // The paper broker forgot it with the gateway, so the reuse executed, and was no duplicate there.
+    assert.equal(a.gw.paper?.figures().duplicateSubmissions, 0);
+    assert.equal(a.gw.paper.figures().orders, 2);
+  } finally {
+    await a.close();
+  }
+  // On disk: the first filled-1 row went, its reuse (consumed just now) and the resting one stay.
+  assert.deepEqual(orderRows(dir), ["filled-1", "resting-1"]);
+
+  // Two more days on, a restart forgets the reused id before loading anything.
+  clock.offsetMs = 3 * DAY_MS + 120_000;
+  const b = await gateway(dir, clock, 2n);
+  try {
+    assert.deepEqual(orderRows(dir), ["resting-1"]);
+    assert.equal((await b.order("filled-1")).type, "ack", "forgotten at start, so new");
+    assert.equal(b.gw.paper?.figures().duplicateSubmissions, 0);
+  } finally {
+    await b.close();
+  }
+});
+
+test("retention 0 keeps every id forever", async () => {
+  const dir = stateDir();
+  const clock = { offsetMs: 0 };
+  const forever = compileGatewayConfig({ orderIdRetentionDays: 0, maxOrderAgeMs: 0 });
+  assert.equal(forever.orderIdRetentionMs, 0);
+  const gw = await startGateway({
+    stateDir: dir,
+    ordersListen: "tcp://127.0.0.1:0",
+    controlListen: "tcp://127.0.0.1:0",
+    insecure: true,
+    config: forever,
+    now: () => Date.now() + clock.offsetMs,
+  });
+  const control = new GatewayClient({ address: gw.controlAddress });
+  const runner = new OrderClient(gw.ordersAddress);
+  try {
+    gw.setPrice("ESZ6", 100);
+    await control.fence("A", "dep-a", 1n);
+    const send = async () => {
+      const from = runner.replies.length;
+      await runner.send(envelope("dep-a", 1n, { account: "A", clientOrderId: "kept" }));
+      return runner.next((r) => r.clientOrderId === "kept" && r.type !== "fill", 5_000, from);
+    };
+    assert.equal((await send()).type, "ack");
+    clock.offsetMs = 365 * DAY_MS;
+    assert.equal((await send()).type, "duplicate");
+  } finally {
+    await runner.close();
+    await control.close();
+    await gw.close();
+  }
+});
+
+test("a version-1 state file is migrated: its ids are kept a whole retention from the upgrade", async () => {
+  const dir = stateDir();
+  // The version-1 orders table, with one consumed id and the schema mark.
+  const v1 = new Database(join(dir, DB_FILE));
+  v1.exec(`
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta VALUES ('schema', '1');
+    CREATE TABLE orders (
+      account TEXT NOT NULL, client_order_id TEXT NOT NULL, status TEXT NOT NULL,
+      deployment_id TEXT NOT NULL, epoch TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
+      qty REAL NOT NULL, type TEXT NOT NULL, price REAL,
+      PRIMARY KEY (account, client_order_id)) WITHOUT ROWID;
+    INSERT INTO orders VALUES ('A', 'old-1', 'filled', 'dep-a', '1', 'ESZ6', 'buy', 1, 'market', NULL);
+  `);
+  v1.close();
+  const before = Date.now();
+  const opened = openGatewayDb(dir);
+  try {
+    const db = opened.db;
+    assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), "2");
+    const consumedAt = db
+      .prepare("SELECT consumed_at_ms FROM orders WHERE client_order_id = 'old-1'")
+      .pluck()
+      .get() as number;
+    assert.ok(consumedAt >= before && consumedAt <= Date.now(), `consumed_at_ms ${consumedAt}`);
+  } finally {
+    opened.close();
+  }
+  const clock = { offsetMs: DAY_MS - 60_000 };
+  const g = await gateway(dir, clock);
+  try {
+    assert.equal((await g.order("old-1")).type, "duplicate", "still known within the retention");
+  } finally {
+    await g.close();
+  }
+});
