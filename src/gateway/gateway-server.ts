@@ -23,6 +23,7 @@ import { gatewayMetrics, serveMetrics } from "./gateway-metrics.ts";
 import { compileGatewayOptions, type GatewayOptions } from "./gateway-options.ts";
 import { MarketDataFeed } from "./market-data.ts";
 import { PaperBroker } from "./paper-broker.ts";
+import { WalCheckpointer } from "./wal-checkpointer.ts";
 import { ZapHandler } from "./zap-handler.ts";
 
 /** A running gateway. */
@@ -62,6 +63,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const state = openGatewayDb(o.stateDir);
   const context = new zmq.Context();
   const closers: (() => Promise<void> | void)[] = [() => state.close()];
+  const checkpointer = new WalCheckpointer(state.db, state.path, log);
+  closers.push(() => checkpointer.close());
   const closeAll = async () => {
     for (const close of closers.reverse()) await close();
     closers.length = 0;
