@@ -10,6 +10,7 @@
  * another component in the same process (`hive dev`, tests running several gateways).
  */
 import type { Server } from "node:http";
+import { collectDefaultMetrics } from "prom-client";
 import * as zmq from "zeromq";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { silentLogger } from "../core/logger.ts";
@@ -160,6 +161,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
     let server: Server | undefined;
     if (o.metricsListen !== undefined) {
+      // The process's own figures too (CPU, memory, GC, event-loop delay), as the orchestrator's.
+      collectDefaultMetrics({ register: metrics.registry });
       server = await serveMetrics(metrics.registry, o.metricsListen.host, o.metricsListen.port);
       const s = server;
       closers.push(() => new Promise<void>((resolve) => s.close(() => resolve())));

@@ -168,6 +168,9 @@ describe("runner on the real kernel", () => {
     );
     assert.match(text, /hive_runner_unlimited\{component="runner",node="rt-1"\} 0/);
     assert.match(text, /hive_runner_heartbeats_sent\{component="runner",node="rt-1"\} [1-9]/);
+    // The process's own figures, as prom-client's defaults name them.
+    assert.match(text, /process_cpu_seconds_total\{component="runner",node="rt-1"\} \d/);
+    assert.match(text, /nodejs_eventloop_lag_p99_seconds\{component="runner",node="rt-1"\} \d/);
   });
 
   test("serves a deployment's output through the protocol", async (t) => {

@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
+import { collectDefaultMetrics } from "prom-client";
 import { HiveError } from "../core/hive-error.ts";
 import type { SocketPattern } from "../domain/index.ts";
 import {
@@ -104,7 +105,10 @@ export class Runner {
       log.warn("no writable cgroups: processes run WITHOUT memory or CPU limits");
     await this.recover();
     if (o.metricsListen) {
-      const served = await serveMetrics(this.metrics(), o.metricsListen);
+      const registry = this.metrics();
+      // The process's own figures too (CPU, memory, GC, event-loop delay), as the orchestrator's.
+      collectDefaultMetrics({ register: registry });
+      const served = await serveMetrics(registry, o.metricsListen);
       this.metricsServer = served.server;
       this.metricsUrl = served.url;
       log.info({ url: served.url }, "metrics");
