@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { after, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -172,4 +172,43 @@ test("the runner's transport: aborting a stream ends it at both ends; nobody lis
   nobody.outgoing.push(register("node-f"));
   assert.equal((await nobody.ended)?.code, Code.Unavailable);
   assert.throws(() => grpcJsTransport("https://example.invalid:1"), /http:\/\//);
+});
+
+test("the runner's transport keeps its connection across streams that were answered, and close() ends it", async () => {
+  const { handler, seen } = recordingHandler();
+  const server = await serve(handler);
+  // A TCP relay in front of the orchestrator that counts connections and sees them close.
+  const upstream = new URL(server.url);
+  const accepted: Socket[] = [];
+  const relay = createServer((inbound) => {
+    accepted.push(inbound);
+    const outbound = connect(Number(upstream.port), upstream.hostname);
+    inbound.pipe(outbound).pipe(inbound);
+    const end = () => {
+      inbound.destroy();
+      outbound.destroy();
+    };
+    inbound.on("error", end).on("close", end);
+    outbound.on("error", end).on("close", end);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+  cleanups.push(() => new Promise<void>((resolve) => relay.close(() => resolve())));
+  const transport = grpcJsTransport(`http://127.0.0.1:${(relay.address() as AddressInfo).port}`);
+  const client = createClient(RunnerService, transport);
+  for (const nodeId of ["node-g1", "node-g2"]) {
+    const abort = new AbortController();
+    const outgoing = new AsyncQueue<RunnerMessage>();
+    outgoing.push(register(nodeId));
+    const received: OrchestratorMessage[] = [];
+    const ended = (async () => {
+      for await (const m of client.connect(outgoing, { signal: abort.signal })) received.push(m);
+    })().catch(() => undefined);
+    await until(`${nodeId} registered`, () => received.length >= 1);
+    abort.abort();
+    await ended;
+    await until(`${nodeId}'s stream closed at the orchestrator`, () => seen.closed.includes(nodeId));
+  }
+  assert.equal(accepted.length, 1, "both streams went over one connection");
+  transport.close();
+  await until("the connection closed", () => accepted[0]?.destroyed);
 });

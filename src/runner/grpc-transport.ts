@@ -19,12 +19,17 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
  * chain of async iterables, which made a runner's heartbeat cost more CPU than the orchestrator's
  * handling of it (see docs/benchmarks.md, control plane); grpc-js streams are callbacks.
  *
- * Each call dials its own connection and closes it when the call ends, so the caller's backoff
- * alone decides when to try again (a shared grpc-js channel keeps a reconnect backoff of its
- * own, up to minutes), and many runners simulated in one process each have their own
- * connection, as real ones do. Only streaming calls: the runner protocol has no unary method.
+ * One connection per transport (a grpc-js channel with its own subchannel, so many runners
+ * simulated in one process each have their own connection, as real ones do), kept across
+ * streams: after a short partition, a new stream goes out on the connection TCP already has and
+ * arrives as soon as its retransmissions do (a few hundred ms), where a fresh dial would wait for
+ * the SYN's retransmission (1 s, then 3 s...) and a runner could be past its self-fence kill by
+ * then. But a stream that ends without a single message from the orchestrator (a dial that never
+ * connected, a hung or half-dead connection) drops the connection, so the next stream dials
+ * afresh. The channel's own reconnect backoff is kept short; the caller's backoff (the link's)
+ * is what paces retries. Only streaming calls: the runner protocol has no unary method.
  */
-export function grpcJsTransport(baseUrl: string): Transport {
+export function grpcJsTransport(baseUrl: string): Transport & { close(): void } {
   const url = new URL(baseUrl);
   if (url.protocol !== "http:") {
     throw new ConnectError(
@@ -32,7 +37,24 @@ export function grpcJsTransport(baseUrl: string): Transport {
       Code.InvalidArgument,
     );
   }
+  let client: grpc.Client | undefined;
+  const connect = () =>
+    (client ??= new grpc.Client(url.host, grpc.credentials.createInsecure(), {
+      "grpc.use_local_subchannel_pool": 1,
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 1_000,
+      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    }));
+  const drop = (used: grpc.Client) => {
+    if (client === used) client = undefined;
+    used.close();
+  };
   return {
+    /** Closes the connection (the link's end); a later stream would dial again. */
+    close() {
+      if (client !== undefined) drop(client);
+    },
     unary() {
       return Promise.reject(new ConnectError("the runner protocol has no unary method", Code.Unimplemented));
     },
@@ -43,14 +65,10 @@ export function grpcJsTransport(baseUrl: string): Transport {
       header: ConstructorParameters<typeof Headers>[0],
       input: AsyncIterable<MessageInitShape<I>>,
     ): Promise<StreamResponse<I, O>> {
-      const client = new grpc.Client(url.host, grpc.credentials.createInsecure(), {
-        "grpc.use_local_subchannel_pool": 1,
-        "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
-        "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
-      });
+      const channel = connect();
       const metadata = new grpc.Metadata();
       for (const [k, v] of new Headers(header)) metadata.set(k, v);
-      const call = client.makeBidiStreamRequest(
+      const call = channel.makeBidiStreamRequest(
         `/${method.parent.typeName}/${method.name}`,
         (m: MessageShape<I>) => Buffer.from(toBinary(method.input, m)),
         (b: Buffer) => fromBinary(method.output, b),
@@ -72,14 +90,19 @@ export function grpcJsTransport(baseUrl: string): Transport {
         }
       })();
       async function* messages() {
+        let heard = false;
         try {
-          for await (const m of call as AsyncIterable<MessageShape<O>>) yield m;
+          for await (const m of call as AsyncIterable<MessageShape<O>>) {
+            heard = true;
+            yield m;
+          }
         } catch (err) {
           throw toConnectError(err);
         } finally {
           signal?.removeEventListener("abort", cancel);
           call.cancel();
-          client.close();
+          // Nothing came back on this connection: it may be dead or never was; dial afresh.
+          if (!heard) drop(channel);
         }
       }
       return Promise.resolve({

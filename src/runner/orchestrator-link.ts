@@ -76,8 +76,8 @@ export class OrchestratorLink {
   private outgoing: AsyncQueue<RunnerMessage> | undefined;
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
-  /** One transport per orchestrator URL (each stream dials its own connection). */
-  private readonly transports = new Map<string, Transport>();
+  /** One transport per orchestrator URL, with its connection, reused across reconnections. */
+  private readonly transports = new Map<string, Transport & { close?(): void }>();
   private ackValue: RegisterAck | undefined;
   /** When the orchestrator was last heard from, on the monotonic clock (performance.now()). */
   private lastHeard = 0;
@@ -121,6 +121,7 @@ export class OrchestratorLink {
     this.abort.abort(new HiveError("unavailable", "runner link closed"));
     this.outgoing?.close();
     await this.loop;
+    for (const t of this.transports.values()) t.close?.();
     this.setState("closed", "closed by the runner");
   }
 
