@@ -218,6 +218,35 @@ describe("runner on the real kernel", () => {
     assert.ok(!(await cg.driver!.list()).includes("dep-py"));
   });
 
+  test("a route update naming a deployment whose process just ended is still acknowledged", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    session.send(spawnRequest("dep-gone", { args: ["-e", "process.exit(3)"] }));
+    const spawned = await session.next("spawnResponse", (r) => r.deploymentId === "dep-gone");
+    assert.equal(spawned.ok, true, spawned.error?.message);
+    // Reported failed once its resources (its post-office sockets among them) are released.
+    await session.next("heartbeat", (hb) =>
+      hb.processes.some((p) => p.deploymentId === "dep-gone" && p.state === ProcessState.FAILED),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    session.send({
+      case: "routeUpdate",
+      value: {
+        version: 77n,
+        routes: [
+          {
+            deploymentId: "dep-gone",
+            socketName: "market_data",
+            localEndpoint: "",
+            remoteAddresses: ["tcp://127.0.0.1:9"],
+          },
+        ],
+        removals: [{ deploymentId: "dep-gone", socketName: "feed" }],
+      },
+    });
+    const ack = await session.next("routeAck", (a) => a.version === 77n);
+    assert.equal(ack.version, 77n);
+  });
+
   test("loads a dataset into RAM with progress, reports it hot, hands its path to a process", async (t) => {
     if (cg.skip) return t.skip(cg.skip);
     const source = join(state, "ticks.csv");

@@ -388,15 +388,19 @@ export class Runner {
       case "stopRequest":
         return this.background(this.answerStop(m.value));
       case "routeUpdate": {
-        // A route for a deployment that is not here (it ended a moment ago) is skipped, not fatal.
-        const known = m.value.routes.filter((r) =>
-          this.deployments.get(r.deploymentId)?.patterns.has(r.socketName),
-        );
+        // A route for a deployment that is not here, or whose process ended and whose sockets
+        // were released a moment ago, is skipped, not fatal: the update is still acknowledged
+        // (an orchestrator that waits for the ack would otherwise stall until its timeout).
+        const routable = (id: string) => {
+          const d = this.deployments.get(id);
+          return d !== undefined && d.released === undefined ? d : undefined;
+        };
+        const known = m.value.routes.filter((r) => routable(r.deploymentId)?.patterns.has(r.socketName));
         for (const r of m.value.routes) {
           if (!known.includes(r))
             this.deps.log.warn({ deploymentId: r.deploymentId, socket: r.socketName }, "route skipped");
         }
-        const removals = m.value.removals.filter((r) => this.deployments.has(r.deploymentId));
+        const removals = m.value.removals.filter((r) => routable(r.deploymentId) !== undefined);
         const update = fromProtoRouteUpdate({ ...m.value, routes: known, removals }, (d, s) => ({
           pattern: this.patternOf(d, s),
           local: localEndpoint(this.options.runDir, d, s),
