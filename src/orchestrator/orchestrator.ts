@@ -1,29 +1,9 @@
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
-import {
-  layoutSchema,
-  parseYaml,
-  ValidationError,
-  type Layout,
-  type ValidationIssue,
-} from "../domain/index.ts";
-import {
-  computeRoutes,
-  diffRoutes,
-  validateLayout,
-  type Route,
-  type RoutingTables,
-} from "../layout/index.ts";
+import { layoutSchema, parseYaml, ValidationError, type Layout } from "../domain/index.ts";
+import { validateLayout, type Route, type RoutingTables } from "../layout/index.ts";
 import { ProcessState, type Register, type RunnerMessage } from "../protocol/index.ts";
-import {
-  ClusterState,
-  explain,
-  placeLayout,
-  requestFromManifest,
-  schedule,
-  type Allocation,
-  type Explanation,
-} from "../scheduler/index.ts";
+import { schedule, type ClusterState, type Explanation } from "../scheduler/index.ts";
 import type {
   ApplyResult,
   ControlPlane,
@@ -36,25 +16,30 @@ import type {
   LogOptions,
   NodeView,
 } from "./control-plane.ts";
-import {
-  deploymentView,
-  isSettled,
-  newDeploymentId,
-  pendingDeployment,
-  trades,
-  type Deployment,
-} from "./deployment.ts";
+import { isSettled, pendingDeployment, trades, type Deployment } from "./deployment.ts";
+import { GatewayOperations } from "./gateway-operations.ts";
 import type { Gateways } from "./gateways.ts";
-import { activate, gatewaysOf, type Activation } from "./order-gate.ts";
-import { gatewayIssues, gatewaysForAccount, marketDataSources, type AppliedLayout } from "./trading-rules.ts";
+import { findLayout, findService, serviceChanges, type LayoutEntry } from "./layout-entry.ts";
+import { LiveFailover } from "./live-failover.ts";
+import type { Activation } from "./order-gate.ts";
+import { clusterState, newDeployments, pendingRequest } from "./placement.ts";
+import { ReconcileLoop } from "./reconcile-loop.ts";
 import { Registry, type LeaseOptions } from "./registry.ts";
+import { pushRoutes, wantedRoutes } from "./route-sync.ts";
 import type { RunnerStreamHandler } from "./runner-service.ts";
 import type { RunnerSession } from "./runner-session.ts";
 import { ClusterRuntime, type ServiceProvider } from "./service-provider.ts";
 import { restartDelayMs, spawnRequestFor, stableAfterMs, wantsRestart } from "./spawn-request.ts";
 import type { DeploymentRecord, LayoutRecord } from "./store/store-records.ts";
 import type { Store } from "./store/store.ts";
-import { layoutState, nodeView } from "./views.ts";
+import {
+  datasetViews,
+  deploymentViews,
+  explainPlacement,
+  layoutView,
+  nodeViews,
+  type ViewSource,
+} from "./views.ts";
 
 /** Options of the orchestrator core. */
 export interface OrchestratorCoreOptions {
@@ -78,13 +63,6 @@ export interface OrchestratorCoreOptions {
   readonly restartGraceMs?: number;
 }
 
-interface LayoutEntry {
-  rec: LayoutRecord;
-  layout: Layout;
-  /** Per node, the routes each runner has acknowledged. */
-  pushed: Map<string, readonly Route[]>;
-}
-
 /**
  * The orchestrator's brain around the pure cores: it keeps the registry of runners, turns applied
  * layouts into deployments, places them (all or nothing for an apply), asks runners to spawn them,
@@ -92,31 +70,73 @@ interface LayoutEntry {
  * drives every deployment to its desired state in a reconcile loop: restarts with backoff,
  * re-placement of work from lost nodes, stops. Desired state lives in the store, so a restarted
  * orchestrator re-adopts what runners report still running and restarts nothing healthy.
+ *
+ * It owns that state and the deployments' lifecycle; its collaborators get narrow views of it:
+ * {@link ReconcileLoop} (when passes run), {@link LiveFailover} (failover and order-path
+ * activation of live strategies), {@link GatewayOperations} (kill switch, accounts, market data),
+ * placement.ts (what it asks the scheduler), route-sync.ts (routing tables and their pushes) and
+ * views.ts (what the API shows).
  */
 export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   readonly registry: Registry;
   private readonly layouts = new Map<string, LayoutEntry>();
   private readonly deployments = new Map<string, Deployment>();
   private readonly now: () => number;
-  private reconciling = false;
+  /** Seed of the scheduler's tie break, for every placement and explanation. */
+  private readonly seed: number;
   /** When the desired state was loaded (monotonic), and whether unseen nodes were checked since. */
   private loadedAt = 0;
   private unseenChecked = false;
-  private closed = false;
-  /** Store writes on their way, and retry timers: close() waits for the one, clears the other. */
+  /** Store writes on their way: close() waits for them. */
   private readonly writes = new Set<Promise<unknown>>();
-  private readonly timers = new Set<NodeJS.Timeout>();
   /** Stops of unwanted processes on their way, by node/deployment. */
   private readonly stopping = new Set<string>();
-  private again = false;
   private applying: Promise<unknown> = Promise.resolve();
 
   private readonly provider: ServiceProvider;
+  private readonly loop: ReconcileLoop;
+  private readonly live: LiveFailover;
+  private readonly gatewayOps: GatewayOperations;
+  private readonly views: ViewSource;
 
   constructor(private readonly o: OrchestratorCoreOptions) {
     this.now = o.now ?? (() => performance.now());
+    this.seed = o.seed ?? 1;
     this.registry = new Registry(o.lease, this.now);
     this.provider = o.provider?.(this.registry) ?? new ClusterRuntime(this.registry);
+    this.loop = new ReconcileLoop(() => this.pass(), o.log);
+    this.live = new LiveFailover({
+      store: o.store,
+      gateways: o.gateways,
+      provider: this.provider,
+      log: o.log,
+      deployments: this.deployments,
+      now: this.now,
+      layout: (name) => this.layouts.get(name)?.layout,
+      update: (d, change) => this.update(d, change),
+      add: (d) => {
+        this.deployments.set(d.rec.id, d);
+        this.write(() => this.o.store.putDeployment(d.rec), "write");
+      },
+      closed: () => this.loop.closed,
+      retryLater: (ms) => this.loop.later(ms),
+      activated: (activation) => this.onActivation?.(activation),
+    });
+    this.gatewayOps = new GatewayOperations({
+      gateways: o.gateways,
+      log: o.log,
+      layouts: this.layouts,
+      deployments: this.deployments,
+    });
+    this.views = {
+      layouts: this.layouts,
+      deployments: this.deployments,
+      registry: this.registry,
+      log: o.log,
+      seed: this.seed,
+      clusterState: () => this.clusterState(),
+      wantedRoutes: (entry) => this.wantedRoutes(entry),
+    };
   }
 
   /** Loads the desired state from the store (after a restart: what was applied before). */
@@ -251,7 +271,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   async applyLayout(source: string, fileName: string): Promise<ApplyResult> {
     const parsed = parseYaml(source, fileName, layoutSchema);
-    const issues = [...validateLayout(parsed.value), ...this.gatewayIssues(parsed.value)];
+    const issues = [...validateLayout(parsed.value), ...this.gatewayOps.issues(parsed.value)];
     if (issues.length > 0) throw new ValidationError(issues.map((i) => parsed.locate(i)));
     // One apply at a time: each reads and writes the same desired state.
     const run = this.applying.then(() => this.apply(parsed.value, source));
@@ -259,36 +279,9 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     return run;
   }
 
-  /**
-   * What only the orchestrator can check in a layout: that the gateways it names are configured,
-   * and that no account it trades is traded by a service of another layout.
-   */
-  private gatewayIssues(layout: Layout): ValidationIssue[] {
-    return gatewayIssues(layout, this.o.gateways?.names() ?? [], this.applied());
-  }
-
-  /** The applied layouts, as the trading rules see them. */
-  private applied(): AppliedLayout[] {
-    return [...this.layouts.values()].map((l) => ({
-      name: l.rec.name,
-      layout: l.layout,
-      stopping: l.rec.state === "stopping",
-    }));
-  }
-
   private async apply(layout: Layout, source: string): Promise<ApplyResult> {
     const previous = this.layouts.get(layout.name);
-    const before = new Map((previous?.layout.services ?? []).map((s) => [s.name, JSON.stringify(s)]));
-    const added: string[] = [];
-    const changed: string[] = [];
-    const unchanged: string[] = [];
-    for (const s of layout.services) {
-      const old = before.get(s.name);
-      if (old === undefined) added.push(s.name);
-      else if (old !== JSON.stringify(s)) changed.push(s.name);
-      else unchanged.push(s.name);
-    }
-    const removed = [...before.keys()].filter((name) => !layout.services.some((s) => s.name === name));
+    const { added, changed, removed, unchanged } = serviceChanges(previous?.layout, layout);
     const generation = (previous?.rec.generation ?? 0) + 1;
     const rec: LayoutRecord = {
       name: layout.name,
@@ -313,7 +306,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       const m = layout.services.find((s) => s.name === d.rec.service);
       if (m && unchanged.includes(m.name)) d.manifest = m;
     }
-    const fresh = this.createDeployments(layout, [...added, ...changed], generation);
+    const fresh = newDeployments(layout, [...added, ...changed], generation, this.clusterState(), this.seed);
+    for (const d of fresh) this.deployments.set(d.rec.id, d);
     writes.push(...fresh.map((d) => d.rec));
     const entry: LayoutEntry = {
       rec,
@@ -328,50 +322,6 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     return { layout: layout.name, generation, added, changed, removed, unchanged };
   }
 
-  /** New deployments for services of a layout, placed all or nothing (pending with the reason if not). */
-  private createDeployments(layout: Layout, services: readonly string[], generation: number): Deployment[] {
-    const manifests = layout.services.filter((s) => services.includes(s.name));
-    if (manifests.length === 0) return [];
-    const items = manifests.map((m) => ({
-      service: m.name,
-      request: requestFromManifest(m, { catalogue: layout.datasets, key: `${layout.name}/${m.name}` }),
-      standby: m.standby,
-    }));
-    const decision = placeLayout(this.clusterState(), items, { seed: this.o.seed ?? 1 });
-    const out: Deployment[] = [];
-    for (const m of manifests) {
-      // Epochs are taken when an active's order path opens (order-gate.ts), not here.
-      const epoch = 0n;
-      for (let replica = -1; replica < m.standby; replica++) {
-        const role = replica < 0 ? "active" : "standby";
-        const r = Math.max(0, replica);
-        const placed = decision.ok
-          ? decision.placements.find((p) => p.service === m.name && p.role === role && p.replica === r)
-          : undefined;
-        const d = pendingDeployment(
-          {
-            id: newDeploymentId(layout.name, m.name, role, r),
-            layout: layout.name,
-            service: m.name,
-            role,
-            replica: r,
-            generation,
-            nodeId: placed?.nodeId ?? null,
-            epoch,
-            desired: "running",
-            restarts: 0,
-            createdAt: new Date().toISOString(),
-            pendingReason: decision.ok ? undefined : decision.message,
-          },
-          m,
-        );
-        this.deployments.set(d.rec.id, d);
-        out.push(d);
-      }
-    }
-    return out;
-  }
-
   stopLayout(name: string): Promise<void> {
     // Serialized with applies: both read and write the same desired state.
     const run = this.applying.then(() => this.stopNow(name));
@@ -380,7 +330,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   }
 
   private async stopNow(name: string): Promise<void> {
-    const entry = this.layoutEntry(name);
+    const entry = findLayout(this.layouts, name);
     entry.rec = { ...entry.rec, state: "stopping" };
     await this.o.store.putLayout(entry.rec);
     const writes: DeploymentRecord[] = [];
@@ -399,7 +349,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   /** Resolves once no reconcile pass or apply is running (for a clean close). */
   async settle(): Promise<void> {
     await this.applying;
-    while (this.reconciling) await new Promise((r) => setTimeout(r, 5));
+    await this.loop.idle();
   }
 
   /**
@@ -408,41 +358,19 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
    * can be closed under nothing. Runners and their processes are not touched.
    */
   async close(): Promise<void> {
-    this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.loop.close();
     await this.settle();
     await Promise.allSettled([...this.writes]);
   }
 
   /** Asks for a reconcile pass soon (coalesced). */
   kick(): void {
-    if (this.closed) return;
-    if (this.reconciling) {
-      this.again = true;
-      return;
-    }
-    setImmediate(() => void this.reconcile());
+    this.loop.kick();
   }
 
   /** One pass of driving every deployment towards its desired state. */
-  async reconcile(): Promise<void> {
-    if (this.closed) return;
-    if (this.reconciling) {
-      this.again = true;
-      return;
-    }
-    this.reconciling = true;
-    try {
-      do {
-        this.again = false;
-        await this.pass();
-      } while (this.again);
-    } catch (err) {
-      this.o.log.error({ err }, "reconcile pass failed");
-    } finally {
-      this.reconciling = false;
-    }
+  reconcile(): Promise<void> {
+    return this.loop.run();
   }
 
   private async pass(): Promise<void> {
@@ -492,8 +420,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         this.forget(d);
       }
     }
-    this.openGates();
-    this.syncGateways();
+    this.live.openGates();
+    this.gatewayOps.sync();
     for (const entry of [...this.layouts.values()]) {
       if (
         entry.rec.state === "stopping" &&
@@ -521,206 +449,12 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       d.pid = null;
       d.gate = "closed";
       if (trades(d)) {
-        this.liveLost(d, `node ${nodeId} ${why}`);
+        this.live.liveLost(d, `node ${nodeId} ${why}`);
         continue;
       }
       d.phase = "pending";
       this.update(d, { nodeId: null, addresses: {}, pendingReason: `node ${nodeId} ${why}` });
     }
-  }
-
-  /**
-   * A live strategy's node is lost. An active fails over to a warm standby on a connected node:
-   * the standby is promoted (its order path opens only after the gateway is fenced to it with a
-   * new epoch, order-gate.ts), the lost instance is retired, and a new standby is placed. With no
-   * standby, an active that trades through a gateway is started again elsewhere — safe for the
-   * same reason: it trades only once the gateway refuses the lost copy. A live strategy with no
-   * gateway to fence is never restarted cold elsewhere (the lost copy may still be trading).
-   * A lost standby is simply placed again.
-   */
-  private liveLost(d: Deployment, why: string): void {
-    const layout = this.layouts.get(d.rec.layout)?.layout;
-    if (d.rec.role === "standby") {
-      d.phase = "pending";
-      this.update(d, { nodeId: null, addresses: {}, pendingReason: why });
-      return;
-    }
-    const standby = this.bestStandby(d);
-    if (standby) {
-      this.promote(standby);
-      d.phase = "failed";
-      this.update(d, { desired: "stopped", pendingReason: `${why}; failed over to ${standby.rec.id}` });
-      this.addStandby(d);
-      this.o.log.warn(
-        { from: d.rec.id, to: standby.rec.id, nodeId: standby.rec.nodeId, why },
-        "failing over to the warm standby",
-      );
-    } else if (gatewaysOf(layout, d.rec.service).length > 0) {
-      d.phase = "pending";
-      d.freshEpoch = true;
-      this.update(d, {
-        nodeId: null,
-        addresses: {},
-        pendingReason: `${why}; no warm standby: starting it elsewhere, fenced before it trades`,
-      });
-    } else {
-      d.phase = "failed";
-      this.update(d, { pendingReason: `${why}; a live strategy moves only by fenced failover` });
-    }
-  }
-
-  /** A running standby of the same service on a connected node, to promote; undefined if none. */
-  private bestStandby(active: Deployment): Deployment | undefined {
-    return [...this.deployments.values()]
-      .filter(
-        (s) =>
-          s !== active &&
-          s.rec.layout === active.rec.layout &&
-          s.rec.service === active.rec.service &&
-          s.rec.role === "standby" &&
-          s.rec.desired === "running" &&
-          s.phase === "running" &&
-          !s.inFlight &&
-          s.rec.nodeId !== null &&
-          s.rec.nodeId !== active.rec.nodeId &&
-          this.provider.reachable(s.rec.nodeId),
-      )
-      .sort((a, b) => a.rec.id.localeCompare(b.rec.id))[0];
-  }
-
-  /** Makes a standby the active; its order path opens on the next pass, after fencing. */
-  private promote(s: Deployment): void {
-    s.freshEpoch = true;
-    s.gate = "closed";
-    s.gateNotBefore = 0;
-    this.update(s, { role: "active" });
-  }
-
-  /** A new standby in place of one that became the active or was lost; placed by the next pass. */
-  private addStandby(like: Deployment): void {
-    const siblings = [...this.deployments.values()].filter(
-      (s) => s.rec.layout === like.rec.layout && s.rec.service === like.rec.service,
-    );
-    const replica = Math.max(0, ...siblings.map((s) => s.rec.replica)) + 1;
-    const d = pendingDeployment(
-      {
-        id: newDeploymentId(like.rec.layout, like.rec.service, "standby", replica),
-        layout: like.rec.layout,
-        service: like.rec.service,
-        role: "standby",
-        replica,
-        generation: like.rec.generation,
-        nodeId: null,
-        epoch: 0n,
-        desired: "running",
-        restarts: 0,
-        createdAt: new Date().toISOString(),
-        pendingReason: "a new standby, to be placed",
-      },
-      like.manifest,
-    );
-    this.deployments.set(d.rec.id, d);
-    this.write(() => this.o.store.putDeployment(d.rec), "write");
-  }
-
-  /** Starts the activation of every running active live strategy whose order path is closed. */
-  private openGates(): void {
-    const now = this.now();
-    for (const d of this.deployments.values()) {
-      if (
-        trades(d) &&
-        d.rec.role === "active" &&
-        d.rec.desired === "running" &&
-        d.phase === "running" &&
-        !d.inFlight &&
-        d.gate === "closed" &&
-        now >= d.gateNotBefore &&
-        d.rec.nodeId !== null &&
-        this.provider.reachable(d.rec.nodeId)
-      ) {
-        void this.activateNow(d).catch(() => undefined);
-      }
-    }
-  }
-
-  /**
-   * Fences the gateways to `d` and then opens its order path (order-gate.ts). A failure closes
-   * the gate again and retries after a short wait, on the pass that follows.
-   */
-  private async activateNow(d: Deployment): Promise<Activation> {
-    d.gate = "opening";
-    const attempt = d.attempt;
-    const nodeId = d.rec.nodeId;
-    const still = () =>
-      !this.closed &&
-      d.rec.role === "active" &&
-      d.rec.desired === "running" &&
-      d.phase === "running" &&
-      d.attempt === attempt &&
-      d.rec.nodeId === nodeId;
-    try {
-      const activation = await activate(
-        {
-          store: this.o.store,
-          gateways: this.o.gateways,
-          now: this.now,
-          openPath: (node, id, epoch) => this.provider.orderPath(node, id, true, epoch),
-          setEpoch: (dep, epoch) => this.update(dep, { epoch }),
-        },
-        d,
-        this.layouts.get(d.rec.layout)?.layout,
-        still,
-      );
-      d.gate = "open";
-      this.o.log.info(
-        {
-          deploymentId: d.rec.id,
-          nodeId,
-          epoch: activation.epoch.toString(),
-          fenced: activation.fenced.map((f) => `${f.gateway}/${f.account}`),
-          cancelled: activation.fenced.reduce((n, f) => n + f.cancelled, 0),
-          fencedAfterMs: Math.round(activation.fencedAfterMs),
-        },
-        "order path opened after fencing",
-      );
-      this.onActivation?.(activation);
-      return activation;
-    } catch (err) {
-      if (d.gate === "opening") d.gate = "closed";
-      d.gateNotBefore = this.now() + 250;
-      this.o.log.warn(
-        { deploymentId: d.rec.id, err: HiveError.from(err).message },
-        "order path not opened; will retry",
-      );
-      this.retryLater(260);
-      throw err;
-    }
-  }
-
-  /** Asks for a pass after `ms`. */
-  private retryLater(ms: number): void {
-    if (this.closed) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      this.kick();
-    }, ms);
-    this.timers.add(timer);
-  }
-
-  /** Keeps the gateways' market-data sources (the active producers layouts name) and runner keys pushed. */
-  private syncGateways(): void {
-    const gateways = this.o.gateways;
-    if (!gateways) return;
-    const instances = [...this.deployments.values()].map((d) => ({
-      layout: d.rec.layout,
-      service: d.rec.service,
-      role: d.rec.role,
-      running: d.phase === "running",
-      addresses: d.rec.addresses ?? {},
-    }));
-    for (const [name, list] of marketDataSources(this.applied(), instances, gateways.names()))
-      gateways.setMarketData(name, list);
-    gateways.sync();
   }
 
   /** Places deployments that have no node (after a node loss, or once capacity appears). */
@@ -735,21 +469,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     );
     for (const d of pending) {
       const layout = this.layouts.get(d.rec.layout)?.layout;
-      const siblings = [...this.deployments.values()]
-        .filter(
-          (s) =>
-            s !== d &&
-            s.rec.layout === d.rec.layout &&
-            s.rec.service === d.rec.service &&
-            s.rec.desired === "running",
-        )
-        .flatMap((s) => (s.rec.nodeId ? [s.rec.nodeId] : []));
-      const request = requestFromManifest(d.manifest, {
-        catalogue: layout?.datasets ?? [],
-        key: `${d.rec.layout}/${d.rec.service}#${d.rec.role}-${d.rec.replica}`,
-        avoidNodes: siblings,
-      });
-      const decision = schedule(cluster, request, { seed: this.o.seed ?? 1 });
+      const request = pendingRequest(d, layout, this.deployments.values());
+      const decision = schedule(cluster, request, { seed: this.seed });
       if (decision.ok) {
         cluster.reserve(decision.node, request.demand, true);
         this.update(d, { nodeId: decision.nodeId, pendingReason: undefined });
@@ -831,7 +552,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     this.o.log.warn({ deploymentId: d.rec.id, ...exit, restarts: d.rec.restarts }, "deployment ended");
     this.kick();
     // A retry after the backoff needs a pass then, not only on the next event.
-    this.retryLater(Math.max(0, d.notBefore - this.now()) + 5);
+    this.loop.later(Math.max(0, d.notBefore - this.now()) + 5);
   }
 
   private stop(d: Deployment): void {
@@ -870,7 +591,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   /** A store write that nobody waits for, tracked so close() can wait for it. */
   private write(work: () => Promise<unknown>, what: string): void {
-    if (this.closed) return; // after close, memory is all that changes; the runners re-report
+    if (this.loop.closed) return; // after close, memory is all that changes; the runners re-report
     const w = work().catch((err: unknown) => this.o.log.error({ err }, `store: ${what} failed`));
     this.writes.add(w);
     void w.finally(() => this.writes.delete(w));
@@ -878,153 +599,39 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   /** Computes a layout's routing tables from what runs, and pushes only what changed. */
   private async pushRoutes(entry: LayoutEntry): Promise<void> {
-    const tables = this.wantedRoutes(entry);
-    const updates = diffRoutes(entry.pushed, tables);
-    await Promise.all(
-      [...updates].map(async ([nodeId, update]) => {
-        if (!this.provider.reachable(nodeId)) return;
-        try {
-          await this.provider.routes(nodeId, update);
-          entry.pushed.set(nodeId, tables.get(nodeId) ?? []);
-        } catch (err) {
-          this.o.log.warn(
-            { nodeId, err: HiveError.from(err).message },
-            "route update not applied; will retry",
-          );
-        }
-      }),
-    );
+    await pushRoutes(entry, this.wantedRoutes(entry), this.provider, this.o.log);
   }
 
-  /**
-   * The routing tables a layout wants now: built from its instances that run where they are
-   * wanted, with the addresses their runners answered. The one place both the route pushes and
-   * the layout's state read them from.
-   */
+  /** The routing tables a layout wants now (route-sync.ts). */
   private wantedRoutes(entry: LayoutEntry): RoutingTables {
-    const instances = [...this.deployments.values()]
-      .filter(
-        (d) =>
-          d.rec.layout === entry.rec.name &&
-          d.phase === "running" &&
-          d.rec.nodeId &&
-          d.rec.desired === "running",
-      )
-      .map((d) => ({
-        deploymentId: d.rec.id,
-        service: d.rec.service,
-        role: d.rec.role,
-        nodeId: d.rec.nodeId ?? "",
-        addresses: d.rec.addresses ?? {},
-      }));
-    return computeRoutes(entry.layout, instances, {
-      runDir: "/run/hive",
-      gateways: this.o.gateways?.addresses(),
-    });
+    return wantedRoutes(entry, this.deployments.values(), this.o.gateways?.addresses());
   }
 
-  /** The cluster as the scheduler sees it: the registry's nodes and what is placed on them. */
+  /** The cluster as the scheduler sees it now (placement.ts). */
   private clusterState(): ClusterState {
-    const nodes = this.registry.snapshot();
-    const known = new Set(nodes.map((n) => n.id));
-    const allocations: Allocation[] = [];
-    for (const d of this.deployments.values()) {
-      if (!d.rec.nodeId || !known.has(d.rec.nodeId) || d.rec.desired !== "running") continue;
-      const request = requestFromManifest(d.manifest);
-      allocations.push({ nodeId: d.rec.nodeId, demand: request.demand, inFlight: d.phase !== "running" });
-    }
-    return new ClusterState(nodes, allocations);
+    return clusterState(this.registry, this.deployments.values());
   }
 
   // ---------------------------------------------------------------- views (ControlPlane)
 
-  private layoutEntry(name: string): LayoutEntry {
-    const entry = this.layouts.get(name);
-    if (!entry) {
-      const known = [...this.layouts.keys()].sort().join(", ") || "none";
-      throw new HiveError(ErrorCode.NotFound, `no layout ${name} (applied: ${known})`);
-    }
-    return entry;
-  }
-
-  private layoutView(entry: LayoutEntry): LayoutView {
-    const deployments = [...this.deployments.values()]
-      .filter((d) => d.rec.layout === entry.rec.name)
-      .map(deploymentView)
-      .sort((a, b) => a.id.localeCompare(b.id));
-    // Routed when every node has acknowledged exactly the routes it should have now.
-    let routed = true;
-    try {
-      const want = this.wantedRoutes(entry);
-      const nodes = new Set([...want.keys(), ...entry.pushed.keys()]);
-      routed = [...nodes].every(
-        (n) => JSON.stringify(entry.pushed.get(n) ?? []) === JSON.stringify(want.get(n) ?? []),
-      );
-    } catch (err) {
-      this.o.log.error(
-        { layout: entry.rec.name, err: HiveError.from(err).message },
-        "routes cannot be computed",
-      );
-      routed = false;
-    }
-    return {
-      name: entry.rec.name,
-      generation: entry.rec.generation,
-      appliedAt: entry.rec.appliedAt,
-      state: layoutState(entry.rec.state, deployments, routed),
-      deployments,
-    };
-  }
-
   listLayouts(): Promise<LayoutView[]> {
-    return Promise.resolve([...this.layouts.values()].map((l) => this.layoutView(l)));
+    return Promise.resolve([...this.layouts.values()].map((l) => layoutView(this.views, l)));
   }
 
   getLayout(name: string): Promise<LayoutView> {
-    return Promise.resolve(this.layoutView(this.layoutEntry(name)));
+    return Promise.resolve(layoutView(this.views, findLayout(this.layouts, name)));
   }
 
   listNodes(): Promise<NodeView[]> {
-    const cluster = this.clusterState();
-    return Promise.resolve(
-      this.registry
-        .list()
-        .map((n) =>
-          nodeView(
-            n,
-            cluster,
-            this.registry.silence(n),
-            [...this.deployments.values()].filter((d) => d.rec.nodeId === n.id).length,
-          ),
-        ),
-    );
+    return Promise.resolve(nodeViews(this.views));
   }
 
   listDeployments(filter: { layout?: string; nodeId?: string } = {}): Promise<DeploymentView[]> {
-    return Promise.resolve(
-      [...this.deployments.values()]
-        .filter(
-          (d) =>
-            (!filter.layout || d.rec.layout === filter.layout) &&
-            (!filter.nodeId || d.rec.nodeId === filter.nodeId),
-        )
-        .map(deploymentView)
-        .sort((a, b) => a.id.localeCompare(b.id)),
-    );
+    return Promise.resolve(deploymentViews(this.views, filter));
   }
 
   explain(layout: string, service: string): Promise<Explanation> {
-    const entry = this.layoutEntry(layout);
-    const manifest = entry.layout.services.find((s) => s.name === service);
-    if (!manifest) {
-      const names = entry.layout.services.map((s) => s.name).join(", ");
-      throw new HiveError(ErrorCode.NotFound, `no service ${service} in layout ${layout} (it has: ${names})`);
-    }
-    const request = requestFromManifest(manifest, {
-      catalogue: entry.layout.datasets,
-      key: `${layout}/${service}`,
-    });
-    return Promise.resolve(explain(this.clusterState(), request, { seed: this.o.seed ?? 1 }));
+    return Promise.resolve(explainPlacement(this.views, layout, service));
   }
 
   async drain(nodeId: string, draining: boolean): Promise<NodeView> {
@@ -1048,19 +655,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   }
 
   async listDatasets(): Promise<DatasetView[]> {
-    const specs = new Map((await this.o.store.listDatasets()).map((s) => [`${s.id}@${s.version}`, s]));
-    for (const l of this.layouts.values())
-      for (const s of l.layout.datasets) specs.set(`${s.id}@${s.version}`, s);
-    return [...specs.values()].map((s) => ({
-      id: s.id,
-      version: s.version,
-      source: s.source,
-      bytes: s.size,
-      hotOn: this.registry
-        .list()
-        .filter((n) => n.hotDatasets.some((h) => h.id === s.id && h.version === s.version))
-        .map((n) => n.id),
-    }));
+    return datasetViews(this.views, await this.o.store.listDatasets());
   }
 
   /** Applies restored drain flags (after a restart). */
@@ -1068,101 +663,26 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     this.drained = new Set(await this.o.store.listDraining());
   }
 
-  /**
-   * Fails a live strategy over to its warm standby on purpose (`hive failover`): the active is
-   * demoted to a standby (its order path closed), the standby promoted, the gateway fenced to it
-   * with a new epoch, and only then its order path opened. Resolves once it is open.
-   */
-  async failover(layoutName: string, service: string): Promise<FailoverView> {
-    const entry = this.layoutEntry(layoutName);
-    const manifest = entry.layout.services.find((s) => s.name === service);
-    if (!manifest) {
-      const names = entry.layout.services.map((s) => s.name).join(", ");
-      throw new HiveError(
-        ErrorCode.NotFound,
-        `no service ${service} in layout ${layoutName} (it has: ${names})`,
-      );
-    }
-    const instances = [...this.deployments.values()].filter(
-      (d) => d.rec.layout === layoutName && d.rec.service === service && d.rec.desired === "running",
-    );
-    const active = instances.find((d) => d.rec.role === "active");
-    if (!active || !trades(active)) {
-      throw new HiveError(
-        ErrorCode.FailedPrecondition,
-        `${layoutName}/${service} is not a live strategy with an active instance; only those fail over`,
-      );
-    }
-    const standby = this.bestStandby(active);
-    if (!standby) {
-      throw new HiveError(
-        ErrorCode.FailedPrecondition,
-        `${layoutName}/${service} has no running standby on a connected node to fail over to ` +
-          `(standby: ${manifest.standby} in the layout; see hive deployments)`,
-      );
-    }
-    const started = this.now();
-    // The demoted active's path closes now; the gateway fence below is what guarantees it.
-    this.update(active, { role: "standby" });
-    active.gate = "closed";
-    if (active.rec.nodeId !== null && this.provider.reachable(active.rec.nodeId)) {
-      this.provider.orderPath(active.rec.nodeId, active.rec.id, false, active.rec.epoch);
-    }
-    this.promote(standby);
-    this.o.log.warn({ from: active.rec.id, to: standby.rec.id }, "manual failover");
-    const lead = this.now() - started; // demotion and promotion, before the activation
-    const activation = await this.activateNow(standby);
-    return {
-      layout: layoutName,
-      service,
-      from: active.rec.id,
-      to: standby.rec.id,
-      epoch: activation.epoch.toString(),
-      fencedAfterMs: lead + activation.fencedAfterMs,
-      openedAfterMs: lead + activation.openedAfterMs,
-    };
-  }
+  // ---------------------------------------------------------------- live trading
 
-  /** The gateways that may hold `account`: those a layout's strategy trades it through, else all. */
-  private gatewaysForAccount(account: string): string[] {
-    const known = this.o.gateways?.names() ?? [];
-    if (known.length === 0) {
-      throw new HiveError(ErrorCode.FailedPrecondition, "this orchestrator has no gateways configured");
-    }
-    return gatewaysForAccount(account, this.applied(), known);
+  /** Fails a live strategy over to its warm standby on purpose (`hive failover`; LiveFailover). */
+  async failover(layoutName: string, service: string): Promise<FailoverView> {
+    return this.live.failover(layoutName, findService(findLayout(this.layouts, layoutName), service));
   }
 
   /** The kill switch (`hive kill`): blocks new orders for the account and cancels its resting ones. */
-  async kill(account: string, reason: string): Promise<KillResult[]> {
-    const out: KillResult[] = [];
-    for (const name of this.gatewaysForAccount(account)) {
-      const r = await this.gateway(name).kill(account, reason);
-      out.push({ gateway: name, account, cancelled: r.cancelled });
-    }
-    this.o.log.warn({ account, reason, gateways: out.map((k) => k.gateway) }, "kill switch engaged");
-    return out;
+  kill(account: string, reason: string): Promise<KillResult[]> {
+    return this.gatewayOps.kill(account, reason);
   }
 
   /** Lifts the kill switch of an account. */
-  async unkill(account: string): Promise<void> {
-    for (const name of this.gatewaysForAccount(account)) await this.gateway(name).unkill(account);
-    this.o.log.warn({ account }, "kill switch lifted");
+  unkill(account: string): Promise<void> {
+    return this.gatewayOps.unkill(account);
   }
 
   /** Every account each gateway knows: who may trade it, positions, open orders. */
-  async accounts(account?: string): Promise<GatewayAccountView[]> {
-    const out: GatewayAccountView[] = [];
-    for (const [name, control] of this.o.gateways?.all() ?? []) {
-      for (const view of await control.accounts(account)) out.push({ gateway: name, ...view });
-    }
-    return out;
-  }
-
-  private gateway(name: string) {
-    const gateways = this.o.gateways;
-    if (!gateways)
-      throw new HiveError(ErrorCode.FailedPrecondition, "this orchestrator has no gateways configured");
-    return gateways.control(name);
+  accounts(account?: string): Promise<GatewayAccountView[]> {
+    return this.gatewayOps.accounts(account);
   }
 
   /** Called for every order path opened after fencing (tests and the failover benchmark). */

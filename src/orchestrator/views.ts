@@ -1,7 +1,118 @@
-import type { ClusterState } from "../scheduler/index.ts";
-import type { DeploymentView, LayoutView, NodeView } from "./control-plane.ts";
-import { toNodeSpec, type NodeEntry } from "./registry.ts";
+/**
+ * The read-only views behind the HTTP API (`hive status`, `nodes`, `deployments`, `explain`,
+ * `datasets`): plain objects computed from the orchestrator's state, which they never change.
+ */
+import { HiveError } from "../core/hive-error.ts";
+import type { Logger } from "../core/logger.ts";
+import type { DatasetSpec } from "../domain/index.ts";
+import type { RoutingTables } from "../layout/index.ts";
+import { explain, requestFromManifest, type ClusterState, type Explanation } from "../scheduler/index.ts";
+import type { DatasetView, DeploymentView, LayoutView, NodeView } from "./control-plane.ts";
+import { deploymentView, type Deployment } from "./deployment.ts";
+import { findLayout, findService, type LayoutEntry } from "./layout-entry.ts";
+import { toNodeSpec, type NodeEntry, type Registry } from "./registry.ts";
+import { isRouted } from "./route-sync.ts";
 import type { LayoutState } from "./store/store-records.ts";
+
+/** What the views read of the orchestrator. */
+export interface ViewSource {
+  /** The applied layouts, by name. */
+  readonly layouts: ReadonlyMap<string, LayoutEntry>;
+  /** Every deployment, by id. */
+  readonly deployments: ReadonlyMap<string, Deployment>;
+  readonly registry: Registry;
+  readonly log: Logger;
+  /** Seed of the scheduler's tie break, as placement uses it. */
+  readonly seed: number;
+  /** The cluster as the scheduler sees it now. */
+  clusterState(): ClusterState;
+  /** The routing tables a layout wants now (route-sync.ts); throws if they cannot be computed. */
+  wantedRoutes(entry: LayoutEntry): RoutingTables;
+}
+
+/** An applied layout as the API shows it: its deployments, and its state. */
+export function layoutView(s: ViewSource, entry: LayoutEntry): LayoutView {
+  const deployments = [...s.deployments.values()]
+    .filter((d) => d.rec.layout === entry.rec.name)
+    .map(deploymentView)
+    .sort((a, b) => a.id.localeCompare(b.id));
+  // Routed when every node has acknowledged exactly the routes it should have now.
+  let routed = true;
+  try {
+    routed = isRouted(entry, s.wantedRoutes(entry));
+  } catch (err) {
+    s.log.error({ layout: entry.rec.name, err: HiveError.from(err).message }, "routes cannot be computed");
+    routed = false;
+  }
+  return {
+    name: entry.rec.name,
+    generation: entry.rec.generation,
+    appliedAt: entry.rec.appliedAt,
+    state: layoutState(entry.rec.state, deployments, routed),
+    deployments,
+  };
+}
+
+/** Every registered node as the API shows it, with what is allocated and placed on it. */
+export function nodeViews(s: ViewSource): NodeView[] {
+  const cluster = s.clusterState();
+  return s.registry
+    .list()
+    .map((n) =>
+      nodeView(
+        n,
+        cluster,
+        s.registry.silence(n),
+        [...s.deployments.values()].filter((d) => d.rec.nodeId === n.id).length,
+      ),
+    );
+}
+
+/** The deployments of a layout, of a node, or all, sorted by id. */
+export function deploymentViews(
+  s: ViewSource,
+  filter: { layout?: string; nodeId?: string },
+): DeploymentView[] {
+  return [...s.deployments.values()]
+    .filter(
+      (d) =>
+        (!filter.layout || d.rec.layout === filter.layout) &&
+        (!filter.nodeId || d.rec.nodeId === filter.nodeId),
+    )
+    .map(deploymentView)
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** Why a service of an applied layout goes where it goes, or why it is pending, on the live cluster. */
+export function explainPlacement(s: ViewSource, layout: string, service: string): Explanation {
+  const entry = findLayout(s.layouts, layout);
+  const manifest = findService(entry, service);
+  const request = requestFromManifest(manifest, {
+    catalogue: entry.layout.datasets,
+    key: `${layout}/${service}`,
+  });
+  return explain(s.clusterState(), request, { seed: s.seed });
+}
+
+/**
+ * The datasets of the stored catalogue and of the applied layouts (a layout's spec wins over the
+ * stored one of the same version), with the nodes each is hot on.
+ */
+export function datasetViews(s: ViewSource, catalogue: readonly DatasetSpec[]): DatasetView[] {
+  const specs = new Map(catalogue.map((spec) => [`${spec.id}@${spec.version}`, spec]));
+  for (const l of s.layouts.values())
+    for (const spec of l.layout.datasets) specs.set(`${spec.id}@${spec.version}`, spec);
+  return [...specs.values()].map((spec) => ({
+    id: spec.id,
+    version: spec.version,
+    source: spec.source,
+    bytes: spec.size,
+    hotOn: s.registry
+      .list()
+      .filter((n) => n.hotDatasets.some((h) => h.id === spec.id && h.version === spec.version))
+      .map((n) => n.id),
+  }));
+}
 
 /** A registered node as the API shows it, with what is allocated on it. */
 export function nodeView(

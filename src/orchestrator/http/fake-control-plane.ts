@@ -22,6 +22,7 @@ import type {
   GatewayAccountView,
   KillResult,
 } from "../control-plane.ts";
+import { serviceChanges } from "../layout-entry.ts";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -111,18 +112,8 @@ export class FakeControlPlane implements ControlPlane {
       if (issues.length > 0) throw new ValidationError(issues.map((i) => parsed.locate(i)));
       const layout = parsed.value;
       const before = this.layouts.get(layout.name);
-      const old = new Map(before?.layout.services.map((s) => [s.name, JSON.stringify(s)]));
       const result = { layout: layout.name, generation: (before?.generation ?? 0) + 1 };
-      const added: string[] = [];
-      const changed: string[] = [];
-      const unchanged: string[] = [];
-      for (const s of layout.services) {
-        const was = old.get(s.name);
-        if (was === undefined) added.push(s.name);
-        else if (was === JSON.stringify(s)) unchanged.push(s.name);
-        else changed.push(s.name);
-      }
-      const removed = [...old.keys()].filter((name) => !layout.services.some((s) => s.name === name));
+      const { added, changed, removed, unchanged } = serviceChanges(before?.layout, layout);
       const kept = before?.deployments.filter((d) => unchanged.includes(d.service)) ?? [];
       const fresh = layout.services
         .filter((s) => !unchanged.includes(s.name))

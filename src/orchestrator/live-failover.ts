@@ -1,0 +1,260 @@
+/**
+ * Live strategies when their active must move, and the opening of every active's order path:
+ * failover to a warm standby when a node is lost or on purpose (`hive failover`), and the
+ * activation of each active, whose order path opens only after the gateways are fenced to it
+ * (order-gate.ts). It keeps no state of its own: the deployments and layouts are the
+ * orchestrator's, reached through {@link LiveFailoverDeps}.
+ */
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Layout, ServiceManifest } from "../domain/index.ts";
+import type { FailoverView } from "./control-plane.ts";
+import { newDeploymentId, pendingDeployment, trades, type Deployment } from "./deployment.ts";
+import type { Gateways } from "./gateways.ts";
+import { activate, gatewaysOf, type Activation } from "./order-gate.ts";
+import type { ServiceProvider } from "./service-provider.ts";
+import type { DeploymentRecord } from "./store/store-records.ts";
+import type { Store } from "./store/store.ts";
+
+/** What failover needs of the orchestrator. */
+export interface LiveFailoverDeps {
+  readonly store: Store;
+  readonly gateways: Gateways | undefined;
+  readonly provider: Pick<ServiceProvider, "reachable" | "orderPath">;
+  readonly log: Logger;
+  /** Every deployment, by id; new ones are added through `add`. */
+  readonly deployments: ReadonlyMap<string, Deployment>;
+  /** Monotonic ms. */
+  readonly now: () => number;
+  /** The applied layout of that name. */
+  layout(name: string): Layout | undefined;
+  /** Replaces a deployment's record and writes it to the store. */
+  update(d: Deployment, change: Partial<DeploymentRecord>): void;
+  /** Adds a new deployment and writes it to the store. */
+  add(d: Deployment): void;
+  /** Whether the orchestrator is closed (an activation on its way then stops before opening). */
+  closed(): boolean;
+  /** Asks for a reconcile pass after `ms`. */
+  retryLater(ms: number): void;
+  /** Told of every order path opened after fencing. */
+  activated(activation: Activation): void;
+}
+
+/** Failover and order-path activation of live strategies (see the file comment). */
+export class LiveFailover {
+  constructor(private readonly deps: LiveFailoverDeps) {}
+
+  /**
+   * A live strategy's node is lost. An active fails over to a warm standby on a connected node:
+   * the standby is promoted (its order path opens only after the gateway is fenced to it with a
+   * new epoch, order-gate.ts), the lost instance is retired, and a new standby is placed. With no
+   * standby, an active that trades through a gateway is started again elsewhere — safe for the
+   * same reason: it trades only once the gateway refuses the lost copy. A live strategy with no
+   * gateway to fence is never restarted cold elsewhere (the lost copy may still be trading).
+   * A lost standby is simply placed again.
+   */
+  liveLost(d: Deployment, why: string): void {
+    const layout = this.deps.layout(d.rec.layout);
+    if (d.rec.role === "standby") {
+      d.phase = "pending";
+      this.deps.update(d, { nodeId: null, addresses: {}, pendingReason: why });
+      return;
+    }
+    const standby = this.bestStandby(d);
+    if (standby) {
+      this.promote(standby);
+      d.phase = "failed";
+      this.deps.update(d, { desired: "stopped", pendingReason: `${why}; failed over to ${standby.rec.id}` });
+      this.addStandby(d);
+      this.deps.log.warn(
+        { from: d.rec.id, to: standby.rec.id, nodeId: standby.rec.nodeId, why },
+        "failing over to the warm standby",
+      );
+    } else if (gatewaysOf(layout, d.rec.service).length > 0) {
+      d.phase = "pending";
+      d.freshEpoch = true;
+      this.deps.update(d, {
+        nodeId: null,
+        addresses: {},
+        pendingReason: `${why}; no warm standby: starting it elsewhere, fenced before it trades`,
+      });
+    } else {
+      d.phase = "failed";
+      this.deps.update(d, { pendingReason: `${why}; a live strategy moves only by fenced failover` });
+    }
+  }
+
+  /**
+   * Fails a live strategy over to its warm standby on purpose (`hive failover`): the active is
+   * demoted to a standby (its order path closed), the standby promoted, the gateway fenced to it
+   * with a new epoch, and only then its order path opened. Resolves once it is open.
+   */
+  async failover(layoutName: string, manifest: ServiceManifest): Promise<FailoverView> {
+    const service = manifest.name;
+    const instances = [...this.deps.deployments.values()].filter(
+      (d) => d.rec.layout === layoutName && d.rec.service === service && d.rec.desired === "running",
+    );
+    const active = instances.find((d) => d.rec.role === "active");
+    if (!active || !trades(active)) {
+      throw new HiveError(
+        ErrorCode.FailedPrecondition,
+        `${layoutName}/${service} is not a live strategy with an active instance; only those fail over`,
+      );
+    }
+    const standby = this.bestStandby(active);
+    if (!standby) {
+      throw new HiveError(
+        ErrorCode.FailedPrecondition,
+        `${layoutName}/${service} has no running standby on a connected node to fail over to ` +
+          `(standby: ${manifest.standby} in the layout; see hive deployments)`,
+      );
+    }
+    const started = this.deps.now();
+    // The demoted active's path closes now; the gateway fence below is what guarantees it.
+    this.deps.update(active, { role: "standby" });
+    active.gate = "closed";
+    if (active.rec.nodeId !== null && this.deps.provider.reachable(active.rec.nodeId)) {
+      this.deps.provider.orderPath(active.rec.nodeId, active.rec.id, false, active.rec.epoch);
+    }
+    this.promote(standby);
+    this.deps.log.warn({ from: active.rec.id, to: standby.rec.id }, "manual failover");
+    const lead = this.deps.now() - started; // demotion and promotion, before the activation
+    const activation = await this.activateNow(standby);
+    return {
+      layout: layoutName,
+      service,
+      from: active.rec.id,
+      to: standby.rec.id,
+      epoch: activation.epoch.toString(),
+      fencedAfterMs: lead + activation.fencedAfterMs,
+      openedAfterMs: lead + activation.openedAfterMs,
+    };
+  }
+
+  /** Starts the activation of every running active live strategy whose order path is closed. */
+  openGates(): void {
+    const now = this.deps.now();
+    for (const d of this.deps.deployments.values()) {
+      if (
+        trades(d) &&
+        d.rec.role === "active" &&
+        d.rec.desired === "running" &&
+        d.phase === "running" &&
+        !d.inFlight &&
+        d.gate === "closed" &&
+        now >= d.gateNotBefore &&
+        d.rec.nodeId !== null &&
+        this.deps.provider.reachable(d.rec.nodeId)
+      ) {
+        void this.activateNow(d).catch(() => undefined);
+      }
+    }
+  }
+
+  /** A running standby of the same service on a connected node, to promote; undefined if none. */
+  private bestStandby(active: Deployment): Deployment | undefined {
+    return [...this.deps.deployments.values()]
+      .filter(
+        (s) =>
+          s !== active &&
+          s.rec.layout === active.rec.layout &&
+          s.rec.service === active.rec.service &&
+          s.rec.role === "standby" &&
+          s.rec.desired === "running" &&
+          s.phase === "running" &&
+          !s.inFlight &&
+          s.rec.nodeId !== null &&
+          s.rec.nodeId !== active.rec.nodeId &&
+          this.deps.provider.reachable(s.rec.nodeId),
+      )
+      .sort((a, b) => a.rec.id.localeCompare(b.rec.id))[0];
+  }
+
+  /** Makes a standby the active; its order path opens on the next pass, after fencing. */
+  private promote(s: Deployment): void {
+    s.freshEpoch = true;
+    s.gate = "closed";
+    s.gateNotBefore = 0;
+    this.deps.update(s, { role: "active" });
+  }
+
+  /** A new standby in place of one that became the active or was lost; placed by the next pass. */
+  private addStandby(like: Deployment): void {
+    const siblings = [...this.deps.deployments.values()].filter(
+      (s) => s.rec.layout === like.rec.layout && s.rec.service === like.rec.service,
+    );
+    const replica = Math.max(0, ...siblings.map((s) => s.rec.replica)) + 1;
+    const d = pendingDeployment(
+      {
+        id: newDeploymentId(like.rec.layout, like.rec.service, "standby", replica),
+        layout: like.rec.layout,
+        service: like.rec.service,
+        role: "standby",
+        replica,
+        generation: like.rec.generation,
+        nodeId: null,
+        epoch: 0n,
+        desired: "running",
+        restarts: 0,
+        createdAt: new Date().toISOString(),
+        pendingReason: "a new standby, to be placed",
+      },
+      like.manifest,
+    );
+    this.deps.add(d);
+  }
+
+  /**
+   * Fences the gateways to `d` and then opens its order path (order-gate.ts). A failure closes
+   * the gate again and retries after a short wait, on the pass that follows.
+   */
+  private async activateNow(d: Deployment): Promise<Activation> {
+    d.gate = "opening";
+    const attempt = d.attempt;
+    const nodeId = d.rec.nodeId;
+    const still = () =>
+      !this.deps.closed() &&
+      d.rec.role === "active" &&
+      d.rec.desired === "running" &&
+      d.phase === "running" &&
+      d.attempt === attempt &&
+      d.rec.nodeId === nodeId;
+    try {
+      const activation = await activate(
+        {
+          store: this.deps.store,
+          gateways: this.deps.gateways,
+          now: this.deps.now,
+          openPath: (node, id, epoch) => this.deps.provider.orderPath(node, id, true, epoch),
+          setEpoch: (dep, epoch) => this.deps.update(dep, { epoch }),
+        },
+        d,
+        this.deps.layout(d.rec.layout),
+        still,
+      );
+      d.gate = "open";
+      this.deps.log.info(
+        {
+          deploymentId: d.rec.id,
+          nodeId,
+          epoch: activation.epoch.toString(),
+          fenced: activation.fenced.map((f) => `${f.gateway}/${f.account}`),
+          cancelled: activation.fenced.reduce((n, f) => n + f.cancelled, 0),
+          fencedAfterMs: Math.round(activation.fencedAfterMs),
+        },
+        "order path opened after fencing",
+      );
+      this.deps.activated(activation);
+      return activation;
+    } catch (err) {
+      if (d.gate === "opening") d.gate = "closed";
+      d.gateNotBefore = this.deps.now() + 250;
+      this.deps.log.warn(
+        { deploymentId: d.rec.id, err: HiveError.from(err).message },
+        "order path not opened; will retry",
+      );
+      this.deps.retryLater(260);
+      throw err;
+    }
+  }
+}

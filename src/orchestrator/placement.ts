@@ -1,0 +1,106 @@
+/**
+ * What the orchestrator asks of the scheduler, as pure functions of its state: the cluster the
+ * scheduler sees, an apply's new instances placed all or nothing, and the request that places
+ * one pending instance away from its siblings. Recording the outcome is the orchestrator's.
+ */
+import type { Layout } from "../domain/index.ts";
+import {
+  ClusterState,
+  placeLayout,
+  requestFromManifest,
+  type Allocation,
+  type PlacementRequest,
+} from "../scheduler/index.ts";
+import { newDeploymentId, pendingDeployment, type Deployment } from "./deployment.ts";
+import type { Registry } from "./registry.ts";
+
+/** The cluster as the scheduler sees it: the registry's nodes and what is placed on them. */
+export function clusterState(registry: Registry, deployments: Iterable<Deployment>): ClusterState {
+  const nodes = registry.snapshot();
+  const known = new Set(nodes.map((n) => n.id));
+  const allocations: Allocation[] = [];
+  for (const d of deployments) {
+    if (!d.rec.nodeId || !known.has(d.rec.nodeId) || d.rec.desired !== "running") continue;
+    const request = requestFromManifest(d.manifest);
+    allocations.push({ nodeId: d.rec.nodeId, demand: request.demand, inFlight: d.phase !== "running" });
+  }
+  return new ClusterState(nodes, allocations);
+}
+
+/**
+ * New deployments (each active, and each standby) for services of a layout, placed all or nothing
+ * on `cluster`: if anything cannot be placed, every one is pending with the scheduler's reason.
+ */
+export function newDeployments(
+  layout: Layout,
+  services: readonly string[],
+  generation: number,
+  cluster: ClusterState,
+  seed: number,
+): Deployment[] {
+  const manifests = layout.services.filter((s) => services.includes(s.name));
+  if (manifests.length === 0) return [];
+  const items = manifests.map((m) => ({
+    service: m.name,
+    request: requestFromManifest(m, { catalogue: layout.datasets, key: `${layout.name}/${m.name}` }),
+    standby: m.standby,
+  }));
+  const decision = placeLayout(cluster, items, { seed });
+  const out: Deployment[] = [];
+  for (const m of manifests) {
+    // Epochs are taken when an active's order path opens (order-gate.ts), not here.
+    const epoch = 0n;
+    for (let replica = -1; replica < m.standby; replica++) {
+      const role = replica < 0 ? "active" : "standby";
+      const r = Math.max(0, replica);
+      const placed = decision.ok
+        ? decision.placements.find((p) => p.service === m.name && p.role === role && p.replica === r)
+        : undefined;
+      out.push(
+        pendingDeployment(
+          {
+            id: newDeploymentId(layout.name, m.name, role, r),
+            layout: layout.name,
+            service: m.name,
+            role,
+            replica: r,
+            generation,
+            nodeId: placed?.nodeId ?? null,
+            epoch,
+            desired: "running",
+            restarts: 0,
+            createdAt: new Date().toISOString(),
+            pendingReason: decision.ok ? undefined : decision.message,
+          },
+          m,
+        ),
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * The request that places a deployment without a node (after a node loss, or once capacity
+ * appears): away from the nodes its siblings (the other instances of its service) are on.
+ */
+export function pendingRequest(
+  d: Deployment,
+  layout: Layout | undefined,
+  deployments: Iterable<Deployment>,
+): PlacementRequest {
+  const siblings = [...deployments]
+    .filter(
+      (s) =>
+        s !== d &&
+        s.rec.layout === d.rec.layout &&
+        s.rec.service === d.rec.service &&
+        s.rec.desired === "running",
+    )
+    .flatMap((s) => (s.rec.nodeId ? [s.rec.nodeId] : []));
+  return requestFromManifest(d.manifest, {
+    catalogue: layout?.datasets ?? [],
+    key: `${d.rec.layout}/${d.rec.service}#${d.rec.role}-${d.rec.replica}`,
+    avoidNodes: siblings,
+  });
+}
