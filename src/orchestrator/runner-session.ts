@@ -11,6 +11,14 @@ import {
   type StopResponse,
 } from "../protocol/index.ts";
 
+/**
+ * How long a route update may go unacknowledged. A runner applies one in milliseconds; the
+ * reconcile pass awaits the acks, so a runner that never answers must not hold every other
+ * deployment's progress for long. On timeout the push is retried on a later pass (route updates
+ * are upserts, so applying one twice is harmless).
+ */
+export const ROUTE_ACK_TIMEOUT_MS = 5_000;
+
 type Payload = NonNullable<MessageInitShape<typeof OrchestratorMessageSchema>["message"]>;
 
 interface Pending<T> {
@@ -37,6 +45,7 @@ export class RunnerSession {
     readonly nodeId: string,
     private readonly outgoing: { push(m: OrchestratorMessage): void; close(): void },
     private readonly timeoutMs = 30_000,
+    private readonly routeTimeoutMs = ROUTE_ACK_TIMEOUT_MS,
   ) {}
 
   /** Whether the stream is still open. */
@@ -88,21 +97,26 @@ export class RunnerSession {
     removals: readonly { deploymentId: string; socket: string }[],
   ): Promise<void> {
     const version = ++this.routeVersion;
-    return this.wait(this.routeAcks, version, `route update ${version}`, () =>
-      this.send({
-        case: "routeUpdate",
-        value: {
-          version,
-          routes: upserts.map((r) => ({
-            deploymentId: r.deploymentId,
-            socketName: r.socket,
-            localEndpoint: r.local,
-            remoteAddresses: [...r.remotes],
-            curveServerKey: r.serverKey ?? "",
-          })),
-          removals: removals.map((r) => ({ deploymentId: r.deploymentId, socketName: r.socket })),
-        },
-      }),
+    return this.wait(
+      this.routeAcks,
+      version,
+      `route update ${version}`,
+      () =>
+        this.send({
+          case: "routeUpdate",
+          value: {
+            version,
+            routes: upserts.map((r) => ({
+              deploymentId: r.deploymentId,
+              socketName: r.socket,
+              localEndpoint: r.local,
+              remoteAddresses: [...r.remotes],
+              curveServerKey: r.serverKey ?? "",
+            })),
+            removals: removals.map((r) => ({ deploymentId: r.deploymentId, socketName: r.socket })),
+          },
+        }),
+      this.routeTimeoutMs,
     );
   }
 
