@@ -43,7 +43,7 @@ export type MockFleetReply =
   | { readonly type: "error"; readonly message: string };
 
 /** The sampling interval of the event-loop delay histogram. */
-export const LOOP_SAMPLE_MS = 10;
+const LOOP_SAMPLE_MS = 10;
 
 const mocks: MockRunner[] = [];
 const starting = new Set<NodeJS.Timeout>();

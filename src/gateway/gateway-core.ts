@@ -28,10 +28,15 @@ import type {
   GatewayStatus,
   OpenOrderView,
 } from "./gateway-control.ts";
-import { GatewayStatements, type OrderRecord, type OrderStatus } from "./gateway-statements.ts";
+import {
+  FINAL_STATUSES,
+  GatewayStatements,
+  type OrderRecord,
+  type OrderStatus,
+} from "./gateway-statements.ts";
 import { isZ85Key } from "./keys.ts";
 import * as wire from "./order-wire.ts";
-import { RejectCode, type Envelope, type KnownStatus } from "./order-wire.ts";
+import { orderKey, RejectCode, type Envelope, type KnownStatus } from "./order-wire.ts";
 import { RiskChecks } from "./risk-checks.ts";
 
 /** What the core needs. */
@@ -65,8 +70,6 @@ export interface CoreCounters {
   idsForgotten: number;
 }
 
-const TERMINAL: ReadonlySet<OrderStatus> = new Set(["filled", "cancelled", "rejected"]);
-
 /** See the file comment. */
 export class GatewayCore {
   readonly counters: CoreCounters = {
@@ -92,7 +95,8 @@ export class GatewayCore {
   readonly #kills: Map<string, string>;
   readonly #runners: Map<string, string>;
   readonly #runnerKeys = new Map<string, string>();
-  readonly #statuses: Map<string, OrderStatus>;
+  /** Empty until the state is loaded (ids forgotten at start are forgotten before that). */
+  #statuses = new Map<string, OrderStatus>();
   readonly #live: Map<string, OrderRecord>;
   readonly #positions: PositionBook;
   readonly #prices = new Map<string, number>();
@@ -144,7 +148,7 @@ export class GatewayCore {
   endBatch(): number | undefined {
     for (const r of this.#dirtyOrders) {
       this.#sql.order(r);
-      if (TERMINAL.has(r.status)) this.#live.delete(key(r.account, r.clientOrderId));
+      if (FINAL_STATUSES.has(r.status)) this.#live.delete(orderKey(r.account, r.clientOrderId));
     }
     this.#dirtyOrders.clear();
     for (const [account, symbol, qty] of this.#positions.takeChanged())
@@ -200,7 +204,7 @@ export class GatewayCore {
       this.#refuse(peer, e.account, e.clientOrderId, fenceCode, this.#fenceReason(fenceCode, e), text, e);
       return;
     }
-    const k = key(e.account, e.clientOrderId);
+    const k = orderKey(e.account, e.clientOrderId);
     const known = this.#statuses.get(k);
     if (known !== undefined) {
       this.#count("duplicate");
@@ -246,10 +250,10 @@ export class GatewayCore {
   #passThrough(peer: Buffer, text: string): void {
     const e = JSON.parse(text) as Envelope;
     const record = this.#record(e, peer);
-    this.#live.set(key(e.account, e.clientOrderId), record);
+    this.#live.set(orderKey(e.account, e.clientOrderId), record);
     this.counters.accepted += 1;
     this.#o.broker.submit(e.order);
-    if (TERMINAL.has(record.status)) this.#live.delete(key(e.account, e.clientOrderId));
+    if (FINAL_STATUSES.has(record.status)) this.#live.delete(orderKey(e.account, e.clientOrderId));
   }
 
   #record(e: Envelope, peer: Buffer): OrderRecord {
@@ -285,11 +289,20 @@ export class GatewayCore {
     const now = this.#receivedAtMs;
     if (retentionMs === 0 || this.#o.passThrough || now < this.#nextForgetMs) return;
     const limit = consumed + 64;
-    const forgotten = this.#sql.forgetFinal(now - retentionMs, limit);
-    for (const f of forgotten) this.#statuses.delete(key(f.account, f.clientOrderId));
-    if (forgotten.length > 0) this.#o.broker.forget?.(forgotten);
+    if (this.#forgetOlderThan(now - retentionMs, limit) < limit) this.#nextForgetMs = now + 1_000;
+  }
+
+  /**
+   * Forgets up to `limit` final orders whose ids were consumed before `beforeMs`: on disk, in
+   * memory and at the broker. Returns how many.
+   */
+  #forgetOlderThan(beforeMs: number, limit: number): number {
+    const forgotten = this.#sql.forgetFinal(beforeMs, limit);
+    if (forgotten.length === 0) return 0;
+    for (const f of forgotten) this.#statuses.delete(orderKey(f.account, f.clientOrderId));
+    this.#o.broker.forget?.(forgotten);
     this.counters.idsForgotten += forgotten.length;
-    if (forgotten.length < limit) this.#nextForgetMs = now + 1_000;
+    return forgotten.length;
   }
 
   /** Forgets every expired id before the state is loaded (a gateway that was down for days). */
@@ -301,9 +314,7 @@ export class GatewayCore {
     this.#inTransaction(() => {
       let n: number;
       do {
-        const forgotten = this.#sql.forgetFinal(before, 10_000);
-        if (forgotten.length > 0) this.#o.broker.forget?.(forgotten);
-        n = forgotten.length;
+        n = this.#forgetOlderThan(before, 10_000);
         total += n;
       } while (n > 0);
     });
@@ -324,18 +335,19 @@ export class GatewayCore {
     e: Envelope | undefined,
   ): void {
     this.#count(code);
-    this.#sql.audit({
-      kind: "order",
-      outcome: "rejected",
+    // A malformed frame may have no readable ids: "" is recorded as none.
+    this.#audit(
+      "order",
+      "rejected",
       code,
-      account: account === "" ? null : account,
-      clientOrderId: clientOrderId === "" ? null : clientOrderId,
-      deploymentId: e?.deploymentId ?? null,
-      epoch: e?.epoch ?? null,
+      {
+        account: account || undefined,
+        clientOrderId: clientOrderId || undefined,
+        deploymentId: e?.deploymentId,
+        epoch: e?.epoch,
+      },
       detail,
-      receivedAtMs: this.#receivedAtMs,
-      decidedAtMs: this.#o.now(),
-    });
+    );
     this.#send(peer, wire.rejectReply(account, clientOrderId, code, reason));
   }
 
@@ -359,7 +371,7 @@ export class GatewayCore {
   }
 
   #apply(event: BrokerEvent): void {
-    const k = key(event.account, event.clientOrderId);
+    const k = orderKey(event.account, event.clientOrderId);
     const record = this.#live.get(k);
     if (event.type === "fill") {
       this.#applyFill(event, record);
@@ -390,7 +402,7 @@ export class GatewayCore {
         const code = event.code === "no-price" ? RejectCode.NoPrice : RejectCode.Broker;
         this.#setStatus(record, "rejected");
         this.#count(code);
-        if (record_) this.#auditRecord("broker", "rejected", code, record, JSON.stringify(event));
+        if (record_) this.#audit("broker", "rejected", code, record, JSON.stringify(event), null);
         this.#send(record.peer, wire.rejectReply(record.account, record.clientOrderId, code, event.reason));
         break;
       }
@@ -398,13 +410,13 @@ export class GatewayCore {
         this.#setStatus(record, "cancelled");
         this.counters.cancels += 1;
         if (record_)
-          this.#auditRecord("cancel", "cancelled", null, record, JSON.stringify({ reason: event.reason }));
+          this.#audit("cancel", "cancelled", null, record, JSON.stringify({ reason: event.reason }), null);
         this.#send(record.peer, wire.cancelledReply(record.account, record.clientOrderId, event.reason));
         break;
     }
     if (late && record_) {
       this.counters.lateAnswers += 1;
-      this.#auditRecord("broker", "late-answer", event.type, record, JSON.stringify(event));
+      this.#audit("broker", "late-answer", event.type, record, JSON.stringify(event), null);
     }
   }
 
@@ -416,24 +428,25 @@ export class GatewayCore {
         this.#setStatus(record, "filled");
       this.#send(record.peer, wire.fillReply(fill));
       if (this.#o.passThrough && record.status === "filled")
-        this.#live.delete(key(fill.account, fill.clientOrderId));
+        this.#live.delete(orderKey(fill.account, fill.clientOrderId));
     } else {
       this.counters.unmatchedBrokerEvents += 1;
     }
     if (this.#o.passThrough) return;
     this.#positions.add(fill.account, fill.symbol, fill.side === "buy" ? fill.qty : -fill.qty);
-    this.#sql.audit({
-      kind: "fill",
-      outcome: "filled",
-      code: null,
-      account: fill.account,
-      clientOrderId: fill.clientOrderId,
-      deploymentId: record?.deploymentId ?? null,
-      epoch: record?.epoch ?? null,
-      detail: JSON.stringify(fill),
-      receivedAtMs: null,
-      decidedAtMs: this.#o.now(),
-    });
+    this.#audit(
+      "fill",
+      "filled",
+      null,
+      {
+        account: fill.account,
+        clientOrderId: fill.clientOrderId,
+        deploymentId: record?.deploymentId,
+        epoch: record?.epoch,
+      },
+      JSON.stringify(fill),
+      null,
+    );
   }
 
   /** Orders whose broker answer is overdue become `unknown` and get a `pending` reply; returns the next deadline. */
@@ -451,7 +464,7 @@ export class GatewayCore {
       this.#setStatus(r, "unknown");
       this.counters.pending += 1;
       const reason = `the broker did not answer within ${this.#o.config.brokerTimeoutMs} ms; outcome unknown`;
-      this.#auditRecord("broker", "pending", "timeout", r, JSON.stringify({ reason }));
+      this.#audit("broker", "pending", "timeout", r, JSON.stringify({ reason }), null);
       this.#send(r.peer, wire.pendingReply(r.account, r.clientOrderId, reason));
     }
     this.#awaiting.length = kept;
@@ -467,17 +480,15 @@ export class GatewayCore {
     const request = JSON.stringify({ deploymentId, epoch: epoch.toString() });
     switch (decision.kind) {
       case "unchanged":
-        this.#auditControl("fence", "unchanged", null, account, deploymentId, epoch.toString(), request);
+        this.#audit("fence", "unchanged", null, { account, deploymentId, epoch: epoch.toString() }, request);
         return { ok: true, previous: decision.current, cancelled: 0, unchanged: true };
       case "refused":
         this.counters.fenceRefusals += 1;
-        this.#auditControl(
+        this.#audit(
           "fence",
           "refused",
           "stale-epoch",
-          account,
-          deploymentId,
-          epoch.toString(),
+          { account, deploymentId, epoch: epoch.toString() },
           decision.reason,
         );
         return { ok: false, reason: decision.reason, current: decision.current };
@@ -491,15 +502,7 @@ export class GatewayCore {
         this.#sql.fence(entry);
         this.#fences.set(account, entry);
         this.counters.fenceChanges += 1;
-        this.#auditControl(
-          "fence",
-          "fenced",
-          null,
-          account,
-          deploymentId,
-          entry.epoch,
-          JSON.stringify({ previous: decision.previous }),
-        );
+        this.#audit("fence", "fenced", null, entry, JSON.stringify({ previous: decision.previous }));
         const cancelled = this.#cancelOrders(
           account,
           (r) => r.deploymentId !== deploymentId || r.epoch !== entry.epoch,
@@ -514,7 +517,7 @@ export class GatewayCore {
   kill(account: string, reason: string): { cancelled: number } {
     this.#sql.kill(account, reason, this.#o.now());
     this.#kills.set(account, reason);
-    this.#auditControl("kill", "killed", null, account, null, null, JSON.stringify({ reason }));
+    this.#audit("kill", "killed", null, { account }, JSON.stringify({ reason }));
     return { cancelled: this.#cancelOrders(account, () => true, `killed: ${reason}`) };
   }
 
@@ -522,7 +525,7 @@ export class GatewayCore {
   unkill(account: string): void {
     this.#sql.unkill(account);
     this.#kills.delete(account);
-    this.#auditControl("unkill", "unkilled", null, account, null, null, null);
+    this.#audit("unkill", "unkilled", null, { account }, null);
   }
 
   /** Allows a runner key on the orders socket. */
@@ -537,15 +540,7 @@ export class GatewayCore {
     this.#sql.authorize(nodeId, publicKey, this.#o.now());
     this.#runners.set(nodeId, publicKey);
     this.#runnerKeys.set(publicKey, nodeId);
-    this.#auditControl(
-      "authorize",
-      "authorized",
-      null,
-      null,
-      null,
-      null,
-      JSON.stringify({ nodeId, publicKey }),
-    );
+    this.#audit("authorize", "authorized", null, {}, JSON.stringify({ nodeId, publicKey }));
   }
 
   /** Removes a runner key. */
@@ -554,7 +549,7 @@ export class GatewayCore {
     if (previous !== undefined) this.#runnerKeys.delete(previous);
     this.#runners.delete(nodeId);
     this.#sql.revoke(nodeId);
-    this.#auditControl("revoke", "revoked", null, null, null, null, JSON.stringify({ nodeId }));
+    this.#audit("revoke", "revoked", null, {}, JSON.stringify({ nodeId }));
   }
 
   /** The node id an orders-socket key belongs to, if it is authorized. */
@@ -571,7 +566,7 @@ export class GatewayCore {
   /** Cancels the account's live orders that `which` selects; returns the resting ones asked. */
   #cancelOrders(account: string, which: (r: OrderRecord) => boolean, reason: string): number {
     const chosen = [...this.#live.values()].filter(
-      (r) => r.account === account && !TERMINAL.has(r.status) && which(r),
+      (r) => r.account === account && !FINAL_STATUSES.has(r.status) && which(r),
     );
     let resting = 0;
     for (const r of chosen) {
@@ -645,12 +640,12 @@ export class GatewayCore {
       if (state === undefined) {
         if (r.status !== "resting") {
           this.#setStatus(r, "rejected");
-          this.#auditRecord("broker", "not-received", "reconcile", r, null);
+          this.#audit("broker", "not-received", "reconcile", r, null, null);
         }
         continue;
       }
       if (state.status === r.status) continue;
-      this.#auditRecord("broker", "reconciled", state.status, r, JSON.stringify({ was: r.status }));
+      this.#audit("broker", "reconciled", state.status, r, JSON.stringify({ was: r.status }), null);
       if (state.status === "filled") for (const f of state.fills) this.#applyFill(f, r);
       this.#setStatus(r, state.status);
     }
@@ -667,7 +662,7 @@ export class GatewayCore {
   #setStatus(record: OrderRecord, status: OrderStatus): void {
     record.status = status;
     if (this.#o.passThrough) return;
-    this.#statuses.set(key(record.account, record.clientOrderId), status);
+    this.#statuses.set(orderKey(record.account, record.clientOrderId), status);
     this.#dirtyOrders.add(record);
   }
 
@@ -681,69 +676,32 @@ export class GatewayCore {
     this.outFrames.push(frame);
   }
 
-  #audit(kind: string, outcome: string, code: string | null, e: Envelope, detail: string): void {
-    this.#sql.audit({
-      kind,
-      outcome,
-      code,
-      account: e.account,
-      clientOrderId: e.clientOrderId,
-      deploymentId: e.deploymentId,
-      epoch: e.epoch,
-      detail,
-      receivedAtMs: this.#receivedAtMs,
-      decidedAtMs: this.#o.now(),
-    });
-  }
-
-  #auditRecord(
+  /**
+   * Appends an audit row about `about`: an order's envelope or record, or the account (and
+   * deployment) of a control request. Rows about orders just received carry their batch's
+   * receive time; broker events and reconciliation pass `receivedAtMs: null`.
+   */
+  #audit(
     kind: string,
     outcome: string,
     code: string | null,
-    r: OrderRecord,
+    about: Partial<Pick<Envelope, "account" | "clientOrderId" | "deploymentId" | "epoch">>,
     detail: string | null,
+    receivedAtMs: number | null = this.#receivedAtMs,
   ): void {
     this.#sql.audit({
       kind,
       outcome,
       code,
-      account: r.account,
-      clientOrderId: r.clientOrderId,
-      deploymentId: r.deploymentId,
-      epoch: r.epoch,
+      account: about.account ?? null,
+      clientOrderId: about.clientOrderId ?? null,
+      deploymentId: about.deploymentId ?? null,
+      epoch: about.epoch ?? null,
       detail,
-      receivedAtMs: null,
+      receivedAtMs,
       decidedAtMs: this.#o.now(),
     });
   }
-
-  #auditControl(
-    kind: string,
-    outcome: string,
-    code: string | null,
-    account: string | null,
-    deploymentId: string | null,
-    epoch: string | null,
-    detail: string | null,
-  ): void {
-    this.#sql.audit({
-      kind,
-      outcome,
-      code,
-      account,
-      clientOrderId: null,
-      deploymentId,
-      epoch,
-      detail,
-      receivedAtMs: this.#receivedAtMs,
-      decidedAtMs: this.#o.now(),
-    });
-  }
-}
-
-/** The idempotency key of an order. */
-function key(account: string, clientOrderId: string): string {
-  return `${account}\u0001${clientOrderId}`;
 }
 
 /** What a `duplicate` reply says of an order in `status`. */

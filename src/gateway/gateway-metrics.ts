@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { GatewayCore } from "./gateway-core.ts";
+import type { CoreCounters, GatewayCore } from "./gateway-core.ts";
 
 /** The registry and the loop's hook. */
 export interface GatewayMetrics {
@@ -18,42 +18,29 @@ export interface GatewayMetrics {
 export function gatewayMetrics(core: GatewayCore): GatewayMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ component: "gateway" });
-  const fromCore = (name: string, help: string, read: () => number) =>
+  // Counters read from the core's own counts at scrape time.
+  const fromCore: [name: string, help: string, count: keyof Omit<CoreCounters, "rejected">][] = [
+    ["hive_gateway_orders_accepted_total", "Orders that passed fence, dedupe and risk", "accepted"],
+    ["hive_gateway_fills_total", "Fills the broker reported", "fills"],
+    ["hive_gateway_fence_changes_total", "Fence entries moved forward", "fenceChanges"],
+    ["hive_gateway_fence_refusals_total", "Fence requests refused (epoch not above)", "fenceRefusals"],
+    ["hive_gateway_pending_total", "Orders the broker did not answer in time", "pending"],
+    [
+      "hive_gateway_order_ids_forgotten_total",
+      "Consumed client order ids forgotten after their retention (orderIdRetentionDays)",
+      "idsForgotten",
+    ],
+  ];
+  for (const [name, help, count] of fromCore)
     new Counter({
       name,
       help,
       registers: [registry],
       collect() {
         this.reset();
-        this.inc(read());
+        this.inc(core.counters[count]);
       },
     });
-  fromCore(
-    "hive_gateway_orders_accepted_total",
-    "Orders that passed fence, dedupe and risk",
-    () => core.counters.accepted,
-  );
-  fromCore("hive_gateway_fills_total", "Fills the broker reported", () => core.counters.fills);
-  fromCore(
-    "hive_gateway_fence_changes_total",
-    "Fence entries moved forward",
-    () => core.counters.fenceChanges,
-  );
-  fromCore(
-    "hive_gateway_fence_refusals_total",
-    "Fence requests refused (epoch not above)",
-    () => core.counters.fenceRefusals,
-  );
-  fromCore(
-    "hive_gateway_pending_total",
-    "Orders the broker did not answer in time",
-    () => core.counters.pending,
-  );
-  fromCore(
-    "hive_gateway_order_ids_forgotten_total",
-    "Consumed client order ids forgotten after their retention (orderIdRetentionDays)",
-    () => core.counters.idsForgotten,
-  );
   new Counter({
     name: "hive_gateway_orders_rejected_total",
     help: "Orders not accepted, by reason code",

@@ -7,7 +7,7 @@ import type Database from "better-sqlite3";
 import type { AuditRecord } from "./audit.ts";
 import { PositionBook } from "./position-book.ts";
 import type { FenceEntry } from "./gateway-control.ts";
-import type { OrderType, Side } from "./order-wire.ts";
+import { orderKey, type OrderType, type Side } from "./order-wire.ts";
 
 /** Where an order is in its life at the gateway. */
 export type OrderStatus =
@@ -19,6 +19,9 @@ export type OrderStatus =
   | "filled"
   | "cancelled"
   | "rejected";
+
+/** The statuses an order does not leave: every other one is live (its outcome still to come). */
+export const FINAL_STATUSES: ReadonlySet<OrderStatus> = new Set(["filled", "cancelled", "rejected"]);
 
 /** One order the gateway has seen from the fenced deployment (its id is consumed). */
 export interface OrderRecord {
@@ -92,7 +95,7 @@ export class GatewayStatements {
     this.#revoke = db.prepare("DELETE FROM runners WHERE node_id = ?");
     this.#expired = db
       .prepare(
-        "SELECT account, client_order_id FROM orders WHERE consumed_at_ms < ? AND status IN ('filled', 'cancelled', 'rejected') LIMIT ?",
+        `SELECT account, client_order_id FROM orders WHERE consumed_at_ms < ? AND status IN (${[...FINAL_STATUSES].map((f) => `'${f}'`).join(", ")}) LIMIT ?`,
       )
       .raw();
     this.#forget = db.prepare("DELETE FROM orders WHERE account = ? AND client_order_id = ?");
@@ -225,9 +228,9 @@ export class GatewayStatements {
       price,
       consumedAtMs,
     ] of rows) {
-      const key = `${account}\u0001${clientOrderId}`;
+      const key = orderKey(account, clientOrderId);
       statuses.set(key, status);
-      if (status === "submitted" || status === "unknown" || status === "resting") {
+      if (!FINAL_STATUSES.has(status)) {
         live.set(key, {
           account,
           clientOrderId,

@@ -79,6 +79,11 @@ export type ParsedEnvelope =
     };
 
 /** The status of an order as a `duplicate` reply reports it. */
+/** The idempotency key of an order: ids are per account. */
+export function orderKey(account: string, clientOrderId: string): string {
+  return `${account}\u0001${clientOrderId}`;
+}
+
 export type KnownStatus = "filled" | "resting" | "cancelled" | "rejected" | "unknown";
 
 const EPOCH = /^(0|[1-9][0-9]{0,19})$/;

@@ -25,7 +25,7 @@ import type {
   BrokerOrder,
   BrokerOrderState,
 } from "./broker-adapter.ts";
-import type { Side } from "./order-wire.ts";
+import { orderKey, type Side } from "./order-wire.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS paper_orders (
@@ -115,11 +115,9 @@ export class PaperBroker implements BrokerAdapter {
    * before it was written) the number of fills, since no order had been forgotten then.
    */
   #load(): number {
-    for (const id of this.#db
-      .prepare("SELECT account || char(1) || client_order_id FROM paper_orders")
-      .pluck()
-      .iterate())
-      this.#seen.add(id as string);
+    const ids = this.#db.prepare("SELECT account, client_order_id FROM paper_orders").raw().iterate();
+    for (const [account, clientOrderId] of ids as IterableIterator<[string, string]>)
+      this.#seen.add(orderKey(account, clientOrderId));
     const resting = this.#db
       .prepare(
         "SELECT account, client_order_id, symbol, side, qty, price FROM paper_orders WHERE status = 'resting'",
@@ -161,7 +159,7 @@ export class PaperBroker implements BrokerAdapter {
   }
 
   submit(order: BrokerOrder): void {
-    const key = `${order.account}\u0001${order.clientOrderId}`;
+    const key = orderKey(order.account, order.clientOrderId);
     if (this.#seen.has(key)) {
       this.#duplicateSubmissions += 1;
       this.#sql.setMeta.run("duplicateSubmissions", this.#duplicateSubmissions);
@@ -239,7 +237,7 @@ export class PaperBroker implements BrokerAdapter {
   }
 
   cancel(account: string, clientOrderId: string, reason: string): void {
-    const key = `${account}\u0001${clientOrderId}`;
+    const key = orderKey(account, clientOrderId);
     for (const book of this.#resting.values()) {
       if (!book.delete(key)) continue;
       this.#atomically(() => this.#sql.setStatus.run("cancelled", account, clientOrderId));
@@ -287,7 +285,7 @@ export class PaperBroker implements BrokerAdapter {
     for (const o of orders) {
       // A resting order stays (its row is kept by the statement), and so does its id.
       if (this.#sql.forgetFinal.run(o.account, o.clientOrderId).changes > 0)
-        this.#seen.delete(`${o.account}\u0001${o.clientOrderId}`);
+        this.#seen.delete(orderKey(o.account, o.clientOrderId));
     }
   }
 
@@ -381,7 +379,7 @@ export class PaperBroker implements BrokerAdapter {
       book = new Map();
       this.#resting.set(order.symbol, book);
     }
-    book.set(`${order.account}\u0001${order.clientOrderId}`, order);
+    book.set(orderKey(order.account, order.clientOrderId), order);
   }
 
   #emit(event: BrokerEvent): void {

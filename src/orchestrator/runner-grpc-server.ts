@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
+  MAX_MESSAGE_BYTES,
   OrchestratorMessageSchema,
   RunnerMessageSchema,
   RunnerService,
@@ -8,9 +9,6 @@ import {
   type RunnerMessage,
 } from "../protocol/index.ts";
 import { RunnerStream, type RunnerServiceOptions, type RunnerStreamHandler } from "./runner-service.ts";
-
-/** The largest runner message taken (a registration listing many deployments, a log chunk). */
-const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /** The runner protocol's one method, for grpc-js: the path and the protobuf-es codecs. */
 const definition: grpc.ServiceDefinition = {

@@ -5,7 +5,7 @@
 import type { OrchestratorMessage, RunnerMessage } from "./gen/hive/runner/v1/runner_pb.ts";
 
 /** Major version of the runner protocol and the compatibility rule for registering runners. */
-export { PROTOCOL_VERSION, isCompatibleProtocol } from "./protocol-version.ts";
+export { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, isCompatibleProtocol } from "./protocol-version.ts";
 
 /** The generated descriptor of hive/runner/v1/runner.proto. */
 export { file_hive_runner_v1_runner } from "./gen/hive/runner/v1/runner_pb.ts";

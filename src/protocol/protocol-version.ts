@@ -12,3 +12,9 @@ export function isCompatibleProtocol(runnerVersion: number): boolean {
   // protocol_version is the major version itself, so only an exact match is compatible.
   return runnerVersion === PROTOCOL_VERSION;
 }
+
+/**
+ * The largest runner-protocol message either end takes (a registration listing many deployments,
+ * a log chunk). Both ends set it, so a message one may send the other can receive.
+ */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;

@@ -9,9 +9,7 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, type StreamResponse, type Transport } from "@connectrpc/connect";
-
-/** The largest message taken either way (a registration listing many deployments, a log chunk). */
-const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+import { MAX_MESSAGE_BYTES } from "../protocol/index.ts";
 
 /**
  * A Connect transport for streaming calls over gRPC (HTTP/2 cleartext), carried by grpc-js: the
