@@ -19,6 +19,7 @@ import { LOCAL_RUNNER_URL } from "./local-runtime.ts";
 import { compileOrchestratorOptions } from "./orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
 import { until as poll } from "../core/testing/until.ts";
+import { pidAlive } from "../runner/testing/pid-alive.ts";
 
 /** Waits up to 15 s: a real runner starts processes in cgroups here. */
 const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => poll(what, probe, 15_000);
@@ -44,15 +45,6 @@ after(async () => {
   if (typeof cg !== "undefined") await cleanUpTestCgroups(cg);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // A program that listens on the port it was given, and exits on SIGTERM.
 const program =
@@ -127,7 +119,7 @@ describe("LocalRuntime: an orchestrator that runs services on its own machine", 
     );
     assert.equal(d.nodeId, "local");
     pid = d.pid ?? 0;
-    assert.ok(alive(pid), `pid ${pid} is alive`);
+    assert.ok(pidAlive(pid), `pid ${pid} is alive`);
     assert.match(readFileSync(`/proc/${pid}/cgroup`, "utf8"), new RegExp(`/${cg.parent}/`));
     const address = d.addresses["feed"] ?? "";
     assert.match(address, /^tcp:\/\/127\.0\.0\.1:(\d+)$/);
@@ -142,7 +134,7 @@ describe("LocalRuntime: an orchestrator that runs services on its own machine", 
     await until("local-demo gone", async () =>
       (await orch!.core.listLayouts()).some((l) => l.name === "local-demo") ? undefined : true,
     );
-    await until(`pid ${pid} gone`, () => Promise.resolve(alive(pid) ? undefined : true));
+    await until(`pid ${pid} gone`, () => Promise.resolve(pidAlive(pid) ? undefined : true));
     assert.deepEqual(await cg.driver?.list(), []);
   });
 
@@ -158,7 +150,7 @@ describe("LocalRuntime: an orchestrator that runs services on its own machine", 
     const running = orch;
     orch = undefined;
     await running.close();
-    assert.equal(alive(d.pid ?? 0), false, "the process was stopped by close");
+    assert.equal(pidAlive(d.pid ?? 0), false, "the process was stopped by close");
     assert.equal(running.local?.localRunner?.linkState, "closed");
     assert.deepEqual(await cg.driver?.list(), []);
     assert.equal(existsSync(join("/sys/fs/cgroup", cg.parent, "local-demo")), false);

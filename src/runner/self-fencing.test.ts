@@ -28,6 +28,7 @@ import type { Runner } from "./runner.ts";
 import { compileRunnerOptions } from "./runner-options.ts";
 import { ManualClock } from "./testing/manual-clock.ts";
 import { OrchestratorStub, type StubSession } from "./testing/orchestrator-stub.ts";
+import { pidAlive } from "./testing/pid-alive.ts";
 
 type Socket = MessageInitShape<typeof SocketSpecSchema>;
 
@@ -47,15 +48,6 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms
   while (!(await check())) {
     if (performance.now() > end) throw new Error(`timed out: ${what}`);
     await sleep(10);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -185,7 +177,7 @@ describe("self-fencing on the real kernel", () => {
     assert.equal(await pathOpen(runner, "live-a"), 0, "closed at once, at the deadline");
     assert.equal(await probe(probeA, "live-a"), OrderRejectReason.closed);
     assert.equal(await metric(runner, "hive_runner_self_fences"), 1);
-    assert.ok(alive(pids.get("live-a") ?? 0), "not killed before the grace");
+    assert.ok(pidAlive(pids.get("live-a") ?? 0), "not killed before the grace");
     // The orchestrator's command while the lease is lost is recorded, not applied.
     session.send({ case: "setOrderPath", value: { deploymentId: "live-b", open: true, epoch: 6n } });
     await waitFor(() => {
@@ -207,7 +199,7 @@ describe("self-fencing on the real kernel", () => {
     assert.equal(await pathOpen(runner, "live-a"), 1);
     clock.advance(LEASE_MS / 2 + 1); // past the cancelled kill, within the new lease
     await sleep(100);
-    for (const id of ["live-a", "live-b", "bt-1"]) assert.ok(alive(pids.get(id) ?? 0), `${id} alive`);
+    for (const id of ["live-a", "live-b", "bt-1"]) assert.ok(pidAlive(pids.get(id) ?? 0), `${id} alive`);
     assert.equal(await metric(runner, "hive_runner_self_fence_kills"), 0);
   });
 
@@ -240,8 +232,11 @@ describe("self-fencing on the real kernel", () => {
     assert.equal(await pathOpen(runner, "live-b"), 0);
     clock.advance(LEASE_MS);
     assert.equal(runner.leaseState, "killed");
-    await waitFor(() => !alive(pids.get("live-a") ?? 0) && !alive(pids.get("live-b") ?? 0), "the kills");
-    assert.ok(alive(pids.get("bt-1") ?? 0), "the backtest runs on");
+    await waitFor(
+      () => !pidAlive(pids.get("live-a") ?? 0) && !pidAlive(pids.get("live-b") ?? 0),
+      "the kills",
+    );
+    assert.ok(pidAlive(pids.get("bt-1") ?? 0), "the backtest runs on");
     const hb = await session.next("heartbeat", (h) =>
       ["live-a", "live-b"].every((id) =>
         h.processes.some((p) => p.deploymentId === id && p.exitReason !== ""),

@@ -13,7 +13,7 @@
  * `auditReport` checks it and measures the failover.
  */
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -504,6 +504,20 @@ export class FaultCluster {
       .map((l) => ({ at: Number(l.json?.["time"]), line: l.json ?? {} }));
   }
 
+  /** Waits for the runner's log line saying its lease ran out and its order paths closed (after line `since`). */
+  waitForSelfFence(r: FaultRunner, since: number) {
+    return r.proc.waitForLine((l) => /^self-fenced: the lease ran out/.test(String(l.json?.["msg"])), 5_000, {
+      since,
+    });
+  }
+
+  /** The runner's self-fence kill (its live processes killed after the grace) at or after `afterMs`, if any. */
+  selfFenceKill(r: FaultRunner, afterMs: number) {
+    return this.runnerEvents(r, /^self-fenced: lease still lost after the grace/).find(
+      (e) => e.at >= afterMs,
+    );
+  }
+
   /** Resolves with the first order accepted from `deploymentId` decided at or after `afterMs`. */
   async waitForAccepted(deploymentId: string, afterMs: number, ms = 20_000): Promise<AuditRecord> {
     let seq = 0;
@@ -716,6 +730,21 @@ export function positionsFromFills(records: readonly AuditRecord[]): Record<stri
   return out;
 }
 
+/** The order rows of `deploymentId` decided at or after `fromMs`, without the tests' own `probe-` orders. */
+export function ordersFrom(
+  records: readonly AuditRecord[],
+  deploymentId: string,
+  fromMs: number,
+): AuditRecord[] {
+  return records.filter(
+    (r) =>
+      r.kind === "order" &&
+      r.deploymentId === deploymentId &&
+      r.decidedAtMs >= fromMs &&
+      !r.clientOrderId?.startsWith("probe-"),
+  );
+}
+
 /**
  * Accepted orders that reached the gateway more than `lateMs` after their runner stamped them
  * (the envelope's sentAtUnixMs): orders held somewhere (a stalled connection) and delivered late.
@@ -737,16 +766,4 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Whether a process with this pid exists (and is not a zombie waiting to be reaped). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\S+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
+export { pidAlive } from "../../src/runner/testing/pid-alive.ts";

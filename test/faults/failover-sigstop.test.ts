@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { auditReport, FaultCluster, pidAlive, sleep, until } from "./failover-kit.ts";
+import { auditReport, FaultCluster, ordersFrom, pidAlive, sleep, until } from "./failover-kit.ts";
 import { assertNotBeforeDown, assertSafe } from "./fault-assert.ts";
 import { netnsUsable, requireNetns } from "./lib/index.ts";
 
@@ -27,11 +27,7 @@ test("SIGSTOP of the active runner past down-after, then SIGCONT: the zombie sel
     await sleep(300); // frozen a while longer, past the promotion
     const contAt = Date.now();
     old.proc.sigcont();
-    const selfFence = await old.proc.waitForLine(
-      (l) => /^self-fenced: the lease ran out/.test(String(l.json?.["msg"])),
-      5_000,
-      { since },
-    );
+    const selfFence = await c.waitForSelfFence(old, since);
     const selfFencedAt = Number(selfFence.json?.["time"]);
     // The zombie's strategy keeps sending until it is killed (self-fencing, or the orchestrator's stop).
     const strategyPid = active.pid;
@@ -44,16 +40,8 @@ test("SIGSTOP of the active runner past down-after, then SIGCONT: the zombie sel
     await sleep(300); // the new active keeps trading; late zombie orders (if any) are decided
     const records = c.audit();
     const report = auditReport("sigstop", records, { from: active.id, to: standby.id, faultAtMs: faultAt });
-    const kill = c
-      .runnerEvents(old, /^self-fenced: lease still lost after the grace/)
-      .find((e) => e.at >= contAt);
-    const zombie = records.filter(
-      (r) =>
-        r.kind === "order" &&
-        r.deploymentId === active.id &&
-        r.decidedAtMs >= contAt &&
-        !r.clientOrderId?.startsWith("probe-"),
-    );
+    const kill = c.selfFenceKill(old, contAt);
+    const zombie = ordersFrom(records, active.id, contAt);
     t.diagnostic(
       JSON.stringify({
         stoppedForMs: contAt - faultAt,

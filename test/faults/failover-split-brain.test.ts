@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { auditReport, FaultCluster, pidAlive, sleep, until } from "./failover-kit.ts";
+import { auditReport, FaultCluster, ordersFrom, pidAlive, sleep, until } from "./failover-kit.ts";
 import { assertNotBeforeDown, assertSafe } from "./fault-assert.ts";
 import { netnsUsable, requireNetns } from "./lib/index.ts";
 
@@ -27,11 +27,7 @@ test("split brain: cut from the orchestrator only, the runner self-fences, the s
     const since = old.proc.lineCount;
     const faultAt = Date.now();
     await old.ns.cutTo(c.orchestratorHost);
-    const lease = await old.proc.waitForLine(
-      (l) => /^self-fenced: the lease ran out/.test(String(l.json?.["msg"])),
-      5_000,
-      { since },
-    );
+    const lease = await c.waitForSelfFence(old, since);
     await c.waitForAccepted(standby.id, faultAt);
     const promotedAt = Date.now();
     // Still cut, still connected to the gateway: an order as the old active, with its own key, is refused.
@@ -55,19 +51,11 @@ test("split brain: cut from the orchestrator only, the runner self-fences, the s
       to: standby.id,
       faultAtMs: faultAt,
     });
-    const kill = c
-      .runnerEvents(old, /^self-fenced: lease still lost after the grace/)
-      .find((e) => e.at >= faultAt);
+    const kill = c.selfFenceKill(old, faultAt);
     const lastOld = records
       .filter((r) => r.kind === "order" && r.deploymentId === active.id && r.outcome === "accepted")
       .at(-1);
-    const after = records.filter(
-      (r) =>
-        r.kind === "order" &&
-        r.deploymentId === active.id &&
-        r.decidedAtMs >= promotedAt &&
-        !r.clientOrderId?.startsWith("probe-"),
-    );
+    const after = ordersFrom(records, active.id, promotedAt);
     t.diagnostic(
       JSON.stringify({
         faultToSelfFenceMs: Number(lease.json?.["time"]) - faultAt,

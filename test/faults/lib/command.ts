@@ -84,12 +84,4 @@ export function signalQuietly(pid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
-/** Whether a process with this pid exists (EPERM counts: it exists, we just may not signal it). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { pidAlive } from "../../../src/runner/testing/pid-alive.ts";
