@@ -1,5 +1,6 @@
 /**
  * npm run bench:gateway [-- --json] [--orders N] [--rounds N] [--rate ORDERS_PER_S] [--latency-ms MS]
+ *                       [--orders-per-message N]
  *
  * The broker gateway with its checks against the same gateway in pass-through mode, side by side
  * in one run:
@@ -15,7 +16,8 @@
  * The variants take turns, round after round; throughput is the median of `--rounds` runs,
  * latency pools every round's samples.
  *
- * - throughput: N orders sent as fast as ZeroMQ takes them; rate = N / (last fill − first send);
+ * - throughput: N orders sent as fast as ZeroMQ takes them, `--orders-per-message` (default 64)
+ *   to a message as a runner sends what its strategies queued; rate = N / (last fill − first send);
  * - latency: orders at a fixed rate for `--latency-ms` per round; round trip = ack received −
  *   order sent (process.hrtime, in the load process); the first 10% of each run are warm-up.
  *   "Added" is fencing − pass-through at each percentile.
@@ -34,10 +36,18 @@ interface Args {
   rounds: number;
   rate: number;
   latencyMs: number;
+  perMessage: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { json: false, orders: 100_000, rounds: 3, rate: 5_000, latencyMs: 2_000 };
+  const args: Args = {
+    json: false,
+    orders: 100_000,
+    rounds: 3,
+    rate: 5_000,
+    latencyMs: 2_000,
+    perMessage: 64,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => Number(argv[++i]);
@@ -46,6 +56,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === "--rounds") args.rounds = next();
     else if (a === "--rate") args.rate = next();
     else if (a === "--latency-ms") args.latencyMs = next();
+    else if (a === "--orders-per-message") args.perMessage = next();
     else throw new Error(`unknown argument ${a}; see the comment at the top of bench/gateway.bench.ts`);
   }
   return args;
@@ -116,7 +127,15 @@ async function main(): Promise<void> {
     const address = (v: Variant) => gateways.get(v)?.ordersAddress ?? "";
     const flood = async (v: Variant, prefix: string, n: number) => {
       const r = await load.request(
-        { cmd: "flood", address: address(v), n, prefix, quietMs: 3_000, ...common },
+        {
+          cmd: "flood",
+          address: address(v),
+          n,
+          prefix,
+          quietMs: 3_000,
+          perMessage: args.perMessage,
+          ...common,
+        },
         "flooded",
         120_000,
       );
@@ -247,7 +266,7 @@ function printTable(f: Figures, targets: Record<string, { target: string; met: b
     "",
     row(["", "pass-through", "fencing", "fencing vs pass"]),
     row([
-      `throughput orders/s (median of ${c.rounds})`,
+      `throughput orders/s (median of ${c.rounds}, ${c.perMessage}/msg)`,
       n(t.passThrough),
       n(t.fencing),
       `${n(t.ratio * 100, 1)}%`,

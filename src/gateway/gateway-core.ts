@@ -232,6 +232,16 @@ export class GatewayCore {
     }
   }
 
+  /** Rejects an order frame as malformed for `reason` without reading further (its ids if it has them). */
+  refuseMalformed(peer: Buffer, frame: Buffer, reason: string): void {
+    const text = frame.toString();
+    const parsed = wire.parseEnvelope(text);
+    const account = parsed.ok ? parsed.envelope.account : parsed.account;
+    const clientOrderId = parsed.ok ? parsed.envelope.clientOrderId : parsed.clientOrderId;
+    const detail = text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
+    this.#refuse(peer, account, clientOrderId, RejectCode.Malformed, reason, detail, undefined);
+  }
+
   /** Kill switch, price and risk checks of an order that passed the fence; undefined if it may go. */
   #check(e: Envelope): { code: RejectCode; reason: string } | undefined {
     const reason = this.#kills.get(e.account);

@@ -71,10 +71,11 @@ export function openGatewayDb(stateDir: string): GatewayDb {
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { timeout: 5_000 });
-    // Small pages: a WAL commit writes every page it touched in full, and a batch of a few orders
-    // touches a handful of pages (audit, orders, positions, paper orders): 1 KiB pages make that
-    // commit (and its fsync) a quarter of the bytes. Takes effect only on a new file.
-    db.pragma("page_size = 1024");
+    // SQLite's default page size, said outright (files made before 2026-11-25 have 1 KiB pages,
+    // which made a small batch's commit a quarter of the bytes; at full load the smaller pages
+    // cost about 10% of the gateway's throughput in splits and WAL frames, and the latency at a
+    // fixed rate did not tell the two apart: docs/benchmarks.md). Takes effect only on a new file.
+    db.pragma("page_size = 4096");
     const mode: unknown = db.pragma("journal_mode = WAL", { simple: true });
     if (mode !== "wal") throw new Error(`journal_mode is ${String(mode)} after asking for wal`);
     db.pragma("synchronous = FULL");

@@ -2,8 +2,10 @@
  * The gateway's event loop: batches with group commit. Everything that changes state (orders,
  * control requests, prices, broker events, broker timeouts) is applied in a batch:
  *
- *   1. drain every order the ROUTER has ready (receive() resolves at once while messages are
- *      queued; `readable` says whether more are), up to MAX_BATCH;
+ *   1. drain every message the ROUTER has ready (receive() resolves at once while messages are
+ *      queued; `readable` says whether more are), up to MAX_BATCH orders. A runner sends the
+ *      orders it has queued at once as one message, a frame per order (docs/gateway.md), so one
+ *      receive may carry many orders;
  *   2. in ONE SQLite transaction: queued broker events, prices, control requests, the orders,
  *      overdue broker answers, then the rows the batch changed;
  *   3. commit (one fsync for the whole batch), then send every reply and control answer (the
@@ -21,8 +23,11 @@ import type { BrokerAdapter } from "./broker-adapter.ts";
 import { handleControl, type ControlAnswer, type ControlDeps } from "./control-protocol.ts";
 import type { GatewayCore } from "./gateway-core.ts";
 
-/** Most orders decided in one batch (and one transaction). */
+/** Most orders decided in one batch (and one transaction); a batch ends after the message that reaches it. */
 export const MAX_BATCH = 2048;
+
+/** Most orders one message may carry; the frames beyond are rejected as malformed. */
+export const MAX_ORDERS_PER_MESSAGE = 1024;
 
 /** What the loop needs. */
 export interface GatewayLoopOptions {
@@ -88,8 +93,14 @@ export class GatewayLoop {
     const batch: Buffer[][] = [];
     try {
       while (!this.#closed) {
-        batch.push(await orders.receive());
-        while (orders.readable && batch.length < MAX_BATCH) batch.push(await orders.receive());
+        let message = await orders.receive();
+        batch.push(message);
+        let count = message.length - 1;
+        while (orders.readable && count < MAX_BATCH) {
+          message = await orders.receive();
+          batch.push(message);
+          count += message.length - 1;
+        }
         this.#batch(batch);
         batch.length = 0;
       }
@@ -128,8 +139,16 @@ export class GatewayLoop {
         const deps = { ...this.#o.controlDeps, core };
         for (const c of control) answers.push(handleControl(c.frame, deps));
         for (const frames of orders) {
-          const [peer, frame] = frames;
-          if (peer !== undefined && frame !== undefined && frames.length === 2) core.order(peer, frame);
+          const peer = frames[0];
+          if (peer === undefined) continue;
+          const n = frames.length;
+          for (let i = 1; i < n && i <= MAX_ORDERS_PER_MESSAGE; i++) core.order(peer, frames[i] as Buffer);
+          for (let i = MAX_ORDERS_PER_MESSAGE + 1; i < n; i++)
+            core.refuseMalformed(
+              peer,
+              frames[i] as Buffer,
+              `a message may carry at most ${MAX_ORDERS_PER_MESSAGE} orders; this one was frame ${i}`,
+            );
         }
         core.expire();
         deadline = core.endBatch();
@@ -149,7 +168,9 @@ export class GatewayLoop {
       if (peer !== undefined) this.#o.control.send([peer, JSON.stringify(answers[i])]).catch(noop);
     }
     if (deadline !== undefined) this.#armDeadline(deadline);
-    this.#o.onBatch?.(orders.length, (performance.now() - started) / 1000);
+    let count = 0;
+    for (const frames of orders) count += Math.max(0, frames.length - 1);
+    this.#o.onBatch?.(count, (performance.now() - started) / 1000);
     if (core.hasQueued) this.wake();
   }
 

@@ -12,6 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { readAudit } from "./audit.ts";
 import { GatewayClient } from "./control-client.ts";
 import { compileGatewayConfig } from "./gateway-config.ts";
+import { MAX_ORDERS_PER_MESSAGE } from "./gateway-loop.ts";
 import { startGateway, type RunningGateway } from "./gateway-server.ts";
 import type { PaperBroker } from "./paper-broker.ts";
 import { compareBooks, envelope, OrderClient, type Reply } from "./testing/order-client.ts";
@@ -113,6 +114,48 @@ describe("gateway", () => {
     assert.match(String(late.reason), /arrived \d+ ms after its runner sent it \(limit 1000 ms\)/);
     const fresh = await order("dep-a", 1n, { account: "A", clientOrderId: cid });
     assert.equal(fresh.type, "ack", "the id was not consumed by the late copy");
+  });
+
+  test("one message may carry many orders: each is decided on its own, in order; frames past the limit are malformed", async () => {
+    const first = id("multi");
+    const second = id("multi");
+    const from = runner.replies.length;
+    await runner.sendMany([
+      envelope("dep-a", 1n, { account: "A", clientOrderId: first }),
+      envelope("dep-b", 1n, { account: "A", clientOrderId: second }),
+      envelope("dep-a", 1n, { account: "A", clientOrderId: first }),
+    ]);
+    await runner.next((r) => r.clientOrderId === first && r.type === "duplicate", 5_000, from);
+    const seen = runner.replies
+      .slice(from)
+      .filter((r) => r.clientOrderId === first || r.clientOrderId === second)
+      .map(
+        (r) =>
+          `${r.clientOrderId === first ? "first" : "second"} ${r.type} ${typeof r.code === "string" ? r.code : typeof r.status === "string" ? r.status : ""}`,
+      );
+    assert.deepEqual(seen, [
+      "first ack filled",
+      "first fill ",
+      "second reject fenced",
+      "first duplicate filled",
+    ]);
+
+    const over = id("over");
+    const frames = Array.from({ length: MAX_ORDERS_PER_MESSAGE }, (_, i) =>
+      envelope("dep-x", 1n, { account: "NOBODY", clientOrderId: `${over}-${i}` }),
+    );
+    frames.push(envelope("dep-a", 1n, { account: "A", clientOrderId: over }));
+    const at = runner.replies.length;
+    await runner.sendMany(frames);
+    const last = await runner.next((r) => r.clientOrderId === over, 5_000, at);
+    assert.equal(last.type, "reject");
+    assert.equal(last.code, "malformed");
+    assert.match(String(last.reason), new RegExp(`at most ${MAX_ORDERS_PER_MESSAGE} orders`));
+    await runner.next((r) => r.clientOrderId === `${over}-${MAX_ORDERS_PER_MESSAGE - 1}`, 5_000, at);
+    const notFenced = runner.replies.slice(at).filter((r) => r.code === "not-fenced").length;
+    assert.equal(notFenced, MAX_ORDERS_PER_MESSAGE, "every order within the limit was decided");
+    const retry = await order("dep-a", 1n, { account: "A", clientOrderId: over });
+    assert.equal(retry.type, "ack", "an order refused for the message's size did not consume its id");
   });
 
   test("a refused fence (lower or equal epoch, another deployment) resolves ok: false with the current entry", async () => {

@@ -60,6 +60,11 @@ export class OrderClient {
     await this.#dealer.send(frame);
   }
 
+  /** Sends several orders as one message, a frame each, as a runner sends what it has queued. */
+  async sendMany(frames: readonly string[]): Promise<void> {
+    await this.#dealer.send([...frames]);
+  }
+
   /** Waits for the first reply (after `from`, an index into `replies`) that `match` accepts. */
   async next(match: (r: Reply) => boolean, timeoutMs = 5_000, from = 0): Promise<Reply> {
     const deadline = performance.now() + timeoutMs;

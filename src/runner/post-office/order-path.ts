@@ -8,8 +8,12 @@
  *   strategy DEALER ─ipc─▶ ROUTER ─[gate, parse, stamp]─▶ DEALER ─tcp─▶ gateway ROUTER
  *                        ◀──────── replies (by clientOrderId) ◀──────────┘
  *
- * The gate is a flag read for every order, so closing the path (standby, self-fencing) takes
- * effect for the next order the loop reads; an order handed to ZeroMQ before the close may
+ * Orders the strategies have queued when the loop reads go to the gateway as one message, a frame
+ * per order (at most MAX_ORDERS_PER_MESSAGE): under load, one send carries many orders; when
+ * orders come one at a time, each goes alone at once (nothing waits to fill a message).
+ *
+ * The gate is a flag read for every order and again before each send, so closing the path
+ * (standby, self-fencing) takes effect for the next message the loop sends; an order handed to ZeroMQ before the close may
  * still leave within microseconds, and the gateway's epoch fence is what stops it there.
  * The upstream DEALER queues only on completed connections (ZMQ_IMMEDIATE) and never waits
  * (send timeout 0): an order that cannot leave now is rejected, never held to arrive late.
@@ -44,6 +48,12 @@ export const GATEWAY_HEARTBEAT = {
   heartbeatTimeout: 300,
   heartbeatTimeToLive: 1_000,
 } as const;
+
+/**
+ * Most orders sent to the gateway in one message (the gateway takes up to 1,024): the orders the
+ * strategies queued while the last message was being sent.
+ */
+export const MAX_ORDERS_PER_MESSAGE = 256;
 
 /** Replies are routed by clientOrderId for this many most recent orders; older ones go to the last sender. */
 export const REPLY_ROUTES = 10_000;
@@ -262,12 +272,28 @@ export class OrderPath {
   }
 
   async #fromStrategy(): Promise<void> {
+    const local = this.#local;
+    const out: { envelope: string; peer: Buffer; clientOrderId: string }[] = [];
     try {
-      for await (const [peer, ...frames] of this.#local) {
-        if (peer !== undefined) await this.#handleOrder(peer, frames);
+      while (!local.closed) {
+        // What the strategies have queued goes to the gateway as one message, a frame per order
+        // (the gateway decides them in one batch): one receive and one send for many orders, and
+        // no order waits for another that has not come yet.
+        let message = await local.receive();
+        for (;;) {
+          const [peer, ...frames] = message;
+          if (peer !== undefined) {
+            const stamped = await this.#handleOrder(peer, frames);
+            if (stamped !== undefined) out.push(stamped);
+          }
+          if (out.length >= MAX_ORDERS_PER_MESSAGE || !local.readable) break;
+          message = await local.receive();
+        }
+        if (out.length > 0) await this.#forward(out);
+        out.length = 0;
       }
     } catch (err) {
-      if (!this.#local.closed)
+      if (!local.closed)
         this.#options.log.error(
           { orders: this.#options.label, err: HiveError.from(err) },
           "order loop failed",
@@ -275,13 +301,20 @@ export class OrderPath {
     }
   }
 
-  async #handleOrder(peer: Buffer, frames: Buffer[]): Promise<void> {
+  /**
+   * Checks one order from the strategy: a refused one is answered here (undefined); an accepted
+   * one comes back stamped with the envelope, to be forwarded.
+   */
+  async #handleOrder(
+    peer: Buffer,
+    frames: Buffer[],
+  ): Promise<{ envelope: string; peer: Buffer; clientOrderId: string } | undefined> {
     const f = this.#figures;
     const frame = frames.length === 1 ? frames[0] : undefined;
     if (frame === undefined) {
       f.droppedMalformed += 1;
       await this.#reply(peer, rejectReply(OrderRejectReason.frames));
-      return;
+      return undefined;
     }
     const parsed = parseOrder(frame);
     if (!parsed.ok) {
@@ -291,7 +324,7 @@ export class OrderPath {
         "malformed order rejected",
       );
       await this.#reply(peer, rejectReply(parsed.reason, parsed.clientOrderId));
-      return;
+      return undefined;
     }
     const { order } = parsed;
     // The account first: a strategy naming the wrong one is told so even while it is a standby.
@@ -303,34 +336,50 @@ export class OrderPath {
         "order for a foreign account rejected",
       );
       await this.#reply(peer, rejectReply(reason, order.clientOrderId));
-      return;
+      return undefined;
     }
     if (!f.open) {
       f.droppedClosed += 1;
       await this.#reply(peer, rejectReply(OrderRejectReason.closed, order.clientOrderId));
-      return;
+      return undefined;
     }
     if (f.gateway === undefined) {
       f.droppedNoGateway += 1;
       await this.#reply(peer, rejectReply(OrderRejectReason.noGateway, order.clientOrderId));
-      return;
+      return undefined;
     }
     const envelope = stampOrder(
       order,
       { deploymentId: this.#options.deploymentId, epoch: f.epoch },
       this.#options.now(),
     );
-    this.#remember(order.clientOrderId, peer);
-    try {
-      await this.#upstream.socket.send(envelope);
-    } catch {
-      // EAGAIN: no completed connection to the gateway (immediate, send timeout 0).
-      f.droppedUnreachable += 1;
-      await this.#reply(peer, rejectReply(OrderRejectReason.unreachable, order.clientOrderId));
+    return { envelope, peer, clientOrderId: order.clientOrderId };
+  }
+
+  /** Sends stamped orders to the gateway as one message; if it cannot leave, each is rejected. */
+  async #forward(
+    orders: readonly { envelope: string; peer: Buffer; clientOrderId: string }[],
+  ): Promise<void> {
+    const f = this.#figures;
+    // The gate once more: it may have closed while the loop awaited a reject's send.
+    if (!f.open) {
+      f.droppedClosed += orders.length;
+      for (const o of orders)
+        await this.#reply(o.peer, rejectReply(OrderRejectReason.closed, o.clientOrderId));
       return;
     }
-    f.forwarded += 1;
-    f.forwardedBytes += Buffer.byteLength(envelope);
+    for (const o of orders) this.#remember(o.clientOrderId, o.peer);
+    try {
+      await this.#upstream.socket.send(orders.map((o) => o.envelope));
+    } catch {
+      // EAGAIN: no completed connection to the gateway (immediate, send timeout 0).
+      f.droppedUnreachable += orders.length;
+      for (const o of orders)
+        await this.#reply(o.peer, rejectReply(OrderRejectReason.unreachable, o.clientOrderId));
+      return;
+    }
+    f.forwarded += orders.length;
+    for (const o of orders) f.forwardedBytes += Buffer.byteLength(o.envelope);
   }
 
   async #fromGateway(upstream: Upstream): Promise<void> {

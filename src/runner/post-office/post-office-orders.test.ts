@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { RejectReply } from "./order-envelope.ts";
-import { OrderRejectReason } from "./order-path.ts";
+import { MAX_ORDERS_PER_MESSAGE, OrderRejectReason } from "./order-path.ts";
 import { PostOffice } from "./post-office.ts";
 import { routeFor, tempRunDir, TestGateway, TestStrategy, waitFor } from "./post-office-test-kit.ts";
 
@@ -126,6 +126,35 @@ describe("post office: the order path", () => {
     await waitFor(() => gateway.received.length === atGateway + 2, "the next order");
     assert.equal(gateway.received.at(-1)?.envelope.epoch, "8");
     assert.equal(counters().orders.epoch, 8n);
+  });
+
+  test("orders the strategy queued go to the gateway together, in order, and every reply comes back", async () => {
+    const atGateway = gateway.received.length;
+    const messagesBefore = gateway.messageSizes.length;
+    const repliesBefore = strategy.replies.length;
+    const n = 600;
+    // Sent without yielding to the event loop: they are all queued before the runner reads one.
+    for (let i = 0; i < n; i++) await strategy.order(order(`burst-${i}`));
+    await waitFor(() => gateway.received.length === atGateway + n, "every order at the gateway");
+    assert.deepEqual(
+      gateway.received.slice(atGateway).map((r) => r.envelope.clientOrderId),
+      Array.from({ length: n }, (_, i) => `burst-${i}`),
+    );
+    const sizes = gateway.messageSizes.slice(messagesBefore);
+    assert.equal(
+      sizes.reduce((a, b) => a + b, 0),
+      n,
+    );
+    assert.ok(
+      sizes.length < n,
+      `orders queued together share messages; got ${sizes.length} messages for ${n} orders`,
+    );
+    assert.ok(Math.max(...sizes) <= MAX_ORDERS_PER_MESSAGE, `at most ${MAX_ORDERS_PER_MESSAGE} per message`);
+    await waitFor(() => strategy.replies.length === repliesBefore + n, "every ack at the strategy");
+    assert.deepEqual(
+      strategy.replies.slice(repliesBefore).map((r) => r["clientOrderId"]),
+      Array.from({ length: n }, (_, i) => `burst-${i}`),
+    );
   });
 
   test("a gateway move reconnects only the runner's side", async () => {

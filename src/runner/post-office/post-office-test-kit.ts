@@ -115,6 +115,8 @@ export class TestSubscriber {
 export class TestGateway {
   readonly router: zmq.Router;
   readonly received: { peer: Buffer; envelope: OrderEnvelope; bytes: number }[] = [];
+  /** The number of orders each message carried, in order of arrival. */
+  readonly messageSizes: number[] = [];
   #loop: Promise<void> = Promise.resolve();
   address = "";
 
@@ -131,16 +133,17 @@ export class TestGateway {
     await this.router.bind("tcp://127.0.0.1:*");
     this.address = this.router.lastEndpoint ?? "";
     this.#loop = (async () => {
-      for await (const [peer, frame] of this.router) {
-        if (peer === undefined || frame === undefined) continue;
-        const envelope = JSON.parse(frame.toString()) as OrderEnvelope;
-        this.received.push({ peer, envelope, bytes: frame.length });
-        if (ackOrders) {
-          await this.router.send([
-            peer,
-            JSON.stringify({ type: "ack", clientOrderId: envelope.clientOrderId }),
-          ]);
+      // A runner sends the orders it has queued as one message, a frame per order.
+      for await (const [peer, ...frames] of this.router) {
+        if (peer === undefined || frames.length === 0) continue;
+        this.messageSizes.push(frames.length);
+        const acks: string[] = [];
+        for (const frame of frames) {
+          const envelope = JSON.parse(frame.toString()) as OrderEnvelope;
+          this.received.push({ peer, envelope, bytes: frame.length });
+          acks.push(JSON.stringify({ type: "ack", clientOrderId: envelope.clientOrderId }));
         }
+        if (ackOrders) await this.router.send([peer, ...acks]);
       }
     })();
     return this.address;
