@@ -14,6 +14,8 @@ export interface LayoutEntry {
   layout: Layout;
   /** Per node, the routes each runner has acknowledged. */
   pushed: Map<string, readonly Route[]>;
+  /** Per node, the route push still out (route-sync.ts): at most one at a time. */
+  pushing: Map<string, symbol>;
 }
 
 /** The applied layout `name`; NotFound, naming the applied ones, if there is none. */

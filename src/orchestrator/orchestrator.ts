@@ -25,7 +25,7 @@ import type { Activation } from "./order-gate.ts";
 import { clusterState, newDeployments, pendingRequest } from "./placement.ts";
 import { ReconcileLoop } from "./reconcile-loop.ts";
 import { Registry, type LeaseOptions } from "./registry.ts";
-import { pushRoutes, wantedRoutes } from "./route-sync.ts";
+import { forgetNode, pushRoutes, wantedRoutes } from "./route-sync.ts";
 import type { RunnerStreamHandler } from "./runner-service.ts";
 import type { RunnerSession } from "./runner-session.ts";
 import { ClusterRuntime, type ServiceProvider } from "./service-provider.ts";
@@ -40,6 +40,9 @@ import {
   nodeViews,
   type ViewSource,
 } from "./views.ts";
+
+/** After a route push failed (the runner refused it, or did not acknowledge in time), the next try. */
+export const ROUTE_RETRY_MS = 1_000;
 
 /** Options of the orchestrator core. */
 export interface OrchestratorCoreOptions {
@@ -145,7 +148,12 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     for (const rec of await this.o.store.listLayouts()) {
       // The source as applied is the truth; the stored spec is the schema's output, for readers.
       const layout = parseYaml(rec.source, `${rec.name} (as applied)`, layoutSchema).value;
-      this.layouts.set(rec.name, { rec, layout, pushed: new Map<string, readonly Route[]>() });
+      this.layouts.set(rec.name, {
+        rec,
+        layout,
+        pushed: new Map<string, readonly Route[]>(),
+        pushing: new Map<string, symbol>(),
+      });
     }
     for (const rec of await this.o.store.listDeployments()) {
       const manifest = this.layouts.get(rec.layout)?.layout.services.find((s) => s.name === rec.service);
@@ -180,7 +188,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     if (register.unlimited) this.o.log.warn({ nodeId: entry.id }, "runner has no resource limits");
     this.o.gateways?.setRunnerKey(entry.id, register.curvePublicKey);
     // Routes are re-sent in full: a restarted runner has none.
-    for (const l of this.layouts.values()) l.pushed.delete(entry.id);
+    for (const l of this.layouts.values()) forgetNode(l, entry.id);
     const reported = new Set(register.runningDeployments.map((d) => d.deploymentId));
     for (const r of register.runningDeployments) {
       const d = this.deployments.get(r.deploymentId);
@@ -313,6 +321,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       rec,
       layout,
       pushed: previous?.pushed ?? new Map<string, readonly Route[]>(),
+      pushing: previous?.pushing ?? new Map<string, symbol>(),
     };
     this.layouts.set(layout.name, entry);
     await this.o.store.putLayout(rec);
@@ -432,7 +441,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         this.o.log.info({ layout: entry.rec.name }, "layout stopped");
         continue;
       }
-      await this.pushRoutes(entry);
+      this.pushRoutes(entry);
     }
   }
 
@@ -597,9 +606,15 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     void w.finally(() => this.writes.delete(w));
   }
 
-  /** Computes a layout's routing tables from what runs, and pushes only what changed. */
-  private async pushRoutes(entry: LayoutEntry): Promise<void> {
-    await pushRoutes(entry, this.wantedRoutes(entry), this.provider, this.o.log);
+  /**
+   * Computes a layout's routing tables from what runs, and pushes only what changed, without
+   * waiting for the runners: an acknowledged push asks for a pass (the layout may now be
+   * `running`, or more changed meanwhile); a failed one is tried again after ROUTE_RETRY_MS.
+   */
+  private pushRoutes(entry: LayoutEntry): void {
+    pushRoutes(entry, this.wantedRoutes(entry), this.provider, this.o.log, (acknowledged) =>
+      acknowledged ? this.kick() : this.loop.later(ROUTE_RETRY_MS),
+    );
   }
 
   /** The routing tables a layout wants now (route-sync.ts). */

@@ -38,25 +38,52 @@ export function wantedRoutes(
   return computeRoutes(entry.layout, instances, { runDir: "/run/hive", gateways });
 }
 
-/** Pushes to each reachable runner only what changed of `tables`, and records what it acknowledged. */
-export async function pushRoutes(
+/**
+ * Pushes to each reachable runner only what changed of `tables`, and records what it
+ * acknowledged. Nothing here waits for a runner: each push is tracked per node (one at a time, so
+ * every diff is taken against what that node acknowledged), and `settled` is called when it ends,
+ * acknowledged or not; a node with a push still out is left for the pass that the end of that
+ * push asks for. So a runner that is slow to answer (up to ROUTE_ACK_TIMEOUT_MS) holds up neither
+ * the reconcile pass nor the other nodes' routes.
+ */
+export function pushRoutes(
   entry: LayoutEntry,
   tables: RoutingTables,
   provider: Pick<ServiceProvider, "reachable" | "routes">,
   log: Logger,
-): Promise<void> {
-  const updates = diffRoutes(entry.pushed, tables);
-  await Promise.all(
-    [...updates].map(async ([nodeId, update]) => {
-      if (!provider.reachable(nodeId)) return;
-      try {
-        await provider.routes(nodeId, update);
-        entry.pushed.set(nodeId, tables.get(nodeId) ?? []);
-      } catch (err) {
+  settled: (acknowledged: boolean) => void,
+): void {
+  for (const [nodeId, update] of diffRoutes(entry.pushed, tables)) {
+    if (entry.pushing.has(nodeId) || !provider.reachable(nodeId)) continue;
+    const push = Symbol(nodeId);
+    entry.pushing.set(nodeId, push);
+    const routes = tables.get(nodeId) ?? [];
+    // A push that is no longer the node's (the runner registered again meanwhile: it has no
+    // routes, and everything is sent again) changes nothing when it ends.
+    const mine = () => {
+      if (entry.pushing.get(nodeId) !== push) return false;
+      entry.pushing.delete(nodeId);
+      return true;
+    };
+    provider.routes(nodeId, update).then(
+      () => {
+        if (!mine()) return;
+        entry.pushed.set(nodeId, routes);
+        settled(true);
+      },
+      (err: unknown) => {
+        if (!mine()) return;
         log.warn({ nodeId, err: HiveError.from(err).message }, "route update not applied; will retry");
-      }
-    }),
-  );
+        settled(false);
+      },
+    );
+  }
+}
+
+/** Forgets what a node acknowledged and any push still out to it (its runner registered again). */
+export function forgetNode(entry: LayoutEntry, nodeId: string): void {
+  entry.pushed.delete(nodeId);
+  entry.pushing.delete(nodeId);
 }
 
 /** Whether every node has acknowledged exactly the routes it should have now (`want`). */
