@@ -52,7 +52,7 @@ describe("the lease margin rule", () => {
 });
 
 describe("Gateways", () => {
-  test("pushes runner keys and market-data sources, and pushes again after a failure", async () => {
+  test("pushes runner keys and market-data sources, pushes again after a failure, revokes a key dropped", async () => {
     const fake = new FakeGateway();
     const gateways = new Gateways(
       [{ name: "paper", orders: "tcp://h:1", control: "tcp://h:2", publicKey: "" }],
@@ -70,6 +70,11 @@ describe("Gateways", () => {
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(fake.authorized.get("n1"), KEY);
     assert.deepEqual(fake.marketSources, ["tcp://a:1", "tcp://b:2"]);
+    // The runner registers again without a key: the old one is revoked at the gateway.
+    gateways.setRunnerKey("n1", "");
+    gateways.sync();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(fake.authorized.has("n1"), false);
     assert.throws(() => gateways.control("other"), /no gateway other \(configured: paper\)/);
     await gateways.close();
   });

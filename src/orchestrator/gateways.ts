@@ -1,8 +1,8 @@
 /**
  * The orchestrator's side of the broker gateways (DESIGN.md §3): the gateways it knows by name,
  * their control channels, and the state it keeps pushed to them: which runner keys may send orders
- * (every registered runner's CURVE public key) and which market-data publishers the paper broker
- * takes its prices from.
+ * (every registered runner's CURVE public key; one a runner no longer registers with is revoked)
+ * and which market-data publishers the paper broker takes its prices from.
  *
  * Pushes are idempotent and retried: what a gateway should have is kept here as desired state,
  * and `sync()` (called on every reconcile pass) sends what it does not have yet. A gateway that
@@ -129,6 +129,14 @@ export class Gateways {
         await link.control.authorize(nodeId, key);
         link.authorized.set(nodeId, key);
         this.#log.info({ gateway: link.config.name, nodeId }, "runner key authorized at the gateway");
+      }
+      // A runner that registered again without a key (CURVE turned off on it) keeps none: the
+      // one it had is revoked, so that key can open no new connection.
+      for (const nodeId of [...link.authorized.keys()]) {
+        if (this.#runnerKeys.has(nodeId)) continue;
+        await link.control.revoke(nodeId);
+        link.authorized.delete(nodeId);
+        this.#log.info({ gateway: link.config.name, nodeId }, "runner key revoked at the gateway");
       }
       const wanted = this.#marketData.get(link.config.name);
       if (wanted !== undefined && wanted.join(" ") !== link.marketData) {
