@@ -89,18 +89,15 @@ async function flood(c: Extract<GatewayPeerCommand, { cmd: "flood" }>): Promise<
       for (const f of frames) {
         // Most replies are acks and fills: told apart by their first bytes (the gateway writes
         // `type` first), so the load process spends its core sending rather than parsing.
+        // Anything else is parsed: only rejects are final among the rest.
         const head = f.toString("latin1", 0, 14);
         if (head === ACK_HEAD) continue;
-        if (head === FILL_HEAD) {
-          fills += 1;
-          finals += 1;
-          lastFinalNs = process.hrtime.bigint();
-          continue;
+        if (head === FILL_HEAD) fills += 1;
+        else {
+          const r = typeOf(f.toString());
+          if (r.type !== "reject") continue;
+          rejects[r.code ?? "?"] = (rejects[r.code ?? "?"] ?? 0) + 1;
         }
-        const r = typeOf(f.toString());
-        if (r.type === "fill") fills += 1;
-        else if (r.type === "reject") rejects[r.code ?? "?"] = (rejects[r.code ?? "?"] ?? 0) + 1;
-        else continue;
         finals += 1;
         lastFinalNs = process.hrtime.bigint();
       }

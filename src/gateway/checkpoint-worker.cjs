@@ -19,7 +19,7 @@ let timer;
 function round() {
   try {
     const [r] = checkpoint.all();
-    parentPort.postMessage({ type: "checkpoint", busy: r.busy, log: r.log, checkpointed: r.checkpointed });
+    parentPort.postMessage({ type: "checkpoint", checkpointed: r.checkpointed });
     timer = setTimeout(round, workerData.everyMs);
   } catch (err) {
     parentPort.postMessage({ type: "error", message: String(err && err.message ? err.message : err) });

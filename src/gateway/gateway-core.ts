@@ -95,8 +95,7 @@ export class GatewayCore {
   readonly #kills: Map<string, string>;
   readonly #runners: Map<string, string>;
   readonly #runnerKeys = new Map<string, string>();
-  /** Empty until the state is loaded (ids forgotten at start are forgotten before that). */
-  #statuses = new Map<string, OrderStatus>();
+  readonly #statuses: Map<string, OrderStatus>;
   readonly #live: Map<string, OrderRecord>;
   readonly #positions: PositionBook;
   readonly #prices = new Map<string, number>();
@@ -177,16 +176,7 @@ export class GatewayCore {
     }
     const parsed = wire.parseEnvelope(text);
     if (!parsed.ok) {
-      const detail = text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
-      this.#refuse(
-        peer,
-        parsed.account,
-        parsed.clientOrderId,
-        RejectCode.Malformed,
-        parsed.reason,
-        detail,
-        undefined,
-      );
+      this.#malformed(peer, text, parsed.account, parsed.clientOrderId, parsed.reason);
       return;
     }
     const e = parsed.envelope;
@@ -232,12 +222,19 @@ export class GatewayCore {
     }
   }
 
-  /** Rejects an order frame as malformed for `reason` without reading further (its ids if it has them). */
+  /**
+   * Rejects an order frame as malformed for `reason` (the frame itself may be a valid envelope: it
+   * came past the message's limit); the reply names its ids when they can be read.
+   */
   refuseMalformed(peer: Buffer, frame: Buffer, reason: string): void {
     const text = frame.toString();
     const parsed = wire.parseEnvelope(text);
-    const account = parsed.ok ? parsed.envelope.account : parsed.account;
-    const clientOrderId = parsed.ok ? parsed.envelope.clientOrderId : parsed.clientOrderId;
+    const ids = parsed.ok ? parsed.envelope : parsed;
+    this.#malformed(peer, text, ids.account, ids.clientOrderId, reason);
+  }
+
+  /** A malformed reject; the audit keeps the frame's first 2,000 characters. */
+  #malformed(peer: Buffer, text: string, account: string, clientOrderId: string, reason: string): void {
     const detail = text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
     this.#refuse(peer, account, clientOrderId, RejectCode.Malformed, reason, detail, undefined);
   }
@@ -299,20 +296,21 @@ export class GatewayCore {
     const now = this.#receivedAtMs;
     if (retentionMs === 0 || this.#o.passThrough || now < this.#nextForgetMs) return;
     const limit = consumed + 64;
-    if (this.#forgetOlderThan(now - retentionMs, limit) < limit) this.#nextForgetMs = now + 1_000;
+    const forgotten = this.#forgetOlderThan(now - retentionMs, limit);
+    for (const f of forgotten) this.#statuses.delete(orderKey(f.account, f.clientOrderId));
+    if (forgotten.length < limit) this.#nextForgetMs = now + 1_000;
   }
 
   /**
-   * Forgets up to `limit` final orders whose ids were consumed before `beforeMs`: on disk, in
-   * memory and at the broker. Returns how many.
+   * Forgets up to `limit` final orders whose ids were consumed before `beforeMs`, on disk and at
+   * the broker, and returns them (the caller forgets them in memory, once the state is loaded).
    */
-  #forgetOlderThan(beforeMs: number, limit: number): number {
+  #forgetOlderThan(beforeMs: number, limit: number): { account: string; clientOrderId: string }[] {
     const forgotten = this.#sql.forgetFinal(beforeMs, limit);
-    if (forgotten.length === 0) return 0;
-    for (const f of forgotten) this.#statuses.delete(orderKey(f.account, f.clientOrderId));
+    if (forgotten.length === 0) return forgotten;
     this.#o.broker.forget?.(forgotten);
     this.counters.idsForgotten += forgotten.length;
-    return forgotten.length;
+    return forgotten;
   }
 
   /** Forgets every expired id before the state is loaded (a gateway that was down for days). */
@@ -324,7 +322,7 @@ export class GatewayCore {
     this.#inTransaction(() => {
       let n: number;
       do {
-        n = this.#forgetOlderThan(before, 10_000);
+        n = this.#forgetOlderThan(before, 10_000).length;
         total += n;
       } while (n > 0);
     });
@@ -432,11 +430,12 @@ export class GatewayCore {
 
   #applyFill(fill: Extract<BrokerEvent, { type: "fill" }>, record: OrderRecord | undefined): void {
     this.counters.fills += 1;
+    const text = wire.fillReply(fill);
     if (record !== undefined) {
       record.filledQty += fill.qty;
       if (record.filledQty >= record.qty && record.status !== "submitted" && record.status !== "unknown")
         this.#setStatus(record, "filled");
-      this.#send(record.peer, wire.fillReply(fill));
+      this.#send(record.peer, text);
       if (this.#o.passThrough && record.status === "filled")
         this.#live.delete(orderKey(fill.account, fill.clientOrderId));
     } else {
@@ -454,7 +453,7 @@ export class GatewayCore {
         deploymentId: record?.deploymentId,
         epoch: record?.epoch,
       },
-      JSON.stringify(fill),
+      text,
       null,
     );
   }
@@ -618,7 +617,7 @@ export class GatewayCore {
         account,
         fence: this.#fences.get(account) ?? null,
         killed: this.#kills.has(account),
-        positions: this.#positions.of(account),
+        positions: this.#positions.account(account),
         openOrders: open.get(account) ?? [],
       }));
   }

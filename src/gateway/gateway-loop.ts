@@ -132,6 +132,7 @@ export class GatewayLoop {
     if (prices.size > 0) this.#prices = new Map();
     const answers: ControlAnswer[] = [];
     let deadline: number | undefined;
+    let count = 0;
     try {
       db.transaction(() => {
         core.beginBatch();
@@ -142,6 +143,7 @@ export class GatewayLoop {
           const peer = frames[0];
           if (peer === undefined) continue;
           const n = frames.length;
+          count += n - 1;
           for (let i = 1; i < n && i <= MAX_ORDERS_PER_MESSAGE; i++) core.order(peer, frames[i] as Buffer);
           for (let i = MAX_ORDERS_PER_MESSAGE + 1; i < n; i++)
             core.refuseMalformed(
@@ -168,8 +170,6 @@ export class GatewayLoop {
       if (peer !== undefined) this.#o.control.send([peer, JSON.stringify(answers[i])]).catch(noop);
     }
     if (deadline !== undefined) this.#armDeadline(deadline);
-    let count = 0;
-    for (const frames of orders) count += Math.max(0, frames.length - 1);
     this.#o.onBatch?.(count, (performance.now() - started) / 1000);
     if (core.hasQueued) this.wake();
   }
@@ -184,12 +184,20 @@ export class GatewayLoop {
     const peers = core.outPeers;
     const frames = core.outFrames;
     const byPeer = new Map<string, { peer: Buffer; frames: string[] }>();
+    // The replies to one message come one after another with the same peer Buffer: only a change
+    // of peer costs a lookup.
+    let last: { peer: Buffer; frames: string[] } | undefined;
     for (let i = 0; i < peers.length; i++) {
       const peer = peers[i] as Buffer;
+      const frame = frames[i] as string;
+      if (last?.peer === peer) {
+        last.frames.push(frame);
+        continue;
+      }
       const key = peer.toString("latin1");
-      const out = byPeer.get(key);
-      if (out === undefined) byPeer.set(key, { peer, frames: [frames[i] as string] });
-      else out.frames.push(frames[i] as string);
+      last = byPeer.get(key);
+      if (last === undefined) byPeer.set(key, (last = { peer, frames: [] }));
+      last.frames.push(frame);
     }
     for (const { peer, frames: replies } of byPeer.values()) {
       // sendTimeout 0: a send completes (or fails) synchronously, so they need not be awaited.

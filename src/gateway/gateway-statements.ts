@@ -5,7 +5,7 @@
  */
 import type Database from "better-sqlite3";
 import type { AuditRecord } from "./audit.ts";
-import { PositionBook } from "./position-book.ts";
+import { PositionBook, type Position } from "./position-book.ts";
 import type { FenceEntry } from "./gateway-control.ts";
 import { orderKey, type OrderType, type Side } from "./order-wire.ts";
 
@@ -69,8 +69,7 @@ export class GatewayStatements {
   readonly #unkill: Database.Statement;
   readonly #authorize: Database.Statement;
   readonly #revoke: Database.Statement;
-  readonly #expired: Database.Statement;
-  readonly #forget: Database.Statement;
+  readonly #forgetFinal: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     this.#audit = db.prepare(
@@ -93,12 +92,11 @@ export class GatewayStatements {
       "INSERT INTO runners (node_id, public_key, authorized_at_ms) VALUES (?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET public_key = excluded.public_key, authorized_at_ms = excluded.authorized_at_ms",
     );
     this.#revoke = db.prepare("DELETE FROM runners WHERE node_id = ?");
-    this.#expired = db
+    this.#forgetFinal = db
       .prepare(
-        `SELECT account, client_order_id FROM orders WHERE consumed_at_ms < ? AND status IN (${[...FINAL_STATUSES].map((f) => `'${f}'`).join(", ")}) LIMIT ?`,
+        `DELETE FROM orders WHERE (account, client_order_id) IN (SELECT account, client_order_id FROM orders WHERE consumed_at_ms < ? AND status IN (${[...FINAL_STATUSES].map((f) => `'${f}'`).join(", ")}) LIMIT ?) RETURNING account, client_order_id`,
       )
       .raw();
-    this.#forget = db.prepare("DELETE FROM orders WHERE account = ? AND client_order_id = ?");
   }
 
   /** Appends one audit row. */
@@ -140,8 +138,7 @@ export class GatewayStatements {
    * kept whatever their age.
    */
   forgetFinal(beforeMs: number, limit: number): { account: string; clientOrderId: string }[] {
-    const rows = this.#expired.all(beforeMs, limit) as [string, string][];
-    for (const [account, clientOrderId] of rows) this.#forget.run(account, clientOrderId);
+    const rows = this.#forgetFinal.all(beforeMs, limit) as [string, string][];
     return rows.map(([account, clientOrderId]) => ({ account, clientOrderId }));
   }
 
@@ -249,12 +246,9 @@ export class GatewayStatements {
         });
       }
     }
-    const held = this.db.prepare("SELECT account, symbol, qty FROM positions").all() as {
-      account: string;
-      symbol: string;
-      qty: number;
-    }[];
-    const positions = PositionBook.of(held.map((r) => [r.account, r.symbol, r.qty] as const));
+    const positions = PositionBook.of(
+      this.db.prepare("SELECT account, symbol, qty FROM positions").raw().iterate() as Iterable<Position>,
+    );
     return { fences, kills, runners, statuses, live, positions };
   }
 }

@@ -78,12 +78,12 @@ export type ParsedEnvelope =
       readonly clientOrderId: string;
     };
 
-/** The status of an order as a `duplicate` reply reports it. */
 /** The idempotency key of an order: ids are per account. */
 export function orderKey(account: string, clientOrderId: string): string {
   return `${account}\u0001${clientOrderId}`;
 }
 
+/** The status of an order as a `duplicate` reply reports it. */
 export type KnownStatus = "filled" | "resting" | "cancelled" | "rejected" | "unknown";
 
 const EPOCH = /^(0|[1-9][0-9]{0,19})$/;
@@ -160,9 +160,13 @@ export function ackReply(
   return JSON.stringify({ type: "ack", account, clientOrderId, deploymentId, epoch, status });
 }
 
-/** A `fill` reply: the broker's fill event as it is. */
+/**
+ * A `fill` reply: the broker's fill event, its fields named one by one (an adapter's extra fields
+ * stay out, and `type` comes first, as in every reply). Also the detail of the fill's audit row.
+ */
 export function fillReply(fill: Extract<BrokerEvent, { type: "fill" }>): string {
-  return JSON.stringify(fill);
+  const { account, clientOrderId, symbol, side, qty, price, fillId } = fill;
+  return JSON.stringify({ type: "fill", account, clientOrderId, symbol, side, qty, price, fillId });
 }
 
 /** A `reject` reply. */

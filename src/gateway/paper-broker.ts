@@ -17,7 +17,7 @@
  * orders for `ms` while still executing them, as a broker whose reports are late.
  */
 import type Database from "better-sqlite3";
-import { PositionBook } from "./position-book.ts";
+import { PositionBook, type Position } from "./position-book.ts";
 import type {
   BrokerAdapter,
   BrokerEvent,
@@ -139,12 +139,12 @@ export class PaperBroker implements BrokerAdapter {
         qty: r.qty,
         price: r.price,
       });
-    const positions = this.#db.prepare("SELECT account, symbol, qty FROM paper_positions").all() as {
-      account: string;
-      symbol: string;
-      qty: number;
-    }[];
-    this.#positions = PositionBook.of(positions.map((p) => [p.account, p.symbol, p.qty] as const));
+    this.#positions = PositionBook.of(
+      this.#db
+        .prepare("SELECT account, symbol, qty FROM paper_positions")
+        .raw()
+        .iterate() as Iterable<Position>,
+    );
     const written = this.#db.prepare("SELECT value FROM paper_meta WHERE key = 'fillSeq'").pluck().get() as
       number | undefined;
     const counted = this.#db

@@ -15,7 +15,7 @@ test("a position book adds signed fills, reports each changed position once, and
     ["B", "ESZ6", 5],
   ]);
   assert.deepEqual(book.takeChanged(), []);
-  assert.deepEqual(book.of("A"), { ESZ6: -1, NQZ6: 2 });
+  assert.deepEqual(book.account("A"), { ESZ6: -1, NQZ6: 2 });
   assert.deepEqual(book.snapshot("B"), { B: { ESZ6: 5 } });
   assert.deepEqual([...book.accounts()], ["A", "B"]);
 });

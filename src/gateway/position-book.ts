@@ -45,14 +45,14 @@ export class PositionBook {
   }
 
   /** One account's positions by symbol. */
-  of(account: string): Record<string, number> {
+  account(account: string): Record<string, number> {
     return Object.fromEntries(this.#qty.get(account) ?? []);
   }
 
   /** Every account's positions (or one account's), by account then symbol. */
   snapshot(account?: string): Record<string, Record<string, number>> {
     const out: Record<string, Record<string, number>> = {};
-    for (const a of this.#qty.keys()) if (account === undefined || a === account) out[a] = this.of(a);
+    for (const a of this.#qty.keys()) if (account === undefined || a === account) out[a] = this.account(a);
     return out;
   }
 

@@ -6,7 +6,8 @@ import { after, test } from "node:test";
 import { silentLogger } from "../core/logger.ts";
 import { until } from "../core/testing/until.ts";
 import { openGatewayDb } from "./gateway-db.ts";
-import { AUTO_CHECKPOINT_PAGES, WalCheckpointer } from "./wal-checkpointer.ts";
+import { AUTO_CHECKPOINT_PAGES } from "./gateway-db.ts";
+import { WalCheckpointer } from "./wal-checkpointer.ts";
 
 const dirs: string[] = [];
 after(() => {

@@ -14,28 +14,19 @@
 import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
 import type { Logger } from "../core/logger.ts";
-
-/** The automatic checkpoint threshold (pages) used when the worker is not running. */
-export const AUTO_CHECKPOINT_PAGES = 10_000;
+import { AUTO_CHECKPOINT_PAGES } from "./gateway-db.ts";
 
 /** A message of the worker. */
-type WorkerMessage =
-  | { type: "checkpoint"; busy: number; log: number; checkpointed: number }
-  | { type: "error"; message: string };
+type WorkerMessage = { type: "checkpoint"; checkpointed: number } | { type: "error"; message: string };
 
 /** See the file comment. */
 export class WalCheckpointer {
   readonly #worker: Worker;
   readonly #exited: Promise<void>;
-  /** Checkpoint rounds done, and the WAL frames (pages) they found and copied. */
-  readonly figures = { rounds: 0, framesSeen: 0, framesCopied: 0 };
+  /** The WAL frames (pages) the last checkpoint round had copied into the database file. */
+  readonly figures = { framesCopied: 0 };
 
-  constructor(
-    private readonly db: Database.Database,
-    path: string,
-    log: Logger,
-    everyMs = 250,
-  ) {
+  constructor(db: Database.Database, path: string, log: Logger, everyMs = 250) {
     db.pragma("wal_autocheckpoint = 0");
     this.#worker = new Worker(new URL("./checkpoint-worker.cjs", import.meta.url), {
       workerData: { path, everyMs },
@@ -52,8 +43,6 @@ export class WalCheckpointer {
         fallBack(m.message);
         return;
       }
-      this.figures.rounds += 1;
-      this.figures.framesSeen = m.log;
       this.figures.framesCopied = m.checkpointed;
     });
     this.#worker.on("error", (err) => fallBack(String(err)));
