@@ -9,7 +9,7 @@
  *                        ◀──────── replies (by clientOrderId) ◀──────────┘
  *
  * Orders the strategies have queued when the loop reads go to the gateway as one message, a frame
- * per order (at most MAX_ORDERS_PER_MESSAGE, and no more than the loop checks within MAX_HOLD_MS
+ * per order (at most MAX_ORDERS_PER_SEND, and no more than the loop checks within MAX_HOLD_MS
  * of the first): under load, one send carries many orders; when orders come one at a time, each
  * goes alone at once (nothing waits to fill a message).
  *
@@ -51,10 +51,10 @@ export const GATEWAY_HEARTBEAT = {
 } as const;
 
 /**
- * Most orders sent to the gateway in one message (the gateway takes up to 1,024): the orders the
- * strategies queued while the last message was being sent.
+ * Most orders the path sends to the gateway in one message (below the gateway's own limit,
+ * MAX_ORDERS_PER_MESSAGE in gateway-loop.ts): the orders the strategies queued meanwhile.
  */
-export const MAX_ORDERS_PER_MESSAGE = 256;
+export const MAX_ORDERS_PER_SEND = 256;
 
 /**
  * How long the first order of a message may wait while the orders queued behind it are checked
@@ -124,6 +124,15 @@ export interface OrderPathFigures {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** An order checked and stamped, on its way to the gateway. */
+interface Stamped {
+  /** The envelope, as sent. */
+  readonly frame: Buffer;
+  /** The strategy peer that sent it. */
+  readonly peer: Buffer;
+  readonly clientOrderId: string;
+}
 
 /** The DEALER to the gateway, with what is bound to its lifetime. */
 interface Upstream {
@@ -280,7 +289,7 @@ export class OrderPath {
 
   async #fromStrategy(): Promise<void> {
     const local = this.#local;
-    const out: { envelope: string; peer: Buffer; clientOrderId: string }[] = [];
+    const out: Stamped[] = [];
     try {
       while (!local.closed) {
         // What the strategies have queued goes to the gateway as one message, a frame per order
@@ -289,13 +298,14 @@ export class OrderPath {
         let message = await local.receive();
         const first = performance.now();
         for (;;) {
-          const [peer, ...frames] = message;
+          const peer = message[0];
           if (peer !== undefined) {
-            const stamped = await this.#handleOrder(peer, frames);
-            if (stamped !== undefined) out.push(stamped);
+            const checked = this.#check(peer, message);
+            if (typeof checked === "string") await this.#reply(peer, checked);
+            else out.push(checked);
           }
           if (
-            out.length >= MAX_ORDERS_PER_MESSAGE ||
+            out.length >= MAX_ORDERS_PER_SEND ||
             !local.readable ||
             performance.now() - first >= MAX_HOLD_MS
           )
@@ -315,19 +325,15 @@ export class OrderPath {
   }
 
   /**
-   * Checks one order from the strategy: a refused one is answered here (undefined); an accepted
-   * one comes back stamped with the envelope, to be forwarded.
+   * Checks one message `[peer, order]` from a strategy: the order stamped with the envelope, to be
+   * forwarded, or the reject frame to answer it with (counted here).
    */
-  async #handleOrder(
-    peer: Buffer,
-    frames: Buffer[],
-  ): Promise<{ envelope: string; peer: Buffer; clientOrderId: string } | undefined> {
+  #check(peer: Buffer, message: readonly Buffer[]): Stamped | string {
     const f = this.#figures;
-    const frame = frames.length === 1 ? frames[0] : undefined;
+    const frame = message.length === 2 ? message[1] : undefined;
     if (frame === undefined) {
       f.droppedMalformed += 1;
-      await this.#reply(peer, rejectReply(OrderRejectReason.frames));
-      return undefined;
+      return rejectReply(OrderRejectReason.frames);
     }
     const parsed = parseOrder(frame);
     if (!parsed.ok) {
@@ -336,43 +342,36 @@ export class OrderPath {
         { orders: this.#options.label, reason: parsed.reason },
         "malformed order rejected",
       );
-      await this.#reply(peer, rejectReply(parsed.reason, parsed.clientOrderId));
-      return undefined;
+      return rejectReply(parsed.reason, parsed.clientOrderId);
     }
     const { order } = parsed;
     // The account first: a strategy naming the wrong one is told so even while it is a standby.
     if (this.#accounts.size > 0 && !this.#accounts.has(order.account)) {
       f.droppedAccount += 1;
-      const reason = accountRejectReason(order.account, this.#options.accounts);
       this.#options.log.warn(
         { orders: this.#options.label, account: order.account },
         "order for a foreign account rejected",
       );
-      await this.#reply(peer, rejectReply(reason, order.clientOrderId));
-      return undefined;
+      return rejectReply(accountRejectReason(order.account, this.#options.accounts), order.clientOrderId);
     }
     if (!f.open) {
       f.droppedClosed += 1;
-      await this.#reply(peer, rejectReply(OrderRejectReason.closed, order.clientOrderId));
-      return undefined;
+      return rejectReply(OrderRejectReason.closed, order.clientOrderId);
     }
     if (f.gateway === undefined) {
       f.droppedNoGateway += 1;
-      await this.#reply(peer, rejectReply(OrderRejectReason.noGateway, order.clientOrderId));
-      return undefined;
+      return rejectReply(OrderRejectReason.noGateway, order.clientOrderId);
     }
     const envelope = stampOrder(
       order,
       { deploymentId: this.#options.deploymentId, epoch: f.epoch },
       this.#options.now(),
     );
-    return { envelope, peer, clientOrderId: order.clientOrderId };
+    return { frame: Buffer.from(envelope), peer, clientOrderId: order.clientOrderId };
   }
 
   /** Sends stamped orders to the gateway as one message; if it cannot leave, each is rejected. */
-  async #forward(
-    orders: readonly { envelope: string; peer: Buffer; clientOrderId: string }[],
-  ): Promise<void> {
+  async #forward(orders: readonly Stamped[]): Promise<void> {
     const f = this.#figures;
     // The gate once more: it may have closed while the loop awaited a reject's send.
     if (!f.open) {
@@ -381,9 +380,15 @@ export class OrderPath {
         await this.#reply(o.peer, rejectReply(OrderRejectReason.closed, o.clientOrderId));
       return;
     }
-    for (const o of orders) this.#remember(o.clientOrderId, o.peer);
+    const frames: Buffer[] = [];
+    let bytes = 0;
+    for (const o of orders) {
+      this.#remember(o.clientOrderId, o.peer);
+      frames.push(o.frame);
+      bytes += o.frame.length;
+    }
     try {
-      await this.#upstream.socket.send(orders.map((o) => o.envelope));
+      await this.#upstream.socket.send(frames);
     } catch {
       // EAGAIN: no completed connection to the gateway (immediate, send timeout 0).
       f.droppedUnreachable += orders.length;
@@ -392,7 +397,7 @@ export class OrderPath {
       return;
     }
     f.forwarded += orders.length;
-    for (const o of orders) f.forwardedBytes += Buffer.byteLength(o.envelope);
+    f.forwardedBytes += bytes;
   }
 
   async #fromGateway(upstream: Upstream): Promise<void> {
@@ -450,10 +455,10 @@ export class OrderPath {
     connected.clear();
   }
 
-  /** Sends to a strategy peer; false (and counted) when it is gone or its queue is full. */
-  async #reply(peer: Buffer, ...frames: (Buffer | string)[]): Promise<boolean> {
+  /** Sends a frame to a strategy peer; false (and counted) when it is gone or its queue is full. */
+  async #reply(peer: Buffer, frame: Buffer | string): Promise<boolean> {
     try {
-      await this.#local.send([peer, ...frames]);
+      await this.#local.send([peer, frame]);
       return true;
     } catch {
       this.#figures.replyDrops += 1;

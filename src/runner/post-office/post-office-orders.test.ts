@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { RejectReply } from "./order-envelope.ts";
-import { MAX_ORDERS_PER_MESSAGE, OrderRejectReason } from "./order-path.ts";
+import { MAX_ORDERS_PER_SEND, OrderRejectReason } from "./order-path.ts";
 import { PostOffice } from "./post-office.ts";
 import { routeFor, tempRunDir, TestGateway, TestStrategy, waitFor } from "./post-office-test-kit.ts";
 
@@ -149,7 +149,7 @@ describe("post office: the order path", () => {
       sizes.length < n,
       `orders queued together share messages; got ${sizes.length} messages for ${n} orders`,
     );
-    assert.ok(Math.max(...sizes) <= MAX_ORDERS_PER_MESSAGE, `at most ${MAX_ORDERS_PER_MESSAGE} per message`);
+    assert.ok(Math.max(...sizes) <= MAX_ORDERS_PER_SEND, `at most ${MAX_ORDERS_PER_SEND} per message`);
     await waitFor(() => strategy.replies.length === repliesBefore + n, "every ack at the strategy");
     assert.deepEqual(
       strategy.replies.slice(repliesBefore).map((r) => r["clientOrderId"]),

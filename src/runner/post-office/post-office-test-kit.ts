@@ -137,13 +137,16 @@ export class TestGateway {
       for await (const [peer, ...frames] of this.router) {
         if (peer === undefined || frames.length === 0) continue;
         this.messageSizes.push(frames.length);
-        const acks: string[] = [];
-        for (const frame of frames) {
+        const envelopes = frames.map((frame) => {
           const envelope = JSON.parse(frame.toString()) as OrderEnvelope;
           this.received.push({ peer, envelope, bytes: frame.length });
-          acks.push(JSON.stringify({ type: "ack", clientOrderId: envelope.clientOrderId }));
-        }
-        if (ackOrders) await this.router.send([peer, ...acks]);
+          return envelope;
+        });
+        if (ackOrders)
+          await this.router.send([
+            peer,
+            ...envelopes.map((e) => JSON.stringify({ type: "ack", clientOrderId: e.clientOrderId })),
+          ]);
       }
     })();
     return this.address;
