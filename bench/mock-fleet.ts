@@ -30,7 +30,7 @@ export type MockFleetCommand =
 /** A reply to the parent. */
 export type MockFleetReply =
   | { readonly type: "ready" }
-  | { readonly type: "added"; readonly runners: number }
+  | { readonly type: "added" }
   | { readonly type: "window" }
   | {
       readonly type: "stats";
@@ -80,7 +80,7 @@ process.on("message", (c: MockFleetCommand) => {
     switch (c.cmd) {
       case "add":
         add(c.url, c.from, c.count, c.spacingMs);
-        reply({ type: "added", runners: mocks.length + c.count });
+        reply({ type: "added" });
         break;
       case "window":
         window = { sent: sent(), cpu: process.cpuUsage() };

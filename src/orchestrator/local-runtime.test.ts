@@ -4,11 +4,11 @@
  * root and writable cgroups; under CI=true their absence fails the file (cgroup-test-env.ts).
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { silentLogger } from "../core/logger.ts";
+import { tempDirs } from "../core/testing/temp-dirs.ts";
 import {
   cleanUpTestCgroups,
   realCgroupsForTest,
@@ -24,16 +24,20 @@ import { pidAlive } from "../runner/testing/pid-alive.ts";
 /** Waits up to 15 s: a real runner starts processes in cgroups here. */
 const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => poll(what, probe, 15_000);
 
+/** The local-demo layout's deployment once it runs with a pid. */
+const feederRunning = (o: RunningOrchestrator, what: string) =>
+  until(what, async () =>
+    (await o.core.listDeployments({ layout: "local-demo" })).find(
+      (x) => x.phase === "running" && x.pid !== null,
+    ),
+  );
+
 let cg: RealCgroups;
 let orch: RunningOrchestrator | undefined;
-const dirs: string[] = [];
+const dirs = tempDirs();
 const firstPort = 31_000 + (process.pid % 90) * 100;
 
-function tempDir(prefix: string, base = tmpdir()): string {
-  const d = mkdtempSync(join(base, prefix));
-  dirs.push(d);
-  return d;
-}
+const tempDir = (prefix: string, base?: string): string => dirs.make(prefix, base);
 
 before(async () => {
   cg = await realCgroupsForTest();
@@ -43,7 +47,7 @@ after(async () => {
   await orch?.close();
   // cg is unset when realCgroupsForTest threw (CI=true without root): that failure is the report.
   if (typeof cg !== "undefined") await cleanUpTestCgroups(cg);
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs.removeAll();
 });
 
 // A program that listens on the port it was given, and exits on SIGTERM.
@@ -112,11 +116,7 @@ describe("LocalRuntime: an orchestrator that runs services on its own machine", 
     if (cg.skip) return t.skip(cg.skip);
     assert.ok(orch);
     await orch.core.applyLayout(layout, "local-demo.yaml");
-    const d = await until("feeder running", async () =>
-      (await orch!.core.listDeployments({ layout: "local-demo" })).find(
-        (x) => x.phase === "running" && x.pid !== null,
-      ),
-    );
+    const d = await feederRunning(orch, "feeder running");
     assert.equal(d.nodeId, "local");
     pid = d.pid ?? 0;
     assert.ok(pidAlive(pid), `pid ${pid} is alive`);
@@ -142,11 +142,7 @@ describe("LocalRuntime: an orchestrator that runs services on its own machine", 
     if (cg.skip) return t.skip(cg.skip);
     assert.ok(orch);
     await orch.core.applyLayout(layout, "local-demo.yaml");
-    const d = await until("feeder running again", async () =>
-      (await orch!.core.listDeployments({ layout: "local-demo" })).find(
-        (x) => x.phase === "running" && x.pid !== null,
-      ),
-    );
+    const d = await feederRunning(orch, "feeder running again");
     const running = orch;
     orch = undefined;
     await running.close();

@@ -38,6 +38,8 @@ export function grpcJsTransport(baseUrl: string): Transport & { close(): void } 
   let client: grpc.Client | undefined;
   const connect = () =>
     (client ??= new grpc.Client(url.host, grpc.credentials.createInsecure(), {
+      // No keepalive pings: liveness is the orchestrator's answer to each heartbeat (the link's
+      // silence watchdog), and those answers also renew the lease.
       "grpc.use_local_subchannel_pool": 1,
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 1_000,

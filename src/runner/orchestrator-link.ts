@@ -134,8 +134,6 @@ export class OrchestratorLink {
   private transportFor(url: string): Transport {
     let transport = this.transports.get(url);
     if (transport === undefined) {
-      // No HTTP/2 pings: liveness is the orchestrator's answer to each heartbeat (see the
-      // silence watchdog); the acks also renew the lease.
       transport = this.options.transport?.(url) ?? grpcJsTransport(url);
       this.transports.set(url, transport);
     }

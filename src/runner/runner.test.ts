@@ -3,11 +3,12 @@
  * in tmpfs, the ZeroMQ post office) talking the real protocol to the orchestrator stub.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { silentLogger } from "../core/logger.ts";
+import { tempDirs } from "../core/testing/temp-dirs.ts";
 import {
   DatasetState,
   LogStream,
@@ -26,15 +27,11 @@ import { SpawnRequestSchema } from "../protocol/index.ts";
 
 let cg: RealCgroups;
 let stub: OrchestratorStub;
-const dirs: string[] = [];
+const dirs = tempDirs();
 const runners: Runner[] = [];
 const firstPort = 30_000 + (process.pid % 90) * 100;
 
-function tempDir(prefix: string, base = tmpdir()): string {
-  const d = mkdtempSync(join(base, prefix));
-  dirs.push(d);
-  return d;
-}
+const tempDir = (prefix: string, base?: string): string => dirs.make(prefix, base);
 
 let state = "";
 let run = "";
@@ -52,7 +49,7 @@ after(async () => {
   for (const r of runners) await r.close({ stopDeployments: true });
   await stub.close();
   await cleanUpTestCgroups(cg);
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs.removeAll();
 });
 
 async function startRunner(nodeId = "rt-1"): Promise<Runner> {

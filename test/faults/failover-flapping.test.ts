@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { auditReport, FaultCluster, type FaultRunner, sleep, until } from "./failover-kit.ts";
+import { auditReport, FaultCluster, type FaultRunner, ordersFrom, sleep, until } from "./failover-kit.ts";
 import { assertSafe } from "./fault-assert.ts";
 import { faultSeed, netnsUsable, requireNetns, runSchedule, seededSchedule } from "./lib/index.ts";
 
@@ -52,15 +52,7 @@ test("flapping partitions of the active runner on a seeded schedule: at most one
       async () => {
         const active = await c.role("active");
         if (active === undefined) return undefined;
-        return c
-          .audit()
-          .find(
-            (r) =>
-              r.kind === "order" &&
-              r.outcome === "accepted" &&
-              r.deploymentId === active.id &&
-              r.decidedAtMs >= healedAt,
-          );
+        return ordersFrom(c.audit(), active.id, healedAt).find((r) => r.outcome === "accepted");
       },
       20_000,
     );

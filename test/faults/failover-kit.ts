@@ -63,8 +63,6 @@ export interface FaultClusterOptions {
   readonly timings?: FaultTimings;
   /** The pinger's order period (ms). */
   readonly periodMs?: number;
-  /** The runners' self-fence kill grace (ms); default 1,000 (the runner's own default is 10 s). */
-  readonly selfFenceKillAfterMs?: number;
   /** Put the orchestrator → gateway control channel through this host:port instead (a DelayProxy). */
   readonly controlVia?: (control: { host: string; port: number }) => Promise<{ host: string; port: number }>;
   /** Serve each runner's Prometheus metrics on its namespace address (see {@link FaultCluster.orderPathFigures}). */
@@ -329,7 +327,7 @@ export class FaultCluster {
           `curveKeyFile: ${base}/curve.key`,
           // The kill after a self-fence comes 10 s after the lease by default (long enough for an
           // orchestrator restart to kill nothing); 1 s here, so the tests see it happen.
-          `selfFenceKillAfterMs: ${this.options.selfFenceKillAfterMs ?? 1_000}`,
+          "selfFenceKillAfterMs: 1000",
           ...(this.options.runnerMetrics ? [`metricsListen: "${r.ns.nsAddress}:9464"`] : []),
           "",
         ].join("\n"),

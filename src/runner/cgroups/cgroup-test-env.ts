@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { CgroupDriver } from "./cgroup.ts";
-import { detectCgroups } from "./detect-cgroups.ts";
+import { destroyAllGroups, detectCgroups } from "./detect-cgroups.ts";
 
 /** A real driver for a test file, or why there is none. */
 export interface RealCgroups {
@@ -52,9 +52,7 @@ export async function realCgroupsForTest(root = "/sys/fs/cgroup"): Promise<RealC
 export async function cleanUpTestCgroups(env: RealCgroups, root = "/sys/fs/cgroup"): Promise<void> {
   const { driver } = env;
   if (!driver) return;
-  const left = await driver.list();
-  for (const name of left) await (await driver.open(name))?.destroy();
-  await driver.removeParent();
+  const left = await destroyAllGroups(driver);
   assert.deepEqual(await findDirs(root, env.parent), [], `cgroup parent ${env.parent} was left behind`);
   assert.deepEqual(left, [], `groups left under ${env.parent} by the tests (now removed)`);
 }

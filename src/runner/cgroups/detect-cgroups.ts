@@ -61,6 +61,11 @@ export async function detectCgroups(options: DetectCgroupsOptions = {}): Promise
 export async function destroyCgroupParent(parent: string, root = "/sys/fs/cgroup"): Promise<string[]> {
   const driver = await detectCgroups({ root, parent });
   if (driver.kind === "none") return [];
+  return destroyAllGroups(driver);
+}
+
+/** Kills and removes every group of `driver`, then its parent; returns the names of the groups. */
+export async function destroyAllGroups(driver: CgroupDriver): Promise<string[]> {
   const names = await driver.list();
   for (const name of names) await (await driver.open(name))?.destroy();
   await driver.removeParent();

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { readProcStat } from "./proc-stat.ts";
 import { listDescendants } from "./process-tree.ts";
+import { pidAlive } from "../testing/pid-alive.ts";
 
 /** A fresh temporary directory; `cleanup` removes it and everything in it. */
 export async function tempDir(prefix: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
@@ -29,10 +30,9 @@ export async function waitFor(
   }
 }
 
-/** Whether `pid` is gone (no such process, or a zombie waiting for init). */
-export async function isGone(pid: number): Promise<boolean> {
-  const stat = await readProcStat(pid);
-  return stat === undefined || stat.state === "Z" || stat.state === "X";
+/** Whether `pid` is gone (no such process, or a zombie waiting for init): pidAlive's opposite. */
+export function isGone(pid: number): Promise<boolean> {
+  return Promise.resolve(!pidAlive(pid));
 }
 
 /**

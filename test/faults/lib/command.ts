@@ -83,5 +83,3 @@ export function signalQuietly(pid: number, signal: NodeJS.Signals): boolean {
     throw err;
   }
 }
-
-export { pidAlive } from "../../../src/runner/testing/pid-alive.ts";
