@@ -45,6 +45,34 @@ export function pendingDeployment(rec: DeploymentRecord, manifest: ServiceManife
   };
 }
 
+/**
+ * A new instance of a service, not yet running: a fresh id, no epoch (one is taken when an
+ * active's order path opens, order-gate.ts), wanted running, no restarts.
+ */
+export function newDeployment(
+  of: { layout: string; generation: number; role: "active" | "standby"; replica: number },
+  manifest: ServiceManifest,
+  placed: { nodeId: string | null; pendingReason: string | undefined },
+): Deployment {
+  return pendingDeployment(
+    {
+      id: newDeploymentId(of.layout, manifest.name, of.role, of.replica),
+      layout: of.layout,
+      service: manifest.name,
+      role: of.role,
+      replica: of.replica,
+      generation: of.generation,
+      nodeId: placed.nodeId,
+      epoch: 0n,
+      desired: "running",
+      restarts: 0,
+      createdAt: new Date().toISOString(),
+      pendingReason: placed.pendingReason,
+    },
+    manifest,
+  );
+}
+
 /** Whether a deployment is finished for good (a clean exit its policy does not restart) or given up. */
 export function isSettled(d: Deployment): boolean {
   if (d.rec.pendingReason?.startsWith("gave up")) return true;

@@ -80,18 +80,19 @@ export class GatewayOperations {
 
   /** The gateways that may hold `account`: those a layout's strategy trades it through, else all. */
   private gatewaysForAccount(account: string): string[] {
-    const known = this.deps.gateways?.names() ?? [];
-    if (known.length === 0) {
-      throw new HiveError(ErrorCode.FailedPrecondition, "this orchestrator has no gateways configured");
-    }
-    return gatewaysForAccount(account, this.applied(), known);
+    return gatewaysForAccount(account, this.applied(), this.gateways().names());
   }
 
   private gateway(name: string) {
+    return this.gateways().control(name);
+  }
+
+  /** The configured gateways; FailedPrecondition when there are none. */
+  private gateways(): Gateways {
     const gateways = this.deps.gateways;
-    if (!gateways)
+    if (gateways === undefined || gateways.names().length === 0)
       throw new HiveError(ErrorCode.FailedPrecondition, "this orchestrator has no gateways configured");
-    return gateways.control(name);
+    return gateways;
   }
 
   /** The applied layouts, as the trading rules see them. */

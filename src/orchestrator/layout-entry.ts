@@ -18,6 +18,16 @@ export interface LayoutEntry {
   pushing: Map<string, symbol>;
 }
 
+/** The entry of a layout just loaded or applied; a new generation keeps what its runners acknowledged. */
+export function newLayoutEntry(rec: LayoutRecord, layout: Layout, previous?: LayoutEntry): LayoutEntry {
+  return {
+    rec,
+    layout,
+    pushed: previous?.pushed ?? new Map<string, readonly Route[]>(),
+    pushing: previous?.pushing ?? new Map<string, symbol>(),
+  };
+}
+
 /** The applied layout `name`; NotFound, naming the applied ones, if there is none. */
 export function findLayout(layouts: ReadonlyMap<string, LayoutEntry>, name: string): LayoutEntry {
   const entry = layouts.get(name);

@@ -9,7 +9,7 @@ import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Layout, ServiceManifest } from "../domain/index.ts";
 import type { FailoverView } from "./control-plane.ts";
-import { newDeploymentId, pendingDeployment, trades, type Deployment } from "./deployment.ts";
+import { newDeployment, trades, type Deployment } from "./deployment.ts";
 import type { Gateways } from "./gateways.ts";
 import { activate, gatewaysOf, type Activation } from "./order-gate.ts";
 import type { ServiceProvider } from "./service-provider.ts";
@@ -184,24 +184,13 @@ export class LiveFailover {
       (s) => s.rec.layout === like.rec.layout && s.rec.service === like.rec.service,
     );
     const replica = Math.max(0, ...siblings.map((s) => s.rec.replica)) + 1;
-    const d = pendingDeployment(
-      {
-        id: newDeploymentId(like.rec.layout, like.rec.service, "standby", replica),
-        layout: like.rec.layout,
-        service: like.rec.service,
-        role: "standby",
-        replica,
-        generation: like.rec.generation,
-        nodeId: null,
-        epoch: 0n,
-        desired: "running",
-        restarts: 0,
-        createdAt: new Date().toISOString(),
-        pendingReason: "a new standby, to be placed",
-      },
-      like.manifest,
+    this.deps.add(
+      newDeployment(
+        { layout: like.rec.layout, generation: like.rec.generation, role: "standby", replica },
+        like.manifest,
+        { nodeId: null, pendingReason: "a new standby, to be placed" },
+      ),
     );
-    this.deps.add(d);
   }
 
   /**

@@ -35,7 +35,7 @@ export interface LocalRuntimeOptions {
  * (cgroups, processes, ports, post office, datasets) inside the orchestrator's process and talks
  * to it over the runner protocol through Connect's in-memory router transport instead of gRPC
  * on the network. The runner registers as one node (its `nodeId`) and keeps its lease with
- * heartbeats through the very code a remote runner's stream goes through (`runnerService`), so
+ * heartbeats through the very code a remote runner's stream goes through (`RunnerStream`), so
  * registry, leases, self-fencing and reconciliation behave as in a cluster. Every call is
  * delegated to a {@link ClusterRuntime} restricted to that node.
  *

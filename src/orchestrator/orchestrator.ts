@@ -1,7 +1,7 @@
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import { layoutSchema, parseYaml, ValidationError, type Layout } from "../domain/index.ts";
-import { validateLayout, type Route, type RoutingTables } from "../layout/index.ts";
+import { validateLayout, type RoutingTables } from "../layout/index.ts";
 import { ProcessState, type Register, type RunnerMessage } from "../protocol/index.ts";
 import { schedule, type ClusterState, type Explanation } from "../scheduler/index.ts";
 import type {
@@ -19,7 +19,7 @@ import type {
 import { isSettled, pendingDeployment, trades, type Deployment } from "./deployment.ts";
 import { GatewayOperations } from "./gateway-operations.ts";
 import type { Gateways } from "./gateways.ts";
-import { findLayout, findService, serviceChanges, type LayoutEntry } from "./layout-entry.ts";
+import { findLayout, findService, newLayoutEntry, serviceChanges, type LayoutEntry } from "./layout-entry.ts";
 import { LiveFailover } from "./live-failover.ts";
 import type { Activation } from "./order-gate.ts";
 import { clusterState, newDeployments, pendingRequest } from "./placement.ts";
@@ -42,7 +42,7 @@ import {
 } from "./views.ts";
 
 /** After a route push failed (the runner refused it, or did not acknowledge in time), the next try. */
-export const ROUTE_RETRY_MS = 1_000;
+const ROUTE_RETRY_MS = 1_000;
 
 /** Options of the orchestrator core. */
 export interface OrchestratorCoreOptions {
@@ -148,12 +148,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     for (const rec of await this.o.store.listLayouts()) {
       // The source as applied is the truth; the stored spec is the schema's output, for readers.
       const layout = parseYaml(rec.source, `${rec.name} (as applied)`, layoutSchema).value;
-      this.layouts.set(rec.name, {
-        rec,
-        layout,
-        pushed: new Map<string, readonly Route[]>(),
-        pushing: new Map<string, symbol>(),
-      });
+      this.layouts.set(rec.name, newLayoutEntry(rec, layout));
     }
     for (const rec of await this.o.store.listDeployments()) {
       const manifest = this.layouts.get(rec.layout)?.layout.services.find((s) => s.name === rec.service);
@@ -317,12 +312,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     const fresh = newDeployments(layout, [...added, ...changed], generation, this.clusterState(), this.seed);
     for (const d of fresh) this.deployments.set(d.rec.id, d);
     writes.push(...fresh.map((d) => d.rec));
-    const entry: LayoutEntry = {
-      rec,
-      layout,
-      pushed: previous?.pushed ?? new Map<string, readonly Route[]>(),
-      pushing: previous?.pushing ?? new Map<string, symbol>(),
-    };
+    const entry = newLayoutEntry(rec, layout, previous);
     this.layouts.set(layout.name, entry);
     await this.o.store.putLayout(rec);
     await this.o.store.putDeployments(writes);
@@ -414,12 +404,6 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
           now >= d.notBefore
         ) {
           if (d.rec.pendingReason?.startsWith("gave up")) continue;
-          if (
-            trades(d) &&
-            !this.provider.reachable(d.rec.nodeId) &&
-            d.rec.pendingReason?.includes("fenced failover")
-          )
-            continue;
           if (d.phase === "exited" && !wantsRestart(d.manifest.restart, 0)) continue; // finished
           this.start(d);
         }

@@ -3,7 +3,7 @@
  * scheduler sees, an apply's new instances placed all or nothing, and the request that places
  * one pending instance away from its siblings. Recording the outcome is the orchestrator's.
  */
-import type { Layout } from "../domain/index.ts";
+import type { Layout, ServiceManifest } from "../domain/index.ts";
 import {
   ClusterState,
   placeLayout,
@@ -11,7 +11,7 @@ import {
   type Allocation,
   type PlacementRequest,
 } from "../scheduler/index.ts";
-import { newDeploymentId, pendingDeployment, type Deployment } from "./deployment.ts";
+import { newDeployment, type Deployment } from "./deployment.ts";
 import type { Registry } from "./registry.ts";
 
 /** The cluster as the scheduler sees it: the registry's nodes and what is placed on them. */
@@ -25,6 +25,14 @@ export function clusterState(registry: Registry, deployments: Iterable<Deploymen
     allocations.push({ nodeId: d.rec.nodeId, demand: request.demand, inFlight: d.phase !== "running" });
   }
   return new ClusterState(nodes, allocations);
+}
+
+/** What the scheduler is asked for a service of a layout: by apply, and by `explain` (the same). */
+export function serviceRequest(layout: Layout, manifest: ServiceManifest): PlacementRequest {
+  return requestFromManifest(manifest, {
+    catalogue: layout.datasets,
+    key: `${layout.name}/${manifest.name}`,
+  });
 }
 
 /**
@@ -42,14 +50,12 @@ export function newDeployments(
   if (manifests.length === 0) return [];
   const items = manifests.map((m) => ({
     service: m.name,
-    request: requestFromManifest(m, { catalogue: layout.datasets, key: `${layout.name}/${m.name}` }),
+    request: serviceRequest(layout, m),
     standby: m.standby,
   }));
   const decision = placeLayout(cluster, items, { seed });
   const out: Deployment[] = [];
   for (const m of manifests) {
-    // Epochs are taken when an active's order path opens (order-gate.ts), not here.
-    const epoch = 0n;
     for (let replica = -1; replica < m.standby; replica++) {
       const role = replica < 0 ? "active" : "standby";
       const r = Math.max(0, replica);
@@ -57,23 +63,10 @@ export function newDeployments(
         ? decision.placements.find((p) => p.service === m.name && p.role === role && p.replica === r)
         : undefined;
       out.push(
-        pendingDeployment(
-          {
-            id: newDeploymentId(layout.name, m.name, role, r),
-            layout: layout.name,
-            service: m.name,
-            role,
-            replica: r,
-            generation,
-            nodeId: placed?.nodeId ?? null,
-            epoch,
-            desired: "running",
-            restarts: 0,
-            createdAt: new Date().toISOString(),
-            pendingReason: decision.ok ? undefined : decision.message,
-          },
-          m,
-        ),
+        newDeployment({ layout: layout.name, generation, role, replica: r }, m, {
+          nodeId: placed?.nodeId ?? null,
+          pendingReason: decision.ok ? undefined : decision.message,
+        }),
       );
     }
   }

@@ -88,8 +88,5 @@ export function forgetNode(entry: LayoutEntry, nodeId: string): void {
 
 /** Whether every node has acknowledged exactly the routes it should have now (`want`). */
 export function isRouted(entry: LayoutEntry, want: RoutingTables): boolean {
-  const nodes = new Set([...want.keys(), ...entry.pushed.keys()]);
-  return [...nodes].every(
-    (n) => JSON.stringify(entry.pushed.get(n) ?? []) === JSON.stringify(want.get(n) ?? []),
-  );
+  return diffRoutes(entry.pushed, want).size === 0;
 }

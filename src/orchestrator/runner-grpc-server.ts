@@ -25,8 +25,8 @@ const definition: grpc.ServiceDefinition = {
 
 /**
  * Serves the runner protocol to remote runners over gRPC (HTTP/2 cleartext) with grpc-js. Runners
- * speak it through Connect's gRPC transport; the server side is grpc-js because its streams are
- * callbacks, where Connect's server pipes every message through a chain of async iterables:
+ * speak it with grpc-js too (src/runner/grpc-transport.ts); both ends use grpc-js because its
+ * streams are callbacks, where Connect's pipe every message through a chain of async iterables:
  * with thousands of runners heartbeating, that chain was most of the orchestrator's CPU (see
  * docs/benchmarks.md, control plane).
  */

@@ -1,10 +1,10 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { AsyncQueue } from "../core/async-queue.ts";
+import type { Outbox } from "./runner-service.ts";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import {
   LogStream,
   OrchestratorMessageSchema,
-  type OrchestratorMessage,
   type RunnerMessage,
   type SpawnRequestSchema,
   type SpawnResponse,
@@ -12,10 +12,10 @@ import {
 } from "../protocol/index.ts";
 
 /**
- * How long a route update may go unacknowledged. A runner applies one in milliseconds; the
- * reconcile pass awaits the acks, so a runner that never answers must not hold every other
- * deployment's progress for long. On timeout the push is retried on a later pass (route updates
- * are upserts, so applying one twice is harmless).
+ * How long a route update may go unacknowledged. A runner applies one in milliseconds; while a
+ * push is out no other goes to that node (route-sync.ts), so one that is never answered must not
+ * hold the node's routes for long. On timeout it is pushed again after ROUTE_RETRY_MS (route
+ * updates are upserts, so applying one twice is harmless).
  */
 export const ROUTE_ACK_TIMEOUT_MS = 5_000;
 
@@ -43,7 +43,7 @@ export class RunnerSession {
 
   constructor(
     readonly nodeId: string,
-    private readonly outgoing: { push(m: OrchestratorMessage): void; close(): void },
+    private readonly outgoing: Outbox,
     private readonly timeoutMs = 30_000,
     private readonly routeTimeoutMs = ROUTE_ACK_TIMEOUT_MS,
   ) {}

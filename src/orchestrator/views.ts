@@ -6,10 +6,11 @@ import { HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import type { DatasetSpec } from "../domain/index.ts";
 import type { RoutingTables } from "../layout/index.ts";
-import { explain, requestFromManifest, type ClusterState, type Explanation } from "../scheduler/index.ts";
+import { explain, type ClusterState, type Explanation } from "../scheduler/index.ts";
 import type { DatasetView, DeploymentView, LayoutView, NodeView } from "./control-plane.ts";
 import { deploymentView, type Deployment } from "./deployment.ts";
 import { findLayout, findService, type LayoutEntry } from "./layout-entry.ts";
+import { serviceRequest } from "./placement.ts";
 import { toNodeSpec, type NodeEntry, type Registry } from "./registry.ts";
 import { isRouted } from "./route-sync.ts";
 import type { LayoutState } from "./store/store-records.ts";
@@ -87,11 +88,7 @@ export function deploymentViews(
 export function explainPlacement(s: ViewSource, layout: string, service: string): Explanation {
   const entry = findLayout(s.layouts, layout);
   const manifest = findService(entry, service);
-  const request = requestFromManifest(manifest, {
-    catalogue: entry.layout.datasets,
-    key: `${layout}/${service}`,
-  });
-  return explain(s.clusterState(), request, { seed: s.seed });
+  return explain(s.clusterState(), serviceRequest(entry.layout, manifest), { seed: s.seed });
 }
 
 /**
@@ -115,12 +112,7 @@ export function datasetViews(s: ViewSource, catalogue: readonly DatasetSpec[]): 
 }
 
 /** A registered node as the API shows it, with what is allocated on it. */
-export function nodeView(
-  entry: NodeEntry,
-  cluster: ClusterState,
-  silenceMs: number,
-  deployments: number,
-): NodeView {
+function nodeView(entry: NodeEntry, cluster: ClusterState, silenceMs: number, deployments: number): NodeView {
   const spec = toNodeSpec(entry);
   const i = cluster.lookup(entry.id);
   return {
@@ -150,7 +142,7 @@ export function nodeView(
  * and every route is applied; `pending` while something cannot be placed; `degraded` when
  * something failed; `deploying` in between.
  */
-export function layoutState(
+function layoutState(
   stored: LayoutState,
   deployments: readonly DeploymentView[],
   routed: boolean,
