@@ -1,8 +1,8 @@
 /**
  * The audit log: append-only rows in the `audit` table of the gateway's database, each written in
- * the same transaction as the state change it justifies, numbered by `seq`. This file reads it:
- * `readAudit(stateDir)` works while the gateway runs (WAL, normal locking), and the formatting for
- * `hive gateway audit`.
+ * the same transaction as the state change it justifies, numbered by `seq`. This file reads the
+ * table (`queryAudit`) and formats records for `hive gateway audit`; rows past
+ * `auditArchiveAfterDays` move to files (audit-archive.ts, whose `readAudit(stateDir)` reads both).
  *
  * Kinds and outcomes:
  *   order      accepted | rejected (code = reject code) | duplicate
@@ -12,7 +12,6 @@
  *   authorize  authorized        revoke   revoked
  */
 import type Database from "better-sqlite3";
-import { openGatewayDbReadOnly } from "./gateway-db.ts";
 
 /** One row of the audit log. */
 export interface AuditRecord {
@@ -78,16 +77,6 @@ export function queryAudit(db: Database.Database, query: AuditQuery = {}): Audit
     receivedAtMs: r.received_at_ms,
     decidedAtMs: r.decided_at_ms,
   }));
-}
-
-/** Reads the audit log of the gateway state directory `stateDir` (safe while the gateway runs). */
-export function readAudit(stateDir: string, query: AuditQuery = {}): AuditRecord[] {
-  const db = openGatewayDbReadOnly(stateDir);
-  try {
-    return queryAudit(db, query);
-  } finally {
-    db.close();
-  }
 }
 
 /** One line per record, for people: `seq time kind outcome code account id deployment@epoch`. */

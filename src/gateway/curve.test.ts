@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, test } from "node:test";
 import * as zmq from "zeromq";
 import { HiveError } from "../core/hive-error.ts";
-import { readAudit } from "./audit.ts";
+import { readAudit } from "./audit-archive.ts";
 import { GatewayClient } from "./control-client.ts";
 import { startGateway, type RunningGateway } from "./gateway-server.ts";
 import { keyPairPath, loadOrCreateKeyPair, type CurveKeyPair } from "./keys.ts";

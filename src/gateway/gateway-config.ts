@@ -6,6 +6,7 @@
  *   brokerTimeoutMs: 2000
  *   maxOrderAgeMs: 1000        # an order older than this on arrival is refused (0: never)
  *   orderIdRetentionDays: 7    # a consumed client order id is a duplicate this long (0: forever)
+ *   auditArchiveAfterDays: 7   # older audit rows move to <state>/audit-archive/ files (0: never)
  *   risk:
  *     default: { maxOrderQty: 10000, maxNotional: 5000000, maxOrdersPerSecond: 500, duplicativeWindowMs: 0 }
  *     accounts:
@@ -51,6 +52,11 @@ export const DEFAULT_MAX_ORDER_AGE_MS = 1_000;
 /** How long a consumed client order id is remembered, by default: a week. */
 export const DEFAULT_ORDER_ID_RETENTION_DAYS = 7;
 
+/** How long an audit row stays in the database before it moves to the archive files, by default. */
+export const DEFAULT_AUDIT_ARCHIVE_AFTER_DAYS = 7;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 const limitsSchema = z.strictObject({
   maxOrderQty: z.number().positive("a quantity above zero").optional(),
   maxNotional: z.number().positive("a notional above zero").optional(),
@@ -62,6 +68,7 @@ const configSchema = z.strictObject({
   brokerTimeoutMs: z.number().int("whole milliseconds").positive("above zero").optional(),
   maxOrderAgeMs: z.number().int("whole milliseconds").nonnegative("0 (off) or more").optional(),
   orderIdRetentionDays: z.number().nonnegative("0 (forever) or more days").optional(),
+  auditArchiveAfterDays: z.number().nonnegative("0 (never) or more days").optional(),
   risk: z
     .strictObject({
       default: limitsSchema.optional(),
@@ -83,6 +90,11 @@ export interface GatewayConfig {
    * saw it; 0 keeps every id forever. Orders still live are kept whatever their age.
    */
   readonly orderIdRetentionMs: number;
+  /**
+   * Audit rows decided longer ago than this move from the database to gzipped files in
+   * `<state>/audit-archive/` (audit-archive.ts); 0 keeps every row in the database.
+   */
+  readonly auditArchiveAfterMs: number;
   readonly defaultLimits: RiskLimits;
   /** Per-account limits, already merged over the default block. */
   readonly accountLimits: ReadonlyMap<string, RiskLimits>;
@@ -98,6 +110,7 @@ export interface GatewayConfigInput {
   readonly brokerTimeoutMs?: number;
   readonly maxOrderAgeMs?: number;
   readonly orderIdRetentionDays?: number;
+  readonly auditArchiveAfterDays?: number;
   readonly risk?: {
     readonly default?: RiskLimitsInput;
     readonly accounts?: Readonly<Record<string, RiskLimitsInput>>;
@@ -113,8 +126,9 @@ export function compileGatewayConfig(input: GatewayConfigInput): GatewayConfig {
   return {
     brokerTimeoutMs: input.brokerTimeoutMs ?? DEFAULT_BROKER_TIMEOUT_MS,
     maxOrderAgeMs: input.maxOrderAgeMs ?? DEFAULT_MAX_ORDER_AGE_MS,
-    orderIdRetentionMs: Math.round(
-      (input.orderIdRetentionDays ?? DEFAULT_ORDER_ID_RETENTION_DAYS) * 24 * 60 * 60 * 1000,
+    orderIdRetentionMs: Math.round((input.orderIdRetentionDays ?? DEFAULT_ORDER_ID_RETENTION_DAYS) * DAY_MS),
+    auditArchiveAfterMs: Math.round(
+      (input.auditArchiveAfterDays ?? DEFAULT_AUDIT_ARCHIVE_AFTER_DAYS) * DAY_MS,
     ),
     defaultLimits,
     accountLimits,

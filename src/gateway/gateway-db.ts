@@ -176,7 +176,8 @@ function takeLock(dir: string): { close(): void } {
   return { close: () => held.open && held.close() };
 }
 
-function fsyncDirectory(dir: string): void {
+/** Makes a directory's entries (a file created or renamed in it) durable. */
+export function fsyncDirectory(dir: string): void {
   const fd = openSync(dir, "r");
   try {
     fsyncSync(fd);

@@ -15,7 +15,10 @@ export interface GatewayMetrics {
 }
 
 /** Builds the metrics of a gateway. */
-export function gatewayMetrics(core: GatewayCore): GatewayMetrics {
+export function gatewayMetrics(
+  core: GatewayCore,
+  archive: { readonly rowsArchived: number },
+): GatewayMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ component: "gateway" });
   // Counters read from the core's own counts at scrape time.
@@ -49,6 +52,15 @@ export function gatewayMetrics(core: GatewayCore): GatewayMetrics {
     collect() {
       this.reset();
       for (const [code, n] of Object.entries(core.counters.rejected)) this.inc({ code }, n);
+    },
+  });
+  new Counter({
+    name: "hive_gateway_audit_rows_archived_total",
+    help: "Audit rows moved from the database to the archive files (auditArchiveAfterDays)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(archive.rowsArchived);
     },
   });
   new Gauge({

@@ -10,11 +10,12 @@
  * another component in the same process (`hive dev`, tests running several gateways).
  */
 import type { Server } from "node:http";
+import { join } from "node:path";
 import { collectDefaultMetrics } from "prom-client";
 import * as zmq from "zeromq";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { silentLogger } from "../core/logger.ts";
-import { queryAudit } from "./audit.ts";
+import { ARCHIVE_DIR, AuditArchiver, queryAuditWithArchive } from "./audit-archive.ts";
 import type { BrokerAdapter } from "./broker-adapter.ts";
 import { GatewayCore } from "./gateway-core.ts";
 import type { AccountView, GatewayStatus } from "./gateway-control.ts";
@@ -49,6 +50,11 @@ export interface RunningGateway {
   accounts(account?: string): AccountView[];
   /** Replies that could not be delivered. */
   replyDrops(): number;
+  /**
+   * Moves the audit rows past `auditArchiveAfterDays` to the archive files now (the gateway also
+   * does it every minute); resolves with the number of rows moved.
+   */
+  archiveAudit(): Promise<number>;
   /** Rejects if the gateway stopped on its own (a failed batch); never resolves otherwise. */
   readonly failure: Promise<never>;
   /** Closes sockets, stops timers, closes the database. Idempotent. */
@@ -120,7 +126,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     orders.bindSync(anyPort(o.ordersListen));
     control.bindSync(anyPort(o.controlListen));
 
-    const metrics = gatewayMetrics(core);
+    const archiveDir = join(o.stateDir, ARCHIVE_DIR);
+    const archiver = new AuditArchiver({
+      db: state.db,
+      dir: archiveDir,
+      // Pass-through writes no audit rows.
+      afterMs: o.passThrough ? 0 : o.config.auditArchiveAfterMs,
+      now: options.now ?? Date.now,
+      log,
+    });
+    closers.push(() => archiver.close());
+    const metrics = gatewayMetrics(core, archiver);
     const feed = new MarketDataFeed(context, (symbol, price) => late.loop?.price(symbol, price), log);
     closers.push(() => feed.close());
     const setMarketData = (sources: readonly string[]) => {
@@ -139,11 +155,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       broker,
       orders,
       control,
-      controlDeps: { setMarketData, readAudit: (q) => queryAudit(state.db, q) },
+      controlDeps: { setMarketData, readAudit: (q) => queryAuditWithArchive(state.db, archiveDir, q) },
       log,
       onBatch: metrics.onBatch,
       onFatal: (err) => {
         fail(err);
+        void archiver.close();
         orders.close();
         control.close();
       },
@@ -156,6 +173,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await running.close();
     });
 
+    archiver.start();
     const initial: unknown = o.marketData ?? JSON.parse(readMeta(state.db, "marketData") ?? "[]");
     if (Array.isArray(initial) && initial.length > 0) feed.setSources(initial as string[]);
 
@@ -194,6 +212,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       status: () => core.status(),
       accounts: (account) => core.accounts(account),
       replyDrops: () => running.replyDrops,
+      archiveAudit: () => archiver.archiveNow(),
       failure,
       close: () => {
         closing ??= closeAll().then(() => log.info("gateway closed"));

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { readAudit } from "./audit.ts";
+import { readAudit } from "./audit-archive.ts";
 import { GatewayClient } from "./control-client.ts";
 import { compileGatewayConfig } from "./gateway-config.ts";
 import { MAX_ORDERS_PER_MESSAGE } from "./gateway-loop.ts";

@@ -10,7 +10,8 @@ export type {
   GatewayStatus,
   OpenOrderView,
 } from "./gateway-control.ts";
-export { readAudit, formatAuditLine, type AuditQuery, type AuditRecord } from "./audit.ts";
+export { formatAuditLine, type AuditQuery, type AuditRecord } from "./audit.ts";
+export { readAudit, readArchive, listArchive, ARCHIVE_DIR } from "./audit-archive.ts";
 export {
   loadOrCreateKeyPair,
   keyPairPath,

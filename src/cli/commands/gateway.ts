@@ -100,7 +100,9 @@ export function registerGateway(program: Command, io: CliIo): void {
 
   gateway
     .command("audit")
-    .description("print the audit log of the gateway's --state directory (safe while the gateway runs)")
+    .description(
+      "print the audit log of the gateway's --state directory, its archive files included (safe while the gateway runs)",
+    )
     .option("--account <account>", "only this account")
     .option("--after <seq>", "only records after this sequence number", "0")
     .option("--limit <n>", "at most this many records")
