@@ -97,6 +97,10 @@ export class GatewayClient implements GatewayControl {
     return this.#call("kill", { account, reason }) as Promise<{ cancelled: number }>;
   }
 
+  async runners(): Promise<Readonly<Record<string, string>>> {
+    return ((await this.#call("runners", {})) as { runners: Record<string, string> }).runners;
+  }
+
   async unkill(account: string): Promise<void> {
     await this.#call("unkill", { account });
   }

@@ -7,6 +7,7 @@
  *   fence       account, deploymentId, epoch       FenceResult (a refused fence is ok: true, result.ok: false)
  *   authorize   nodeId, publicKey                  {}
  *   revoke      nodeId                             {}
+ *   runners     -                                  {runners: {nodeId: publicKey}} (the authorized keys)
  *   kill        account, reason                    {cancelled}
  *   unkill      account                            {}
  *   accounts    account?                           {accounts: AccountView[]}
@@ -26,6 +27,7 @@ export const CONTROL_OPS = [
   "fence",
   "authorize",
   "revoke",
+  "runners",
   "kill",
   "unkill",
   "accounts",
@@ -89,6 +91,8 @@ function dispatch(args: Args, deps: ControlDeps): unknown {
     case "revoke":
       core.revoke(text(args, "nodeId"));
       return {};
+    case "runners":
+      return { runners: core.runners() };
     case "kill":
       return core.kill(text(args, "account"), typeof args.reason === "string" ? args.reason : "");
     case "unkill":

@@ -83,6 +83,8 @@ export interface GatewayControl {
   authorize(nodeId: string, publicKey: string): Promise<void>;
   /** Removes a runner's key; its connections are refused from the next handshake on. */
   revoke(nodeId: string): Promise<void>;
+  /** The runner keys the gateway admits, by node id. */
+  runners(): Promise<Readonly<Record<string, string>>>;
   /** The kill switch: blocks new orders for the account and cancels its resting orders. */
   kill(account: string, reason: string): Promise<{ readonly cancelled: number }>;
   /** Lifts the kill switch. */

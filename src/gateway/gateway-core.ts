@@ -561,6 +561,11 @@ export class GatewayCore {
     this.#audit("revoke", "revoked", null, {}, JSON.stringify({ nodeId }));
   }
 
+  /** The authorized runner keys, by node id. */
+  runners(): Record<string, string> {
+    return Object.fromEntries(this.#runners);
+  }
+
   /** The node id an orders-socket key belongs to, if it is authorized. */
   runnerOf(publicKey: string): string | undefined {
     return this.#runnerKeys.get(publicKey);

@@ -334,4 +334,13 @@ describe("gateway", () => {
     const r2 = await runner.next((x) => x.type === "reject" && x.clientOrderId === "", 5_000, from);
     assert.equal(r2.code, "malformed");
   });
+
+  test("runners: the keys authorized, by node id; a revoked one is gone", async () => {
+    const key = "o)FI+kE3ZX)E2h)+x9v[4tSd1qKC2]8VM&YVIj35";
+    await control.authorize("node-r", key);
+    assert.equal((await control.runners())["node-r"], key);
+    await control.revoke("node-r");
+    assert.equal((await control.runners())["node-r"], undefined);
+    await assert.rejects(control.authorize("node-r", "short"), /40-character Z85 public key/);
+  });
 });

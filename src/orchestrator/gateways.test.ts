@@ -58,6 +58,7 @@ describe("Gateways", () => {
       [{ name: "paper", orders: "tcp://h:1", control: "tcp://h:2", publicKey: "" }],
       () => fake,
       silentLogger(),
+      { revokeAfterMs: 0 },
     );
     fake.down = true;
     gateways.setRunnerKey("n1", KEY);
@@ -76,6 +77,48 @@ describe("Gateways", () => {
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(fake.authorized.has("n1"), false);
     assert.throws(() => gateways.control("other"), /no gateway other \(configured: paper\)/);
+    await gateways.close();
+  });
+
+  test("after a restart, keys the gateway holds for nodes that never register again are revoked once the grace period is over", async () => {
+    const fake = new FakeGateway();
+    const OTHER = "o)FI+kE3ZX)E2h)+x9v[4tSd1qKC2]8VM&YVIj35";
+    fake.authorized.set("gone", KEY);
+    fake.authorized.set("back", OTHER);
+    let now = 1_000;
+    const gateways = new Gateways(
+      [{ name: "paper", orders: "tcp://h:1", control: "tcp://h:2", publicKey: "" }],
+      () => fake,
+      silentLogger(),
+      { revokeAfterMs: 30_000, now: () => now },
+    );
+    const settle = () => new Promise((r) => setTimeout(r, 20));
+    let authorizeCalls = 0;
+    const authorize = fake.authorize.bind(fake);
+    fake.authorize = (nodeId, key) => {
+      authorizeCalls += 1;
+      return authorize(nodeId, key);
+    };
+    gateways.setRunnerKey("back", OTHER);
+    gateways.sync();
+    await settle();
+    assert.deepEqual(Object.fromEntries(fake.authorized), { gone: KEY, back: OTHER }, "nothing revoked yet");
+    assert.equal(authorizeCalls, 0, "a key the gateway already holds is not pushed again");
+
+    now += 29_999;
+    gateways.sync();
+    await settle();
+    assert.ok(fake.authorized.has("gone"), "still inside the grace period");
+
+    now += 1;
+    gateways.sync();
+    await settle();
+    assert.deepEqual(Object.fromEntries(fake.authorized), { back: OTHER });
+    // The node comes back later: its key is pushed again.
+    gateways.setRunnerKey("gone", KEY);
+    gateways.sync();
+    await settle();
+    assert.equal(fake.authorized.get("gone"), KEY);
     await gateways.close();
   });
 });

@@ -7,6 +7,12 @@
  * Pushes are idempotent and retried: what a gateway should have is kept here as desired state,
  * and `sync()` (called on every reconcile pass) sends what it does not have yet. A gateway that
  * restarts keeps what it was told (it writes it down), and a push it missed is sent again.
+ *
+ * Keys are revoked only once `revokeAfterMs` have passed since this orchestrator started: the
+ * first sync of a gateway reads the keys it holds (the `runners` op), and a key whose node has not
+ * registered again by then is revoked, so the key of a node that went away while the orchestrator
+ * was down (or restarting) does not stay authorized forever; a live runner re-registers within
+ * its reconnect backoff (at most 5 s), well inside the default 30 s.
  */
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
@@ -29,11 +35,24 @@ export interface GatewayConfig {
 /** Opens the control channel to one gateway. */
 export type ConnectGateway = (config: GatewayConfig) => GatewayControl;
 
+/** How long after start the orchestrator waits before it revokes keys of nodes that have not registered. */
+export const DEFAULT_REVOKE_AFTER_MS = 30_000;
+
+/** Options of {@link Gateways}. */
+export interface GatewaysOptions {
+  /** See the file comment (default DEFAULT_REVOKE_AFTER_MS). */
+  readonly revokeAfterMs?: number;
+  /** Monotonic clock, ms (default performance.now). */
+  readonly now?: () => number;
+}
+
 interface GatewayLink {
   readonly config: GatewayConfig;
   readonly control: GatewayControl;
-  /** nodeId → the key this gateway has acknowledged. */
+  /** nodeId → the key this gateway has acknowledged (or listed). */
   readonly authorized: Map<string, string>;
+  /** Whether the gateway's own list of keys has been read into `authorized`. */
+  listed: boolean;
   /** The market-data sources it has acknowledged, joined, or undefined if never sent. */
   marketData: string | undefined;
   /** A sync of this gateway is on its way. */
@@ -48,9 +67,19 @@ export class Gateways {
   /** gateway name → market-data sources wanted. */
   readonly #marketData = new Map<string, readonly string[]>();
   readonly #log: Logger;
+  readonly #now: () => number;
+  /** Monotonic ms from which keys of unregistered nodes are revoked. */
+  readonly #revokeFrom: number;
 
-  constructor(configs: readonly GatewayConfig[], connect: ConnectGateway, log: Logger) {
+  constructor(
+    configs: readonly GatewayConfig[],
+    connect: ConnectGateway,
+    log: Logger,
+    options: GatewaysOptions = {},
+  ) {
     this.#log = log;
+    this.#now = options.now ?? (() => performance.now());
+    this.#revokeFrom = this.#now() + (options.revokeAfterMs ?? DEFAULT_REVOKE_AFTER_MS);
     for (const config of configs) {
       if (this.#links.has(config.name)) {
         throw new HiveError(ErrorCode.InvalidArgument, `gateway ${config.name} is configured twice`);
@@ -59,6 +88,7 @@ export class Gateways {
         config,
         control: connect(config),
         authorized: new Map(),
+        listed: false,
         marketData: undefined,
         syncing: false,
       });
@@ -124,16 +154,23 @@ export class Gateways {
 
   async #syncOne(link: GatewayLink): Promise<void> {
     try {
+      if (!link.listed) {
+        const held = await link.control.runners();
+        link.authorized.clear();
+        for (const [nodeId, key] of Object.entries(held)) link.authorized.set(nodeId, key);
+        link.listed = true;
+      }
       for (const [nodeId, key] of this.#runnerKeys) {
         if (link.authorized.get(nodeId) === key) continue;
         await link.control.authorize(nodeId, key);
         link.authorized.set(nodeId, key);
         this.#log.info({ gateway: link.config.name, nodeId }, "runner key authorized at the gateway");
       }
-      // A runner that registered again without a key (CURVE turned off on it) keeps none: the
-      // one it had is revoked, so that key can open no new connection.
+      // A runner that registered again without a key (CURVE turned off on it) keeps none, and a
+      // node that has not registered since this orchestrator started has none either (once the
+      // grace period is over): its key is revoked, so it can open no new connection.
       for (const nodeId of [...link.authorized.keys()]) {
-        if (this.#runnerKeys.has(nodeId)) continue;
+        if (this.#runnerKeys.has(nodeId) || this.#now() < this.#revokeFrom) continue;
         await link.control.revoke(nodeId);
         link.authorized.delete(nodeId);
         this.#log.info({ gateway: link.config.name, nodeId }, "runner key revoked at the gateway");

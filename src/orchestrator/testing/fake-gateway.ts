@@ -67,6 +67,11 @@ export class FakeGateway implements GatewayControl {
     return Promise.resolve();
   }
 
+  runners(): Promise<Readonly<Record<string, string>>> {
+    this.#check("runners");
+    return Promise.resolve(Object.fromEntries(this.authorized));
+  }
+
   kill(account: string): Promise<{ readonly cancelled: number }> {
     this.#check("kill");
     this.killed.add(account);
