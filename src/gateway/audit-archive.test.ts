@@ -251,7 +251,11 @@ describe("audit archive", () => {
       const all = readAudit(dir);
       assert.deepEqual(all.slice(0, before.length), before);
       assert.ok(all.some((r) => r.clientOrderId === "new-0" && r.outcome === "accepted"));
-      assert.deepEqual(await control.audit({ limit: 10_000 }), all, "the control op reads the archive too");
+      assert.deepEqual(
+        await control.audit({ limit: 10_000 }),
+        all.slice(before.length),
+        "the control op answers from the table: the rows not archived yet",
+      );
 
       const seqs = all.map((r) => r.seq);
       assert.deepEqual(

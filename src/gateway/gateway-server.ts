@@ -15,7 +15,7 @@ import { collectDefaultMetrics } from "prom-client";
 import * as zmq from "zeromq";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { silentLogger } from "../core/logger.ts";
-import { ARCHIVE_DIR, AuditArchiver, queryAuditWithArchive } from "./audit-archive.ts";
+import { ARCHIVE_DIR, AuditArchiver, queryUnarchived } from "./audit-archive.ts";
 import type { BrokerAdapter } from "./broker-adapter.ts";
 import { GatewayCore } from "./gateway-core.ts";
 import type { AccountView, GatewayStatus } from "./gateway-control.ts";
@@ -155,7 +155,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       broker,
       orders,
       control,
-      controlDeps: { setMarketData, readAudit: (q) => queryAuditWithArchive(state.db, archiveDir, q) },
+      controlDeps: { setMarketData, readAudit: (q) => queryUnarchived(state.db, archiveDir, q) },
       log,
       onBatch: metrics.onBatch,
       onFatal: (err) => {
