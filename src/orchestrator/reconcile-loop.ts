@@ -7,6 +7,8 @@ import type { Logger } from "../core/logger.ts";
  */
 export class ReconcileLoop {
   private running = false;
+  /** Settles when the pass under way (and its go-rounds) ends. */
+  private current: Promise<void> = Promise.resolve();
   private again = false;
   private stopped = false;
   /** Retry timers: close() clears them. */
@@ -40,6 +42,8 @@ export class ReconcileLoop {
       return;
     }
     this.running = true;
+    let done = (): void => undefined;
+    this.current = new Promise((resolve) => (done = resolve));
     try {
       do {
         this.again = false;
@@ -49,6 +53,7 @@ export class ReconcileLoop {
       this.log.error({ err }, "reconcile pass failed");
     } finally {
       this.running = false;
+      done();
     }
   }
 
@@ -71,6 +76,6 @@ export class ReconcileLoop {
 
   /** Resolves once no pass is running. */
   async idle(): Promise<void> {
-    while (this.running) await new Promise((r) => setTimeout(r, 5));
+    while (this.running) await this.current;
   }
 }
