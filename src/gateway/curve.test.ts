@@ -107,4 +107,18 @@ describe("CURVE and ZAP", () => {
     assert.ok(!readAudit(join(dir, "state")).some((r) => r.clientOrderId === "after-revoke"));
     assert.equal((await control.status()).authorizedRunners, 0);
   });
+
+  test("two node ids with one key: revoking one leaves the other admitted", async () => {
+    const shared = zmq.curveKeyPair();
+    await control.authorize("old-name", shared.publicKey);
+    await control.authorize("new-name", shared.publicKey);
+    await control.revoke("old-name");
+    assert.deepEqual(Object.keys(await control.runners()), ["new-name"]);
+    const runner = new OrderClient(gw.ordersAddress, { serverKey: gw.publicKey ?? "", keys: shared });
+    clients.push(runner);
+    await runner.send(envelope("dep-1", 1n, { account: "ACC", clientOrderId: "shared-key" }));
+    const ack = await runner.next((r) => r.clientOrderId === "shared-key" && r.type === "ack");
+    assert.equal(ack.status, "filled");
+    await control.revoke("new-name");
+  });
 });

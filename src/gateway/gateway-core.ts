@@ -545,9 +545,9 @@ export class GatewayCore {
         `authorize ${nodeId}: expected a 40-character Z85 public key`,
       );
     const previous = this.#runners.get(nodeId);
-    if (previous !== undefined) this.#runnerKeys.delete(previous);
     this.#sql.authorize(nodeId, publicKey, this.#o.now());
     this.#runners.set(nodeId, publicKey);
+    if (previous !== undefined) this.#indexKey(previous);
     this.#runnerKeys.set(publicKey, nodeId);
     this.#audit("authorize", "authorized", null, {}, JSON.stringify({ nodeId, publicKey }));
   }
@@ -555,10 +555,26 @@ export class GatewayCore {
   /** Removes a runner key. */
   revoke(nodeId: string): void {
     const previous = this.#runners.get(nodeId);
-    if (previous !== undefined) this.#runnerKeys.delete(previous);
     this.#runners.delete(nodeId);
+    if (previous !== undefined) this.#indexKey(previous);
     this.#sql.revoke(nodeId);
     this.#audit("revoke", "revoked", null, {}, JSON.stringify({ nodeId }));
+  }
+
+  /**
+   * Points a key at a node that still holds it, or drops it: two node ids may share a key (a
+   * renamed node, one key file for two runners), and revoking one must not shut the other out.
+   */
+  #indexKey(publicKey: string): void {
+    const holder = this.#runnerKeys.get(publicKey);
+    if (holder !== undefined && this.#runners.get(holder) === publicKey) return;
+    for (const [node, key] of this.#runners) {
+      if (key === publicKey) {
+        this.#runnerKeys.set(publicKey, node);
+        return;
+      }
+    }
+    this.#runnerKeys.delete(publicKey);
   }
 
   /** The authorized runner keys, by node id. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { silentLogger } from "../core/logger.ts";
-import { Gateways, parseGatewayFlag } from "./gateways.ts";
+import { Gateways, parseGatewayFlag, RELIST_MS } from "./gateways.ts";
 import { compileOrchestratorOptions, DEFAULT_TIMINGS } from "./orchestrator-options.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
 
@@ -60,6 +60,7 @@ describe("Gateways", () => {
       silentLogger(),
       { revokeAfterMs: 0 },
     );
+    gateways.armRevocation();
     fake.down = true;
     gateways.setRunnerKey("n1", KEY);
     gateways.setMarketData("paper", ["tcp://b:2", "tcp://a:1", "tcp://a:1"]);
@@ -93,6 +94,14 @@ describe("Gateways", () => {
       { revokeAfterMs: 30_000, now: () => now },
     );
     const settle = () => new Promise((r) => setTimeout(r, 20));
+    now += 60_000;
+    gateways.sync();
+    await settle();
+    assert.ok(
+      fake.authorized.has("gone"),
+      "nothing is revoked before revocation is armed (runners cannot register yet)",
+    );
+    gateways.armRevocation();
     let authorizeCalls = 0;
     const authorize = fake.authorize.bind(fake);
     fake.authorize = (nodeId, key) => {
@@ -119,6 +128,51 @@ describe("Gateways", () => {
     gateways.sync();
     await settle();
     assert.equal(fake.authorized.get("gone"), KEY);
+
+    // The gateway lost its state (a fresh state directory): the keys are read again and pushed.
+    fake.authorized.clear();
+    now += RELIST_MS;
+    gateways.sync();
+    await settle();
+    assert.deepEqual(Object.fromEntries(fake.authorized), { back: OTHER, gone: KEY });
+    await gateways.close();
+  });
+
+  test("a runner that registers while its key's revoke is on the wire gets its key pushed after it", async () => {
+    const fake = new FakeGateway();
+    fake.authorized.set("slow", KEY);
+    // The control channel is FIFO: calls reach the gateway in order, here only on release.
+    const wire: (() => void)[] = [];
+    let release = (): void => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    for (const op of ["authorize", "revoke"] as const) {
+      const real = fake[op].bind(fake) as (nodeId: string, key?: string) => Promise<void>;
+      fake[op] = (nodeId: string, key?: string) => {
+        const applied = new Promise<void>((resolve) => wire.push(() => void real(nodeId, key).then(resolve)));
+        return gate.then(() => applied);
+      };
+    }
+    void gate.then(() => {
+      for (const apply of wire) apply();
+    });
+    const gateways = new Gateways(
+      [{ name: "paper", orders: "tcp://h:1", control: "tcp://h:2", publicKey: "" }],
+      () => fake,
+      silentLogger(),
+      { revokeAfterMs: 0 },
+    );
+    gateways.armRevocation();
+    gateways.sync();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(wire.length, 1, "the revoke of the unregistered node is on its way");
+    gateways.setRunnerKey("slow", KEY);
+    const ensured = gateways.ensureAuthorized("paper", "slow");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(wire.length, 2, "the key is pushed again behind the revoke");
+    release();
+    await ensured;
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(fake.authorized.get("slow"), KEY);
     await gateways.close();
   });
 });

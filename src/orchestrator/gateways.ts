@@ -8,11 +8,14 @@
  * and `sync()` (called on every reconcile pass) sends what it does not have yet. A gateway that
  * restarts keeps what it was told (it writes it down), and a push it missed is sent again.
  *
- * Keys are revoked only once `revokeAfterMs` have passed since this orchestrator started: the
- * first sync of a gateway reads the keys it holds (the `runners` op), and a key whose node has not
- * registered again by then is revoked, so the key of a node that went away while the orchestrator
- * was down (or restarting) does not stay authorized forever; a live runner re-registers within
- * its reconnect backoff (at most 5 s), well inside the default 30 s.
+ * Which keys a gateway holds is read from it (the `runners` op) on the first sync and again every
+ * RELIST_MS, so a gateway that lost its state directory gets every key pushed again. Keys are
+ * revoked only once `revokeAfterMs` have passed since `armRevocation()` (called when runners can
+ * register): a key whose node has not registered since is then revoked, so the key of a node that
+ * went away while the orchestrator was down (or restarting) does not stay authorized forever; a
+ * live runner re-registers within its reconnect backoff (at most 5 s), well inside the default
+ * 30 s. A gateway is kept by one orchestrator (one leader at a time): another one's runners would
+ * be revoked here.
  */
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
@@ -38,6 +41,9 @@ export type ConnectGateway = (config: GatewayConfig) => GatewayControl;
 /** How long after start the orchestrator waits before it revokes keys of nodes that have not registered. */
 export const DEFAULT_REVOKE_AFTER_MS = 30_000;
 
+/** How often the keys a gateway holds are read from it again. */
+export const RELIST_MS = 10_000;
+
 /** Options of {@link Gateways}. */
 export interface GatewaysOptions {
   /** See the file comment (default DEFAULT_REVOKE_AFTER_MS). */
@@ -51,8 +57,8 @@ interface GatewayLink {
   readonly control: GatewayControl;
   /** nodeId → the key this gateway has acknowledged (or listed). */
   readonly authorized: Map<string, string>;
-  /** Whether the gateway's own list of keys has been read into `authorized`. */
-  listed: boolean;
+  /** When (monotonic ms) the gateway's own list of keys was last read into `authorized`. */
+  listedAt: number | undefined;
   /** The market-data sources it has acknowledged, joined, or undefined if never sent. */
   marketData: string | undefined;
   /** A sync of this gateway is on its way. */
@@ -68,8 +74,9 @@ export class Gateways {
   readonly #marketData = new Map<string, readonly string[]>();
   readonly #log: Logger;
   readonly #now: () => number;
-  /** Monotonic ms from which keys of unregistered nodes are revoked. */
-  readonly #revokeFrom: number;
+  readonly #revokeAfterMs: number;
+  /** Monotonic ms from which keys of unregistered nodes are revoked (never until armed). */
+  #revokeFrom = Number.POSITIVE_INFINITY;
 
   constructor(
     configs: readonly GatewayConfig[],
@@ -79,7 +86,7 @@ export class Gateways {
   ) {
     this.#log = log;
     this.#now = options.now ?? (() => performance.now());
-    this.#revokeFrom = this.#now() + (options.revokeAfterMs ?? DEFAULT_REVOKE_AFTER_MS);
+    this.#revokeAfterMs = options.revokeAfterMs ?? DEFAULT_REVOKE_AFTER_MS;
     for (const config of configs) {
       if (this.#links.has(config.name)) {
         throw new HiveError(ErrorCode.InvalidArgument, `gateway ${config.name} is configured twice`);
@@ -88,7 +95,7 @@ export class Gateways {
         config,
         control: connect(config),
         authorized: new Map(),
-        listed: false,
+        listedAt: undefined,
         marketData: undefined,
         syncing: false,
       });
@@ -123,6 +130,15 @@ export class Gateways {
     return [...this.#links].map(([name, l]) => [name, l.control]);
   }
 
+  /**
+   * Starts the grace period after which keys of nodes that have not registered are revoked; the
+   * orchestrator calls it once runners can reach it (after a slow start, the period has not been
+   * spent waiting for a listener that was not there yet).
+   */
+  armRevocation(): void {
+    if (this.#revokeFrom === Number.POSITIVE_INFINITY) this.#revokeFrom = this.#now() + this.#revokeAfterMs;
+  }
+
   /** Records a runner's key (from its Register); pushed to every gateway by `sync`. */
   setRunnerKey(nodeId: string, publicKey: string): void {
     if (publicKey === "") this.#runnerKeys.delete(nodeId);
@@ -154,11 +170,11 @@ export class Gateways {
 
   async #syncOne(link: GatewayLink): Promise<void> {
     try {
-      if (!link.listed) {
+      if (link.listedAt === undefined || this.#now() - link.listedAt >= RELIST_MS) {
         const held = await link.control.runners();
         link.authorized.clear();
         for (const [nodeId, key] of Object.entries(held)) link.authorized.set(nodeId, key);
-        link.listed = true;
+        link.listedAt = this.#now();
       }
       for (const [nodeId, key] of this.#runnerKeys) {
         if (link.authorized.get(nodeId) === key) continue;
@@ -169,10 +185,17 @@ export class Gateways {
       // A runner that registered again without a key (CURVE turned off on it) keeps none, and a
       // node that has not registered since this orchestrator started has none either (once the
       // grace period is over): its key is revoked, so it can open no new connection.
-      for (const nodeId of [...link.authorized.keys()]) {
+      for (const [nodeId, key] of [...link.authorized]) {
         if (this.#runnerKeys.has(nodeId) || this.#now() < this.#revokeFrom) continue;
-        await link.control.revoke(nodeId);
+        // Forgotten before the call: a runner that registers while the revoke is on its way gets
+        // its key pushed by ensureAuthorized, on the same channel, so after the revoke.
         link.authorized.delete(nodeId);
+        try {
+          await link.control.revoke(nodeId);
+        } catch (err) {
+          if (!link.authorized.has(nodeId)) link.authorized.set(nodeId, key);
+          throw err;
+        }
         this.#log.info({ gateway: link.config.name, nodeId }, "runner key revoked at the gateway");
       }
       const wanted = this.#marketData.get(link.config.name);

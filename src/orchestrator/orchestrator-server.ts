@@ -85,6 +85,7 @@ export async function startOrchestrator(
       throw err;
     });
   }
+  gateways?.armRevocation();
   const runnerUrl = runners?.url ?? LOCAL_RUNNER_URL;
   const http = deps.httpApi?.(core);
   const httpUrl = http ? await http.listen(options.httpListen) : undefined;
