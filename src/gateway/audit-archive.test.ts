@@ -5,24 +5,27 @@
  * they were, and a running gateway archives its own rows while its idempotency is untouched.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { pino } from "pino";
+import { memoryIo } from "../cli/io.ts";
+import { main } from "../cli/main.ts";
 import { tempDirs } from "../core/testing/temp-dirs.ts";
 import { silentLogger } from "../core/logger.ts";
 import { queryAudit, type AuditRecord } from "./audit.ts";
 import {
   ARCHIVE_DIR,
   archiveFileName,
+  archivedThroughSeq,
   AuditArchiver,
   listArchive,
   MAX_ROWS_PER_FILE,
   readAudit,
 } from "./audit-archive.ts";
 import { GatewayClient } from "./control-client.ts";
-import { openGatewayDb, type GatewayDb } from "./gateway-db.ts";
+import { openGatewayDb, writeMeta, type GatewayDb } from "./gateway-db.ts";
 import { startGateway } from "./gateway-server.ts";
 import { GatewayStatements } from "./gateway-statements.ts";
 import { envelope, OrderClient } from "./testing/order-client.ts";
@@ -119,29 +122,34 @@ describe("audit archive", () => {
     }
   });
 
-  test("a crash after the file and before the delete: no row read twice, the next step deletes them", async () => {
+  /** Puts rows back in the table with their seq, as a crash before their delete leaves them. */
+  function putBack(state: GatewayDb, rows: readonly AuditRecord[]): void {
+    const insert = state.db.prepare(
+      "INSERT INTO audit (seq, kind, outcome, code, account, client_order_id, deployment_id, epoch, detail, received_at_ms, decided_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    for (const r of rows)
+      insert.run(
+        r.seq,
+        r.kind,
+        r.outcome,
+        r.code,
+        r.account,
+        r.clientOrderId,
+        r.deploymentId,
+        r.epoch,
+        r.detail,
+        r.receivedAtMs,
+        r.decidedAtMs,
+      );
+  }
+
+  test("a crash after the archived-through mark and before the delete: no row read twice, the next step deletes them", async () => {
     const { dir, state, rows } = stateWith(300, 100);
     try {
       assert.equal(await archiver(dir, state).archiveNow(), 300);
-      // Put the archived rows back, as a crash between the rename and the delete leaves them,
-      // and a temporary file, as a crash during a write leaves it.
-      const insert = state.db.prepare(
-        "INSERT INTO audit (seq, kind, outcome, code, account, client_order_id, deployment_id, epoch, detail, received_at_ms, decided_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      );
-      for (const r of rows.slice(0, 300))
-        insert.run(
-          r.seq,
-          r.kind,
-          r.outcome,
-          r.code,
-          r.account,
-          r.clientOrderId,
-          r.deploymentId,
-          r.epoch,
-          r.detail,
-          r.receivedAtMs,
-          r.decidedAtMs,
-        );
+      assert.equal(archivedThroughSeq(state.db), 300);
+      // The archived rows back in the table, and a temporary file, as a crash during a write leaves it.
+      putBack(state, rows.slice(0, 300));
       const tmp = join(dir, ARCHIVE_DIR, `${archiveFileName(301, 400)}.tmp`);
       writeFileSync(tmp, "half a file");
       assert.equal(queryAudit(state.db).length, 400);
@@ -151,6 +159,67 @@ describe("audit archive", () => {
       assert.equal(queryAudit(state.db)[0]?.seq, 301, "the rows already archived are gone from the table");
       assert.ok(!existsSync(tmp), "the temporary file is removed");
       assert.deepEqual(readAudit(dir), rows);
+      assert.equal(state.db.pragma("synchronous", { simple: true }), 2, "synchronous is FULL again");
+    } finally {
+      state.close();
+    }
+  });
+
+  test("a crash after the rename and before the mark: the file is checked against the table and adopted", async () => {
+    const { dir, state, rows } = stateWith(300, 100);
+    try {
+      assert.equal(await archiver(dir, state).archiveNow(), 300);
+      // As if the mark had not been written: the file is there, the rows too.
+      writeMeta(state.db, "auditArchivedThrough", "0");
+      putBack(state, rows.slice(0, 300));
+      assert.deepEqual(readAudit(dir), rows, "readers take the table past the mark: each row once");
+
+      const lines: string[] = [];
+      const log = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
+      assert.equal(await archiver(dir, state, T0 + 10 * DAY - 1, log).archiveNow(), 0);
+      assert.match(lines.join(""), /file adopted after a crash/);
+      assert.equal(archivedThroughSeq(state.db), 300);
+      assert.equal(queryAudit(state.db)[0]?.seq, 301, "the adopted file's rows are deleted");
+      assert.equal(listArchive(join(dir, ARCHIVE_DIR)).length, 1, "not archived a second time");
+      assert.deepEqual(readAudit(dir), rows);
+    } finally {
+      state.close();
+    }
+  });
+
+  test("a database made afresh under an old archive: archiving stops with an error and deletes nothing", async () => {
+    const old = stateWith(300, 0);
+    assert.equal(await archiver(old.dir, old.state).archiveNow(), 300);
+    old.state.close();
+    // A new database in the same state directory (a restore, or a lost file), with rows of its own.
+    rmSync(join(old.dir, "gateway.db"));
+    rmSync(join(old.dir, "gateway.db-wal"), { force: true });
+    rmSync(join(old.dir, "gateway.db-shm"), { force: true });
+    const state = openGatewayDb(old.dir);
+    try {
+      const sql = new GatewayStatements(state.db);
+      for (let i = 0; i < 20; i++)
+        sql.audit({ ...old.rows[i]!, clientOrderId: `new-${i}`, decidedAtMs: T0 + i });
+      const mine = queryAudit(state.db);
+      const lines: string[] = [];
+      const log = pino({ level: "error" }, { write: (line: string) => void lines.push(line) });
+      assert.equal(await archiver(old.dir, state, T0 + 10 * DAY - 1, log).archiveNow(), 0);
+      assert.match(lines.join(""), /they are not its own rows.*Archiving is stopped and no row is deleted/);
+      assert.deepEqual(queryAudit(state.db), mine, "every row of the new database kept");
+      assert.deepEqual(readAudit(old.dir), mine, "readers show this database's rows, not the old archive's");
+    } finally {
+      state.close();
+    }
+  });
+
+  test("archive files an operator removed are not archived again, nor read", async () => {
+    const { dir, state, rows } = stateWith(300, 100);
+    try {
+      assert.equal(await archiver(dir, state).archiveNow(), 300);
+      for (const f of listArchive(join(dir, ARCHIVE_DIR))) rmSync(f.path);
+      assert.equal(await archiver(dir, state).archiveNow(), 0);
+      assert.equal(listArchive(join(dir, ARCHIVE_DIR)).length, 0);
+      assert.deepEqual(readAudit(dir), rows.slice(300), "the table above the mark; the kept row once");
     } finally {
       state.close();
     }
@@ -188,9 +257,37 @@ describe("audit archive", () => {
     }
   });
 
+  test("hive gateway audit: the archive and the table as one log; a removed file is a note on stderr", async () => {
+    const { dir, state, rows } = stateWith(MAX_ROWS_PER_FILE + 10, 5);
+    try {
+      assert.equal(await archiver(dir, state).archiveNow(), MAX_ROWS_PER_FILE + 10);
+    } finally {
+      state.close();
+    }
+    const cli = async (...args: string[]) => {
+      const io = memoryIo();
+      const code = await main(["node", "hive", "gateway", "audit", "--state", dir, ...args], io);
+      return { code, out: io.stdout, err: io.stderr.join("\n") };
+    };
+    const all = await cli("--json", "--after", String(MAX_ROWS_PER_FILE - 3));
+    assert.equal(all.code, 0);
+    assert.deepEqual(
+      all.out.map((line) => (JSON.parse(line) as AuditRecord).seq),
+      rows.slice(MAX_ROWS_PER_FILE - 3).map((r) => r.seq),
+    );
+    assert.equal(all.err, "");
+    // The first file shipped elsewhere and removed.
+    rmSync(listArchive(join(dir, ARCHIVE_DIR))[0]!.path);
+    const rest = await cli("--limit", "3");
+    assert.equal(rest.out.length, 3);
+    assert.match(rest.out[0] ?? "", new RegExp(`^${MAX_ROWS_PER_FILE + 1} `));
+    assert.match(rest.err, new RegExp(`note: seq 1–${MAX_ROWS_PER_FILE} are not in ${dir}`));
+  });
+
   test("a damaged archive file is named by readers", () => {
     const dir = dirs.make("hive-archive-bad-");
     const state = openGatewayDb(dir);
+    writeMeta(state.db, "auditArchivedThrough", "2");
     state.close();
     const archive = join(dir, ARCHIVE_DIR);
     const name = archiveFileName(1, 2);

@@ -13,21 +13,33 @@
  * long-term storage as they appear (and delete them here once shipped, if you like: readers then
  * start at the first file left).
  *
+ * How far the archive goes is the database's to say, not the files': the meta key
+ * `auditArchivedThrough` (the last seq archived). So a database restored from a backup, or made
+ * afresh, under an old archive directory is noticed (the files go past what it has archived, and
+ * their rows do not match its own) and archiving stops with an error instead of deleting rows
+ * the files do not hold; and files an operator removed change nothing.
+ *
  * One archiving step, in this order, so that a crash anywhere loses no row and no reader sees one
  * twice:
- *   1. read the oldest rows, in seq order, up to the first one decided after the cutoff (at most
- *      MAX_ROWS_PER_FILE), a chunk at a time, yielding to the event loop between chunks;
- *   2. write them gzipped to `<name>.tmp`, fsync it, rename it to its name, fsync the directory;
- *   3. delete them from the table, a chunk per transaction, yielding between chunks.
- * A crash between 2 and 3 leaves rows both in a file and in the table: readers take table rows
- * only above the last archived seq, and the next step deletes them first. A crash during 2 leaves
- * a `.tmp` file, deleted by the next step. Steps run on the gateway's thread (one connection, as
- * every write of the gateway), every ARCHIVE_EVERY_MS and at start; chunks keep each stall to a
- * few milliseconds.
+ *   1. read the oldest rows above `auditArchivedThrough`, in seq order, up to the first one
+ *      decided after the cutoff (at most MAX_ROWS_PER_FILE), a chunk at a time, each chunk into a
+ *      gzip stream, yielding to the event loop between chunks;
+ *   2. write the file as `<name>.tmp`, fsync it, rename it to its name, fsync the directory;
+ *   3. set `auditArchivedThrough` to its last seq;
+ *   4. delete its rows from the table, a chunk per transaction, yielding between chunks.
+ * Steps 3 and 4 commit without an fsync of their own (a WAL keeps commits in order, so a delete
+ * that survives a crash implies the step 3 before it survived too; the next batch's commit fsyncs
+ * them). A crash between 2 and 3 leaves a file past `auditArchivedThrough` whose rows are still in
+ * the table: the next step checks that they match, and adopts the file. A crash during 2 leaves a
+ * `.tmp` file, deleted by the next step. Readers take files up to `auditArchivedThrough` and the
+ * table above it, in one read transaction: a row deleted before their snapshot is in a file
+ * renamed before it, so none is missed or read twice. Steps run on the gateway's thread (one
+ * connection, as every write of the gateway), every ARCHIVE_EVERY_MS and at start; chunks keep
+ * each hold of the thread to a few milliseconds (`npm run bench:audit-archive`).
  */
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { once } from "node:events";
 import { createGzip, gunzipSync } from "node:zlib";
@@ -35,7 +47,7 @@ import type Database from "better-sqlite3";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import { queryAudit, type AuditQuery, type AuditRecord } from "./audit.ts";
-import { fsyncDirectory, openGatewayDbReadOnly } from "./gateway-db.ts";
+import { openGatewayDbReadOnly, readMeta, writeMeta } from "./gateway-db.ts";
 
 /** The archive's directory inside a gateway state directory. */
 export const ARCHIVE_DIR = "audit-archive";
@@ -46,10 +58,30 @@ export const MAX_ROWS_PER_FILE = 50_000;
 /** How often a running gateway looks for rows to archive. */
 export const ARCHIVE_EVERY_MS = 60_000;
 
+/** The meta key holding the last seq archived. */
+const THROUGH_KEY = "auditArchivedThrough";
+
+/** The last seq archived, as the database says (0: none). */
+export function archivedThroughSeq(db: Database.Database): number {
+  return Number(readMeta(db, THROUGH_KEY) ?? 0);
+}
+
 /** Rows read (and encoded) between two yields to the event loop. */
 const READ_CHUNK = 250;
 /** Rows deleted per transaction. */
 const DELETE_CHUNK = 1_000;
+/** A row decided this far in the future is worth a warning (the clock went back meanwhile). */
+const CLOCK_SLACK_MS = 60_000;
+
+/** fsyncs a directory (its entries: a file created or renamed in it) off the event loop. */
+async function syncDirectory(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
 
 const FILE_NAME = /^audit-(\d{12})-(\d{12})\.jsonl\.gz$/;
 
@@ -83,18 +115,21 @@ export function listArchive(dir: string): ArchiveFile[] {
   return files.sort((a, b) => a.firstSeq - b.firstSeq);
 }
 
-/** The last seq the archive holds (0 when it holds none). */
-export function archivedThrough(dir: string): number {
-  return listArchive(dir).at(-1)?.lastSeq ?? 0;
-}
-
-/** Reads archived rows matching `query` (seq after `afterSeq`, the account, at most `limit`). */
-export function readArchive(dir: string, query: AuditQuery = {}): AuditRecord[] {
+/**
+ * Reads archived rows matching `query` (seq after `afterSeq` and up to `throughSeq`, the account,
+ * at most `limit`).
+ */
+export function readArchive(
+  dir: string,
+  query: AuditQuery & { readonly throughSeq?: number } = {},
+): AuditRecord[] {
   const after = query.afterSeq ?? 0;
+  const through = query.throughSeq ?? Number.POSITIVE_INFINITY;
   const limit = query.limit ?? Number.POSITIVE_INFINITY;
   const out: AuditRecord[] = [];
   for (const file of listArchive(dir)) {
     if (file.lastSeq <= after) continue;
+    if (file.firstSeq > through) break;
     let lines: string[];
     try {
       lines = gunzipSync(readFileSync(file.path)).toString("utf8").split("\n");
@@ -120,6 +155,7 @@ export function readArchive(dir: string, query: AuditQuery = {}): AuditRecord[] 
           { cause: err },
         );
       }
+      if (r.seq > through) break;
       if (r.seq <= after || (query.account !== undefined && r.account !== query.account)) continue;
       out.push(r);
       if (out.length >= limit) return out;
@@ -128,29 +164,32 @@ export function readArchive(dir: string, query: AuditQuery = {}): AuditRecord[] 
   return out;
 }
 
-/** The table's rows above the archive (those not archived yet), oldest first. */
-export function queryUnarchived(
-  db: Database.Database,
-  archiveDir: string,
-  query: AuditQuery = {},
-): AuditRecord[] {
-  return queryAudit(db, { ...query, afterSeq: Math.max(query.afterSeq ?? 0, archivedThrough(archiveDir)) });
+/** The table's rows not archived yet (above `auditArchivedThrough`), oldest first. */
+export function queryUnarchived(db: Database.Database, query: AuditQuery = {}): AuditRecord[] {
+  return queryAudit(db, { ...query, afterSeq: Math.max(query.afterSeq ?? 0, archivedThroughSeq(db)) });
 }
 
-/** The whole log, oldest first: archived rows, then the table's rows above the archive. */
+/**
+ * The whole log, oldest first: the archive's rows up to `auditArchivedThrough`, then the table's
+ * rows above it, in one read transaction (see the file comment).
+ */
 export function queryAuditWithArchive(
   db: Database.Database,
   archiveDir: string,
   query: AuditQuery = {},
 ): AuditRecord[] {
-  const archived = readArchive(archiveDir, query);
-  const limit = query.limit;
-  if (limit !== undefined && archived.length >= limit) return archived;
-  const rest = queryUnarchived(db, archiveDir, {
-    ...query,
-    limit: limit === undefined ? undefined : limit - archived.length,
-  });
-  return archived.length === 0 ? rest : [...archived, ...rest];
+  return db.transaction(() => {
+    // The first read pins the snapshot: every row deleted before it is in a file renamed before it.
+    const through = archivedThroughSeq(db);
+    const archived = through === 0 ? [] : readArchive(archiveDir, { ...query, throughSeq: through });
+    const limit = query.limit;
+    if (limit !== undefined && archived.length >= limit) return archived;
+    const rest = queryUnarchived(db, {
+      ...query,
+      limit: limit === undefined ? undefined : limit - archived.length,
+    });
+    return archived.length === 0 ? rest : [...archived, ...rest];
+  })();
 }
 
 /** Reads the audit log of the gateway state directory `stateDir`, archive included (safe while the gateway runs). */
@@ -187,6 +226,8 @@ export class AuditArchiver {
   readonly #lastSeq: Database.Statement<[], number | null>;
   readonly #deleteRange: Database.Statement<[number, number]>;
   #chain: Promise<number> = Promise.resolve(0);
+  /** Why archiving stopped for good (the archive and the database disagree), if it did. */
+  #disagreement: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -228,19 +269,25 @@ export class AuditArchiver {
 
   async #run(): Promise<number> {
     const { afterMs, dir, log } = this.#o;
-    if (afterMs === 0 || this.#stopped) return 0;
+    if (afterMs === 0 || this.#stopped || this.#disagreement !== undefined) return 0;
     let moved = 0;
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (!existsSync(dir)) {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        await syncDirectory(dirname(dir));
+      }
       await this.#removeTemporaries();
-      let through = archivedThrough(dir);
-      // Rows a crash left in the table after their file was written (see the file comment).
+      let through = await this.#adoptFileAfterCrash(archivedThroughSeq(this.#o.db));
+      if (through === undefined) return 0;
+      // Rows a crash left in the table after their step 3 (see the file comment).
       await this.#deleteThrough(through);
       for (;;) {
         const run = await this.#collect(through, this.#o.now() - afterMs);
         if (run === undefined) break;
         const file = await this.#write(run);
         through = run.lastSeq;
+        const last = through;
+        this.#withoutFsync(() => writeMeta(this.#o.db, THROUGH_KEY, String(last)));
         await this.#deleteThrough(through);
         moved += run.rows;
         this.rowsArchived += run.rows;
@@ -255,6 +302,52 @@ export class AuditArchiver {
       );
     }
     return moved;
+  }
+
+  /**
+   * The last seq archived, after checking the files against the database: a file past
+   * `auditArchivedThrough` is either the one a crash left between steps 2 and 3 (its rows are
+   * still in the table, the same: it is adopted) or the sign of a database that is not the one
+   * the archive was made from (archiving stops, with an error, and deletes nothing). Undefined
+   * when archiving must stop.
+   */
+  async #adoptFileAfterCrash(through: number): Promise<number | undefined> {
+    const beyond = listArchive(this.#o.dir).filter((f) => f.lastSeq > through);
+    const file = beyond[0];
+    if (file === undefined) return through;
+    const inFile =
+      beyond.length === 1 && file.firstSeq === through + 1
+        ? readArchive(this.#o.dir, { afterSeq: through })
+        : [];
+    const inTable = queryAudit(this.#o.db, { afterSeq: through, limit: inFile.length });
+    const same =
+      inFile.length > 0 &&
+      inFile.length === inTable.length &&
+      inFile.every((r, i) => JSON.stringify(r) === JSON.stringify(inTable[i]));
+    if (same) {
+      this.#withoutFsync(() => writeMeta(this.#o.db, THROUGH_KEY, String(file.lastSeq)));
+      this.#o.log.info({ file: file.path }, "gateway: audit archive file adopted after a crash");
+      await yieldToLoop();
+      return file.lastSeq;
+    }
+    this.#disagreement =
+      `${this.#o.dir} holds rows through seq ${beyond.at(-1)?.lastSeq} that this database has not ` +
+      `archived (it archived through ${through}), and they are not its own rows: a database ` +
+      "restored or made afresh under an old archive? Archiving is stopped and no row is deleted; " +
+      "move the archive directory aside and restart the gateway";
+    this.#o.log.error({ dir: this.#o.dir }, `gateway: audit archive: ${this.#disagreement}`);
+    return undefined;
+  }
+
+  /** Runs a write of the archiver with synchronous = NORMAL (see the file comment), then FULL again. */
+  #withoutFsync(write: () => void): void {
+    const { db } = this.#o;
+    db.pragma("synchronous = NORMAL");
+    try {
+      write();
+    } finally {
+      db.pragma("synchronous = FULL");
+    }
   }
 
   /**
@@ -285,6 +378,11 @@ export class AuditArchiver {
         for (const r of chunk) {
           if (r.decidedAtMs >= cutoffMs) {
             reachedCutoff = true;
+            if (r.decidedAtMs > this.#o.now() + CLOCK_SLACK_MS)
+              this.#o.log.warn(
+                { seq: r.seq, decidedAtMs: r.decidedAtMs },
+                "gateway: audit archive: a row decided in the future (the clock went back?) holds up archiving until the clock passes it",
+              );
             break;
           }
           if (rows === 0) firstSeq = r.seq;
@@ -318,7 +416,7 @@ export class AuditArchiver {
       await fh.close();
     }
     await rename(tmp, path);
-    fsyncDirectory(dir);
+    await syncDirectory(dir);
     return path;
   }
 
@@ -334,18 +432,11 @@ export class AuditArchiver {
       const first = this.#firstSeq.get() ?? null;
       const through = Math.min(seq, (this.#lastSeq.get() ?? 0) - 1);
       if (first === null || first > through) return;
-      // Without an fsync of its own (synchronous = NORMAL for this one statement): losing a
-      // delete in a crash only leaves rows that the next step deletes again, and readers skip
-      // them meanwhile; the next batch's commit fsyncs the WAL, this delete's pages with it.
-      // An fsync here would stall the gateway's thread for as long as the disk takes (up to
-      // 50 ms measured on this machine's shared disk).
-      const { db } = this.#o;
-      db.pragma("synchronous = NORMAL");
-      try {
-        this.#deleteRange.run(first, Math.min(through, first + DELETE_CHUNK - 1));
-      } finally {
-        db.pragma("synchronous = FULL");
-      }
+      // Without an fsync of its own: losing a delete in a crash only leaves rows that the next
+      // step deletes again, and readers skip them meanwhile; the next batch's commit fsyncs the
+      // WAL, this delete's pages with it. An fsync here would hold the gateway's thread for as
+      // long as the disk takes (up to 50 ms measured on this machine's shared disk).
+      this.#withoutFsync(() => this.#deleteRange.run(first, Math.min(through, first + DELETE_CHUNK - 1)));
       await yieldToLoop();
     }
   }

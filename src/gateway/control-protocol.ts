@@ -13,7 +13,7 @@
  *   accounts    account?                           {accounts: AccountView[]}
  *   marketData  sources: string[]                  {}
  *   status      -                                  GatewayStatus
- *   audit       afterSeq?, limit?, account?        {records: AuditRecord[]}
+ *   audit       afterSeq?, limit?, account?        {records: AuditRecord[]} (the rows not archived yet)
  *
  * Dispatch runs inside the gateway loop's batch transaction, so a fence's write commits before
  * its answer is sent.

@@ -155,7 +155,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       broker,
       orders,
       control,
-      controlDeps: { setMarketData, readAudit: (q) => queryUnarchived(state.db, archiveDir, q) },
+      controlDeps: { setMarketData, readAudit: (q) => queryUnarchived(state.db, q) },
       log,
       onBatch: metrics.onBatch,
       onFatal: (err) => {

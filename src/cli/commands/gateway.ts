@@ -118,6 +118,14 @@ export function registerGateway(program: Command, io: CliIo): void {
       if (limit !== undefined && !(Number.isInteger(limit) && limit > 0))
         throw new UsageError(`--limit: found "${flags.limit}", expected a count above 0`);
       const records = readAudit(state, { afterSeq, limit, account: flags.account });
-      for (const r of records) io.out(flags.json === true ? JSON.stringify(r) : formatAuditLine(r));
+      // The log's seq has no holes: without --account, a jump means archive files someone
+      // removed (shipped elsewhere), which readers skip: said on stderr where the hole is.
+      let expected = afterSeq + 1;
+      for (const r of records) {
+        io.out(flags.json === true ? JSON.stringify(r) : formatAuditLine(r));
+        if (flags.account === undefined && r.seq > expected)
+          io.err(`note: seq ${expected}–${r.seq - 1} are not in ${state} (archive files moved elsewhere?)`);
+        expected = r.seq + 1;
+      }
     });
 }
