@@ -76,7 +76,7 @@ export class GatewayStatements {
       "INSERT INTO audit (kind, outcome, code, account, client_order_id, deployment_id, epoch, detail, received_at_ms, decided_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
     this.#order = db.prepare(
-      "INSERT INTO orders (account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price, consumed_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, client_order_id) DO UPDATE SET status = excluded.status",
+      "INSERT INTO orders (account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price, consumed_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (consumed_at_ms, account, client_order_id) DO UPDATE SET status = excluded.status",
     );
     this.#position = db.prepare(
       "INSERT INTO positions (account, symbol, qty) VALUES (?, ?, ?) ON CONFLICT (account, symbol) DO UPDATE SET qty = excluded.qty",
@@ -94,7 +94,7 @@ export class GatewayStatements {
     this.#revoke = db.prepare("DELETE FROM runners WHERE node_id = ?");
     this.#forgetFinal = db
       .prepare(
-        `DELETE FROM orders WHERE (account, client_order_id) IN (SELECT account, client_order_id FROM orders WHERE consumed_at_ms < ? AND status IN (${[...FINAL_STATUSES].map((f) => `'${f}'`).join(", ")}) LIMIT ?) RETURNING account, client_order_id`,
+        `DELETE FROM orders WHERE (consumed_at_ms, account, client_order_id) IN (SELECT consumed_at_ms, account, client_order_id FROM orders WHERE consumed_at_ms < ? AND status IN (${[...FINAL_STATUSES].map((f) => `'${f}'`).join(", ")}) LIMIT ?) RETURNING account, client_order_id`,
       )
       .raw();
   }

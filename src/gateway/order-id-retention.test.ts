@@ -165,7 +165,7 @@ test("a version-1 state file is migrated: its ids are kept a whole retention fro
   const opened = openGatewayDb(dir);
   try {
     const db = opened.db;
-    assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), "2");
+    assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), "3");
     const consumedAt = db
       .prepare("SELECT consumed_at_ms FROM orders WHERE client_order_id = 'old-1'")
       .pluck()
@@ -178,6 +178,52 @@ test("a version-1 state file is migrated: its ids are kept a whole retention fro
   const g = await gateway(dir, clock);
   try {
     assert.equal((await g.order("old-1")).type, "duplicate", "still known within the retention");
+  } finally {
+    await g.close();
+  }
+});
+
+test("a version-2 state file is migrated to the time-keyed orders table: ids, statuses and times kept, the index gone", async () => {
+  const dir = stateDir();
+  const consumedAt = Date.now() - 60_000;
+  const v2 = new Database(join(dir, DB_FILE));
+  v2.exec(`
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta VALUES ('schema', '2');
+    CREATE TABLE orders (
+      account TEXT NOT NULL, client_order_id TEXT NOT NULL, status TEXT NOT NULL,
+      deployment_id TEXT NOT NULL, epoch TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
+      qty REAL NOT NULL, type TEXT NOT NULL, price REAL, consumed_at_ms INTEGER NOT NULL DEFAULT 0,
+      PRIMARY KEY (account, client_order_id)) WITHOUT ROWID;
+    CREATE INDEX orders_by_consumed ON orders (consumed_at_ms);
+    INSERT INTO orders VALUES ('A', 'v2-filled', 'filled', 'dep-a', '1', 'ESZ6', 'buy', 1, 'market', NULL, ${consumedAt});
+    INSERT INTO orders VALUES ('A', 'v2-resting', 'resting', 'dep-a', '1', 'ESZ6', 'sell', 2, 'limit', 101.5, ${consumedAt + 1});
+  `);
+  v2.close();
+  const opened = openGatewayDb(dir);
+  try {
+    const db = opened.db;
+    assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), "3");
+    assert.deepEqual(
+      db.prepare("SELECT consumed_at_ms, account, client_order_id, status, price FROM orders").raw().all(),
+      [
+        [consumedAt, "A", "v2-filled", "filled", null],
+        [consumedAt + 1, "A", "v2-resting", "resting", 101.5],
+      ],
+    );
+    assert.equal(
+      db
+        .prepare("SELECT count(*) FROM sqlite_master WHERE name IN ('orders_by_consumed', 'orders_v2')")
+        .pluck()
+        .get(),
+      0,
+    );
+  } finally {
+    opened.close();
+  }
+  const g = await gateway(dir, { offsetMs: 0 });
+  try {
+    assert.equal((await g.order("v2-filled")).type, "duplicate", "a consumed id is still a duplicate");
   } finally {
     await g.close();
   }
