@@ -46,3 +46,21 @@ test("a bad field is a ValidationError naming file, line and field", () => {
     );
   });
 });
+
+test("auditArchiveAfterDays: days to milliseconds, 7 by default, 0 allowed (never), below 0 refused", () => {
+  withFile("auditArchiveAfterDays: 1.5\n", (file) => {
+    assert.equal(readGatewayConfig(file).auditArchiveAfterMs, 1.5 * 24 * 60 * 60 * 1000);
+  });
+  withFile("auditArchiveAfterDays: 0\n", (file) => {
+    assert.equal(readGatewayConfig(file).auditArchiveAfterMs, 0);
+  });
+  withFile("brokerTimeoutMs: 500\n", (file) => {
+    assert.equal(readGatewayConfig(file).auditArchiveAfterMs, 7 * 24 * 60 * 60 * 1000);
+  });
+  withFile("auditArchiveAfterDays: -1\n", (file) => {
+    assert.throws(
+      () => readGatewayConfig(file),
+      /gateway\.yaml:1:\d+: auditArchiveAfterDays.*0 \(never\) or more days/,
+    );
+  });
+});
