@@ -177,10 +177,39 @@ describe("audit archive", () => {
       const lines: string[] = [];
       const log = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
       assert.equal(await archiver(dir, state, T0 + 10 * DAY - 1, log).archiveNow(), 0);
-      assert.match(lines.join(""), /file adopted after a crash/);
+      assert.match(lines.join(""), /audit archive files adopted/);
       assert.equal(archivedThroughSeq(state.db), 300);
       assert.equal(queryAudit(state.db)[0]?.seq, 301, "the adopted file's rows are deleted");
       assert.equal(listArchive(join(dir, ARCHIVE_DIR)).length, 1, "not archived a second time");
+      assert.deepEqual(readAudit(dir), rows);
+    } finally {
+      state.close();
+    }
+  });
+
+  test("a power loss that undid the marks of two files: both are checked against the table and adopted", async () => {
+    const { dir, state, rows } = stateWith(MAX_ROWS_PER_FILE + 1_234, 10);
+    try {
+      assert.equal(await archiver(dir, state).archiveNow(), MAX_ROWS_PER_FILE + 1_234);
+      assert.equal(listArchive(join(dir, ARCHIVE_DIR)).length, 2);
+      writeMeta(state.db, "auditArchivedThrough", "0");
+      putBack(state, rows.slice(0, MAX_ROWS_PER_FILE + 1_234));
+      assert.equal(await archiver(dir, state).archiveNow(), 0);
+      assert.equal(archivedThroughSeq(state.db), MAX_ROWS_PER_FILE + 1_234);
+      assert.equal(queryAudit(state.db).length, 10, "the adopted files' rows are deleted");
+      assert.deepEqual(readAudit(dir), rows);
+    } finally {
+      state.close();
+    }
+  });
+
+  test("an archive made before the mark existed (rows already deleted, no mark) is adopted", async () => {
+    const { dir, state, rows } = stateWith(300, 100);
+    try {
+      assert.equal(await archiver(dir, state).archiveNow(), 300);
+      state.db.prepare("DELETE FROM meta WHERE key = 'auditArchivedThrough'").run();
+      assert.equal(await archiver(dir, state).archiveNow(), 0);
+      assert.equal(archivedThroughSeq(state.db), 300);
       assert.deepEqual(readAudit(dir), rows);
     } finally {
       state.close();
@@ -204,7 +233,7 @@ describe("audit archive", () => {
       const lines: string[] = [];
       const log = pino({ level: "error" }, { write: (line: string) => void lines.push(line) });
       assert.equal(await archiver(old.dir, state, T0 + 10 * DAY - 1, log).archiveNow(), 0);
-      assert.match(lines.join(""), /they are not its own rows.*Archiving is stopped and no row is deleted/);
+      assert.match(lines.join(""), /does not match its rows.*Archiving is stopped and no row is deleted/);
       assert.deepEqual(queryAudit(state.db), mine, "every row of the new database kept");
       assert.deepEqual(readAudit(old.dir), mine, "readers show this database's rows, not the old archive's");
     } finally {

@@ -28,21 +28,23 @@
  *   3. set `auditArchivedThrough` to its last seq;
  *   4. delete its rows from the table, a chunk per transaction, yielding between chunks.
  * Steps 3 and 4 commit without an fsync of their own (a WAL keeps commits in order, so a delete
- * that survives a crash implies the step 3 before it survived too; the next batch's commit fsyncs
- * them). A crash between 2 and 3 leaves a file past `auditArchivedThrough` whose rows are still in
- * the table: the next step checks that they match, and adopts the file. A crash during 2 leaves a
- * `.tmp` file, deleted by the next step. Readers take files up to `auditArchivedThrough` and the
- * table above it, in one read transaction: a row deleted before their snapshot is in a file
- * renamed before it, so none is missed or read twice. Steps run on the gateway's thread (one
+ * that survives a crash implies the step 3 before it survived too; the next batch's commit, or the
+ * WAL checkpointer's next round, fsyncs them). A crash between 2 and 3 (or a power loss that undid
+ * several marks) leaves files past `auditArchivedThrough` whose rows are still in the table: the
+ * next step checks that they match, a chunk at a time, and adopts them. A crash during 2 leaves a
+ * `.tmp` file, deleted by the next step. Readers take `auditArchivedThrough` and the table above it
+ * from one read snapshot, then the files up to it: a row deleted before their snapshot is in a
+ * file renamed before it, so none is missed or read twice. Steps run on the gateway's thread (one
  * connection, as every write of the gateway), every ARCHIVE_EVERY_MS and at start; chunks keep
  * each hold of the thread to a few milliseconds (`npm run bench:audit-archive`).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { once } from "node:events";
-import { createGzip, gunzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { createGzip, gunzip, gunzipSync } from "node:zlib";
 import type Database from "better-sqlite3";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
@@ -83,6 +85,7 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+const gunzipAsync = promisify(gunzip);
 const FILE_NAME = /^audit-(\d{12})-(\d{12})\.jsonl\.gz$/;
 
 /** One archive file. */
@@ -178,18 +181,16 @@ export function queryAuditWithArchive(
   archiveDir: string,
   query: AuditQuery = {},
 ): AuditRecord[] {
-  return db.transaction(() => {
-    // The first read pins the snapshot: every row deleted before it is in a file renamed before it.
-    const through = archivedThroughSeq(db);
-    const archived = through === 0 ? [] : readArchive(archiveDir, { ...query, throughSeq: through });
-    const limit = query.limit;
-    if (limit !== undefined && archived.length >= limit) return archived;
-    const rest = queryUnarchived(db, {
-      ...query,
-      limit: limit === undefined ? undefined : limit - archived.length,
-    });
-    return archived.length === 0 ? rest : [...archived, ...rest];
-  })();
+  // The mark and the rows above it from one snapshot (its first read pins it): every row deleted
+  // before it is in a file renamed before it, at or below the mark. The files are read after the
+  // transaction (they never change), so a long read of them does not hold back checkpoints.
+  const { through, rest } = db.transaction(() => ({
+    through: archivedThroughSeq(db),
+    rest: queryUnarchived(db, query),
+  }))();
+  const archived = through === 0 ? [] : readArchive(archiveDir, { ...query, throughSeq: through });
+  const all = archived.length === 0 ? rest : [...archived, ...rest];
+  return query.limit === undefined ? all : all.slice(0, query.limit);
 }
 
 /** Reads the audit log of the gateway state directory `stateDir`, archive included (safe while the gateway runs). */
@@ -228,6 +229,7 @@ export class AuditArchiver {
   #chain: Promise<number> = Promise.resolve(0);
   /** Why archiving stopped for good (the archive and the database disagree), if it did. */
   #disagreement: string | undefined;
+  #dirSynced = false;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -272,12 +274,15 @@ export class AuditArchiver {
     if (afterMs === 0 || this.#stopped || this.#disagreement !== undefined) return 0;
     let moved = 0;
     try {
-      if (!existsSync(dir)) {
+      if (!this.#dirSynced) {
+        // The directory's own entry made durable, once per process (a crash may have come
+        // between an earlier mkdir and its fsync).
         mkdirSync(dir, { recursive: true, mode: 0o700 });
         await syncDirectory(dirname(dir));
+        this.#dirSynced = true;
       }
       await this.#removeTemporaries();
-      let through = await this.#adoptFileAfterCrash(archivedThroughSeq(this.#o.db));
+      let through = await this.#adoptFilesPastMark(archivedThroughSeq(this.#o.db));
       if (through === undefined) return 0;
       // Rows a crash left in the table after their step 3 (see the file comment).
       await this.#deleteThrough(through);
@@ -305,38 +310,71 @@ export class AuditArchiver {
   }
 
   /**
-   * The last seq archived, after checking the files against the database: a file past
-   * `auditArchivedThrough` is either the one a crash left between steps 2 and 3 (its rows are
-   * still in the table, the same: it is adopted) or the sign of a database that is not the one
-   * the archive was made from (archiving stops, with an error, and deletes nothing). Undefined
-   * when archiving must stop.
+   * The last seq archived, after checking the files against the database. Files past
+   * `auditArchivedThrough` are adopted, in order, while each follows the one before without a
+   * hole and either holds exactly the table's rows of its seq range (a crash, or a power loss that
+   * undid the marks of several files, before their rows were deleted) or holds rows the table no
+   * longer has, the table going on after it (an archive made before the mark existed). Anything
+   * else is the sign of a database that is not the one the archive was made from: archiving stops,
+   * with an error, and deletes nothing. Undefined when archiving must stop.
    */
-  async #adoptFileAfterCrash(through: number): Promise<number | undefined> {
-    const beyond = listArchive(this.#o.dir).filter((f) => f.lastSeq > through);
-    const file = beyond[0];
-    if (file === undefined) return through;
-    const inFile =
-      beyond.length === 1 && file.firstSeq === through + 1
-        ? readArchive(this.#o.dir, { afterSeq: through })
-        : [];
-    const inTable = queryAudit(this.#o.db, { afterSeq: through, limit: inFile.length });
-    const same =
-      inFile.length > 0 &&
-      inFile.length === inTable.length &&
-      inFile.every((r, i) => JSON.stringify(r) === JSON.stringify(inTable[i]));
-    if (same) {
-      this.#withoutFsync(() => writeMeta(this.#o.db, THROUGH_KEY, String(file.lastSeq)));
-      this.#o.log.info({ file: file.path }, "gateway: audit archive file adopted after a crash");
-      await yieldToLoop();
-      return file.lastSeq;
+  async #adoptFilesPastMark(through: number): Promise<number | undefined> {
+    const { db, dir, log } = this.#o;
+    const beyond = listArchive(dir).filter((f) => f.lastSeq > through);
+    if (beyond.length === 0) return through;
+    let adopted = through;
+    for (const file of beyond) {
+      if (file.firstSeq !== adopted + 1 || !(await this.#fileMatchesTable(file))) {
+        this.#disagreement =
+          `${dir} holds rows through seq ${beyond.at(-1)?.lastSeq} that this database has not ` +
+          `archived (it archived through ${through}), and ${file.path} does not match its rows: a ` +
+          "database restored or made afresh under an old archive? Archiving is stopped and no row " +
+          "is deleted; move the archive directory aside and restart the gateway";
+        log.error({ dir }, `gateway: audit archive: ${this.#disagreement}`);
+        return undefined;
+      }
+      adopted = file.lastSeq;
     }
-    this.#disagreement =
-      `${this.#o.dir} holds rows through seq ${beyond.at(-1)?.lastSeq} that this database has not ` +
-      `archived (it archived through ${through}), and they are not its own rows: a database ` +
-      "restored or made afresh under an old archive? Archiving is stopped and no row is deleted; " +
-      "move the archive directory aside and restart the gateway";
-    this.#o.log.error({ dir: this.#o.dir }, `gateway: audit archive: ${this.#disagreement}`);
-    return undefined;
+    // The renames a crash may have cut short of their directory fsync, made durable before the mark.
+    await syncDirectory(dir);
+    this.#withoutFsync(() => writeMeta(db, THROUGH_KEY, String(adopted)));
+    log.info(
+      { files: beyond.map((f) => f.path), throughSeq: adopted },
+      "gateway: audit archive files adopted",
+    );
+    return adopted;
+  }
+
+  /**
+   * Whether a file's rows are the table's rows of its seq range, or are gone from a table that
+   * goes on after it (its last row, which the table keeps, the same). Compared a chunk at a time,
+   * yielding to the event loop between chunks.
+   */
+  async #fileMatchesTable(file: ArchiveFile): Promise<boolean> {
+    const { db } = this.#o;
+    const lines = (await gunzipAsync(readFileSync(file.path))).toString("utf8").split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    if (lines.length !== file.lastSeq - file.firstSeq + 1) return false;
+    const first = this.#firstSeq.get() ?? null;
+    if (first !== null && first >= file.lastSeq) {
+      // Its rows are gone from a table that goes on after it: the last one, if the table kept
+      // it, must be the same.
+      if (first > file.lastSeq) return true;
+      const kept = queryAudit(db, { afterSeq: file.lastSeq - 1, limit: 1 })[0];
+      return kept !== undefined && JSON.stringify(kept) === lines.at(-1);
+    }
+    for (let i = 0; i < lines.length; i += READ_CHUNK) {
+      const chunk = lines.slice(i, i + READ_CHUNK);
+      const afterSeq = file.firstSeq + i - 1;
+      const table = queryAudit(db, { afterSeq, limit: chunk.length });
+      for (let j = 0; j < chunk.length; j++) {
+        const row = table[j];
+        if (row === undefined || row.seq !== afterSeq + j + 1 || JSON.stringify(row) !== chunk[j])
+          return false;
+      }
+      await yieldToLoop();
+    }
+    return true;
   }
 
   /** Runs a write of the archiver with synchronous = NORMAL (see the file comment), then FULL again. */

@@ -185,17 +185,14 @@ export class Gateways {
       // A runner that registered again without a key (CURVE turned off on it) keeps none, and a
       // node that has not registered since this orchestrator started has none either (once the
       // grace period is over): its key is revoked, so it can open no new connection.
-      for (const [nodeId, key] of [...link.authorized]) {
+      for (const nodeId of [...link.authorized.keys()]) {
         if (this.#runnerKeys.has(nodeId) || this.#now() < this.#revokeFrom) continue;
-        // Forgotten before the call: a runner that registers while the revoke is on its way gets
-        // its key pushed by ensureAuthorized, on the same channel, so after the revoke.
+        // Forgotten before the call, and not put back if it fails (a timed-out revoke may still
+        // have been applied; a second one is harmless, and the next read of the gateway's keys
+        // tells the truth): a runner that registers meanwhile gets its key pushed by
+        // ensureAuthorized, on the same channel, so after the revoke.
         link.authorized.delete(nodeId);
-        try {
-          await link.control.revoke(nodeId);
-        } catch (err) {
-          if (!link.authorized.has(nodeId)) link.authorized.set(nodeId, key);
-          throw err;
-        }
+        await link.control.revoke(nodeId);
         this.#log.info({ gateway: link.config.name, nodeId }, "runner key revoked at the gateway");
       }
       const wanted = this.#marketData.get(link.config.name);
