@@ -46,6 +46,7 @@ import { once } from "node:events";
 import { promisify } from "node:util";
 import { createGzip, gunzip, gunzipSync } from "node:zlib";
 import type Database from "better-sqlite3";
+import { fsyncDirectory } from "../core/fsync.ts";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import { queryAudit, type AuditQuery, type AuditRecord } from "./audit.ts";
@@ -74,16 +75,6 @@ const READ_CHUNK = 250;
 const DELETE_CHUNK = 1_000;
 /** A row decided this far in the future is worth a warning (the clock went back meanwhile). */
 const CLOCK_SLACK_MS = 60_000;
-
-/** fsyncs a directory (its entries: a file created or renamed in it) off the event loop. */
-async function syncDirectory(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 const gunzipAsync = promisify(gunzip);
 const FILE_NAME = /^audit-(\d{12})-(\d{12})\.jsonl\.gz$/;
@@ -278,7 +269,7 @@ export class AuditArchiver {
         // The directory's own entry made durable, once per process (a crash may have come
         // between an earlier mkdir and its fsync).
         mkdirSync(dir, { recursive: true, mode: 0o700 });
-        await syncDirectory(dirname(dir));
+        await fsyncDirectory(dirname(dir));
         this.#dirSynced = true;
       }
       await this.#removeTemporaries();
@@ -336,7 +327,7 @@ export class AuditArchiver {
       adopted = file.lastSeq;
     }
     // The renames a crash may have cut short of their directory fsync, made durable before the mark.
-    await syncDirectory(dir);
+    await fsyncDirectory(dir);
     this.#withoutFsync(() => writeMeta(db, THROUGH_KEY, String(adopted)));
     log.info(
       { files: beyond.map((f) => f.path), throughSeq: adopted },
@@ -454,7 +445,7 @@ export class AuditArchiver {
       await fh.close();
     }
     await rename(tmp, path);
-    await syncDirectory(dir);
+    await fsyncDirectory(dir);
     return path;
   }
 

@@ -11,9 +11,10 @@
  * `gateway.lock`, held open in EXCLUSIVE locking mode for the gateway's lifetime (the OS drops it
  * when the process dies, even by SIGKILL).
  */
-import { mkdirSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
+import { fsyncDirectorySync } from "../core/fsync.ts";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 
 /**
@@ -111,7 +112,7 @@ export function openGatewayDb(stateDir: string): GatewayDb {
         `${path}: schema version ${version}, expected ${SCHEMA_VERSION}; this gateway is too old or too new for it`,
       );
     }
-    fsyncDirectory(dir);
+    fsyncDirectorySync(dir);
   } catch (err) {
     if (db?.open) db.close();
     lock.close();
@@ -195,14 +196,4 @@ function takeLock(dir: string): { close(): void } {
   }
   const held = lock;
   return { close: () => held.open && held.close() };
-}
-
-/** Makes a directory's entries (a file created or renamed in it) durable. */
-export function fsyncDirectory(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

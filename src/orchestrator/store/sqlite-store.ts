@@ -18,10 +18,11 @@
  * better-sqlite3 is synchronous: each method does its work (and its fsync) before it returns a
  * settled promise, which also makes every method atomic with respect to every other call.
  */
-import { mkdir, open, stat } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { DatasetSpec } from "../../domain/index.ts";
+import { fsyncDirectory } from "../../core/fsync.ts";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { checkDatasetSpec, checkDeploymentRecord, checkKey, checkLayoutRecord } from "./record-checks.ts";
 import { sqliteFailure } from "./sqlite-errors.ts";
@@ -52,15 +53,6 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
