@@ -282,8 +282,7 @@ export class AuditArchiver {
         if (run === undefined) break;
         const file = await this.#write(run);
         through = run.lastSeq;
-        const last = through;
-        this.#withoutFsync(() => writeMeta(this.#o.db, THROUGH_KEY, String(last)));
+        this.#mark(through);
         await this.#deleteThrough(through);
         moved += run.rows;
         this.rowsArchived += run.rows;
@@ -310,7 +309,7 @@ export class AuditArchiver {
    * with an error, and deletes nothing. Undefined when archiving must stop.
    */
   async #adoptFilesPastMark(through: number): Promise<number | undefined> {
-    const { db, dir, log } = this.#o;
+    const { dir, log } = this.#o;
     const beyond = listArchive(dir).filter((f) => f.lastSeq > through);
     if (beyond.length === 0) return through;
     let adopted = through;
@@ -328,7 +327,7 @@ export class AuditArchiver {
     }
     // The renames a crash may have cut short of their directory fsync, made durable before the mark.
     await fsyncDirectory(dir);
-    this.#withoutFsync(() => writeMeta(db, THROUGH_KEY, String(adopted)));
+    this.#mark(adopted);
     log.info(
       { files: beyond.map((f) => f.path), throughSeq: adopted },
       "gateway: audit archive files adopted",
@@ -366,6 +365,11 @@ export class AuditArchiver {
       await yieldToLoop();
     }
     return true;
+  }
+
+  /** Moves `auditArchivedThrough` to `seq` (step 3 of the file comment). */
+  #mark(seq: number): void {
+    this.#withoutFsync(() => writeMeta(this.#o.db, THROUGH_KEY, String(seq)));
   }
 
   /** Runs a write of the archiver with synchronous = NORMAL (see the file comment), then FULL again. */
