@@ -94,7 +94,6 @@ export class GatewayCore {
   readonly #fences: Map<string, FenceEntry>;
   readonly #kills: Map<string, string>;
   readonly #runners: Map<string, string>;
-  readonly #runnerKeys = new Map<string, string>();
   readonly #statuses: Map<string, OrderStatus>;
   readonly #live: Map<string, OrderRecord>;
   readonly #positions: PositionBook;
@@ -121,7 +120,6 @@ export class GatewayCore {
     this.#fences = state.fences;
     this.#kills = state.kills;
     this.#runners = state.runners;
-    for (const [node, key] of this.#runners) this.#runnerKeys.set(key, node);
     this.#statuses = state.statuses;
     this.#live = state.live;
     this.#positions = state.positions;
@@ -544,37 +542,16 @@ export class GatewayCore {
         ErrorCode.InvalidArgument,
         `authorize ${nodeId}: expected a 40-character Z85 public key`,
       );
-    const previous = this.#runners.get(nodeId);
     this.#sql.authorize(nodeId, publicKey, this.#o.now());
     this.#runners.set(nodeId, publicKey);
-    if (previous !== undefined) this.#indexKey(previous);
-    this.#runnerKeys.set(publicKey, nodeId);
     this.#audit("authorize", "authorized", null, {}, JSON.stringify({ nodeId, publicKey }));
   }
 
   /** Removes a runner key. */
   revoke(nodeId: string): void {
-    const previous = this.#runners.get(nodeId);
     this.#runners.delete(nodeId);
-    if (previous !== undefined) this.#indexKey(previous);
     this.#sql.revoke(nodeId);
     this.#audit("revoke", "revoked", null, {}, JSON.stringify({ nodeId }));
-  }
-
-  /**
-   * Points a key at a node that still holds it, or drops it: two node ids may share a key (a
-   * renamed node, one key file for two runners), and revoking one must not shut the other out.
-   */
-  #indexKey(publicKey: string): void {
-    const holder = this.#runnerKeys.get(publicKey);
-    if (holder !== undefined && this.#runners.get(holder) === publicKey) return;
-    for (const [node, key] of this.#runners) {
-      if (key === publicKey) {
-        this.#runnerKeys.set(publicKey, node);
-        return;
-      }
-    }
-    this.#runnerKeys.delete(publicKey);
   }
 
   /** The authorized runner keys, by node id. */
@@ -582,9 +559,15 @@ export class GatewayCore {
     return Object.fromEntries(this.#runners);
   }
 
-  /** The node id an orders-socket key belongs to, if it is authorized. */
+  /**
+   * A node id the orders-socket key is authorized for, if any. Asked once per handshake (the ZAP
+   * handler), so a scan of the runners rather than a second map to keep in step: two node ids
+   * may share a key (a renamed node, one key file for two runners), and revoking one must not
+   * shut the other out.
+   */
   runnerOf(publicKey: string): string | undefined {
-    return this.#runnerKeys.get(publicKey);
+    for (const [node, key] of this.#runners) if (key === publicKey) return node;
+    return undefined;
   }
 
   /** A market price: for market orders' notional, and the broker fills resting orders on it. */
