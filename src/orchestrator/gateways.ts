@@ -149,9 +149,15 @@ export class Gateways {
   async ensureAuthorized(name: string, nodeId: string): Promise<void> {
     const link = this.#links.get(name);
     const key = this.#runnerKeys.get(nodeId);
-    if (!link || key === undefined || link.authorized.get(nodeId) === key) return;
+    if (link !== undefined && key !== undefined) await this.#authorize(link, nodeId, key);
+  }
+
+  /** Pushes a runner's key to one gateway unless it has it already. */
+  async #authorize(link: GatewayLink, nodeId: string, key: string): Promise<void> {
+    if (link.authorized.get(nodeId) === key) return;
     await link.control.authorize(nodeId, key);
     link.authorized.set(nodeId, key);
+    this.#log.info({ gateway: link.config.name, nodeId }, "runner key authorized at the gateway");
   }
 
   /** The market-data publishers a gateway's paper broker should follow (replaces the set). */
@@ -176,17 +182,13 @@ export class Gateways {
         for (const [nodeId, key] of Object.entries(held)) link.authorized.set(nodeId, key);
         link.listedAt = this.#now();
       }
-      for (const [nodeId, key] of this.#runnerKeys) {
-        if (link.authorized.get(nodeId) === key) continue;
-        await link.control.authorize(nodeId, key);
-        link.authorized.set(nodeId, key);
-        this.#log.info({ gateway: link.config.name, nodeId }, "runner key authorized at the gateway");
-      }
+      for (const [nodeId, key] of this.#runnerKeys) await this.#authorize(link, nodeId, key);
       // A runner that registered again without a key (CURVE turned off on it) keeps none, and a
       // node that has not registered since this orchestrator started has none either (once the
       // grace period is over): its key is revoked, so it can open no new connection.
-      for (const nodeId of [...link.authorized.keys()]) {
-        if (this.#runnerKeys.has(nodeId) || this.#now() < this.#revokeFrom) continue;
+      const revoking = this.#now() >= this.#revokeFrom;
+      for (const nodeId of revoking ? [...link.authorized.keys()] : []) {
+        if (this.#runnerKeys.has(nodeId)) continue;
         // Forgotten before the call, and not put back if it fails (a timed-out revoke may still
         // have been applied; a second one is harmless, and the next read of the gateway's keys
         // tells the truth): a runner that registers meanwhile gets its key pushed by
