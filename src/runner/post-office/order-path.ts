@@ -376,8 +376,7 @@ export class OrderPath {
     // The gate once more: it may have closed while the loop awaited a reject's send.
     if (!f.open) {
       f.droppedClosed += orders.length;
-      for (const o of orders)
-        await this.#reply(o.peer, rejectReply(OrderRejectReason.closed, o.clientOrderId));
+      await this.#rejectAll(orders, OrderRejectReason.closed);
       return;
     }
     const frames: Buffer[] = [];
@@ -392,12 +391,16 @@ export class OrderPath {
     } catch {
       // EAGAIN: no completed connection to the gateway (immediate, send timeout 0).
       f.droppedUnreachable += orders.length;
-      for (const o of orders)
-        await this.#reply(o.peer, rejectReply(OrderRejectReason.unreachable, o.clientOrderId));
+      await this.#rejectAll(orders, OrderRejectReason.unreachable);
       return;
     }
     f.forwarded += orders.length;
     f.forwardedBytes += bytes;
+  }
+
+  /** Answers each of a message's orders with the same reject (the message did not leave). */
+  async #rejectAll(orders: readonly Stamped[], reason: string): Promise<void> {
+    for (const o of orders) await this.#reply(o.peer, rejectReply(reason, o.clientOrderId));
   }
 
   async #fromGateway(upstream: Upstream): Promise<void> {
