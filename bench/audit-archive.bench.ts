@@ -20,6 +20,7 @@ import { queryAudit } from "../src/gateway/audit.ts";
 import { openGatewayDb } from "../src/gateway/gateway-db.ts";
 import { GatewayStatements } from "../src/gateway/gateway-statements.ts";
 import { WalCheckpointer } from "../src/gateway/wal-checkpointer.ts";
+import { msStats } from "./stats.ts";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -44,13 +45,6 @@ async function probe(during: (() => Promise<unknown>) | number): Promise<number[
   stop = true;
   await new Promise((r) => setTimeout(r, 5));
   return late;
-}
-
-function stats(samples: number[]) {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0;
-  const r = (x: number) => Math.round(x * 100) / 100;
-  return { n: s.length, p50Ms: r(at(0.5)), p99Ms: r(at(0.99)), maxMs: r(s[s.length - 1] ?? 0) };
 }
 
 const dir = mkdtempSync(join(tmpdir(), "hive-bench-archive-"));
@@ -111,7 +105,7 @@ try {
     seconds: Math.round(seconds * 1000) / 1000,
     rowsPerSecond: Math.round(archived / seconds),
     gzipRatio: Math.round((fileBytes / ((jsonBytes / 1000) * archived)) * 1000) / 1000,
-    lateness: { idle: stats(idle), archiving: stats(busy) },
+    lateness: { idle: msStats(idle), archiving: msStats(busy) },
   };
   if (json) {
     console.log(JSON.stringify(report));

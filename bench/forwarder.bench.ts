@@ -39,6 +39,7 @@ import { localEndpoint } from "../src/layout/routing.ts";
 import { PostOffice, threadPoolSize } from "../src/runner/post-office/index.ts";
 import { POST_OFFICE_IO_THREADS } from "../src/runner/post-office/zmq-context.ts";
 import { Peer } from "./forwarder-peers.ts";
+import { percentile } from "./stats.ts";
 
 interface Args {
   json: boolean;
@@ -77,10 +78,6 @@ function parseArgs(argv: readonly string[]): Args {
 
 const DEPLOYMENT = "bench";
 const SOCKET = "market_data";
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-}
 
 function median(values: readonly number[]): number {
   return percentile(

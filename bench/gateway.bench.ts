@@ -29,6 +29,7 @@ import * as zmq from "zeromq";
 import { GatewayClient } from "../src/gateway/control-client.ts";
 import { startGateway, type RunningGateway } from "../src/gateway/gateway-server.ts";
 import { GatewayPeer } from "./gateway-peers.ts";
+import { percentile } from "./stats.ts";
 
 interface Args {
   json: boolean;
@@ -73,10 +74,6 @@ const NO_LIMITS = {
 
 type Variant = "passThrough" | "fencing";
 const VARIANTS: readonly Variant[] = ["passThrough", "fencing"];
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-}
 
 function latencyFigures(samplesUs: readonly number[]) {
   const s = [...samplesUs].sort((a, b) => a - b);

@@ -20,6 +20,7 @@ import {
 } from "../src/scheduler/index.ts";
 import type { PlacementRequest } from "../src/scheduler/index.ts";
 import { syntheticCluster, syntheticRequests } from "./synthetic-cluster.ts";
+import { percentile } from "./stats.ts";
 
 interface Args {
   json: boolean;
@@ -50,10 +51,6 @@ interface RunFigures {
   p99Us: number;
   maxUs: number;
   meanVisited: number;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 }
 
 function run(

@@ -21,18 +21,12 @@ import { detectCgroups, NoCgroupDriver, type CgroupDriver } from "../src/runner/
 import { createRunner } from "../src/runner/create-runner.ts";
 import { compileRunnerOptions } from "../src/runner/runner-options.ts";
 import { OrchestratorStub } from "../src/runner/testing/orchestrator-stub.ts";
+import { msStats } from "./stats.ts";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
 const countArg = args.indexOf("--count");
 const count = countArg >= 0 ? Number(args[countArg + 1]) : 200;
-
-function stats(samples: number[]) {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0;
-  const r = (x: number) => Math.round(x * 100) / 100;
-  return { n: s.length, p50Ms: r(at(0.5)), p99Ms: r(at(0.99)), maxMs: r(s[s.length - 1] ?? 0) };
-}
 
 async function bare(): Promise<number[]> {
   const out: number[] = [];
@@ -112,13 +106,13 @@ async function throughRunner(driver: CgroupDriver, label: string): Promise<numbe
 
 const parent = `hive-bench-${process.pid}`;
 const real = await detectCgroups({ parent });
-const rows: Record<string, ReturnType<typeof stats>> = {};
-rows["bare spawn"] = stats(await bare());
-rows["runner, no cgroups"] = stats(
+const rows: Record<string, ReturnType<typeof msStats>> = {};
+rows["bare spawn"] = msStats(await bare());
+rows["runner, no cgroups"] = msStats(
   await throughRunner(new NoCgroupDriver(["bench: no cgroups on purpose"]), "plain"),
 );
 if (real.kind !== "none") {
-  rows[`runner, cgroups ${real.kind}`] = stats(await throughRunner(real, "cg"));
+  rows[`runner, cgroups ${real.kind}`] = msStats(await throughRunner(real, "cg"));
   await real.removeParent();
 }
 const floor = rows["bare spawn"]?.p50Ms ?? 1;
