@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { silentLogger } from "../core/logger.ts";
-import { Gateways, parseGatewayFlag, RELIST_MS } from "./gateways.ts";
+import { Gateways, parseGatewayFlag, RELIST_MS, type GatewaysOptions } from "./gateways.ts";
 import { compileOrchestratorOptions, DEFAULT_TIMINGS } from "./orchestrator-options.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
 
@@ -52,30 +52,36 @@ describe("the lease margin rule", () => {
 });
 
 describe("Gateways", () => {
-  test("pushes runner keys and market-data sources, pushes again after a failure, revokes a key dropped", async () => {
-    const fake = new FakeGateway();
-    const gateways = new Gateways(
+  /** Gateways with one gateway, "paper", whose control channel is `fake`. */
+  const onPaper = (fake: FakeGateway, options: GatewaysOptions) =>
+    new Gateways(
       [{ name: "paper", orders: "tcp://h:1", control: "tcp://h:2", publicKey: "" }],
       () => fake,
       silentLogger(),
-      { revokeAfterMs: 0 },
+      options,
     );
+  /** Lets the syncs started meanwhile finish (the fake answers at once). */
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+
+  test("pushes runner keys and market-data sources, pushes again after a failure, revokes a key dropped", async () => {
+    const fake = new FakeGateway();
+    const gateways = onPaper(fake, { revokeAfterMs: 0 });
     gateways.armRevocation();
     fake.down = true;
     gateways.setRunnerKey("n1", KEY);
     gateways.setMarketData("paper", ["tcp://b:2", "tcp://a:1", "tcp://a:1"]);
     gateways.sync();
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     assert.equal(fake.authorized.size, 0);
     fake.down = false;
     gateways.sync();
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     assert.equal(fake.authorized.get("n1"), KEY);
     assert.deepEqual(fake.marketSources, ["tcp://a:1", "tcp://b:2"]);
     // The runner registers again without a key: the old one is revoked at the gateway.
     gateways.setRunnerKey("n1", "");
     gateways.sync();
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     assert.equal(fake.authorized.has("n1"), false);
     assert.throws(() => gateways.control("other"), /no gateway other \(configured: paper\)/);
     await gateways.close();
@@ -87,13 +93,7 @@ describe("Gateways", () => {
     fake.authorized.set("gone", KEY);
     fake.authorized.set("back", OTHER);
     let now = 1_000;
-    const gateways = new Gateways(
-      [{ name: "paper", orders: "tcp://h:1", control: "tcp://h:2", publicKey: "" }],
-      () => fake,
-      silentLogger(),
-      { revokeAfterMs: 30_000, now: () => now },
-    );
-    const settle = () => new Promise((r) => setTimeout(r, 20));
+    const gateways = onPaper(fake, { revokeAfterMs: 30_000, now: () => now });
     now += 60_000;
     gateways.sync();
     await settle();
@@ -155,23 +155,18 @@ describe("Gateways", () => {
     void gate.then(() => {
       for (const apply of wire) apply();
     });
-    const gateways = new Gateways(
-      [{ name: "paper", orders: "tcp://h:1", control: "tcp://h:2", publicKey: "" }],
-      () => fake,
-      silentLogger(),
-      { revokeAfterMs: 0 },
-    );
+    const gateways = onPaper(fake, { revokeAfterMs: 0 });
     gateways.armRevocation();
     gateways.sync();
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     assert.equal(wire.length, 1, "the revoke of the unregistered node is on its way");
     gateways.setRunnerKey("slow", KEY);
     const ensured = gateways.ensureAuthorized("paper", "slow");
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     assert.equal(wire.length, 2, "the key is pushed again behind the revoke");
     release();
     await ensured;
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     assert.equal(fake.authorized.get("slow"), KEY);
     await gateways.close();
   });
