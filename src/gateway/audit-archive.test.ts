@@ -31,7 +31,12 @@ import { GatewayStatements } from "./gateway-statements.ts";
 import { envelope, OrderClient } from "./testing/order-client.ts";
 
 const dirs = tempDirs();
-after(() => dirs.removeAll());
+/** Databases the tests opened, closed at the end (closing is idempotent). */
+const opened: GatewayDb[] = [];
+after(() => {
+  for (const state of opened) state.close();
+  dirs.removeAll();
+});
 
 const DAY = 24 * 60 * 60 * 1000;
 const T0 = Date.UTC(2026, 10, 1);
@@ -40,6 +45,7 @@ const T0 = Date.UTC(2026, 10, 1);
 function stateWith(old: number, recent: number): { dir: string; state: GatewayDb; rows: AuditRecord[] } {
   const dir = dirs.make("hive-archive-");
   const state = openGatewayDb(dir);
+  opened.push(state);
   const sql = new GatewayStatements(state.db);
   state.db.transaction(() => {
     for (let i = 0; i < old + recent; i++) {
@@ -68,58 +74,50 @@ function archiver(dir: string, state: GatewayDb, now = T0 + 10 * DAY - 1, log = 
 describe("audit archive", () => {
   test("rows past the cutoff move to a file; readers see the same log, across the boundary", async () => {
     const { dir, state, rows } = stateWith(2_000, 500);
-    try {
-      const a = archiver(dir, state);
-      assert.equal(await a.archiveNow(), 2_000);
-      assert.equal(a.rowsArchived, 2_000);
-      const files = listArchive(join(dir, ARCHIVE_DIR));
-      assert.deepEqual(
-        files.map((f) => [f.firstSeq, f.lastSeq]),
-        [[1, 2_000]],
-      );
-      assert.ok(files[0]?.path.endsWith(archiveFileName(1, 2_000)));
-      const left = queryAudit(state.db);
-      assert.equal(left.length, 500);
-      assert.equal(left[0]?.seq, 2_001);
+    const a = archiver(dir, state);
+    assert.equal(await a.archiveNow(), 2_000);
+    assert.equal(a.rowsArchived, 2_000);
+    const files = listArchive(join(dir, ARCHIVE_DIR));
+    assert.deepEqual(
+      files.map((f) => [f.firstSeq, f.lastSeq]),
+      [[1, 2_000]],
+    );
+    assert.ok(files[0]?.path.endsWith(archiveFileName(1, 2_000)));
+    const left = queryAudit(state.db);
+    assert.equal(left.length, 500);
+    assert.equal(left[0]?.seq, 2_001);
 
-      assert.deepEqual(readAudit(dir), rows);
-      assert.deepEqual(
-        readAudit(dir, { afterSeq: 1_990, limit: 20 }).map((r) => r.seq),
-        rows.slice(1_990, 2_010).map((r) => r.seq),
-      );
-      assert.deepEqual(
-        readAudit(dir, { account: "B", afterSeq: 1_995, limit: 4 }).map((r) => r.clientOrderId),
-        ["o-1995", "o-1997", "o-1999", "o-2001"],
-      );
-      assert.deepEqual(readAudit(dir, { afterSeq: 2_400 }), rows.slice(2_400));
+    assert.deepEqual(readAudit(dir), rows);
+    assert.deepEqual(
+      readAudit(dir, { afterSeq: 1_990, limit: 20 }).map((r) => r.seq),
+      rows.slice(1_990, 2_010).map((r) => r.seq),
+    );
+    assert.deepEqual(
+      readAudit(dir, { account: "B", afterSeq: 1_995, limit: 4 }).map((r) => r.clientOrderId),
+      ["o-1995", "o-1997", "o-1999", "o-2001"],
+    );
+    assert.deepEqual(readAudit(dir, { afterSeq: 2_400 }), rows.slice(2_400));
 
-      // Nothing more is due: no second file.
-      assert.equal(await a.archiveNow(), 0);
-      assert.equal(listArchive(join(dir, ARCHIVE_DIR)).length, 1);
-      await a.close();
-    } finally {
-      state.close();
-    }
+    // Nothing more is due: no second file.
+    assert.equal(await a.archiveNow(), 0);
+    assert.equal(listArchive(join(dir, ARCHIVE_DIR)).length, 1);
+    await a.close();
   });
 
   test(`a backlog is cut into files of at most ${MAX_ROWS_PER_FILE} rows`, async () => {
     const { dir, state, rows } = stateWith(MAX_ROWS_PER_FILE + 1_234, 10);
-    try {
-      const a = archiver(dir, state);
-      assert.equal(await a.archiveNow(), MAX_ROWS_PER_FILE + 1_234);
-      assert.deepEqual(
-        listArchive(join(dir, ARCHIVE_DIR)).map((f) => [f.firstSeq, f.lastSeq]),
-        [
-          [1, MAX_ROWS_PER_FILE],
-          [MAX_ROWS_PER_FILE + 1, MAX_ROWS_PER_FILE + 1_234],
-        ],
-      );
-      assert.equal(queryAudit(state.db).length, 10);
-      assert.deepEqual(readAudit(dir), rows);
-      await a.close();
-    } finally {
-      state.close();
-    }
+    const a = archiver(dir, state);
+    assert.equal(await a.archiveNow(), MAX_ROWS_PER_FILE + 1_234);
+    assert.deepEqual(
+      listArchive(join(dir, ARCHIVE_DIR)).map((f) => [f.firstSeq, f.lastSeq]),
+      [
+        [1, MAX_ROWS_PER_FILE],
+        [MAX_ROWS_PER_FILE + 1, MAX_ROWS_PER_FILE + 1_234],
+      ],
+    );
+    assert.equal(queryAudit(state.db).length, 10);
+    assert.deepEqual(readAudit(dir), rows);
+    await a.close();
   });
 
   /** Puts rows back in the table with their seq, as a crash before their delete leaves them. */
@@ -145,75 +143,59 @@ describe("audit archive", () => {
 
   test("a crash after the archived-through mark and before the delete: no row read twice, the next step deletes them", async () => {
     const { dir, state, rows } = stateWith(300, 100);
-    try {
-      assert.equal(await archiver(dir, state).archiveNow(), 300);
-      assert.equal(archivedThroughSeq(state.db), 300);
-      // The archived rows back in the table, and a temporary file, as a crash during a write leaves it.
-      putBack(state, rows.slice(0, 300));
-      const tmp = join(dir, ARCHIVE_DIR, `${archiveFileName(301, 400)}.tmp`);
-      writeFileSync(tmp, "half a file");
-      assert.equal(queryAudit(state.db).length, 400);
-      assert.deepEqual(readAudit(dir), rows, "each row once, in order");
+    assert.equal(await archiver(dir, state).archiveNow(), 300);
+    assert.equal(archivedThroughSeq(state.db), 300);
+    // The archived rows back in the table, and a temporary file, as a crash during a write leaves it.
+    putBack(state, rows.slice(0, 300));
+    const tmp = join(dir, ARCHIVE_DIR, `${archiveFileName(301, 400)}.tmp`);
+    writeFileSync(tmp, "half a file");
+    assert.equal(queryAudit(state.db).length, 400);
+    assert.deepEqual(readAudit(dir), rows, "each row once, in order");
 
-      assert.equal(await archiver(dir, state).archiveNow(), 0, "nothing new to archive");
-      assert.equal(queryAudit(state.db)[0]?.seq, 301, "the rows already archived are gone from the table");
-      assert.ok(!existsSync(tmp), "the temporary file is removed");
-      assert.deepEqual(readAudit(dir), rows);
-      assert.equal(state.db.pragma("synchronous", { simple: true }), 2, "synchronous is FULL again");
-    } finally {
-      state.close();
-    }
+    assert.equal(await archiver(dir, state).archiveNow(), 0, "nothing new to archive");
+    assert.equal(queryAudit(state.db)[0]?.seq, 301, "the rows already archived are gone from the table");
+    assert.ok(!existsSync(tmp), "the temporary file is removed");
+    assert.deepEqual(readAudit(dir), rows);
+    assert.equal(state.db.pragma("synchronous", { simple: true }), 2, "synchronous is FULL again");
   });
 
   test("a crash after the rename and before the mark: the file is checked against the table and adopted", async () => {
     const { dir, state, rows } = stateWith(300, 100);
-    try {
-      assert.equal(await archiver(dir, state).archiveNow(), 300);
-      // As if the mark had not been written: the file is there, the rows too.
-      writeMeta(state.db, "auditArchivedThrough", "0");
-      putBack(state, rows.slice(0, 300));
-      assert.deepEqual(readAudit(dir), rows, "readers take the table past the mark: each row once");
+    assert.equal(await archiver(dir, state).archiveNow(), 300);
+    // As if the mark had not been written: the file is there, the rows too.
+    writeMeta(state.db, "auditArchivedThrough", "0");
+    putBack(state, rows.slice(0, 300));
+    assert.deepEqual(readAudit(dir), rows, "readers take the table past the mark: each row once");
 
-      const lines: string[] = [];
-      const log = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
-      assert.equal(await archiver(dir, state, T0 + 10 * DAY - 1, log).archiveNow(), 0);
-      assert.match(lines.join(""), /audit archive files adopted/);
-      assert.equal(archivedThroughSeq(state.db), 300);
-      assert.equal(queryAudit(state.db)[0]?.seq, 301, "the adopted file's rows are deleted");
-      assert.equal(listArchive(join(dir, ARCHIVE_DIR)).length, 1, "not archived a second time");
-      assert.deepEqual(readAudit(dir), rows);
-    } finally {
-      state.close();
-    }
+    const lines: string[] = [];
+    const log = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
+    assert.equal(await archiver(dir, state, T0 + 10 * DAY - 1, log).archiveNow(), 0);
+    assert.match(lines.join(""), /audit archive files adopted/);
+    assert.equal(archivedThroughSeq(state.db), 300);
+    assert.equal(queryAudit(state.db)[0]?.seq, 301, "the adopted file's rows are deleted");
+    assert.equal(listArchive(join(dir, ARCHIVE_DIR)).length, 1, "not archived a second time");
+    assert.deepEqual(readAudit(dir), rows);
   });
 
   test("a power loss that undid the marks of two files: both are checked against the table and adopted", async () => {
     const { dir, state, rows } = stateWith(MAX_ROWS_PER_FILE + 1_234, 10);
-    try {
-      assert.equal(await archiver(dir, state).archiveNow(), MAX_ROWS_PER_FILE + 1_234);
-      assert.equal(listArchive(join(dir, ARCHIVE_DIR)).length, 2);
-      writeMeta(state.db, "auditArchivedThrough", "0");
-      putBack(state, rows.slice(0, MAX_ROWS_PER_FILE + 1_234));
-      assert.equal(await archiver(dir, state).archiveNow(), 0);
-      assert.equal(archivedThroughSeq(state.db), MAX_ROWS_PER_FILE + 1_234);
-      assert.equal(queryAudit(state.db).length, 10, "the adopted files' rows are deleted");
-      assert.deepEqual(readAudit(dir), rows);
-    } finally {
-      state.close();
-    }
+    assert.equal(await archiver(dir, state).archiveNow(), MAX_ROWS_PER_FILE + 1_234);
+    assert.equal(listArchive(join(dir, ARCHIVE_DIR)).length, 2);
+    writeMeta(state.db, "auditArchivedThrough", "0");
+    putBack(state, rows.slice(0, MAX_ROWS_PER_FILE + 1_234));
+    assert.equal(await archiver(dir, state).archiveNow(), 0);
+    assert.equal(archivedThroughSeq(state.db), MAX_ROWS_PER_FILE + 1_234);
+    assert.equal(queryAudit(state.db).length, 10, "the adopted files' rows are deleted");
+    assert.deepEqual(readAudit(dir), rows);
   });
 
   test("an archive made before the mark existed (rows already deleted, no mark) is adopted", async () => {
     const { dir, state, rows } = stateWith(300, 100);
-    try {
-      assert.equal(await archiver(dir, state).archiveNow(), 300);
-      state.db.prepare("DELETE FROM meta WHERE key = 'auditArchivedThrough'").run();
-      assert.equal(await archiver(dir, state).archiveNow(), 0);
-      assert.equal(archivedThroughSeq(state.db), 300);
-      assert.deepEqual(readAudit(dir), rows);
-    } finally {
-      state.close();
-    }
+    assert.equal(await archiver(dir, state).archiveNow(), 300);
+    state.db.prepare("DELETE FROM meta WHERE key = 'auditArchivedThrough'").run();
+    assert.equal(await archiver(dir, state).archiveNow(), 0);
+    assert.equal(archivedThroughSeq(state.db), 300);
+    assert.deepEqual(readAudit(dir), rows);
   });
 
   test("a database made afresh under an old archive: archiving stops with an error and deletes nothing", async () => {
@@ -225,74 +207,60 @@ describe("audit archive", () => {
     rmSync(join(old.dir, "gateway.db-wal"), { force: true });
     rmSync(join(old.dir, "gateway.db-shm"), { force: true });
     const state = openGatewayDb(old.dir);
-    try {
-      const sql = new GatewayStatements(state.db);
-      for (let i = 0; i < 20; i++)
-        sql.audit({ ...old.rows[i]!, clientOrderId: `new-${i}`, decidedAtMs: T0 + i });
-      const mine = queryAudit(state.db);
-      const lines: string[] = [];
-      const log = pino({ level: "error" }, { write: (line: string) => void lines.push(line) });
-      assert.equal(await archiver(old.dir, state, T0 + 10 * DAY - 1, log).archiveNow(), 0);
-      assert.match(lines.join(""), /does not match its rows.*Archiving is stopped and no row is deleted/);
-      assert.deepEqual(queryAudit(state.db), mine, "every row of the new database kept");
-      assert.deepEqual(readAudit(old.dir), mine, "readers show this database's rows, not the old archive's");
-    } finally {
-      state.close();
-    }
+    opened.push(state);
+    const sql = new GatewayStatements(state.db);
+    for (let i = 0; i < 20; i++)
+      sql.audit({ ...old.rows[i]!, clientOrderId: `new-${i}`, decidedAtMs: T0 + i });
+    const mine = queryAudit(state.db);
+    const lines: string[] = [];
+    const log = pino({ level: "error" }, { write: (line: string) => void lines.push(line) });
+    assert.equal(await archiver(old.dir, state, T0 + 10 * DAY - 1, log).archiveNow(), 0);
+    assert.match(lines.join(""), /does not match its rows.*Archiving is stopped and no row is deleted/);
+    assert.deepEqual(queryAudit(state.db), mine, "every row of the new database kept");
+    assert.deepEqual(readAudit(old.dir), mine, "readers show this database's rows, not the old archive's");
   });
 
   test("archive files an operator removed are not archived again, nor read", async () => {
     const { dir, state, rows } = stateWith(300, 100);
-    try {
-      assert.equal(await archiver(dir, state).archiveNow(), 300);
-      for (const f of listArchive(join(dir, ARCHIVE_DIR))) rmSync(f.path);
-      assert.equal(await archiver(dir, state).archiveNow(), 0);
-      assert.equal(listArchive(join(dir, ARCHIVE_DIR)).length, 0);
-      assert.deepEqual(readAudit(dir), rows.slice(300), "the table above the mark; the kept row once");
-    } finally {
-      state.close();
-    }
+    assert.equal(await archiver(dir, state).archiveNow(), 300);
+    for (const f of listArchive(join(dir, ARCHIVE_DIR))) rmSync(f.path);
+    assert.equal(await archiver(dir, state).archiveNow(), 0);
+    assert.equal(listArchive(join(dir, ARCHIVE_DIR)).length, 0);
+    assert.deepEqual(readAudit(dir), rows.slice(300), "the table above the mark; the kept row once");
   });
 
   test("when every row is archived, the last stays in the table so seq never starts again at 1", async () => {
     const { dir, state, rows } = stateWith(100, 0);
-    try {
-      assert.equal(await archiver(dir, state).archiveNow(), 100);
-      assert.deepEqual(
-        queryAudit(state.db).map((r) => r.seq),
-        [100],
-      );
-      assert.deepEqual(readAudit(dir), rows, "the kept row is read once");
-      new GatewayStatements(state.db).audit({
-        ...rows[0]!,
-        clientOrderId: "next",
-        decidedAtMs: T0 + 20 * DAY,
-      });
-      assert.deepEqual(
-        readAudit(dir, { afterSeq: 99 }).map((r) => [r.seq, r.clientOrderId]),
-        [
-          [100, "o-99"],
-          [101, "next"],
-        ],
-      );
-      // The next step deletes the kept row: it is not the last any more.
-      assert.equal(await archiver(dir, state).archiveNow(), 0);
-      assert.deepEqual(
-        queryAudit(state.db).map((r) => r.seq),
-        [101],
-      );
-    } finally {
-      state.close();
-    }
+    assert.equal(await archiver(dir, state).archiveNow(), 100);
+    assert.deepEqual(
+      queryAudit(state.db).map((r) => r.seq),
+      [100],
+    );
+    assert.deepEqual(readAudit(dir), rows, "the kept row is read once");
+    new GatewayStatements(state.db).audit({
+      ...rows[0]!,
+      clientOrderId: "next",
+      decidedAtMs: T0 + 20 * DAY,
+    });
+    assert.deepEqual(
+      readAudit(dir, { afterSeq: 99 }).map((r) => [r.seq, r.clientOrderId]),
+      [
+        [100, "o-99"],
+        [101, "next"],
+      ],
+    );
+    // The next step deletes the kept row: it is not the last any more.
+    assert.equal(await archiver(dir, state).archiveNow(), 0);
+    assert.deepEqual(
+      queryAudit(state.db).map((r) => r.seq),
+      [101],
+    );
   });
 
   test("hive gateway audit: the archive and the table as one log; a removed file is a note on stderr", async () => {
     const { dir, state, rows } = stateWith(MAX_ROWS_PER_FILE + 10, 5);
-    try {
-      assert.equal(await archiver(dir, state).archiveNow(), MAX_ROWS_PER_FILE + 10);
-    } finally {
-      state.close();
-    }
+    assert.equal(await archiver(dir, state).archiveNow(), MAX_ROWS_PER_FILE + 10);
+    state.close();
     const cli = async (...args: string[]) => {
       const io = memoryIo();
       const code = await main(["node", "hive", "gateway", "audit", "--state", dir, ...args], io);
@@ -329,19 +297,15 @@ describe("audit archive", () => {
 
   test("when the archive cannot be written, the rows stay in the database and the error is logged", async () => {
     const { dir, state, rows } = stateWith(50, 5);
-    try {
-      const lines: string[] = [];
-      const log = pino({ level: "error" }, { write: (line: string) => void lines.push(line) });
-      // The archive's path is a file: no directory can be made there (root or not).
-      writeFileSync(join(dir, ARCHIVE_DIR), "in the way");
-      const a = archiver(dir, state, T0 + 10 * DAY - 1, log);
-      assert.equal(await a.archiveNow(), 0);
-      assert.deepEqual(queryAudit(state.db), rows);
-      assert.match(lines.join(""), /archiving audit rows failed/);
-      await a.close();
-    } finally {
-      state.close();
-    }
+    const lines: string[] = [];
+    const log = pino({ level: "error" }, { write: (line: string) => void lines.push(line) });
+    // The archive's path is a file: no directory can be made there (root or not).
+    writeFileSync(join(dir, ARCHIVE_DIR), "in the way");
+    const a = archiver(dir, state, T0 + 10 * DAY - 1, log);
+    assert.equal(await a.archiveNow(), 0);
+    assert.deepEqual(queryAudit(state.db), rows);
+    assert.match(lines.join(""), /archiving audit rows failed/);
+    await a.close();
   });
 
   test("a running gateway archives its rows; readers and the control op see them; ids stay consumed", async () => {
