@@ -146,21 +146,31 @@ test("retention 0 keeps every id forever", async () => {
   }
 });
 
-test("a version-1 state file is migrated: its ids are kept a whole retention from the upgrade", async () => {
-  const dir = stateDir();
-  // The version-1 orders table, with one consumed id and the schema mark.
-  const v1 = new Database(join(dir, DB_FILE));
-  v1.exec(`
+/**
+ * A state file of an older schema, as that gateway left it: the schema mark and its orders table
+ * (version 2 added consumed_at_ms and its index), with `rows` (SQL value tuples) in it.
+ */
+function legacyStateFile(dir: string, version: 1 | 2, ...rows: string[]): void {
+  const db = new Database(join(dir, DB_FILE));
+  db.exec(`
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    INSERT INTO meta VALUES ('schema', '1');
+    INSERT INTO meta VALUES ('schema', '${version}');
     CREATE TABLE orders (
       account TEXT NOT NULL, client_order_id TEXT NOT NULL, status TEXT NOT NULL,
       deployment_id TEXT NOT NULL, epoch TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
       qty REAL NOT NULL, type TEXT NOT NULL, price REAL,
+      ${version === 2 ? "consumed_at_ms INTEGER NOT NULL DEFAULT 0," : ""}
       PRIMARY KEY (account, client_order_id)) WITHOUT ROWID;
-    INSERT INTO orders VALUES ('A', 'old-1', 'filled', 'dep-a', '1', 'ESZ6', 'buy', 1, 'market', NULL);
+    ${version === 2 ? "CREATE INDEX orders_by_consumed ON orders (consumed_at_ms);" : ""}
+    ${rows.map((r) => `INSERT INTO orders VALUES ${r};`).join("\n")}
   `);
-  v1.close();
+  db.close();
+}
+
+test("a version-1 state file is migrated: its ids are kept a whole retention from the upgrade", async () => {
+  const dir = stateDir();
+  // The version-1 orders table, with one consumed id and the schema mark.
+  legacyStateFile(dir, 1, "('A', 'old-1', 'filled', 'dep-a', '1', 'ESZ6', 'buy', 1, 'market', NULL)");
   const before = Date.now();
   const opened = openGatewayDb(dir);
   try {
@@ -186,20 +196,12 @@ test("a version-1 state file is migrated: its ids are kept a whole retention fro
 test("a version-2 state file is migrated to the time-keyed orders table: ids, statuses and times kept, the index gone", async () => {
   const dir = stateDir();
   const consumedAt = Date.now() - 60_000;
-  const v2 = new Database(join(dir, DB_FILE));
-  v2.exec(`
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    INSERT INTO meta VALUES ('schema', '2');
-    CREATE TABLE orders (
-      account TEXT NOT NULL, client_order_id TEXT NOT NULL, status TEXT NOT NULL,
-      deployment_id TEXT NOT NULL, epoch TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
-      qty REAL NOT NULL, type TEXT NOT NULL, price REAL, consumed_at_ms INTEGER NOT NULL DEFAULT 0,
-      PRIMARY KEY (account, client_order_id)) WITHOUT ROWID;
-    CREATE INDEX orders_by_consumed ON orders (consumed_at_ms);
-    INSERT INTO orders VALUES ('A', 'v2-filled', 'filled', 'dep-a', '1', 'ESZ6', 'buy', 1, 'market', NULL, ${consumedAt});
-    INSERT INTO orders VALUES ('A', 'v2-resting', 'resting', 'dep-a', '1', 'ESZ6', 'sell', 2, 'limit', 101.5, ${consumedAt + 1});
-  `);
-  v2.close();
+  legacyStateFile(
+    dir,
+    2,
+    `('A', 'v2-filled', 'filled', 'dep-a', '1', 'ESZ6', 'buy', 1, 'market', NULL, ${consumedAt})`,
+    `('A', 'v2-resting', 'resting', 'dep-a', '1', 'ESZ6', 'sell', 2, 'limit', 101.5, ${consumedAt + 1})`,
+  );
   const opened = openGatewayDb(dir);
   try {
     const db = opened.db;
