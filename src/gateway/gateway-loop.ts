@@ -70,7 +70,7 @@ export class GatewayLoop {
     if (this.#scheduled !== undefined || this.#closed) return;
     this.#scheduled = setImmediate(() => {
       this.#scheduled = undefined;
-      this.#batch([]);
+      this.#batch([], 0);
     });
   }
 
@@ -101,7 +101,7 @@ export class GatewayLoop {
           batch.push(message);
           count += message.length - 1;
         }
-        this.#batch(batch);
+        this.#batch(batch, count);
         batch.length = 0;
       }
     } catch (err) {
@@ -122,7 +122,8 @@ export class GatewayLoop {
     }
   }
 
-  #batch(orders: readonly Buffer[][]): void {
+  /** Runs one batch of `orders` (messages holding `count` order frames in all). */
+  #batch(orders: readonly Buffer[][], count: number): void {
     if (this.#failed || this.#closed) return;
     const { core, db } = this.#o;
     const started = performance.now();
@@ -132,7 +133,6 @@ export class GatewayLoop {
     if (prices.size > 0) this.#prices = new Map();
     const answers: ControlAnswer[] = [];
     let deadline: number | undefined;
-    let count = 0;
     try {
       db.transaction(() => {
         core.beginBatch();
@@ -143,7 +143,6 @@ export class GatewayLoop {
           const peer = frames[0];
           if (peer === undefined) continue;
           const n = frames.length;
-          count += n - 1;
           for (let i = 1; i < n && i <= MAX_ORDERS_PER_MESSAGE; i++) core.order(peer, frames[i] as Buffer);
           for (let i = MAX_ORDERS_PER_MESSAGE + 1; i < n; i++)
             core.refuseMalformed(
