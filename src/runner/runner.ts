@@ -395,10 +395,10 @@ export class Runner {
           const d = this.deployments.get(id);
           return d !== undefined && d.released === undefined ? d : undefined;
         };
-        const known = m.value.routes.filter((r) => routable(r.deploymentId)?.patterns.has(r.socketName));
+        const known: typeof m.value.routes = [];
         for (const r of m.value.routes) {
-          if (!known.includes(r))
-            this.deps.log.warn({ deploymentId: r.deploymentId, socket: r.socketName }, "route skipped");
+          if (routable(r.deploymentId)?.patterns.has(r.socketName)) known.push(r);
+          else this.deps.log.warn({ deploymentId: r.deploymentId, socket: r.socketName }, "route skipped");
         }
         const removals = m.value.removals.filter((r) => routable(r.deploymentId) !== undefined);
         const update = fromProtoRouteUpdate({ ...m.value, routes: known, removals }, (d, s) => ({
