@@ -25,7 +25,9 @@ export function deploymentDetail(d: DeploymentView): string {
   if (d.pendingReason !== null) return d.pendingReason;
   if (d.lastExit !== null && d.phase !== "running") {
     const how = d.lastExit.signal ?? (d.lastExit.code === null ? "" : `code ${d.lastExit.code}`);
-    return how === "" ? d.lastExit.reason : `${d.lastExit.reason} (${how})`;
+    // The runner's reason usually says it already ("exited with code 3", "killed by SIGKILL").
+    const said = how === "" || d.lastExit.reason.includes(how);
+    return said ? d.lastExit.reason : `${d.lastExit.reason} (${how})`;
   }
   const offers = Object.entries(d.addresses).map(([name, address]) => `${name}=${address}`);
   return offers.length === 0 ? "" : offers.join(" ");

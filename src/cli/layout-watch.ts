@@ -1,6 +1,6 @@
 /**
- * Watching a layout come up, for `hive apply`: polls the orchestrator until the layout runs or
- * the time is up, and reports every deployment whose phase changed since the last look.
+ * Watching a layout come up, for `hive apply`: polls the orchestrator until the layout runs (or
+ * has already completed: a quick backtest can finish between two looks) or the time is up, and reports every deployment whose phase changed since the last look.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ControlPlane, DeploymentView, LayoutView } from "../orchestrator/control-plane.ts";
@@ -19,12 +19,12 @@ export interface WatchOptions {
 export interface WatchResult {
   /** The last look at the layout. */
   readonly layout: LayoutView;
-  /** Whether it reached `running` in time. */
+  /** Whether it reached `running` (or `completed`) in time. */
   readonly running: boolean;
   readonly elapsedMs: number;
 }
 
-/** Polls `getLayout(name)` until its state is `running` or `timeoutMs` pass. */
+/** Polls `getLayout(name)` until its state is `running` or `completed`, or `timeoutMs` pass. */
 export async function watchLayout(
   control: Pick<ControlPlane, "getLayout">,
   name: string,
@@ -42,7 +42,8 @@ export async function watchLayout(
       seen.set(d.id, key);
       options.onChange?.(d, elapsedMs);
     }
-    if (layout.state === "running") return { layout, running: true, elapsedMs };
+    if (layout.state === "running" || layout.state === "completed")
+      return { layout, running: true, elapsedMs };
     const left = options.timeoutMs - elapsedMs;
     if (left <= 0) return { layout, running: false, elapsedMs };
     await sleep(Math.min(interval, left));

@@ -79,8 +79,11 @@ export interface LayoutView {
   readonly name: string;
   readonly generation: number;
   readonly appliedAt: string;
-  /** `running` once every deployment runs and every route is acknowledged. */
-  readonly state: "pending" | "deploying" | "running" | "degraded" | "stopping";
+  /**
+   * `running` once every deployment runs (or finished) and every route is acknowledged;
+   * `completed` once every deployment finished cleanly and none will start again.
+   */
+  readonly state: "pending" | "deploying" | "running" | "completed" | "degraded" | "stopping";
   readonly deployments: readonly DeploymentView[];
 }
 

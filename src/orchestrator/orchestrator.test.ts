@@ -176,6 +176,50 @@ describe("orchestrator with mock runners", () => {
     );
   });
 
+  test("a sweep that finishes completes its layout and gives its cores and memory back", async () => {
+    const allocated = async () => {
+      const nodes = (await orch.core.listNodes()).filter((n) => n.pool === "backtest");
+      return {
+        cores: nodes.reduce((sum, n) => sum + n.allocated.cores, 0),
+        memoryBytes: nodes.reduce((sum, n) => sum + n.allocated.memoryBytes, 0),
+      };
+    };
+    const before = await allocated();
+    await orch.core.applyLayout(
+      backtest.replace("name: backtest-momentum", "name: quick-sweep"),
+      "quick.yaml",
+    );
+    const view = await until("the sweep running", async () => {
+      const l = await orch.core.getLayout("quick-sweep");
+      return l.state === "running" ? l : undefined;
+    });
+    const during = await allocated();
+    assert.equal(during.cores, before.cores + 1.5, "three backtests of 0.5 cores each are placed");
+    assert.equal(during.memoryBytes, before.memoryBytes + 3 * 512 * 2 ** 20);
+    const mockOn = (nodeId: string | null) =>
+      runners.find((r) => r["options"].nodeId === nodeId && r.state === "registered")!;
+    const [last, ...rest] = view.deployments;
+    for (const d of rest) mockOn(d.nodeId).exit(d.id, 0);
+    await until("two of three finished", async () =>
+      (await orch.core.getLayout("quick-sweep")).deployments.filter((d) => d.phase === "exited").length === 2
+        ? true
+        : undefined,
+    );
+    assert.equal((await orch.core.getLayout("quick-sweep")).state, "running", "one backtest still runs");
+    assert.equal((await allocated()).cores, before.cores + 0.5, "finished backtests hold no cores");
+    mockOn(last!.nodeId).exit(last!.id, 0);
+    const done = await until("the sweep completed", async () => {
+      const l = await orch.core.getLayout("quick-sweep");
+      return l.state === "completed" ? l : undefined;
+    });
+    assert.ok(done.deployments.every((d) => d.phase === "exited" && d.restarts === 0));
+    assert.deepEqual(await allocated(), before);
+    await orch.core.stopLayout("quick-sweep");
+    await until("quick-sweep gone", async () =>
+      (await orch.core.listLayouts()).some((l) => l.name === "quick-sweep") ? undefined : true,
+    );
+  });
+
   test("a restarted orchestrator re-adopts what runs and restarts nothing", async () => {
     const before = (await orch.core.listDeployments({ layout: "live-momentum" })).map((d) => [d.id, d.pid]);
     const spawnsBefore = runners.map((r) => r.processes.size);

@@ -11,16 +11,20 @@ import {
   type Allocation,
   type PlacementRequest,
 } from "../scheduler/index.ts";
-import { newDeployment, type Deployment } from "./deployment.ts";
+import { isSettled, newDeployment, type Deployment } from "./deployment.ts";
 import type { Registry } from "./registry.ts";
 
-/** The cluster as the scheduler sees it: the registry's nodes and what is placed on them. */
+/**
+ * The cluster as the scheduler sees it: the registry's nodes and what is placed on them. Settled
+ * work (a backtest that finished, a service given up on) holds nothing: its process is gone and it
+ * will not start again, so its cores and memory are free for the next placement.
+ */
 export function clusterState(registry: Registry, deployments: Iterable<Deployment>): ClusterState {
   const nodes = registry.snapshot();
   const known = new Set(nodes.map((n) => n.id));
   const allocations: Allocation[] = [];
   for (const d of deployments) {
-    if (!d.rec.nodeId || !known.has(d.rec.nodeId) || d.rec.desired !== "running") continue;
+    if (!d.rec.nodeId || !known.has(d.rec.nodeId) || d.rec.desired !== "running" || isSettled(d)) continue;
     const request = requestFromManifest(d.manifest);
     allocations.push({ nodeId: d.rec.nodeId, demand: request.demand, inFlight: d.phase !== "running" });
   }

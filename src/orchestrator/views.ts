@@ -8,7 +8,7 @@ import type { DatasetSpec } from "../domain/index.ts";
 import type { RoutingTables } from "../layout/index.ts";
 import { explain, type ClusterState, type Explanation } from "../scheduler/index.ts";
 import type { DatasetView, DeploymentView, LayoutView, NodeView } from "./control-plane.ts";
-import { deploymentView, type Deployment } from "./deployment.ts";
+import { deploymentView, isSettled, type Deployment } from "./deployment.ts";
 import { findLayout, findService, type LayoutEntry } from "./layout-entry.ts";
 import { serviceRequest } from "./placement.ts";
 import { toNodeSpec, type NodeEntry, type Registry } from "./registry.ts";
@@ -33,10 +33,10 @@ export interface ViewSource {
 
 /** An applied layout as the API shows it: its deployments, and its state. */
 export function layoutView(s: ViewSource, entry: LayoutEntry): LayoutView {
-  const deployments = [...s.deployments.values()]
-    .filter((d) => d.rec.layout === entry.rec.name)
-    .map(deploymentView)
-    .sort((a, b) => a.id.localeCompare(b.id));
+  const own = [...s.deployments.values()].filter((d) => d.rec.layout === entry.rec.name);
+  const deployments = own.map(deploymentView).sort((a, b) => a.id.localeCompare(b.id));
+  // Completed: every deployment finished cleanly and none will start again (a backtest sweep).
+  const completed = own.length > 0 && own.every((d) => d.phase === "exited" && isSettled(d));
   // Routed when every node has acknowledged exactly the routes it should have now.
   let routed = true;
   try {
@@ -49,7 +49,10 @@ export function layoutView(s: ViewSource, entry: LayoutEntry): LayoutView {
     name: entry.rec.name,
     generation: entry.rec.generation,
     appliedAt: entry.rec.appliedAt,
-    state: layoutState(entry.rec.state, deployments, routed),
+    state:
+      completed && entry.rec.state !== "stopping"
+        ? "completed"
+        : layoutState(entry.rec.state, deployments, routed),
     deployments,
   };
 }
@@ -140,7 +143,8 @@ function nodeView(entry: NodeEntry, cluster: ClusterState, silenceMs: number, de
 /**
  * A layout's state from its deployments: `running` once every deployment that should run does
  * and every route is applied; `pending` while something cannot be placed; `degraded` when
- * something failed; `deploying` in between.
+ * something failed; `deploying` in between. (`completed`, when all of it finished, is decided by
+ * the caller, which sees the restart policies.)
  */
 function layoutState(
   stored: LayoutState,

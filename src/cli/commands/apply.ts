@@ -46,8 +46,9 @@ export function registerApply(program: Command, io: CliIo): void {
       if (watch.running) {
         if (!opts.json) {
           const n = watch.layout.deployments.length;
+          const state = watch.layout.state === "completed" ? "completed" : "running";
           io.out(
-            `${layout.name} is running: ${n} deployment${n === 1 ? "" : "s"} in ${seconds(watch.elapsedMs)}`,
+            `${layout.name} is ${state}: ${n} deployment${n === 1 ? "" : "s"} in ${seconds(watch.elapsedMs)}`,
           );
         }
         io.exit(ExitCode.Ok);

@@ -126,7 +126,7 @@ async function waitRunning(
       }
     }
     // A backtest that finished counts as done.
-    if (layouts.every((l) => l.state === "running")) return layouts;
+    if (layouts.every((l) => l.state === "running" || l.state === "completed")) return layouts;
     if (signal.aborted) return layouts;
     if (Date.now() > end) {
       const stuck = layouts
