@@ -23,8 +23,13 @@ export interface Deployment {
    * runner re-registration and promotion sets it back to `closed`.
    */
   gate: "closed" | "opening" | "open";
-  /** The next activation must take a new epoch (a promotion), not re-fence the one it has. */
-  freshEpoch: boolean;
+  /**
+   * The request id of a spawn whose answer never came (a timeout, a stream that broke): the next
+   * attempt asks again with the same id, which the runner answers as the first time (or ignores
+   * while that spawn still runs, answering both with its result), so a slow spawn is neither
+   * counted as a crash nor started twice.
+   */
+  unansweredSpawn: string | undefined;
   /** No activation attempt before this monotonic time (after a failed one). */
   gateNotBefore: number;
 }
@@ -40,7 +45,7 @@ export function pendingDeployment(rec: DeploymentRecord, manifest: ServiceManife
     notBefore: 0,
     attempt: 0,
     gate: "closed",
-    freshEpoch: false,
+    unansweredSpawn: undefined,
     gateNotBefore: 0,
   };
 }

@@ -16,6 +16,9 @@ import type { ServiceProvider } from "./service-provider.ts";
 import type { DeploymentRecord } from "./store/store-records.ts";
 import type { Store } from "./store/store.ts";
 
+/** A change to one deployment's record. */
+export type Change = readonly [Deployment, Partial<DeploymentRecord>];
+
 /** What failover needs of the orchestrator. */
 export interface LiveFailoverDeps {
   readonly store: Store;
@@ -30,8 +33,12 @@ export interface LiveFailoverDeps {
   layout(name: string): Layout | undefined;
   /** Replaces a deployment's record and writes it to the store. */
   update(d: Deployment, change: Partial<DeploymentRecord>): void;
-  /** Adds a new deployment and writes it to the store. */
-  add(d: Deployment): void;
+  /**
+   * Replaces several records and adds new deployments, written to the store as one batch (all or
+   * nothing): a crash between the halves of a role swap must not leave a service with no active,
+   * or with two.
+   */
+  commit(changes: readonly Change[], added?: readonly Deployment[]): void;
   /** Whether the orchestrator is closed (an activation on its way then stops before opening). */
   closed(): boolean;
   /** Asks for a reconcile pass after `ms`. */
@@ -62,20 +69,26 @@ export class LiveFailover {
     }
     const standby = this.bestStandby(d);
     if (standby) {
-      this.promote(standby);
       d.phase = "failed";
-      this.deps.update(d, { desired: "stopped", pendingReason: `${why}; failed over to ${standby.rec.id}` });
-      this.addStandby(d);
+      this.deps.commit(
+        [
+          this.promotion(standby),
+          [d, { desired: "stopped", pendingReason: `${why}; failed over to ${standby.rec.id}` }],
+        ],
+        [this.newStandby(d)],
+      );
       this.deps.log.warn(
         { from: d.rec.id, to: standby.rec.id, nodeId: standby.rec.nodeId, why },
         "failing over to the warm standby",
       );
     } else if (gatewaysOf(layout, d.rec.service).length > 0) {
       d.phase = "pending";
-      d.freshEpoch = true;
+      // Epoch 0, durably: the copy started elsewhere takes a new epoch, so the gateway refuses
+      // the lost copy's (id, epoch) even if this orchestrator restarts before it opens.
       this.deps.update(d, {
         nodeId: null,
         addresses: {},
+        epoch: 0n,
         pendingReason: `${why}; no warm standby: starting it elsewhere, fenced before it trades`,
       });
     } else {
@@ -111,12 +124,11 @@ export class LiveFailover {
     }
     const started = this.deps.now();
     // The demoted active's path closes now; the gateway fence below is what guarantees it.
-    this.deps.update(active, { role: "standby" });
     active.gate = "closed";
+    this.deps.commit([[active, { role: "standby" }], this.promotion(standby)]);
     if (active.rec.nodeId !== null && this.deps.provider.reachable(active.rec.nodeId)) {
       this.deps.provider.orderPath(active.rec.nodeId, active.rec.id, false, active.rec.epoch);
     }
-    this.promote(standby);
     this.deps.log.warn({ from: active.rec.id, to: standby.rec.id }, "manual failover");
     const lead = this.deps.now() - started; // demotion and promotion, before the activation
     const activation = await this.activateNow(standby);
@@ -170,26 +182,26 @@ export class LiveFailover {
       .sort((a, b) => a.rec.id.localeCompare(b.rec.id))[0];
   }
 
-  /** Makes a standby the active; its order path opens on the next pass, after fencing. */
-  private promote(s: Deployment): void {
-    s.freshEpoch = true;
+  /**
+   * The change that makes a standby the active, with epoch 0 so that it takes a new one; its
+   * order path opens on the next pass, after fencing.
+   */
+  private promotion(s: Deployment): Change {
     s.gate = "closed";
     s.gateNotBefore = 0;
-    this.deps.update(s, { role: "active" });
+    return [s, { role: "active", epoch: 0n }];
   }
 
   /** A new standby in place of one that became the active or was lost; placed by the next pass. */
-  private addStandby(like: Deployment): void {
+  private newStandby(like: Deployment): Deployment {
     const siblings = [...this.deps.deployments.values()].filter(
       (s) => s.rec.layout === like.rec.layout && s.rec.service === like.rec.service,
     );
     const replica = Math.max(0, ...siblings.map((s) => s.rec.replica)) + 1;
-    this.deps.add(
-      newDeployment(
-        { layout: like.rec.layout, generation: like.rec.generation, role: "standby", replica },
-        like.manifest,
-        { nodeId: null, pendingReason: "a new standby, to be placed" },
-      ),
+    return newDeployment(
+      { layout: like.rec.layout, generation: like.rec.generation, role: "standby", replica },
+      like.manifest,
+      { nodeId: null, pendingReason: "a new standby, to be placed" },
     );
   }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import { layoutSchema, parseYaml, ValidationError, type Layout } from "../domain/index.ts";
@@ -20,7 +21,7 @@ import { isSettled, pendingDeployment, trades, type Deployment } from "./deploym
 import { GatewayOperations } from "./gateway-operations.ts";
 import type { Gateways } from "./gateways.ts";
 import { findLayout, findService, newLayoutEntry, serviceChanges, type LayoutEntry } from "./layout-entry.ts";
-import { LiveFailover } from "./live-failover.ts";
+import { LiveFailover, type Change } from "./live-failover.ts";
 import type { Activation } from "./order-gate.ts";
 import { clusterState, newDeployments, pendingRequest } from "./placement.ts";
 import { ReconcileLoop } from "./reconcile-loop.ts";
@@ -43,6 +44,8 @@ import {
 
 /** After a route push failed (the runner refused it, or did not acknowledge in time), the next try. */
 const ROUTE_RETRY_MS = 1_000;
+/** How soon a spawn that got no answer is asked again (with the same request id). */
+const SPAWN_ASK_AGAIN_MS = 1_000;
 
 /** Options of the orchestrator core. */
 export interface OrchestratorCoreOptions {
@@ -117,10 +120,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       now: this.now,
       layout: (name) => this.layouts.get(name)?.layout,
       update: (d, change) => this.update(d, change),
-      add: (d) => {
-        this.deployments.set(d.rec.id, d);
-        this.write(() => this.o.store.putDeployment(d.rec), "write");
-      },
+      commit: (changes, added) => this.commit(changes, added),
       closed: () => this.loop.closed,
       retryLater: (ms) => this.loop.later(ms),
       activated: (activation) => this.onActivation?.(activation),
@@ -188,8 +188,16 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     for (const r of register.runningDeployments) {
       const d = this.deployments.get(r.deploymentId);
       // Re-adopt only what is wanted AND placed on this node: a node that comes back after its
-      // work was placed elsewhere must not take it back (two copies, one of them unseen).
-      if (d && d.rec.desired === "running" && d.rec.nodeId === entry.id && !d.inFlight) {
+      // work was placed elsewhere must not take it back (two copies, one of them unseen). A spawn
+      // still in flight counts: the runner finished it but its answer went down with the old
+      // stream, and the process it reports is exactly the one wanted.
+      const spawning = d?.inFlight === true && d.phase === "starting";
+      if (d && d.rec.desired === "running" && d.rec.nodeId === entry.id && (!d.inFlight || spawning)) {
+        if (spawning) {
+          d.attempt++; // the spawn's own answer (or its failure with the old stream) no longer counts
+          d.inFlight = false;
+        }
+        d.unansweredSpawn = undefined;
         d.phase = "running";
         d.runningSince = this.now();
         d.pid = r.status?.pid ?? null;
@@ -439,6 +447,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       if (d.rec.nodeId !== nodeId || d.rec.desired !== "running" || isSettled(d)) continue;
       d.attempt++; // an answer still on its way from the lost node no longer counts
       d.inFlight = false;
+      d.unansweredSpawn = undefined;
       d.pid = null;
       d.gate = "closed";
       if (trades(d)) {
@@ -481,11 +490,16 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     d.inFlight = true;
     d.phase = "starting";
     const attempt = ++d.attempt;
-    const request = spawnRequestFor(
-      d.manifest,
-      { deploymentId: d.rec.id, layout: d.rec.layout, role: d.rec.role, epoch: d.rec.epoch },
-      layout?.datasets ?? [],
-    );
+    const requestId = d.unansweredSpawn ?? `spawn-${d.rec.id}-${randomUUID().slice(0, 8)}`;
+    d.unansweredSpawn = undefined;
+    const request = {
+      ...spawnRequestFor(
+        d.manifest,
+        { deploymentId: d.rec.id, layout: d.rec.layout, role: d.rec.role, epoch: d.rec.epoch },
+        layout?.datasets ?? [],
+      ),
+      requestId,
+    };
     this.provider
       .spawn(nodeId, request)
       .then((outcome) => {
@@ -509,7 +523,23 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       .catch((err: unknown) => {
         if (d.attempt !== attempt) return;
         d.inFlight = false;
-        this.exited(d, { code: null, signal: null, reason: `spawn failed: ${HiveError.from(err).message}` });
+        const error = HiveError.from(err);
+        if (error.code === ErrorCode.Unavailable && d.rec.desired === "running") {
+          // No answer (a timeout, the stream broke): the runner may be loading a dataset or may
+          // have spawned it. Not a crash: ask again with the same request id, which the runner
+          // answers as the first time; the heartbeats meanwhile show what it has.
+          d.unansweredSpawn = requestId;
+          d.phase = "pending";
+          d.notBefore = this.now() + SPAWN_ASK_AGAIN_MS;
+          this.update(d, { pendingReason: `spawn not answered yet (${error.message}); asking again` });
+          this.o.log.warn(
+            { deploymentId: d.rec.id, nodeId, requestId, err: error.message },
+            "spawn unanswered",
+          );
+          this.loop.later(SPAWN_ASK_AGAIN_MS + 5);
+          return;
+        }
+        this.exited(d, { code: null, signal: null, reason: `spawn failed: ${error.message}` });
       });
   }
 
@@ -580,6 +610,14 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private update(d: Deployment, change: Partial<DeploymentRecord>): void {
     d.rec = { ...d.rec, ...change };
     this.write(() => this.o.store.putDeployment(d.rec), "write");
+  }
+
+  /** Replaces several records and adds deployments, written to the store as one batch. */
+  private commit(changes: readonly Change[], added: readonly Deployment[] = []): void {
+    for (const [d, change] of changes) d.rec = { ...d.rec, ...change };
+    for (const d of added) this.deployments.set(d.rec.id, d);
+    const recs = [...changes.map(([d]) => d.rec), ...added.map((d) => d.rec)];
+    this.write(() => this.o.store.putDeployments(recs), "write");
   }
 
   /** A store write that nobody waits for, tracked so close() can wait for it. */

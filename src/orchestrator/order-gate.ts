@@ -3,7 +3,10 @@
  * invariant (ordered failover):
  *
  *   1. take an epoch from the store — durable before it is used, so it is never handed out again,
- *      even across an orchestrator restart — unless the deployment may re-fence the one it has;
+ *      even across an orchestrator restart — when the deployment has none (epoch 0: new, promoted,
+ *      moved to another node, or its epoch was refused); one that has an epoch re-fences it (the
+ *      same instance, re-adopted). "Needs a new epoch" is the durable epoch 0, never a flag in
+ *      memory: an orchestrator restarted in between must not re-fence a lost copy's (id, epoch);
  *   2. make sure each gateway it trades through admits its runner's key;
  *   3. fence every account it trades, at every such gateway, and wait for each durable ack: from
  *      then on the gateway refuses every other deployment and every older epoch, and has cancelled
@@ -87,11 +90,12 @@ export async function activate(
     }
   };
   let epoch = d.rec.epoch;
-  if (epoch === 0n || d.freshEpoch) {
+  if (epoch === 0n) {
     epoch = await deps.store.nextEpoch(EPOCH_KEY);
-    d.freshEpoch = false;
-    check("taking an epoch");
+    // Recorded before anything can stop the activation: an epoch taken is never fenced by anyone
+    // else, so keeping it is safe, and dropping it could leave the instance on epoch 0 forever.
     deps.setEpoch(d, epoch);
+    check("taking an epoch");
   }
   const fenced: FencedAccount[] = [];
   for (const name of gatewaysOf(layout, d.rec.service)) {
@@ -107,7 +111,7 @@ export async function activate(
     for (const account of d.manifest.accounts) {
       const result = await control.fence(account, d.rec.id, epoch);
       if (!result.ok) {
-        d.freshEpoch = true; // this epoch is spent for this account: take a newer one next time
+        deps.setEpoch(d, 0n); // this epoch is spent for this account: take a newer one next time
         throw new HiveError(
           ErrorCode.FailedPrecondition,
           `gateway ${name} refused to fence ${account} to ${d.rec.id} at epoch ${epoch}: ${result.reason} ` +

@@ -1,0 +1,282 @@
+/**
+ * The orchestrator where its own state and the runners' disagree for a while: a restart between a
+ * lost active and its relocation, a spawn whose answer never came, a runner that reconnects while
+ * a spawn is in flight, and a crash between the two halves of a role swap.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import { silentLogger } from "../core/logger.ts";
+import { until } from "../core/testing/until.ts";
+import {
+  Pool,
+  PROTOCOL_VERSION,
+  ProcessState,
+  RegisterSchema,
+  type OrchestratorMessage,
+} from "../protocol/index.ts";
+import { MockRunner } from "../runner/mock-runner.ts";
+import { Gateways } from "./gateways.ts";
+import { Orchestrator } from "./orchestrator.ts";
+import { compileOrchestratorOptions } from "./orchestrator-options.ts";
+import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
+import { RunnerSession } from "./runner-session.ts";
+import type { ServiceProvider, SpawnOutcome } from "./service-provider.ts";
+import type { DeploymentRecord } from "./store/store-records.ts";
+import { MemoryStore } from "./store/memory-store.ts";
+import { FakeGateway } from "./testing/fake-gateway.ts";
+
+const GATEWAY = {
+  name: "paper",
+  orders: "tcp://127.0.0.1:7999",
+  control: "tcp://127.0.0.1:7998",
+  publicKey: "",
+};
+const LEASE = { heartbeatIntervalMs: 50, suspectAfterMs: 10_000, downAfterMs: 20_000 };
+
+const live = (standby: number) => `
+name: fenced
+services:
+  - name: momentum
+    kind: strategy
+    pool: live
+    command: node
+    accounts: [acct-1]
+    resources: { cores: 0.5, memory: 64MiB }
+    sockets:
+      consumes:
+        - { name: orders, pattern: dealer }
+    standby: ${standby}
+gateways:
+  - { name: paper, orders: [momentum.orders] }
+`;
+
+const BACKTEST = `
+name: bt
+services:
+  - name: sim
+    kind: backtest
+    pool: backtest
+    command: node
+    resources: { cores: 1, memory: 64MiB }
+    restart: { policy: on-failure, maxRestarts: 2, initialBackoffMs: 10, maxBackoffMs: 20 }
+`;
+
+function register(
+  nodeId: string,
+  pool: Pool,
+  running: MessageInitShape<typeof RegisterSchema>["runningDeployments"] = [],
+) {
+  return create(RegisterSchema, {
+    protocolVersion: PROTOCOL_VERSION,
+    nodeId,
+    pool,
+    capacity: { cores: 8, memoryBytes: 8n * 2n ** 30n, exclusiveCores: 0 },
+    portRange: { first: 40000, last: 40049 },
+    runningDeployments: running,
+  });
+}
+
+/** A runner session whose messages land in `sent`. */
+function session(nodeId: string, sent: OrchestratorMessage[]): RunnerSession {
+  return new RunnerSession(nodeId, { push: (m) => sent.push(m), close() {} });
+}
+
+/** A provider that runs nothing: spawns answer as `spawn` says; every node is reachable. */
+function provider(spawn: ServiceProvider["spawn"]): ServiceProvider {
+  return {
+    reachable: () => true,
+    spawn,
+    stop: async () => {},
+    routes: async () => {},
+    logs: () => {
+      throw new Error("no logs here");
+    },
+    orderPath: () => {},
+  };
+}
+
+describe("a relocated live strategy after an orchestrator restart", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hive-recovery-"));
+  const gateway = new FakeGateway();
+  const runners: MockRunner[] = [];
+  let orch: RunningOrchestrator | undefined;
+  after(async () => {
+    for (const r of runners) await r.close();
+    await orch?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("takes a new epoch, so the gateway refuses the lost copy's (id, epoch)", async () => {
+    const start = async (port = 0) => {
+      orch = await startOrchestrator(
+        compileOrchestratorOptions({
+          store: `sqlite:${join(dir, "o.db")}`,
+          runnerListen: { host: "127.0.0.1", port },
+          heartbeatIntervalMs: 50,
+          runnerLeaseMs: 200,
+          downAfterMs: 400,
+          stopGraceMs: 100,
+          gateways: [GATEWAY],
+        }),
+        { log: silentLogger(), connectGateway: () => gateway },
+      );
+      return orch;
+    };
+    const runnerOn = (o: RunningOrchestrator, nodeId: string, first: number) => {
+      const r = new MockRunner({
+        nodeId,
+        pool: "live",
+        urls: [o.runnerUrl],
+        portRange: { first, last: first + 49 },
+        capacity: { cores: 4, memoryBytes: 8 * 2 ** 30, exclusiveCores: 0 },
+      });
+      runners.push(r);
+      r.start();
+      return r;
+    };
+    const first = await start();
+    const r1 = runnerOn(first, "live-1", 43300);
+    await until("live-1 registered", () => r1.state === "registered" || undefined);
+    await first.core.applyLayout(live(0), "fenced.yaml");
+    const lost = await until("fenced to the first copy", () => gateway.fences.get("acct-1"));
+    await r1.close(); // the node is lost; there is no standby and no other node yet
+    await until("the active waits for a node", async () =>
+      (await first.core.listDeployments({}))[0]?.nodeId === null ? true : undefined,
+    );
+    const port = Number(new URL(first.runnerUrl).port);
+    await first.close();
+    const second = await start(port);
+    const r2 = runnerOn(second, "live-2", 43400);
+    await until("opened on live-2", () => r2.processes.get(lost.deploymentId)?.ordersEnabled || undefined);
+    const now = gateway.fences.get("acct-1")!;
+    assert.equal(now.deploymentId, lost.deploymentId, "the same deployment, started elsewhere");
+    assert.ok(
+      BigInt(now.epoch) > BigInt(lost.epoch),
+      `fenced at epoch ${now.epoch}, the lost copy had ${lost.epoch}`,
+    );
+    assert.equal(r2.processes.get(lost.deploymentId)?.epoch, BigInt(now.epoch));
+  });
+});
+
+describe("spawns whose answer goes missing", () => {
+  test("an unanswered spawn is asked again with the same request id, not counted as a crash", async () => {
+    const requests: string[] = [];
+    const o = new Orchestrator({
+      store: new MemoryStore(),
+      log: silentLogger(),
+      lease: LEASE,
+      provider: () =>
+        provider((_node, request): Promise<SpawnOutcome> => {
+          requests.push(request.requestId ?? "");
+          // The first answer never comes (a dataset still loading); the runner answers the retry.
+          if (requests.length === 1) {
+            return Promise.reject(new HiveError(ErrorCode.Unavailable, "spawn: no answer in 30000 ms"));
+          }
+          return Promise.resolve({ ok: true, pid: 42, addresses: {} });
+        }),
+    });
+    await o.load();
+    o.onRegister(register("n1", Pool.BACKTEST), session("n1", []));
+    await o.applyLayout(BACKTEST, "bt.yaml");
+    const d = await until(
+      "running after the retry",
+      async () => (await o.listDeployments()).find((x) => x.phase === "running"),
+      5_000,
+    );
+    await o.close();
+    assert.equal(requests.length, 2);
+    assert.equal(requests[1], requests[0], "the retry carries the first request's id");
+    assert.match(requests[0] ?? "", /^spawn-bt\.sim-/);
+    assert.equal(d.restarts, 0, "an unanswered spawn is not a crash");
+    assert.equal(d.lastExit, null);
+    assert.equal(d.pid, 42);
+  });
+
+  test("a runner that reconnects with the process a spawn in flight started keeps it", async () => {
+    const o = new Orchestrator({ store: new MemoryStore(), log: silentLogger(), lease: LEASE });
+    await o.load();
+    const before: OrchestratorMessage[] = [];
+    const afterwards: OrchestratorMessage[] = [];
+    o.onRegister(register("n1", Pool.BACKTEST), session("n1", before));
+    await o.applyLayout(BACKTEST, "bt.yaml");
+    const spawn = await until("the spawn sent", () =>
+      before.map((m) => m.message).find((m) => m.case === "spawnRequest"),
+    );
+    const id = spawn.value.deploymentId;
+    // The runner finished the spawn, but its stream broke before the answer got through; it
+    // registers again, reporting the process.
+    o.onRegister(
+      register("n1", Pool.BACKTEST, [
+        {
+          deploymentId: id,
+          status: { deploymentId: id, state: ProcessState.RUNNING, pid: 42 },
+          addresses: [],
+        },
+      ]),
+      session("n1", afterwards),
+    );
+    await new Promise((r) => setTimeout(r, 100)); // passes run; the old stream's failure lands
+    const [d] = await o.listDeployments();
+    await o.close();
+    assert.deepEqual(
+      afterwards.map((m) => m.message.case).filter((c) => c === "stopRequest" || c === "spawnRequest"),
+      [],
+      "neither stopped nor spawned again",
+    );
+    assert.equal(d?.phase, "running");
+    assert.equal(d?.pid, 42);
+    assert.equal(d?.restarts, 0);
+    assert.equal(d?.lastExit, null);
+  });
+});
+
+describe("role swaps", () => {
+  test("a manual failover writes the demotion and the promotion as one batch", async () => {
+    const store = new MemoryStore();
+    const batches: DeploymentRecord[][] = [];
+    const single = store.putDeployment.bind(store);
+    const many = store.putDeployments.bind(store);
+    store.putDeployment = (rec) => {
+      batches.push([rec]);
+      return single(rec);
+    };
+    store.putDeployments = (recs) => {
+      batches.push([...recs]);
+      return many(recs);
+    };
+    const gateway = new FakeGateway();
+    const o = new Orchestrator({
+      store,
+      log: silentLogger(),
+      lease: LEASE,
+      gateways: new Gateways([GATEWAY], () => gateway, silentLogger()),
+      provider: () => provider(() => Promise.resolve({ ok: true, pid: 7, addresses: {} })),
+    });
+    await o.load();
+    o.onRegister(register("live-1", Pool.LIVE), session("live-1", []));
+    o.onRegister(register("live-2", Pool.LIVE), session("live-2", []));
+    await o.applyLayout(live(1), "fenced.yaml");
+    const first = await until("the active fenced", () => gateway.fences.get("acct-1"));
+    batches.length = 0;
+    const view = await o.failover("fenced", "momentum");
+    await o.close();
+    assert.equal(view.from, first.deploymentId);
+    const swap = batches.find((b) => b.some((r) => r.id === view.to && r.role === "active"));
+    assert.ok(swap, "the promotion was written");
+    assert.deepEqual(
+      swap.map((r) => [r.id, r.role]).sort(),
+      [
+        [view.from, "standby"],
+        [view.to, "active"],
+      ].sort(),
+      "demotion and promotion in the same batch",
+    );
+    assert.equal(swap.find((r) => r.id === view.to)?.epoch, 0n, "the promoted one takes a new epoch");
+    assert.ok(BigInt(view.epoch) > BigInt(first.epoch));
+  });
+});
