@@ -165,9 +165,12 @@ export class Runner {
   async close(options: { stopDeployments?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Order paths close first (self-fencing.ts), and dataset loads are aborted before anything is
+    // awaited: a copy can take minutes, and nothing here will use it.
     this.fencing.close();
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const follower of this.logFollowers.values()) follower.abort();
+    const datasetsClosed = this.deps.datasets.close();
     await this.link.close();
     await Promise.allSettled([...this.pending]);
     if (options.stopDeployments) {
@@ -179,7 +182,7 @@ export class Runner {
       this.metricsServer ? this.metricsServer.close(resolve) : resolve(undefined),
     );
     await this.deps.postOffice.close();
-    await this.deps.datasets.close();
+    await datasetsClosed;
     // With nothing left running, the runner's cgroup parent is empty: leave no trace of it.
     const running = [...this.deployments.values()].some((d) => d.process && !d.final);
     if (!running) {
@@ -527,28 +530,38 @@ export class Runner {
       await existing?.released;
       const deployment = await spawnDeployment(this.context(), request);
       this.deployments.set(id, deployment);
-      const commanded = this.commandedDuringSpawn.get(id);
-      if (commanded) {
-        deployment.ordersOpen = commanded.open;
-        if (commanded.epoch > deployment.epoch) deployment.epoch = commanded.epoch;
-      }
-      // The lease may have come or gone while the spawn ran (self-fencing did not see it yet).
-      if (hasOrderPath(deployment)) {
-        await this.deps.postOffice.setOrderPath(
-          id,
-          this.fencing.effective(deployment.ordersOpen),
-          deployment.epoch,
-        );
-      }
-      await saveDeploymentRecord(this.options.stateDir, {
-        request,
-        ports: deployment.ports,
-        cpus: deployment.cpus,
-        addresses: deployment.addresses,
-        epoch: deployment.epoch,
-        ordersOpen: deployment.ordersOpen,
-      });
+      // From here its exit frees what it holds, whatever happens next.
       this.watchExit(deployment);
+      try {
+        const commanded = this.commandedDuringSpawn.get(id);
+        if (commanded) {
+          deployment.ordersOpen = commanded.open;
+          if (commanded.epoch > deployment.epoch) deployment.epoch = commanded.epoch;
+        }
+        // The lease may have come or gone while the spawn ran (self-fencing did not see it yet).
+        if (hasOrderPath(deployment)) {
+          await this.deps.postOffice.setOrderPath(
+            id,
+            this.fencing.effective(deployment.ordersOpen),
+            deployment.epoch,
+          );
+        }
+        await saveDeploymentRecord(this.options.stateDir, {
+          request,
+          ports: deployment.ports,
+          cpus: deployment.cpus,
+          addresses: deployment.addresses,
+          epoch: deployment.epoch,
+          ordersOpen: deployment.ordersOpen,
+        });
+      } catch (err) {
+        // Launched but not set up (its record not written, its order path not set): it must not
+        // run unrecorded and unanswered for. It is stopped and everything it held freed; the
+        // orchestrator is told the spawn failed and may ask again.
+        await this.stop(id, 0).catch(() => undefined);
+        this.deployments.delete(id);
+        throw err;
+      }
       this.deps.log.info(
         { deploymentId: id, pid: deployment.process?.pid, addresses: deployment.addresses },
         "spawned",
@@ -602,7 +615,10 @@ export class Runner {
     await d.cgroup
       ?.destroy()
       .catch((err: unknown) => this.deps.log.error({ deploymentId: id, err }, "cgroup not removed"));
-    await removeDeploymentRecord(this.options.stateDir, id);
+    // Logged, not thrown: a release runs from an exit watcher too, where nobody could catch it.
+    await removeDeploymentRecord(this.options.stateDir, id).catch((err: unknown) =>
+      this.deps.log.error({ deploymentId: id, err }, "deployment record not removed"),
+    );
   }
 
   private async stop(deploymentId: string, graceMs: number) {

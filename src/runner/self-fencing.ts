@@ -38,6 +38,7 @@ export function hasOrderPath(d: Deployment): boolean {
 export class SelfFencing {
   readonly #options: SelfFencingOptions;
   readonly lease: LeaseGuard;
+  #closed = false;
 
   constructor(options: SelfFencingOptions) {
     this.#options = options;
@@ -50,9 +51,9 @@ export class SelfFencing {
     });
   }
 
-  /** Whether order paths may be open now: only while a lease is held. */
+  /** Whether order paths may be open now: only while a lease is held, and never once closed. */
   get ordersAllowed(): boolean {
-    return this.lease.state === "held";
+    return !this.#closed && this.lease.state === "held";
   }
 
   /** The order-path state to apply for a commanded one: closed unless a lease is held. */
@@ -65,9 +66,23 @@ export class SelfFencing {
     return this.lease.state;
   }
 
-  /** Cancels the timers (the runner is closing). */
+  /**
+   * The runner is closing: cancels the timers and closes every order path at once. Nothing may
+   * trade through a runner that is going away, whatever its close then waits for (a stop's grace,
+   * a dataset copy): its lease is no longer renewed, and nothing would self-fence any more.
+   */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.lease.close();
+    const live = this.#live();
+    for (const d of live) this.#setPath(d, false);
+    if (live.length > 0) {
+      this.#options.log.info(
+        { deployments: live.map((d) => d.request.deploymentId) },
+        "runner closing: order paths closed",
+      );
+    }
   }
 
   /** A timer callback must never throw into the event loop: log it instead. */

@@ -1,0 +1,156 @@
+/**
+ * The runner where a step fails half-way or it closes with work in progress, with fakes for the
+ * kernel (the real-kernel paths are in runner.test.ts) and the real protocol to the stub.
+ */
+import assert from "node:assert/strict";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { create } from "@bufbuild/protobuf";
+import { silentLogger } from "../core/logger.ts";
+import { tempDirs } from "../core/testing/temp-dirs.ts";
+import { SocketDirection, SocketPattern, SpawnRequestSchema } from "../protocol/index.ts";
+import { FakeCgroupDriver } from "./cgroups/fake-cgroup-driver.ts";
+import { FakeDatasetCache } from "./datasets/fake-dataset-cache.ts";
+import type { DatasetSource, LoadedDataset } from "./datasets/index.ts";
+import { FakePortProbe, PortAllocator } from "./ports/index.ts";
+import { FakePostOffice } from "./post-office/fake-post-office.ts";
+import { FakeProcessLauncher } from "./process/fake-process-launcher.ts";
+import { Runner } from "./runner.ts";
+import { compileRunnerOptions } from "./runner-options.ts";
+import { OrchestratorStub } from "./testing/orchestrator-stub.ts";
+
+const dirs = tempDirs();
+const stubs: OrchestratorStub[] = [];
+after(async () => {
+  for (const s of stubs) await s.close();
+  dirs.removeAll();
+});
+
+const PORTS = { first: 41_000, last: 41_009 };
+
+async function setUp(nodeId: string, pool: "live" | "backtest", datasets = new FakeDatasetCache()) {
+  const stub = await OrchestratorStub.start({ heartbeatIntervalMs: 50, leaseTtlMs: 60_000 });
+  stubs.push(stub);
+  const state = dirs.make("hive-rf-");
+  const run = dirs.make("hrf-");
+  const launcher = new FakeProcessLauncher();
+  const postOffice = new FakePostOffice({ runDir: run });
+  const ports = new PortAllocator({ ...PORTS, probe: new FakePortProbe() });
+  const runner = new Runner(
+    compileRunnerOptions({
+      nodeId,
+      pool,
+      orchestrators: [stub.url],
+      portRange: PORTS,
+      stateDir: state,
+      runDir: run,
+      datasets: { dir: join(state, "datasets") },
+      stopGraceMs: 100,
+    }),
+    {
+      cgroups: new FakeCgroupDriver(),
+      launcher,
+      ports,
+      datasets,
+      postOffice,
+      machine: { cores: 4, memoryBytes: 2 ** 32, cpus: [0, 1, 2, 3] },
+      load: { sample: () => ({ cpu: 0, memoryUsedBytes: 0 }) },
+      log: silentLogger(),
+    },
+  );
+  await runner.start();
+  const session = await stub.waitForRunner(nodeId);
+  return { runner, session, launcher, postOffice, ports, state };
+}
+
+function spawnRequest(
+  id: string,
+  sockets: { name: string; pattern: SocketPattern; direction: SocketDirection }[],
+) {
+  return {
+    case: "spawnRequest" as const,
+    value: create(SpawnRequestSchema, {
+      requestId: `req-${id}-${Math.random()}`,
+      deploymentId: id,
+      layout: "l",
+      service: "s",
+      epoch: 1n,
+      command: "/bin/true",
+      resources: { cores: 0.5, memoryBytes: 64n * 2n ** 20n },
+      sockets,
+    }),
+  };
+}
+
+const FEED = { name: "feed", pattern: SocketPattern.PUB, direction: SocketDirection.OFFER };
+const ORDERS = { name: "orders", pattern: SocketPattern.DEALER, direction: SocketDirection.CONSUME };
+
+test("a process launched but not recorded is stopped, and what it held is free again", async () => {
+  const { runner, session, launcher, ports, state } = await setUp("rf-1", "backtest");
+  try {
+    // The state directory cannot take the record: a file where its directory should be.
+    writeFileSync(join(state, "deployments"), "not a directory");
+    session.send(spawnRequest("dep-x", [FEED]));
+    const failed = await session.next("spawnResponse", (r) => r.deploymentId === "dep-x");
+    assert.equal(failed.ok, false);
+    const first = launcher.find("dep-x");
+    assert.ok(first, "the process was launched");
+    const status = await Promise.race([
+      first.exited,
+      sleep(5_000).then(() => assert.fail("the launched process was left running")),
+    ]);
+    assert.deepEqual(first.signals, ["SIGTERM"], "and then stopped, not left running unrecorded");
+    assert.equal(status.signal === null && status.code === 0, true);
+    // Everything it held is free: its port, and its id (it spawns again once the record can be written).
+    assert.deepEqual(ports.inUse(), []);
+    rmSync(join(state, "deployments"));
+    const retry = spawnRequest("dep-x", [FEED]);
+    session.send(retry);
+    const again = await session.next("spawnResponse", (r) => r.requestId === retry.value.requestId);
+    assert.equal(again.ok, true, again.error?.message);
+  } finally {
+    await runner.close({ stopDeployments: true });
+  }
+});
+
+test("close closes every order path first and does not wait for a dataset load", async () => {
+  // A load that, like the real cache's, ends only when it completes or close() aborts it.
+  let abort: (err: Error) => void = () => undefined;
+  const datasets = new (class extends FakeDatasetCache {
+    override load(_spec: DatasetSource): Promise<LoadedDataset> {
+      return new Promise((_resolve, reject) => (abort = reject));
+    }
+    override close(): Promise<void> {
+      abort(new Error("the dataset cache was closed"));
+      return super.close();
+    }
+  })();
+  const { runner, session, postOffice } = await setUp("rf-2", "live", datasets);
+  const calls: string[] = [];
+  const setOrderPath = postOffice.setOrderPath.bind(postOffice);
+  postOffice.setOrderPath = (id, open, epoch) => {
+    calls.push(`${id} ${open ? "open" : "closed"}`);
+    setOrderPath(id, open, epoch);
+  };
+  session.send(spawnRequest("dep-live", [ORDERS]));
+  assert.equal((await session.next("spawnResponse", (r) => r.deploymentId === "dep-live")).ok, true);
+  session.send({ case: "setOrderPath", value: { deploymentId: "dep-live", open: true, epoch: 5n } });
+  for (let i = 0; i < 100 && postOffice.deployments.get("dep-live")?.ordersOpen !== true; i++)
+    await sleep(10);
+  assert.equal(postOffice.deployments.get("dep-live")?.ordersOpen, true, "opened under a lease");
+  session.send({
+    case: "datasetLoad",
+    value: { id: "big", version: "1", sourcePath: "/data/big", sizeBytes: 1n << 40n },
+  });
+  await session.next("datasetStatus");
+  calls.length = 0;
+  const closed = runner.close().then(() => "closed");
+  // A bound on the wait, not a speed check: before the fix close waited for the load forever.
+  const outcome = await Promise.race([closed, sleep(10_000).then(() => "still waiting for the load")]);
+  abort(new Error("the test ends the load"));
+  await closed;
+  assert.equal(outcome, "closed");
+  assert.equal(calls[0], "dep-live closed", "the order path is closed before anything is awaited");
+});
