@@ -52,13 +52,16 @@ after(async () => {
   dirs.removeAll();
 });
 
-async function startRunner(nodeId = "rt-1"): Promise<Runner> {
+async function startRunner(
+  nodeId = "rt-1",
+  portRange = { first: firstPort, last: firstPort + 9 },
+): Promise<Runner> {
   const options = compileRunnerOptions({
     nodeId,
     pool: "backtest",
     tags: ["data_node"],
     orchestrators: [stub.url],
-    portRange: { first: firstPort, last: firstPort + 9 },
+    portRange,
     stateDir: state,
     runDir: run,
     datasets: { dir: join(data, "datasets"), budget: "64MiB" },
@@ -322,6 +325,29 @@ describe("runner on the real kernel", () => {
         return true;
       }
     }, "the unrecorded process to be killed");
+    session = again;
+  });
+
+  test("a process that cannot be re-adopted (its port left the range) is killed; the runner starts", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    session.send(spawnRequest("dep-d", { args: script("setInterval(() => {}, 1000)") }));
+    const d = await session.next("spawnResponse", (r) => r.deploymentId === "dep-d");
+    assert.equal(d.ok, true, d.error?.message);
+    const old = runners.pop();
+    await old?.close();
+    // The operator narrowed the port range to one that no longer holds dep-d's port.
+    await startRunner("rt-1", { first: firstPort + 10, last: firstPort + 19 });
+    const again = await stub.waitForRunner("rt-1", session);
+    assert.ok(!again.register.runningDeployments.some((x) => x.deploymentId === "dep-d"));
+    await waitFor(() => {
+      try {
+        process.kill(d.pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, "the process that could not be re-adopted to be killed");
+    assert.ok(!existsSync(join(state, "deployments", "dep-d.json")), "its record is gone");
     session = again;
   });
 });

@@ -205,8 +205,8 @@ export class Runner {
         await removeDeploymentRecord(this.options.stateDir, id);
         continue;
       }
-      await this.adopt(record, process);
       alive.delete(id);
+      await this.adopt(record, process).catch((err: unknown) => this.abandon(id, process, err));
     }
     // A process the process layer recorded but the runner did not (it died between the launch
     // and its own record) is not adopted half-known: it is killed, so that no unknown copy can
@@ -222,6 +222,31 @@ export class Runner {
     if (recovery.killedGroups.length > 0) {
       this.deps.log.warn({ groups: recovery.killedGroups }, "killed processes this runner has no record of");
     }
+  }
+
+  /**
+   * A process that outlived the runner but cannot be re-adopted (its port is outside a narrowed
+   * range, its cores are gone, its sockets cannot be bound): it cannot be supervised, so it is
+   * killed and everything it held freed, and the runner starts without it (the orchestrator, which
+   * does not see it in the Register, starts it again). One bad record must not keep the runner down.
+   */
+  private async abandon(id: string, process: ManagedProcess, err: unknown): Promise<void> {
+    this.deps.log.error(
+      { deploymentId: id, pid: process.pid, err: HiveError.from(err).message },
+      "could not re-adopt a process that outlived the runner: it is killed",
+    );
+    await process.kill().catch(() => undefined);
+    const d = this.deployments.get(id);
+    this.deployments.delete(id);
+    if (d !== undefined) {
+      d.final = await process.exited;
+      await this.release(d);
+      return;
+    }
+    this.pinning.release(id);
+    this.deps.ports.release(id);
+    await process.cgroup?.destroy().catch(() => undefined);
+    await removeDeploymentRecord(this.options.stateDir, id).catch(() => undefined);
   }
 
   private async adopt(record: DeploymentRecord, process: ManagedProcess): Promise<void> {
