@@ -289,6 +289,14 @@ describe("runner on the real kernel", () => {
       ["dep-b", (await session.next("spawnResponse", (r) => r.deploymentId === "dep-b")).pid],
     ]);
     session = again;
+    // dep-b still reads "ticks": re-adopted, it pins it again, so it cannot be evicted under it.
+    session.send({ case: "datasetEvict", value: { id: "ticks", version: "1" } });
+    const evict = await session.next(
+      "datasetStatus",
+      (s) => s.id === "ticks" && (s.state === DatasetState.FAILED || s.state === DatasetState.EVICTED),
+    );
+    assert.equal(evict.state, DatasetState.FAILED, "a dataset in use by an adopted process stays");
+    assert.match(evict.error?.message ?? "", /in use by 1 process/);
     session.send({
       case: "stopRequest",
       value: { requestId: "stop-a", deploymentId: "dep-a", gracePeriodMs: 1_000 },

@@ -249,6 +249,30 @@ export class Runner {
     await removeDeploymentRecord(this.options.stateDir, id).catch(() => undefined);
   }
 
+  /**
+   * Pins again the datasets an adopted process reads, so that none is evicted under it. One that
+   * is gone (removed while no runner ran) is said in the log; the process may fail on it.
+   */
+  private async pinDatasets(record: DeploymentRecord): Promise<{ id: string; version: string }[]> {
+    const pinned: { id: string; version: string }[] = [];
+    for (const m of record.request.datasets) {
+      try {
+        await this.deps.datasets.acquire(m.id, m.version);
+        pinned.push({ id: m.id, version: m.version });
+      } catch (err) {
+        this.deps.log.error(
+          {
+            deploymentId: record.request.deploymentId,
+            dataset: `${m.id}@${m.version}`,
+            err: HiveError.from(err).message,
+          },
+          "a dataset of a re-adopted process is no longer in RAM",
+        );
+      }
+    }
+    return pinned;
+  }
+
   private async adopt(record: DeploymentRecord, process: ManagedProcess): Promise<void> {
     const id = record.request.deploymentId;
     this.pinning.restore(id, record.cpus);
@@ -258,7 +282,7 @@ export class Runner {
       ports: [...record.ports],
       cpus: [...record.cpus],
       addresses: [...record.addresses],
-      datasets: [],
+      datasets: await this.pinDatasets(record),
       epoch: record.epoch,
       ordersOpen: record.ordersOpen,
       patterns: new Map(),

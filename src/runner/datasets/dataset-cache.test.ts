@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatasetCache } from "./dataset-cache.ts";
+import { datasetName } from "./dataset-layout.ts";
 import type { DatasetCacheOptions } from "./dataset-cache-options.ts";
 import { NodeDatasetFs } from "./dataset-fs.ts";
 import type { DatasetEvent } from "./dataset-store.ts";
@@ -372,6 +373,20 @@ describe("DatasetCache adoptExisting", () => {
       ["new"],
     );
     assert.ok(events.some((e) => e.type === "evicted" && e.id === "old" && e.reason === "over_budget"));
+  });
+
+  test("a lowered budget never drops a dataset a re-adopted process still reads", async () => {
+    const first = cache();
+    await first.load({ id: "old", version: "1", source: await sourceFile("o2.bin", 2 * MiB) });
+    await first.load({ id: "new", version: "1", source: await sourceFile("n2.bin", 2 * MiB) });
+    await first.close();
+    const second = cache({ budgetBytes: 3 * MiB });
+    const inUse = new Set([datasetName("old", "1")]);
+    assert.deepEqual(
+      (await second.adoptExisting({ inUse })).map((d) => d.id),
+      ["old"],
+      "the newer one goes instead",
+    );
   });
 });
 

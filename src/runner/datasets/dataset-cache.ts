@@ -180,7 +180,7 @@ export class DatasetCache implements DatasetStore {
    * runner restart, not a reboot) and removes incomplete ones. Must run before any load. If they
    * exceed the budget (it was lowered), the oldest loaded are evicted.
    */
-  async adoptExisting(): Promise<CachedDataset[]> {
+  async adoptExisting(options: { readonly inUse?: ReadonlySet<string> } = {}): Promise<CachedDataset[]> {
     this.assertOpen();
     if (this.entries.size > 0) {
       throw new HiveError(
@@ -206,10 +206,12 @@ export class DatasetCache implements DatasetStore {
           job: undefined,
         });
       }
-      // The budget may have been lowered since: the oldest loaded go first.
+      // The budget may have been lowered since: the oldest loaded go first, but never one that a
+      // process still reads (it would lose files it has not opened yet).
       for (const { name } of found) {
         const entry = this.entries.get(name);
-        if (this.usedBytes() <= this.budgetBytes || entry === undefined) break;
+        if (this.usedBytes() <= this.budgetBytes) break;
+        if (entry === undefined || options.inUse?.has(name)) continue;
         await this.drop(entry, "over_budget");
       }
       const hot = this.hot();

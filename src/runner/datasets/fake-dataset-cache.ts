@@ -99,7 +99,7 @@ export class FakeDatasetCache implements DatasetStore {
     return [];
   }
 
-  adoptExisting(): Promise<CachedDataset[]> {
+  adoptExisting(_options?: { readonly inUse?: ReadonlySet<string> }): Promise<CachedDataset[]> {
     return Promise.resolve(this.hot());
   }
 
