@@ -81,6 +81,8 @@ export class OrchestratorLink {
   private ackValue: RegisterAck | undefined;
   /** When the orchestrator was last heard from, on the monotonic clock (performance.now()). */
   private lastHeard = 0;
+  /** The orchestrator messages being handled, one after the other (see session()). */
+  private handling: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: LinkOptions) {
     if (options.urls.length === 0) {
@@ -121,6 +123,7 @@ export class OrchestratorLink {
     this.abort.abort(new HiveError("unavailable", "runner link closed"));
     this.outgoing?.close();
     await this.loop;
+    await this.handling; // the messages received before it closed are handled, none after
     for (const t of this.transports.values()) t.close?.();
     this.setState("closed", "closed by the runner");
   }
@@ -218,7 +221,15 @@ export class OrchestratorLink {
           this.options.onHeartbeatAck?.(message.message.value);
           continue;
         }
-        await this.options.onMessage(message);
+        // The rest is handled one message at a time, in order (across reconnections too), but
+        // not inline: a slow one (a route update behind a busy post office, an eviction deleting
+        // gigabytes) must not hold back the heartbeat acks behind it, which renew the lease. A
+        // failure ends this stream, as before.
+        this.handling = this.handling
+          .then(() => this.options.onMessage(message))
+          .catch((err: unknown) => {
+            if (!stream.signal.aborted) stream.abort(err);
+          });
       }
       if (!linkSignal.aborted) this.setState("disconnected", `${url}: stream ended`);
       return registered;

@@ -30,8 +30,13 @@ after(async () => {
 
 const PORTS = { first: 41_000, last: 41_009 };
 
-async function setUp(nodeId: string, pool: "live" | "backtest", datasets = new FakeDatasetCache()) {
-  const stub = await OrchestratorStub.start({ heartbeatIntervalMs: 50, leaseTtlMs: 60_000 });
+async function setUp(
+  nodeId: string,
+  pool: "live" | "backtest",
+  datasets = new FakeDatasetCache(),
+  leaseTtlMs = 60_000,
+) {
+  const stub = await OrchestratorStub.start({ heartbeatIntervalMs: 50, leaseTtlMs });
   stubs.push(stub);
   const state = dirs.make("hive-rf-");
   const run = dirs.make("hrf-");
@@ -153,4 +158,35 @@ test("close closes every order path first and does not wait for a dataset load",
   await closed;
   assert.equal(outcome, "closed");
   assert.equal(calls[0], "dep-live closed", "the order path is closed before anything is awaited");
+});
+
+test("a slow route update does not hold back the heartbeat acks: the lease holds", async () => {
+  const { runner, session, postOffice } = await setUp("rf-3", "live", new FakeDatasetCache(), 300);
+  let finish: () => void = () => undefined;
+  try {
+    session.send(spawnRequest("dep-live", [ORDERS]));
+    assert.equal((await session.next("spawnResponse", (r) => r.deploymentId === "dep-live")).ok, true);
+    session.send({ case: "setOrderPath", value: { deploymentId: "dep-live", open: true, epoch: 5n } });
+    for (let i = 0; i < 100 && postOffice.deployments.get("dep-live")?.ordersOpen !== true; i++)
+      await sleep(10);
+    assert.equal(postOffice.deployments.get("dep-live")?.ordersOpen, true);
+    // A route update the post office takes a second over (far longer than the 300 ms lease).
+    const applyRoutes = postOffice.applyRoutes.bind(postOffice);
+    postOffice.applyRoutes = (update) =>
+      new Promise<void>((resolve) => (finish = resolve)).then(() => applyRoutes(update));
+    session.send({ case: "routeUpdate", value: { version: 1n, routes: [], removals: [] } });
+    const heartbeats = session.received.filter((m) => m.message.case === "heartbeat").length;
+    await sleep(1_000);
+    assert.ok(
+      session.received.filter((m) => m.message.case === "heartbeat").length > heartbeats + 5,
+      "heartbeats went on",
+    );
+    assert.equal(runner.leaseState, "held", "the acks were read while the route update waited");
+    assert.equal(postOffice.deployments.get("dep-live")?.ordersOpen, true, "no self-fence");
+    finish();
+    await session.next("routeAck", (a) => a.version === 1n);
+  } finally {
+    finish();
+    await runner.close();
+  }
 });
