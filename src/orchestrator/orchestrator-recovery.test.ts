@@ -235,6 +235,55 @@ describe("spawns whose answer goes missing", () => {
   });
 });
 
+describe("an orchestrator restarted while a runner is still spawning", () => {
+  test("asks again instead of taking the spawn for dead; restart policy never gives up on nothing", async () => {
+    const store = new MemoryStore();
+    const layout = BACKTEST.replace("policy: on-failure", "policy: never");
+    // The first orchestrator's spawn never gets its answer: it goes down while the dataset loads.
+    const first = new Orchestrator({
+      store,
+      log: silentLogger(),
+      lease: LEASE,
+      provider: () => provider(() => new Promise<SpawnOutcome>(() => undefined)),
+    });
+    await first.load();
+    first.onRegister(register("n1", Pool.BACKTEST), session("n1", []));
+    await first.applyLayout(layout, "bt.yaml");
+    const [placed] = await until("the spawn asked", async () => {
+      const ds = await first.listDeployments();
+      return ds[0]?.phase === "starting" ? ds : undefined;
+    });
+    await first.close();
+    const asked: string[] = [];
+    const second = new Orchestrator({
+      store,
+      log: silentLogger(),
+      lease: LEASE,
+      provider: () =>
+        provider((_node, request) => {
+          asked.push(request.deploymentId ?? "");
+          return Promise.resolve({ ok: true, pid: 77, addresses: {} });
+        }),
+    });
+    await second.load();
+    // The runner registers again: the spawn is still under way there (reported as starting).
+    second.onRegister(
+      register("n1", Pool.BACKTEST, [
+        { deploymentId: placed!.id, status: { deploymentId: placed!.id, state: ProcessState.STARTING } },
+      ]),
+      session("n1", []),
+    );
+    const d = await until("running", async () =>
+      (await second.listDeployments()).find((x) => x.phase === "running"),
+    );
+    await second.close();
+    assert.deepEqual(asked, [placed!.id], "asked again once, and answered by the runner");
+    assert.equal(d.pid, 77);
+    assert.equal(d.lastExit, null, "not taken for dead");
+    assert.equal(d.pendingReason, null);
+  });
+});
+
 describe("role swaps", () => {
   test("a manual failover writes the demotion and the promotion as one batch", async () => {
     const store = new MemoryStore();

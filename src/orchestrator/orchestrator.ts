@@ -187,6 +187,19 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     const reported = new Set(register.runningDeployments.map((d) => d.deploymentId));
     for (const r of register.runningDeployments) {
       const d = this.deployments.get(r.deploymentId);
+      if (r.status?.state === ProcessState.STARTING) {
+        // Still being spawned there (a dataset loading). If it is wanted there, it is asked for
+        // again at once: the runner answers every request for it when that one spawn is done.
+        if (d && d.rec.desired === "running" && d.rec.nodeId === entry.id) {
+          if (d.inFlight) d.attempt++; // the old stream's request is answered on no stream now
+          d.inFlight = false;
+          d.unansweredSpawn = undefined;
+          d.phase = "pending";
+          d.notBefore = 0;
+        }
+        // Anything else is left to the heartbeats, which stop it once it runs (stopUnwanted).
+        continue;
+      }
       // Re-adopt only what is wanted AND placed on this node: a node that comes back after its
       // work was placed elsewhere must not take it back (two copies, one of them unseen). A spawn
       // still in flight counts: the runner finished it but its answer went down with the old
@@ -526,8 +539,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         const error = HiveError.from(err);
         if (error.code === ErrorCode.Unavailable && d.rec.desired === "running") {
           // No answer (a timeout, the stream broke): the runner may be loading a dataset or may
-          // have spawned it. Not a crash: ask again with the same request id, which the runner
-          // answers as the first time; the heartbeats meanwhile show what it has.
+          // have spawned it. Not a crash: ask again with the same request id; spawns are
+          // idempotent on the runner, which answers with the one process it has or will have.
           d.unansweredSpawn = requestId;
           d.phase = "pending";
           d.notBefore = this.now() + SPAWN_ASK_AGAIN_MS;

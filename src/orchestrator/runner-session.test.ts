@@ -43,7 +43,30 @@ test("a route update never acked fails after the route timeout, not the session'
   const { s } = session(50);
   await assert.rejects(
     s.routes([], [{ deploymentId: "d", socket: "md" }]),
-    /route update 1 on node-a: no answer in 50 ms/,
+    /route update \d+ on node-a: no answer in 50 ms/,
   );
   s.close("test over");
+});
+
+test("a late ack sent for a runner's earlier stream cannot acknowledge the next stream's update", () => {
+  const versionOf = (sent: OrchestratorMessage[]) => {
+    const m = sent.at(-1)?.message;
+    return m?.case === "routeUpdate" ? m.value.version : undefined;
+  };
+  const before = session(60_000);
+  void before.s.routes([], [{ deploymentId: "d", socket: "md" }]).catch(() => undefined);
+  const old = versionOf(before.sent);
+  before.s.close("the stream broke");
+  // The runner registers again and gets the full table again, as the first update of this stream.
+  const after = session(60_000);
+  void after.s.routes([], [{ deploymentId: "d", socket: "md" }]).catch(() => undefined);
+  const now = versionOf(after.sent);
+  assert.ok(old !== undefined && now !== undefined);
+  assert.notEqual(now, old);
+  assert.equal(
+    after.s.deliver(create(RunnerMessageSchema, { message: { case: "routeAck", value: { version: old } } })),
+    false,
+    "the old stream's ack settles nothing on the new one",
+  );
+  after.s.close("test over");
 });

@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { AsyncQueue } from "../core/async-queue.ts";
 import type { Outbox } from "./runner-service.ts";
@@ -37,7 +38,13 @@ export class RunnerSession {
   private readonly stops = new Map<string, Pending<StopResponse>>();
   private readonly routeAcks = new Map<bigint, Pending<void>>();
   private readonly logs = new Map<string, AsyncQueue<Uint8Array>>();
-  private routeVersion = 0n;
+  /**
+   * Route versions start at a random base per stream: an answer that a runner's handler of an
+   * earlier stream sends late (it handles messages in order, behind the stream, and sends on the
+   * stream that is current by then) can then never acknowledge this stream's update of the same
+   * number. They still increase by one with every update, as the protocol says.
+   */
+  private routeVersion = BigInt(randomInt(2 ** 47)) << 16n;
   private requestSeq = 0;
   private closedReason: string | undefined;
 

@@ -304,10 +304,18 @@ export class MockRunner {
       });
     const existing = this.processes.get(r.deploymentId);
     if (existing && existing.state === ProcessState.RUNNING) {
-      return void fail(
-        RunnerErrorCode.ALREADY_EXISTS,
-        `${r.deploymentId} already runs on ${this.options.nodeId}`,
-      );
+      // As the real runner: spawns are idempotent by deployment id, answered with what runs.
+      return void this.link.send({
+        case: "spawnResponse",
+        value: {
+          requestId: r.requestId,
+          deploymentId: r.deploymentId,
+          ok: true,
+          pid: existing.pid,
+          addresses: existing.addresses,
+          ports: existing.ports,
+        },
+      });
     }
     const offered = r.sockets.filter((s) => s.direction === SocketDirection.OFFER).map((s) => s.name);
     const names = [...offered, ...r.portNames];

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import { silentLogger } from "../core/logger.ts";
 import { tempDirs } from "../core/testing/temp-dirs.ts";
-import { SocketDirection, SocketPattern, SpawnRequestSchema } from "../protocol/index.ts";
+import { ProcessState, SocketDirection, SocketPattern, SpawnRequestSchema } from "../protocol/index.ts";
 import { FakeCgroupDriver } from "./cgroups/fake-cgroup-driver.ts";
 import { FakeDatasetCache } from "./datasets/fake-dataset-cache.ts";
 import type { DatasetSource, LoadedDataset } from "./datasets/index.ts";
@@ -67,12 +67,13 @@ async function setUp(
   );
   await runner.start();
   const session = await stub.waitForRunner(nodeId);
-  return { runner, session, launcher, postOffice, ports, state };
+  return { runner, session, launcher, postOffice, ports, state, stub };
 }
 
 function spawnRequest(
   id: string,
   sockets: { name: string; pattern: SocketPattern; direction: SocketDirection }[],
+  datasets: { name: string; id: string; version: string; sourcePath: string }[] = [],
 ) {
   return {
     case: "spawnRequest" as const,
@@ -85,6 +86,7 @@ function spawnRequest(
       command: "/bin/true",
       resources: { cores: 0.5, memoryBytes: 64n * 2n ** 20n },
       sockets,
+      datasets,
     }),
   };
 }
@@ -92,7 +94,7 @@ function spawnRequest(
 const FEED = { name: "feed", pattern: SocketPattern.PUB, direction: SocketDirection.OFFER };
 const ORDERS = { name: "orders", pattern: SocketPattern.DEALER, direction: SocketDirection.CONSUME };
 
-test("a process launched but not recorded is stopped, and what it held is free again", async () => {
+test("a process launched but not recorded is killed, reported ended, and what it held is free again", async () => {
   const { runner, session, launcher, ports, state } = await setUp("rf-1", "backtest");
   try {
     // The state directory cannot take the record: a file where its directory should be.
@@ -106,8 +108,12 @@ test("a process launched but not recorded is stopped, and what it held is free a
       first.exited,
       sleep(5_000).then(() => assert.fail("the launched process was left running")),
     ]);
-    assert.deepEqual(first.signals, ["SIGTERM"], "and then stopped, not left running unrecorded");
-    assert.equal(status.signal === null && status.code === 0, true);
+    assert.deepEqual(first.signals, ["SIGKILL"], "and then killed, not left running unrecorded");
+    assert.equal(status.signal, "SIGKILL", "killed: not an exit that reads as a clean finish");
+    // Its end is in the heartbeats, for an orchestrator that adopted it from a Register meanwhile.
+    await session.next("heartbeat", (h) =>
+      h.processes.some((p) => p.deploymentId === "dep-x" && p.state === ProcessState.KILLED),
+    );
     // Everything it held is free: its port, and its id (it spawns again once the record can be written).
     assert.deepEqual(ports.inUse(), []);
     rmSync(join(state, "deployments"));
@@ -188,5 +194,47 @@ test("a slow route update does not hold back the heartbeat acks: the lease holds
   } finally {
     finish();
     await runner.close();
+  }
+});
+
+test("spawns are idempotent: asked again during a slow spawn or once it runs, it answers with the one process", async () => {
+  // A dataset whose load waits until the test lets it finish.
+  let loaded: () => void = () => undefined;
+  const datasets = new (class extends FakeDatasetCache {
+    override async acquire(id: string): Promise<LoadedDataset> {
+      await new Promise<void>((resolve) => (loaded = resolve));
+      return { bytes: 1, path: `/fake/datasets/${id}` };
+    }
+    override release(): void {}
+  })();
+  const { runner, session, launcher, stub } = await setUp("rf-4", "backtest", datasets);
+  try {
+    const ticks = [{ name: "ticks", id: "ticks", version: "1", sourcePath: "/data/ticks" }];
+    const first = spawnRequest("dep-slow", [], ticks);
+    session.send(first);
+    await sleep(50);
+    // The stream breaks while the dataset loads: the new Register says the spawn is under way.
+    session.end();
+    const again = await stub.waitForRunner("rf-4", session);
+    const reported = again.register.runningDeployments.find((d) => d.deploymentId === "dep-slow");
+    assert.equal(reported?.status?.state, ProcessState.STARTING);
+    // Asked again with a new request id while it loads: no second process, both answered.
+    const second = spawnRequest("dep-slow", [], ticks);
+    again.send(second);
+    await sleep(50);
+    loaded();
+    const answer = await again.next("spawnResponse", (r) => r.requestId === second.value.requestId);
+    assert.equal(answer.ok, true, answer.error?.message);
+    assert.equal(launcher.processes.filter((p) => p.deploymentId === "dep-slow").length, 1);
+    // Asked once more after it runs (an orchestrator that restarted): the same process.
+    const third = spawnRequest("dep-slow", [], ticks);
+    again.send(third);
+    const same = await again.next("spawnResponse", (r) => r.requestId === third.value.requestId);
+    assert.equal(same.ok, true);
+    assert.equal(same.pid, answer.pid);
+    assert.equal(launcher.processes.filter((p) => p.deploymentId === "dep-slow").length, 1);
+  } finally {
+    loaded();
+    await runner.close({ stopDeployments: true });
   }
 });

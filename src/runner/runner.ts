@@ -9,11 +9,14 @@ import {
   DatasetState,
   LogStream,
   PROTOCOL_VERSION,
+  ProcessState,
   RegisterSchema,
   type DatasetLoad,
   type LogRequest,
   type OrchestratorMessage,
   type Register,
+  type RunnerErrorCode,
+  type SocketAddress,
   type SpawnRequest,
   type StopRequest,
 } from "../protocol/index.ts";
@@ -50,6 +53,12 @@ export const RUNNER_VERSION = "0.1.0";
  * orchestrator is another matter for live strategies: when the lease runs out their order paths
  * close, and after a grace they are killed (self-fencing.ts).
  */
+/** A spawn in progress: its request, and the ids of the same spawn asked again meanwhile. */
+interface Spawning {
+  readonly request: SpawnRequest;
+  readonly waiting: string[];
+}
+
 export class Runner {
   private readonly deployments = new Map<string, Deployment>();
   private readonly pinning: CpuPinning;
@@ -57,7 +66,7 @@ export class Runner {
   private readonly logFollowers = new Map<string, AbortController>();
   private readonly pending = new Set<Promise<unknown>>();
   /** Deployments whose spawn is in progress. */
-  private readonly spawning = new Set<string>();
+  private readonly spawning = new Map<string, Spawning>();
   /** SetOrderPath commands for deployments whose spawn was still in progress. */
   private readonly commandedDuringSpawn = new Map<string, { open: boolean; epoch: bigint }>();
   private readonly fencing: SelfFencing;
@@ -333,19 +342,37 @@ export class Runner {
       resourceLimits: this.deps.cgroups.describe(),
       unlimited: this.deps.cgroups.kind === "none",
       curvePublicKey: this.deps.postOffice.curvePublicKey ?? "",
-      runningDeployments: [...this.deployments.values()]
-        .filter((d) => d.process && !d.final)
-        .map((d) => ({
-          deploymentId: d.request.deploymentId,
-          layout: d.request.layout,
-          service: d.request.service,
-          epoch: d.epoch,
-          resources: d.request.resources,
-          status: processStatus(d),
-          addresses: d.addresses,
-          ports: d.ports,
-          ordersEnabled: hasOrderPath(d) && this.fencing.effective(d.ordersOpen),
-        })),
+      runningDeployments: [
+        ...[...this.deployments.values()]
+          .filter((d) => d.process && !d.final)
+          .map((d) => ({
+            deploymentId: d.request.deploymentId,
+            layout: d.request.layout,
+            service: d.request.service,
+            epoch: d.epoch,
+            resources: d.request.resources,
+            status: processStatus(d),
+            addresses: d.addresses,
+            ports: d.ports,
+            ordersEnabled: hasOrderPath(d) && this.fencing.effective(d.ordersOpen),
+          })),
+        // Spawns still in progress (a dataset loading): reported as starting, so that an
+        // orchestrator that restarted meanwhile asks again instead of taking them for dead.
+        ...[...this.spawning.values()]
+          .filter(
+            ({ request }) =>
+              !this.deployments.get(request.deploymentId)?.process ||
+              this.deployments.get(request.deploymentId)?.final !== undefined,
+          )
+          .map(({ request }) => ({
+            deploymentId: request.deploymentId,
+            layout: request.layout,
+            service: request.service,
+            epoch: request.epoch,
+            resources: request.resources,
+            status: { deploymentId: request.deploymentId, state: ProcessState.STARTING },
+          })),
+      ],
     });
   }
 
@@ -543,9 +570,12 @@ export class Runner {
     const reply = (
       value: Omit<Parameters<typeof this.link.send>[0] & { case: "spawnResponse" }, "case">["value"],
     ) => this.link.send({ case: "spawnResponse", value });
+    // Spawns are idempotent by deployment id. Asked again for one that runs (a retry after a
+    // reconnect or after the orchestrator restarted, under the same request id or a new one), the
+    // runner answers with the process it has; asked while it is still being spawned (a dataset
+    // loading), it answers every request when that one spawn is done.
     if (existing && !existing.final) {
-      // The same request again (a retry after a reconnect): answer it as the first time.
-      if (existing.request.requestId === request.requestId && existing.process) {
+      if (existing.process?.state === "running") {
         reply({
           requestId: request.requestId,
           deploymentId: id,
@@ -562,18 +592,26 @@ export class Runner {
         ok: false,
         error: {
           code: toRunnerErrorCode(new HiveError("already_exists", "")),
-          message: `${id} already runs on ${this.options.nodeId}`,
+          message: `${id} is being stopped on ${this.options.nodeId}; ask again once it has ended`,
         },
       });
       return;
     }
-    if (this.spawning.has(id)) {
-      // The same deployment is being spawned already (a retry while a dataset loads): the
-      // first spawn answers for both.
-      this.deps.log.warn({ deploymentId: id }, "spawn already in progress; this request is ignored");
+    const inProgress = this.spawning.get(id);
+    if (inProgress) {
+      inProgress.waiting.push(request.requestId);
+      this.deps.log.info({ deploymentId: id }, "spawn already in progress; it answers this request too");
       return;
     }
-    this.spawning.add(id);
+    const spawning: Spawning = { request, waiting: [] };
+    this.spawning.set(id, spawning);
+    type Outcome =
+      | { ok: true; pid: number; addresses: Pick<SocketAddress, "socketName" | "address">[]; ports: number[] }
+      | { ok: false; error: { code: RunnerErrorCode; message: string } };
+    const answer = (value: Outcome) => {
+      for (const requestId of [request.requestId, ...spawning.waiting])
+        reply({ requestId, deploymentId: id, ...value });
+    };
     try {
       // A previous instance of this id is being released: let it finish before reusing the id.
       await existing?.released;
@@ -607,17 +645,19 @@ export class Runner {
         // Launched but not set up (its record not written, its order path not set): it must not
         // run unrecorded and unanswered for. It is stopped and everything it held freed; the
         // orchestrator is told the spawn failed and may ask again.
-        await this.stop(id, 0).catch(() => undefined);
-        this.deployments.delete(id);
+        // It stays listed with its exit, so the heartbeats say it ended (an orchestrator that
+        // adopted it from a Register meanwhile learns it from them).
+        // Killed, not stopped: a stop it obeys ends it with code 0, which reads as a clean finish.
+        const status = await deployment.process?.kill().catch(() => undefined);
+        if (status !== undefined) deployment.final ??= status;
+        await this.release(deployment);
         throw err;
       }
       this.deps.log.info(
         { deploymentId: id, pid: deployment.process?.pid, addresses: deployment.addresses },
         "spawned",
       );
-      reply({
-        requestId: request.requestId,
-        deploymentId: id,
+      answer({
         ok: true,
         pid: deployment.process?.pid ?? 0,
         addresses: deployment.addresses,
@@ -625,12 +665,7 @@ export class Runner {
       });
     } catch (err) {
       this.deps.log.warn({ deploymentId: id, err: HiveError.from(err).message }, "spawn failed");
-      reply({
-        requestId: request.requestId,
-        deploymentId: id,
-        ok: false,
-        error: { code: toRunnerErrorCode(err), message: HiveError.from(err).message },
-      });
+      answer({ ok: false, error: { code: toRunnerErrorCode(err), message: HiveError.from(err).message } });
     } finally {
       this.spawning.delete(id);
       this.commandedDuringSpawn.delete(id);

@@ -535,7 +535,8 @@ export type Register = Message<"hive.runner.v1.Register"> & {
 
   /**
    * Deployments this runner is already running (after a reconnect, or when the orchestrator
-   * restarted), so the orchestrator re-adopts them instead of starting them again.
+   * restarted), so the orchestrator re-adopts them instead of starting them again. A spawn still
+   * in progress (a dataset loading) is listed too, with status STARTING and no addresses.
    *
    * @generated from field: repeated hive.runner.v1.RunningDeployment running_deployments = 11;
    */
@@ -1046,7 +1047,9 @@ export const RegisterAckSchema: GenMessage<RegisterAck> = /*@__PURE__*/
   messageDesc(file_hive_runner_v1_runner, 18);
 
 /**
- * Start one deployment's process.
+ * Start one deployment's process. Idempotent by deployment_id: for one that runs, the answer is
+ * that process (whatever the request_id); for one still being spawned, every request for it is
+ * answered, each under its own request_id, when that one spawn is done.
  *
  * @generated from message hive.runner.v1.SpawnRequest
  */
