@@ -109,6 +109,18 @@ function spawnRequest(id: string, over: SpawnOverrides = {}) {
   };
 }
 
+/** Waits until no process has `pid` (it was killed or ended). */
+function waitUntilGone(pid: number, what: string): Promise<void> {
+  return waitFor(() => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, what);
+}
+
 async function waitFor(check: () => boolean, what: string, ms = 10_000) {
   const end = Date.now() + ms;
   while (!check()) {
@@ -302,14 +314,7 @@ describe("runner on the real kernel", () => {
       value: { requestId: "stop-a", deploymentId: "dep-a", gracePeriodMs: 1_000 },
     });
     assert.equal((await session.next("stopResponse", (r) => r.deploymentId === "dep-a")).ok, true);
-    await waitFor(() => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, "the adopted process to end");
+    await waitUntilGone(pid, "the adopted process to end");
   });
 
   test("a process the runner has no record of is killed at restart, not left unknown", async (t) => {
@@ -325,14 +330,7 @@ describe("runner on the real kernel", () => {
     await startRunner();
     const again = await stub.waitForRunner("rt-1", session);
     assert.ok(!again.register.runningDeployments.some((d) => d.deploymentId === "dep-c"));
-    await waitFor(() => {
-      try {
-        process.kill(c.pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, "the unrecorded process to be killed");
+    await waitUntilGone(c.pid, "the unrecorded process to be killed");
     session = again;
   });
 
@@ -347,14 +345,7 @@ describe("runner on the real kernel", () => {
     await startRunner("rt-1", { first: firstPort + 10, last: firstPort + 19 });
     const again = await stub.waitForRunner("rt-1", session);
     assert.ok(!again.register.runningDeployments.some((x) => x.deploymentId === "dep-d"));
-    await waitFor(() => {
-      try {
-        process.kill(d.pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, "the process that could not be re-adopted to be killed");
+    await waitUntilGone(d.pid, "the process that could not be re-adopted to be killed");
     assert.ok(!existsSync(join(state, "deployments", "dep-d.json")), "its record is gone");
     session = again;
   });
