@@ -19,6 +19,7 @@ import { FakePostOffice } from "./post-office/fake-post-office.ts";
 import { FakeProcessLauncher } from "./process/fake-process-launcher.ts";
 import { Runner } from "./runner.ts";
 import { compileRunnerOptions } from "./runner-options.ts";
+import { ManualClock } from "./testing/manual-clock.ts";
 import { OrchestratorStub } from "./testing/orchestrator-stub.ts";
 
 const dirs = tempDirs();
@@ -35,6 +36,7 @@ async function setUp(
   pool: "live" | "backtest",
   datasets = new FakeDatasetCache(),
   leaseTtlMs = 60_000,
+  clock?: ManualClock,
 ) {
   const stub = await OrchestratorStub.start({ heartbeatIntervalMs: 50, leaseTtlMs });
   stubs.push(stub);
@@ -53,6 +55,7 @@ async function setUp(
       runDir: run,
       datasets: { dir: join(state, "datasets") },
       stopGraceMs: 100,
+      selfFenceKillAfterMs: 100,
     }),
     {
       cgroups: new FakeCgroupDriver(),
@@ -63,6 +66,7 @@ async function setUp(
       machine: { cores: 4, memoryBytes: 2 ** 32, cpus: [0, 1, 2, 3] },
       load: { sample: () => ({ cpu: 0, memoryUsedBytes: 0 }) },
       log: silentLogger(),
+      ...(clock === undefined ? {} : { clock }),
     },
   );
   await runner.start();
@@ -233,6 +237,41 @@ test("spawns are idempotent: asked again during a slow spawn or once it runs, it
     assert.equal(same.ok, true);
     assert.equal(same.pid, answer.pid);
     assert.equal(launcher.processes.filter((p) => p.deploymentId === "dep-slow").length, 1);
+  } finally {
+    loaded();
+    await runner.close({ stopDeployments: true });
+  }
+});
+
+test("a live process whose spawn ends after self-fencing killed the others is killed too", async () => {
+  let loaded: () => void = () => undefined;
+  const datasets = new (class extends FakeDatasetCache {
+    override async acquire(id: string): Promise<LoadedDataset> {
+      await new Promise<void>((resolve) => (loaded = resolve));
+      return { bytes: 1, path: `/fake/datasets/${id}` };
+    }
+    override release(): void {}
+  })();
+  // The lease runs on a manual clock; the stub's 60 s TTL keeps the link's own watchdog quiet.
+  const clock = new ManualClock();
+  const { runner, session, launcher, stub } = await setUp("rf-5", "live", datasets, 60_000, clock);
+  try {
+    for (let i = 0; i < 100 && runner.leaseState !== "held"; i++) await sleep(10);
+    assert.equal(runner.leaseState, "held");
+    const ticks = [{ name: "ticks", id: "ticks", version: "1", sourcePath: "/data/ticks" }];
+    const request = spawnRequest("dep-live", [ORDERS], ticks);
+    session.send(request);
+    await sleep(50);
+    // The orchestrator goes silent past the lease and the kill grace while the dataset loads.
+    stub.ackHeartbeats = false;
+    clock.advance(60_000 + 1_000);
+    assert.equal(runner.leaseState, "killed");
+    loaded();
+    const answer = await session.next("spawnResponse", (r) => r.requestId === request.value.requestId);
+    assert.equal(answer.ok, false);
+    assert.match(answer.error?.message ?? "", /self-fenced: the lease was lost while it was being spawned/);
+    const status = await launcher.find("dep-live")?.exited;
+    assert.equal(status?.signal, "SIGKILL");
   } finally {
     loaded();
     await runner.close({ stopDeployments: true });

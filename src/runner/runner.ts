@@ -633,6 +633,12 @@ export class Runner {
             deployment.epoch,
           );
         }
+        if (hasOrderPath(deployment) && this.fencing.state === "killed") {
+          // Self-fencing killed the live processes while this one was being spawned (it was not
+          // one of them yet): it goes the same way.
+          deployment.selfFenced = "self-fenced: the lease was lost while it was being spawned";
+          throw new HiveError("failed_precondition", deployment.selfFenced);
+        }
         await saveDeploymentRecord(this.options.stateDir, {
           request,
           ports: deployment.ports,
