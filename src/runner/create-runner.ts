@@ -1,8 +1,7 @@
 import type { Logger } from "../core/logger.ts";
 import { createLogger } from "../core/logger.ts";
 import { detectCgroups } from "./cgroups/index.ts";
-import { DatasetCache, datasetName } from "./datasets/index.ts";
-import { loadDeploymentRecords } from "./deployment-record.ts";
+import { DatasetCache } from "./datasets/index.ts";
 import { LoadSampler, readCapacity } from "./host/index.ts";
 import { PortAllocator } from "./ports/index.ts";
 import { loadCurveKeyPair } from "./curve-keys.ts";
@@ -54,19 +53,5 @@ export async function createRunner(
     transport: overrides.transport,
     clock: overrides.clock,
   };
-  // The datasets of processes that outlived the previous runner are still read: kept even if the
-  // budget was lowered (the runner re-adopts those processes and pins their datasets again).
-  const { records } = await loadDeploymentRecords(options.stateDir);
-  const inUse = new Set<string>();
-  for (const record of records) {
-    for (const m of record.request.datasets) {
-      try {
-        inUse.add(datasetName(m.id, m.version));
-      } catch {
-        // A name the cache could not have written holds nothing to keep.
-      }
-    }
-  }
-  await deps.datasets.adoptExisting({ inUse });
   return new Runner(options, deps);
 }

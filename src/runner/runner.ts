@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join } from "node:path";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { collectDefaultMetrics } from "prom-client";
 import { HiveError } from "../core/hive-error.ts";
 import type { SocketPattern } from "../domain/index.ts";
@@ -15,9 +15,9 @@ import {
   type LogRequest,
   type OrchestratorMessage,
   type Register,
-  type RunnerErrorCode,
-  type SocketAddress,
   type SpawnRequest,
+  type SpawnResponse,
+  type SpawnResponseSchema,
   type StopRequest,
 } from "../protocol/index.ts";
 import { localEndpoint } from "../layout/index.ts";
@@ -42,6 +42,18 @@ import { processStatus, rebuildDeployment, spawnDeployment, type Deployment } fr
 /** The runner's version, reported at registration. */
 export const RUNNER_VERSION = "0.1.0";
 
+/** A spawn in progress: its request, and the ids of the same spawn asked again meanwhile. */
+interface Spawning {
+  readonly request: SpawnRequest;
+  readonly waiting: string[];
+}
+
+/** A SpawnResponse's fields but the ids it answers. */
+type SpawnAnswer = Omit<
+  Exclude<MessageInitShape<typeof SpawnResponseSchema>, SpawnResponse>,
+  "requestId" | "deploymentId"
+>;
+
 /**
  * The runner daemon: registers the node with the orchestrator, keeps its lease with heartbeats
  * that carry real load and every process's state, and does what the orchestrator asks: spawn and
@@ -53,12 +65,6 @@ export const RUNNER_VERSION = "0.1.0";
  * orchestrator is another matter for live strategies: when the lease runs out their order paths
  * close, and after a grace they are killed (self-fencing.ts).
  */
-/** A spawn in progress: its request, and the ids of the same spawn asked again meanwhile. */
-interface Spawning {
-  readonly request: SpawnRequest;
-  readonly waiting: string[];
-}
-
 export class Runner {
   private readonly deployments = new Map<string, Deployment>();
   private readonly pinning: CpuPinning;
@@ -205,6 +211,9 @@ export class Runner {
     const { records, unreadable } = await loadDeploymentRecords(this.options.stateDir);
     for (const name of unreadable)
       this.deps.log.error({ file: name }, "unreadable deployment record ignored");
+    // What the previous run left in RAM, kept even under a lowered budget where a process that
+    // outlived it still reads it (it is pinned again when that process is re-adopted).
+    await this.deps.datasets.adoptExisting({ inUse: records.flatMap((r) => r.request.datasets) });
     const recovery = await recoverProcesses({ stateDir: this.options.stateDir, driver: this.deps.cgroups });
     const alive = new Map(recovery.processes.map((p) => [p.deploymentId, p]));
     for (const record of records) {
@@ -215,7 +224,8 @@ export class Runner {
         continue;
       }
       alive.delete(id);
-      await this.adopt(record, process).catch((err: unknown) => this.abandon(id, process, err));
+      const deployment = this.adoptable(record, process);
+      await this.adopt(deployment).catch((err: unknown) => this.abandon(deployment, err));
     }
     // A process the process layer recorded but the runner did not (it died between the launch
     // and its own record) is not adopted half-known: it is killed, so that no unknown copy can
@@ -239,70 +249,48 @@ export class Runner {
    * killed and everything it held freed, and the runner starts without it (the orchestrator, which
    * does not see it in the Register, starts it again). One bad record must not keep the runner down.
    */
-  private async abandon(id: string, process: ManagedProcess, err: unknown): Promise<void> {
+  private async abandon(d: Deployment, err: unknown): Promise<void> {
+    const process = d.process;
     this.deps.log.error(
-      { deploymentId: id, pid: process.pid, err: HiveError.from(err).message },
+      { deploymentId: d.request.deploymentId, pid: process?.pid, err: HiveError.from(err).message },
       "could not re-adopt a process that outlived the runner: it is killed",
     );
-    await process.kill().catch(() => undefined);
-    const d = this.deployments.get(id);
-    this.deployments.delete(id);
-    if (d !== undefined) {
-      d.final = await process.exited;
-      await this.release(d);
-      return;
-    }
-    this.pinning.release(id);
-    this.deps.ports.release(id);
-    await process.cgroup?.destroy().catch(() => undefined);
-    await removeDeploymentRecord(this.options.stateDir, id).catch(() => undefined);
+    this.deployments.delete(d.request.deploymentId);
+    await process?.kill().catch(() => undefined);
+    d.final = await process?.exited;
+    await this.release(d);
   }
 
   /**
-   * Pins again the datasets an adopted process reads, so that none is evicted under it. One that
-   * is gone (removed while no runner ran) is said in the log; the process may fail on it.
+   * The deployment of a process that outlived the runner, from its record, in the map before
+   * anything of it is taken back: whatever adopt() gets through, release() frees.
    */
-  private async pinDatasets(record: DeploymentRecord): Promise<{ id: string; version: string }[]> {
-    const pinned: { id: string; version: string }[] = [];
-    for (const m of record.request.datasets) {
-      try {
-        await this.deps.datasets.acquire(m.id, m.version);
-        pinned.push({ id: m.id, version: m.version });
-      } catch (err) {
-        this.deps.log.error(
-          {
-            deploymentId: record.request.deploymentId,
-            dataset: `${m.id}@${m.version}`,
-            err: HiveError.from(err).message,
-          },
-          "a dataset of a re-adopted process is no longer in RAM",
-        );
-      }
-    }
-    return pinned;
-  }
-
-  private async adopt(record: DeploymentRecord, process: ManagedProcess): Promise<void> {
-    const id = record.request.deploymentId;
-    this.pinning.restore(id, record.cpus);
+  private adoptable(record: DeploymentRecord, process: ManagedProcess): Deployment {
     const deployment: Deployment = {
       request: record.request,
       process,
+      cgroup: process.cgroup,
       ports: [...record.ports],
       cpus: [...record.cpus],
       addresses: [...record.addresses],
-      datasets: await this.pinDatasets(record),
+      datasets: [],
       epoch: record.epoch,
       ordersOpen: record.ordersOpen,
       patterns: new Map(),
     };
-    this.deployments.set(id, deployment);
+    this.deployments.set(record.request.deploymentId, deployment);
+    return deployment;
+  }
+
+  private async adopt(deployment: Deployment): Promise<void> {
+    const id = deployment.request.deploymentId;
+    this.pinning.restore(id, deployment.cpus);
     // The new post office binds the same local paths; the process's sockets reconnect to them.
     // Its order path stays closed until the first lease, then takes the recorded command.
     await rebuildDeployment(this.context(), deployment);
     this.watchExit(deployment);
     this.deps.log.info(
-      { deploymentId: id, pid: process.pid },
+      { deploymentId: id, pid: deployment.process?.pid },
       "re-adopted a process that outlived the runner",
     );
   }
@@ -324,6 +312,8 @@ export class Runner {
     const m = this.deps.machine;
     const cores = Math.min(m.cores, o.capacityLimits.cores ?? Infinity);
     const memory = Math.min(m.memoryBytes, o.capacityLimits.memoryBytes ?? Infinity);
+    const running = [...this.deployments.values()].filter((d) => d.process && !d.final);
+    const listed = new Set(running.map((d) => d.request.deploymentId));
     return create(RegisterSchema, {
       protocolVersion: PROTOCOL_VERSION,
       nodeId: o.nodeId,
@@ -343,27 +333,21 @@ export class Runner {
       unlimited: this.deps.cgroups.kind === "none",
       curvePublicKey: this.deps.postOffice.curvePublicKey ?? "",
       runningDeployments: [
-        ...[...this.deployments.values()]
-          .filter((d) => d.process && !d.final)
-          .map((d) => ({
-            deploymentId: d.request.deploymentId,
-            layout: d.request.layout,
-            service: d.request.service,
-            epoch: d.epoch,
-            resources: d.request.resources,
-            status: processStatus(d),
-            addresses: d.addresses,
-            ports: d.ports,
-            ordersEnabled: hasOrderPath(d) && this.fencing.effective(d.ordersOpen),
-          })),
+        ...running.map((d) => ({
+          deploymentId: d.request.deploymentId,
+          layout: d.request.layout,
+          service: d.request.service,
+          epoch: d.epoch,
+          resources: d.request.resources,
+          status: processStatus(d),
+          addresses: d.addresses,
+          ports: d.ports,
+          ordersEnabled: hasOrderPath(d) && this.fencing.effective(d.ordersOpen),
+        })),
         // Spawns still in progress (a dataset loading): reported as starting, so that an
         // orchestrator that restarted meanwhile asks again instead of taking them for dead.
         ...[...this.spawning.values()]
-          .filter(
-            ({ request }) =>
-              !this.deployments.get(request.deploymentId)?.process ||
-              this.deployments.get(request.deploymentId)?.final !== undefined,
-          )
+          .filter(({ request }) => !listed.has(request.deploymentId))
           .map(({ request }) => ({
             deploymentId: request.deploymentId,
             layout: request.layout,
@@ -567,18 +551,15 @@ export class Runner {
   private async spawn(request: SpawnRequest): Promise<void> {
     const id = request.deploymentId;
     const existing = this.deployments.get(id);
-    const reply = (
-      value: Omit<Parameters<typeof this.link.send>[0] & { case: "spawnResponse" }, "case">["value"],
-    ) => this.link.send({ case: "spawnResponse", value });
+    const reply = (requestId: string, answer: SpawnAnswer) =>
+      this.link.send({ case: "spawnResponse", value: { requestId, deploymentId: id, ...answer } });
     // Spawns are idempotent by deployment id. Asked again for one that runs (a retry after a
     // reconnect or after the orchestrator restarted, under the same request id or a new one), the
     // runner answers with the process it has; asked while it is still being spawned (a dataset
     // loading), it answers every request when that one spawn is done.
     if (existing && !existing.final) {
       if (existing.process?.state === "running") {
-        reply({
-          requestId: request.requestId,
-          deploymentId: id,
+        reply(request.requestId, {
           ok: true,
           pid: existing.process.pid,
           addresses: existing.addresses,
@@ -586,9 +567,7 @@ export class Runner {
         });
         return;
       }
-      reply({
-        requestId: request.requestId,
-        deploymentId: id,
+      reply(request.requestId, {
         ok: false,
         error: {
           code: toRunnerErrorCode(new HiveError("already_exists", "")),
@@ -605,12 +584,8 @@ export class Runner {
     }
     const spawning: Spawning = { request, waiting: [] };
     this.spawning.set(id, spawning);
-    type Outcome =
-      | { ok: true; pid: number; addresses: Pick<SocketAddress, "socketName" | "address">[]; ports: number[] }
-      | { ok: false; error: { code: RunnerErrorCode; message: string } };
-    const answer = (value: Outcome) => {
-      for (const requestId of [request.requestId, ...spawning.waiting])
-        reply({ requestId, deploymentId: id, ...value });
+    const answerAll = (answer: SpawnAnswer) => {
+      for (const requestId of [request.requestId, ...spawning.waiting]) reply(requestId, answer);
     };
     try {
       // A previous instance of this id is being released: let it finish before reusing the id.
@@ -627,17 +602,17 @@ export class Runner {
         }
         // The lease may have come or gone while the spawn ran (self-fencing did not see it yet).
         if (hasOrderPath(deployment)) {
+          if (this.fencing.state === "killed") {
+            // Self-fencing killed the live processes while this one was being spawned (it was not
+            // one of them yet): it goes the same way.
+            deployment.selfFenced = "self-fenced: the lease was lost while it was being spawned";
+            throw new HiveError("failed_precondition", deployment.selfFenced);
+          }
           await this.deps.postOffice.setOrderPath(
             id,
             this.fencing.effective(deployment.ordersOpen),
             deployment.epoch,
           );
-        }
-        if (hasOrderPath(deployment) && this.fencing.state === "killed") {
-          // Self-fencing killed the live processes while this one was being spawned (it was not
-          // one of them yet): it goes the same way.
-          deployment.selfFenced = "self-fenced: the lease was lost while it was being spawned";
-          throw new HiveError("failed_precondition", deployment.selfFenced);
         }
         await saveDeploymentRecord(this.options.stateDir, {
           request,
@@ -649,13 +624,10 @@ export class Runner {
         });
       } catch (err) {
         // Launched but not set up (its record not written, its order path not set): it must not
-        // run unrecorded and unanswered for. It is stopped and everything it held freed; the
-        // orchestrator is told the spawn failed and may ask again.
-        // It stays listed with its exit, so the heartbeats say it ended (an orchestrator that
-        // adopted it from a Register meanwhile learns it from them).
-        // Killed, not stopped: a stop it obeys ends it with code 0, which reads as a clean finish.
-        const status = await deployment.process?.kill().catch(() => undefined);
-        if (status !== undefined) deployment.final ??= status;
+        // run unrecorded. It is killed (a stop it obeys would end it with code 0, which reads as a
+        // clean finish) and freed by its exit watcher; it stays listed with its end, so the
+        // heartbeats tell an orchestrator that adopted it from a Register meanwhile.
+        await deployment.process?.kill().catch(() => undefined);
         await this.release(deployment);
         throw err;
       }
@@ -663,7 +635,7 @@ export class Runner {
         { deploymentId: id, pid: deployment.process?.pid, addresses: deployment.addresses },
         "spawned",
       );
-      answer({
+      answerAll({
         ok: true,
         pid: deployment.process?.pid ?? 0,
         addresses: deployment.addresses,
@@ -671,7 +643,7 @@ export class Runner {
       });
     } catch (err) {
       this.deps.log.warn({ deploymentId: id, err: HiveError.from(err).message }, "spawn failed");
-      answer({ ok: false, error: { code: toRunnerErrorCode(err), message: HiveError.from(err).message } });
+      answerAll({ ok: false, error: { code: toRunnerErrorCode(err), message: HiveError.from(err).message } });
     } finally {
       this.spawning.delete(id);
       this.commandedDuringSpawn.delete(id);

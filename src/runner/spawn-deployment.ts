@@ -207,17 +207,29 @@ export async function spawnDeployment(ctx: SpawnContext, request: SpawnRequest):
 }
 
 /**
- * Rebuilds what a re-adopted process had: its ports (so they are not handed out again) and its
- * local sockets (the post office binds the same paths again; the process's ZeroMQ sockets
- * reconnect to them by themselves), with its accounts and its commanded order-path state from
- * the record. Datasets it used stay hot but are no longer pinned.
+ * Rebuilds what a re-adopted process had: its ports (so they are not handed out again), its
+ * datasets pinned again (so none is evicted under it) and its local sockets (the post office binds
+ * the same paths again; the process's ZeroMQ sockets reconnect to them by themselves), with its
+ * accounts and its commanded order-path state from the record. What it takes is on `d` as soon as
+ * it is taken, so that a failure part-way is undone by releasing `d`.
  */
 export async function rebuildDeployment(ctx: SpawnContext, d: Deployment): Promise<void> {
   const id = d.request.deploymentId;
   const sockets = d.request.sockets.map(fromProtoSocket);
   d.patterns = new Map(sockets.filter((s) => s.direction === "consume").map((s) => [s.name, s.pattern]));
-  d.cgroup = d.process?.cgroup;
   ctx.deps.ports.reserve(id, d.ports);
+  for (const m of d.request.datasets) {
+    try {
+      await ctx.deps.datasets.acquire(m.id, m.version);
+      d.datasets.push({ id: m.id, version: m.version });
+    } catch (err) {
+      // Gone while no runner ran: said in the log; the process may fail on it.
+      ctx.deps.log.error(
+        { deploymentId: id, dataset: `${m.id}@${m.version}`, err: HiveError.from(err).message },
+        "a dataset of a re-adopted process is no longer in RAM",
+      );
+    }
+  }
   // Closed until the runner holds a lease again; then it is restored to ordersOpen.
   await ctx.deps.postOffice.addDeployment(id, sockets, {
     epoch: d.epoch,

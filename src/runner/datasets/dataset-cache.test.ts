@@ -5,7 +5,6 @@ import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatasetCache } from "./dataset-cache.ts";
-import { datasetName } from "./dataset-layout.ts";
 import type { DatasetCacheOptions } from "./dataset-cache-options.ts";
 import { NodeDatasetFs } from "./dataset-fs.ts";
 import type { DatasetEvent } from "./dataset-store.ts";
@@ -381,7 +380,7 @@ describe("DatasetCache adoptExisting", () => {
     await first.load({ id: "new", version: "1", source: await sourceFile("n2.bin", 2 * MiB) });
     await first.close();
     const second = cache({ budgetBytes: 3 * MiB });
-    const inUse = new Set([datasetName("old", "1")]);
+    const inUse = [{ id: "old", version: "1" }];
     assert.deepEqual(
       (await second.adoptExisting({ inUse })).map((d) => d.id),
       ["old"],

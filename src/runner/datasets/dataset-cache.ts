@@ -180,7 +180,9 @@ export class DatasetCache implements DatasetStore {
    * runner restart, not a reboot) and removes incomplete ones. Must run before any load. If they
    * exceed the budget (it was lowered), the oldest loaded are evicted.
    */
-  async adoptExisting(options: { readonly inUse?: ReadonlySet<string> } = {}): Promise<CachedDataset[]> {
+  async adoptExisting(
+    options: { readonly inUse?: readonly Pick<DatasetSource, "id" | "version">[] } = {},
+  ): Promise<CachedDataset[]> {
     this.assertOpen();
     if (this.entries.size > 0) {
       throw new HiveError(
@@ -208,11 +210,13 @@ export class DatasetCache implements DatasetStore {
       }
       // The budget may have been lowered since: the oldest loaded go first, but never one that a
       // process still reads (it would lose files it has not opened yet).
-      for (const { name } of found) {
-        const entry = this.entries.get(name);
+      const inUse = (id: string, version: string) =>
+        options.inUse?.some((d) => d.id === id && d.version === version) === true;
+      for (const { name, manifest } of found) {
         if (this.usedBytes() <= this.budgetBytes) break;
-        if (entry === undefined || options.inUse?.has(name)) continue;
-        await this.drop(entry, "over_budget");
+        const entry = this.entries.get(name);
+        if (entry !== undefined && !inUse(manifest.id, manifest.version))
+          await this.drop(entry, "over_budget");
       }
       const hot = this.hot();
       for (const e of hot)

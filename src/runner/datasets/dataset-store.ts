@@ -106,11 +106,12 @@ export interface DatasetStore {
   loading(): LoadingDataset[];
   /**
    * Takes over complete datasets a previous run left in RAM and removes incomplete ones; if the
-   * budget was lowered, drops the oldest loaded, never one named in `inUse` (names as
-   * `datasetName(id, version)`: the datasets of processes that outlived the previous runner,
-   * which it re-adopts).
+   * budget was lowered, drops the oldest loaded, never one in `inUse` (the datasets of processes
+   * that outlived the previous runner, which it re-adopts).
    */
-  adoptExisting(options?: { readonly inUse?: ReadonlySet<string> }): Promise<CachedDataset[]>;
+  adoptExisting(options?: {
+    readonly inUse?: readonly Pick<DatasetSource, "id" | "version">[];
+  }): Promise<CachedDataset[]>;
   /** Stops every load in progress (leaving no partial copy); hot datasets stay in RAM. */
   close(): Promise<void>;
 }

@@ -99,7 +99,9 @@ export class FakeDatasetCache implements DatasetStore {
     return [];
   }
 
-  adoptExisting(_options?: { readonly inUse?: ReadonlySet<string> }): Promise<CachedDataset[]> {
+  adoptExisting(_options?: {
+    readonly inUse?: readonly Pick<DatasetSource, "id" | "version">[];
+  }): Promise<CachedDataset[]> {
     return Promise.resolve(this.hot());
   }
 
