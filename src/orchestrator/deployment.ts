@@ -25,9 +25,9 @@ export interface Deployment {
   gate: "closed" | "opening" | "open";
   /**
    * The request id of a spawn whose answer never came (a timeout, a stream that broke): the next
-   * attempt asks again with the same id, which the runner answers as the first time (or ignores
-   * while that spawn still runs, answering both with its result), so a slow spawn is neither
-   * counted as a crash nor started twice.
+   * attempt asks again with the same id. Spawns are idempotent on the runner (it answers every
+   * request for a deployment with its one process), so a slow spawn is neither counted as a crash
+   * nor started twice.
    */
   unansweredSpawn: string | undefined;
   /** No activation attempt before this monotonic time (after a failed one). */
@@ -76,6 +76,17 @@ export function newDeployment(
     },
     manifest,
   );
+}
+
+/**
+ * Whatever is on its way about `d` no longer counts: the answer of a spawn in flight (or its
+ * failure), an activation under way; and an unanswered spawn's id is not asked again. For when
+ * what its runner says replaces what was asked (a Register), or its node is lost.
+ */
+export function disown(d: Deployment): void {
+  d.attempt++;
+  d.inFlight = false;
+  d.unansweredSpawn = undefined;
 }
 
 /** Whether a deployment is finished for good (a clean exit its policy does not restart) or given up. */

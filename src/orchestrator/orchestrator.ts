@@ -17,7 +17,7 @@ import type {
   LogOptions,
   NodeView,
 } from "./control-plane.ts";
-import { isSettled, pendingDeployment, trades, type Deployment } from "./deployment.ts";
+import { disown, isSettled, pendingDeployment, trades, type Deployment } from "./deployment.ts";
 import { GatewayOperations } from "./gateway-operations.ts";
 import type { Gateways } from "./gateways.ts";
 import { findLayout, findService, newLayoutEntry, serviceChanges, type LayoutEntry } from "./layout-entry.ts";
@@ -191,9 +191,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         // Still being spawned there (a dataset loading). If it is wanted there, it is asked for
         // again at once: the runner answers every request for it when that one spawn is done.
         if (d && d.rec.desired === "running" && d.rec.nodeId === entry.id) {
-          if (d.inFlight) d.attempt++; // the old stream's request is answered on no stream now
-          d.inFlight = false;
-          d.unansweredSpawn = undefined;
+          disown(d); // the old stream's request is answered on no stream now
           d.phase = "pending";
           d.notBefore = 0;
         }
@@ -206,11 +204,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       // stream, and the process it reports is exactly the one wanted.
       const spawning = d?.inFlight === true && d.phase === "starting";
       if (d && d.rec.desired === "running" && d.rec.nodeId === entry.id && (!d.inFlight || spawning)) {
-        if (spawning) {
-          d.attempt++; // the spawn's own answer (or its failure with the old stream) no longer counts
-          d.inFlight = false;
-        }
-        d.unansweredSpawn = undefined;
+        disown(d); // a spawn's own answer (or its failure with the old stream) no longer counts
         d.phase = "running";
         d.runningSince = this.now();
         d.pid = r.status?.pid ?? null;
@@ -458,9 +452,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private nodeLost(nodeId: string, why: string): void {
     for (const d of this.deployments.values()) {
       if (d.rec.nodeId !== nodeId || d.rec.desired !== "running" || isSettled(d)) continue;
-      d.attempt++; // an answer still on its way from the lost node no longer counts
-      d.inFlight = false;
-      d.unansweredSpawn = undefined;
+      disown(d); // an answer still on its way from the lost node no longer counts
       d.pid = null;
       d.gate = "closed";
       if (trades(d)) {

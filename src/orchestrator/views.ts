@@ -49,10 +49,7 @@ export function layoutView(s: ViewSource, entry: LayoutEntry): LayoutView {
     name: entry.rec.name,
     generation: entry.rec.generation,
     appliedAt: entry.rec.appliedAt,
-    state:
-      completed && entry.rec.state !== "stopping"
-        ? "completed"
-        : layoutState(entry.rec.state, deployments, routed),
+    state: layoutState(entry.rec.state, deployments, routed, completed),
     deployments,
   };
 }
@@ -143,15 +140,17 @@ function nodeView(entry: NodeEntry, cluster: ClusterState, silenceMs: number, de
 /**
  * A layout's state from its deployments: `running` once every deployment that should run does
  * and every route is applied; `pending` while something cannot be placed; `degraded` when
- * something failed; `deploying` in between. (`completed`, when all of it finished, is decided by
- * the caller, which sees the restart policies.)
+ * something failed; `deploying` in between; `completed` once all of it finished for good (which
+ * the caller knows: it sees the restart policies).
  */
 function layoutState(
   stored: LayoutState,
   deployments: readonly DeploymentView[],
   routed: boolean,
+  completed: boolean,
 ): LayoutView["state"] {
   if (stored === "stopping") return "stopping";
+  if (completed) return "completed";
   const wanted = deployments.filter((d) => d.phase !== "stopping" && d.phase !== "stopped");
   if (wanted.some((d) => d.nodeId === null)) return "pending";
   if (wanted.some((d) => d.phase === "failed")) return "degraded";

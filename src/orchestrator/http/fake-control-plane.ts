@@ -362,13 +362,11 @@ function view(l: FakeLayout): LayoutView {
   const phases = l.deployments.map((d) => d.phase);
   const state = phases.every((p) => p === "running")
     ? "running"
-    : phases.every((p) => p === "exited")
-      ? "completed"
-      : phases.every((p) => p === "pending")
-        ? "pending"
-        : phases.some((p) => p === "failed")
-          ? "degraded"
-          : "deploying";
+    : phases.every((p) => p === "pending")
+      ? "pending"
+      : phases.some((p) => p === "failed")
+        ? "degraded"
+        : "deploying";
   return {
     name: l.layout.name,
     generation: l.generation,
