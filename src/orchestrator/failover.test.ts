@@ -9,13 +9,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { silentLogger } from "../core/logger.ts";
 import { ValidationError } from "../domain/index.ts";
-import { MockRunner } from "../runner/mock-runner.ts";
+import type { MockRunner } from "../runner/mock-runner.ts";
 import type { DeploymentView } from "./control-plane.ts";
-import { compileOrchestratorOptions } from "./orchestrator-options.ts";
-import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
+import type { RunningOrchestrator } from "./orchestrator-server.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
+import { liveMockRunner, startFencedOrchestrator } from "./testing/live-cluster.ts";
 import { until } from "../core/testing/until.ts";
 
 const LAYOUT = `
@@ -49,31 +48,12 @@ describe("ordered failover through the gateway", () => {
   const gateway = new FakeGateway();
   const runners: MockRunner[] = [];
   let orch: RunningOrchestrator;
-  const options = (port = 0) =>
-    compileOrchestratorOptions({
-      store: `sqlite:${join(dir, "o.db")}`,
-      runnerListen: { host: "127.0.0.1", port },
-      heartbeatIntervalMs: 50,
-      runnerLeaseMs: 200,
-      downAfterMs: 400,
-      stopGraceMs: 100,
-      gateways: [
-        { name: "paper", orders: "tcp://127.0.0.1:7999", control: "tcp://127.0.0.1:7998", publicKey: "" },
-      ],
-    });
   const start = async (port = 0) => {
-    orch = await startOrchestrator(options(port), { log: silentLogger(), connectGateway: () => gateway });
+    orch = await startFencedOrchestrator(dir, gateway, port);
   };
   const runnerOn = (nodeId: string, first: number) => {
-    const r = new MockRunner({
-      nodeId,
-      pool: "live",
-      urls: [orch.runnerUrl],
-      portRange: { first, last: first + 49 },
-      capacity: { cores: 4, memoryBytes: 8 * 2 ** 30, exclusiveCores: 0 },
-    });
+    const r = liveMockRunner(orch, nodeId, first);
     runners.push(r);
-    r.start();
     return r;
   };
   const mockOf = (nodeId: string | null) =>

@@ -19,23 +19,17 @@ import {
   RegisterSchema,
   type OrchestratorMessage,
 } from "../protocol/index.ts";
-import { MockRunner } from "../runner/mock-runner.ts";
+import type { MockRunner } from "../runner/mock-runner.ts";
 import { Gateways } from "./gateways.ts";
 import { Orchestrator } from "./orchestrator.ts";
-import { compileOrchestratorOptions } from "./orchestrator-options.ts";
-import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
+import type { RunningOrchestrator } from "./orchestrator-server.ts";
 import { RunnerSession } from "./runner-session.ts";
 import type { ServiceProvider, SpawnOutcome } from "./service-provider.ts";
 import type { DeploymentRecord } from "./store/store-records.ts";
 import { MemoryStore } from "./store/memory-store.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
+import { liveMockRunner, PAPER_GATEWAY, startFencedOrchestrator } from "./testing/live-cluster.ts";
 
-const GATEWAY = {
-  name: "paper",
-  orders: "tcp://127.0.0.1:7999",
-  control: "tcp://127.0.0.1:7998",
-  publicKey: "",
-};
 const LEASE = { heartbeatIntervalMs: 50, suspectAfterMs: 10_000, downAfterMs: 20_000 };
 
 const live = (standby: number) => `
@@ -113,30 +107,12 @@ describe("a relocated live strategy after an orchestrator restart", () => {
 
   test("takes a new epoch, so the gateway refuses the lost copy's (id, epoch)", async () => {
     const start = async (port = 0) => {
-      orch = await startOrchestrator(
-        compileOrchestratorOptions({
-          store: `sqlite:${join(dir, "o.db")}`,
-          runnerListen: { host: "127.0.0.1", port },
-          heartbeatIntervalMs: 50,
-          runnerLeaseMs: 200,
-          downAfterMs: 400,
-          stopGraceMs: 100,
-          gateways: [GATEWAY],
-        }),
-        { log: silentLogger(), connectGateway: () => gateway },
-      );
+      orch = await startFencedOrchestrator(dir, gateway, port);
       return orch;
     };
     const runnerOn = (o: RunningOrchestrator, nodeId: string, first: number) => {
-      const r = new MockRunner({
-        nodeId,
-        pool: "live",
-        urls: [o.runnerUrl],
-        portRange: { first, last: first + 49 },
-        capacity: { cores: 4, memoryBytes: 8 * 2 ** 30, exclusiveCores: 0 },
-      });
+      const r = liveMockRunner(o, nodeId, first);
       runners.push(r);
-      r.start();
       return r;
     };
     const first = await start();
@@ -303,7 +279,7 @@ describe("role swaps", () => {
       store,
       log: silentLogger(),
       lease: LEASE,
-      gateways: new Gateways([GATEWAY], () => gateway, silentLogger()),
+      gateways: new Gateways([PAPER_GATEWAY], () => gateway, silentLogger()),
       provider: () => provider(() => Promise.resolve({ ok: true, pid: 7, addresses: {} })),
     });
     await o.load();

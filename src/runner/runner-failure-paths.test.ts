@@ -95,6 +95,23 @@ function spawnRequest(
   };
 }
 
+/** A dataset cache whose every acquire waits until the test calls finish() (a dataset loading). */
+class HeldDatasets extends FakeDatasetCache {
+  #finish: () => void = () => undefined;
+
+  override async acquire(id: string): Promise<LoadedDataset> {
+    await new Promise<void>((resolve) => (this.#finish = resolve));
+    return { bytes: 1, path: `/fake/datasets/${id}` };
+  }
+
+  override release(): void {}
+
+  /** Lets the acquire that waits now go on. */
+  finish(): void {
+    this.#finish();
+  }
+}
+
 const FEED = { name: "feed", pattern: SocketPattern.PUB, direction: SocketDirection.OFFER };
 const ORDERS = { name: "orders", pattern: SocketPattern.DEALER, direction: SocketDirection.CONSUME };
 
@@ -202,15 +219,7 @@ test("a slow route update does not hold back the heartbeat acks: the lease holds
 });
 
 test("spawns are idempotent: asked again during a slow spawn or once it runs, it answers with the one process", async () => {
-  // A dataset whose load waits until the test lets it finish.
-  let loaded: () => void = () => undefined;
-  const datasets = new (class extends FakeDatasetCache {
-    override async acquire(id: string): Promise<LoadedDataset> {
-      await new Promise<void>((resolve) => (loaded = resolve));
-      return { bytes: 1, path: `/fake/datasets/${id}` };
-    }
-    override release(): void {}
-  })();
+  const datasets = new HeldDatasets();
   const { runner, session, launcher, stub } = await setUp("rf-4", "backtest", datasets);
   try {
     const ticks = [{ name: "ticks", id: "ticks", version: "1", sourcePath: "/data/ticks" }];
@@ -226,7 +235,7 @@ test("spawns are idempotent: asked again during a slow spawn or once it runs, it
     const second = spawnRequest("dep-slow", [], ticks);
     again.send(second);
     await sleep(50);
-    loaded();
+    datasets.finish();
     const answer = await again.next("spawnResponse", (r) => r.requestId === second.value.requestId);
     assert.equal(answer.ok, true, answer.error?.message);
     assert.equal(launcher.processes.filter((p) => p.deploymentId === "dep-slow").length, 1);
@@ -238,20 +247,13 @@ test("spawns are idempotent: asked again during a slow spawn or once it runs, it
     assert.equal(same.pid, answer.pid);
     assert.equal(launcher.processes.filter((p) => p.deploymentId === "dep-slow").length, 1);
   } finally {
-    loaded();
+    datasets.finish();
     await runner.close({ stopDeployments: true });
   }
 });
 
 test("a live process whose spawn ends after self-fencing killed the others is killed too", async () => {
-  let loaded: () => void = () => undefined;
-  const datasets = new (class extends FakeDatasetCache {
-    override async acquire(id: string): Promise<LoadedDataset> {
-      await new Promise<void>((resolve) => (loaded = resolve));
-      return { bytes: 1, path: `/fake/datasets/${id}` };
-    }
-    override release(): void {}
-  })();
+  const datasets = new HeldDatasets();
   // The lease runs on a manual clock; the stub's 60 s TTL keeps the link's own watchdog quiet.
   const clock = new ManualClock();
   const { runner, session, launcher, stub } = await setUp("rf-5", "live", datasets, 60_000, clock);
@@ -266,14 +268,14 @@ test("a live process whose spawn ends after self-fencing killed the others is ki
     stub.ackHeartbeats = false;
     clock.advance(60_000 + 1_000);
     assert.equal(runner.leaseState, "killed");
-    loaded();
+    datasets.finish();
     const answer = await session.next("spawnResponse", (r) => r.requestId === request.value.requestId);
     assert.equal(answer.ok, false);
     assert.match(answer.error?.message ?? "", /self-fenced: the lease was lost while it was being spawned/);
     const status = await launcher.find("dep-live")?.exited;
     assert.equal(status?.signal, "SIGKILL");
   } finally {
-    loaded();
+    datasets.finish();
     await runner.close({ stopDeployments: true });
   }
 });

@@ -1,0 +1,52 @@
+/**
+ * The set-up of orchestrator tests about live strategies: a real orchestrator with fast leases on
+ * a SQLite store, fencing through one gateway ("paper") that a fake answers, and mock runners on
+ * the live pool.
+ */
+import { join } from "node:path";
+import { silentLogger } from "../../core/logger.ts";
+import type { GatewayControl } from "../../gateway/gateway-control.ts";
+import { MockRunner } from "../../runner/mock-runner.ts";
+import { compileOrchestratorOptions } from "../orchestrator-options.ts";
+import { startOrchestrator, type RunningOrchestrator } from "../orchestrator-server.ts";
+
+/** The one gateway of these tests; its control channel is the fake handed to the orchestrator. */
+export const PAPER_GATEWAY = {
+  name: "paper",
+  orders: "tcp://127.0.0.1:7999",
+  control: "tcp://127.0.0.1:7998",
+  publicKey: "",
+};
+
+/** Starts an orchestrator on `dir`/o.db (again, after a restart, with the same `port`). */
+export function startFencedOrchestrator(
+  dir: string,
+  gateway: GatewayControl,
+  port = 0,
+): Promise<RunningOrchestrator> {
+  return startOrchestrator(
+    compileOrchestratorOptions({
+      store: `sqlite:${join(dir, "o.db")}`,
+      runnerListen: { host: "127.0.0.1", port },
+      heartbeatIntervalMs: 50,
+      runnerLeaseMs: 200,
+      downAfterMs: 400,
+      stopGraceMs: 100,
+      gateways: [PAPER_GATEWAY],
+    }),
+    { log: silentLogger(), connectGateway: () => gateway },
+  );
+}
+
+/** A started mock runner on the live pool of `orchestrator`: 4 cores, 8 GiB, 50 ports from `first`. */
+export function liveMockRunner(orchestrator: RunningOrchestrator, nodeId: string, first: number): MockRunner {
+  const r = new MockRunner({
+    nodeId,
+    pool: "live",
+    urls: [orchestrator.runnerUrl],
+    portRange: { first, last: first + 49 },
+    capacity: { cores: 4, memoryBytes: 8 * 2 ** 30, exclusiveCores: 0 },
+  });
+  r.start();
+  return r;
+}
