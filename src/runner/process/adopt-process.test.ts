@@ -9,7 +9,7 @@ import { after, describe, it } from "node:test";
 import { cleanUpTestCgroups, realCgroupsForTest } from "../cgroups/cgroup-test-env.ts";
 import type { CgroupLimits } from "../cgroups/cgroup.ts";
 import { adoptProcess } from "./adopt-process.ts";
-import { exitMarkerPath } from "./log-files.ts";
+import { exitMarkerPath, logPath } from "./log-files.ts";
 import type { OldRunnerJob } from "./old-runner.fixture.ts";
 import { loadRecords, type ProcessRecord } from "./process-record.ts";
 import { readBootId, readProcStat } from "./proc-stat.ts";
@@ -41,9 +41,10 @@ function startWithOldRunner(
   command: string,
   args: string[],
   limits?: CgroupLimits,
+  parent: string | undefined = env.driver ? env.parent : undefined,
 ): number {
   const job: OldRunnerJob = {
-    parent: env.driver ? env.parent : undefined,
+    parent,
     deploymentId,
     command,
     args,
@@ -103,6 +104,23 @@ describe("adoptProcess after a runner restart", () => {
     assert.equal(status.reason, "exited (stop requested)");
     assert.equal(p.state, "killed");
     assert.ok(await isGone(pid));
+  });
+
+  it("kills what is left of its group when an adopted leader ends, also without a cgroup", async () => {
+    // No cgroup (as with the none driver): only the process group still finds the background sleep.
+    startWithOldRunner("leader-ends", "sh", ["-c", "sleep 300 & echo $!; sleep 0.5"], undefined, undefined);
+    const p = await adoptProcess(await recordOf("leader-ends"), { stateDir, pollMs: 20 });
+    assert.equal(p.cgroup, undefined);
+    const stdout = logPath(logDir, "leader-ends", "stdout");
+    await waitFor(
+      "the background pid in the log",
+      async () => (await readFile(stdout, "utf8").catch(() => "")).trim() !== "",
+    );
+    const left = Number((await readFile(stdout, "utf8")).trim());
+    strays.push(left);
+    assert.equal((await readProcStat(left))?.pgrp, p.pid, "the background sleep is in the leader's group");
+    await p.exited;
+    assert.ok(await isGone(left), "the leader's background child was killed with it");
   });
 
   it("still tells an OOM kill from its cgroup", { skip: env.skip }, async (t) => {

@@ -21,7 +21,13 @@ import type { ManagedProcess, WarningSink } from "./managed-process.ts";
 import { removeRecord } from "./process-record.ts";
 import { isSameProcessAlive } from "./proc-stat.ts";
 import { isTerminal, type ProcessState } from "./process-state.ts";
-import { listDescendants, signalSnapshot, waitUntilGone, type ProcessIdentity } from "./process-tree.ts";
+import {
+  listDescendants,
+  listGroup,
+  signalSnapshot,
+  waitUntilGone,
+  type ProcessIdentity,
+} from "./process-tree.ts";
 
 /** How long the end-of-life cleanup keeps killing a cgroup that will not empty. */
 const DRAIN_MS = 2_000;
@@ -145,11 +151,16 @@ export class ProcessHandle implements ManagedProcess {
    * this always reaches it while it lives. While the leader, or any member, lives, no new process
    * can take that pid, so this never reaches a stranger. A process that is not our child may have
    * died unseen since the last poll, and its pid been reused: it is signalled only after /proc
-   * confirms it is still the same process (its cgroup catches the rest).
+   * confirms it is still the same process; once it has died, what is left of its group is
+   * signalled one by one, each checked (without a cgroup, as with the none driver, nothing else
+   * would find them).
    */
   private async signalGroup(signal: NodeJS.Signals): Promise<void> {
     const { startTime } = this.options;
-    if (startTime !== undefined && !(await isSameProcessAlive(this.pid, startTime))) return;
+    if (startTime !== undefined && !(await isSameProcessAlive(this.pid, startTime))) {
+      await signalSnapshot(await listGroup(this.pid), signal);
+      return;
+    }
     try {
       process.kill(-this.pid, signal);
     } catch {

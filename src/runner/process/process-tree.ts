@@ -33,6 +33,16 @@ export function descendantsOf(pid: number, table: readonly ProcStat[]): ProcessI
   return out;
 }
 
+/**
+ * The live members of process group `pgid`. Also after its leader has died: a pid that is still
+ * some process's group id cannot be given to a new process, so they are the group's own.
+ */
+export async function listGroup(pgid: number): Promise<ProcessIdentity[]> {
+  return (await listProcesses())
+    .filter((p) => p.pgrp === pgid && p.state !== "Z" && p.state !== "X")
+    .map((p) => ({ pid: p.pid, startTime: p.startTime }));
+}
+
 /** Sends `signal` to each process of a snapshot that is still the same process (pid reuse is checked). */
 export async function signalSnapshot(
   processes: readonly ProcessIdentity[],
