@@ -79,7 +79,7 @@ before(async () => {
     throw new Error("CI=true: the end-to-end tests need root (cgroups, /dev/shm)");
   }
   cluster.onChildExit = (name, code, log) => (failure = `${name} exited (code ${code}); see ${log}`);
-  cluster.start();
+  await cluster.start();
   await cluster.waitReady(60_000);
 });
 

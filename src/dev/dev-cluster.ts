@@ -1,9 +1,21 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { keyPairPath, loadOrCreateKeyPair } from "../gateway/keys.ts";
+import { destroyCgroupParent } from "../runner/cgroups/detect-cgroups.ts";
+import { listDescendants, type ProcessIdentity } from "../runner/process/process-tree.ts";
+import { pidAlive } from "../runner/process/proc-stat.ts";
+
+/** The `hive` command's entry, found from this file, so `hive dev` runs from any directory. */
+const HIVE_ENTRY = fileURLToPath(new URL("../../bin/hive.cjs", import.meta.url));
+
+/** Where the dev clusters of this machine keep their run directories and owner files. */
+const DEV_RUN_ROOT = join(tmpdir(), "hive-dev");
+const DEV_DATASET_ROOT = join("/dev/shm", "hive-dev");
 
 /** One node of the dev cluster. */
 export interface DevNode {
@@ -63,21 +75,40 @@ interface Child {
 export class DevCluster {
   private readonly children: Child[] = [];
   readonly apiUrl: string;
-  private readonly runDirs: string[] = [];
   /** Called when a child ends while the cluster runs (not during close). */
   onChildExit: (name: string, code: number | null, log: string) => void = () => undefined;
   private closing = false;
   private gatewayPublicKey = "";
   /** Children whose end was asked for (a test's SIGKILL, a restart): not reported as failures. */
   private readonly expected = new Set<ChildProcess>();
+  /** The first child that ended before the cluster was ready: waitReady fails with it. */
+  private endedEarly: string | undefined;
+  /** Whether our own orchestrator answered: only then are layouts deleted at close. */
+  private ready = false;
+  /** The nodes this cluster owns (see claimNodes): only their directories are ever removed. */
+  private readonly owned: DevNode[] = [];
 
   constructor(private readonly o: DevClusterOptions) {
     this.apiUrl = `http://127.0.0.1:${o.httpPort}`;
   }
 
-  /** Starts the orchestrator, then the runners; returns at once (see waitReady). */
-  start(): void {
+  /**
+   * Starts the gateway, the orchestrator, then the runners, and returns once they are launched
+   * (see waitReady). Refuses, before anything starts or is wiped, when one of its ports is taken
+   * (another orchestrator would be driven, and at close emptied, in its place) or another dev
+   * cluster runs nodes of the same names (they would share run directories and cgroups).
+   */
+  async start(): Promise<void> {
     const dir = resolve(this.o.dir);
+    const nodes = this.o.nodes ?? DEV_NODES;
+    await assertPortsFree([
+      ["--runner-port", this.o.runnerPort],
+      ["--http-port", this.o.httpPort],
+      ["the gateway's orders port", this.gatewayPort],
+      ["the gateway's control port", this.gatewayPort + 1],
+      ...nodes.map((n, i) => [`${n.id}'s metrics port`, this.o.httpPort + 1 + i] as const),
+    ]);
+    this.claimNodes(nodes);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(join(dir, "logs"), { recursive: true });
     const orchestratorKey = loadOrCreateKeyPair(join(dir, "keys", "orchestrator.key"));
@@ -97,10 +128,9 @@ export class DevCluster {
     ]);
     this.gatewayPublicKey = gatewayKey.publicKey;
     this.launch("orchestrator", this.orchestratorArgs());
-    for (const [index, node] of (this.o.nodes ?? DEV_NODES).entries()) {
+    for (const [index, node] of nodes.entries()) {
       // A short run dir: Unix socket paths are limited to 107 bytes.
-      const runDir = join(tmpdir(), "hive-dev", node.id);
-      this.runDirs.push(runDir);
+      const runDir = join(DEV_RUN_ROOT, node.id);
       const config = join(dir, `${node.id}.yaml`);
       writeFileSync(
         config,
@@ -112,7 +142,7 @@ export class DevCluster {
           portRange: node.ports,
           stateDir: join(dir, node.id),
           runDir,
-          datasets: { dir: join("/dev/shm", "hive-dev", node.id), budget: "1GiB" },
+          datasets: { dir: join(DEV_DATASET_ROOT, node.id), budget: "1GiB" },
           stopGraceMs: 2000,
           curveKeyFile: join(dir, "keys", `${node.id}.key`),
           // Each runner's Prometheus metrics on the ports after the HTTP API's.
@@ -151,20 +181,63 @@ export class DevCluster {
     return join(resolve(this.o.dir), "gateway");
   }
 
+  /**
+   * Takes an owner file per node under the dev run root, or refuses if a live process holds one:
+   * two clusters with nodes of the same names would share run directories, dataset directories
+   * and cgroup parents, and each runner's recovery would kill the other's processes.
+   */
+  private claimNodes(nodes: readonly DevNode[]): void {
+    mkdirSync(DEV_RUN_ROOT, { recursive: true });
+    for (const node of nodes) {
+      const file = join(DEV_RUN_ROOT, `${node.id}.owner`);
+      const owner = Number(readIfExists(file));
+      if (owner > 0 && owner !== process.pid && pidAlive(owner)) {
+        this.releaseNodes();
+        throw new HiveError(
+          ErrorCode.FailedPrecondition,
+          `node ${node.id} belongs to another dev cluster (pid ${owner}, see ${file}); stop it first`,
+        );
+      }
+      writeFileSync(file, `${process.pid}\n`);
+      this.owned.push(node);
+    }
+  }
+
+  /** Removes the owned nodes' run and dataset directories and owner files, and the roots if empty. */
+  private releaseNodes(): void {
+    for (const node of this.owned.splice(0)) {
+      rmSync(join(DEV_RUN_ROOT, node.id), { recursive: true, force: true });
+      rmSync(join(DEV_DATASET_ROOT, node.id), { recursive: true, force: true });
+      rmSync(join(DEV_RUN_ROOT, `${node.id}.owner`), { force: true });
+    }
+    for (const parent of [DEV_RUN_ROOT, DEV_DATASET_ROOT]) {
+      try {
+        rmdirSync(parent); // only if empty: another dev cluster may share it
+      } catch {
+        // Not empty, or gone.
+      }
+    }
+  }
+
   private launch(name: string, args: string[]): void {
     const log = join(resolve(this.o.dir), "logs", `${name}.log`);
     // The child writes its log file itself: if hive dev dies, its children's logging does not.
     const fd = openSync(log, "a");
-    const child = spawn(process.execPath, [resolve("bin/hive.cjs"), ...args], {
+    const child = spawn(process.execPath, [HIVE_ENTRY, ...args], {
       // Their own process groups: a Ctrl-C in the terminal (or a signal to dev's group) reaches
-      // hive dev alone, which then stops the layouts before it stops the runners.
+      // hive dev alone, which then stops the layouts before it stops the runners. The IPC channel
+      // is how a child learns that hive dev is gone, even after a SIGKILL: it then stops itself
+      // (see cli/stop-signal.ts), so no cluster is left running without its hive dev.
       detached: true,
-      stdio: ["ignore", fd, fd],
+      stdio: ["ignore", fd, fd, "ipc"],
       env: { ...process.env, HIVE_LOG_LEVEL: process.env.HIVE_LOG_LEVEL ?? "info" },
     });
     closeSync(fd);
+    child.channel?.unref();
     child.once("exit", (code) => {
-      if (!this.closing && !this.expected.has(child)) this.onChildExit(name, code, log);
+      if (this.closing || this.expected.has(child)) return;
+      this.endedEarly ??= `${name} exited (code ${code}) before the cluster was ready; see ${log}`;
+      this.onChildExit(name, code, log);
     });
     this.children.push({ name, process: child, log });
   }
@@ -188,10 +261,29 @@ export class DevCluster {
     this.launch("orchestrator", this.orchestratorArgs());
   }
 
-  /** Kills every child at once (a second Ctrl-C). */
-  kill(): void {
+  /**
+   * Kills everything at once (a second Ctrl-C): every child and every process under it (the
+   * runners' strategies lead their own process groups), then what is left in the runners'
+   * cgroups, and removes the run and dataset directories.
+   */
+  async kill(): Promise<void> {
     this.closing = true;
-    for (const c of this.children) if (c.process.exitCode === null) c.process.kill("SIGKILL");
+    const live = this.children.filter((c) => c.process.exitCode === null && c.process.signalCode === null);
+    const trees: ProcessIdentity[] = [];
+    for (const c of live) trees.push(...(await listDescendants(c.process.pid ?? -1).catch(() => [])));
+    for (const p of [...live.map((c) => ({ pid: c.process.pid ?? -1 })), ...trees]) {
+      for (const target of [-p.pid, p.pid]) {
+        try {
+          process.kill(target, "SIGKILL");
+        } catch {
+          // Gone already, or not a group leader.
+        }
+      }
+    }
+    for (const node of this.owned) {
+      await destroyCgroupParent(`hive-${node.id}`).catch(() => undefined);
+    }
+    this.releaseNodes();
   }
 
   /** Waits until the API answers and every node is registered and ready. */
@@ -199,11 +291,15 @@ export class DevCluster {
     const end = Date.now() + timeoutMs;
     const want = (this.o.nodes ?? DEV_NODES).length;
     for (;;) {
+      if (this.endedEarly !== undefined) throw new HiveError(ErrorCode.Unavailable, this.endedEarly);
       try {
         const res = await fetch(`${this.apiUrl}/v1/nodes`);
         if (res.ok) {
           const nodes = (await res.json()) as { health: string }[];
-          if (nodes.filter((n) => n.health === "ready").length >= want) return;
+          if (nodes.filter((n) => n.health === "ready").length >= want) {
+            this.ready = true;
+            return;
+          }
         }
       } catch {
         // Not up yet.
@@ -218,6 +314,11 @@ export class DevCluster {
     }
   }
 
+  /** The pid of a process of the cluster (its latest, if it was restarted). */
+  pidOf(name: string): number | undefined {
+    return this.children.findLast((c) => c.name === name)?.process.pid;
+  }
+
   /** The log file of a process of the cluster. */
   logOf(name: string): string | undefined {
     return this.children.find((c) => c.name === name)?.log;
@@ -229,7 +330,12 @@ export class DevCluster {
    */
   async close(): Promise<void> {
     if (this.closing) return;
+    const orchestrator = this.children.find((c) => c.name === "orchestrator")?.process;
     try {
+      // Only our own orchestrator, seen ready and still alive, is asked to delete its layouts.
+      if (!this.ready || orchestrator?.exitCode !== null || orchestrator.signalCode !== null) {
+        throw new Error("not ours");
+      }
       const res = await fetch(`${this.apiUrl}/v1/layouts`);
       if (res.ok) {
         const layouts = (await res.json()) as { name: string }[];
@@ -255,16 +361,36 @@ export class DevCluster {
     ]) {
       await Promise.all(group.map((c) => stopChild(c.process)));
     }
-    for (const d of this.runDirs) rmSync(d, { recursive: true, force: true });
-    for (const node of this.o.nodes ?? DEV_NODES)
-      rmSync(join("/dev/shm", "hive-dev", node.id), { recursive: true, force: true });
-    for (const parent of [join(tmpdir(), "hive-dev"), join("/dev/shm", "hive-dev")]) {
-      try {
-        rmdirSync(parent); // only if empty: another dev cluster may share it
-      } catch {
-        // Not empty, or gone.
-      }
+    this.releaseNodes();
+  }
+}
+
+/** A file's content, or "" when it does not exist. */
+function readIfExists(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** Fails with the first port of `ports` that something on 127.0.0.1 already listens on. */
+async function assertPortsFree(ports: readonly (readonly [string, number])[]): Promise<void> {
+  for (const [what, port] of ports) {
+    const server = createServer();
+    const taken = await new Promise<NodeJS.ErrnoException | undefined>((done) => {
+      server.once("error", (e: NodeJS.ErrnoException) => done(e));
+      server.listen({ host: "127.0.0.1", port, exclusive: true }, () => done(undefined));
+    });
+    if (taken === undefined) {
+      await new Promise((done) => server.close(done));
+      continue;
     }
+    throw new HiveError(
+      ErrorCode.FailedPrecondition,
+      `${what} 127.0.0.1:${port} is not free (${taken.code ?? taken.message}): another hive dev or ` +
+        "orchestrator runs? Stop it, or choose other ports (--runner-port, --http-port)",
+    );
   }
 }
 

@@ -28,7 +28,7 @@ import type { Runner } from "./runner.ts";
 import { compileRunnerOptions } from "./runner-options.ts";
 import { ManualClock } from "./testing/manual-clock.ts";
 import { OrchestratorStub, type StubSession } from "./testing/orchestrator-stub.ts";
-import { pidAlive } from "./testing/pid-alive.ts";
+import { pidAlive } from "./process/proc-stat.ts";
 
 type Socket = MessageInitShape<typeof SocketSpecSchema>;
 

@@ -764,4 +764,4 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export { pidAlive } from "../../src/runner/testing/pid-alive.ts";
+export { pidAlive } from "../../src/runner/process/proc-stat.ts";

@@ -52,15 +52,15 @@ export function registerDev(program: Command, io: CliIo): void {
             stop.abort();
           } else if (Date.now() - firstSignalAt > 2_000) {
             io.err("hive dev: forced stop: killing every process now");
-            cluster.kill();
-            process.exit(ExitCode.Failed);
+            void cluster.kill().finally(() => process.exit(ExitCode.Failed));
           }
         };
-        process.on("SIGINT", onSignal);
-        process.on("SIGTERM", onSignal);
+        // SIGHUP: the terminal was closed; the cluster must not run on without its hive dev.
+        const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+        for (const s of signals) process.on(s, onSignal);
         try {
           io.out(`hive dev: starting the gateway, an orchestrator and 3 runners (logs in ${opts.dir}/logs)`);
-          cluster.start();
+          await cluster.start();
           await cluster.waitReady();
           const files = readdirSync(opts.layouts)
             .filter((f) => f.endsWith(".yaml"))
@@ -95,8 +95,7 @@ export function registerDev(program: Command, io: CliIo): void {
             "hive dev: stopping the layouts, the runners, the orchestrator and the gateway... (Ctrl-C again to force)",
           );
           await cluster.close();
-          process.off("SIGINT", onSignal);
-          process.off("SIGTERM", onSignal);
+          for (const s of signals) process.off(s, onSignal);
         }
         if (failed) {
           io.err(`error: ${failed}`);

@@ -4,6 +4,7 @@
  * differs for a later process that reuses the pid, so (pid, start time, boot id) names one
  * process for good: that is how a restarted runner knows a recorded pid is still its process.
  */
+import { readFileSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import { splitPidStat } from "../host/process-stats.ts";
 
@@ -58,6 +59,22 @@ export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether a process with this pid exists and has not died: a zombie (ended, not yet reaped)
+ * counts as gone. Synchronous (for exit paths and tests); /proc answers even for a process this
+ * one may not signal.
+ */
+export function pidAlive(pid: number): boolean {
+  let line: string;
+  try {
+    line = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return false;
+  }
+  const state = parseProcStat(line)?.state;
+  return state !== undefined && state !== "Z" && state !== "X";
 }
 
 /** Whether `pid` is still the process that started at `startTime` and has not died (zombies count as dead). */

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { readProcStat } from "./proc-stat.ts";
 import { listDescendants } from "./process-tree.ts";
-import { pidAlive } from "../testing/pid-alive.ts";
+import { pidAlive } from "./proc-stat.ts";
 
 /** A fresh temporary directory; `cleanup` removes it and everything in it. */
 export async function tempDir(prefix: string): Promise<{ path: string; cleanup: () => Promise<void> }> {

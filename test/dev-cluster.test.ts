@@ -1,0 +1,154 @@
+/**
+ * `hive dev`'s cluster (src/dev/dev-cluster.ts) against the things around it: a port another
+ * server holds, nodes another dev cluster owns, a `hive dev` killed outright, and the forced stop
+ * of a second Ctrl-C. Real processes on loopback.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { after, describe, test } from "node:test";
+import { DevCluster, type DevClusterOptions, type DevNode } from "../src/dev/dev-cluster.ts";
+import { destroyCgroupParent } from "../src/runner/cgroups/index.ts";
+import { pidAlive } from "../src/runner/process/proc-stat.ts";
+
+const base = 33_000 + (process.pid % 40) * 200;
+const runRoot = join(tmpdir(), "hive-dev");
+const dirs: string[] = [];
+const strays: number[] = [];
+const nodeIds: string[] = [];
+
+after(async () => {
+  for (const pid of strays) if (pidAlive(pid)) process.kill(pid, "SIGKILL");
+  for (const id of nodeIds) {
+    await destroyCgroupParent(`hive-${id}`);
+    rmSync(join(runRoot, id), { recursive: true, force: true });
+    rmSync(join(runRoot, `${id}.owner`), { force: true });
+    rmSync(join("/dev/shm", "hive-dev", id), { recursive: true, force: true });
+  }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function options(offset: number, nodes: DevNode[]): DevClusterOptions {
+  const dir = mkdtempSync(join(tmpdir(), "hive-devc-"));
+  dirs.push(dir);
+  nodeIds.push(...nodes.map((n) => n.id));
+  const first = base + offset;
+  return { dir, runnerPort: first, httpPort: first + 1, gatewayPort: first + 10, nodes };
+}
+
+function liveNode(id: string, first: number): DevNode {
+  return { id, pool: "live", tags: ["live_node"], ports: { first, last: first + 19 } };
+}
+
+async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe("the dev cluster", () => {
+  test("refuses a taken port before it starts anything, and never talks to what holds it", async () => {
+    const o = options(0, []);
+    let connections = 0;
+    const squatter: Server = createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((done) => squatter.listen(o.httpPort, "127.0.0.1", done));
+    try {
+      const cluster = new DevCluster(o);
+      await assert.rejects(cluster.start(), /--http-port 127\.0\.0\.1:\d+ is not free/);
+      await cluster.close();
+      assert.equal(cluster.pidOf("orchestrator"), undefined, "nothing was launched");
+      assert.equal(connections, 0, "the server on the port was never asked anything");
+    } finally {
+      await new Promise((done) => squatter.close(done));
+    }
+  });
+
+  test("refuses nodes another live dev cluster owns, and leaves that cluster's files alone", async () => {
+    const node = liveNode(`devc-own-${process.pid}`, base + 100);
+    const o = options(20, [node]);
+    const other: ChildProcess = spawn("sleep", ["60"], { stdio: "ignore" });
+    strays.push(other.pid!);
+    mkdirSync(join(runRoot, node.id), { recursive: true });
+    writeFileSync(join(runRoot, `${node.id}.owner`), `${other.pid}\n`);
+    writeFileSync(join(runRoot, node.id, "theirs"), "x");
+    const cluster = new DevCluster(o);
+    await assert.rejects(
+      cluster.start(),
+      new RegExp(`node ${node.id} belongs to another dev cluster \\(pid ${other.pid}`),
+    );
+    await cluster.close();
+    assert.equal(readFileSync(join(runRoot, `${node.id}.owner`), "utf8").trim(), String(other.pid));
+    assert.ok(existsSync(join(runRoot, node.id, "theirs")), "the other cluster's run directory is untouched");
+    other.kill("SIGKILL");
+  });
+
+  test("stops by itself when the hive dev that started it is killed with SIGKILL", async () => {
+    const node = liveNode(`devc-orphan-${process.pid}`, base + 120);
+    const o = options(40, [node]);
+    const fixture = new URL("../src/dev/dev-parent.fixture.ts", import.meta.url).pathname;
+    const parent = spawn(process.execPath, ["--import", "tsx", fixture, JSON.stringify(o)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    strays.push(parent.pid!);
+    let out = "";
+    parent.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    await until("the cluster ready", () => out.includes("\n"), 60_000);
+    const pids = Object.values(JSON.parse(out) as Record<string, number>);
+    assert.equal(pids.length, 3);
+    strays.push(...pids);
+    assert.ok(pids.every(pidAlive), "gateway, orchestrator and runner run");
+    parent.kill("SIGKILL");
+    await until("every process of the orphaned cluster gone", () => !pids.some(pidAlive));
+  });
+
+  test("a forced stop kills every process, the strategies under the runners too, and removes their files", async () => {
+    const node = liveNode(`devc-kill-${process.pid}`, base + 140);
+    const o = options(60, [node]);
+    const cluster = new DevCluster(o);
+    await cluster.start();
+    await cluster.waitReady(60_000);
+    const layout = [
+      "name: devc-kill",
+      "services:",
+      "  - name: idle",
+      "    kind: strategy",
+      "    pool: live",
+      "    command: sleep",
+      '    args: ["300"]',
+      "    resources: { cores: 0.1, memory: 32MiB }",
+    ].join("\n");
+    const res = await fetch(`${cluster.apiUrl}/v1/layouts`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ source: layout, file: "devc-kill.yaml" }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    let strategy: number | null = null;
+    const end = Date.now() + 30_000;
+    while (strategy === null && Date.now() < end) {
+      const view = (await (await fetch(`${cluster.apiUrl}/v1/layouts/devc-kill`)).json()) as {
+        deployments: { phase: string; pid: number | null }[];
+      };
+      strategy = view.deployments.find((d) => d.phase === "running")?.pid ?? null;
+      await sleep(100);
+    }
+    assert.ok(strategy !== null, "the strategy runs");
+    strays.push(strategy);
+    const pids = ["gateway", "orchestrator", node.id].map((n) => cluster.pidOf(n)!);
+    strays.push(...pids);
+    await cluster.kill();
+    await until("every process gone", () => ![...pids, strategy].some(pidAlive), 5_000);
+    assert.equal(existsSync(join(runRoot, node.id)), false, "the run directory is removed");
+    assert.equal(existsSync(join(runRoot, `${node.id}.owner`)), false, "the node is released");
+    assert.equal(existsSync(`/sys/fs/cgroup/memory/hive-${node.id}`), false, "no cgroup is left");
+  });
+});
