@@ -23,7 +23,7 @@ import type { Gateways } from "./gateways.ts";
 import { findLayout, findService, newLayoutEntry, serviceChanges, type LayoutEntry } from "./layout-entry.ts";
 import { LiveFailover, type Change } from "./live-failover.ts";
 import type { Activation } from "./order-gate.ts";
-import { clusterState, newDeployments, pendingRequest } from "./placement.ts";
+import { clusterState, newDeployments, pendingGroups, pendingRequest, placeTogether } from "./placement.ts";
 import { ReconcileLoop } from "./reconcile-loop.ts";
 import { Registry, type LeaseOptions } from "./registry.ts";
 import { forgetNode, pushRoutes, wantedRoutes } from "./route-sync.ts";
@@ -464,17 +464,32 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     }
   }
 
-  /** Places deployments that have no node (after a node loss, or once capacity appears). */
+  /**
+   * Places deployments that have no node (once capacity appears, or after a node loss): a layout
+   * generation none of which is placed together, all or nothing, as its apply would; an instance
+   * whose siblings run on its own (see pendingGroups).
+   */
   private placePending(): void {
-    const pending = [...this.deployments.values()].filter(
-      (d) => d.rec.desired === "running" && d.rec.nodeId === null,
-    );
-    if (pending.length === 0) return;
+    const { together, single } = pendingGroups(this.deployments.values());
+    if (together.length === 0 && single.length === 0) return;
     const cluster = this.clusterState();
-    pending.sort((a, b) =>
-      a.rec.role === b.rec.role ? a.rec.id.localeCompare(b.rec.id) : a.rec.role === "active" ? -1 : 1,
-    );
-    for (const d of pending) {
+    for (const group of together) {
+      const layout = this.layouts.get(group[0]!.rec.layout)?.layout;
+      if (!layout) continue;
+      const decision = placeTogether(layout, group, cluster, this.seed);
+      if (!decision.ok) {
+        for (const d of group) {
+          if (d.rec.pendingReason !== decision.message) this.update(d, { pendingReason: decision.message });
+        }
+        continue;
+      }
+      for (const [d, p] of decision.placements) {
+        cluster.reserve(p.node, p.demand, true);
+        this.update(d, { nodeId: p.nodeId, pendingReason: undefined });
+        this.o.log.info({ deploymentId: d.rec.id, nodeId: p.nodeId }, "placed");
+      }
+    }
+    for (const d of single) {
       const layout = this.layouts.get(d.rec.layout)?.layout;
       const request = pendingRequest(d, layout, this.deployments.values());
       const decision = schedule(cluster, request, { seed: this.seed });

@@ -15,6 +15,7 @@ import {
   type ProcessStatus,
   type Register,
   type SpawnRequest,
+  type StopRequest,
 } from "../protocol/index.ts";
 import { OrchestratorLink, type LinkState } from "./orchestrator-link.ts";
 
@@ -50,6 +51,8 @@ export interface MockRunnerOptions {
   readonly cpu?: () => number;
   /** The CURVE public key (Z85) to send in Register, as a real runner does; default none. */
   readonly curvePublicKey?: string;
+  /** How long a stop takes before it is answered (a process in its grace period); default 0. */
+  readonly stopDelayMs?: number;
 }
 
 /**
@@ -220,24 +223,12 @@ export class MockRunner {
       case "spawnRequest":
         return this.spawn(m.value);
       case "stopRequest": {
-        const p = this.processes.get(m.value.deploymentId);
-        if (p) {
-          p.state = ProcessState.EXITED;
-          p.exitCode = 0;
-          this.releasePorts(p);
+        if (this.options.stopDelayMs) {
+          const request = m.value;
+          setTimeout(() => this.stop(request), this.options.stopDelayMs);
+        } else {
+          this.stop(m.value);
         }
-        this.link.send({
-          case: "stopResponse",
-          value: {
-            requestId: m.value.requestId,
-            deploymentId: m.value.deploymentId,
-            ok: p !== undefined,
-            error: p
-              ? undefined
-              : { code: RunnerErrorCode.NOT_FOUND, message: `no deployment ${m.value.deploymentId}` },
-            finalStatus: p ? this.status(p) : undefined,
-          },
-        });
         return;
       }
       case "routeUpdate":
@@ -294,6 +285,27 @@ export class MockRunner {
       case undefined:
         return;
     }
+  }
+
+  private stop(r: StopRequest): void {
+    const p = this.processes.get(r.deploymentId);
+    if (p) {
+      p.state = ProcessState.EXITED;
+      p.exitCode = 0;
+      this.releasePorts(p);
+    }
+    this.link.send({
+      case: "stopResponse",
+      value: {
+        requestId: r.requestId,
+        deploymentId: r.deploymentId,
+        ok: p !== undefined,
+        error: p
+          ? undefined
+          : { code: RunnerErrorCode.NOT_FOUND, message: `no deployment ${r.deploymentId}` },
+        finalStatus: p ? this.status(p) : undefined,
+      },
+    });
   }
 
   private spawn(r: SpawnRequest): void {

@@ -1,0 +1,161 @@
+/**
+ * How the orchestrator uses the scheduler over time, with mock runners over the real protocol:
+ * what a re-applied instance that is still stopping holds, and how a layout that could not be
+ * placed at apply is placed later.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { silentLogger } from "../core/logger.ts";
+import { until } from "../core/testing/until.ts";
+import { MockRunner, type MockRunnerOptions } from "../runner/mock-runner.ts";
+import { compileOrchestratorOptions } from "./orchestrator-options.ts";
+import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+const GiB = 2 ** 30;
+let nextPort = 45_000 + (process.pid % 50) * 100;
+
+async function cluster(
+  nodes: (Pick<MockRunnerOptions, "nodeId" | "pool" | "tags" | "capacity" | "stopDelayMs"> & {
+    draining?: boolean;
+  })[],
+): Promise<{ orch: RunningOrchestrator; runners: MockRunner[] }> {
+  const dir = mkdtempSync(join(tmpdir(), "hive-orch-place-"));
+  const orch = await startOrchestrator(
+    compileOrchestratorOptions({
+      store: `sqlite:${join(dir, "orchestrator.db")}`,
+      runnerListen: { host: "127.0.0.1", port: 0 },
+      heartbeatIntervalMs: 50,
+      runnerLeaseMs: 300,
+      downAfterMs: 600,
+    }),
+    { log: silentLogger() },
+  );
+  const runners = nodes.map((n) => {
+    const first = nextPort;
+    nextPort += 20;
+    const r = new MockRunner({ ...n, urls: [orch.runnerUrl], portRange: { first, last: first + 19 } });
+    r.start();
+    return r;
+  });
+  cleanups.push(async () => {
+    for (const r of runners) await r.close();
+    await orch.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await until("every node registered", async () =>
+    (await orch.core.listNodes()).filter((n) => n.health === "ready").length === nodes.length
+      ? true
+      : undefined,
+  );
+  return { orch, runners };
+}
+
+const live = readFileSync("test/fixtures/live-gateway-service.yaml", "utf8");
+
+describe("the orchestrator's placements over time", () => {
+  test("a re-applied instance is not placed on the cores its old instance holds until that one has stopped", async () => {
+    const { orch } = await cluster([
+      {
+        nodeId: "live-1",
+        pool: "live",
+        tags: ["live_node", "low_latency"],
+        capacity: { cores: 8, memoryBytes: 32 * GiB, exclusiveCores: 1 },
+        stopDelayMs: 600, // the old process in its grace period
+      },
+    ]);
+    const v1 = live.replace("standby: 1", "standby: 0");
+    await orch.core.applyLayout(v1, "live.yaml");
+    await until("v1 running", async () =>
+      (await orch.core.getLayout("live-momentum")).state === "running" ? true : undefined,
+    );
+    const momentum = async () =>
+      (await orch.core.listDeployments({ layout: "live-momentum" })).filter((d) => d.service === "momentum");
+    const [old] = await momentum();
+    await orch.core.applyLayout(v1.replace('LOOKBACK: "20"', 'LOOKBACK: "30"'), "live.yaml");
+    const fresh = (await momentum()).find((d) => d.id !== old?.id);
+    assert.ok(fresh, "a new instance of the changed service");
+    assert.equal(fresh.nodeId, null, "the new instance waits: the node's one pinnable core is still in use");
+    assert.match(fresh.pendingReason ?? "", /exclusive cores/);
+    const node = (await orch.core.listNodes())[0]!;
+    assert.ok(
+      node.allocated.exclusiveCores <= 1,
+      `pinned cores booked: ${node.allocated.exclusiveCores} of 1`,
+    );
+    const placed = await until("the new instance running once the old one stopped", async () => {
+      const now = (await momentum()).find((d) => d.id === fresh.id);
+      return now?.phase === "running" ? now : undefined;
+    });
+    assert.equal(placed.nodeId, "live-1");
+    assert.equal((await orch.core.listNodes())[0]!.allocated.exclusiveCores, 1);
+  });
+
+  test("a layout that did not fit at apply is placed later as a whole, the hardest first, or not at all", async () => {
+    const { orch } = await cluster([
+      {
+        nodeId: "big",
+        pool: "live",
+        tags: [],
+        capacity: { cores: 4, memoryBytes: 8 * GiB, exclusiveCores: 0 },
+      },
+      {
+        nodeId: "small",
+        pool: "live",
+        tags: [],
+        capacity: { cores: 2, memoryBytes: 8 * GiB, exclusiveCores: 0 },
+      },
+    ]);
+    const layout = [
+      "name: ffd",
+      "services:",
+      "  - { name: alpha, kind: service, pool: live, command: x, resources: { cores: 2, memory: 256MiB } }",
+      "  - { name: zeta, kind: service, pool: live, command: x, resources: { cores: 4, memory: 256MiB } }",
+    ].join("\n");
+    await orch.core.drain("big", true);
+    await orch.core.applyLayout(layout, "ffd.yaml");
+    const at = await orch.core.getLayout("ffd");
+    assert.ok(
+      at.deployments.every((d) => d.nodeId === null),
+      "nothing placed while the big node drains",
+    );
+    await orch.core.drain("big", false);
+    const view = await until("the layout running", async () => {
+      const l = await orch.core.getLayout("ffd");
+      return l.state === "running" ? l : undefined;
+    });
+    const where = Object.fromEntries(view.deployments.map((d) => [d.service, d.nodeId]));
+    assert.deepEqual(where, { zeta: "big", alpha: "small" }, "the 4-core service first, as at apply");
+  });
+
+  test("a live layout whose standby has nowhere to go stays wholly pending, not partly running", async () => {
+    const { orch, runners } = await cluster([
+      {
+        nodeId: "live-1",
+        pool: "live",
+        tags: ["live_node", "low_latency"],
+        capacity: { cores: 8, memoryBytes: 32 * GiB, exclusiveCores: 2 },
+      },
+    ]);
+    await orch.core.applyLayout(live, "live.yaml");
+    // Passes run on every heartbeat (50 ms): give them time to (wrongly) place part of it.
+    await new Promise((r) => setTimeout(r, 500));
+    const view = await orch.core.getLayout("live-momentum");
+    assert.deepEqual(
+      view.deployments.map((d) => d.nodeId),
+      view.deployments.map(() => null),
+      "no instance placed: the standby cannot avoid its active's node",
+    );
+    assert.ok(
+      view.deployments.every((d) => /standby 0/.test(d.pendingReason ?? "")),
+      view.deployments[0]?.pendingReason ?? "",
+    );
+    assert.equal(runners[0]!.processes.size, 0, "nothing spawned");
+  });
+});
