@@ -15,10 +15,10 @@ import type {
   FailoverView,
   GatewayAccountView,
   KillResult,
+  ServiceExplanation,
 } from "../orchestrator/control-plane.ts";
 import { fromErrorBody } from "../orchestrator/http/error-body.ts";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
-import type { Explanation } from "../scheduler/index.ts";
 
 /** Where the orchestrator listens when neither `--orchestrator` nor HIVE_ORCHESTRATOR says. */
 export const DEFAULT_ORCHESTRATOR_URL = "http://127.0.0.1:7071";
@@ -84,7 +84,7 @@ export class ApiClient implements ControlPlane {
     return this.json("GET", `/v1/deployments${query({ layout: filter.layout, node: filter.nodeId })}`);
   }
 
-  explain(layout: string, service: string): Promise<Explanation> {
+  explain(layout: string, service: string): Promise<ServiceExplanation> {
     return this.json("GET", `/v1/explain${query({ layout, service })}`);
   }
 

@@ -160,7 +160,8 @@ describe("hive CLI against the orchestrator's HTTP API", () => {
   test("explain --layout <name> asks the live orchestrator", async () => {
     const r = await run("explain", "momentum", "--layout", "live-momentum");
     assert.equal(r.code, ExitCode.Ok);
-    assert.match(r.out, /^momentum: placed on live-1\n/);
+    assert.match(r.out, /^momentum: active on live-1 \(running\); standby 1 on live-1 \(running\)\n/);
+    assert.match(r.out, /\nplaced now, without its own instances in the way, it would go to live-1\n/);
     assert.match(r.out, /data-1 +refused +- +pool mismatch/);
     const unknown = await run("explain", "nope", "--layout", "live-momentum");
     assert.equal(unknown.code, ExitCode.BadInput);
@@ -282,7 +283,10 @@ describe("hive apply that does not come up", () => {
       assert.match(r.err, /\(see: hive explain momentum --layout live-momentum\)$/);
       const explain = await runner(() => api.url)("explain", "momentum", "--layout", "live-momentum");
       assert.equal(explain.code, ExitCode.Failed);
-      assert.match(explain.out, /^momentum: pending, no node can take it\n2 nodes: missing a required tag/);
+      assert.match(
+        explain.out,
+        /^momentum: active unplaced \(pending\); standby 1 unplaced \(pending\)\nmomentum waits: no node can take it\n2 nodes: missing a required tag/,
+      );
     } finally {
       await api.close();
     }

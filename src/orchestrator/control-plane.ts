@@ -74,6 +74,25 @@ export interface DeploymentView {
   } | null;
 }
 
+/**
+ * `hive explain` on the live cluster: where the service's instances are, and the scheduler's
+ * explanation of one placement. If an instance is pending, that is the one explained (the first:
+ * actives before standbys), on the cluster as it is and away from its siblings' nodes, so the
+ * reasons are why it waits; otherwise it is where the active would go now, on the cluster without
+ * the service's own instances (they would not be in the way of themselves).
+ */
+export interface ServiceExplanation extends Explanation {
+  readonly instances: readonly {
+    readonly id: string;
+    readonly role: "active" | "standby";
+    readonly replica: number;
+    readonly nodeId: string | null;
+    readonly phase: DeploymentPhase;
+  }[];
+  /** The id of the pending instance explained, if one is. */
+  readonly explained?: string;
+}
+
 /** A layout's state, for `hive status` and `hive apply`'s progress. */
 export interface LayoutView {
   readonly name: string;
@@ -126,7 +145,7 @@ export interface ControlPlane {
   listNodes(): Promise<NodeView[]>;
   listDeployments(filter?: { layout?: string; nodeId?: string }): Promise<DeploymentView[]>;
   /** Why a service of a layout goes where it goes, or why it is pending, on the live cluster. */
-  explain(layout: string, service: string): Promise<Explanation>;
+  explain(layout: string, service: string): Promise<ServiceExplanation>;
   /** Marks a node draining (it takes nothing new) or not. NotFound for an unknown node. */
   drain(nodeId: string, draining: boolean): Promise<NodeView>;
   /** A deployment's output, as its runner captured it. */

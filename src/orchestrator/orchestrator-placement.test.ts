@@ -158,4 +158,37 @@ describe("the orchestrator's placements over time", () => {
     );
     assert.equal(runners[0]!.processes.size, 0, "nothing spawned");
   });
+
+  test("explain: a running service is explained without itself in the way, a waiting standby with why it waits", async () => {
+    const node = (nodeId: string) => ({
+      nodeId,
+      pool: "live" as const,
+      tags: ["live_node", "low_latency"],
+      capacity: { cores: 8, memoryBytes: 32 * GiB, exclusiveCores: 1 },
+    });
+    const { orch, runners } = await cluster([node("live-1"), node("live-2")]);
+    await orch.core.applyLayout(live, "live.yaml");
+    await until("running", async () =>
+      (await orch.core.getLayout("live-momentum")).state === "running" ? true : undefined,
+    );
+    const running = await orch.core.explain("live-momentum", "momentum");
+    assert.equal(running.decision.ok, true, running.summary);
+    assert.equal(running.explained, undefined);
+    assert.deepEqual(
+      running.instances.map((i) => [i.role, i.phase]),
+      [
+        ["active", "running"],
+        ["standby", "running"],
+      ],
+    );
+    const standby = running.instances.find((i) => i.role === "standby")!;
+    await runners.find((r) => r["options"].nodeId === standby.nodeId)!.close();
+    const waiting = await until("a standby waiting for a node", async () => {
+      const e = await orch.core.explain("live-momentum", "momentum");
+      return e.explained !== undefined ? e : undefined;
+    });
+    const explained = waiting.instances.find((i) => i.id === waiting.explained)!;
+    assert.equal(explained.role, "standby");
+    assert.equal(waiting.decision.ok, false, "the one node left holds its active");
+  });
 });

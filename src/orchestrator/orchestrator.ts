@@ -4,7 +4,7 @@ import type { Logger } from "../core/logger.ts";
 import { layoutSchema, parseYaml, ValidationError, type Layout } from "../domain/index.ts";
 import { validateLayout, type RoutingTables } from "../layout/index.ts";
 import { ProcessState, type Register, type RunnerMessage } from "../protocol/index.ts";
-import { schedule, type ClusterState, type Explanation } from "../scheduler/index.ts";
+import { schedule, type ClusterState } from "../scheduler/index.ts";
 import type {
   ApplyResult,
   ControlPlane,
@@ -16,6 +16,7 @@ import type {
   LayoutView,
   LogOptions,
   NodeView,
+  ServiceExplanation,
 } from "./control-plane.ts";
 import { disown, isSettled, pendingDeployment, trades, type Deployment } from "./deployment.ts";
 import { GatewayOperations } from "./gateway-operations.ts";
@@ -687,7 +688,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     return Promise.resolve(deploymentViews(this.views, filter));
   }
 
-  explain(layout: string, service: string): Promise<Explanation> {
+  explain(layout: string, service: string): Promise<ServiceExplanation> {
     return Promise.resolve(explainPlacement(this.views, layout, service));
   }
 

@@ -6,11 +6,17 @@ import { HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import type { DatasetSpec } from "../domain/index.ts";
 import type { RoutingTables } from "../layout/index.ts";
-import { explain, type ClusterState, type Explanation } from "../scheduler/index.ts";
-import type { DatasetView, DeploymentView, LayoutView, NodeView } from "./control-plane.ts";
+import { explain, type ClusterState } from "../scheduler/index.ts";
+import type {
+  DatasetView,
+  DeploymentView,
+  LayoutView,
+  NodeView,
+  ServiceExplanation,
+} from "./control-plane.ts";
 import { deploymentView, isSettled, type Deployment } from "./deployment.ts";
 import { findLayout, findService, type LayoutEntry } from "./layout-entry.ts";
-import { serviceRequest } from "./placement.ts";
+import { clusterState, pendingRequest, serviceRequest } from "./placement.ts";
 import { toNodeSpec, type NodeEntry, type Registry } from "./registry.ts";
 import { isRouted } from "./route-sync.ts";
 import type { LayoutState } from "./store/store-records.ts";
@@ -84,11 +90,30 @@ export function deploymentViews(
     .sort((a, b) => a.id.localeCompare(b.id));
 }
 
-/** Why a service of an applied layout goes where it goes, or why it is pending, on the live cluster. */
-export function explainPlacement(s: ViewSource, layout: string, service: string): Explanation {
+/** Why a service of an applied layout goes where it goes, or why it waits (see ServiceExplanation). */
+export function explainPlacement(s: ViewSource, layout: string, service: string): ServiceExplanation {
   const entry = findLayout(s.layouts, layout);
   const manifest = findService(entry, service);
-  return explain(s.clusterState(), serviceRequest(entry.layout, manifest), { seed: s.seed });
+  const own = [...s.deployments.values()]
+    .filter((d) => d.rec.layout === layout && d.rec.service === service && d.rec.desired === "running")
+    .sort((a, b) =>
+      a.rec.role === b.rec.role ? a.rec.replica - b.rec.replica : a.rec.role === "active" ? -1 : 1,
+    );
+  const instances = own.map((d) => ({
+    id: d.rec.id,
+    role: d.rec.role,
+    replica: d.rec.replica,
+    nodeId: d.rec.nodeId,
+    phase: d.phase,
+  }));
+  const waiting = own.find((d) => d.rec.nodeId === null && !isSettled(d));
+  if (waiting) {
+    const request = pendingRequest(waiting, entry.layout, s.deployments.values());
+    return { ...explain(s.clusterState(), request, { seed: s.seed }), instances, explained: waiting.rec.id };
+  }
+  const others = [...s.deployments.values()].filter((d) => !own.includes(d));
+  const cluster = clusterState(s.registry, others);
+  return { ...explain(cluster, serviceRequest(entry.layout, manifest), { seed: s.seed }), instances };
 }
 
 /**

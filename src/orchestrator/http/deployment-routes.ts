@@ -1,7 +1,6 @@
 /** Routes of deployments and of the scheduler's explanations on the live cluster. */
 import type { FastifyInstance } from "fastify";
-import type { Explanation } from "../../scheduler/index.ts";
-import type { ControlPlane, DeploymentView } from "../control-plane.ts";
+import type { ControlPlane, DeploymentView, ServiceExplanation } from "../control-plane.ts";
 import { deploymentsQuery, explainQuery, parseInput } from "./request-input.ts";
 
 /** Registers `GET /v1/deployments?layout=&node=` and `GET /v1/explain?layout=&service=`. */
@@ -14,7 +13,7 @@ export function registerDeploymentRoutes(app: FastifyInstance, control: ControlP
     return control.listDeployments(filter);
   });
 
-  app.get("/v1/explain", async (request): Promise<Explanation> => {
+  app.get("/v1/explain", async (request): Promise<ServiceExplanation> => {
     const { layout, service } = parseInput(explainQuery, request.query, "query");
     return control.explain(layout, service);
   });

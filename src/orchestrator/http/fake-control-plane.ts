@@ -8,7 +8,6 @@
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { layoutSchema, parseYaml, ValidationError, type Layout } from "../../domain/index.ts";
 import { validateLayout } from "../../layout/index.ts";
-import type { Explanation } from "../../scheduler/index.ts";
 import type {
   ApplyResult,
   ControlPlane,
@@ -21,6 +20,7 @@ import type {
   FailoverView,
   GatewayAccountView,
   KillResult,
+  ServiceExplanation,
 } from "../control-plane.ts";
 import { serviceChanges } from "../layout-entry.ts";
 
@@ -166,15 +166,21 @@ export class FakeControlPlane implements ControlPlane {
     );
   }
 
-  explain(layout: string, service: string): Promise<Explanation> {
+  explain(layout: string, service: string): Promise<ServiceExplanation> {
     return this.op("explain", () => {
       const l = this.layout(layout);
       if (!l.layout.services.some((s) => s.name === service)) {
         throw new HiveError(ErrorCode.NotFound, `layout ${layout} has no service "${service}"`);
       }
+      const instances = this.all()
+        .filter((d) => d.layout === layout && d.service === service)
+        .map((d) => ({ id: d.id, role: d.role, replica: d.replica, nodeId: d.nodeId, phase: d.phase }));
       const held = this.held.get(service);
       if (held !== undefined) {
+        const waiting = instances.find((i) => i.nodeId === null);
         return {
+          instances,
+          ...(waiting ? { explained: waiting.id } : {}),
           decision: {
             ok: false,
             reasons: [{ reason: "pool-mismatch", count: this.nodes.length }],
@@ -192,6 +198,7 @@ export class FakeControlPlane implements ControlPlane {
       const [first, ...rest] = this.nodes;
       if (first === undefined) throw new HiveError(ErrorCode.FailedPrecondition, "no nodes");
       return {
+        instances,
         decision: { ok: true, nodeId: first.id, node: 0, score: 0.9, visited: this.nodes.length, scored: 1 },
         nodes: [
           { nodeId: first.id, verdict: "chosen", score: 0.9, parts: { fit: 0.9 }, hot: undefined },
