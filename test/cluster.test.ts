@@ -156,6 +156,12 @@ describe("the hive with real processes", () => {
   });
 
   test("hive kill blocks the account at the gateway; --lift lets it trade again", async () => {
+    const typo = memoryIo();
+    assert.equal(await main(["node", "hive", "kill", "paper-01", "--orchestrator", api], typo), 2);
+    assert.match(
+      typo.stderr.join("\n"),
+      /no layout trades account "paper-01" and no gateway knows it \(known: paper-001\)/,
+    );
     const io = memoryIo();
     assert.equal(
       await main(["node", "hive", "kill", "paper-001", "--reason", "e2e", "--orchestrator", api], io),

@@ -100,8 +100,11 @@ export class ApiClient implements ControlPlane {
     return this.json("POST", "/v1/failover", { layout, service });
   }
 
-  kill(account: string, reason: string): Promise<KillResult[]> {
-    return this.json("POST", `/v1/accounts/${encodeURIComponent(account)}/kill`, { reason });
+  kill(account: string, reason: string, options: { force?: boolean } = {}): Promise<KillResult[]> {
+    return this.json("POST", `/v1/accounts/${encodeURIComponent(account)}/kill`, {
+      reason,
+      ...(options.force ? { force: true } : {}),
+    });
   }
 
   async unkill(account: string): Promise<void> {

@@ -393,6 +393,15 @@ describe("hive failover, kill, accounts", () => {
   });
 
   test("kill, accounts, lift", async () => {
+    const typo = await run("kill", "paper-01");
+    assert.equal(typo.code, ExitCode.BadInput, "an account nobody knows is not 'killed'");
+    assert.match(typo.err, /no layout trades account "paper-01" and no gateway knows it/);
+    const malformed = await run("kill", "bad account");
+    assert.equal(malformed.code, ExitCode.BadInput);
+    assert.match(malformed.err, /path\.account/);
+    const forced = await run("kill", "paper-002", "--force");
+    assert.equal(forced.code, ExitCode.Ok, forced.err);
+    assert.equal((await run("kill", "paper-002", "--lift")).code, ExitCode.Ok);
     const k = await run("kill", "paper-001", "--reason", "fat finger");
     assert.equal(k.code, ExitCode.Ok, k.err);
     assert.match(k.out, /paper-001: killed at gateway paper; 0 resting order\(s\) cancelled/);

@@ -153,8 +153,12 @@ export interface ControlPlane {
   listDatasets(): Promise<DatasetView[]>;
   /** Fails a live strategy over to its warm standby on purpose; resolves once the standby may trade. */
   failover(layout: string, service: string): Promise<FailoverView>;
-  /** The kill switch: blocks new orders for an account at its gateway(s) and cancels resting ones. */
-  kill(account: string, reason: string): Promise<KillResult[]>;
+  /**
+   * The kill switch: blocks new orders for an account at its gateway(s) and cancels resting ones.
+   * NotFound for an account no layout trades and no gateway knows (a typo must not look like a
+   * kill), unless `force`.
+   */
+  kill(account: string, reason: string, options?: { force?: boolean }): Promise<KillResult[]>;
   /** Lifts the kill switch of an account. */
   unkill(account: string): Promise<void>;
   /** Each gateway's accounts: who may trade them (fence), positions and open orders. */

@@ -36,8 +36,20 @@ export class GatewayOperations {
     return gatewayIssues(layout, this.deps.gateways?.names() ?? [], this.applied());
   }
 
-  /** The kill switch (`hive kill`): blocks new orders for the account and cancels its resting ones. */
-  async kill(account: string, reason: string): Promise<KillResult[]> {
+  /**
+   * The kill switch (`hive kill`): blocks new orders for the account and cancels its resting ones.
+   * An account no applied layout trades and no gateway knows is refused unless `force`: a
+   * mistyped account must not report a kill while the real one goes on trading.
+   */
+  async kill(account: string, reason: string, options: { force?: boolean } = {}): Promise<KillResult[]> {
+    if (!options.force && !this.tradedByLayout(account) && (await this.accounts(account)).length === 0) {
+      const known = [...new Set((await this.accounts()).map((a) => a.account))].sort();
+      throw new HiveError(
+        ErrorCode.NotFound,
+        `no layout trades account "${account}" and no gateway knows it ` +
+          `(known: ${known.join(", ") || "none"}); force it to kill an account anyway`,
+      );
+    }
     const out: KillResult[] = [];
     for (const name of this.gatewaysForAccount(account)) {
       const r = await this.gateway(name).kill(account, reason);
@@ -45,6 +57,12 @@ export class GatewayOperations {
     }
     this.deps.log.warn({ account, reason, gateways: out.map((k) => k.gateway) }, "kill switch engaged");
     return out;
+  }
+
+  private tradedByLayout(account: string): boolean {
+    return [...this.deps.layouts.values()].some((e) =>
+      e.layout.services.some((m) => m.accounts.includes(account)),
+    );
   }
 
   /** Lifts the kill switch of an account. */

@@ -729,8 +729,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   }
 
   /** The kill switch (`hive kill`): blocks new orders for the account and cancels its resting ones. */
-  kill(account: string, reason: string): Promise<KillResult[]> {
-    return this.gatewayOps.kill(account, reason);
+  kill(account: string, reason: string, options: { force?: boolean } = {}): Promise<KillResult[]> {
+    return this.gatewayOps.kill(account, reason, options);
   }
 
   /** Lifts the kill switch of an account. */

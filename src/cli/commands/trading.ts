@@ -41,15 +41,16 @@ export function registerTrading(program: Command, io: CliIo): void {
     )
     .argument("<account>", "broker account id")
     .option("--reason <text>", "why, for the audit log", "kill switch from the CLI")
-    .option("--lift", "lift the kill switch: the account may trade again");
+    .option("--lift", "lift the kill switch: the account may trade again")
+    .option("--force", "kill an account that no layout trades and no gateway knows (else refused)");
   withRemoteOptions(kill).action(
-    async (account: string, opts: RemoteOptions & { reason: string; lift?: boolean }) => {
+    async (account: string, opts: RemoteOptions & { reason: string; lift?: boolean; force?: boolean }) => {
       const api = connect(opts);
       if (opts.lift === true) {
         await api.unkill(account);
         io.out(opts.json ? JSON.stringify({ account, killed: false }) : `${account}: kill switch lifted`);
       } else {
-        const results = await api.kill(account, opts.reason);
+        const results = await api.kill(account, opts.reason, { force: opts.force === true });
         if (opts.json) io.out(JSON.stringify(results));
         else
           for (const k of results)

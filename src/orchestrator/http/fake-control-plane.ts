@@ -316,7 +316,8 @@ export class FakeControlPlane implements ControlPlane {
   }
 
   /** Accounts the fake's gateway knows, with their kill switch. */
-  private readonly killed = new Map<string, boolean>();
+  /** The accounts the fake gateway knows (as if it held a position in each), killed or not. */
+  private readonly killed = new Map<string, boolean>([["paper-001", false]]);
 
   failover(layout: string, service: string): Promise<FailoverView> {
     return this.op("failover", () => {
@@ -336,8 +337,17 @@ export class FakeControlPlane implements ControlPlane {
     });
   }
 
-  kill(account: string, _reason: string): Promise<KillResult[]> {
+  kill(account: string, _reason: string, options: { force?: boolean } = {}): Promise<KillResult[]> {
     return this.op("kill", () => {
+      const traded = [...this.layouts.values()].some((l) =>
+        l.layout.services.some((m) => m.accounts.includes(account)),
+      );
+      if (!options.force && !traded && !this.killed.has(account)) {
+        throw new HiveError(
+          ErrorCode.NotFound,
+          `no layout trades account "${account}" and no gateway knows it`,
+        );
+      }
       this.killed.set(account, true);
       return [{ gateway: "paper", account, cancelled: 0 }];
     });

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { describeValue, formatPath, ValidationError, type ValidationIssue } from "../../domain/index.ts";
+import { accountName } from "../../domain/schema-helpers.ts";
 
 const name = z.string().min(1);
 
@@ -43,13 +44,15 @@ export const failoverBody = z.strictObject({ layout: name, service: name });
 /** `POST /v1/accounts/:account/kill`. */
 export const killBody = z.strictObject({
   reason: z.string().max(500).default("kill switch (no reason given)"),
+  /** Kill an account that no layout trades and no gateway knows (else that is a 404). */
+  force: z.boolean().default(false),
 });
 
 /** `GET /v1/accounts`. */
 export const accountsQuery = z.strictObject({ account: name.optional() });
 
-/** Path parameters `:account`. */
-export const accountParams = z.strictObject({ account: name });
+/** Path parameters `:account`: a broker account id, as layouts name them. */
+export const accountParams = z.strictObject({ account: accountName });
 
 /** Path parameters `:name` (a layout). */
 export const nameParams = z.strictObject({ name });

@@ -15,8 +15,8 @@ export function registerTradingRoutes(app: FastifyInstance, control: ControlPlan
 
   app.post("/v1/accounts/:account/kill", async (request): Promise<KillResult[]> => {
     const { account } = parseInput(accountParams, request.params, "path");
-    const { reason } = parseInput(killBody, request.body ?? {}, "body");
-    return control.kill(account, reason);
+    const { reason, force } = parseInput(killBody, request.body ?? {}, "body");
+    return control.kill(account, reason, { force });
   });
 
   app.delete("/v1/accounts/:account/kill", async (request): Promise<{ account: string; killed: false }> => {
