@@ -99,6 +99,13 @@ describe("hive CLI", () => {
     const seed = await run("plan", LIVE, "--seed", "x");
     assert.equal(seed.code, ExitCode.BadInput);
     assert.match(seed.err, /--seed: found "x"/);
+    // Checked before anything starts: a mistyped timing would turn node failure detection off.
+    const timing = await run("orchestrator", "--store", "memory:", "--down-after-ms", "2s");
+    assert.equal(timing.code, ExitCode.BadInput);
+    assert.match(timing.err, /--down-after-ms: found "2s", expected a whole number of milliseconds > 0/);
+    const timeout = await run("dev", "--timeout", "abc");
+    assert.equal(timeout.code, ExitCode.BadInput);
+    assert.match(timeout.err, /--timeout: found "abc"/);
   });
 
   test("the installed bin runs the same program", () => {

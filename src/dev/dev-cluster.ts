@@ -286,11 +286,15 @@ export class DevCluster {
     this.releaseNodes();
   }
 
-  /** Waits until the API answers and every node is registered and ready. */
-  async waitReady(timeoutMs = 30_000): Promise<void> {
+  /**
+   * Waits until the API answers and every node is registered and ready; returns early, without
+   * an error, once `signal` is aborted (a Ctrl-C while it starts).
+   */
+  async waitReady(timeoutMs = 30_000, signal?: AbortSignal): Promise<void> {
     const end = Date.now() + timeoutMs;
     const want = (this.o.nodes ?? DEV_NODES).length;
     for (;;) {
+      if (signal?.aborted) return;
       if (this.endedEarly !== undefined) throw new HiveError(ErrorCode.Unavailable, this.endedEarly);
       try {
         const res = await fetch(`${this.apiUrl}/v1/nodes`);

@@ -49,6 +49,15 @@ describe("the lease margin rule", () => {
       /down-after 900 ms: expected at least twice the runner lease \(1000 ms\)/,
     );
   });
+
+  test("a timing that is not a whole number of ms is refused (NaN passed every comparison)", () => {
+    assert.throws(() => compileOrchestratorOptions({ downAfterMs: Number("2s") }), /downAfterMs: found NaN/);
+    assert.throws(
+      () => compileOrchestratorOptions({ heartbeatIntervalMs: 0 }),
+      /heartbeatIntervalMs: found 0/,
+    );
+    assert.throws(() => compileOrchestratorOptions({ restartGraceMs: 1.5 }), /restartGraceMs: found 1.5/);
+  });
 });
 
 describe("Gateways", () => {

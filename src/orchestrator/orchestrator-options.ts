@@ -58,6 +58,16 @@ export function compileOrchestratorOptions(o: OrchestratorOptions = {}): Compile
   const heartbeatIntervalMs = o.heartbeatIntervalMs ?? DEFAULT_TIMINGS.heartbeatIntervalMs;
   const runnerLeaseMs = o.runnerLeaseMs ?? DEFAULT_TIMINGS.runnerLeaseMs;
   const downAfterMs = o.downAfterMs ?? 2 * runnerLeaseMs;
+  const timings = { heartbeatIntervalMs, runnerLeaseMs, downAfterMs, restartGraceMs: o.restartGraceMs ?? 1 };
+  for (const [what, ms] of Object.entries(timings)) {
+    // NaN passes every `<` check below: a mistyped flag would turn node failure detection off.
+    if (!Number.isInteger(ms) || ms <= 0) {
+      throw new HiveError(
+        ErrorCode.InvalidArgument,
+        `${what}: found ${ms}, expected a whole number of ms > 0`,
+      );
+    }
+  }
   if (runnerLeaseMs < 2 * heartbeatIntervalMs) {
     throw new HiveError(
       ErrorCode.InvalidArgument,

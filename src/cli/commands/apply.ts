@@ -94,7 +94,7 @@ function seconds(ms: number): string {
 }
 
 /** Parses `--timeout`; a bad value is a usage error. */
-function parseSeconds(text: string): number {
+export function parseSeconds(text: string): number {
   const s = Number(text);
   if (!Number.isFinite(s) || s <= 0)
     throw new UsageError(`--timeout: found "${text}", expected a number of seconds > 0`);

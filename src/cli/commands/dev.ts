@@ -6,6 +6,7 @@ import type { DeploymentView, LayoutView } from "../../orchestrator/control-plan
 import { ExitCode } from "../exit-codes.ts";
 import type { CliIo } from "../io.ts";
 import { formatTable } from "../table.ts";
+import { parseSeconds } from "./apply.ts";
 import { parseListen } from "./orchestrator.ts";
 
 /**
@@ -32,6 +33,7 @@ export function registerDev(program: Command, io: CliIo): void {
         timeout: string;
         exitWhenRunning?: boolean;
       }) => {
+        const timeoutS = parseSeconds(opts.timeout);
         const cluster = new DevCluster({
           dir: opts.dir,
           runnerPort: parseListen("--runner-port", `127.0.0.1:${opts.runnerPort}`).port,
@@ -61,11 +63,13 @@ export function registerDev(program: Command, io: CliIo): void {
         try {
           io.out(`hive dev: starting the gateway, an orchestrator and 3 runners (logs in ${opts.dir}/logs)`);
           await cluster.start();
-          await cluster.waitReady();
+          // A Ctrl-C while it starts stops it there: nothing is applied after it.
+          await cluster.waitReady(30_000, stop.signal);
           const files = readdirSync(opts.layouts)
             .filter((f) => f.endsWith(".yaml"))
             .sort();
           for (const file of files) {
+            if (stop.signal.aborted) break;
             const path = join(opts.layouts, file);
             const res = await fetch(`${cluster.apiUrl}/v1/layouts`, {
               method: "POST",
@@ -80,8 +84,10 @@ export function registerDev(program: Command, io: CliIo): void {
             if (!res.ok) throw new Error(`${path}: ${body.error?.message ?? res.statusText}`);
             io.out(`applied ${path}: ${body.layout} (${body.added?.join(", ")})`);
           }
-          const layouts = await waitRunning(cluster.apiUrl, Number(opts.timeout) * 1000, stop.signal, io);
-          printWhereWhat(layouts, io, cluster.apiUrl);
+          if (!stop.signal.aborted) {
+            const layouts = await waitRunning(cluster.apiUrl, timeoutS * 1000, stop.signal, io);
+            printWhereWhat(layouts, io, cluster.apiUrl);
+          }
           if (!opts.exitWhenRunning && !stop.signal.aborted) {
             io.out("\nCtrl-C stops everything.");
             await new Promise<void>((resolve) =>

@@ -4,7 +4,7 @@ import { waitForStopSignal } from "../stop-signal.ts";
 import type { CliIo } from "../io.ts";
 import { DEFAULT_TIMINGS } from "../../orchestrator/orchestrator-options.ts";
 import { parseGatewayFlag } from "../../orchestrator/gateways.ts";
-import { UsageError } from "./plan.ts";
+import { parseMs, UsageError } from "./plan.ts";
 
 /** Parses host:port. */
 export function parseListen(flag: string, text: string): { host: string; port: number } {
@@ -92,10 +92,14 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
           runnerListen: parseListen("--runner-listen", opts.runnerListen),
           httpListen: parseListen("--http-listen", opts.httpListen),
           joinToken: opts.joinToken,
-          heartbeatIntervalMs: Number(opts.heartbeatMs),
-          runnerLeaseMs: Number(opts.runnerLeaseMs),
-          downAfterMs: opts.downAfterMs === undefined ? undefined : Number(opts.downAfterMs),
-          restartGraceMs: opts.restartGraceMs === undefined ? undefined : Number(opts.restartGraceMs),
+          heartbeatIntervalMs: parseMs("--heartbeat-ms", opts.heartbeatMs),
+          runnerLeaseMs: parseMs("--runner-lease-ms", opts.runnerLeaseMs),
+          downAfterMs:
+            opts.downAfterMs === undefined ? undefined : parseMs("--down-after-ms", opts.downAfterMs),
+          restartGraceMs:
+            opts.restartGraceMs === undefined
+              ? undefined
+              : parseMs("--restart-grace-ms", opts.restartGraceMs),
           gateways: opts.gateway.map(parseGatewayFlag),
           curveKeyFile: opts.curveKeyFile,
         });

@@ -49,6 +49,14 @@ export function parseSeed(text: string): number {
   return n;
 }
 
+/** Parses a duration flag in ms; anything but a whole number above 0 is a usage error. */
+export function parseMs(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`${flag}: found "${text}", expected a whole number of milliseconds > 0`);
+  return n;
+}
+
 /** A bad flag or argument: exit code 2, one line, no stack. */
 export class UsageError extends Error {
   override readonly name = "UsageError";

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { ExitCode } from "../exit-codes.ts";
 import { waitForStopSignal } from "../stop-signal.ts";
 import type { CliIo } from "../io.ts";
+import { parseMs } from "./plan.ts";
 
 /** `hive runner --config f`: the runner daemon of one node (also installed as `trading-runner`). */
 export function registerRunner(program: Command, io: CliIo): void {
@@ -43,7 +44,9 @@ export function registerRunner(program: Command, io: CliIo): void {
           advertiseHost: opts.advertiseHost,
           curveKeyFile: opts.curveKeyFile,
           selfFenceKillAfterMs:
-            opts.selfFenceKillAfterMs === undefined ? undefined : Number(opts.selfFenceKillAfterMs),
+            opts.selfFenceKillAfterMs === undefined
+              ? undefined
+              : parseMs("--self-fence-kill-after-ms", opts.selfFenceKillAfterMs),
         });
         if (process.getuid?.() !== 0) io.err("warning: not root: cgroups and /run may not be writable");
         const runner = await createRunner(options);
