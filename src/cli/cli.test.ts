@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -106,6 +107,39 @@ describe("hive CLI", () => {
     const timeout = await run("dev", "--timeout", "abc");
     assert.equal(timeout.code, ExitCode.BadInput);
     assert.match(timeout.err, /--timeout: found "abc"/);
+  });
+
+  test("an orchestrator whose HTTP port is taken says so and exits, its runner port freed", async () => {
+    const squatter = createServer();
+    await new Promise<void>((done) => squatter.listen(0, "127.0.0.1", done));
+    const taken = (squatter.address() as AddressInfo).port;
+    const probe = createServer();
+    await new Promise<void>((done) => probe.listen(0, "127.0.0.1", done));
+    const runnerPort = (probe.address() as AddressInfo).port;
+    await new Promise((done) => probe.close(done));
+    try {
+      const r = await run(
+        "orchestrator",
+        "--store",
+        "memory:",
+        "--runner-listen",
+        `127.0.0.1:${runnerPort}`,
+        "--http-listen",
+        `127.0.0.1:${taken}`,
+        "--curve-key-file",
+        join(tmp, "orchestrator.key"),
+      );
+      assert.equal(r.code, ExitCode.Failed, r.err);
+      assert.match(r.err, new RegExp(`--http-listen 127\\.0\\.0\\.1:${taken} is in use`));
+      const again = createServer();
+      await new Promise<void>((done, fail) => {
+        again.once("error", fail);
+        again.listen(runnerPort, "127.0.0.1", done);
+      });
+      await new Promise((done) => again.close(done));
+    } finally {
+      await new Promise((done) => squatter.close(done));
+    }
   });
 
   test("the installed bin runs the same program", () => {

@@ -1,3 +1,4 @@
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import { Gateways, type ConnectGateway } from "./gateways.ts";
 import { LOCAL_RUNNER_URL, LocalRuntime, type LocalRuntimeOptions } from "./local-runtime.ts";
@@ -45,69 +46,110 @@ export async function startOrchestrator(
     local?: LocalRuntimeOptions;
   },
 ): Promise<RunningOrchestrator> {
-  const store = await openStore(options.store);
-  const gateways =
-    options.gateways.length > 0
-      ? new Gateways(
-          options.gateways,
-          deps.connectGateway ?? (await defaultConnectGateway(options.curveKeyFile)),
-          deps.log,
-        )
-      : undefined;
-  const localOptions = deps.local;
-  let local: LocalRuntime | undefined;
-  const core = new Orchestrator({
-    provider: localOptions && ((registry) => (local = new LocalRuntime(registry, localOptions))),
-    gateways,
-    store,
-    log: deps.log,
-    lease: options.lease,
-    seed: options.seed,
-    stopGraceMs: options.stopGraceMs,
-    restartGraceMs: options.restartGraceMs,
-  });
-  await core.load();
-  await core.restoreDrains();
-  const service = {
-    joinToken: options.joinToken,
-    heartbeatIntervalMs: options.lease.heartbeatIntervalMs,
-    leaseTtlMs: options.runnerLeaseMs,
+  // What is open so far, closed in reverse if a later step fails (a port in use, say): a daemon
+  // that cannot serve must exit, not linger with half its sockets bound.
+  const opened: (() => Promise<unknown> | undefined)[] = [];
+  const undo = async () => {
+    for (const close of opened.reverse()) await close()?.catch(() => undefined);
   };
-  const runners = local ? undefined : await serveRunnerStreams(core, service, options.runnerListen);
-  if (local) {
-    const runtime: LocalRuntime = local;
-    await runtime.start(core, service).catch(async (err: unknown) => {
-      // Nothing is left half-open when the local runner cannot start (a bad cgroup parent...).
-      await runtime.close();
-      await core.close();
-      await gateways?.close();
-      await store.close();
-      throw err;
+  try {
+    const store = await openStore(options.store);
+    opened.push(() => store.close());
+    const gateways =
+      options.gateways.length > 0
+        ? new Gateways(
+            options.gateways,
+            deps.connectGateway ?? (await defaultConnectGateway(options.curveKeyFile)),
+            deps.log,
+          )
+        : undefined;
+    opened.push(() => gateways?.close());
+    const localOptions = deps.local;
+    let local: LocalRuntime | undefined;
+    const core = new Orchestrator({
+      provider: localOptions && ((registry) => (local = new LocalRuntime(registry, localOptions))),
+      gateways,
+      store,
+      log: deps.log,
+      lease: options.lease,
+      seed: options.seed,
+      stopGraceMs: options.stopGraceMs,
+      restartGraceMs: options.restartGraceMs,
     });
+    opened.push(() => core.close());
+    await core.load();
+    await core.restoreDrains();
+    const service = {
+      joinToken: options.joinToken,
+      heartbeatIntervalMs: options.lease.heartbeatIntervalMs,
+      leaseTtlMs: options.runnerLeaseMs,
+    };
+    const runners = local
+      ? undefined
+      : await listening("--runner-listen", options.runnerListen, () =>
+          serveRunnerStreams(core, service, options.runnerListen),
+        );
+    opened.push(() => runners?.close());
+    if (local) {
+      const runtime: LocalRuntime = local;
+      // Nothing is left half-open when the local runner cannot start (a bad cgroup parent...).
+      opened.push(() => runtime.close());
+      await runtime.start(core, service);
+    }
+    gateways?.armRevocation();
+    const runnerUrl = runners?.url ?? LOCAL_RUNNER_URL;
+    const http = deps.httpApi?.(core);
+    opened.push(() => http?.close());
+    const httpUrl = http
+      ? await listening("--http-listen", options.httpListen, () => http.listen(options.httpListen))
+      : undefined;
+    const timer = setInterval(() => core.kick(), Math.max(20, options.lease.heartbeatIntervalMs / 2));
+    deps.log.info({ runnerUrl, httpUrl, store: options.store }, "orchestrator listening");
+    return {
+      core,
+      local,
+      runnerUrl,
+      httpUrl,
+      async close() {
+        clearInterval(timer);
+        await http?.close();
+        // The local runner before the core: its stream ends while the core can still take the
+        // close; it then stops its processes itself (no orchestrator needed for that).
+        await local?.close();
+        await runners?.close();
+        await core.close();
+        await gateways?.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await undo();
+    throw err;
   }
-  gateways?.armRevocation();
-  const runnerUrl = runners?.url ?? LOCAL_RUNNER_URL;
-  const http = deps.httpApi?.(core);
-  const httpUrl = http ? await http.listen(options.httpListen) : undefined;
-  const timer = setInterval(() => core.kick(), Math.max(20, options.lease.heartbeatIntervalMs / 2));
-  deps.log.info({ runnerUrl, httpUrl, store: options.store }, "orchestrator listening");
-  return {
-    core,
-    local,
-    runnerUrl,
-    httpUrl,
-    async close() {
-      clearInterval(timer);
-      await http?.close();
-      // The local runner before the core: its stream ends while the core can still take the
-      // close; it then stops its processes itself (no orchestrator needed for that).
-      await local?.close();
-      await runners?.close();
-      await core.close();
-      await gateways?.close();
-      await store.close();
-    },
-  };
+}
+
+/** Runs `listen`; an address in use becomes one clear line naming the flag (exit 1, not a bug). */
+async function listening<T>(
+  flag: string,
+  at: { host: string; port: number },
+  listen: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await listen();
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    if (!/EADDRINUSE|EADDRNOTAVAIL|EACCES/.test(text)) throw err;
+    const why = /EADDRINUSE/.test(text)
+      ? "is in use"
+      : /EACCES/.test(text)
+        ? "is not permitted"
+        : "is not available";
+    throw new HiveError(
+      ErrorCode.FailedPrecondition,
+      `${flag} ${at.host}:${at.port} ${why} (another orchestrator or hive dev?)`,
+      { cause: err },
+    );
+  }
 }
 
 /** Control channels over ZeroMQ with CURVE, as the orchestrator key pair in `keyFile` (made if missing). */
