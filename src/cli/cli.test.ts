@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -148,5 +149,28 @@ describe("hive CLI", () => {
     const bad = spawnSync(process.execPath, ["bin/hive.cjs", "no-such-command"], { encoding: "utf8" });
     assert.equal(bad.status, ExitCode.BadInput);
     assert.match(bad.stderr, /unknown command 'no-such-command'/);
+  });
+});
+
+describe("the CLI's terminal", () => {
+  test("a reader that goes away ends the output quietly, exit 0 (hive logs -f | head)", async () => {
+    const writer = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "-e",
+        'const { processIo } = await import("./src/cli/io.ts"); const io = processIo();' +
+          'for (let i = 0; i < 200; i++) { io.out("x".repeat(10_000)); await new Promise((r) => setTimeout(r, 5)); }',
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    writer.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    await once(writer.stdout, "data");
+    writer.stdout.destroy(); // the reader is gone, as `head` is after its lines
+    const [code] = (await once(writer, "exit")) as [number | null];
+    assert.equal(stderr, "");
+    assert.equal(code, 0);
   });
 });

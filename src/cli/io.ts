@@ -6,8 +6,20 @@ export interface CliIo {
   exit(code: number): void;
 }
 
-/** The real terminal. */
+let quietOnEpipe = false;
+
+/**
+ * The real terminal. A reader that goes away (`hive logs -f | head`) ends the command quietly
+ * with exit 0, as a Unix filter does, instead of an unhandled EPIPE with a stack.
+ */
 export function processIo(): CliIo & { code: number } {
+  if (!quietOnEpipe) {
+    quietOnEpipe = true;
+    process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(0);
+      throw error;
+    });
+  }
   const io = {
     code: 0,
     out: (line: string) => void process.stdout.write(`${line}\n`),
