@@ -102,6 +102,52 @@ const cases: Case[] = [
     ],
   },
   {
+    name: "two strategies may not trade one account, even if only one is routed to a gateway yet",
+    edit: (r) => {
+      throughGateway(r);
+      r.services.push({
+        ...service("twin", { consumes: ["market_data:sub?", "orders:dealer?"] }),
+        kind: "strategy",
+        accounts: ["acct-1"],
+      });
+    },
+    issues: [["services[2].accounts", /acct-1, also traded by momentum/]],
+  },
+  {
+    name: "a strategy that trades through a gateway runs on the live pool",
+    edit: (r) => {
+      throughGateway(r);
+      r.services[1] = { ...r.services[1], pool: "backtest" };
+      r.services[0] = { ...r.services[0], pool: "backtest" };
+    },
+    issues: [
+      ["services[1].pool", /found backtest, expected live, as momentum\.orders trades through gateway paper/],
+    ],
+  },
+  {
+    name: "a dataset a service reads is in the layout's catalogue",
+    edit: (r) => {
+      (r as RawLayout & { datasets: unknown[] }).datasets = [
+        { id: "es", version: "2026q3", source: "/data/es.csv", size: "1MiB" },
+      ];
+      r.services[0] = {
+        ...r.services[0],
+        datasets: [
+          { name: "ticks", id: "es", version: "2026q4" },
+          { name: "other", id: "nq" },
+          { name: "ok", id: "es" },
+        ],
+      };
+    },
+    issues: [
+      [
+        "services[0].datasets[0]",
+        /found es version 2026q4, expected a dataset of the layout's datasets catalogue \(it has: es@2026q3\)/,
+      ],
+      ["services[0].datasets[1]", /found nq, expected a dataset/],
+    ],
+  },
+  {
     name: "gateway ends must be a dealer orders socket and a pub market-data socket",
     edit: (r) => {
       throughGateway(r);

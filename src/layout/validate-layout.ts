@@ -110,13 +110,62 @@ export function validateLayout(layout: Layout): ValidationIssue[] {
 
   issues.push(...gatewayIssues(layout, services, wired));
   issues.push(...unwiredSockets(layout, wired));
+  issues.push(...sharedAccounts(layout));
+  issues.push(...uncataloguedDatasets(layout));
   return issues;
 }
 
 /**
- * The checks of `gateways`: each orders end is a strategy's consumed dealer socket with accounts
- * and no wire of its own, each marketData end an offered pub socket, and no account is traded by
- * two services (one account, one trader). Order sockets named here count as wired.
+ * One account, one trader, within a layout: an account named by two services is refused whether
+ * or not their orders are routed yet (across layouts the orchestrator checks the same).
+ */
+function sharedAccounts(layout: Layout): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const traders = new Map<string, string>();
+  layout.services.forEach((m, i) => {
+    for (const account of m.accounts) {
+      const other = traders.get(account);
+      if (other !== undefined && other !== m.name) {
+        issues.push({
+          path: `services[${i}].accounts`,
+          found: `${account}, also traded by ${other}`,
+          expected: "each account traded by one service (one account, one trader)",
+        });
+      }
+      traders.set(account, m.name);
+    }
+  });
+  return issues;
+}
+
+/**
+ * Every dataset a service reads is in the layout's catalogue (the version too, when the service
+ * names one): the runner loads it from the catalogue's source, and the scheduler weighs data
+ * locality by its size. Without an entry the runner of a cold node has nothing to load.
+ */
+function uncataloguedDatasets(layout: Layout): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  layout.services.forEach((m, i) => {
+    m.datasets.forEach((d, j) => {
+      const found = layout.datasets.some(
+        (c) => c.id === d.id && (d.version === undefined || c.version === d.version),
+      );
+      if (found) return;
+      const known = layout.datasets.map((c) => `${c.id}@${c.version}`).join(", ") || "none";
+      issues.push({
+        path: `services[${i}].datasets[${j}]`,
+        found: d.version === undefined ? d.id : `${d.id} version ${d.version}`,
+        expected: `a dataset of the layout's datasets catalogue (it has: ${known})`,
+      });
+    });
+  });
+  return issues;
+}
+
+/**
+ * The checks of `gateways`: each orders end is a live strategy's consumed dealer socket with
+ * accounts and no wire of its own, each marketData end an offered pub socket. Order sockets named
+ * here count as wired.
  */
 function gatewayIssues(
   layout: Layout,
@@ -125,7 +174,6 @@ function gatewayIssues(
 ): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   const names = new Map<string, number>();
-  const traders = new Map<string, string>();
   layout.gateways.forEach((gateway, g) => {
     const path = `gateways[${g}]`;
     const earlier = names.get(gateway.name);
@@ -165,16 +213,14 @@ function gatewayIssues(
           expected: `a strategy with the accounts it trades, as ${key} goes to gateway ${gateway.name}`,
         });
       }
-      for (const account of m.accounts) {
-        const other = traders.get(account);
-        if (other !== undefined && other !== m.name) {
-          issues.push({
-            path: `services[${resolved.service.index}].accounts`,
-            found: `${account}, also traded by ${other}`,
-            expected: "each account traded by one service (one account, one trader)",
-          });
-        }
-        traders.set(account, m.name);
+      if (m.pool !== "live") {
+        // Only a live strategy is fenced, and its order path opened: on another pool it would
+        // claim the accounts and never trade, and could be restarted elsewhere without a fence.
+        issues.push({
+          path: `services[${resolved.service.index}].pool`,
+          found: m.pool,
+          expected: `live, as ${key} trades through gateway ${gateway.name}`,
+        });
       }
     });
     gateway.marketData.forEach((end, i) => {
