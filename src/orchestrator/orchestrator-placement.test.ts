@@ -191,4 +191,46 @@ describe("the orchestrator's placements over time", () => {
     assert.equal(explained.role, "standby");
     assert.equal(waiting.decision.ok, false, "the one node left holds its active");
   });
+
+  test("a layout whose consumer moved off a lost node is running again, without waiting for that node", async () => {
+    const data = (nodeId: string) => ({
+      nodeId,
+      pool: "backtest" as const,
+      tags: ["data_node"],
+      capacity: { cores: 8, memoryBytes: 32 * GiB, exclusiveCores: 0 },
+    });
+    const { orch, runners } = await cluster([data("data-1"), data("data-2"), data("data-3")]);
+    const wired = [
+      "name: bt-wired",
+      "services:",
+      "  - name: feeder",
+      "    kind: feeder",
+      "    pool: backtest",
+      "    command: node",
+      "    resources: { cores: 1, memory: 256MiB }",
+      "    sockets: { offers: [{ name: market_data, pattern: pub }] }",
+      "  - name: sim",
+      "    kind: backtest",
+      "    pool: backtest",
+      "    command: node",
+      "    restart: { policy: always }",
+      "    resources: { cores: 6, memory: 256MiB }",
+      "    sockets: { consumes: [{ name: market_data, pattern: sub }] }",
+      "wires:",
+      "  - { from: feeder.market_data, to: sim.market_data }",
+    ].join("\n");
+    await orch.core.applyLayout(wired, "wired.yaml");
+    const before = await until("running", async () => {
+      const l = await orch.core.getLayout("bt-wired");
+      return l.state === "running" ? l : undefined;
+    });
+    const sim = before.deployments.find((d) => d.service === "sim")!;
+    await runners.find((r) => r["options"].nodeId === sim.nodeId)!.close();
+    const after = await until("the layout running again, sim elsewhere", async () => {
+      const l = await orch.core.getLayout("bt-wired");
+      const moved = l.deployments.find((d) => d.id === sim.id);
+      return l.state === "running" && moved?.nodeId !== sim.nodeId ? l : undefined;
+    });
+    assert.equal(after.deployments.find((d) => d.id === sim.id)?.phase, "running");
+  });
 });

@@ -451,6 +451,9 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
    * copy may still be trading): fenced failover to a warm standby is what moves them (issue 5).
    */
   private nodeLost(nodeId: string, why: string): void {
+    // Its routes are gone with it: what it acknowledged no longer counts towards `running`
+    // (it is pushed its routes afresh if it registers again).
+    for (const l of this.layouts.values()) forgetNode(l, nodeId);
     for (const d of this.deployments.values()) {
       if (d.rec.nodeId !== nodeId || d.rec.desired !== "running" || isSettled(d)) continue;
       disown(d); // an answer still on its way from the lost node no longer counts
