@@ -48,8 +48,10 @@ export class NodeIndex {
     );
     nodes.forEach((node, i) => {
       push(pools, node.pool, i);
-      for (const tag of node.tags) push(poolTags, poolTagKey(node.pool, tag), i);
-      for (const d of node.hotDatasets) push(datasets, datasetKey(d.id, d.version), i);
+      // Each once: a tag or dataset listed twice must not list the node twice (refusal counts).
+      for (const tag of new Set(node.tags)) push(poolTags, poolTagKey(node.pool, tag), i);
+      for (const key of new Set(node.hotDatasets.map((d) => datasetKey(d.id, d.version))))
+        push(datasets, key, i);
       const classKey = `${node.pool}\u0000${[...new Set(node.tags)].sort().join("\u0000")}`;
       let id = classIds.get(classKey);
       if (id === undefined) {

@@ -42,11 +42,18 @@ const cases: Case[] = [
     expected: 1 / 3,
   },
   {
-    name: "locality: hot, nearly idle node keeps nearly all its advantage",
+    name: "locality: a hot idle node keeps all its advantage",
     scorer: localityScorer,
     node: node("n", "backtest", { cores: 100, hot: [ticks] }),
     request: request("backtest", { datasets: [ticks] }),
-    expected: 0.5 + 0.5 * 0.99,
+    expected: 1,
+  },
+  {
+    name: "locality: a request that fills a hot idle node keeps all its advantage (its own cores are not load)",
+    scorer: localityScorer,
+    node: node("n", "backtest", { cores: 16, hot: [ticks] }),
+    request: request("backtest", { datasets: [ticks], cores: 16 }),
+    expected: 1,
   },
   {
     name: "locality guard: a hot node at 60% CPU keeps 40% of its advantage",
@@ -79,7 +86,7 @@ const cases: Case[] = [
         { id: "b", version: "1", bytes: TEN_SECONDS / 2 },
       ],
     }),
-    expected: 0.5 + (1 / 1.5 - 0.5) * 0.99,
+    expected: 1 / 1.5,
   },
   {
     name: "locality: a longer half-score time makes the same pull cheaper",

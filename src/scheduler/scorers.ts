@@ -13,9 +13,14 @@ export interface Scorer {
 
 /** Committed share of the node's cores once this request is on it, in [0, 1]. */
 function coreUtilisationAfter(ctx: EvalContext, i: number): number {
+  return coreUtilisation(ctx, i, ctx.cores);
+}
+
+/** Committed share of the node's cores with `extra` more, in [0, 1]. */
+function coreUtilisation(ctx: EvalContext, i: number, extra: number): number {
   const c = ctx.cluster;
   const cap = c.capCores[i] ?? 1;
-  return clamp01(((c.usedCores[i] ?? 0) + ctx.overlay.cores(i) + ctx.cores) / cap);
+  return clamp01(((c.usedCores[i] ?? 0) + ctx.overlay.cores(i) + extra) / cap);
 }
 
 /**
@@ -23,8 +28,8 @@ function coreUtilisationAfter(ctx: EvalContext, i: number): number {
  * to pull the bytes that are not already hot, `missing bytes ÷ link bandwidth`, turned into a
  * score by `1 / (1 + seconds / halfScoreSeconds)`.
  *
- * The guard: the advantage a hot node has over a cold one shrinks with how busy it is
- * (`× (1 − utilisation)`), so the first backtests on a dataset go to the node that holds it, and
+ * The guard: the advantage a hot node has over a cold one shrinks with how busy it already is
+ * (`× (1 − utilisation)`, before this placement), so the first backtests on a dataset go to the node that holds it, and
  * once that node fills up, an idle cold node wins rather than every backtest queueing behind one
  * hot node.
  */
@@ -42,7 +47,9 @@ export const localityScorer: Scorer = {
     const cold = 1 / (1 + ctx.datasetBytes / bandwidth / half);
     if (missing >= ctx.datasetBytes) return cold;
     const warm = 1 / (1 + missing / bandwidth / half);
-    const utilisation = Math.max(c.cpuLoad[i] ?? 0, coreUtilisationAfter(ctx, i));
+    // How busy the node is before this placement: counting the request's own cores would take
+    // all of the hot node's advantage from a request that fills a node.
+    const utilisation = Math.max(c.cpuLoad[i] ?? 0, coreUtilisation(ctx, i, 0));
     return cold + (warm - cold) * (1 - utilisation);
   },
 };

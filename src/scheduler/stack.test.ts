@@ -166,6 +166,22 @@ describe("schedule", () => {
     );
   });
 
+  test("a tag a node lists twice counts it once, the same in both modes", () => {
+    const nodes = [
+      node("a", "live", { tags: ["live_node", "gpu", "gpu"], memoryGiB: 1 }),
+      node("b", "live", { tags: ["live_node"] }),
+      node("c", "live", { tags: ["live_node"] }),
+      node("d", "live", { tags: ["live_node", "gpu"], memoryGiB: 1 }),
+    ];
+    const cluster = new ClusterState(nodes);
+    const r = request("live", { memoryGiB: 8, requiredTags: ["gpu"] });
+    const indexed = schedule(cluster, r, { seed: 1 });
+    const exhaustive = schedule(cluster, r, { seed: 1, mode: "exhaustive" });
+    assert.ok(!indexed.ok && !exhaustive.ok);
+    assert.equal(indexed.message, "2 nodes: not enough memory; 2: missing a required tag");
+    assert.deepEqual(indexed.reasons, exhaustive.reasons);
+  });
+
   test("explain names a reason per node and sums them up", () => {
     const nodes = [
       node("live-0", "live"),
