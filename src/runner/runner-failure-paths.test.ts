@@ -17,6 +17,7 @@ import type { DatasetSource, LoadedDataset } from "./datasets/index.ts";
 import { FakePortProbe, PortAllocator } from "./ports/index.ts";
 import { FakePostOffice } from "./post-office/fake-post-office.ts";
 import { FakeProcessLauncher } from "./process/fake-process-launcher.ts";
+import type { ManagedProcess, SpawnSpec } from "./process/index.ts";
 import { Runner } from "./runner.ts";
 import { compileRunnerOptions } from "./runner-options.ts";
 import { ManualClock } from "./testing/manual-clock.ts";
@@ -37,12 +38,12 @@ async function setUp(
   datasets = new FakeDatasetCache(),
   leaseTtlMs = 60_000,
   clock?: ManualClock,
+  launcher = new FakeProcessLauncher(),
 ) {
   const stub = await OrchestratorStub.start({ heartbeatIntervalMs: 50, leaseTtlMs });
   stubs.push(stub);
   const state = dirs.make("hive-rf-");
   const run = dirs.make("hrf-");
-  const launcher = new FakeProcessLauncher();
   const postOffice = new FakePostOffice({ runDir: run });
   const ports = new PortAllocator({ ...PORTS, probe: new FakePortProbe() });
   const runner = new Runner(
@@ -109,6 +110,21 @@ class HeldDatasets extends FakeDatasetCache {
   /** Lets the acquire that waits now go on. */
   finish(): void {
     this.#finish();
+  }
+}
+
+/** A launcher whose every spawn waits until the test calls finish() (a process being set up). */
+class HeldLauncher extends FakeProcessLauncher {
+  readonly #waiting: (() => void)[] = [];
+
+  override async spawn(spec: SpawnSpec): Promise<ManagedProcess> {
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    return super.spawn(spec);
+  }
+
+  /** Lets every spawn that waits now go on. */
+  finish(): void {
+    for (const go of this.#waiting.splice(0)) go();
   }
 }
 
@@ -276,6 +292,40 @@ test("a live process whose spawn ends after self-fencing killed the others is ki
     assert.equal(status?.signal, "SIGKILL");
   } finally {
     datasets.finish();
+    await runner.close({ stopDeployments: true });
+  }
+});
+
+test("an order path stays closed while its process is spawned, and a close sent meanwhile holds", async () => {
+  const launcher = new HeldLauncher();
+  const { runner, session, postOffice } = await setUp("rf-6", "live", undefined, 60_000, undefined, launcher);
+  try {
+    for (let i = 0; i < 100 && runner.leaseState !== "held"; i++) await sleep(10);
+    const open = spawnRequest("dep-open", [ORDERS]);
+    const closed = spawnRequest("dep-closed", [ORDERS]);
+    for (const r of [open, closed]) {
+      r.value.ordersEnabled = true;
+      session.send(r);
+    }
+    await sleep(50);
+    // Both are in the post office, their processes not yet in the runner's hands.
+    assert.equal(postOffice.deployments.get("dep-open")?.ordersOpen, false, "closed during the spawn");
+    assert.equal(postOffice.deployments.get("dep-closed")?.ordersOpen, false);
+    session.send({ case: "setOrderPath", value: { deploymentId: "dep-closed", open: false, epoch: 2n } });
+    await sleep(20);
+    launcher.finish();
+    for (const r of [open, closed]) {
+      const answer = await session.next("spawnResponse", (a) => a.requestId === r.value.requestId);
+      assert.equal(answer.ok, true, answer.error?.message);
+    }
+    assert.equal(postOffice.deployments.get("dep-open")?.ordersOpen, true, "opened once spawned, as asked");
+    assert.equal(
+      postOffice.deployments.get("dep-closed")?.ordersOpen,
+      false,
+      "the close sent meanwhile holds",
+    );
+  } finally {
+    launcher.finish();
     await runner.close({ stopDeployments: true });
   }
 });

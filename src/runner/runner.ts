@@ -507,19 +507,22 @@ export class Runner {
       this.commandedDuringSpawn.set(id, { open, epoch });
       return;
     }
+    const effective = this.fencing.effective(open);
+    // A close takes effect before anything is written (the state disk may be slow, or the pool
+    // threads busy); an open only once its record says so, so a restart cannot lose it.
+    if (!effective) await this.deps.postOffice.setOrderPath(id, false, epoch);
     if (d) {
       d.ordersOpen = open;
       // Fencing epochs only move forward (the post office ignores a lower one too).
       if (epoch > d.epoch) d.epoch = epoch;
       await this.persist(d);
     }
-    const effective = this.fencing.effective(open);
     if (open && !effective)
       this.deps.log.warn(
         { deploymentId: id, lease: this.fencing.state },
         "order path stays closed: no lease",
       );
-    await this.deps.postOffice.setOrderPath(id, effective, epoch);
+    if (effective) await this.deps.postOffice.setOrderPath(id, true, epoch);
   }
 
   /** Writes a deployment's record (what a restarted runner re-adopts it with). */

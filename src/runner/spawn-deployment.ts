@@ -133,7 +133,10 @@ export async function spawnDeployment(ctx: SpawnContext, request: SpawnRequest):
     const localSockets = await step("post office", () =>
       deps.postOffice.addDeployment(id, sockets, {
         epoch,
-        ordersOpen: request.ordersEnabled && ctx.ordersAllowed(),
+        // Closed while it is being spawned, whatever was asked: until the runner has it in hand,
+        // self-fencing and a SetOrderPath(close) could not reach it. The runner opens it after
+        // the spawn if the command and the lease allow.
+        ordersOpen: false,
         accounts: request.accounts,
       }),
     );
