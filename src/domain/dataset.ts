@@ -6,7 +6,13 @@ export const datasetSpecSchema = z.strictObject({
   id: z
     .string()
     .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, "a dataset id of letters, digits, '_', '.', '-'"),
-  version: z.string().min(1).default("1"),
+  // A runner keeps version V in `<id>@V` beside its manifest `<id>@V.json`: a version ending in
+  // ".json" would be another version's manifest.
+  version: z
+    .string()
+    .min(1)
+    .refine((v) => !v.endsWith(".json"), "a version that does not end in .json")
+    .default("1"),
   /** Where a runner reads it from (a path on the node, or a shared mount). */
   source: z.string().min(1, "the path the runner loads the dataset from"),
   /** Its size once loaded; the scheduler's data-locality cost uses it. */

@@ -114,6 +114,25 @@ describe("parseYaml: schema errors name the file, line and field", () => {
     assert.ok(err.message.includes("expected a size"), err.message);
   });
 
+  test("a dataset version ending in .json is refused (it would be another version's manifest)", () => {
+    const text = [
+      "name: l",
+      "datasets:",
+      '  - { id: ticks, version: "1.json", source: /data/ticks, size: 1MiB }',
+      "services:",
+      "  - name: s",
+      "    kind: backtest",
+      "    pool: backtest",
+      "    command: node",
+      "    resources: { cores: 1, memory: 1GiB }",
+    ].join("\n");
+    const err = validationErrorOf(() => parseYaml(text, "v.yaml", layoutSchema));
+    assert.match(
+      err.message,
+      /datasets\[0\]\.version: found "1\.json", expected a version that does not end in \.json/,
+    );
+  });
+
   test("the line is that of the bad field in a block mapping", () => {
     const text = layoutText(
       ["    pool: live", "    command: node", "    resources:", "      cores: 1", "      memory: lots"].join(

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { appendFileSync, existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -302,6 +302,31 @@ describe("DatasetCache cancellation and shutdown", () => {
     assert.equal(datasets.usedBytes(), 0);
     // And it can be loaded afresh.
     assert.equal((await datasets.load({ id: "big", version: "1", source })).bytes, 32 * MiB);
+  });
+
+  test("a source that grows while it is copied is refused, not stored over the budget", async () => {
+    const source = await sourceFile("growing.bin", 8 * MiB);
+    const datasets = cache({ budgetBytes: 20 * MiB, progressStepBytes: MiB });
+    let grown = false;
+    const load = datasets.load(
+      { id: "growing", version: "1", source },
+      {
+        onProgress: (loaded) => {
+          if (loaded > 0 && !grown) {
+            grown = true;
+            appendFileSync(source, Buffer.alloc(40 * MiB)); // still being written by someone
+          }
+        },
+      },
+    );
+    await assert.rejects(
+      load,
+      /its source .* grew while it was copied \(more than the 8388608 bytes measured/,
+    );
+    assert.ok(grown);
+    assert.equal(datasets.usedBytes(), 0);
+    assert.deepEqual(datasets.hot(), []);
+    assert.deepEqual(await readdir(join(root, "cache")), [], "no partial copy left");
   });
 
   test("an already aborted signal starts nothing", async () => {

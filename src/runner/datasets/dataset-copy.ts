@@ -36,7 +36,12 @@ export interface CopyRequest {
 
 /** Copies and commits a dataset; returns its path and the bytes copied. */
 export async function copyDataset(request: CopyRequest): Promise<LoadedDataset> {
-  const { fs, dir, name, tree, signal } = request;
+  const { fs, dir, name, tree } = request;
+  // The room reserved is the size scanned: a source that grows while it is copied (a file still
+  // being written) is refused rather than stored over the memory budget.
+  const scanned = tree.files.reduce((sum, f) => sum + f.bytes, 0);
+  const grew = new AbortController();
+  const signal = AbortSignal.any([request.signal, grew.signal]);
   let partial: string | undefined = tempPath(dir, name);
   let bytes = 0;
   try {
@@ -47,8 +52,18 @@ export async function copyDataset(request: CopyRequest): Promise<LoadedDataset> 
       const onBytes = (n: number): void => {
         bytes += n;
         request.onBytes(n);
+        if (bytes > scanned && !grew.signal.aborted) {
+          grew.abort(
+            new HiveError(
+              ErrorCode.FailedPrecondition,
+              `cannot load dataset ${name}: its source ${request.source} grew while it was copied ` +
+                `(more than the ${scanned} bytes measured and reserved); load it once it is complete`,
+            ),
+          );
+        }
       };
       await fs.copyFile(from, join(partial, file.relativePath), onBytes, signal);
+      signal.throwIfAborted();
     }
     signal.throwIfAborted();
 

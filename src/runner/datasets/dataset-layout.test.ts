@@ -16,6 +16,17 @@ describe("datasetName", () => {
     assert.equal(datasetNameProblem("a", "x".repeat(300)) === undefined, false);
   });
 
+  test("refuses a version ending in .json: its directory would be another version's manifest", () => {
+    // "ticks@1.json" is the manifest of ticks version 1.
+    assert.match(datasetNameProblem("ticks", "1.json") ?? "", /does not end in \.json/);
+    assert.equal(datasetNameProblem("ticks", "1.json.gz"), undefined);
+    assert.equal(
+      datasetNameProblem("ticks.json", "1"),
+      undefined,
+      "an id may end so: the manifest adds to the version",
+    );
+  });
+
   test("parseDatasetName reverses it, and rejects what the cache could not have written", () => {
     assert.deepEqual(parseDatasetName("a.b-c@v1%2Frc%402"), { id: "a.b-c", version: "v1/rc@2" });
     for (const name of ["README", "@1", "a@", "a@%E0%A4%A", "a@v/1", ".tmp-a@1-x"]) {

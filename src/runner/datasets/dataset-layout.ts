@@ -32,6 +32,10 @@ export function datasetNameProblem(id: string, version: string): string | undefi
       `that keeps "<id>@<version>" (URI-escaped) within 200 characters`
     );
   }
+  if (encodeName(id, version).endsWith(MANIFEST_SUFFIX)) {
+    // "<id>@1.json" is the manifest of version 1: the two would overwrite each other.
+    return `dataset ${id} has an invalid version ${JSON.stringify(version)}: expected one that does not end in ${MANIFEST_SUFFIX}`;
+  }
   return undefined;
 }
 
