@@ -58,7 +58,13 @@ export interface PlannedSocket {
   readonly kind: RouteKind;
 }
 
-const REMOTE_ADDRESS = /^(tcp:\/\/\S+:\d+|ipc:\/\/\S+)$/;
+/**
+ * A peer the post office can connect to: `tcp://host:port` with a host name, an IPv4 address or
+ * a bracketed IPv6 one (no wildcard: that is for binding) and a port 1..65535, or `ipc://path`.
+ * Checked before anything of an update changes, so connect never refuses one half-way through.
+ */
+const TCP_REMOTE = /^tcp:\/\/([A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
+const IPC_REMOTE = /^ipc:\/\/(\S+)$/;
 
 /**
  * The consumed sockets of a deployment with their local endpoints (offered ones are the
@@ -133,12 +139,16 @@ export function checkRoute<S extends PlannedSocket>(
     );
   }
   for (const remote of route.remotes) {
-    if (!REMOTE_ADDRESS.test(remote)) {
+    const tcp = TCP_REMOTE.exec(remote);
+    const port = Number(tcp?.[2]);
+    const ipc = IPC_REMOTE.exec(remote)?.[1];
+    if (tcp ? port < 1 || port > 65_535 : ipc === undefined) {
       throw new HiveError(
         ErrorCode.InvalidArgument,
-        `${where}: remote ${JSON.stringify(remote)}, expected tcp://ip:port or ipc://path`,
+        `${where}: remote ${JSON.stringify(remote)}, expected tcp://ip:port (port 1-65535) or ipc://path`,
       );
     }
+    if (ipc !== undefined) checkIpcPathLength(ipc, `${where}: remote ${remote}`);
   }
   const remotes = [...new Set(route.remotes)];
   if (socket.kind === "orders" && remotes.length > 1) {

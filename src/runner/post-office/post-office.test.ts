@@ -66,9 +66,25 @@ describe("post office: lifecycle and checks", () => {
         upsert({ ...routeFor(runDir.path, "dep-1", "market_data", "sub", []), local: "ipc:///elsewhere/md" }),
         hiveError(ErrorCode.InvalidArgument, /run directory/),
       );
+      // Addresses connect would refuse are refused before anything of the update changes.
+      for (const bad of [
+        "udp://1.2.3.4:5",
+        "tcp://*:6002",
+        "tcp://;x:5",
+        "tcp://127.0.0.1:70000",
+        "tcp://:5",
+      ]) {
+        await assert.rejects(
+          upsert(routeFor(runDir.path, "dep-1", "market_data", "sub", [bad])),
+          hiveError(ErrorCode.InvalidArgument, /expected tcp:\/\/ip:port/),
+          bad,
+        );
+      }
       await assert.rejects(
-        upsert(routeFor(runDir.path, "dep-1", "market_data", "sub", ["udp://1.2.3.4:5"])),
-        hiveError(ErrorCode.InvalidArgument, /expected tcp:\/\/ip:port/),
+        upsert(
+          routeFor(runDir.path, "dep-1", "market_data", "sub", [`ipc:///${"x".repeat(MAX_IPC_PATH_BYTES)}`]),
+        ),
+        hiveError(ErrorCode.InvalidArgument, /over the limit of 107 bytes/),
       );
       await assert.rejects(
         upsert(
@@ -116,6 +132,35 @@ describe("post office: lifecycle and checks", () => {
       await po.close();
     }
     assert.equal(po.threads.held, 0);
+  });
+
+  test("an update that fits the budget as a whole is applied whole, whatever the order of its sockets", async () => {
+    // 3 threads: within the default libuv pool of 4 that the test runner has.
+    const po = new PostOffice({ runDir: runDir.path, maxProxies: 3 });
+    const f = (port: number) => `tcp://127.0.0.1:${port}`;
+    try {
+      await po.addDeployment("dep-a", [md], state);
+      await po.addDeployment("dep-b", [md], state);
+      await po.applyRoutes({
+        upserts: [routeFor(runDir.path, "dep-b", "market_data", "sub", [f(1)])],
+        removals: [],
+      });
+      assert.deepEqual(po.threads, { held: 3, limit: 3 });
+      // dep-a grows by one while dep-b shrinks by one: no thread more in the end, but dep-a sorts
+      // first, so it may only grow once dep-b has shrunk.
+      await po.applyRoutes({
+        upserts: [
+          routeFor(runDir.path, "dep-a", "market_data", "sub", [f(2)]),
+          routeFor(runDir.path, "dep-b", "market_data", "sub", []),
+        ],
+        removals: [],
+      });
+      const remotes = Object.fromEntries(po.counters().map((c) => [c.deploymentId, c.remotes]));
+      assert.deepEqual(remotes, { "dep-a": [f(2)], "dep-b": [] });
+      assert.deepEqual(po.threads, { held: 3, limit: 3 });
+    } finally {
+      await po.close();
+    }
   });
 
   test("removeDeployment and close leave no socket files and no directory", async () => {

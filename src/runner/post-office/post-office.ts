@@ -142,8 +142,19 @@ export class PostOffice {
         return socket === undefined ? [] : [socket];
       });
       this.#checkBudget(upserts, removals);
-      for (const socket of removals) await routeTo(socket, [], undefined);
-      for (const { socket, remotes, curveServerKey } of upserts)
+      // Removals first, then the sockets that shrink or keep their size, those that grow last:
+      // an update that fits the budget as a whole also fits it at every step.
+      const steps = [
+        ...removals.map((socket) => ({
+          socket,
+          remotes: [] as readonly string[],
+          curveServerKey: undefined,
+        })),
+        ...upserts,
+      ];
+      const growth = (s: (typeof steps)[number]): number =>
+        s.socket.bridge.kind === "market-data" ? s.remotes.length - s.socket.bridge.bridge.remotes.length : 0;
+      for (const { socket, remotes, curveServerKey } of steps.sort((a, b) => growth(a) - growth(b)))
         await routeTo(socket, remotes, curveServerKey);
     });
   }
