@@ -24,6 +24,8 @@ export interface OrchestratorOptions {
   readonly curveKeyFile?: string;
   /** After a restart, how long a node may take to come back before it is lost (default 6 s). */
   readonly restartGraceMs?: number;
+  /** How long one reconcile pass may spend placing pending work; the rest waits for the next (default 20). */
+  readonly placeBudgetMs?: number;
 }
 
 /**
@@ -47,6 +49,7 @@ export interface CompiledOrchestratorOptions {
   readonly gateways: readonly GatewayConfig[];
   readonly curveKeyFile: string;
   readonly restartGraceMs: number;
+  readonly placeBudgetMs: number;
 }
 
 /**
@@ -98,5 +101,6 @@ export function compileOrchestratorOptions(o: OrchestratorOptions = {}): Compile
     curveKeyFile: o.curveKeyFile ?? ".hive/orchestrator.key",
     // Runners reconnect with a backoff of up to 5 s (DEFAULT_LINK_BACKOFF): give them that and more.
     restartGraceMs: o.restartGraceMs ?? Math.max(downAfterMs, 6_000),
+    placeBudgetMs: o.placeBudgetMs ?? 20,
   };
 }

@@ -11,7 +11,7 @@ import { after, describe, test } from "node:test";
 import { silentLogger } from "../core/logger.ts";
 import { until } from "../core/testing/until.ts";
 import { MockRunner, type MockRunnerOptions } from "../runner/mock-runner.ts";
-import { compileOrchestratorOptions } from "./orchestrator-options.ts";
+import { compileOrchestratorOptions, type OrchestratorOptions } from "./orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -23,9 +23,8 @@ const GiB = 2 ** 30;
 let nextPort = 45_000 + (process.pid % 50) * 100;
 
 async function cluster(
-  nodes: (Pick<MockRunnerOptions, "nodeId" | "pool" | "tags" | "capacity" | "stopDelayMs"> & {
-    draining?: boolean;
-  })[],
+  nodes: Pick<MockRunnerOptions, "nodeId" | "pool" | "tags" | "capacity" | "stopDelayMs">[],
+  extra: Partial<OrchestratorOptions> = {},
 ): Promise<{ orch: RunningOrchestrator; runners: MockRunner[] }> {
   const dir = mkdtempSync(join(tmpdir(), "hive-orch-place-"));
   const orch = await startOrchestrator(
@@ -35,6 +34,7 @@ async function cluster(
       heartbeatIntervalMs: 50,
       runnerLeaseMs: 300,
       downAfterMs: 600,
+      ...extra,
     }),
     { log: silentLogger() },
   );
@@ -232,5 +232,39 @@ describe("the orchestrator's placements over time", () => {
       return l.state === "running" && moved?.nodeId !== sim.nodeId ? l : undefined;
     });
     assert.equal(after.deployments.find((d) => d.id === sim.id)?.phase, "running");
+  });
+
+  test("a pass that runs out of its placing budget goes on where it stopped: one refusal starves nobody", async () => {
+    // A budget of 0: each pass places one piece of pending work, so only the rotation gets past
+    // the layout that never fits.
+    const { orch } = await cluster(
+      [
+        {
+          nodeId: "data-1",
+          pool: "backtest",
+          tags: [],
+          capacity: { cores: 8, memoryBytes: 32 * GiB, exclusiveCores: 0 },
+        },
+      ],
+      { placeBudgetMs: 0 },
+    );
+    const backtest = (name: string, cores: number) =>
+      [
+        `name: ${name}`,
+        "services:",
+        `  - { name: run, kind: backtest, pool: backtest, command: x, resources: { cores: ${cores}, memory: 256MiB } }`,
+      ].join("\n");
+    await orch.core.drain("data-1", true);
+    await orch.core.applyLayout(backtest("huge", 64), "huge.yaml");
+    for (const name of ["small-1", "small-2", "small-3"])
+      await orch.core.applyLayout(backtest(name, 1), `${name}.yaml`);
+    await orch.core.drain("data-1", false);
+    await until("every small backtest running", async () => {
+      const layouts = await Promise.all(["small-1", "small-2", "small-3"].map((n) => orch.core.getLayout(n)));
+      return layouts.every((l) => l.state === "running") ? true : undefined;
+    });
+    const huge = await orch.core.getLayout("huge");
+    assert.equal(huge.deployments[0]?.nodeId, null);
+    assert.match(huge.deployments[0]?.pendingReason ?? "", /not enough cores/);
   });
 });

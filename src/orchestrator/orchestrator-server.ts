@@ -75,6 +75,7 @@ export async function startOrchestrator(
       seed: options.seed,
       stopGraceMs: options.stopGraceMs,
       restartGraceMs: options.restartGraceMs,
+      placeBudgetMs: options.placeBudgetMs,
     });
     opened.push(() => core.close());
     await core.load();

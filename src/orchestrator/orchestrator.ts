@@ -24,7 +24,15 @@ import type { Gateways } from "./gateways.ts";
 import { findLayout, findService, newLayoutEntry, serviceChanges, type LayoutEntry } from "./layout-entry.ts";
 import { LiveFailover, type Change } from "./live-failover.ts";
 import type { Activation } from "./order-gate.ts";
-import { clusterState, newDeployments, pendingGroups, pendingRequest, placeTogether } from "./placement.ts";
+import {
+  addSibling,
+  clusterState,
+  newDeployments,
+  pendingGroups,
+  pendingRequest,
+  placeTogether,
+  siblingNodes,
+} from "./placement.ts";
 import { ReconcileLoop } from "./reconcile-loop.ts";
 import { Registry, type LeaseOptions } from "./registry.ts";
 import { forgetNode, pushRoutes, wantedRoutes } from "./route-sync.ts";
@@ -68,6 +76,8 @@ export interface OrchestratorCoreOptions {
    * a few seconds, so this is longer than down-after: a restart must not look like a lost cluster.
    */
   readonly restartGraceMs?: number;
+  /** How long one pass may spend placing pending work (see placePending); default 20 ms. */
+  readonly placeBudgetMs?: number;
 }
 
 /**
@@ -93,6 +103,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly seed: number;
   /** When the desired state was loaded (monotonic), and whether unseen nodes were checked since. */
   private loadedAt = 0;
+  /** Where the next pass goes on placing pending work (placePending). */
+  private placeCursor = 0;
   private unseenChecked = false;
   /** Store writes on their way: close() waits for them. */
   private readonly writes = new Set<Promise<unknown>>();
@@ -471,39 +483,63 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   /**
    * Places deployments that have no node (once capacity appears, or after a node loss): a layout
    * generation none of which is placed together, all or nothing, as its apply would; an instance
-   * whose siblings run on its own (see pendingGroups).
+   * whose siblings run on its own (see pendingGroups). A pass spends at most `placeBudgetMs` on
+   * it and the next one goes on where it stopped: a backlog of thousands of pending backtests
+   * must not hold the event loop (and the heartbeat acks behind it) for long.
    */
   private placePending(): void {
     const { together, single } = pendingGroups(this.deployments.values());
-    if (together.length === 0 && single.length === 0) return;
+    const work: { group: readonly Deployment[]; single?: Deployment }[] = [
+      ...together.map((group) => ({ group })),
+      ...single.map((d) => ({ group: [d], single: d })),
+    ];
+    if (work.length === 0) return;
     const cluster = this.clusterState();
-    for (const group of together) {
-      const layout = this.layouts.get(group[0]!.rec.layout)?.layout;
-      if (!layout) continue;
-      const decision = placeTogether(layout, group, cluster, this.seed);
-      if (!decision.ok) {
-        for (const d of group) {
-          if (d.rec.pendingReason !== decision.message) this.update(d, { pendingReason: decision.message });
-        }
-        continue;
-      }
-      for (const [d, p] of decision.placements) {
-        cluster.reserve(p.node, p.demand, true);
-        this.update(d, { nodeId: p.nodeId, pendingReason: undefined });
-        this.o.log.info({ deploymentId: d.rec.id, nodeId: p.nodeId }, "placed");
-      }
+    const siblings = siblingNodes(this.deployments.values());
+    const deadline = performance.now() + (this.o.placeBudgetMs ?? 20);
+    const first = this.placeCursor % work.length;
+    let done = 0;
+    for (; done < work.length && (done === 0 || performance.now() < deadline); done++) {
+      const item = work[(first + done) % work.length]!;
+      if (item.single) this.placeOne(item.single, cluster, siblings);
+      else this.placeGroup(item.group, cluster);
     }
-    for (const d of single) {
-      const layout = this.layouts.get(d.rec.layout)?.layout;
-      const request = pendingRequest(d, layout, this.deployments.values());
-      const decision = schedule(cluster, request, { seed: this.seed });
-      if (decision.ok) {
-        cluster.reserve(decision.node, request.demand, true);
-        this.update(d, { nodeId: decision.nodeId, pendingReason: undefined });
-        this.o.log.info({ deploymentId: d.rec.id, nodeId: decision.nodeId }, "placed");
-      } else if (d.rec.pendingReason !== decision.message) {
-        this.update(d, { pendingReason: decision.message });
+    this.placeCursor = first + done;
+    if (done < work.length) this.loop.later(1); // the rest on the next pass, soon
+  }
+
+  private placeGroup(group: readonly Deployment[], cluster: ClusterState): void {
+    const layout = this.layouts.get(group[0]!.rec.layout)?.layout;
+    if (!layout) return;
+    const decision = placeTogether(layout, group, cluster, this.seed);
+    if (!decision.ok) {
+      for (const d of group) {
+        if (d.rec.pendingReason !== decision.message) this.update(d, { pendingReason: decision.message });
       }
+      return;
+    }
+    for (const [d, p] of decision.placements) {
+      cluster.reserve(p.node, p.demand, true);
+      this.update(d, { nodeId: p.nodeId, pendingReason: undefined });
+      this.o.log.info({ deploymentId: d.rec.id, nodeId: p.nodeId }, "placed");
+    }
+  }
+
+  private placeOne(
+    d: Deployment,
+    cluster: ClusterState,
+    siblings: Map<string, { id: string; nodeId: string }[]>,
+  ): void {
+    const layout = this.layouts.get(d.rec.layout)?.layout;
+    const request = pendingRequest(d, layout, siblings);
+    const decision = schedule(cluster, request, { seed: this.seed });
+    if (decision.ok) {
+      cluster.reserve(decision.node, request.demand, true);
+      addSibling(siblings, d, decision.nodeId);
+      this.update(d, { nodeId: decision.nodeId, pendingReason: undefined });
+      this.o.log.info({ deploymentId: d.rec.id, nodeId: decision.nodeId }, "placed");
+    } else if (d.rec.pendingReason !== decision.message) {
+      this.update(d, { pendingReason: decision.message });
     }
   }
 

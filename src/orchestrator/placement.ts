@@ -89,26 +89,49 @@ export function newDeployments(
 /**
  * The request that places a deployment without a node (after a node loss, or once capacity
  * appears): away from the nodes its siblings (the other instances of its service) are on.
+ * `siblings` is {@link siblingNodes} of the deployments, made once for many requests.
  */
 export function pendingRequest(
   d: Deployment,
   layout: Layout | undefined,
-  deployments: Iterable<Deployment>,
+  siblings: SiblingNodes,
 ): PlacementRequest {
-  const siblings = [...deployments]
-    .filter(
-      (s) =>
-        s !== d &&
-        s.rec.layout === d.rec.layout &&
-        s.rec.service === d.rec.service &&
-        s.rec.desired === "running",
-    )
-    .flatMap((s) => (s.rec.nodeId ? [s.rec.nodeId] : []));
+  const avoid = (siblings.get(serviceKey(d)) ?? []).filter((s) => s.id !== d.rec.id).map((s) => s.nodeId);
   return requestFromManifest(d.manifest, {
     catalogue: layout?.datasets ?? [],
     key: `${d.rec.layout}/${d.rec.service}#${d.rec.role}-${d.rec.replica}`,
-    avoidNodes: siblings,
+    avoidNodes: avoid,
   });
+}
+
+/** For each service of each layout, the placed instances wanted running, with their nodes. */
+export type SiblingNodes = ReadonlyMap<string, readonly { id: string; nodeId: string }[]>;
+
+/** The {@link SiblingNodes} of a set of deployments: one pass over them. */
+export function siblingNodes(
+  deployments: Iterable<Deployment>,
+): Map<string, { id: string; nodeId: string }[]> {
+  const out = new Map<string, { id: string; nodeId: string }[]>();
+  for (const s of deployments) {
+    if (s.rec.desired !== "running" || s.rec.nodeId === null) continue;
+    const key = serviceKey(s);
+    out.set(key, [...(out.get(key) ?? []), { id: s.rec.id, nodeId: s.rec.nodeId }]);
+  }
+  return out;
+}
+
+/** Records that `d` was just placed on `nodeId`, for the requests of its siblings after it. */
+export function addSibling(
+  siblings: Map<string, { id: string; nodeId: string }[]>,
+  d: Deployment,
+  nodeId: string,
+): void {
+  const key = serviceKey(d);
+  siblings.set(key, [...(siblings.get(key) ?? []), { id: d.rec.id, nodeId }]);
+}
+
+function serviceKey(d: Deployment): string {
+  return `${d.rec.layout}\0${d.rec.service}`;
 }
 
 /**

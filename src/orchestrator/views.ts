@@ -16,7 +16,7 @@ import type {
 } from "./control-plane.ts";
 import { deploymentView, isSettled, type Deployment } from "./deployment.ts";
 import { findLayout, findService, type LayoutEntry } from "./layout-entry.ts";
-import { clusterState, pendingRequest, serviceRequest } from "./placement.ts";
+import { clusterState, pendingRequest, serviceRequest, siblingNodes } from "./placement.ts";
 import { toNodeSpec, type NodeEntry, type Registry } from "./registry.ts";
 import { isRouted } from "./route-sync.ts";
 import type { LayoutState } from "./store/store-records.ts";
@@ -108,7 +108,7 @@ export function explainPlacement(s: ViewSource, layout: string, service: string)
   }));
   const waiting = own.find((d) => d.rec.nodeId === null && !isSettled(d));
   if (waiting) {
-    const request = pendingRequest(waiting, entry.layout, s.deployments.values());
+    const request = pendingRequest(waiting, entry.layout, siblingNodes(s.deployments.values()));
     return { ...explain(s.clusterState(), request, { seed: s.seed }), instances, explained: waiting.rec.id };
   }
   const others = [...s.deployments.values()].filter((d) => !own.includes(d));
