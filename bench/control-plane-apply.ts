@@ -277,7 +277,7 @@ export async function benchApply(o: {
   };
   const afterHold = { holdMs: HOLD_MS, restarts: 0, notRunning: [] as string[] };
   try {
-    cluster.start();
+    await cluster.start();
     await cluster.waitReady(60_000);
     o.progress(`apply: cluster ready (orchestrator + ${nodes(base).length} runners); cold apply`);
     const cold = await applyOnce(api, source, o.signal);
