@@ -157,6 +157,15 @@ describe("the orchestrator's placements over time", () => {
       view.deployments[0]?.pendingReason ?? "",
     );
     assert.equal(runners[0]!.processes.size, 0, "nothing spawned");
+    // A pending deployment has no output: a precondition, not a peer that is down.
+    const read = async () => {
+      for await (const chunk of orch.core.logs(view.deployments[0]!.id, { stream: "stdout", follow: false }))
+        void chunk;
+    };
+    await assert.rejects(read(), {
+      code: "failed_precondition",
+      message: /has no node .*: it has no output to read/,
+    });
   });
 
   test("explain: a running service is explained without itself in the way, a waiting standby with why it waits", async () => {

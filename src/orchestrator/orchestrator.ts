@@ -742,10 +742,17 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   async *logs(deploymentId: string, options: LogOptions): AsyncIterable<Uint8Array> {
     const d = this.deployments.get(deploymentId);
     if (!d) throw new HiveError(ErrorCode.NotFound, `no deployment ${deploymentId}`);
-    if (!d.rec.nodeId || !this.provider.reachable(d.rec.nodeId)) {
+    if (!d.rec.nodeId) {
+      // Not a peer that is down: there is no output to read yet (or any more).
+      throw new HiveError(
+        ErrorCode.FailedPrecondition,
+        `${deploymentId} has no node (${d.rec.pendingReason ?? "pending"}): it has no output to read`,
+      );
+    }
+    if (!this.provider.reachable(d.rec.nodeId)) {
       throw new HiveError(
         ErrorCode.Unavailable,
-        `the runner of ${deploymentId} (${d.rec.nodeId ?? "no node"}) is not connected`,
+        `the runner of ${deploymentId} (${d.rec.nodeId}) is not connected`,
       );
     }
     yield* this.provider.logs(d.rec.nodeId, deploymentId, options);

@@ -148,7 +148,7 @@ export class RunnerSession {
           deploymentId,
           stream: options.stream === "stderr" ? LogStream.STDERR : LogStream.STDOUT,
           follow: options.follow,
-          tailBytes: BigInt(options.tailBytes ?? 0),
+          ...(options.tailBytes === undefined ? {} : { tailBytes: BigInt(options.tailBytes) }),
         },
       });
       yield* queue;

@@ -197,6 +197,16 @@ describe("runner on the real kernel", () => {
       .map((m) => (m.message.case === "logChunk" ? Buffer.from(m.message.value.data).toString() : ""))
       .join("");
     assert.match(text, /hello from dep-a/);
+    // tailBytes 0 is nothing of what is kept (with follow: only new output), not everything.
+    session.send({
+      case: "logRequest",
+      value: { requestId: "log-2", deploymentId: "dep-a", stream: LogStream.STDOUT, tailBytes: 0n },
+    });
+    await session.next("logChunk", (c) => c.requestId === "log-2" && c.eof);
+    const none = session.received
+      .filter((m) => m.message.case === "logChunk" && m.message.value.requestId === "log-2")
+      .reduce((n, m) => n + (m.message.case === "logChunk" ? m.message.value.data.length : 0), 0);
+    assert.equal(none, 0);
   });
 
   test("a spawn that fails leaks nothing: the next spawn gets the same ports", async (t) => {

@@ -773,7 +773,7 @@ export class Runner {
       });
     try {
       for await (const data of readLog(this.logDir, r.deploymentId, stream, {
-        tailBytes: r.tailBytes > 0n ? Number(r.tailBytes) : undefined,
+        tailBytes: r.tailBytes === undefined ? undefined : Number(r.tailBytes),
         follow: r.follow,
         signal: abort.signal,
       })) {

@@ -100,6 +100,13 @@ describe("HTTP API", () => {
     });
     assert.equal(notJson.statusCode, 400);
     assert.equal(notJson.json<ErrorBody>().error.code, "invalid_argument");
+    const text = await app.inject({
+      method: "POST",
+      url: "/v1/layouts",
+      headers: { "content-type": "text/plain" },
+      payload: "hello",
+    });
+    assert.equal(text.statusCode, 415, "a body that is not JSON is refused for its type");
   });
 
   test("GET /v1/layouts and /v1/layouts/:name; an unknown name is a 404", async () => {

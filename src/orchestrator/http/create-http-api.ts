@@ -48,6 +48,9 @@ export function createHttpApi(options: HttpApiOptions): FastifyInstance {
     forceCloseConnections: true,
     bodyLimit: options.bodyLimit ?? 4 * 1024 * 1024,
   }) as unknown as FastifyInstance;
+  // Bodies are JSON only: without fastify's default text parser a text/plain body is a 415, as
+  // docs/http-api.md says, not a 400 about a string that is not an object.
+  app.removeContentTypeParser("text/plain");
 
   app.setErrorHandler((err: FastifyError | HiveError, request, reply) => {
     const e = toHiveError(err);
