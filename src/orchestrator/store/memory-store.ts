@@ -5,12 +5,19 @@
  */
 import type { DatasetSpec } from "../../domain/index.ts";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
-import { checkDatasetSpec, checkDeploymentRecord, checkKey, checkLayoutRecord } from "./record-checks.ts";
+import {
+  checkDatasetSpec,
+  checkDeploymentRecord,
+  checkFilter,
+  checkKey,
+  checkLayoutRecord,
+} from "./record-checks.ts";
 import type { Store } from "./store.ts";
 import type { DeploymentFilter, DeploymentRecord, LayoutRecord } from "./store-records.ts";
 
+/** SQLite's order (BINARY, on UTF-8 bytes), which differs from JS's UTF-16 order past U+FFFF. */
 function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 function byKey<T>(map: ReadonlyMap<string, T>): T[] {
@@ -90,15 +97,16 @@ export class MemoryStore implements Store {
 
   /** The deployments matching the filter, sorted by id. */
   listDeployments(filter: DeploymentFilter = {}): Promise<DeploymentRecord[]> {
-    return this.#run("listDeployments", () =>
-      structuredClone(
+    return this.#run("listDeployments", () => {
+      checkFilter(filter);
+      return structuredClone(
         byKey(this.#deployments).filter(
           (d) =>
             (filter.layout === undefined || d.layout === filter.layout) &&
             (filter.nodeId === undefined || d.nodeId === filter.nodeId),
         ),
-      ),
-    );
+      );
+    });
   }
 
   /** Deletes a deployment; true if it existed. */

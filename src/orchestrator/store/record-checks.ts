@@ -10,6 +10,7 @@ import {
   DEPLOYMENT_ROLES,
   DESIRED_STATES,
   LAYOUT_STATES,
+  type DeploymentFilter,
   type DeploymentRecord,
   type LastExit,
   type LayoutRecord,
@@ -52,6 +53,16 @@ function checkOneOf<T extends string>(
 ): T {
   if (!allowed.includes(value as T)) throw invalid(where, field, value, `one of ${allowed.join(", ")}`);
   return value as T;
+}
+
+/**
+ * Checks a deployment filter: each field given is a non-empty string. A null nodeId (a pending
+ * deployment's) is refused rather than read as "no filter" by one store and "unplaced" by another.
+ */
+export function checkFilter(filter: DeploymentFilter): void {
+  for (const [field, value] of Object.entries(filter)) {
+    if (value !== undefined) checkKey("listDeployments filter", field, value);
+  }
 }
 
 /** Checks a layout record and returns the canonical copy to write (its spec deep-copied through JSON). */

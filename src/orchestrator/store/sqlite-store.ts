@@ -24,7 +24,13 @@ import Database from "better-sqlite3";
 import type { DatasetSpec } from "../../domain/index.ts";
 import { fsyncDirectory } from "../../core/fsync.ts";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
-import { checkDatasetSpec, checkDeploymentRecord, checkKey, checkLayoutRecord } from "./record-checks.ts";
+import {
+  checkDatasetSpec,
+  checkDeploymentRecord,
+  checkFilter,
+  checkKey,
+  checkLayoutRecord,
+} from "./record-checks.ts";
 import { sqliteFailure } from "./sqlite-errors.ts";
 import { migrate } from "./sqlite-schema.ts";
 import type { Store } from "./store.ts";
@@ -182,7 +188,10 @@ export class SqliteStore implements Store {
 
   /** The deployments matching the filter, sorted by id. */
   listDeployments(filter: DeploymentFilter = {}): Promise<DeploymentRecord[]> {
-    return this.#run("listDeployments", () => this.#sql.listDeployments(filter));
+    return this.#run("listDeployments", () => {
+      checkFilter(filter);
+      return this.#sql.listDeployments(filter);
+    });
   }
 
   /** Deletes a deployment; true if it existed. */

@@ -174,6 +174,22 @@ export function registerStoreContract(name: string, open: StoreFactory): void {
         assert.deepEqual(await ids({ layout: "demo", nodeId: "n1" }), ["c"]);
         assert.deepEqual(await ids({ layout: "nope" }), []);
         assert.deepEqual(await ids({ layout: undefined, nodeId: "n2" }), ["a"]);
+        // A null node (a pending deployment's) is a mistake both stores refuse alike.
+        await assert.rejects(
+          store.listDeployments({ nodeId: null as unknown as string }),
+          /field "nodeId" is null, expected a non-empty string/,
+        );
+      }));
+
+    test("ids sort the same in every store: by their UTF-8 bytes, as SQLite does", () =>
+      withStore(async (store) => {
+        // In UTF-16 code units U+1F600 (a surrogate pair, 0xD83D 0xDE00) sorts before U+FF01;
+        // in UTF-8 bytes (F0 9F 98 80 against EF BC 81) after it.
+        await store.putDeployments([sampleDeployment("a\u{1F600}"), sampleDeployment("a\uFF01")]);
+        assert.deepEqual(
+          (await store.listDeployments()).map((d) => d.id),
+          ["a\uFF01", "a\u{1F600}"],
+        );
       }));
 
     test("deleteDeployment removes one and says whether it existed", () =>
