@@ -1,6 +1,6 @@
 /** The layout engine: checks a layout's wiring, reads layout files, computes and diffs routing tables. */
 export { validateLayout, assertValidLayout } from "./validate-layout.ts";
-export { readLayoutFile, readManifestFile } from "./read-layout-file.ts";
+export { locateLayoutIssues, readLayoutFile, readManifestFile } from "./read-layout-file.ts";
 export {
   computeRoutes,
   localEndpoint,

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ValidationError, type ValidationIssue } from "../domain/index.ts";
-import { readLayoutFile, readManifestFile } from "./read-layout-file.ts";
+import { locateLayoutIssues, readLayoutFile, readManifestFile } from "./read-layout-file.ts";
 import { validateLayout } from "./validate-layout.ts";
 
 const examples = fileURLToPath(new URL("../../examples/layouts/", import.meta.url));
@@ -197,6 +197,43 @@ describe("readLayoutFile: services in files of their own", () => {
     return file;
   };
   const indent = (lines: string[]) => lines.map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`));
+
+  it("places issues the orchestrator found in the inlined text in the files as written", () => {
+    const feederFile = write("feeder-ref.yaml", feeder);
+    const layout = write("with-gateway.yaml", [
+      "name: refs",
+      "services:",
+      "  - file: feeder-ref.yaml",
+      ...indent([...momentum, "accounts: [acct-1]"]),
+      "gateways:",
+      "  - name: nowhere",
+      "    orders: [momentum.orders]",
+      "wires:",
+      "  - { from: feeder.market_data, to: momentum.market_data }",
+    ]);
+    // As the orchestrator's checks word them, with positions in the text it was sent.
+    const found = [
+      {
+        file: layout,
+        line: 27,
+        column: 11,
+        path: "gateways[0].name",
+        found: "nowhere",
+        expected: "a gateway",
+      },
+      { file: layout, line: 3, column: 5, path: "services[0].pool", found: "live", expected: "x" },
+      { file: layout, line: 9, column: 5, path: "services[1].accounts", found: "acct-1", expected: "y" },
+    ];
+    const placed = locateLayoutIssues(layout, found);
+    assert.deepEqual(
+      placed.map((i) => [i.file, i.line, i.path]),
+      [
+        [layout, lineOf(layout, "- name: nowhere"), "gateways[0].name"],
+        [feederFile, lineOf(feederFile, "pool: live"), "pool"],
+        [layout, lineOf(layout, "accounts: [acct-1]"), "services[1].accounts"],
+      ],
+    );
+  });
 
   it("substitutes a { file } entry, resolved relative to the layout, as if inline", () => {
     write("feeder.yaml", feeder);

@@ -28,15 +28,34 @@ export function readManifestFile(file: string): ServiceManifest {
 
 /** Reads a layout file, inlines its `file:` services, and checks its schema and its wiring. */
 export function readLayoutFile(file: string): Layout {
+  const { parsed, manifests } = parseLayoutFile(file);
+  const issues = validateLayout(parsed.value);
+  if (issues.length > 0) throw new ValidationError(issues.map((i) => locateIssue(i, parsed, manifests)));
+  return parsed.value;
+}
+
+/**
+ * Places issues found elsewhere in a layout's text with its services inlined (the orchestrator's
+ * checks at `hive apply`) in the files the user wrote: the layout's own, or the manifest file of
+ * the service the path is inside. The file must read as readLayoutFile reads it.
+ */
+export function locateLayoutIssues(file: string, issues: readonly ValidationIssue[]): ValidationIssue[] {
+  const { parsed, manifests } = parseLayoutFile(file);
+  return issues.map(({ path, found, expected }) =>
+    locateIssue({ path, expected, ...(found === undefined ? {} : { found }) }, parsed, manifests),
+  );
+}
+
+function parseLayoutFile(file: string): {
+  parsed: ParsedYaml<Layout>;
+  manifests: Map<number, ParsedYaml<ServiceManifest>>;
+} {
   const manifests = new Map<number, ParsedYaml<ServiceManifest>>();
   const schema = z.preprocess(
     (raw, ctx) => inlineManifestFiles(raw, dirname(file), manifests, ctx),
     layoutSchema,
   );
-  const parsed = readYamlFile(file, schema);
-  const issues = validateLayout(parsed.value);
-  if (issues.length > 0) throw new ValidationError(issues.map((i) => locateIssue(i, parsed, manifests)));
-  return parsed.value;
+  return { parsed: readYamlFile(file, schema), manifests };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { readLayoutFile } from "../../layout/index.ts";
+import { ValidationError } from "../../domain/index.ts";
+import { locateLayoutIssues, readLayoutFile } from "../../layout/index.ts";
 import type { ApplyResult, DeploymentView } from "../../orchestrator/control-plane.ts";
 import { deploymentDetail } from "../deployment-table.ts";
 import { ExitCode } from "../exit-codes.ts";
@@ -26,7 +27,12 @@ export function registerApply(program: Command, io: CliIo): void {
       const timeoutS = parseSeconds(opts.timeout);
       const layout = readLayoutFile(file);
       const client = connect(opts);
-      const result = await client.applyLayout(layoutSource(file), file);
+      const result = await client.applyLayout(layoutSource(file), file).catch((err: unknown) => {
+        // The orchestrator's own checks (gateways, accounts of other layouts) saw the text with
+        // its service files inlined: place what they found in the files as written.
+        if (err instanceof ValidationError) throw new ValidationError(locateLayoutIssues(file, err.issues));
+        throw err;
+      });
       if (!opts.wait) {
         if (opts.json) io.out(JSON.stringify({ apply: result }));
         else printChanges(io, result);
