@@ -318,6 +318,11 @@ export class DevCluster {
     }
   }
 
+  /** Whether any process of the cluster was started. */
+  get launched(): boolean {
+    return this.children.length > 0;
+  }
+
   /** The pid of a process of the cluster (its latest, if it was restarted). */
   pidOf(name: string): number | undefined {
     return this.children.findLast((c) => c.name === name)?.process.pid;

@@ -97,9 +97,11 @@ export function registerDev(program: Command, io: CliIo): void {
         } catch (err) {
           failed ??= err instanceof Error ? err.message : String(err);
         } finally {
-          io.out(
-            "hive dev: stopping the layouts, the runners, the orchestrator and the gateway... (Ctrl-C again to force)",
-          );
+          if (cluster.launched) {
+            io.out(
+              "hive dev: stopping the layouts, the runners, the orchestrator and the gateway... (Ctrl-C again to force)",
+            );
+          }
           await cluster.close();
           for (const s of signals) process.off(s, onSignal);
         }
