@@ -16,6 +16,11 @@ export interface DeploymentRecord {
   readonly addresses: readonly { socketName: string; address: string }[];
   readonly epoch: bigint;
   readonly ordersOpen: boolean;
+  /**
+   * The run directory its local sockets (HIVE_SOCKET_*) are under; absent in records written
+   * before it was kept. A runner restarted with another one cannot give the process its sockets.
+   */
+  readonly runDir?: string;
 }
 
 function dir(stateDir: string): string {
@@ -33,6 +38,7 @@ export async function saveDeploymentRecord(stateDir: string, record: DeploymentR
     addresses: record.addresses,
     epoch: record.epoch.toString(),
     ordersOpen: record.ordersOpen,
+    runDir: record.runDir,
   });
   await writeFile(`${file}.tmp`, body);
   await rename(`${file}.tmp`, file);
@@ -64,6 +70,7 @@ export async function loadDeploymentRecords(
         addresses: { socketName: string; address: string }[];
         epoch: string;
         ordersOpen: boolean;
+        runDir?: string;
       };
       records.push({
         request: fromJson(SpawnRequestSchema, raw.request),
@@ -72,6 +79,7 @@ export async function loadDeploymentRecords(
         addresses: raw.addresses,
         epoch: BigInt(raw.epoch),
         ordersOpen: raw.ordersOpen,
+        ...(typeof raw.runDir === "string" ? { runDir: raw.runDir } : {}),
       });
     } catch {
       unreadable.push(name);

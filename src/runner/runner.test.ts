@@ -3,8 +3,8 @@
  * in tmpfs, the ZeroMQ post office) talking the real protocol to the orchestrator stub.
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { silentLogger } from "../core/logger.ts";
@@ -55,6 +55,7 @@ after(async () => {
 async function startRunner(
   nodeId = "rt-1",
   portRange = { first: firstPort, last: firstPort + 9 },
+  runDir = run,
 ): Promise<Runner> {
   const options = compileRunnerOptions({
     nodeId,
@@ -63,7 +64,7 @@ async function startRunner(
     orchestrators: [stub.url],
     portRange,
     stateDir: state,
-    runDir: run,
+    runDir,
     datasets: { dir: join(data, "datasets"), budget: "64MiB" },
     stopGraceMs: 2_000,
     metricsListen: "127.0.0.1:0",
@@ -358,5 +359,31 @@ describe("runner on the real kernel", () => {
     await waitUntilGone(d.pid, "the process that could not be re-adopted to be killed");
     assert.ok(!existsSync(join(state, "deployments", "dep-d.json")), "its record is gone");
     session = again;
+  });
+
+  test("a process whose local sockets are under another run directory is not re-adopted blind", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    session.send(spawnRequest("dep-e", { args: script("setInterval(() => {}, 1000)") }));
+    const e = await session.next("spawnResponse", (r) => r.deploymentId === "dep-e");
+    assert.equal(e.ok, true, e.error?.message);
+    const old = runners.pop();
+    await old?.close();
+    // The operator moved the run directory: dep-e's HIVE_SOCKET_* still name the old paths.
+    const moved = mkdtempSync(join(tmpdir(), "hrt-moved-"));
+    try {
+      // The range the runner has run with since the previous test: only the run directory moves.
+      const range = { first: firstPort + 10, last: firstPort + 19 };
+      await startRunner("rt-1", range, moved);
+      const again = await stub.waitForRunner("rt-1", session);
+      assert.ok(!again.register.runningDeployments.some((x) => x.deploymentId === "dep-e"));
+      await waitUntilGone(e.pid, "the process whose sockets moved away to be killed");
+      session = again;
+      const back = runners.pop();
+      await back?.close();
+      await startRunner("rt-1", range);
+      session = await stub.waitForRunner("rt-1", session);
+    } finally {
+      rmSync(moved, { recursive: true, force: true });
+    }
   });
 });

@@ -225,7 +225,16 @@ export class Runner {
       }
       alive.delete(id);
       const deployment = this.adoptable(record, process);
-      await this.adopt(deployment).catch((err: unknown) => this.abandon(deployment, err));
+      const moved =
+        record.runDir !== undefined && record.runDir !== this.options.runDir
+          ? new HiveError(
+              "failed_precondition",
+              `its local sockets are under ${record.runDir}, and this runner's run directory is ` +
+                `${this.options.runDir}: the process could not reach them`,
+            )
+          : undefined;
+      const adopted = moved === undefined ? this.adopt(deployment) : Promise.reject(moved);
+      await adopted.catch((err: unknown) => this.abandon(deployment, err));
     }
     // A process the process layer recorded but the runner did not (it died between the launch
     // and its own record) is not adopted half-known: it is killed, so that no unknown copy can
@@ -536,6 +545,7 @@ export class Runner {
       addresses: d.addresses,
       epoch: d.epoch,
       ordersOpen: d.ordersOpen,
+      runDir: this.options.runDir,
     }).catch((err: unknown) =>
       this.deps.log.error({ deploymentId: d.request.deploymentId, err }, "deployment record not written"),
     );
@@ -624,6 +634,7 @@ export class Runner {
           addresses: deployment.addresses,
           epoch: deployment.epoch,
           ordersOpen: deployment.ordersOpen,
+          runDir: this.options.runDir,
         });
       } catch (err) {
         // Launched but not set up (its record not written, its order path not set): it must not
