@@ -30,6 +30,8 @@ export interface Deployment {
    * nor started twice.
    */
   unansweredSpawn: string | undefined;
+  /** Since when (ISO 8601) its spawn has gone unanswered, for the pending reason; undefined once answered. */
+  unansweredSince: string | undefined;
   /** No activation attempt before this monotonic time (after a failed one). */
   gateNotBefore: number;
 }
@@ -46,6 +48,7 @@ export function pendingDeployment(rec: DeploymentRecord, manifest: ServiceManife
     attempt: 0,
     gate: "closed",
     unansweredSpawn: undefined,
+    unansweredSince: undefined,
     gateNotBefore: 0,
   };
 }
@@ -87,6 +90,7 @@ export function disown(d: Deployment): void {
   d.attempt++;
   d.inFlight = false;
   d.unansweredSpawn = undefined;
+  d.unansweredSince = undefined;
 }
 
 /** Whether a deployment is finished for good (a clean exit its policy does not restart) or given up. */

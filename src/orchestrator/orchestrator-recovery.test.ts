@@ -149,8 +149,8 @@ describe("spawns whose answer goes missing", () => {
       provider: () =>
         provider((_node, request): Promise<SpawnOutcome> => {
           requests.push(request.requestId ?? "");
-          // The first answer never comes (a dataset still loading); the runner answers the retry.
-          if (requests.length === 1) {
+          // The first two answers never come (a dataset still loading); the runner answers the third.
+          if (requests.length <= 2) {
             return Promise.reject(new HiveError(ErrorCode.Unavailable, "spawn: no answer in 30000 ms"));
           }
           return Promise.resolve({ ok: true, pid: 42, addresses: {} });
@@ -159,14 +159,26 @@ describe("spawns whose answer goes missing", () => {
     await o.load();
     o.onRegister(register("n1", Pool.BACKTEST), session("n1", []));
     await o.applyLayout(BACKTEST, "bt.yaml");
+    const reasons = new Set<string>();
     const d = await until(
-      "running after the retry",
-      async () => (await o.listDeployments()).find((x) => x.phase === "running"),
-      5_000,
+      "running after the retries",
+      async () => {
+        const now = (await o.listDeployments())[0];
+        if (now?.pendingReason) reasons.add(now.pendingReason);
+        return now?.phase === "running" ? now : undefined;
+      },
+      8_000,
     );
     await o.close();
-    assert.equal(requests.length, 2);
+    assert.equal(requests.length, 3);
     assert.equal(requests[1], requests[0], "the retry carries the first request's id");
+    assert.equal(requests[2], requests[0]);
+    assert.deepEqual(
+      [...reasons].map((r) => r.replace(/since \S+ /, "since <t> ")),
+      ["spawn not answered since <t> (spawn: no answer in 30000 ms); asking again every 1 s"],
+      "one reason for the whole wait, with when it began",
+    );
+    assert.equal(d.pendingReason, null, "answered: no reason left");
     assert.match(requests[0] ?? "", /^spawn-bt\.sim-/);
     assert.equal(d.restarts, 0, "an unanswered spawn is not a crash");
     assert.equal(d.lastExit, null);

@@ -565,6 +565,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       .then((outcome) => {
         if (d.attempt !== attempt) return; // a newer attempt, or the node was lost meanwhile
         d.inFlight = false;
+        d.unansweredSince = undefined;
         if (d.rec.desired !== "running") {
           this.kick();
           return;
@@ -589,9 +590,13 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
           // have spawned it. Not a crash: ask again with the same request id; spawns are
           // idempotent on the runner, which answers with the one process it has or will have.
           d.unansweredSpawn = requestId;
+          d.unansweredSince ??= new Date().toISOString();
           d.phase = "pending";
           d.notBefore = this.now() + SPAWN_ASK_AGAIN_MS;
-          this.update(d, { pendingReason: `spawn not answered yet (${error.message}); asking again` });
+          // One reason for the whole wait (not a store write per ask), saying how long it has lasted.
+          this.update(d, {
+            pendingReason: `spawn not answered since ${d.unansweredSince} (${error.message}); asking again every ${SPAWN_ASK_AGAIN_MS / 1000} s`,
+          });
           this.o.log.warn(
             { deploymentId: d.rec.id, nodeId, requestId, err: error.message },
             "spawn unanswered",
@@ -599,6 +604,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
           this.loop.later(SPAWN_ASK_AGAIN_MS + 5);
           return;
         }
+        d.unansweredSince = undefined;
         this.exited(d, { code: null, signal: null, reason: `spawn failed: ${error.message}` });
       });
   }
