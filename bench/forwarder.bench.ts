@@ -26,7 +26,8 @@
  * - route change: feeders A and B both publish at the fixed rate; the route is moved between
  *   them `--changes` times; time from the applyRoutes call to the first message of the new
  *   feeder at the strategy; the strategy's SUB monitor must show no reconnect;
- * - metering tap: the throughput run again through a post office with meterMarketData on.
+ * - counters: the post office's count of messages written to the strategy over the throughput
+ *   runs, against what the strategy received.
  *
  * Every phase is bounded in time; the whole run takes about 45 s on two cores.
  */
@@ -36,7 +37,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as zmq from "zeromq";
 import { localEndpoint } from "../src/layout/routing.ts";
-import { PostOffice, threadPoolSize } from "../src/runner/post-office/index.ts";
+import { PostOffice } from "../src/runner/post-office/index.ts";
 import { POST_OFFICE_IO_THREADS } from "../src/runner/post-office/zmq-context.ts";
 import { Peer } from "./forwarder-peers.ts";
 import { percentile } from "./stats.ts";
@@ -188,7 +189,6 @@ async function main(): Promise<void> {
   const started = Date.now();
   const peers: Peer[] = [];
   let po: PostOffice | undefined;
-  let metered: PostOffice | undefined;
   try {
     const startPeer = async (name: string, peerArgs: string[]) => {
       const { peer, endpoint } = await Peer.start(name, peerArgs);
@@ -252,11 +252,22 @@ async function main(): Promise<void> {
     const directRuns = [];
     const oneRuns = [];
     const throughRuns = [];
+    let countedByPostOffice = 0;
+    let droppedByPostOffice = 0;
+    let throughReceived = 0;
     for (let round = 0; round < args.rounds; round++) {
       directRuns.push(await viaDirect(() => throughput(a.peer, direct.peer, args)));
       oneRuns.push(await viaOneProxy(direct.peer, () => throughput(a.peer, direct.peer, args)));
       throughRuns.push(
-        await viaPostOffice(office, DEPLOYMENT, through.peer, () => throughput(a.peer, through.peer, args)),
+        await viaPostOffice(office, DEPLOYMENT, through.peer, async () => {
+          const before = office.counters()[0];
+          const run = await throughput(a.peer, through.peer, args);
+          const after = office.counters()[0];
+          countedByPostOffice += (after?.messages ?? 0) - (before?.messages ?? 0);
+          droppedByPostOffice += (after?.drops ?? 0) - (before?.drops ?? 0);
+          throughReceived += args.messages - run.lost;
+          return run;
+        }),
       );
     }
 
@@ -310,51 +321,15 @@ async function main(): Promise<void> {
     await po.close();
     po = undefined;
 
-    say("metering tap: 3 throughput runs through a metered post office...");
-    metered = new PostOffice({ runDir, meterMarketData: true });
-    const meteredLocal =
-      (
-        await metered.addDeployment("metered", [{ name: SOCKET, pattern: "sub", direction: "consume" }], {
-          epoch: 1n,
-          ordersOpen: false,
-        })
-      )[SOCKET] ?? "";
-    await through.peer.request({ cmd: "connect", endpoint: meteredLocal }, "ok");
-    const meteredRuns = [];
-    let tapped = 0;
-    let received = 0;
-    const meteredOffice = metered;
-    const tapCount = () => meteredOffice.counters()[0]?.messages ?? 0;
-    for (let round = 0; round < 3; round++) {
-      const run = await viaPostOffice(meteredOffice, "metered", through.peer, async () => {
-        // Counted from after the warm-up probes: only the flood.
-        const before = tapCount();
-        const result = await throughput(a.peer, through.peer, args);
-        // The tap may still be working through its queue: wait until its count stops moving.
-        for (let last = -1, i = 0; tapCount() !== last && i < 50; i++) {
-          last = tapCount();
-          await sleep(100);
-        }
-        tapped += tapCount() - before;
-        return result;
-      });
-      received += args.messages - run.lost;
-      meteredRuns.push(run);
-    }
-    await metered.close();
-    metered = undefined;
-
     const directRate = median(directRuns.map((r) => r.msgsPerSec));
     const throughRate = median(throughRuns.map((r) => r.msgsPerSec));
     const oneRate = median(oneRuns.map((r) => r.msgsPerSec));
-    const meteredRate = median(meteredRuns.map((r) => r.msgsPerSec));
     const sortedChange = [...changeMs].sort((x, y) => x - y);
     const sortedApply = [...applyMs].sort((x, y) => x - y);
     const figures = {
       config: {
         ...args,
         cpus: availableParallelism(),
-        uvThreadpoolSize: threadPoolSize(),
         node: process.version,
         libzmq: zmq.version,
         layout: "post office in the bench process; feeders and strategies in child processes",
@@ -378,12 +353,10 @@ async function main(): Promise<void> {
         },
         ratio: throughRate / directRate,
         oneProxyRatio: oneRate / directRate,
-        metered: {
-          msgsPerSec: meteredRate,
-          ratio: meteredRate / directRate,
-          lost: meteredRuns.map((r) => r.lost),
-          tapCounted: tapped,
-          strategyReceived: received,
+        counted: {
+          byPostOffice: countedByPostOffice,
+          dropped: droppedByPostOffice,
+          strategyReceived: throughReceived,
         },
       },
       latency: {
@@ -419,7 +392,6 @@ async function main(): Promise<void> {
     }
   } finally {
     await po?.close();
-    await metered?.close();
     await Promise.all(peers.map((p) => p.close()));
     rmSync(runDir, { recursive: true, force: true });
   }
@@ -429,7 +401,6 @@ type Lat = ReturnType<typeof latencyFigures>;
 type Figures = {
   config: Args & {
     cpus: number;
-    uvThreadpoolSize: number;
     node: string;
     libzmq: string;
     postOfficeIoThreads: number;
@@ -440,13 +411,7 @@ type Figures = {
     through: { msgsPerSec: number; lost: number[] };
     ratio: number;
     oneProxyRatio: number;
-    metered: {
-      msgsPerSec: number;
-      ratio: number;
-      lost: number[];
-      tapCounted: number;
-      strategyReceived: number;
-    };
+    counted: { byPostOffice: number; dropped: number; strategyReceived: number };
   };
   latency: { direct: Lat; oneProxy: Lat; through: Lat; addedP50Us: number; addedP99Us: number };
   routeChange: {
@@ -479,8 +444,8 @@ function printTable(f: Figures, targets: Record<string, { target: string; met: b
       added ? signed(l.through[key] - l.direct[key]) : "",
     ]);
   const lines = [
-    `forwarder: ${c.size}-byte payloads, loopback, ${c.cpus} cpus, UV_THREADPOOL_SIZE=${c.uvThreadpoolSize}, ` +
-      `post office io threads ${c.postOfficeIoThreads}, node ${c.node}, libzmq ${c.libzmq}`,
+    `forwarder: ${c.size}-byte payloads, loopback, ${c.cpus} cpus, one proxy's io threads ` +
+      `${c.postOfficeIoThreads}, node ${c.node}, libzmq ${c.libzmq}`,
     "",
     row(["", "direct", "one proxy*", "post office", "po vs direct"]),
     row([
@@ -518,16 +483,10 @@ function printTable(f: Figures, targets: Record<string, { target: string; met: b
     ]),
     `  missed changes: ${f.routeChange.missed}   strategy reconnects: ${f.routeChange.strategyReconnects}`,
     "",
-    row([
-      "post office + metering tap msg/s",
-      "",
-      "",
-      n(t.metered.msgsPerSec),
-      `${n(t.metered.ratio * 100, 1)}%`,
-    ]),
-    `  the tap counted ${n(t.metered.tapCounted)} of the ${n(t.metered.strategyReceived)} messages the strategy received`,
+    `post office counters over the throughput runs: ${n(t.counted.byPostOffice)} messages written to the ` +
+      `strategy, ${n(t.counted.dropped)} dropped; the strategy received ${n(t.counted.strategyReceived)}`,
     "",
-    "* one proxy: reference only, the cheapest native forwarder, which cannot change routes without a strategy reconnect",
+    "* one proxy: reference only, libzmq's zmq_proxy, which cannot change routes without a strategy reconnect",
     "targets: " +
       Object.entries(targets)
         .map(([k, v]) => `${k} ${v.target} ${v.met ? "met" : "NOT MET"}`)

@@ -77,9 +77,11 @@ async function startRunner(
 
 const script = (body: string) => ["-e", body];
 // A process that writes its environment to a file, then waits for SIGTERM.
+// Written under another name and renamed: a test that waits for the file never reads it half written.
 const envDumper = (file: string) =>
   script(
-    `require("fs").writeFileSync(${JSON.stringify(file)}, JSON.stringify(process.env));` +
+    `require("fs").writeFileSync(${JSON.stringify(`${file}.tmp`)}, JSON.stringify(process.env));` +
+      `require("fs").renameSync(${JSON.stringify(`${file}.tmp`)}, ${JSON.stringify(file)});` +
       `console.log("hello from", process.env.HIVE_DEPLOYMENT_ID);` +
       `process.on("SIGTERM", () => process.exit(0)); setInterval(() => {}, 1000);`,
   );

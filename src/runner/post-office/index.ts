@@ -31,18 +31,4 @@ export {
   type ParsedOrder,
   type RejectReply,
 } from "./order-envelope.ts";
-export {
-  recommendedThreadPoolSize,
-  subscriberThreads,
-  threadPoolSize,
-  DEFAULT_THREADPOOL_SIZE,
-  MAX_THREADPOOL_SIZE,
-  MIN_FREE_POOL_THREADS,
-  NODE_POOL_THREADS,
-  ROUTE_STAGE_THREADS_PER_REMOTE,
-  STABLE_STAGE_THREADS,
-  processThreadBudget,
-  ThreadBudget,
-  type ThreadPoolPlan,
-} from "./thread-budget.ts";
 export { MAX_IPC_PATH_BYTES } from "./ipc-endpoint.ts";

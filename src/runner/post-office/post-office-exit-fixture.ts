@@ -1,7 +1,7 @@
 /**
  * Run as a child process by post-office.test.ts: exercises every kind of post office socket
- * (market data with the metering tap, orders), then closes everything and returns without
- * calling process.exit. The process ends on its own only if no socket, proxy, timer or loop is
+ * (market data through the relay thread, orders), then closes everything and returns without
+ * calling process.exit. The process ends on its own only if no socket, thread, timer or loop is
  * left behind; the test fails if it does not end in time.
  */
 import { setTimeout as sleep } from "node:timers/promises";
@@ -16,7 +16,7 @@ const address = await feeder.bind();
 feeder.start(["ES"], 1);
 const gateway = new zmq.Router({ linger: 0 });
 await gateway.bind("tcp://127.0.0.1:*");
-const po = new PostOffice({ runDir: runDir.path, meterMarketData: true });
+const po = new PostOffice({ runDir: runDir.path });
 const endpoints = await po.addDeployment(
   "dep-exit",
   [

@@ -3,7 +3,6 @@ import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { generateCurveKeyPair, type CurveKeyPair } from "../curve-keys.ts";
 import { Z85_KEY } from "../z85.ts";
 import { type PostOfficeLog, silentLog } from "./post-office-log.ts";
-import { MIN_FREE_POOL_THREADS, threadPoolSize } from "./thread-budget.ts";
 
 /** Default high-water mark of every post office socket, in messages per peer and direction. */
 export const DEFAULT_HIGH_WATER_MARK = 100_000;
@@ -14,17 +13,11 @@ export interface PostOfficeOptions {
   readonly runDir: string;
   readonly log?: PostOfficeLog;
   /**
-   * Messages queued per peer and direction before ZeroMQ drops (market data) or refuses (orders);
-   * default {@link DEFAULT_HIGH_WATER_MARK}. Bounds the runner's memory when a strategy stalls.
+   * Messages that may wait for a strategy before the relay drops new market data (per strategy
+   * connection), and orders queued per peer before the order path refuses; default
+   * {@link DEFAULT_HIGH_WATER_MARK}. Bounds the runner's memory when a strategy stalls.
    */
   readonly highWaterMark?: number;
-  /** Count market-data messages with a metering tap (metering-tap.ts); default false. */
-  readonly meterMarketData?: boolean;
-  /**
-   * The most native proxies (pool threads) to run at once; default UV_THREADPOOL_SIZE minus
-   * {@link MIN_FREE_POOL_THREADS}. Never above that, whatever is asked.
-   */
-  readonly maxProxies?: number;
   /** The wall clock stamped on orders; default Date.now. */
   readonly now?: () => number;
   /** The runner's CURVE key pair, for gateways that run CURVE; default a fresh one. */
@@ -36,8 +29,6 @@ export interface CompiledPostOfficeOptions {
   readonly runDir: string;
   readonly log: PostOfficeLog;
   readonly highWaterMark: number;
-  readonly meterMarketData: boolean;
-  readonly maxProxies: number;
   readonly now: () => number;
   readonly curveKeyPair: CurveKeyPair;
 }
@@ -57,14 +48,6 @@ export function compilePostOfficeOptions(options: PostOfficeOptions): CompiledPo
       `post office highWaterMark ${highWaterMark}: expected a whole number of messages above zero`,
     );
   }
-  const poolLimit = Math.max(0, threadPoolSize() - MIN_FREE_POOL_THREADS);
-  const maxProxies = Math.min(options.maxProxies ?? poolLimit, poolLimit);
-  if (!Number.isInteger(maxProxies) || maxProxies < 0) {
-    throw new HiveError(
-      ErrorCode.InvalidArgument,
-      `post office maxProxies ${options.maxProxies}: expected a whole number, at least 0`,
-    );
-  }
   const keys = options.curveKeyPair;
   if (keys !== undefined && !(Z85_KEY.test(keys.publicKey) && Z85_KEY.test(keys.secretKey))) {
     throw new HiveError(
@@ -76,8 +59,6 @@ export function compilePostOfficeOptions(options: PostOfficeOptions): CompiledPo
     runDir: options.runDir,
     log: options.log ?? silentLog,
     highWaterMark,
-    meterMarketData: options.meterMarketData ?? false,
-    maxProxies,
     now: options.now ?? Date.now,
     curveKeyPair: options.curveKeyPair ?? generateCurveKeyPair(),
   };

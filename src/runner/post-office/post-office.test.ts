@@ -41,7 +41,6 @@ describe("post office: lifecycle and checks", () => {
         hiveError(ErrorCode.InvalidArgument, /directory/),
       );
       assert.ok(!existsSync(join(runDir.path, "strategies", "dep-1")), "nothing was created");
-      assert.equal(po.threads.held, 0);
 
       await po.addDeployment("dep-1", [md, orders], state);
       await assert.rejects(
@@ -104,67 +103,8 @@ describe("post office: lifecycle and checks", () => {
     );
   });
 
-  test("keeps to its thread budget: refuses an update that would pass it, breaks before making when short", async () => {
-    const po = new PostOffice({ runDir: runDir.path, maxProxies: 2 });
-    const route = (remotes: string[]) => ({
-      upserts: [routeFor(runDir.path, "dep-b", "market_data", "sub", remotes)],
-      removals: [],
-    });
-    try {
-      await po.addDeployment("dep-b", [md], state);
-      assert.deepEqual(po.threads, { held: 1, limit: 2 });
-      await assert.rejects(
-        po.applyRoutes(route(["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"])),
-        hiveError(ErrorCode.FailedPrecondition, /UV_THREADPOOL_SIZE/),
-      );
-      assert.deepEqual(po.counters()[0]?.remotes, [], "nothing changed");
-      await po.applyRoutes(route(["tcp://127.0.0.1:1"]));
-      // No thread to spare: the old stage stops before the new one starts.
-      await po.applyRoutes(route(["tcp://127.0.0.1:2"]));
-      assert.deepEqual(po.counters()[0]?.remotes, ["tcp://127.0.0.1:2"]);
-      assert.deepEqual(po.threads, { held: 2, limit: 2 });
-      await assert.rejects(
-        po.addDeployment("dep-c", [md], state),
-        hiveError(ErrorCode.FailedPrecondition, /pool/),
-      );
-      assert.ok(!existsSync(join(runDir.path, "strategies", "dep-c")), "the refused deployment left nothing");
-    } finally {
-      await po.close();
-    }
-    assert.equal(po.threads.held, 0);
-  });
-
-  test("an update that fits the budget as a whole is applied whole, whatever the order of its sockets", async () => {
-    // 3 threads: within the default libuv pool of 4 that the test runner has.
-    const po = new PostOffice({ runDir: runDir.path, maxProxies: 3 });
-    const f = (port: number) => `tcp://127.0.0.1:${port}`;
-    try {
-      await po.addDeployment("dep-a", [md], state);
-      await po.addDeployment("dep-b", [md], state);
-      await po.applyRoutes({
-        upserts: [routeFor(runDir.path, "dep-b", "market_data", "sub", [f(1)])],
-        removals: [],
-      });
-      assert.deepEqual(po.threads, { held: 3, limit: 3 });
-      // dep-a grows by one while dep-b shrinks by one: no thread more in the end, but dep-a sorts
-      // first, so it may only grow once dep-b has shrunk.
-      await po.applyRoutes({
-        upserts: [
-          routeFor(runDir.path, "dep-a", "market_data", "sub", [f(2)]),
-          routeFor(runDir.path, "dep-b", "market_data", "sub", []),
-        ],
-        removals: [],
-      });
-      const remotes = Object.fromEntries(po.counters().map((c) => [c.deploymentId, c.remotes]));
-      assert.deepEqual(remotes, { "dep-a": [f(2)], "dep-b": [] });
-      assert.deepEqual(po.threads, { held: 3, limit: 3 });
-    } finally {
-      await po.close();
-    }
-  });
-
   test("removeDeployment and close leave no socket files and no directory", async () => {
-    const po = new PostOffice({ runDir: runDir.path, meterMarketData: true });
+    const po = new PostOffice({ runDir: runDir.path });
     const a = await po.addDeployment("dep-a", [md, orders], state);
     await po.addDeployment("dep-b", [md], state);
     const dir = join(runDir.path, "strategies");

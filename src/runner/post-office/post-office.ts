@@ -3,8 +3,8 @@
  * sockets, one per consumed socket of its manifest, bridged to remote peers by the routing table
  * the orchestrator pushes.
  *
- * - consumed `sub` sockets (market data) get a market-data bridge of native proxies
- *   (market-data-bridge.ts): route changes never disconnect the strategy's socket;
+ * - consumed `sub` sockets (market data) get a market-data relay (market-data-relay.ts) on the
+ *   process's relay thread (relay-thread.ts): route changes never disconnect the strategy's socket;
  * - consumed `dealer` sockets (orders) get an order path (order-path.ts) that checks the account,
  *   stamps the fencing envelope, can be closed at once, and connects to a gateway that runs CURVE
  *   with the runner's key pair when the route names the gateway's server key;
@@ -16,7 +16,6 @@
  * (and an id being removed cannot be bound again before its sockets are closed). setOrderPath
  * and counters are synchronous and take effect at once.
  */
-import { randomUUID } from "node:crypto";
 import { mkdirSync, rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
@@ -29,18 +28,18 @@ import {
   type PlannedSocket,
   type PostOfficeRouteUpdate,
 } from "./deployment-plan.ts";
-import { MarketDataBridge } from "./market-data-bridge.ts";
+import { ipcPath } from "./ipc-endpoint.ts";
 import { OrderPath } from "./order-path.ts";
 import {
   compilePostOfficeOptions,
   type CompiledPostOfficeOptions,
   type PostOfficeOptions,
 } from "./post-office-options.ts";
+import { RelayThread, type RelayHandle } from "./relay-thread.ts";
 import type { RouteCounters } from "./route-counters.ts";
-import { processThreadBudget, ROUTE_STAGE_THREADS_PER_REMOTE, ThreadBudget } from "./thread-budget.ts";
 
 type Bridge =
-  | { readonly kind: "market-data"; readonly bridge: MarketDataBridge }
+  | { readonly kind: "market-data"; readonly relay: RelayHandle }
   | { readonly kind: "orders"; readonly path: OrderPath };
 
 interface LocalSocket extends PlannedSocket {
@@ -56,17 +55,15 @@ interface Deployment {
 /** The runner's post office; see the file comment. */
 export class PostOffice {
   readonly #options: CompiledPostOfficeOptions;
-  readonly #budget: ThreadBudget;
+  readonly #relays: RelayThread;
   readonly #deployments = new Map<string, Deployment>();
-  /** Names this instance's inproc endpoints, which are process-wide. */
-  readonly #instance = randomUUID().slice(0, 8);
-  #seq = 0;
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(options: PostOfficeOptions) {
     this.#options = compilePostOfficeOptions(options);
-    this.#budget = new ThreadBudget(this.#options.maxProxies, processThreadBudget);
+    // Started now rather than at the first market-data socket, so that no spawn waits for it.
+    this.#relays = RelayThread.acquire();
   }
 
   /** The CURVE public key its order paths present to gateways that run CURVE. */
@@ -74,17 +71,12 @@ export class PostOffice {
     return this.#options.curveKeyPair.publicKey;
   }
 
-  /** Native proxies (libuv pool threads) running now, and the most that may run. */
-  get threads(): { readonly held: number; readonly limit: number } {
-    return { held: this.#budget.held, limit: this.#budget.limit };
-  }
-
   /**
    * Creates the local endpoints of a deployment's consumed sockets, routed to nobody until
    * applyRoutes names their remotes, and resolves to them by socket name (for HIVE_SOCKET_<NAME>).
    * Rejects with HiveError: AlreadyExists for a known id; InvalidArgument for a pattern the post
    * office does not bridge, a repeated socket name, or a socket path over the Unix limit;
-   * FailedPrecondition when the thread budget is spent. Nothing is left behind on failure.
+   * FailedPrecondition when a local endpoint cannot be bound. Nothing is left behind on failure.
    */
   addDeployment(
     deploymentId: string,
@@ -108,7 +100,7 @@ export class PostOffice {
         for (const socket of planned) {
           deployment.sockets.set(socket.name, {
             ...socket,
-            bridge: this.#openBridge(deploymentId, socket, state),
+            bridge: await this.#openBridge(deploymentId, socket, state),
           });
         }
       } catch (err) {
@@ -128,7 +120,7 @@ export class PostOffice {
    * exactly their remotes); idempotent. The whole update is checked before anything changes.
    * Throws HiveError: NotFound for an upsert of an unknown deployment or socket; InvalidArgument
    * for a route that disagrees with the deployment (pattern, local endpoint), a bad address, or
-   * more than one remote on an order path; FailedPrecondition when the thread budget is short.
+   * more than one remote on an order path.
    * A removal of an unknown deployment is ignored: it may have been removed already.
    */
   applyRoutes(update: PostOfficeRouteUpdate): Promise<void> {
@@ -141,20 +133,8 @@ export class PostOffice {
         const socket = this.#deployments.get(removal.deploymentId)?.sockets.get(removal.socket);
         return socket === undefined ? [] : [socket];
       });
-      this.#checkBudget(upserts, removals);
-      // Removals first, then the sockets that shrink or keep their size, those that grow last:
-      // an update that fits the budget as a whole also fits it at every step.
-      const steps = [
-        ...removals.map((socket) => ({
-          socket,
-          remotes: [] as readonly string[],
-          curveServerKey: undefined,
-        })),
-        ...upserts,
-      ];
-      const growth = (s: (typeof steps)[number]): number =>
-        s.socket.bridge.kind === "market-data" ? s.remotes.length - s.socket.bridge.bridge.remotes.length : 0;
-      for (const { socket, remotes, curveServerKey } of steps.sort((a, b) => growth(a) - growth(b)))
+      for (const socket of removals) await routeTo(socket, [], undefined);
+      for (const { socket, remotes, curveServerKey } of upserts)
         await routeTo(socket, remotes, curveServerKey);
     });
   }
@@ -189,9 +169,14 @@ export class PostOffice {
 
   /** Removes every deployment; afterwards every call but close and counters throws. */
   close(): Promise<void> {
+    const first = !this.#closed;
     this.#closed = true;
     return this.#serial(async () => {
-      for (const id of [...this.#deployments.keys()]) await this.#remove(id);
+      try {
+        for (const id of [...this.#deployments.keys()]) await this.#remove(id);
+      } finally {
+        if (first) await this.#relays.release();
+      }
       try {
         rmdirSync(join(this.#options.runDir, "strategies"));
       } catch {
@@ -200,21 +185,13 @@ export class PostOffice {
     });
   }
 
-  #openBridge(deploymentId: string, socket: PlannedSocket, state: OrderPathState): Bridge {
+  async #openBridge(deploymentId: string, socket: PlannedSocket, state: OrderPathState): Promise<Bridge> {
     const local = socket.local;
     const label = `${deploymentId}/${socket.name}`;
     const { highWaterMark, log } = this.#options;
     if (socket.kind === "market-data") {
-      const bridge = MarketDataBridge.open({
-        id: `${this.#instance}-${++this.#seq}`,
-        localEndpoint: local,
-        highWaterMark,
-        meter: this.#options.meterMarketData,
-        budget: this.#budget,
-        log,
-        label,
-      });
-      return { kind: "market-data", bridge };
+      const relay = await this.#relays.open({ path: ipcPath(local), highWaterMark, label, log });
+      return { kind: "market-data", relay };
     }
     const path = OrderPath.open({
       deploymentId,
@@ -229,24 +206,6 @@ export class PostOffice {
       now: this.#options.now,
     });
     return { kind: "orders", path };
-  }
-
-  /** Refuses an update that would end above the thread budget, before anything changes. */
-  #checkBudget(
-    upserts: readonly { socket: LocalSocket; remotes: readonly string[] }[],
-    removals: readonly LocalSocket[],
-  ): void {
-    const after = new Map<LocalSocket, number>();
-    for (const socket of removals) after.set(socket, 0);
-    for (const { socket, remotes } of upserts) after.set(socket, remotes.length);
-    let delta = 0;
-    for (const [socket, remotes] of after) {
-      if (socket.bridge.kind === "market-data") {
-        delta += ROUTE_STAGE_THREADS_PER_REMOTE * (remotes - socket.bridge.bridge.remotes.length);
-      }
-    }
-    if (delta > 0)
-      this.#budget.check(delta, `route update (${upserts.length} upserts, ${removals.length} removals)`);
   }
 
   async #remove(deploymentId: string): Promise<void> {
@@ -288,14 +247,14 @@ async function routeTo(
   remotes: readonly string[],
   curveServerKey: string | undefined,
 ): Promise<void> {
-  if (socket.bridge.kind === "market-data") await socket.bridge.bridge.setRemotes(remotes);
+  if (socket.bridge.kind === "market-data") await socket.bridge.relay.setRemotes(remotes);
   else socket.bridge.path.setGateway(remotes[0], curveServerKey);
 }
 
 async function closeSockets(deployment: Deployment): Promise<void> {
   await Promise.all(
     [...deployment.sockets.values()].map((socket) =>
-      socket.bridge.kind === "market-data" ? socket.bridge.bridge.close() : socket.bridge.path.close(),
+      socket.bridge.kind === "market-data" ? socket.bridge.relay.close() : socket.bridge.path.close(),
     ),
   );
 }
@@ -303,16 +262,17 @@ async function closeSockets(deployment: Deployment): Promise<void> {
 function countersOf(deploymentId: string, socket: LocalSocket): RouteCounters {
   const base = { deploymentId, socket: socket.name, pattern: socket.pattern };
   if (socket.bridge.kind === "market-data") {
-    const f = socket.bridge.bridge.figures();
+    const { relay } = socket.bridge;
+    const f = relay.figures();
     return {
       ...base,
       kind: "market-data",
-      remotes: f.remotes,
+      remotes: relay.remotes,
       connectedRemotes: f.connectedRemotes,
       messages: f.messages,
       bytes: f.bytes,
-      drops: null,
-      exact: false,
+      drops: f.drops,
+      exact: true,
     };
   }
   const f = socket.bridge.path.figures();

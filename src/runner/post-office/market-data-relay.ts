@@ -1,0 +1,280 @@
+/**
+ * The market-data relay of one consumed SUB socket: the strategy's SUB connects to a local ipc
+ * endpoint that the relay listens on as a ZeroMQ PUB, and the relay subscribes, as a ZeroMQ SUB,
+ * to whichever remote publishers the route names.
+ *
+ *   feeder PUB ──tcp──▶ ┐
+ *   feeder PUB ──tcp──▶ ┴ relay (one thread, ZMTP both ways) ──ipc──▶ strategy SUB
+ *
+ * Why a relay that speaks ZMTP rather than a ZeroMQ proxy: a message crosses one thread here,
+ * where a native proxy costs two (libzmq's I/O thread, then the proxy's) and a proxy that can
+ * change its remotes without closing the strategy's socket costs four; on a loaded 2-core machine
+ * each hand-off between threads is tens of microseconds (docs/benchmarks.md). ZMTP frames the
+ * same way on TCP and ipc, so the relay writes what the feeder sent as it is, a read's worth of
+ * whole messages at a time, without a copy.
+ *
+ * Route changes never touch the strategy's connection. A remote added starts a link (relay-
+ * link.ts); a remote removed keeps delivering until every link of the route is up or
+ * {@link RETIRE_AFTER_MS} has passed (make before break: a strategy moved from A to B sees A's
+ * messages until B's flow, the two interleaved for the moment in between), then it stops and a
+ * message of it half read is dropped. A remote that stays is never touched. Nothing is delivered
+ * twice: each message comes from one remote.
+ *
+ * Subscriptions: each strategy connection's topics (relay-session.ts) are merged into one set,
+ * which every link subscribes to; a topic is cancelled upstream when no connection holds it.
+ * A strategy's SUB filters what it receives itself, so a second connection with other topics is
+ * sent the whole set's messages and keeps what it subscribed to, as ZeroMQ's own SUB does.
+ *
+ * Counters (messages and bytes written to the strategy, messages dropped) are kept in a
+ * Float64Array the owner gives, so that another thread can read them while this one runs.
+ */
+import { lstatSync, unlinkSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import type { PostOfficeLog } from "./post-office-log.ts";
+import { RelayLink } from "./relay-link.ts";
+import { RelaySession } from "./relay-session.ts";
+
+/** How long a removed remote may go on delivering while the route's new links come up. */
+export const RETIRE_AFTER_MS = 1000;
+
+/** Indices of a relay's counters. */
+export const RelayCounter = {
+  /** Messages written to the strategy (once each, however many connections it has). */
+  Messages: 0,
+  /** Frame body bytes of those messages. */
+  Bytes: 1,
+  /** Messages not written: the strategy's queue was at its high-water mark, or it was not connected. */
+  Drops: 2,
+  /** Links to remotes that are up now. */
+  ConnectedRemotes: 3,
+} as const;
+/** The length of a relay's counters array. */
+export const RELAY_COUNTERS = 4;
+
+/** What a relay needs. */
+export interface MarketDataRelayOptions {
+  /** The Unix socket path of the local endpoint. */
+  readonly path: string;
+  readonly highWaterMark: number;
+  /** Names the relay in logs, e.g. `dep-1/market_data`. */
+  readonly label: string;
+  readonly log: PostOfficeLog;
+  /** Where the relay keeps its counts, {@link RELAY_COUNTERS} long, indexed by {@link RelayCounter}. */
+  readonly counters: Float64Array;
+  /** The largest frame body accepted; default 256 MiB. */
+  readonly maxFrameBytes?: number;
+  /** The largest message accepted; default 256 MiB. */
+  readonly maxMessageBytes?: number;
+  /** Time for a peer to finish its handshake; default 10 s. */
+  readonly handshakeTimeoutMs?: number;
+}
+
+const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+const DEFAULT_HANDSHAKE_MS = 10_000;
+
+/** See the file comment. */
+export class MarketDataRelay {
+  readonly #o: MarketDataRelayOptions;
+  readonly #server: Server;
+  readonly #sessions = new Set<RelaySession>();
+  /** Every strategy connection's topics, by key (latin1), with the number of connections holding each. */
+  readonly #topics = new Map<string, { topic: Buffer; holders: number }>();
+  /** Links of the route, in route order. */
+  #links = new Map<string, RelayLink>();
+  /** Links of removed remotes, still delivering until the route's links are up. */
+  readonly #retiring = new Map<string, RelayLink>();
+  #retireTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(options: MarketDataRelayOptions, server: Server) {
+    this.#o = options;
+    this.#server = server;
+    server.on("connection", (socket) => this.#accept(socket));
+  }
+
+  /**
+   * Listens on the local endpoint, replacing a stale socket file there (as libzmq's bind does);
+   * rejects when the path holds anything else or cannot be bound.
+   */
+  static async open(options: MarketDataRelayOptions): Promise<MarketDataRelay> {
+    removeStaleSocket(options.path);
+    const server = createServer({ noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.path, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    return new MarketDataRelay(options, server);
+  }
+
+  /** The remotes routed to now, in route order. */
+  get remotes(): readonly string[] {
+    return [...this.#links.keys()];
+  }
+
+  /** Strategy connections whose handshake is done. */
+  get sessions(): number {
+    let n = 0;
+    for (const s of this.#sessions) if (s.open) n++;
+    return n;
+  }
+
+  /**
+   * Routes to exactly `remotes` (deduplicated, in order): new remotes get a link, removed ones
+   * retire (see the file comment), the others are left alone. Throws a plain Error, changing
+   * nothing, for an address that is not `tcp://host:port`.
+   */
+  setRemotes(remotes: readonly string[]): void {
+    if (this.#closed) return;
+    const next = [...new Set(remotes)];
+    const links = new Map<string, RelayLink>();
+    const created: RelayLink[] = [];
+    try {
+      for (const remote of next) {
+        const link = this.#links.get(remote) ?? this.#retiring.get(remote);
+        if (link !== undefined) links.set(remote, link);
+        else {
+          const fresh = this.#link(remote);
+          created.push(fresh);
+          links.set(remote, fresh);
+        }
+      }
+    } catch (err) {
+      for (const link of created) link.stop();
+      throw err;
+    }
+    for (const remote of next) this.#retiring.delete(remote);
+    for (const [remote, link] of this.#links) if (!links.has(remote)) this.#retiring.set(remote, link);
+    this.#links = links;
+    this.#settleRetiring();
+  }
+
+  /** Stops listening, closes every link and strategy connection, and removes the socket file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#retireTimer);
+    for (const link of [...this.#links.values(), ...this.#retiring.values()]) link.stop();
+    this.#links.clear();
+    this.#retiring.clear();
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const session of this.#sessions) session.close();
+    await closed;
+    this.#o.counters[RelayCounter.ConnectedRemotes] = 0;
+  }
+
+  #link(remote: string): RelayLink {
+    return new RelayLink({
+      remote,
+      label: this.#o.label,
+      log: this.#o.log,
+      maxFrameBytes: this.#o.maxFrameBytes ?? DEFAULT_MAX_BYTES,
+      maxMessageBytes: this.#o.maxMessageBytes ?? DEFAULT_MAX_BYTES,
+      handshakeTimeoutMs: this.#o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_MS,
+      topics: () => [...this.#topics.values()].map((t) => t.topic),
+      deliver: (views, messages, bytes) => this.#deliver(views, messages, bytes),
+      onOpenChange: () => {
+        this.#countConnected();
+        this.#settleRetiring();
+      },
+    });
+  }
+
+  /** Stops the retiring links once every link of the route is up; else at the latest after RETIRE_AFTER_MS. */
+  #settleRetiring(): void {
+    if (this.#retiring.size === 0) return;
+    const allUp = [...this.#links.values()].every((l) => l.state === "open");
+    if (!allUp) {
+      this.#retireTimer ??= setTimeout(() => {
+        this.#retireTimer = undefined;
+        this.#stopRetiring();
+      }, RETIRE_AFTER_MS);
+      return;
+    }
+    this.#stopRetiring();
+  }
+
+  #stopRetiring(): void {
+    clearTimeout(this.#retireTimer);
+    this.#retireTimer = undefined;
+    for (const link of this.#retiring.values()) link.stop();
+    this.#retiring.clear();
+    this.#countConnected();
+  }
+
+  #countConnected(): void {
+    let n = 0;
+    for (const link of this.#links.values()) if (link.state === "open") n++;
+    this.#o.counters[RelayCounter.ConnectedRemotes] = n;
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    const session = new RelaySession(socket, {
+      highWaterMark: this.#o.highWaterMark,
+      maxFrameBytes: this.#o.maxFrameBytes ?? DEFAULT_MAX_BYTES,
+      handshakeTimeoutMs: this.#o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_MS,
+      onSubscription: (subscribe, topic) => this.#subscription(subscribe, topic),
+      onClose: (s, reason) => {
+        this.#sessions.delete(s);
+        if (reason !== undefined && !this.#closed)
+          this.#o.log.warn(
+            { route: this.#o.label, reason },
+            "market-data relay: a strategy connection failed",
+          );
+      },
+    });
+    this.#sessions.add(session);
+  }
+
+  #subscription(subscribe: boolean, topic: Buffer): void {
+    const key = topic.toString("latin1");
+    const entry = this.#topics.get(key);
+    if (subscribe) {
+      if (entry !== undefined) {
+        entry.holders += 1;
+        return;
+      }
+      this.#topics.set(key, { topic, holders: 1 });
+    } else {
+      if (entry === undefined) return;
+      if (--entry.holders > 0) return;
+      this.#topics.delete(key);
+    }
+    for (const link of this.#links.values()) link.subscribe(subscribe, topic);
+    for (const link of this.#retiring.values()) link.subscribe(subscribe, topic);
+  }
+
+  #deliver(views: Buffer[], messages: number, bytes: number): void {
+    const counters = this.#o.counters;
+    let written = false;
+    for (const session of this.#sessions) {
+      if (!session.open) continue;
+      if (session.write(views, messages)) written = true;
+      else counters[RelayCounter.Drops] = (counters[RelayCounter.Drops] as number) + messages;
+    }
+    if (written) {
+      counters[RelayCounter.Messages] = (counters[RelayCounter.Messages] as number) + messages;
+      counters[RelayCounter.Bytes] = (counters[RelayCounter.Bytes] as number) + bytes;
+    } else if (this.sessions === 0) {
+      counters[RelayCounter.Drops] = (counters[RelayCounter.Drops] as number) + messages;
+    }
+  }
+}
+
+/** Removes a socket file left at `path` by an earlier process; throws if something else is there. */
+function removeStaleSocket(path: string): void {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return; // nothing there
+  }
+  if (!isSocket) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+  unlinkSync(path);
+}

@@ -1,0 +1,251 @@
+/**
+ * The market-data relay's link to one remote publisher: a ZMTP SUB over TCP that reconnects by
+ * itself, sends the relay's subscriptions, and hands over the publisher's messages whole.
+ *
+ *   connecting ──tcp up──▶ (ZMTP handshake) ──READY──▶ open ──▶ subscriptions sent, messages read
+ *       ▲                                                 │
+ *       └─── waiting (10 ms, doubling to 1 s) ◀── closed ─┘        stop() ──▶ stopped, from anywhere
+ *
+ * Messages are handed over as byte ranges of whole frames, never a message cut in two: the
+ * relay writes them to a strategy's socket as they are (ZMTP framing is the same on both
+ * sides), so a run of complete messages that arrived in one read is one view of that read's
+ * buffer, with no copy. A message whose frames arrived in several reads (or around a command)
+ * is joined into one buffer of its own.
+ */
+import { connect, type Socket } from "node:net";
+import type { PostOfficeLog } from "./post-office-log.ts";
+import { FLAG_COMMAND, FLAG_MORE, subscription } from "./zmtp.ts";
+import { ZmtpConnection } from "./zmtp-connection.ts";
+
+/** The states of a link; see the file comment. */
+export type LinkState = "connecting" | "open" | "waiting" | "stopped";
+
+/** Reconnect delays: soon at first (a moved feeder is usually up already), then once a second. */
+export const RECONNECT_FIRST_MS = 10;
+/** The longest wait between two connection attempts. */
+export const RECONNECT_MAX_MS = 1000;
+
+/** What a link needs from its relay. */
+export interface RelayLinkOptions {
+  /** The remote publisher, `tcp://host:port` or `ipc://path`. */
+  readonly remote: string;
+  /** Names the relay in logs. */
+  readonly label: string;
+  readonly log: PostOfficeLog;
+  readonly maxFrameBytes: number;
+  readonly maxMessageBytes: number;
+  readonly handshakeTimeoutMs: number;
+  /** The topics to subscribe to once open (the relay's subscriptions at that moment). */
+  topics(): Iterable<Buffer>;
+  /** Whole messages: `views` in order, `messages` of them, `bytes` of frame bodies in all. */
+  deliver(views: Buffer[], messages: number, bytes: number): void;
+  /** The link is open (handshake done, subscriptions sent) or no longer is. */
+  onOpenChange(open: boolean): void;
+}
+
+/** See the file comment. */
+export class RelayLink {
+  #state: LinkState = "waiting";
+  #connection: ZmtpConnection | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #delayMs = RECONNECT_FIRST_MS;
+  readonly #address: RemoteAddress;
+  // The message being read: where it starts in the current buffer while its frames are
+  // contiguous there, or its frames so far (copied views) once they are not.
+  #msgStart = -1;
+  #msgEnd = -1;
+  #msgBytes = 0;
+  #spanning: Buffer[] = [];
+  // Complete messages of the current buffer not yet handed over: [runStart, runEnd).
+  #runStart = -1;
+  #runEnd = -1;
+  #buf: Buffer | undefined;
+  #out: Buffer[] = [];
+  #outMessages = 0;
+  #outBytes = 0;
+
+  /** Throws a plain Error for a remote that is neither `tcp://host:port` nor `ipc://path` (the post office checks routes first). */
+  constructor(readonly options: RelayLinkOptions) {
+    this.#address = parseRemote(options.remote);
+    this.#connect();
+  }
+
+  /** Where the link is. */
+  get state(): LinkState {
+    return this.#state;
+  }
+
+  /** Sends a subscription (or cancel) of `topic` now, if open; a link that opens later sends the relay's set. */
+  subscribe(subscribe: boolean, topic: Buffer): void {
+    if (this.#state === "open") this.#connection?.send(subscription(subscribe, topic));
+  }
+
+  /** Closes the connection for good; a message half read is dropped. */
+  stop(): void {
+    if (this.#state === "stopped") return;
+    const wasOpen = this.#state === "open";
+    this.#state = "stopped";
+    clearTimeout(this.#timer);
+    this.#connection?.close(undefined);
+    this.#connection = undefined;
+    if (wasOpen) this.options.onOpenChange(false);
+  }
+
+  #connect(): void {
+    this.#state = "connecting";
+    this.#resetMessage();
+    const socket: Socket = connect({ ...this.#address, noDelay: true });
+    this.#connection = new ZmtpConnection(
+      socket,
+      {
+        socketType: "SUB",
+        asServer: false,
+        maxFrameBytes: this.options.maxFrameBytes,
+        handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+      },
+      {
+        onOpen: () => this.#onOpen(),
+        onFrame: (flags, buf, start, bodyStart, end) => this.#onFrame(flags, buf, start, bodyStart, end),
+        onClose: (reason) => this.#onClose(reason),
+      },
+    );
+    // Frames are read a buffer at a time: hand over what the buffer completed once it is read.
+    socket.prependListener("data", (chunk: Buffer) => this.#startBuffer(chunk));
+    socket.on("data", () => this.#endBuffer());
+  }
+
+  #onOpen(): void {
+    this.#state = "open";
+    this.#delayMs = RECONNECT_FIRST_MS;
+    for (const topic of this.options.topics()) this.#connection?.send(subscription(true, topic));
+    this.options.onOpenChange(true);
+  }
+
+  #onClose(reason: string | undefined): void {
+    if (this.#state === "stopped") return;
+    const wasOpen = this.#state === "open";
+    this.#connection = undefined;
+    this.#state = "waiting";
+    if (wasOpen) this.options.onOpenChange(false);
+    if (reason !== undefined && !/ECONNREFUSED|ECONNRESET|EPIPE/.test(reason))
+      this.options.log.warn(
+        { route: this.options.label, remote: this.options.remote, reason },
+        "market-data link closed; reconnecting",
+      );
+    this.#timer = setTimeout(() => this.#connect(), this.#delayMs);
+    this.#delayMs = Math.min(this.#delayMs * 2, RECONNECT_MAX_MS);
+  }
+
+  // ---- messages -----------------------------------------------------------------------------
+
+  #startBuffer(chunk: Buffer): void {
+    // The parser hands over frames of either this chunk or a buffer that joins it to what was
+    // held back; #onFrame notices which by identity.
+    this.#buf = chunk;
+  }
+
+  #onFrame(flags: number, buf: Buffer, start: number, bodyStart: number, end: number): void {
+    if (buf !== this.#buf) {
+      // A new buffer (the parser joined held-back bytes to this read): what is pending in the old
+      // one goes out first, a message in progress there is copied out.
+      this.#flushRun();
+      this.#spillMessage();
+      this.#buf = buf;
+    }
+    if ((flags & FLAG_COMMAND) !== 0) {
+      // A command between the frames of a message: the message can no longer be one range.
+      this.#flushRun();
+      this.#spillMessage();
+      return;
+    }
+    this.#msgBytes += end - bodyStart;
+    if (this.#msgBytes > this.options.maxMessageBytes) {
+      this.#connection?.close(`a message is over the limit of ${this.options.maxMessageBytes} bytes`);
+      return;
+    }
+    const more = (flags & FLAG_MORE) !== 0;
+    if (this.#spanning.length > 0) {
+      this.#spanning.push(buf.subarray(start, end));
+      if (!more) {
+        this.#flushRun();
+        this.#emit(Buffer.concat(this.#spanning), this.#msgBytes);
+        this.#spanning = [];
+        this.#msgBytes = 0;
+      }
+      return;
+    }
+    if (this.#msgStart === -1) this.#msgStart = start;
+    this.#msgEnd = end;
+    if (more) return;
+    if (this.#runEnd === this.#msgStart) this.#runEnd = end;
+    else {
+      this.#flushRun();
+      this.#runStart = this.#msgStart;
+      this.#runEnd = end;
+    }
+    this.#outMessages += 1;
+    this.#outBytes += this.#msgBytes;
+    this.#msgStart = -1;
+    this.#msgBytes = 0;
+  }
+
+  #endBuffer(): void {
+    this.#flushRun();
+    this.#spillMessage();
+    this.#buf = undefined;
+    if (this.#out.length === 0) return;
+    const out = this.#out;
+    const [messages, bytes] = [this.#outMessages, this.#outBytes];
+    this.#out = [];
+    this.#outMessages = 0;
+    this.#outBytes = 0;
+    if (this.#state === "open") this.options.deliver(out, messages, bytes);
+  }
+
+  #flushRun(): void {
+    if (this.#runStart === -1 || this.#buf === undefined) return;
+    this.#out.push(this.#buf.subarray(this.#runStart, this.#runEnd));
+    this.#runStart = -1;
+    this.#runEnd = -1;
+  }
+
+  /** Moves the frames read so far of a message in progress out of the current buffer. */
+  #spillMessage(): void {
+    if (this.#msgStart === -1 || this.#buf === undefined) return;
+    this.#spanning.push(this.#buf.subarray(this.#msgStart, this.#msgEnd));
+    this.#msgStart = -1;
+  }
+
+  /** A whole message that is not part of a run (it spanned buffers or a command). */
+  #emit(message: Buffer, bytes: number): void {
+    this.#out.push(message);
+    this.#outMessages += 1;
+    this.#outBytes += bytes;
+  }
+
+  #resetMessage(): void {
+    this.#msgStart = -1;
+    this.#msgEnd = -1;
+    this.#msgBytes = 0;
+    this.#spanning = [];
+    this.#runStart = -1;
+    this.#runEnd = -1;
+    this.#buf = undefined;
+    this.#out = [];
+    this.#outMessages = 0;
+    this.#outBytes = 0;
+  }
+}
+
+/** Where a remote is, as net.connect takes it. */
+export type RemoteAddress = { readonly host: string; readonly port: number } | { readonly path: string };
+
+/** `tcp://host:port` (an IPv6 host in brackets) or `ipc://path`; throws a plain Error otherwise. */
+export function parseRemote(address: string): RemoteAddress {
+  if (address.startsWith("ipc://") && address.length > "ipc://".length) return { path: address.slice(6) };
+  const match = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:[\]/]+):(\d{1,5})$/.exec(address);
+  const port = Number(match?.[2]);
+  if (match === null || !(port >= 1 && port <= 65535))
+    throw new Error(`${JSON.stringify(address)} is neither tcp://host:port nor ipc://path`);
+  return { host: (match[1] as string).replace(/^\[(.*)\]$/, "$1"), port };
+}
