@@ -3,7 +3,7 @@
  * own process, registering with an orchestrator (the stub) and stopping cleanly on SIGTERM.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -60,16 +60,6 @@ test("trading-runner --config registers with the orchestrator and stops on SIGTE
     if (child.exitCode === null) child.kill("SIGKILL");
     await stub.close();
   }
-});
-
-test("the commands start libuv with a thread pool big enough for the post office's proxies", () => {
-  // Set by the CommonJS entry before the ESM loader starts the pool (see bin/hive.cjs).
-  const probe = spawnSync(
-    process.execPath,
-    ["-e", "require('./bin/hive.cjs'); console.error('pool=' + process.env.UV_THREADPOOL_SIZE)"],
-    { encoding: "utf8", env: { PATH: process.env.PATH } },
-  );
-  assert.match(probe.stderr, /pool=64/);
 });
 
 test("a second SIGTERM during the runner's close does not cut the close short", async () => {

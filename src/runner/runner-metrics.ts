@@ -53,7 +53,7 @@ export function runnerMetrics(source: RunnerMetricsSource): Registry {
       for (const d of source.hotDatasets()) this.set({ dataset: `${d.id}@${d.version}` }, d.bytes);
     },
   });
-  const route = (name: string, help: string, pick: (r: RouteCounters) => number | null) =>
+  const route = (name: string, help: string, pick: (r: RouteCounters) => number) =>
     new Gauge({
       name,
       help,
@@ -61,21 +61,19 @@ export function runnerMetrics(source: RunnerMetricsSource): Registry {
       registers: [registry],
       collect() {
         this.reset();
-        for (const r of source.routes()) {
-          const v = pick(r);
-          if (v !== null) this.set({ deployment: r.deploymentId, socket: r.socket, kind: r.kind }, v);
-        }
+        for (const r of source.routes())
+          this.set({ deployment: r.deploymentId, socket: r.socket, kind: r.kind }, pick(r));
       },
     });
   route(
     "hive_route_messages",
-    "Messages through a route (orders exact; market data when metered)",
+    "Messages through a route: orders forwarded, market-data messages written to the strategy",
     (r) => r.messages,
   );
   route("hive_route_bytes", "Bytes through a route", (r) => r.bytes);
   route(
     "hive_route_drops",
-    "Messages dropped on a route (orders only: market-data drops are not observable)",
+    "Messages dropped on a route: orders not forwarded, market data past the high-water mark",
     (r) => r.drops,
   );
   route(

@@ -46,10 +46,10 @@ describe("fake post office", () => {
     assert.equal(po.deployments.get("d1")?.epoch, 4n);
     assert.equal(po.deployments.get("d1")?.ordersOpen, true);
     assert.deepEqual(
-      po.counters().map((c) => [c.socket, c.kind, c.exact]),
+      po.counters().map((c) => [c.socket, c.kind, c.messages]),
       [
-        ["market_data", "market-data", false],
-        ["orders", "orders", true],
+        ["market_data", "market-data", 0],
+        ["orders", "orders", 0],
       ],
     );
     await po.removeDeployment("d1");

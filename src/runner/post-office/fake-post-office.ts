@@ -105,7 +105,6 @@ export class FakePostOffice {
     for (const [deploymentId, deployment] of this.deployments) {
       for (const socket of deployment.sockets.values()) {
         const remotes = deployment.remotes.get(socket.name) ?? [];
-        const orders = socket.kind === "orders";
         out.push({
           deploymentId,
           socket: socket.name,
@@ -113,10 +112,9 @@ export class FakePostOffice {
           kind: socket.kind,
           remotes,
           connectedRemotes: remotes.length,
-          messages: orders ? 0 : null,
-          bytes: orders ? 0 : null,
-          drops: orders ? 0 : null,
-          exact: orders,
+          messages: 0,
+          bytes: 0,
+          drops: 0,
         });
       }
     }

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PostOffice } from "./post-office.ts";
+import { RelayThread } from "./relay-thread.ts";
 import { routeFor, tempRunDir, TestFeeder, TestSubscriber, waitFor } from "./post-office-test-kit.ts";
 
 describe("post office: market data through the relay", () => {
@@ -230,13 +231,59 @@ describe("post office: market data through the relay", () => {
 
       const now = po.counters()[0];
       assert.equal(now?.drops, 0, "nothing was dropped: the strategy kept up");
-      assert.equal(now?.exact, true);
       assert.equal(now?.kind, "market-data");
     } finally {
       await strategy.close();
       await po.close();
       await feeder.close();
       await second.close();
+    }
+  });
+
+  test("a relay thread that dies is started again: relays reopen with their routes, strategies reconnect", async () => {
+    const errors: string[] = [];
+    const log = {
+      info: () => undefined,
+      warn: () => undefined,
+      error: (fields: Record<string, unknown>, message: string) =>
+        errors.push(`${message} ${JSON.stringify(fields)}`),
+    };
+    const po = new PostOffice({ runDir: runDir.path, log });
+    const endpoints = await po.addDeployment(
+      "dep-crash",
+      [{ name: "market_data", pattern: "sub", direction: "consume" }],
+      { epoch: 1n, ordersOpen: false },
+    );
+    const strategy = new TestSubscriber(endpoints["market_data"] ?? "", ["ES"]);
+    const thread = RelayThread.acquire();
+    try {
+      await po.applyRoutes({
+        upserts: [routeFor(runDir.path, "dep-crash", "market_data", "sub", [addressA])],
+        removals: [],
+      });
+      await waitFor(() => strategy.seen("A"), "ticks before the crash");
+      const counted = po.counters()[0]?.messages ?? 0;
+      await thread.crashForTest();
+      await waitFor(
+        () => errors.some((e) => /relay thread failed; restarting/.test(e)),
+        "the restart logged",
+      );
+      await waitFor(() => strategy.events.includes("disconnect"), "the strategy saw its peer go");
+      const after = strategy.received.length;
+      await waitFor(() => strategy.seen("A", after), "ticks after the restart", 10_000);
+      assert.deepEqual(po.counters()[0]?.remotes, [addressA], "the route survived");
+      assert.ok((po.counters()[0]?.messages ?? 0) > counted, "the counters go on from where they were");
+      // The route can still be changed.
+      await po.applyRoutes({
+        upserts: [routeFor(runDir.path, "dep-crash", "market_data", "sub", [addressB])],
+        removals: [],
+      });
+      const moved = strategy.received.length;
+      await waitFor(() => strategy.seen("B", moved), "ticks from B after the move");
+    } finally {
+      await thread.release();
+      await strategy.close();
+      await po.close();
     }
   });
 });

@@ -272,7 +272,6 @@ function countersOf(deploymentId: string, socket: LocalSocket): RouteCounters {
       messages: f.messages,
       bytes: f.bytes,
       drops: f.drops,
-      exact: true,
     };
   }
   const f = socket.bridge.path.figures();
@@ -285,7 +284,6 @@ function countersOf(deploymentId: string, socket: LocalSocket): RouteCounters {
     bytes: f.forwardedBytes,
     drops:
       f.droppedClosed + f.droppedMalformed + f.droppedNoGateway + f.droppedUnreachable + f.droppedAccount,
-    exact: true,
     orders: f,
   };
 }
