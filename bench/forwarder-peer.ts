@@ -27,6 +27,8 @@ export type PeerCommand =
   | { readonly cmd: "stop" }
   | { readonly cmd: "connect"; readonly endpoint: string }
   | { readonly cmd: "disconnect"; readonly endpoint: string }
+  /** A second SUB in the same process, connected to `endpoint` (null: closed), for paired latency. */
+  | { readonly cmd: "pair"; readonly endpoint: string | null }
   | { readonly cmd: "await-probe" }
   | { readonly cmd: "expect"; readonly n: number; readonly quietMs: number }
   | { readonly cmd: "latency"; readonly on: boolean }
@@ -42,7 +44,15 @@ export type PeerReply =
   | { readonly type: "paced"; readonly sent: number }
   | { readonly type: "probed" }
   | { readonly type: "expected"; readonly received: number; readonly lastNs: string }
-  | { readonly type: "latency"; readonly samplesUs: number[] }
+  | {
+      readonly type: "latency";
+      readonly samplesUs: number[];
+      /** The send stamp of each sample (ns, CLOCK_MONOTONIC): which message it was. */
+      readonly stampsNs: number[];
+      /** The same, received on the second SUB (empty without one). */
+      readonly pairSamplesUs: number[];
+      readonly pairStampsNs: number[];
+    }
   | { readonly type: "seen"; readonly src: string; readonly atNs: string }
   | { readonly type: "events"; readonly events: string[] };
 
@@ -140,6 +150,11 @@ function strategy(): void {
   let received = 0;
   let lastNs = 0n;
   let latency: number[] | undefined;
+  let stamps: number[] = [];
+  // The second SUB (paired latency): the same receiving process, so its stalls hit both sockets.
+  let pair: { sub: zmq.Subscriber; loop: Promise<void> } | undefined;
+  const pairSamples: number[] = [];
+  const pairStamps: number[] = [];
   let armed: string | undefined;
   const read = (async () => {
     for await (const [topic, payload] of sub) {
@@ -153,7 +168,9 @@ function strategy(): void {
           break;
         case 0x4c: // L
           if (latency !== undefined && payload !== undefined) {
-            latency.push(Number(at - payload.readBigUInt64LE(0)) / 1000);
+            const sent = payload.readBigUInt64LE(0);
+            latency.push(Number(at - sent) / 1000);
+            stamps.push(Number(sent));
           }
           break;
         case 0x52: // R
@@ -182,6 +199,29 @@ function strategy(): void {
           sub.disconnect(command.endpoint);
           reply({ type: "ok" });
           return;
+        case "pair":
+          if (pair !== undefined) {
+            pair.sub.close();
+            await pair.loop;
+            pair = undefined;
+          }
+          if (command.endpoint !== null) {
+            const second = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
+            second.subscribe("L");
+            second.connect(command.endpoint);
+            const loop = (async () => {
+              for await (const [, payload] of second) {
+                const at = now();
+                if (latency === undefined || payload === undefined) continue;
+                const sent = payload.readBigUInt64LE(0);
+                pairSamples.push(Number(at - sent) / 1000);
+                pairStamps.push(Number(sent));
+              }
+            })();
+            pair = { sub: second, loop };
+          }
+          reply({ type: "ok" });
+          return;
         case "await-probe":
           onProbe = () => reply({ type: "probed" });
           return;
@@ -205,9 +245,18 @@ function strategy(): void {
         case "latency":
           if (command.on) {
             latency = [];
+            stamps = [];
+            pairSamples.length = 0;
+            pairStamps.length = 0;
             reply({ type: "ok" });
           } else {
-            reply({ type: "latency", samplesUs: latency ?? [] });
+            reply({
+              type: "latency",
+              samplesUs: latency ?? [],
+              stampsNs: stamps,
+              pairSamplesUs: [...pairSamples],
+              pairStampsNs: [...pairStamps],
+            });
             latency = undefined;
           }
           return;
@@ -219,8 +268,9 @@ function strategy(): void {
           reply({ type: "events", events: [...events] });
           return;
         case "exit":
+          pair?.sub.close();
           sub.close();
-          await Promise.all([watch, read]);
+          await Promise.all([watch, read, pair?.loop]);
           process.disconnect();
           return;
         default:

@@ -23,13 +23,17 @@
  * - latency: the feeder sends at a fixed rate for `--latency-ms` per round, each payload stamped with
  *   process.hrtime (CLOCK_MONOTONIC, shared by the processes); one-way = receive − send; the
  *   first 10% of samples are dropped as warm-up. "Added" is through − direct at each percentile;
+ * - paired latency: the through strategy's process also subscribes directly to the feeder, so
+ *   each message is received both ways by one process, and through − direct is taken per
+ *   message: the hop's own cost, without the difference between two rounds' noise (a stall of
+ *   the receiving process delays both copies); its percentiles are those of that difference;
  * - route change: feeders A and B both publish at the fixed rate; the route is moved between
  *   them `--changes` times; time from the applyRoutes call to the first message of the new
  *   feeder at the strategy; the strategy's SUB monitor must show no reconnect;
  * - counters: the post office's count of messages written to the strategy over the throughput
  *   runs, against what the strategy received.
  *
- * Every phase is bounded in time; the whole run takes about 45 s on two cores.
+ * Every phase is bounded in time; the whole run takes about 80 s on two cores.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -148,6 +152,35 @@ async function latency(feeder: Peer, strategy: Peer, args: Args) {
   const { samplesUs } = await strategy.request({ cmd: "latency", on: false }, "latency");
   // The first 10% of each run are its warm-up.
   return samplesUs.slice(Math.floor(samplesUs.length / 10));
+}
+
+/**
+ * One paired latency run: the through strategy's process also holds a second SUB connected
+ * directly to the feeder, so each message is measured on both paths by the same receiving
+ * process at once (a stall of that process delays both). Returns, per message that reached
+ * both sockets, through − direct (µs).
+ */
+async function pairedLatency(feeder: Peer, strategy: Peer, args: Args) {
+  await strategy.request({ cmd: "latency", on: true }, "ok");
+  await feeder.request(
+    { cmd: "paced", topic: "L", rate: args.rate, ms: args.latencyMs, size: args.size },
+    "paced",
+    args.latencyMs + 10_000,
+  );
+  await sleep(50);
+  const r = await strategy.request({ cmd: "latency", on: false }, "latency");
+  const directBy = new Map<number, number>();
+  r.pairStampsNs.forEach((stamp, i) => directBy.set(stamp, r.pairSamplesUs[i] as number));
+  const added: number[] = [];
+  r.stampsNs.forEach((stamp, i) => {
+    const base = directBy.get(stamp);
+    if (base !== undefined) added.push((r.samplesUs[i] as number) - base);
+  });
+  // The first 10% of each run are its warm-up.
+  return {
+    added: added.slice(Math.floor(added.length / 10)),
+    sent: Math.max(r.stampsNs.length, r.pairStampsNs.length),
+  };
 }
 
 /** The reference forwarder: one native proxy, XSUB connected to the feeder, XPUB bound at ipc. */
@@ -282,6 +315,19 @@ async function main(): Promise<void> {
         ...(await viaPostOffice(office, DEPLOYMENT, through.peer, () => latency(a.peer, through.peer, args))),
       );
     }
+    say(`paired latency: ${args.rounds} rounds, one strategy process subscribed both ways at once...`);
+    const pairedAdded: number[] = [];
+    let pairedSent = 0;
+    await through.peer.request({ cmd: "pair", endpoint: a.endpoint }, "ok");
+    for (let round = 0; round < args.rounds; round++) {
+      const run = await viaPostOffice(office, DEPLOYMENT, through.peer, () =>
+        pairedLatency(a.peer, through.peer, args),
+      );
+      pairedAdded.push(...run.added);
+      pairedSent += run.sent;
+    }
+    await through.peer.request({ cmd: "pair", endpoint: null }, "ok");
+    const paired = latencyFigures(pairedAdded);
     const directLatency = latencyFigures(directSamples);
     const oneLatency = latencyFigures(oneSamples);
     const throughLatency = latencyFigures(throughSamples);
@@ -365,6 +411,7 @@ async function main(): Promise<void> {
         through: throughLatency,
         addedP50Us: throughLatency.p50Us - directLatency.p50Us,
         addedP99Us: throughLatency.p99Us - directLatency.p99Us,
+        paired: { ...paired, messagesSent: pairedSent },
       },
       routeChange: {
         changes: args.changes,
@@ -382,6 +429,7 @@ async function main(): Promise<void> {
     const targets = {
       throughputRatio: { target: ">= 0.90", met: figures.throughput.ratio >= 0.9 },
       addedP99Us: { target: "<= 100", met: figures.latency.addedP99Us <= 100 },
+      pairedAddedP99Us: { target: "<= 100", met: figures.latency.paired.p99Us <= 100 },
       routeChangeP99Ms: { target: "<= 10", met: figures.routeChange.p99Ms <= 10 && missed === 0 },
       strategyReconnects: { target: "0", met: reconnects === 0 },
     };
@@ -413,7 +461,14 @@ type Figures = {
     oneProxyRatio: number;
     counted: { byPostOffice: number; dropped: number; strategyReceived: number };
   };
-  latency: { direct: Lat; oneProxy: Lat; through: Lat; addedP50Us: number; addedP99Us: number };
+  latency: {
+    direct: Lat;
+    oneProxy: Lat;
+    through: Lat;
+    addedP50Us: number;
+    addedP99Us: number;
+    paired: Lat & { messagesSent: number };
+  };
   routeChange: {
     changes: number;
     p50Ms: number;
@@ -467,6 +522,9 @@ function printTable(f: Figures, targets: Record<string, { target: string; met: b
     latencyRow("  p99 µs", "p99Us", true),
     latencyRow("  p99.9 µs", "p999Us", true),
     latencyRow("  max µs", "maxUs", false),
+    `  paired (${n(l.paired.samples)} messages each received on both paths by one process), post office − direct:`,
+    `    p50 ${signed(l.paired.p50Us)} µs   p99 ${signed(l.paired.p99Us)} µs   p99.9 ${signed(l.paired.p999Us)} µs` +
+      `   (of ${n(l.paired.messagesSent)} sent)`,
     "",
     row([`route change (n=${f.routeChange.changes})`, "p50 ms", "p99 ms", "max ms"]),
     row([
