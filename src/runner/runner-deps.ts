@@ -31,6 +31,8 @@ export interface PostOfficePort {
   removeDeployment(deploymentId: string): Promise<void>;
   /** Closes everything. */
   close(): Promise<void>;
+  /** Resolves once sockets can be opened without waiting for the post office to start (optional for fakes). */
+  ready?(): Promise<void>;
   /** Per-route counters, for metrics (optional for fakes). */
   counters?(): RouteCounters[];
   /** The CURVE public key its order paths present to gateways (empty or absent: none). */

@@ -329,3 +329,62 @@ test("an order path stays closed while its process is spawned, and a close sent 
     await runner.close({ stopDeployments: true });
   }
 });
+
+test("the runner registers only once its post office is ready, and does not start if it cannot be", async () => {
+  /** A post office whose relay thread starts when the test says so, or never. */
+  class SlowPostOffice extends FakePostOffice {
+    #settle: { resolve(): void; reject(err: Error): void } | undefined;
+    readonly #started = new Promise<void>((resolve, reject) => (this.#settle = { resolve, reject }));
+    ready(): Promise<void> {
+      return this.#started;
+    }
+    start(): void {
+      this.#settle?.resolve();
+    }
+    fail(): void {
+      this.#settle?.reject(new Error("the relay thread could not start"));
+    }
+  }
+  const stub = await OrchestratorStub.start({ heartbeatIntervalMs: 50 });
+  stubs.push(stub);
+  const make = (nodeId: string, postOffice: SlowPostOffice) => {
+    const run = dirs.make("hrf-");
+    return new Runner(
+      compileRunnerOptions({
+        nodeId,
+        pool: "live",
+        orchestrators: [stub.url],
+        portRange: PORTS,
+        stateDir: dirs.make("hive-rf-"),
+        runDir: run,
+        datasets: { dir: join(run, "datasets") },
+      }),
+      {
+        cgroups: new FakeCgroupDriver(),
+        launcher: new FakeProcessLauncher(),
+        ports: new PortAllocator({ ...PORTS, probe: new FakePortProbe() }),
+        datasets: new FakeDatasetCache(),
+        postOffice,
+        machine: { cores: 4, memoryBytes: 2 ** 32, cpus: [0, 1, 2, 3] },
+        load: { sample: () => ({ cpu: 0, memoryUsedBytes: 0 }) },
+        log: silentLogger(),
+      },
+    );
+  };
+  const slow = new SlowPostOffice({ runDir: dirs.make("hrf-") });
+  const runner = make("rf-ready", slow);
+  let started = false;
+  const starting = runner.start().then(() => (started = true));
+  await sleep(200);
+  assert.equal(started, false, "start waits for the post office");
+  assert.equal(stub.sessions.has("rf-ready"), false, "nothing registered meanwhile");
+  slow.start();
+  await starting;
+  await stub.waitForRunner("rf-ready");
+  await runner.close();
+
+  const broken = new SlowPostOffice({ runDir: dirs.make("hrf-") });
+  const doomed = make("rf-broken", broken);
+  broken.fail();
+  await assert.rejects(doomed.start(), /relay thread could not start/);
+});

@@ -113,7 +113,11 @@ export class Runner {
   /** Re-adopts what a previous run left, then connects to the orchestrator. */
   async start(): Promise<void> {
     const o = this.options;
-    await Promise.all([o.stateDir, o.runDir, this.logDir].map((d) => mkdir(d, { recursive: true })));
+    await Promise.all([
+      ...[o.stateDir, o.runDir, this.logDir].map((d) => mkdir(d, { recursive: true })),
+      // Its relay thread takes a few hundred ms to start: no spawn should be the one that waits.
+      this.deps.postOffice.ready?.(),
+    ]);
     const log = this.deps.log;
     log.info({ cgroups: this.deps.cgroups.describe(), kind: this.deps.cgroups.kind }, "resource limits");
     if (this.deps.cgroups.kind === "none")

@@ -66,6 +66,11 @@ export class PostOffice {
     this.#relays = RelayThread.acquire();
   }
 
+  /** Resolves once the relay thread has started (rejects if it cannot start). */
+  ready(): Promise<void> {
+    return this.#relays.ready();
+  }
+
   /** The CURVE public key its order paths present to gateways that run CURVE. */
   get curvePublicKey(): string {
     return this.#options.curveKeyPair.publicKey;

@@ -76,6 +76,11 @@ export class RelayThread {
     if (this.#users === 0) await this.#stop();
   }
 
+  /** Resolves once the thread has started; rejects with the reason if it could not. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
   /** Opens a relay listening at `options.path`, routed to nobody; rejects with HiveError if it cannot listen. */
   async open(options: RelayOptions): Promise<RelayHandle> {
     const relay = new RelayHandle(this, this.#nextRelay++, options);
