@@ -10,7 +10,7 @@
  * relay writes them to a strategy's socket as they are (ZMTP framing is the same on both
  * sides), so a run of complete messages that arrived in one read is one view of that read's
  * buffer, with no copy. A message whose frames arrived in several reads (or around a command)
- * is joined into one buffer of its own.
+ * is joined into one buffer of its own. Commands never reach the strategy.
  */
 import { connect, type Socket } from "node:net";
 import type { PostOfficeLog } from "./post-office-log.ts";
@@ -152,18 +152,17 @@ export class RelayLink {
       this.#spillMessage();
       this.#buf = buf;
     }
-    if ((flags & FLAG_COMMAND) !== 0) {
-      // A command between the frames of a message: the message can no longer be one range.
-      this.#flushRun();
-      this.#spillMessage();
-      return;
-    }
+    // Commands are not part of any message (the connection answers PING itself): the offsets of
+    // the frames around one show the gap it leaves.
+    if ((flags & FLAG_COMMAND) !== 0) return;
     this.#msgBytes += end - bodyStart;
     if (this.#msgBytes > this.options.maxMessageBytes) {
       this.#connection?.close(`a message is over the limit of ${this.options.maxMessageBytes} bytes`);
       return;
     }
     const more = (flags & FLAG_MORE) !== 0;
+    // A command between two frames of this message: it can no longer be one range of the buffer.
+    if (this.#msgStart !== -1 && start !== this.#msgEnd) this.#spillMessage();
     if (this.#spanning.length > 0) {
       this.#spanning.push(buf.subarray(start, end));
       if (!more) {
@@ -177,6 +176,7 @@ export class RelayLink {
     if (this.#msgStart === -1) this.#msgStart = start;
     this.#msgEnd = end;
     if (more) return;
+    // A complete message: it extends the run if nothing (a command) lies between them.
     if (this.#runEnd === this.#msgStart) this.#runEnd = end;
     else {
       this.#flushRun();
