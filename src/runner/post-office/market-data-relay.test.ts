@@ -330,4 +330,113 @@ describe("market-data relay with real ZeroMQ peers", () => {
       pub.close();
     }
   });
+
+  test("a burst larger than a small high-water mark reaches a strategy that keeps up", async () => {
+    const pub = new zmq.Publisher({ linger: 0, sendHighWaterMark: 0 });
+    await pub.bind("tcp://127.0.0.1:*");
+    const { relay, counters, endpoint } = await openRelay(100);
+    relay.setRemotes([pub.lastEndpoint ?? ""]);
+    const sub = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
+    sub.connect(endpoint);
+    sub.subscribe("B");
+    try {
+      for (let i = 0; (counters[RelayCounter.Messages] as number) === 0; i++) {
+        if (i > 500) throw new Error("no message ever crossed the relay");
+        await pub.send(["B", "probe"]);
+        await sleep(5);
+      }
+      while ((await receiveWithin(sub, 50)) !== undefined);
+      const before = counters[RelayCounter.Messages] as number;
+      // 500 small messages at once: one read of the relay may hold more than the mark of 100.
+      for (let i = 0; i < 500; i++) await pub.send(["B", String(i)]);
+      let got = 0;
+      while ((await receiveWithin(sub, 300)) !== undefined) got++;
+      assert.equal(counters[RelayCounter.Drops], 0, "nothing waited, so nothing was dropped");
+      assert.equal(got, 500);
+      assert.equal((counters[RelayCounter.Messages] as number) - before, 500);
+    } finally {
+      sub.close();
+      await relay.close();
+      pub.close();
+    }
+  });
+
+  test("a strategy's subscriptions are a set, as libzmq's XPUB keeps them: its one cancel reaches the feeder", async () => {
+    const feeder = new zmq.XPublisher({ linger: 0 });
+    await feeder.bind("tcp://127.0.0.1:*");
+    const seen: string[] = [];
+    const watch = (async () => {
+      for await (const [frame] of feeder) {
+        if (frame !== undefined && frame.length > 0) seen.push(`${frame[0]}:${frame.toString("latin1", 1)}`);
+      }
+    })();
+    const { relay, endpoint } = await openRelay();
+    relay.setRemotes([feeder.lastEndpoint ?? ""]);
+    const sub = new zmq.Subscriber({ linger: 0 });
+    sub.connect(endpoint);
+    try {
+      // libzmq's SUB sends a subscription per subscribe() and a cancel only for the last
+      // unsubscribe(): two subscriptions, one cancel on the wire.
+      sub.subscribe("ES");
+      sub.subscribe("ES");
+      await waitFor(() => seen.includes("1:ES"), "the subscription at the feeder");
+      sub.unsubscribe("ES");
+      sub.unsubscribe("ES");
+      await waitFor(() => seen.includes("0:ES"), "the cancel at the feeder");
+      assert.deepEqual(seen, ["1:ES", "0:ES"]);
+    } finally {
+      sub.close();
+      await relay.close();
+      feeder.close();
+      await watch;
+    }
+  });
+
+  test("a route moved between two feeders of one stream loses no message: the old one goes once the new one flows", async () => {
+    const a = new zmq.Publisher({ linger: 0 });
+    const b = new zmq.Publisher({ linger: 0 });
+    await a.bind("tcp://127.0.0.1:*");
+    await b.bind("tcp://127.0.0.1:*");
+    const { relay, endpoint } = await openRelay();
+    relay.setRemotes([a.lastEndpoint ?? ""]);
+    const strategy = new TestSubscriber(endpoint, ["ES"]);
+    // Two replicas of one feed: the same ticks, numbered, from both, 20 a millisecond.
+    let n = 0;
+    let running = true;
+    const replicas = (async () => {
+      for (; running && n < 100_000; n++) {
+        for (const pub of [a, b]) await pub.send(["ES", JSON.stringify({ src: pub === a ? "A" : "B", n })]);
+        if (n % 20 === 0) await sleep(1);
+      }
+    })();
+    try {
+      await waitFor(() => strategy.seen("A"), "ticks from A");
+      for (const [to, name] of [
+        [b, "B"],
+        [a, "A"],
+        [b, "B"],
+      ] as const) {
+        const from = strategy.received.length;
+        relay.setRemotes([to.lastEndpoint ?? ""]);
+        await waitFor(() => strategy.seen(name, from), `ticks from ${name}`);
+        await sleep(50);
+      }
+      running = false;
+      await replicas;
+      const ns = [...new Set(strategy.received.map((m) => m.n))].sort((x, y) => x - y);
+      const first = ns[0] ?? 0;
+      const missing =
+        ns.length === 0
+          ? []
+          : [...Array(ns.at(-1)! - first + 1).keys()].map((i) => i + first).filter((i) => !ns.includes(i));
+      assert.deepEqual(missing, [], "every tick from the first on arrived, from one replica or the other");
+    } finally {
+      running = false;
+      await replicas;
+      await strategy.close();
+      await relay.close();
+      a.close();
+      b.close();
+    }
+  });
 });

@@ -14,10 +14,11 @@
  * whole messages at a time, without a copy.
  *
  * Route changes never touch the strategy's connection. A remote added starts a link (relay-
- * link.ts); a remote removed keeps delivering until every link of the route is up or
- * {@link RETIRE_AFTER_MS} has passed (make before break: a strategy moved from A to B sees A's
- * messages until B's flow, the two interleaved for the moment in between), then it stops and a
- * message of it half read is dropped. A remote that stays is never touched. Nothing is delivered
+ * link.ts); a remote removed keeps delivering until every link of the route has delivered a
+ * message, and then for one more read (what it had sent before that moment, still in its socket
+ * buffer), or for {@link RETIRE_AFTER_MS} at most; then it stops and a message of it half read is
+ * dropped. Make before break: a strategy moved from A to B sees A's messages until B's flow, the
+ * two interleaved for a read or two; two replicas of one feed lose nothing at the move. A remote that stays is never touched. Nothing is delivered
  * twice: each message comes from one remote.
  *
  * Subscriptions: each strategy connection's topics (relay-session.ts) are merged into one set,
@@ -25,8 +26,10 @@
  * A strategy's SUB filters what it receives itself, so a second connection with other topics is
  * sent the whole set's messages and keeps what it subscribed to, as ZeroMQ's own SUB does.
  *
- * Counters (messages and bytes written to the strategy, messages dropped) are kept in a
- * Float64Array the owner gives, so that another thread can read them while this one runs.
+ * Counters are kept in a Float64Array the owner gives, so that another thread can read them while
+ * this one runs: messages and bytes written to the strategy (once each, however many connections
+ * it has), and drops, counted per strategy connection that did not get a message (its queue at
+ * the high-water mark), or once when no connection was there to get it.
  */
 import { lstatSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
@@ -36,6 +39,8 @@ import { RelaySession } from "./relay-session.ts";
 
 /** How long a removed remote may go on delivering while the route's new links come up. */
 export const RETIRE_AFTER_MS = 1000;
+/** How long a removed remote is waited for to deliver its last read once the route's links flow. */
+export const RETIRE_DRAIN_MS = 50;
 
 /** Indices of a relay's counters. */
 export const RelayCounter = {
@@ -43,7 +48,7 @@ export const RelayCounter = {
   Messages: 0,
   /** Frame body bytes of those messages. */
   Bytes: 1,
-  /** Messages not written: the strategy's queue was at its high-water mark, or it was not connected. */
+  /** Messages a strategy connection did not get (its queue at the high-water mark), or nobody got (none connected). */
   Drops: 2,
   /** Links to remotes that are up now. */
   ConnectedRemotes: 3,
@@ -81,14 +86,19 @@ export class MarketDataRelay {
   readonly #topics = new Map<string, { topic: Buffer; holders: number }>();
   /** Links of the route, in route order. */
   #links = new Map<string, RelayLink>();
-  /** Links of removed remotes, still delivering until the route's links are up. */
-  readonly #retiring = new Map<string, RelayLink>();
+  /**
+   * Links of removed remotes, still delivering until the route's links flow, with when they stop
+   * at the latest (monotonic ms) and whether they stop after their next delivery (draining).
+   */
+  readonly #retiring = new Map<string, { link: RelayLink; deadline: number; draining: boolean }>();
   #retireTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   private constructor(options: MarketDataRelayOptions, server: Server) {
     this.#o = options;
     this.#server = server;
+    // The counters may be a reopened relay's: nothing is connected yet.
+    options.counters[RelayCounter.ConnectedRemotes] = 0;
     server.on("connection", (socket) => this.#accept(socket));
   }
 
@@ -133,7 +143,7 @@ export class MarketDataRelay {
     const created: RelayLink[] = [];
     try {
       for (const remote of next) {
-        const link = this.#links.get(remote) ?? this.#retiring.get(remote);
+        const link = this.#links.get(remote) ?? this.#retiring.get(remote)?.link;
         if (link !== undefined) links.set(remote, link);
         else {
           const fresh = this.#link(remote);
@@ -146,8 +156,11 @@ export class MarketDataRelay {
       throw err;
     }
     for (const remote of next) this.#retiring.delete(remote);
-    for (const [remote, link] of this.#links) if (!links.has(remote)) this.#retiring.set(remote, link);
+    const deadline = performance.now() + RETIRE_AFTER_MS;
+    for (const [remote, link] of this.#links)
+      if (!links.has(remote)) this.#retiring.set(remote, { link, deadline, draining: false });
     this.#links = links;
+    this.#countConnected();
     this.#settleRetiring();
   }
 
@@ -156,7 +169,8 @@ export class MarketDataRelay {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#retireTimer);
-    for (const link of [...this.#links.values(), ...this.#retiring.values()]) link.stop();
+    for (const link of this.#links.values()) link.stop();
+    for (const { link } of this.#retiring.values()) link.stop();
     this.#links.clear();
     this.#retiring.clear();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -174,33 +188,38 @@ export class MarketDataRelay {
       maxMessageBytes: this.#o.maxMessageBytes ?? DEFAULT_MAX_BYTES,
       handshakeTimeoutMs: this.#o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_MS,
       topics: () => [...this.#topics.values()].map((t) => t.topic),
-      deliver: (views, messages, bytes) => this.#deliver(views, messages, bytes),
-      onOpenChange: () => {
-        this.#countConnected();
-        this.#settleRetiring();
-      },
+      deliver: (views, messages, bytes) => this.#deliver(remote, views, messages, bytes),
+      onOpenChange: () => this.#countConnected(),
     });
   }
 
-  /** Stops the retiring links once every link of the route is up; else at the latest after RETIRE_AFTER_MS. */
+  /**
+   * Once every link of the route has delivered a message, each retiring link drains: it stops
+   * after its next delivery, or {@link RETIRE_DRAIN_MS} later if it has nothing more. Any link
+   * stops at its deadline.
+   */
   #settleRetiring(): void {
     if (this.#retiring.size === 0) return;
-    const allUp = [...this.#links.values()].every((l) => l.state === "open");
-    if (!allUp) {
-      this.#retireTimer ??= setTimeout(() => {
-        this.#retireTimer = undefined;
-        this.#stopRetiring();
-      }, RETIRE_AFTER_MS);
-      return;
-    }
-    this.#stopRetiring();
-  }
-
-  #stopRetiring(): void {
     clearTimeout(this.#retireTimer);
     this.#retireTimer = undefined;
-    for (const link of this.#retiring.values()) link.stop();
-    this.#retiring.clear();
+    const now = performance.now();
+    const allFlowing = [...this.#links.values()].every((l) => l.flowing);
+    let next = Number.POSITIVE_INFINITY;
+    for (const [remote, entry] of this.#retiring) {
+      if (allFlowing && !entry.draining) {
+        entry.draining = true;
+        entry.deadline = Math.min(entry.deadline, now + RETIRE_DRAIN_MS);
+      }
+      if (entry.deadline <= now) this.#retire(remote);
+      else next = Math.min(next, entry.deadline);
+    }
+    if (next !== Number.POSITIVE_INFINITY)
+      this.#retireTimer = setTimeout(() => this.#settleRetiring(), Math.max(0, next - now) + 1);
+  }
+
+  #retire(remote: string): void {
+    this.#retiring.get(remote)?.link.stop();
+    this.#retiring.delete(remote);
     this.#countConnected();
   }
 
@@ -247,10 +266,21 @@ export class MarketDataRelay {
       this.#topics.delete(key);
     }
     for (const link of this.#links.values()) link.subscribe(subscribe, topic);
-    for (const link of this.#retiring.values()) link.subscribe(subscribe, topic);
+    for (const { link } of this.#retiring.values()) link.subscribe(subscribe, topic);
   }
 
-  #deliver(views: Buffer[], messages: number, bytes: number): void {
+  #deliver(remote: string, views: Buffer[], messages: number, bytes: number): void {
+    if (this.#retiring.size > 0) {
+      const retiring = this.#retiring.get(remote);
+      // A draining link's last read goes out, then the link stops.
+      if (retiring?.draining === true)
+        queueMicrotask(() => {
+          // Unless the route took it back meanwhile.
+          if (this.#retiring.get(remote) === retiring) this.#retire(remote);
+        });
+      // A link of the route has just flowed (maybe for the first time): the old ones may drain.
+      else if (retiring === undefined) this.#settleRetiring();
+    }
     const counters = this.#o.counters;
     let written = false;
     for (const session of this.#sessions) {

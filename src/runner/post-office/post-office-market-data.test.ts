@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PostOffice } from "./post-office.ts";
-import { RelayThread } from "./relay-thread.ts";
+import { MAX_RESTARTS, RelayThread } from "./relay-thread.ts";
 import { routeFor, tempRunDir, TestFeeder, TestSubscriber, waitFor } from "./post-office-test-kit.ts";
 
 describe("post office: market data through the relay", () => {
@@ -284,6 +284,111 @@ describe("post office: market data through the relay", () => {
       await thread.release();
       await strategy.close();
       await po.close();
+    }
+  });
+
+  test("a relay thread that dies again before it is ready: what waits is answered once one is", async () => {
+    const po = new PostOffice({ runDir: runDir.path });
+    const feeder = new TestFeeder("G");
+    const address = await feeder.bind();
+    feeder.start(["ES"], 1);
+    const endpoints = await po.addDeployment(
+      "dep-twice",
+      [{ name: "market_data", pattern: "sub", direction: "consume" }],
+      { epoch: 1n, ordersOpen: false },
+    );
+    const strategy = new TestSubscriber(endpoints["market_data"] ?? "", ["ES"]);
+    const thread = RelayThread.acquire();
+    try {
+      await thread.crashForTest();
+      // Asked while the new thread starts, which is then killed too before it is ready.
+      const routed = po.applyRoutes({
+        upserts: [routeFor(runDir.path, "dep-twice", "market_data", "sub", [address])],
+        removals: [],
+      });
+      await sleep(20);
+      await thread.crashForTest();
+      await routed;
+      await waitFor(() => strategy.seen("G"), "ticks through the third thread", 10_000);
+      assert.deepEqual(po.counters()[0]?.remotes, [address]);
+    } finally {
+      await thread.release();
+      await strategy.close();
+      await po.close();
+      await feeder.close();
+    }
+  });
+
+  test("after a restart, a remote that is gone counts as not connected", async () => {
+    const po = new PostOffice({ runDir: runDir.path });
+    const feeder = new TestFeeder("H");
+    const address = await feeder.bind();
+    await po.addDeployment("dep-gone", [{ name: "market_data", pattern: "sub", direction: "consume" }], {
+      epoch: 1n,
+      ordersOpen: false,
+    });
+    const thread = RelayThread.acquire();
+    try {
+      await po.applyRoutes({
+        upserts: [routeFor(runDir.path, "dep-gone", "market_data", "sub", [address])],
+        removals: [],
+      });
+      await waitFor(() => po.counters()[0]?.connectedRemotes === 1, "connected");
+      await feeder.close();
+      await thread.crashForTest();
+      await po.ready();
+      await sleep(300);
+      assert.equal(po.counters()[0]?.connectedRemotes, 0);
+    } finally {
+      await thread.release();
+      await po.close();
+    }
+  });
+
+  test(`a relay thread that keeps dying is given up after ${MAX_RESTARTS} restarts in a minute, with the reason`, async () => {
+    const errors: string[] = [];
+    const log = {
+      info: () => undefined,
+      warn: () => undefined,
+      error: (fields: Record<string, unknown>, message: string) =>
+        errors.push(`${message} ${JSON.stringify(fields)}`),
+    };
+    const po = new PostOffice({ runDir: runDir.path, log });
+    await po.addDeployment("dep-dying", [{ name: "market_data", pattern: "sub", direction: "consume" }], {
+      epoch: 1n,
+      ordersOpen: false,
+    });
+    const thread = RelayThread.acquire();
+    try {
+      for (let i = 0; i <= MAX_RESTARTS; i++) {
+        await po.ready();
+        await thread.crashForTest();
+      }
+      await assert.rejects(
+        po.applyRoutes({
+          upserts: [routeFor(runDir.path, "dep-dying", "market_data", "sub", [addressA])],
+          removals: [],
+        }),
+        new RegExp(`died ${MAX_RESTARTS + 1} times within a minute; not restarted`),
+      );
+      assert.ok(
+        errors.some((e) => /market-data relay thread gone/.test(e)),
+        errors.join("\n"),
+      );
+    } finally {
+      await thread.release();
+      await po.close();
+    }
+    // The next post office gets a thread of its own.
+    const next = new PostOffice({ runDir: runDir.path });
+    try {
+      await next.ready();
+      await next.addDeployment("dep-after", [{ name: "market_data", pattern: "sub", direction: "consume" }], {
+        epoch: 1n,
+        ordersOpen: false,
+      });
+    } finally {
+      await next.close();
     }
   });
 });

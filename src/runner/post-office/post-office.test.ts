@@ -119,9 +119,10 @@ describe("post office: lifecycle and checks", () => {
     assert.deepEqual(po.counters(), []);
   });
 
-  test("leaves no handle behind: a process that used every kind of socket exits on its own", async () => {
+  /** Runs the exit fixture in `mode`; resolves to its exit code (or "timeout") and output. */
+  async function runFixture(mode: string[]): Promise<{ code: number | string; out: string; err: string }> {
     const fixture = fileURLToPath(new URL("./post-office-exit-fixture.ts", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", fixture], {
+    const child = spawn(process.execPath, ["--import", "tsx", fixture, ...mode], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -138,8 +139,19 @@ describe("post office: lifecycle and checks", () => {
         resolve(exitCode ?? signal ?? "unknown");
       });
     });
+    return { code, out, err };
+  }
+
+  test("leaves no handle behind: a process that used every kind of socket exits on its own", async () => {
+    const { code, out, err } = await runFixture([]);
     assert.equal(code, 0, `the fixture exited with ${code}; stdout: ${out}; stderr: ${err}`);
     const [, baseline, left] = /^closed (\S+) (\S+)$/m.exec(out) ?? [];
     assert.equal(left, baseline, "no active Node resource beyond those it started with");
+  });
+
+  test("a post office never closed holds no process open once nothing is asked of it", async () => {
+    const { code, out, err } = await runFixture(["unclosed"]);
+    assert.equal(code, 0, `the fixture exited with ${code}; stdout: ${out}; stderr: ${err}`);
+    assert.match(out, /unclosed ready/);
   });
 });

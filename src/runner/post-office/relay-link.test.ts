@@ -33,11 +33,17 @@ class RawPublisher {
   #parser = new FrameParser(1 << 20);
   #greeted = 0;
 
-  constructor() {
+  /** Connections accepted so far. */
+  connections = 0;
+
+  /** `onConnect` runs once each connection is greeted (a test's misbehaving publisher). */
+  constructor(onConnect?: (socket: Socket) => void) {
     this.server = createServer((socket) => {
       this.socket = socket;
+      this.connections += 1;
       socket.setNoDelay(true);
       socket.write(Buffer.concat([greeting(true), ready("PUB")]));
+      onConnect?.(socket);
       socket.on("data", (chunk: Buffer) => {
         if (this.#greeted < GREETING_BYTES) {
           const take = Math.min(GREETING_BYTES - this.#greeted, chunk.length);
@@ -206,6 +212,60 @@ describe("RelayLink: messages whole, however the stream is cut", () => {
       await waitFor(() => opens.filter((o) => o).length === 2, "closed and open again");
       assert.notEqual(pub.socket, first, "a new connection");
       assert.deepEqual(opens, [true, false, true]);
+    } finally {
+      link.stop();
+    }
+  });
+
+  test("a PING's TTL is kept: a publisher silent past it is dropped and dialled again", async () => {
+    // PING with a TTL of 3 tenths of a second, then silence with the connection up (a frozen feeder).
+    const pub = new RawPublisher((socket) => socket.write(command("PING", Buffer.from([0, 3]))));
+    publishers.push(pub);
+    const remote = await pub.listen();
+    const opens: boolean[] = [];
+    const link = new RelayLink({
+      remote,
+      label: "test",
+      log,
+      maxFrameBytes: 1 << 20,
+      maxMessageBytes: 1 << 20,
+      handshakeTimeoutMs: 5000,
+      topics: () => [],
+      deliver: () => undefined,
+      onOpenChange: (o) => opens.push(o),
+    });
+    try {
+      await waitFor(() => opens.length >= 3, "dropped after the TTL and open again", 3000);
+      assert.deepEqual(opens.slice(0, 3), [true, false, true]);
+      assert.ok(pub.connections >= 2);
+    } finally {
+      link.stop();
+    }
+  });
+
+  test("a publisher that breaks every connection is dialled with a growing wait, not every 10 ms", async () => {
+    // Every connection gets a message over the link's limit, which closes it at once.
+    const pub = new RawPublisher((socket) =>
+      socket.write(Buffer.concat([frame(Buffer.alloc(60), FLAG_MORE), frame(Buffer.alloc(60), 0)])),
+    );
+    publishers.push(pub);
+    const remote = await pub.listen();
+    const link = new RelayLink({
+      remote,
+      label: "test",
+      log,
+      maxFrameBytes: 1 << 20,
+      maxMessageBytes: 100,
+      handshakeTimeoutMs: 5000,
+      topics: () => [],
+      deliver: () => assert.fail("nothing over the limit is delivered"),
+      onOpenChange: () => undefined,
+    });
+    try {
+      await sleep(1500);
+      // 10, 20, 40, ... 640, 1000 ms: about 8 dials in 1.5 s; a wait that started over at every
+      // open would dial a hundred times.
+      assert.ok(pub.connections >= 3 && pub.connections <= 12, `${pub.connections} connections in 1.5 s`);
     } finally {
       link.stop();
     }

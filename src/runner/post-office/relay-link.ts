@@ -6,6 +6,8 @@
  *       ▲                                                 │
  *       └─── waiting (10 ms, doubling to 1 s) ◀── closed ─┘        stop() ──▶ stopped, from anywhere
  *
+ * The wait starts again from 10 ms once a connection has delivered a message.
+ *
  * Messages are handed over as byte ranges of whole frames, never a message cut in two: the
  * relay writes them to a strategy's socket as they are (ZMTP framing is the same on both
  * sides), so a run of complete messages that arrived in one read is one view of that read's
@@ -37,7 +39,7 @@ export interface RelayLinkOptions {
   readonly handshakeTimeoutMs: number;
   /** The topics to subscribe to once open (the relay's subscriptions at that moment). */
   topics(): Iterable<Buffer>;
-  /** Whole messages: `views` in order, `messages` of them, `bytes` of frame bodies in all. */
+  /** Whole messages: `views` in order, `messages` of them, `bytes` of frame bodies in all (`flowing` is true by then). */
   deliver(views: Buffer[], messages: number, bytes: number): void;
   /** The link is open (handshake done, subscriptions sent) or no longer is. */
   onOpenChange(open: boolean): void;
@@ -49,6 +51,7 @@ export class RelayLink {
   #connection: ZmtpConnection | undefined;
   #timer: NodeJS.Timeout | undefined;
   #delayMs = RECONNECT_FIRST_MS;
+  #flowing = false;
   readonly #address: RemoteAddress;
   // The message being read: where it starts in the current buffer while its frames are
   // contiguous there, or its frames so far (copied views) once they are not.
@@ -73,6 +76,14 @@ export class RelayLink {
   /** Where the link is. */
   get state(): LinkState {
     return this.#state;
+  }
+
+  /**
+   * Whether messages have come through the connection open now: a publisher drops what it sends
+   * before a subscription reached it, so being open does not yet mean receiving.
+   */
+  get flowing(): boolean {
+    return this.#flowing;
   }
 
   /** Sends a subscription (or cancel) of `topic` now, if open; a link that opens later sends the relay's set. */
@@ -116,7 +127,6 @@ export class RelayLink {
 
   #onOpen(): void {
     this.#state = "open";
-    this.#delayMs = RECONNECT_FIRST_MS;
     for (const topic of this.options.topics()) this.#connection?.send(subscription(true, topic));
     this.options.onOpenChange(true);
   }
@@ -126,6 +136,7 @@ export class RelayLink {
     const wasOpen = this.#state === "open";
     this.#connection = undefined;
     this.#state = "waiting";
+    this.#flowing = false;
     if (wasOpen) this.options.onOpenChange(false);
     if (reason !== undefined && !/ECONNREFUSED|ECONNRESET|EPIPE/.test(reason))
       this.options.log.warn(
@@ -199,7 +210,14 @@ export class RelayLink {
     this.#out = [];
     this.#outMessages = 0;
     this.#outBytes = 0;
-    if (this.#state === "open") this.options.deliver(out, messages, bytes);
+    if (this.#state !== "open") return;
+    if (!this.#flowing) {
+      // The backoff starts over only once a connection proved useful: a publisher that accepts
+      // and then breaks every connection (a message over the limit) is not dialled every 10 ms.
+      this.#flowing = true;
+      this.#delayMs = RECONNECT_FIRST_MS;
+    }
+    this.options.deliver(out, messages, bytes);
   }
 
   #flushRun(): void {

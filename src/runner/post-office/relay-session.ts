@@ -24,8 +24,11 @@ export interface RelaySessionOptions {
 export class RelaySession {
   readonly #connection: ZmtpConnection;
   readonly #options: RelaySessionOptions;
-  /** Subscriptions by topic (latin1 of its bytes), counted as ZeroMQ counts them per peer. */
-  readonly #topics = new Map<string, number>();
+  /**
+   * Subscriptions by topic (latin1 of its bytes). A set, as libzmq's XPUB keeps per peer: a SUB
+   * sends a subscription for every subscribe() call but a cancel only for its last unsubscribe().
+   */
+  readonly #topics = new Set<string>();
   /** Messages handed to the socket whose write has not completed. */
   #queued = 0;
   /** A multi-frame message from the strategy is not a subscription: skip to its end. */
@@ -56,15 +59,17 @@ export class RelaySession {
 
   /** Topics this strategy subscribes to now. */
   get topics(): readonly string[] {
-    return [...this.#topics.keys()];
+    return [...this.#topics];
   }
 
   /**
-   * Writes `views` (whole messages, `messages` of them) unless that would put more than the
-   * high-water mark of messages in wait; returns false when they were dropped.
+   * Writes `views` (whole messages, `messages` of them, one read's worth) unless that would put
+   * more than the high-water mark of messages in wait; returns false when they were dropped. A
+   * read's messages are written or dropped together, and written whenever nothing waits (one
+   * read may hold more messages than a small high-water mark).
    */
   write(views: readonly Buffer[], messages: number): boolean {
-    if (this.#queued + messages > this.#options.highWaterMark) return false;
+    if (this.#queued > 0 && this.#queued + messages > this.#options.highWaterMark) return false;
     this.#queued += messages;
     const done = () => {
       this.#queued -= messages;
@@ -97,20 +102,17 @@ export class RelaySession {
     const kind = bodyStart < end ? buf[bodyStart] : undefined;
     if (kind !== 0 && kind !== 1) return; // not a subscription; a SUB sends nothing else
     const key = buf.toString("latin1", bodyStart + 1, end);
-    const count = this.#topics.get(key) ?? 0;
     if (kind === 1) {
-      this.#topics.set(key, count + 1);
-      if (count === 0) this.#options.onSubscription(true, Buffer.from(key, "latin1"));
-    } else if (count > 0) {
-      if (count === 1) {
-        this.#topics.delete(key);
-        this.#options.onSubscription(false, Buffer.from(key, "latin1"));
-      } else this.#topics.set(key, count - 1);
+      if (this.#topics.has(key)) return;
+      this.#topics.add(key);
+      this.#options.onSubscription(true, Buffer.from(key, "latin1"));
+    } else if (this.#topics.delete(key)) {
+      this.#options.onSubscription(false, Buffer.from(key, "latin1"));
     }
   }
 
   #onClose(reason: string | undefined): void {
-    for (const key of this.#topics.keys()) this.#options.onSubscription(false, Buffer.from(key, "latin1"));
+    for (const key of this.#topics) this.#options.onSubscription(false, Buffer.from(key, "latin1"));
     this.#topics.clear();
     this.#options.onClose(this, reason);
   }

@@ -5,8 +5,8 @@
  *
  * Lifecycle: post offices acquire the thread when they are made and release it when they close;
  * it starts at the first acquire (so that a spawn never waits for it) and stops at the last
- * release. It keeps the process alive while a relay is open or a request is waiting, as any open
- * socket would, and not otherwise.
+ * release. It keeps the process alive while it starts, while a relay is open or a request is
+ * waiting, as any open socket would, and not otherwise.
  *
  * Failure: if the thread dies (an uncaught error in it), it is started again and every relay is
  * opened again with its route; strategies see their connection drop and reconnect by themselves
@@ -47,14 +47,30 @@ interface Waiter {
   reject(err: HiveError): void;
 }
 
+/** One start of the thread: its worker, and whether and when it became ready. */
+interface Start {
+  readonly worker: Worker;
+  /** Settles once: ready, or the start failed; a restart resolves it with the next start's. */
+  readonly ready: Promise<void>;
+  resolve(next?: Promise<void>): void;
+  reject(err: HiveError): void;
+  isReady: boolean;
+}
+
+/** Restarts within this window count towards {@link MAX_RESTARTS}. */
+const RESTART_WINDOW_MS = 60_000;
+/** A thread that died this many times within the window is not started again. */
+export const MAX_RESTARTS = 5;
+
 let shared: RelayThread | undefined;
 
 /** See the file comment. */
 export class RelayThread {
   #users = 0;
-  #worker: Worker | undefined;
-  #ready: Promise<void> = Promise.resolve();
-  #everReady = false;
+  #current: Start | undefined;
+  /** Why the thread is not running, once it has given up. */
+  #gaveUp: HiveError | undefined;
+  readonly #restarts: number[] = [];
   #nextId = 1;
   #nextRelay = 1;
   readonly #waiting = new Map<number, Waiter>();
@@ -78,7 +94,7 @@ export class RelayThread {
 
   /** Resolves once the thread has started; rejects with the reason if it could not. */
   ready(): Promise<void> {
-    return this.#ready;
+    return this.#current?.ready ?? Promise.reject(this.#notRunning());
   }
 
   /** Opens a relay listening at `options.path`, routed to nobody; rejects with HiveError if it cannot listen. */
@@ -94,7 +110,11 @@ export class RelayThread {
     return relay;
   }
 
-  /** Sends a request for a relay and resolves when it is done (for {@link RelayHandle}). */
+  /**
+   * Sends a request for a relay and resolves when it is done (for {@link RelayHandle}). Every
+   * request states what a relay should be (open with its route, routed so, closed), so one that
+   * a restart overtook is settled by the restart's reopening rather than sent again.
+   */
   async request(body: RequestBody): Promise<void> {
     const id = this.#nextId++;
     // Registered before the thread is ready, so that the process stays up while it starts.
@@ -104,20 +124,20 @@ export class RelayThread {
     // Settled by a failed start or a restart even when this call throws instead of returning it.
     done.catch(() => undefined);
     this.#keepAlive();
-    try {
-      await this.#ready;
-    } catch (err) {
-      this.#waiting.delete(id);
-      this.#keepAlive();
-      throw err;
+    for (;;) {
+      const start = this.#current;
+      if (start === undefined) return this.#drop(id, this.#notRunning());
+      try {
+        await start.ready;
+      } catch (err) {
+        if (this.#current === undefined) return this.#drop(id, HiveError.from(err));
+      }
+      // A restart took the request over (its reopening settles it), or came after this start.
+      if (!this.#waiting.has(id)) return done;
+      if (this.#current !== start) continue;
+      start.worker.postMessage({ ...body, id });
+      return done;
     }
-    const worker = this.#worker;
-    if (worker === undefined || !this.#waiting.has(id)) {
-      this.#waiting.delete(id);
-      throw new HiveError(ErrorCode.Unavailable, "the market-data relay thread is not running");
-    }
-    worker.postMessage({ ...body, id });
-    return done;
   }
 
   /** Forgets a closed relay (for {@link RelayHandle}). */
@@ -128,32 +148,50 @@ export class RelayThread {
 
   /** Ends the thread the way a crash would; for the tests of the restart only. */
   crashForTest(): Promise<number> {
-    return this.#worker?.terminate() ?? Promise.resolve(0);
+    return this.#current?.worker.terminate() ?? Promise.resolve(0);
   }
 
-  #start(): void {
-    if (this.#worker !== undefined) return;
-    const worker = new Worker(new URL("./relay-worker-entry.mjs", import.meta.url));
-    this.#worker = worker;
+  #drop(id: number, err: HiveError): never {
+    this.#waiting.delete(id);
     this.#keepAlive();
-    this.#ready = new Promise<void>((resolve, reject) => {
-      worker.on("message", (reply: RelayReply) => {
-        if (reply.type === "ready") {
-          this.#everReady = true;
-          resolve();
-        } else this.#reply(reply);
-      });
-      worker.on("error", (err) => this.#died(worker, HiveError.from(err), reject));
-      worker.on("exit", (code) =>
-        this.#died(
-          worker,
-          new HiveError(ErrorCode.Internal, `the relay thread exited with code ${code}`),
-          reject,
-        ),
-      );
+    throw err;
+  }
+
+  #notRunning(): HiveError {
+    return (
+      this.#gaveUp ?? new HiveError(ErrorCode.Unavailable, "the market-data relay thread is not running")
+    );
+  }
+
+  /** Starts a worker unless one runs or the thread gave up; returns the current start. */
+  #start(): Start | undefined {
+    if (this.#current !== undefined || this.#gaveUp !== undefined) return this.#current;
+    const worker = new Worker(new URL("./relay-worker-entry.mjs", import.meta.url));
+    let settle: { resolve(next?: Promise<void>): void; reject(err: HiveError): void } | undefined;
+    const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    // Nobody may be waiting on a start that fails.
+    ready.catch(() => undefined);
+    const start: Start = {
+      worker,
+      ready,
+      resolve: (next) => settle?.resolve(next),
+      reject: (err) => settle?.reject(err),
+      isReady: false,
+    };
+    this.#current = start;
+    worker.on("message", (reply: RelayReply) => {
+      if (reply.type !== "ready") return this.#reply(reply);
+      start.isReady = true;
+      start.resolve();
+      this.#keepAlive();
     });
-    // A start that fails rejects every request that awaits it; nobody may be waiting yet.
-    this.#ready.catch(() => undefined);
+    worker.on("error", (err) => this.#died(start, HiveError.from(err)));
+    worker.on("exit", (code) =>
+      this.#died(start, new HiveError(ErrorCode.Internal, `the relay thread exited with code ${code}`)),
+    );
+    // After the listeners: attaching one holds the process open again.
+    this.#keepAlive();
+    return start;
   }
 
   #reply(reply: Exclude<RelayReply, { type: "ready" }>): void {
@@ -169,23 +207,43 @@ export class RelayThread {
     this.#keepAlive();
   }
 
-  #died(worker: Worker, err: HiveError, rejectStart: (err: HiveError) => void): void {
-    if (this.#worker !== worker) return; // stopped on purpose, or already handled (error, then exit)
-    this.#worker = undefined;
+  /**
+   * A start's worker ended without being stopped. A thread that was never ready fails what
+   * waits; one that was is started again (unless it died {@link MAX_RESTARTS} times within a
+   * minute) and every relay reopened.
+   */
+  #died(start: Start, err: HiveError): void {
+    if (this.#current !== start) return; // stopped on purpose, or already handled (error, then exit)
+    this.#current = undefined;
     const waiting = [...this.#waiting.values()];
     this.#waiting.clear();
-    if (!this.#everReady) {
-      rejectStart(err);
-      for (const w of waiting) w.reject(err);
+    const now = performance.now();
+    while (this.#restarts.length > 0 && (this.#restarts[0] as number) < now - RESTART_WINDOW_MS)
+      this.#restarts.shift();
+    const everReady = start.isReady || this.#restarts.length > 0;
+    if (!everReady || this.#restarts.length >= MAX_RESTARTS) {
+      this.#gaveUp = new HiveError(
+        ErrorCode.Unavailable,
+        everReady
+          ? `the market-data relay thread died ${this.#restarts.length + 1} times within a minute; not restarted: ${err.message}`
+          : `the market-data relay thread could not start: ${err.message}`,
+        { cause: err },
+      );
+      for (const relay of this.#relays.values())
+        relay.log.error({ route: relay.label, err: this.#gaveUp.message }, "market-data relay thread gone");
+      start.reject(this.#gaveUp);
+      for (const w of waiting) w.reject(this.#gaveUp);
       this.#keepAlive();
       return;
     }
+    this.#restarts.push(now);
     for (const relay of this.#relays.values())
       relay.log.error(
         { route: relay.label, err: err.message },
         "market-data relay thread failed; restarting it (strategies reconnect to their local endpoints)",
       );
-    this.#start();
+    // Whoever still waits for the dead start waits for the new one.
+    start.resolve(this.#start()?.ready);
     void this.#reopen(waiting);
   }
 
@@ -214,19 +272,22 @@ export class RelayThread {
 
   /** Stops the thread for good (the next acquire makes a new one) and waits until it has ended. */
   async #stop(): Promise<void> {
-    const worker = this.#worker;
-    this.#worker = undefined;
+    const start = this.#current;
+    this.#current = undefined;
     if (shared === this) shared = undefined;
-    for (const w of this.#waiting.values())
-      w.reject(new HiveError(ErrorCode.Unavailable, "the market-data relay thread was stopped"));
+    const stopped = new HiveError(ErrorCode.Unavailable, "the market-data relay thread was stopped");
+    for (const w of this.#waiting.values()) w.reject(stopped);
     this.#waiting.clear();
-    await worker?.terminate();
+    start?.reject(stopped);
+    await start?.worker.terminate();
   }
 
-  /** Holds the process open while a relay is open or a request waits, and only then. */
+  /** Holds the process open while the thread starts, a relay is open or a request waits, and only then. */
   #keepAlive(): void {
-    if (this.#relays.size > 0 || this.#waiting.size > 0) this.#worker?.ref();
-    else this.#worker?.unref();
+    const start = this.#current;
+    if (start === undefined) return;
+    if (!start.isReady || this.#relays.size > 0 || this.#waiting.size > 0) start.worker.ref();
+    else start.worker.unref();
   }
 }
 
@@ -292,13 +353,20 @@ export class RelayHandle {
     }
   }
 
-  /** Closes the relay: its links, strategy connections and socket file. */
+  /**
+   * Closes the relay: its links, strategy connections and socket file. A relay whose thread is
+   * gone (stopped, or given up after dying) is closed already: its sockets went with the thread.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     // Forgotten first, so that a relay thread restarted meanwhile does not open it again.
     this.#thread.forget(this);
-    await this.#thread.request({ op: "close", relay: this.id });
+    try {
+      await this.#thread.request({ op: "close", relay: this.id });
+    } catch (err) {
+      if (!(err instanceof HiveError && err.code === ErrorCode.Unavailable)) throw err;
+    }
   }
 
   /** The request that opens this relay as it stands (for its first open and after a restart). */

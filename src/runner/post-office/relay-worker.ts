@@ -14,7 +14,11 @@ import type { RelayReply, RelayRequest } from "./relay-protocol.ts";
 const port = parentPort;
 if (port === null) throw new Error("relay-worker.ts runs on a worker thread only");
 
-const relays = new Map<number, MarketDataRelay>();
+/**
+ * Relays by id, as the promise of their opening: a request for a relay waits until it is open
+ * (requests are answered in any order, so a route may arrive while the open still listens).
+ */
+const relays = new Map<number, Promise<MarketDataRelay>>();
 
 function logFor(relay: number): PostOfficeLog {
   const send = (level: "info" | "warn" | "error") => (fields: Record<string, unknown>, message: string) =>
@@ -25,24 +29,36 @@ function logFor(relay: number): PostOfficeLog {
 async function handle(request: RelayRequest): Promise<void> {
   switch (request.op) {
     case "open": {
-      const relay = await MarketDataRelay.open({
+      const opening = MarketDataRelay.open({
         path: request.path,
         highWaterMark: request.highWaterMark,
         label: request.label,
         log: logFor(request.relay),
         counters: new Float64Array(request.counters),
+      }).then((relay) => {
+        relay.setRemotes(request.remotes);
+        return relay;
       });
-      relays.set(request.relay, relay);
-      relay.setRemotes(request.remotes);
+      relays.set(request.relay, opening);
+      try {
+        await opening;
+      } catch (err) {
+        relays.delete(request.relay);
+        throw err;
+      }
       return;
     }
-    case "route":
-      relays.get(request.relay)?.setRemotes(request.remotes);
+    case "route": {
+      const relay = relays.get(request.relay);
+      if (relay === undefined) throw new Error(`relay ${request.relay} is not open on this thread`);
+      (await relay).setRemotes(request.remotes);
       return;
+    }
     case "close": {
       const relay = relays.get(request.relay);
       relays.delete(request.relay);
-      await relay?.close();
+      // A relay that failed to open has nothing to close.
+      await (await relay?.catch(() => undefined))?.close();
       return;
     }
   }

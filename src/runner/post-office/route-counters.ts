@@ -5,7 +5,7 @@
  * | kind        | messages / bytes                                              | drops                                          |
  * |-------------|---------------------------------------------------------------|------------------------------------------------|
  * | orders      | orders forwarded to the gateway / their envelope bytes         | orders not forwarded                           |
- * | market-data | messages written to the strategy / their frame bodies' bytes   | messages not written (high-water mark, or no strategy connected) |
+ * | market-data | messages written to the strategy / their frame bodies' bytes   | messages a strategy connection did not get (at its high-water mark), or nobody got (none connected) |
  */
 import type { SocketPattern } from "../../domain/index.ts";
 import type { OrderPathFigures } from "./order-path.ts";
@@ -27,7 +27,7 @@ export interface RouteCounters {
   readonly messages: number;
   /** The bytes of those messages: envelope bytes for orders, frame bytes for market data. */
   readonly bytes: number;
-  /** Orders not forwarded, or market-data messages not written. */
+  /** Orders not forwarded, or market-data messages a strategy connection did not get. */
   readonly drops: number;
   /** The order path's own counts, for orders routes only. */
   readonly orders?: OrderPathFigures;

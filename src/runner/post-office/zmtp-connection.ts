@@ -6,7 +6,9 @@
  *   greeting ──64 octets read, acceptable──▶ handshake ──READY read, socket types fit──▶ open
  *       └──────────── a bad greeting or READY, an ERROR, a timeout, the socket closed ──▶ closed
  *
- * While open, PING is answered with PONG here; data frames and other commands go to `onFrame`.
+ * While open, PING is answered with PONG here, and a PING's TTL is kept: a peer that asks to be
+ * dropped after TTL × 100 ms without traffic (libzmq's ZMQ_HEARTBEAT_TTL) is, so a publisher that
+ * froze with its TCP connection up is noticed. Data frames and other commands go to `onFrame`.
  * Our greeting goes out at once, whole: libzmq sends its signature and then waits for the
  * peer's before it sends the rest of its own, so waiting for the peer first would deadlock.
  */
@@ -56,6 +58,8 @@ export class ZmtpConnection {
   #greeting = Buffer.alloc(0);
   readonly #parser: FrameParser;
   readonly #timer: NodeJS.Timeout;
+  /** Armed by a PING with a TTL, pushed back by every read. */
+  #ttlTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -94,11 +98,13 @@ export class ZmtpConnection {
     if (this.#state === "closed") return;
     this.#state = "closed";
     clearTimeout(this.#timer);
+    clearTimeout(this.#ttlTimer);
     this.socket.destroy();
     this.handlers.onClose(reason);
   }
 
   #read(chunk: Buffer): void {
+    this.#ttlTimer?.refresh();
     if (this.#state === "greeting") {
       const missing = GREETING_BYTES - this.#greeting.length;
       this.#greeting = Buffer.concat([this.#greeting, chunk.subarray(0, missing)]);
@@ -113,6 +119,18 @@ export class ZmtpConnection {
     if (this.#state === "closed") return;
     const problem = this.#parser.push(chunk, this.#onFrame);
     if (problem !== undefined) this.close(problem);
+  }
+
+  /** A PING's TTL, in tenths of a second (0: none): close after that long without a read. */
+  #keepTtl(deciseconds: number): void {
+    clearTimeout(this.#ttlTimer);
+    this.#ttlTimer =
+      deciseconds === 0
+        ? undefined
+        : setTimeout(
+            () => this.close(`nothing from the peer within its heartbeat TTL of ${deciseconds * 100} ms`),
+            deciseconds * 100,
+          );
   }
 
   readonly #onFrame: FrameHandler = (flags, buf, start, bodyStart, end) => {
@@ -137,7 +155,9 @@ export class ZmtpConnection {
       this.handlers.onOpen();
       return;
     }
-    if (cmd.name === "PING") this.socket.write(pong(cmd.data));
-    else if (cmd.name !== "PONG") this.handlers.onFrame(flags, buf, start, bodyStart, end);
+    if (cmd.name === "PING") {
+      this.socket.write(pong(cmd.data));
+      this.#keepTtl(cmd.data.length >= 2 ? cmd.data.readUInt16BE(0) : 0);
+    } else if (cmd.name !== "PONG") this.handlers.onFrame(flags, buf, start, bodyStart, end);
   };
 }
