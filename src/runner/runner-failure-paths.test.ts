@@ -330,6 +330,42 @@ test("an order path stays closed while its process is spawned, and a close sent 
   }
 });
 
+test("an open whose record is written slowly does not reopen a path that self-fencing closed meanwhile", async () => {
+  const clock = new ManualClock();
+  const { runner, session, postOffice, stub } = await setUp("rf-7", "live", undefined, 60_000, clock);
+  try {
+    for (let i = 0; i < 100 && runner.leaseState !== "held"; i++) await sleep(10);
+    const request = spawnRequest("dep-live", [ORDERS]);
+    session.send(request);
+    const answer = await session.next("spawnResponse", (a) => a.requestId === request.value.requestId);
+    assert.equal(answer.ok, true, answer.error?.message);
+    // The state disk is slow: the record write of the next command waits for the test.
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const internals = runner as unknown as { persist(d: unknown): Promise<void> };
+    const persist = internals.persist.bind(runner);
+    internals.persist = async (d: unknown) => {
+      await gate;
+      return persist(d);
+    };
+    session.send({ case: "setOrderPath", value: { deploymentId: "dep-live", open: true, epoch: 2n } });
+    await sleep(50);
+    stub.ackHeartbeats = false;
+    clock.advance(60_050); // the lease runs out: self-fencing closes every order path
+    assert.equal(runner.leaseState, "lost");
+    assert.equal(postOffice.deployments.get("dep-live")?.ordersOpen, false, "closed by self-fencing");
+    release();
+    await sleep(50);
+    assert.equal(
+      postOffice.deployments.get("dep-live")?.ordersOpen,
+      false,
+      "a runner without a lease keeps its order paths closed",
+    );
+  } finally {
+    await runner.close({ stopDeployments: true });
+  }
+});
+
 test("the runner registers only once its post office is ready, and does not start if it cannot be", async () => {
   /** A post office whose relay thread starts when the test says so, or never. */
   class SlowPostOffice extends FakePostOffice {

@@ -530,12 +530,14 @@ export class Runner {
       if (epoch > d.epoch) d.epoch = epoch;
       await this.persist(d);
     }
-    if (open && !effective)
+    // The lease is asked again after the write: it may have run out meanwhile (self-fencing then
+    // closed every path), and an open decided before the write must not undo that.
+    if (open && !this.fencing.effective(true))
       this.deps.log.warn(
         { deploymentId: id, lease: this.fencing.state },
         "order path stays closed: no lease",
       );
-    if (effective) await this.deps.postOffice.setOrderPath(id, true, epoch);
+    else if (open) await this.deps.postOffice.setOrderPath(id, true, epoch);
   }
 
   /** Writes a deployment's record (what a restarted runner re-adopts it with). */
