@@ -11,6 +11,7 @@ import type { CgroupLimits } from "../cgroups/cgroup.ts";
 import { adoptProcess } from "./adopt-process.ts";
 import { exitMarkerPath, logPath } from "./log-files.ts";
 import type { OldRunnerJob } from "./old-runner.fixture.ts";
+import { ProcessHandle } from "./process-handle.ts";
 import { loadRecords, type ProcessRecord } from "./process-record.ts";
 import { readBootId, readProcStat } from "./proc-stat.ts";
 import { assertNoDescendants, isGone, tempDir, waitFor } from "./process-test-support.ts";
@@ -121,6 +122,34 @@ describe("adoptProcess after a runner restart", () => {
     assert.equal((await readProcStat(left))?.pgrp, p.pid, "the background sleep is in the leader's group");
     await p.exited;
     assert.ok(await isGone(left), "the leader's background child was killed with it");
+  });
+
+  it("does not signal a stranger that got a dead adopted leader's pid and leads a group of its own", async () => {
+    // The stranger is a new process holding the recorded pid; like everything a runner spawns, it
+    // leads its own group, whose id is that pid.
+    const stranger = spawn("sleep", ["300"], { detached: true, stdio: "ignore" });
+    stranger.unref();
+    const pid = stranger.pid ?? 0;
+    strays.push(pid);
+    await waitFor("the stranger running", async () => (await readProcStat(pid))?.pgrp === pid);
+    const handle = new ProcessHandle({
+      deploymentId: "dead-leader",
+      pid,
+      startedAt: new Date(),
+      adopted: true,
+      cgroup: undefined,
+      oomBaseline: 0,
+      graceMs: 100,
+      logDir,
+      capper: undefined,
+      stateDir: undefined,
+      startTime: "1", // the recorded process's start time: not the stranger's
+      warn: () => undefined,
+    });
+    // kill() resolves when the end is observed, and this handle watches nothing: give its signals time.
+    void handle.kill();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(await isGone(pid), false, "the stranger and its group were left alone");
   });
 
   it("still tells an OOM kill from its cgroup", { skip: env.skip }, async (t) => {

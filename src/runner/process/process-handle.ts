@@ -158,7 +158,11 @@ export class ProcessHandle implements ManagedProcess {
   private async signalGroup(signal: NodeJS.Signals): Promise<void> {
     const { startTime } = this.options;
     if (startTime !== undefined && !(await isSameProcessAlive(this.pid, startTime))) {
-      await signalSnapshot(await listGroup(this.pid), signal);
+      const group = await listGroup(this.pid);
+      // A live process with our leader's pid leads that group now: the pid could only be given
+      // out again once our group was empty, so every member is a stranger's.
+      if (group.some((p) => p.pid === this.pid)) return;
+      await signalSnapshot(group, signal);
       return;
     }
     try {
