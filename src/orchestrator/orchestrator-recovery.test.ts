@@ -317,3 +317,35 @@ describe("role swaps", () => {
     assert.ok(BigInt(view.epoch) > BigInt(first.epoch));
   });
 });
+
+describe("pending work that cannot be placed", () => {
+  test("asks for no pass once every piece has been tried: a finished rotation waits for the next event", async () => {
+    const o = new Orchestrator({
+      store: new MemoryStore(),
+      log: silentLogger(),
+      lease: LEASE,
+      // Each pass places one piece: only the rotation moves on.
+      placeBudgetMs: 0,
+      provider: () => provider(() => Promise.resolve({ ok: true, pid: 1, addresses: {} })),
+    });
+    await o.load();
+    o.onRegister(register("n1", Pool.BACKTEST), session("n1", []));
+    // 16 cores each on a node of 8: none will ever fit.
+    for (let i = 0; i < 5; i++)
+      await o.applyLayout(BACKTEST.replace("bt", `huge-${i}`).replace("cores: 1", "cores: 16"), "h.yaml");
+    await new Promise((r) => setTimeout(r, 200));
+    const internals = o as unknown as { pass(): Promise<void> };
+    const pass = internals.pass.bind(o);
+    let passes = 0;
+    internals.pass = () => {
+      passes++;
+      return pass();
+    };
+    await new Promise((r) => setTimeout(r, 1000));
+    await o.close();
+    assert.ok(passes < 10, `${passes} passes in a second with nothing that can be done`);
+    const listed = await o.listDeployments();
+    assert.equal(listed.length, 5);
+    assert.ok(listed.every((d) => d.nodeId === null && /cores/.test(d.pendingReason ?? "")));
+  });
+});

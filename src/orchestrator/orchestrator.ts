@@ -103,8 +103,11 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly seed: number;
   /** When the desired state was loaded (monotonic), and whether unseen nodes were checked since. */
   private loadedAt = 0;
-  /** Where the next pass goes on placing pending work (placePending). */
-  private placeCursor = 0;
+  /**
+   * The pending work already tried in the current rotation of placePending (a deployment id, or
+   * a together group's first id); a rotation ends when every piece has been tried.
+   */
+  private readonly placeTried = new Set<string>();
   private unseenChecked = false;
   /** Store writes on their way: close() waits for them. */
   private readonly writes = new Set<Promise<unknown>>();
@@ -483,29 +486,37 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   /**
    * Places deployments that have no node (once capacity appears, or after a node loss): a layout
    * generation none of which is placed together, all or nothing, as its apply would; an instance
-   * whose siblings run on its own (see pendingGroups). A pass spends at most `placeBudgetMs` on
-   * it and the next one goes on where it stopped: a backlog of thousands of pending backtests
-   * must not hold the event loop (and the heartbeat acks behind it) for long.
+   * whose siblings run on its own (see pendingGroups). Pending work is tried in rotations, each
+   * in that order (together groups first, the hardest first; actives before standbys). A pass
+   * spends at most `placeBudgetMs` on it: a backlog of thousands of pending backtests must not
+   * hold the event loop (and the heartbeat acks behind it) for long, so a rotation the budget cut
+   * short goes on at the next pass, soon, with what it has not tried yet. A finished rotation
+   * asks for no pass: the next one starts with the next event or periodic kick, from the top.
    */
   private placePending(): void {
     const { together, single } = pendingGroups(this.deployments.values());
-    const work: { group: readonly Deployment[]; single?: Deployment }[] = [
-      ...together.map((group) => ({ group })),
-      ...single.map((d) => ({ group: [d], single: d })),
+    const work: { key: string; group: readonly Deployment[]; single?: Deployment }[] = [
+      ...together.map((group) => ({ key: group[0]!.rec.id, group })),
+      ...single.map((d) => ({ key: d.rec.id, group: [d], single: d })),
     ];
-    if (work.length === 0) return;
+    const untried = work.filter((item) => !this.placeTried.has(item.key));
+    if (untried.length === 0) {
+      this.placeTried.clear();
+      return;
+    }
     const cluster = this.clusterState();
     const siblings = siblingNodes(this.deployments.values());
     const deadline = performance.now() + (this.o.placeBudgetMs ?? 20);
-    const first = this.placeCursor % work.length;
-    let done = 0;
-    for (; done < work.length && (done === 0 || performance.now() < deadline); done++) {
-      const item = work[(first + done) % work.length]!;
+    for (const [i, item] of untried.entries()) {
+      if (i > 0 && performance.now() >= deadline) {
+        this.loop.later(1); // the rest of the rotation on the next pass, soon
+        return;
+      }
+      this.placeTried.add(item.key);
       if (item.single) this.placeOne(item.single, cluster, siblings);
       else this.placeGroup(item.group, cluster);
     }
-    this.placeCursor = first + done;
-    if (done < work.length) this.loop.later(1); // the rest on the next pass, soon
+    this.placeTried.clear();
   }
 
   private placeGroup(group: readonly Deployment[], cluster: ClusterState): void {
