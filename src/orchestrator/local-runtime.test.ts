@@ -68,14 +68,23 @@ services:
         - { name: feed, pattern: pub }
 `;
 
-async function startLocal(): Promise<RunningOrchestrator> {
+/** The first local runner's directories: a second orchestrator may be started on them. */
+let runnerDirs: { stateDir: string; runDir: string } | undefined;
+
+async function startLocal(
+  shareDirs = false,
+  httpApi?: Parameters<typeof startOrchestrator>[1]["httpApi"],
+): Promise<RunningOrchestrator> {
+  const own = { stateDir: tempDir("hive-ls-"), runDir: tempDir("hl-") };
+  const dirsOf = shareDirs && runnerDirs !== undefined ? runnerDirs : own;
+  runnerDirs ??= dirsOf;
   const runner = compileRunnerOptions({
     nodeId: "local",
     pool: "backtest",
     orchestrators: ["http://ignored.invalid"],
     portRange: { first: firstPort, last: firstPort + 9 },
-    stateDir: tempDir("hive-ls-"),
-    runDir: tempDir("hl-"),
+    stateDir: dirsOf.stateDir,
+    runDir: dirsOf.runDir,
     datasets: { dir: join(tempDir("hive-ld-", "/dev/shm"), "datasets"), budget: "16MiB" },
     stopGraceMs: 2_000,
     cgroupParent: cg.parent,
@@ -87,7 +96,11 @@ async function startLocal(): Promise<RunningOrchestrator> {
       heartbeatIntervalMs: 50,
       runnerLeaseMs: 1_000,
     }),
-    { log: silentLogger(), local: { runner, overrides: { cgroups: cg.driver, log: silentLogger() } } },
+    {
+      log: silentLogger(),
+      local: { runner, overrides: { cgroups: cg.driver, log: silentLogger() } },
+      ...(httpApi === undefined ? {} : { httpApi }),
+    },
   );
 }
 
@@ -125,6 +138,21 @@ describe("LocalRuntime: an orchestrator that runs services on its own machine", 
     assert.match(address, /^tcp:\/\/127\.0\.0\.1:(\d+)$/);
     const port = Number(/:(\d+)$/.exec(address)?.[1]);
     assert.ok(port >= firstPort && port <= firstPort + 9, `port ${port} in the runner's range`);
+  });
+
+  test("a second orchestrator on the same runner state whose HTTP port is taken fails and stops nothing", async (t) => {
+    if (cg.skip) return t.skip(cg.skip);
+    assert.ok(orch);
+    const taken = Object.assign(new Error("listen EADDRINUSE: address already in use 127.0.0.1:7070"), {
+      code: "EADDRINUSE",
+    });
+    await assert.rejects(
+      startLocal(true, () => ({ listen: () => Promise.reject(taken), close: () => Promise.resolve() })),
+      /--http-listen .* is in use/,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(pidAlive(pid), "the first orchestrator's process still runs");
+    assert.equal((await feederRunning(orch, "still running")).pid, pid);
   });
 
   test("stopping the layout stops the process", async (t) => {

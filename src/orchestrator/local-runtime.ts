@@ -83,10 +83,13 @@ export class LocalRuntime implements ServiceProvider {
     await runner.start();
   }
 
-  /** Stops the runner and every process it runs (their cgroups, ports and sockets go with them). */
-  async close(): Promise<void> {
+  /**
+   * Stops the runner and every process it runs (their cgroups, ports and sockets go with them),
+   * or, with `stopDeployments: false`, only the runner (a start undone: what it re-adopted runs on).
+   */
+  async close(options: { stopDeployments?: boolean } = {}): Promise<void> {
     this.closed = true;
-    await this.runner?.close({ stopDeployments: true });
+    await this.runner?.close({ stopDeployments: options.stopDeployments ?? true });
   }
 
   reachable(nodeId: string): boolean {

@@ -91,19 +91,22 @@ export async function startOrchestrator(
           serveRunnerStreams(core, service, options.runnerListen),
         );
     opened.push(() => runners?.close());
-    if (local) {
-      const runtime: LocalRuntime = local;
-      // Nothing is left half-open when the local runner cannot start (a bad cgroup parent...).
-      opened.push(() => runtime.close());
-      await runtime.start(core, service);
-    }
-    gateways?.armRevocation();
-    const runnerUrl = runners?.url ?? LOCAL_RUNNER_URL;
+    // The HTTP port before the local runner: a port in use must fail the start before that runner
+    // re-adopts the processes of its state directory (another instance's, still running).
     const http = deps.httpApi?.(core);
     opened.push(() => http?.close());
     const httpUrl = http
       ? await listening("--http-listen", options.httpListen, () => http.listen(options.httpListen))
       : undefined;
+    if (local) {
+      const runtime: LocalRuntime = local;
+      // Nothing is left half-open when the local runner cannot start (a bad cgroup parent...);
+      // what it re-adopted is left running, as a runner that stops leaves its processes.
+      opened.push(() => runtime.close({ stopDeployments: false }));
+      await runtime.start(core, service);
+    }
+    gateways?.armRevocation();
+    const runnerUrl = runners?.url ?? LOCAL_RUNNER_URL;
     const timer = setInterval(() => core.kick(), Math.max(20, options.lease.heartbeatIntervalMs / 2));
     deps.log.info({ runnerUrl, httpUrl, store: options.store }, "orchestrator listening");
     return {
