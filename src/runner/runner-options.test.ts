@@ -27,6 +27,12 @@ test("defaults: per-node state, run and dataset dirs, and a per-node cgroup pare
   assert.equal(o.advertiseHost, "127.0.0.1");
 });
 
+test("the state and run directories are absolute and normalised, however they are spelled", () => {
+  const o = compileRunnerOptions({ ...minimal, stateDir: "/var/lib/hive/x/", runDir: "relative/run/../run" });
+  assert.equal(o.stateDir, "/var/lib/hive/x");
+  assert.equal(o.runDir, join(process.cwd(), "relative/run"));
+});
+
 test("the example configs are valid", () => {
   assert.equal(readRunnerConfig("examples/runner/live-1.yaml").pool, "live");
   const data = readRunnerConfig("examples/runner/data-1.yaml");

@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { POOLS, readYamlFile, type Pool } from "../domain/index.ts";
 import { byteSize, tagName } from "../domain/schema-helpers.ts";
@@ -128,8 +128,10 @@ function fromConfig(c: z.output<typeof runnerConfigSchema>): CompiledRunnerOptio
       memoryBytes: c.capacity.memory,
       exclusiveCores: c.capacity.exclusiveCores,
     },
-    stateDir: c.stateDir ?? join("/var/lib/hive", c.nodeId),
-    runDir: c.runDir ?? join("/run/hive", c.nodeId),
+    // Absolute and normalised: a record written with one spelling of a directory must match the
+    // next start's ("/run/hive/n1/" and "/run/hive/n1" are one directory).
+    stateDir: resolve(c.stateDir ?? join("/var/lib/hive", c.nodeId)),
+    runDir: resolve(c.runDir ?? join("/run/hive", c.nodeId)),
     datasetDir: c.datasets.dir ?? join("/dev/shm/hive", c.nodeId, "datasets"),
     datasetBudgetBytes: c.datasets.budget,
     logCapBytes: c.logCap,

@@ -306,7 +306,8 @@ describe("runner on the real kernel", () => {
     const old = runners.pop();
     await old?.close(); // the processes keep running
     assert.doesNotThrow(() => process.kill(pid, 0));
-    await startRunner();
+    // The run directory spelled another way (a trailing slash): the same directory.
+    await startRunner(undefined, undefined, `${run}/`);
     const again = await stub.waitForRunner("rt-1", session);
     const running = again.register.runningDeployments.map((d) => [d.deploymentId, d.status?.pid]);
     assert.deepEqual(running.sort(), [

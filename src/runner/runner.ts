@@ -1,6 +1,7 @@
+import { realpathSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { collectDefaultMetrics } from "prom-client";
 import { HiveError } from "../core/hive-error.ts";
@@ -230,7 +231,7 @@ export class Runner {
       alive.delete(id);
       const deployment = this.adoptable(record, process);
       const moved =
-        record.runDir !== undefined && record.runDir !== this.options.runDir
+        record.runDir !== undefined && !sameDirectory(record.runDir, this.options.runDir)
           ? new HiveError(
               "failed_precondition",
               `its local sockets are under ${record.runDir}, and this runner's run directory is ` +
@@ -803,5 +804,15 @@ export class Runner {
       this.logFollowers.delete(r.requestId);
       chunk({ eof: true });
     }
+  }
+}
+
+/** Whether two paths name one directory: the same once resolved, or the same real directory (a symlink). */
+function sameDirectory(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false; // one of them does not exist: the sockets are not where the process looks
   }
 }
