@@ -173,4 +173,26 @@ describe("the CLI's terminal", () => {
     assert.equal(stderr, "");
     assert.equal(code, 0);
   });
+
+  test("a daemon whose stdout reader goes away goes on (a runner must not exit and self-fence over it)", async () => {
+    const writer = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "-e",
+        'const { processIo, runAsDaemon } = await import("./src/cli/io.ts"); const io = processIo(); runAsDaemon();' +
+          'for (let i = 0; i < 200; i++) { io.out("x".repeat(10_000)); await new Promise((r) => setTimeout(r, 5)); }' +
+          'process.stderr.write("still running"); process.exitCode = 3;',
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    writer.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    await once(writer.stdout, "data");
+    writer.stdout.destroy();
+    const [code] = (await once(writer, "exit")) as [number | null];
+    assert.equal(stderr, "still running");
+    assert.equal(code, 3);
+  });
 });

@@ -7,17 +7,29 @@ export interface CliIo {
 }
 
 let quietOnEpipe = false;
+/** Set by the daemons: a stdout whose reader went away must not end them. */
+let daemon = false;
+
+/**
+ * Called by the long-running commands (runner, orchestrator, gateway, dev): from then on a reader
+ * of stdout that goes away ends nothing (what they would print is lost; their logs go to stderr).
+ * A runner that exited on a closed pipe would self-fence and kill its live strategies.
+ */
+export function runAsDaemon(): void {
+  daemon = true;
+}
 
 /**
  * The real terminal. A reader that goes away (`hive logs -f | head`) ends the command quietly
- * with exit 0, as a Unix filter does, instead of an unhandled EPIPE with a stack.
+ * with exit 0, as a Unix filter does, instead of an unhandled EPIPE with a stack; a daemon (see
+ * {@link runAsDaemon}) goes on.
  */
 export function processIo(): CliIo & { code: number } {
   if (!quietOnEpipe) {
     quietOnEpipe = true;
     process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EPIPE") process.exit(0);
-      throw error;
+      if (error.code !== "EPIPE") throw error;
+      if (!daemon) process.exit(0);
     });
   }
   const io = {

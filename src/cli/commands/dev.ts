@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { DevCluster } from "../../dev/dev-cluster.ts";
 import type { DeploymentView, LayoutView } from "../../orchestrator/control-plane.ts";
 import { ExitCode } from "../exit-codes.ts";
-import type { CliIo } from "../io.ts";
+import { runAsDaemon, type CliIo } from "../io.ts";
 import { formatTable } from "../table.ts";
 import { parseSeconds } from "./apply.ts";
 import { parseListen } from "./orchestrator.ts";
@@ -33,6 +33,7 @@ export function registerDev(program: Command, io: CliIo): void {
         timeout: string;
         exitWhenRunning?: boolean;
       }) => {
+        runAsDaemon();
         const timeoutS = parseSeconds(opts.timeout);
         const cluster = new DevCluster({
           dir: opts.dir,

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { ExitCode } from "../exit-codes.ts";
-import type { CliIo } from "../io.ts";
+import { runAsDaemon, type CliIo } from "../io.ts";
 import { waitForStopSignal } from "../stop-signal.ts";
 import { parseListen } from "./orchestrator.ts";
 import { UsageError } from "./plan.ts";
@@ -47,6 +47,7 @@ export function registerGateway(program: Command, io: CliIo): void {
     .option("--metrics-listen <host:port>", "serve Prometheus metrics at http://host:port/metrics")
     .option("--market-data <tcp://host:port...>", "market-data publishers for the paper broker's prices")
     .action(async (flags: GatewayFlags) => {
+      runAsDaemon();
       const { startGateway, readGatewayConfig, readPublicKeyArg } = await import("../../gateway/index.ts");
       const { createLogger } = await import("../../core/logger.ts");
       for (const a of flags.marketData ?? [])

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { ExitCode } from "../exit-codes.ts";
 import { waitForStopSignal } from "../stop-signal.ts";
-import type { CliIo } from "../io.ts";
+import { runAsDaemon, type CliIo } from "../io.ts";
 import { DEFAULT_TIMINGS } from "../../orchestrator/orchestrator-options.ts";
 import { parseGatewayFlag } from "../../orchestrator/gateways.ts";
 import { parseMs, UsageError } from "./plan.ts";
@@ -82,6 +82,7 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
         curveKeyFile: string;
         local?: string;
       }) => {
+        runAsDaemon();
         const { compileOrchestratorOptions } = await import("../../orchestrator/orchestrator-options.ts");
         const { startOrchestrator } = await import("../../orchestrator/orchestrator-server.ts");
         const { createHttpApi } = await import("../../orchestrator/http/index.ts");

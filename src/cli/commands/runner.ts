@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { ExitCode } from "../exit-codes.ts";
 import { waitForStopSignal } from "../stop-signal.ts";
-import type { CliIo } from "../io.ts";
+import { runAsDaemon, type CliIo } from "../io.ts";
 import { parseMs } from "./plan.ts";
 
 /** `hive runner --config f`: the runner daemon of one node (also installed as `trading-runner`). */
@@ -34,6 +34,7 @@ export function registerRunner(program: Command, io: CliIo): void {
         curveKeyFile?: string;
         selfFenceKillAfterMs?: string;
       }) => {
+        runAsDaemon();
         // Loaded here so that `hive validate` and friends do not load ZeroMQ and cgroup code.
         const { readRunnerConfig } = await import("../../runner/runner-options.ts");
         const { createRunner } = await import("../../runner/create-runner.ts");
