@@ -142,15 +142,23 @@ describe("a relocated live strategy after an orchestrator restart", () => {
 describe("spawns whose answer goes missing", () => {
   test("an unanswered spawn is asked again with the same request id, not counted as a crash", async () => {
     const requests: string[] = [];
+    const store = new MemoryStore();
+    // Store writes of the waiting reason: one per wait, not one per ask.
+    let reasonWrites = 0;
+    const put = store.putDeployment.bind(store);
+    store.putDeployment = (rec) => {
+      if (rec.pendingReason?.startsWith("spawn not answered") === true) reasonWrites++;
+      return put(rec);
+    };
     const o = new Orchestrator({
-      store: new MemoryStore(),
+      store,
       log: silentLogger(),
       lease: LEASE,
       provider: () =>
         provider((_node, request): Promise<SpawnOutcome> => {
           requests.push(request.requestId ?? "");
-          // The first two answers never come (a dataset still loading); the runner answers the third.
-          if (requests.length <= 2) {
+          // The first three answers never come (a dataset still loading); the runner answers the fourth.
+          if (requests.length <= 3) {
             return Promise.reject(new HiveError(ErrorCode.Unavailable, "spawn: no answer in 30000 ms"));
           }
           return Promise.resolve({ ok: true, pid: 42, addresses: {} });
@@ -170,9 +178,10 @@ describe("spawns whose answer goes missing", () => {
       8_000,
     );
     await o.close();
-    assert.equal(requests.length, 3);
+    assert.equal(requests.length, 4);
     assert.equal(requests[1], requests[0], "the retry carries the first request's id");
-    assert.equal(requests[2], requests[0]);
+    assert.equal(requests[3], requests[0]);
+    assert.equal(reasonWrites, 1, "the waiting reason was written once for three unanswered asks");
     assert.deepEqual(
       [...reasons].map((r) => r.replace(/since \S+ /, "since <t> ")),
       ["spawn not answered since <t> (spawn: no answer in 30000 ms); asking again every 1 s"],

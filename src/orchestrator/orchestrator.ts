@@ -604,10 +604,9 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
           d.unansweredSince ??= new Date().toISOString();
           d.phase = "pending";
           d.notBefore = this.now() + SPAWN_ASK_AGAIN_MS;
-          // One reason for the whole wait (not a store write per ask), saying how long it has lasted.
-          this.update(d, {
-            pendingReason: `spawn not answered since ${d.unansweredSince} (${error.message}); asking again every ${SPAWN_ASK_AGAIN_MS / 1000} s`,
-          });
+          // One reason for the whole wait, saying since when: written when it changes, not per ask.
+          const reason = `spawn not answered since ${d.unansweredSince} (${error.message}); asking again every ${SPAWN_ASK_AGAIN_MS / 1000} s`;
+          if (d.rec.pendingReason !== reason) this.update(d, { pendingReason: reason });
           this.o.log.warn(
             { deploymentId: d.rec.id, nodeId, requestId, err: error.message },
             "spawn unanswered",
