@@ -7,7 +7,8 @@ import { formatTable } from "./table.ts";
 
 /**
  * Prints where the service's instances are (live), the decision, the summary and a reason for every
- * node; returns the exit status: 1 when what is explained is pending and no node can take it.
+ * node; returns the exit status: 1 when what is explained is pending and no node can take it (or
+ * it waits for its whole layout, which does not fit).
  */
 export function printExplanation(
   io: CliIo,
@@ -30,9 +31,11 @@ export function printExplanation(
     if (waiting) {
       const who = `${service}${waiting.role === "active" ? "" : ` (${instanceName(waiting)})`}`;
       io.out(
-        e.decision.ok
-          ? `${who} waits; the next pass places it on ${e.decision.nodeId}`
-          : `${who} waits: no node can take it`,
+        live?.waitsForLayout !== undefined
+          ? `${who} waits for its whole layout to fit (placed all or nothing): ${live.waitsForLayout}`
+          : e.decision.ok
+            ? `${who} waits; the next pass places it on ${e.decision.nodeId}`
+            : `${who} waits: no node can take it`,
       );
     } else if (placedAlready) {
       io.out(
@@ -50,7 +53,8 @@ export function printExplanation(
     io.out(`${e.summary}\n`);
     io.out(formatTable(["node", "verdict", "score", "why"], e.nodes.map(row)));
   }
-  return e.decision.ok || placedAlready ? ExitCode.Ok : ExitCode.Failed;
+  const placeable = e.decision.ok && live?.waitsForLayout === undefined;
+  return placeable || placedAlready ? ExitCode.Ok : ExitCode.Failed;
 }
 
 function instanceName(i: { role: "active" | "standby"; replica: number }): string {

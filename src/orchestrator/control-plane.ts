@@ -91,6 +91,11 @@ export interface ServiceExplanation extends Explanation {
   }[];
   /** The id of the pending instance explained, if one is. */
   readonly explained?: string;
+  /**
+   * Set when that instance waits for its whole layout generation, placed all or nothing, and the
+   * whole does not fit: why (the nodes below may take the instance alone, but it is not placed alone).
+   */
+  readonly waitsForLayout?: string;
 }
 
 /** A layout's state, for `hive status` and `hive apply`'s progress. */

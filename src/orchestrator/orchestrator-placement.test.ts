@@ -276,4 +276,30 @@ describe("the orchestrator's placements over time", () => {
     assert.equal(huge.deployments[0]?.nodeId, null);
     assert.match(huge.deployments[0]?.pendingReason ?? "", /not enough cores/);
   });
+
+  test("explain says an instance waits for its whole layout when the layout is placed all or nothing", async () => {
+    const { orch } = await cluster([
+      {
+        nodeId: "data-1",
+        pool: "backtest",
+        tags: [],
+        capacity: { cores: 8, memoryBytes: 32 * GiB, exclusiveCores: 0 },
+      },
+    ]);
+    const layout = [
+      "name: pair",
+      "services:",
+      "  - { name: small, kind: backtest, pool: backtest, command: x, resources: { cores: 1, memory: 256MiB } }",
+      "  - { name: huge, kind: backtest, pool: backtest, command: x, resources: { cores: 64, memory: 256MiB } }",
+    ].join("\n");
+    await orch.core.applyLayout(layout, "pair.yaml");
+    const e = await orch.core.explain("pair", "small");
+    // data-1 could take the small one alone, but the generation is placed together or not at all.
+    assert.equal(e.decision.ok, true);
+    assert.match(e.waitsForLayout ?? "", /huge|cores/);
+    assert.equal(
+      (await orch.core.getLayout("pair")).deployments.every((d) => d.nodeId === null),
+      true,
+    );
+  });
 });

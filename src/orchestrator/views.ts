@@ -16,7 +16,14 @@ import type {
 } from "./control-plane.ts";
 import { deploymentView, isSettled, type Deployment } from "./deployment.ts";
 import { findLayout, findService, type LayoutEntry } from "./layout-entry.ts";
-import { clusterState, pendingRequest, serviceRequest, siblingNodes } from "./placement.ts";
+import {
+  clusterState,
+  pendingGroups,
+  pendingRequest,
+  placeTogether,
+  serviceRequest,
+  siblingNodes,
+} from "./placement.ts";
 import { toNodeSpec, type NodeEntry, type Registry } from "./registry.ts";
 import { isRouted } from "./route-sync.ts";
 import type { LayoutState } from "./store/store-records.ts";
@@ -109,7 +116,16 @@ export function explainPlacement(s: ViewSource, layout: string, service: string)
   const waiting = own.find((d) => d.rec.nodeId === null && !isSettled(d));
   if (waiting) {
     const request = pendingRequest(waiting, entry.layout, siblingNodes(s.deployments.values()));
-    return { ...explain(s.clusterState(), request, { seed: s.seed }), instances, explained: waiting.rec.id };
+    const cluster = s.clusterState();
+    const explained = {
+      ...explain(cluster, request, { seed: s.seed }),
+      instances,
+      explained: waiting.rec.id,
+    };
+    // An instance of a generation placed all or nothing is placed with it or not at all.
+    const group = pendingGroups(s.deployments.values()).together.find((g) => g.includes(waiting));
+    const whole = group === undefined ? undefined : placeTogether(entry.layout, group, cluster, s.seed);
+    return whole === undefined || whole.ok ? explained : { ...explained, waitsForLayout: whole.message };
   }
   const others = [...s.deployments.values()].filter((d) => !own.includes(d));
   const cluster = clusterState(s.registry, others);
