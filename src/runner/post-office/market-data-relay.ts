@@ -100,6 +100,11 @@ export class MarketDataRelay {
     // The counters may be a reopened relay's: nothing is connected yet.
     options.counters[RelayCounter.ConnectedRemotes] = 0;
     server.on("connection", (socket) => this.#accept(socket));
+    // After listening, an error is a failed accept (out of file descriptors, say): the strategy's
+    // SUB retries by itself; the relay goes on serving the connections it has.
+    server.on("error", (err) =>
+      options.log.error({ route: options.label, err: err.message }, "market-data relay: accept failed"),
+    );
   }
 
   /**
