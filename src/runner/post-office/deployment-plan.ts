@@ -66,6 +66,21 @@ export interface PlannedSocket {
 const TCP_REMOTE = /^tcp:\/\/([A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
 const IPC_REMOTE = /^ipc:\/\/(\S+)$/;
 
+/** Where a remote is, as net.connect takes it. */
+export type RemoteAddress = { readonly host: string; readonly port: number } | { readonly path: string };
+
+/** `tcp://host:port` (an IPv6 host in brackets, a port 1-65535) or `ipc://path`; undefined for anything else. */
+export function parseRemote(remote: string): RemoteAddress | undefined {
+  const tcp = TCP_REMOTE.exec(remote);
+  if (tcp !== null) {
+    const port = Number(tcp[2]);
+    if (port < 1 || port > 65_535) return undefined;
+    return { host: (tcp[1] as string).replace(/^\[(.*)\]$/, "$1"), port };
+  }
+  const path = IPC_REMOTE.exec(remote)?.[1];
+  return path === undefined ? undefined : { path };
+}
+
 /**
  * The consumed sockets of a deployment with their local endpoints (offered ones are the
  * process's own business). Throws HiveError InvalidArgument for a repeated name, a pattern the
@@ -139,16 +154,14 @@ export function checkRoute<S extends PlannedSocket>(
     );
   }
   for (const remote of route.remotes) {
-    const tcp = TCP_REMOTE.exec(remote);
-    const port = Number(tcp?.[2]);
-    const ipc = IPC_REMOTE.exec(remote)?.[1];
-    if (tcp ? port < 1 || port > 65_535 : ipc === undefined) {
+    const address = parseRemote(remote);
+    if (address === undefined) {
       throw new HiveError(
         ErrorCode.InvalidArgument,
         `${where}: remote ${JSON.stringify(remote)}, expected tcp://ip:port (port 1-65535) or ipc://path`,
       );
     }
-    if (ipc !== undefined) checkIpcPathLength(ipc, `${where}: remote ${remote}`);
+    if ("path" in address) checkIpcPathLength(address.path, `${where}: remote ${remote}`);
   }
   const remotes = [...new Set(route.remotes)];
   if (socket.kind === "orders" && remotes.length > 1) {

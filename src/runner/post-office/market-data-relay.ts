@@ -18,8 +18,10 @@
  * message, and then for one more read (what it had sent before that moment, still in its socket
  * buffer), or for {@link RETIRE_AFTER_MS} at most; then it stops and a message of it half read is
  * dropped. Make before break: a strategy moved from A to B sees A's messages until B's flow, the
- * two interleaved for a read or two; two replicas of one feed lose nothing at the move. A remote that stays is never touched. Nothing is delivered
- * twice: each message comes from one remote.
+ * two interleaved for a read or two. Each message a remote sends is delivered once; but when A
+ * and B are replicas of one feed, the ticks of that overlap come from both, so a strategy sees
+ * some twice (never one missing): their per-feeder sequence numbers tell. A remote that stays in
+ * the route is never touched.
  *
  * Subscriptions: each strategy connection's topics (relay-session.ts) are merged into one set,
  * which every link subscribes to; a topic is cancelled upstream when no connection holds it.
@@ -66,16 +68,12 @@ export interface MarketDataRelayOptions {
   readonly log: PostOfficeLog;
   /** Where the relay keeps its counts, {@link RELAY_COUNTERS} long, indexed by {@link RelayCounter}. */
   readonly counters: Float64Array;
-  /** The largest frame body accepted; default 256 MiB. */
-  readonly maxFrameBytes?: number;
-  /** The largest message accepted; default 256 MiB. */
-  readonly maxMessageBytes?: number;
-  /** Time for a peer to finish its handshake; default 10 s. */
-  readonly handshakeTimeoutMs?: number;
 }
 
-const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
-const DEFAULT_HANDSHAKE_MS = 10_000;
+/** The largest frame, and message, a feeder may send (libzmq has no limit by default). */
+const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/** Time for a peer to finish its greeting and READY. */
+const HANDSHAKE_MS = 10_000;
 
 /** See the file comment. */
 export class MarketDataRelay {
@@ -122,11 +120,6 @@ export class MarketDataRelay {
       });
     });
     return new MarketDataRelay(options, server);
-  }
-
-  /** The remotes routed to now, in route order. */
-  get remotes(): readonly string[] {
-    return [...this.#links.keys()];
   }
 
   /** Strategy connections whose handshake is done. */
@@ -189,12 +182,14 @@ export class MarketDataRelay {
       remote,
       label: this.#o.label,
       log: this.#o.log,
-      maxFrameBytes: this.#o.maxFrameBytes ?? DEFAULT_MAX_BYTES,
-      maxMessageBytes: this.#o.maxMessageBytes ?? DEFAULT_MAX_BYTES,
-      handshakeTimeoutMs: this.#o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_MS,
+      maxFrameBytes: MAX_MESSAGE_BYTES,
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+      handshakeTimeoutMs: HANDSHAKE_MS,
       topics: () => [...this.#topics.values()].map((t) => t.topic),
       deliver: (views, messages, bytes) => this.#deliver(remote, views, messages, bytes),
       onOpenChange: () => this.#countConnected(),
+      // A link of the route flows: the retiring ones may drain.
+      onFlowing: () => this.#settleRetiring(),
     });
   }
 
@@ -241,8 +236,8 @@ export class MarketDataRelay {
     }
     const session = new RelaySession(socket, {
       highWaterMark: this.#o.highWaterMark,
-      maxFrameBytes: this.#o.maxFrameBytes ?? DEFAULT_MAX_BYTES,
-      handshakeTimeoutMs: this.#o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_MS,
+      maxFrameBytes: MAX_MESSAGE_BYTES,
+      handshakeTimeoutMs: HANDSHAKE_MS,
       onSubscription: (subscribe, topic) => this.#subscription(subscribe, topic),
       onClose: (s, reason) => {
         this.#sessions.delete(s);
@@ -277,14 +272,11 @@ export class MarketDataRelay {
   #deliver(remote: string, views: Buffer[], messages: number, bytes: number): void {
     if (this.#retiring.size > 0) {
       const retiring = this.#retiring.get(remote);
-      // A draining link's last read goes out, then the link stops.
+      // A draining link's last read goes out, then the link stops (unless the route took it back).
       if (retiring?.draining === true)
         queueMicrotask(() => {
-          // Unless the route took it back meanwhile.
           if (this.#retiring.get(remote) === retiring) this.#retire(remote);
         });
-      // A link of the route has just flowed (maybe for the first time): the old ones may drain.
-      else if (retiring === undefined) this.#settleRetiring();
     }
     const counters = this.#o.counters;
     let written = false;

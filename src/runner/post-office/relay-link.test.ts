@@ -263,9 +263,9 @@ describe("RelayLink: messages whole, however the stream is cut", () => {
     });
     try {
       await sleep(1500);
-      // 10, 20, 40, ... 640, 1000 ms: about 8 dials in 1.5 s; a wait that started over at every
-      // open would dial a hundred times.
-      assert.ok(pub.connections >= 3 && pub.connections <= 12, `${pub.connections} connections in 1.5 s`);
+      // Waits drawn below 10, 20, 40, ... 640, 1000 ms: about 10 dials in 1.5 s; waits that started
+      // over at every open would dial about a hundred times.
+      assert.ok(pub.connections >= 3 && pub.connections <= 20, `${pub.connections} connections in 1.5 s`);
     } finally {
       link.stop();
     }

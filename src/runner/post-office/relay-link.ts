@@ -4,9 +4,12 @@
  *
  *   connecting ──tcp up──▶ (ZMTP handshake) ──READY──▶ open ──▶ subscriptions sent, messages read
  *       ▲                                                 │
- *       └─── waiting (10 ms, doubling to 1 s) ◀── closed ─┘        stop() ──▶ stopped, from anywhere
+ *       └─ waiting (below 10 ms, doubling to 1 s) ◀ closed┘        stop() ──▶ stopped, from anywhere
  *
- * The wait starts again from 10 ms once a connection has delivered a message.
+ * Each wait is drawn at random below its cap (core/backoff.ts), so the runners of a desk do not
+ * redial a restarted feeder at once. The caps start again from 10 ms once a connection delivered
+ * a message or stayed open a second: a publisher that breaks every connection it accepts is not
+ * dialled every 10 ms, and a quiet healthy one is redialled soon after a drop.
  *
  * Messages are handed over as byte ranges of whole frames, never a message cut in two: the
  * relay writes them to a strategy's socket as they are (ZMTP framing is the same on both
@@ -15,17 +18,21 @@
  * is joined into one buffer of its own. Commands never reach the strategy.
  */
 import { connect, type Socket } from "node:net";
+import { backoffDelay } from "../../core/backoff.ts";
+import { parseRemote, type RemoteAddress } from "./deployment-plan.ts";
 import type { PostOfficeLog } from "./post-office-log.ts";
+import { REMOTE_RECONNECT } from "./remote-reconnect.ts";
 import { FLAG_COMMAND, FLAG_MORE, subscription } from "./zmtp.ts";
 import { ZmtpConnection } from "./zmtp-connection.ts";
 
 /** The states of a link; see the file comment. */
 export type LinkState = "connecting" | "open" | "waiting" | "stopped";
 
-/** Reconnect delays: soon at first (a moved feeder is usually up already), then once a second. */
-export const RECONNECT_FIRST_MS = 10;
-/** The longest wait between two connection attempts. */
-export const RECONNECT_MAX_MS = 1000;
+/** The waits between connection attempts (remote-reconnect.ts), each drawn at random below its cap. */
+const RECONNECT = {
+  initialMs: REMOTE_RECONNECT.reconnectInterval,
+  maxMs: REMOTE_RECONNECT.reconnectMaxInterval,
+};
 
 /** What a link needs from its relay. */
 export interface RelayLinkOptions {
@@ -39,10 +46,12 @@ export interface RelayLinkOptions {
   readonly handshakeTimeoutMs: number;
   /** The topics to subscribe to once open (the relay's subscriptions at that moment). */
   topics(): Iterable<Buffer>;
-  /** Whole messages: `views` in order, `messages` of them, `bytes` of frame bodies in all (`flowing` is true by then). */
+  /** Whole messages: `views` in order, `messages` of them, `bytes` of frame bodies in all. */
   deliver(views: Buffer[], messages: number, bytes: number): void;
   /** The link is open (handshake done, subscriptions sent) or no longer is. */
   onOpenChange(open: boolean): void;
+  /** The connection open now has delivered its first message (just before that delivery). */
+  onFlowing?(): void;
 }
 
 /** See the file comment. */
@@ -50,7 +59,9 @@ export class RelayLink {
   #state: LinkState = "waiting";
   #connection: ZmtpConnection | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #delayMs = RECONNECT_FIRST_MS;
+  /** Connection attempts since the last useful connection (the backoff's exponent). */
+  #attempts = 0;
+  #openedAt = 0;
   #flowing = false;
   readonly #address: RemoteAddress;
   // The message being read: where it starts in the current buffer while its frames are
@@ -69,7 +80,10 @@ export class RelayLink {
 
   /** Throws a plain Error for a remote that is neither `tcp://host:port` nor `ipc://path` (the post office checks routes first). */
   constructor(readonly options: RelayLinkOptions) {
-    this.#address = parseRemote(options.remote);
+    const address = parseRemote(options.remote);
+    if (address === undefined)
+      throw new Error(`${JSON.stringify(options.remote)} is neither tcp://host:port nor ipc://path`);
+    this.#address = address;
     this.#connect();
   }
 
@@ -117,16 +131,16 @@ export class RelayLink {
       {
         onOpen: () => this.#onOpen(),
         onFrame: (flags, buf, start, bodyStart, end) => this.#onFrame(flags, buf, start, bodyStart, end),
+        // Frames are read a buffer at a time: what a read completed is handed over after it.
+        onReadEnd: () => this.#endBuffer(),
         onClose: (reason) => this.#onClose(reason),
       },
     );
-    // Frames are read a buffer at a time: hand over what the buffer completed once it is read.
-    socket.prependListener("data", (chunk: Buffer) => this.#startBuffer(chunk));
-    socket.on("data", () => this.#endBuffer());
   }
 
   #onOpen(): void {
     this.#state = "open";
+    this.#openedAt = performance.now();
     for (const topic of this.options.topics()) this.#connection?.send(subscription(true, topic));
     this.options.onOpenChange(true);
   }
@@ -134,6 +148,9 @@ export class RelayLink {
   #onClose(reason: string | undefined): void {
     if (this.#state === "stopped") return;
     const wasOpen = this.#state === "open";
+    // A connection that proved useful starts the waits over.
+    if (this.#flowing || (wasOpen && performance.now() - this.#openedAt >= RECONNECT.maxMs))
+      this.#attempts = 0;
     this.#connection = undefined;
     this.#state = "waiting";
     this.#flowing = false;
@@ -143,22 +160,16 @@ export class RelayLink {
         { route: this.options.label, remote: this.options.remote, reason },
         "market-data link closed; reconnecting",
       );
-    this.#timer = setTimeout(() => this.#connect(), this.#delayMs);
-    this.#delayMs = Math.min(this.#delayMs * 2, RECONNECT_MAX_MS);
+    this.#timer = setTimeout(() => this.#connect(), backoffDelay(this.#attempts++, RECONNECT, Math.random()));
   }
 
   // ---- messages -----------------------------------------------------------------------------
 
-  #startBuffer(chunk: Buffer): void {
-    // The parser hands over frames of either this chunk or a buffer that joins it to what was
-    // held back; #onFrame notices which by identity.
-    this.#buf = chunk;
-  }
-
   #onFrame(flags: number, buf: Buffer, start: number, bodyStart: number, end: number): void {
     if (buf !== this.#buf) {
-      // A new buffer (the parser joined held-back bytes to this read): what is pending in the old
-      // one goes out first, a message in progress there is copied out.
+      // A read's first frame, or a new buffer within a read (the parser joined held-back bytes
+      // to it): what is pending in the old one goes out first, a message in progress there is
+      // copied out.
       this.#flushRun();
       this.#spillMessage();
       this.#buf = buf;
@@ -206,16 +217,15 @@ export class RelayLink {
     this.#buf = undefined;
     if (this.#out.length === 0) return;
     const out = this.#out;
-    const [messages, bytes] = [this.#outMessages, this.#outBytes];
+    const messages = this.#outMessages;
+    const bytes = this.#outBytes;
     this.#out = [];
     this.#outMessages = 0;
     this.#outBytes = 0;
     if (this.#state !== "open") return;
     if (!this.#flowing) {
-      // The backoff starts over only once a connection proved useful: a publisher that accepts
-      // and then breaks every connection (a message over the limit) is not dialled every 10 ms.
       this.#flowing = true;
-      this.#delayMs = RECONNECT_FIRST_MS;
+      this.options.onFlowing?.();
     }
     this.options.deliver(out, messages, bytes);
   }
@@ -253,17 +263,4 @@ export class RelayLink {
     this.#outMessages = 0;
     this.#outBytes = 0;
   }
-}
-
-/** Where a remote is, as net.connect takes it. */
-export type RemoteAddress = { readonly host: string; readonly port: number } | { readonly path: string };
-
-/** `tcp://host:port` (an IPv6 host in brackets) or `ipc://path`; throws a plain Error otherwise. */
-export function parseRemote(address: string): RemoteAddress {
-  if (address.startsWith("ipc://") && address.length > "ipc://".length) return { path: address.slice(6) };
-  const match = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:[\]/]+):(\d{1,5})$/.exec(address);
-  const port = Number(match?.[2]);
-  if (match === null || !(port >= 1 && port <= 65535))
-    throw new Error(`${JSON.stringify(address)} is neither tcp://host:port nor ipc://path`);
-  return { host: (match[1] as string).replace(/^\[(.*)\]$/, "$1"), port };
 }

@@ -22,8 +22,4 @@ export function commonSocketOptions(highWaterMark: number): CommonSocketOptions 
   };
 }
 
-/**
- * Reconnect options for sockets that connect out to remote peers: retry soon (a moved feeder or
- * gateway is usually up already), then back off to once a second for one that is down.
- */
-export const REMOTE_RECONNECT = { reconnectInterval: 10, reconnectMaxInterval: 1000 } as const;
+export { REMOTE_RECONNECT } from "./remote-reconnect.ts";

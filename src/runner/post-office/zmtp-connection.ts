@@ -36,6 +36,8 @@ export interface ZmtpHandlers {
   onOpen(): void;
   /** A data frame, or a command other than PING, PONG and ERROR, while open. */
   readonly onFrame: FrameHandler;
+  /** Every frame of one read has been handed to onFrame. */
+  onReadEnd?(): void;
   /** The connection ended; `reason` says why when it was not a plain close. Called once. */
   onClose(reason: string | undefined): void;
 }
@@ -83,11 +85,6 @@ export class ZmtpConnection {
     return this.#state;
   }
 
-  /** Bytes written but not yet taken by the kernel. */
-  get queuedBytes(): number {
-    return this.socket.writableLength;
-  }
-
   /** Sends bytes that are whole frames; ignored unless open. */
   send(bytes: Buffer, done?: () => void): void {
     if (this.#state === "open") this.socket.write(bytes, done);
@@ -119,6 +116,7 @@ export class ZmtpConnection {
     if (this.#state === "closed") return;
     const problem = this.#parser.push(chunk, this.#onFrame);
     if (problem !== undefined) this.close(problem);
+    else this.handlers.onReadEnd?.();
   }
 
   /** A PING's TTL, in tenths of a second (0: none): close after that long without a read. */
