@@ -174,7 +174,7 @@ describe("the CLI's terminal", () => {
     assert.equal(code, 0);
   });
 
-  test("a daemon whose stdout reader goes away goes on (a runner must not exit and self-fence over it)", async () => {
+  test("a daemon whose stdout or stderr reader goes away goes on (a runner must not exit and self-fence over it)", async () => {
     const writer = spawn(
       process.execPath,
       [
@@ -183,16 +183,23 @@ describe("the CLI's terminal", () => {
         "-e",
         'const { processIo, runAsDaemon } = await import("./src/cli/io.ts"); const io = processIo(); runAsDaemon();' +
           'for (let i = 0; i < 200; i++) { io.out("x".repeat(10_000)); await new Promise((r) => setTimeout(r, 5)); }' +
-          'process.stderr.write("still running"); process.exitCode = 3;',
+          'process.stderr.write("still running\\n");' +
+          // Then stderr's reader goes too: error lines meet a closed pipe, and the daemon goes on.
+          "await new Promise((r) => setTimeout(r, 300));" +
+          'for (let i = 0; i < 200; i++) { io.err("y".repeat(10_000)); await new Promise((r) => setTimeout(r, 5)); }' +
+          "process.exitCode = 3;",
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let stderr = "";
-    writer.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    writer.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+      if (stderr.includes("still running\n")) writer.stderr.destroy();
+    });
     await once(writer.stdout, "data");
     writer.stdout.destroy();
     const [code] = (await once(writer, "exit")) as [number | null];
-    assert.equal(stderr, "still running");
-    assert.equal(code, 3);
+    assert.match(stderr, /^still running\n/);
+    assert.equal(code, 3, "the daemon ended on its own, not on EPIPE");
   });
 });

@@ -12,7 +12,7 @@ let daemon = false;
 
 /**
  * Called by the long-running commands (runner, orchestrator, gateway, dev): from then on a reader
- * of stdout that goes away ends nothing (what they would print is lost; their logs go to stderr).
+ * of stdout or stderr that goes away ends nothing (what they would print there is lost).
  * A runner that exited on a closed pipe would self-fence and kill its live strategies.
  */
 export function runAsDaemon(): void {
@@ -27,10 +27,12 @@ export function runAsDaemon(): void {
 export function processIo(): CliIo & { code: number } {
   if (!quietOnEpipe) {
     quietOnEpipe = true;
-    process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code !== "EPIPE") throw error;
-      if (!daemon) process.exit(0);
-    });
+    // stderr too: a daemon whose error line meets a closed pipe must still close cleanly.
+    for (const stream of [process.stdout, process.stderr])
+      stream.on("error", (error: NodeJS.ErrnoException) => {
+        if (error.code !== "EPIPE") throw error;
+        if (!daemon) process.exit(0);
+      });
   }
   const io = {
     code: 0,

@@ -32,7 +32,7 @@ export async function createRunner(
         { publicKey: curve.keys.publicKey, source: curve.source, file: options.curveKeyFile },
         "CURVE key pair",
       );
-      return new PostOffice({ runDir: options.runDir, curveKeyPair: curve.keys });
+      return new PostOffice({ runDir: options.runDir, curveKeyPair: curve.keys, log });
     })();
   const deps: RunnerDeps = {
     log,

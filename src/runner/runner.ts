@@ -1,10 +1,10 @@
-import { realpathSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { collectDefaultMetrics } from "prom-client";
 import { HiveError } from "../core/hive-error.ts";
+import { sameDirectory } from "./same-directory.ts";
 import type { SocketPattern } from "../domain/index.ts";
 import {
   DatasetState,
@@ -114,12 +114,18 @@ export class Runner {
   /** Re-adopts what a previous run left, then connects to the orchestrator. */
   async start(): Promise<void> {
     const o = this.options;
+    const log = this.deps.log;
     await Promise.all([
       ...[o.stateDir, o.runDir, this.logDir].map((d) => mkdir(d, { recursive: true })),
       // Its relay thread takes a few hundred ms to start: no spawn should be the one that waits.
-      this.deps.postOffice.ready?.(),
+      // One that cannot start fails the market-data sockets only (and is tried again), not the
+      // runner: a backtest node, or a live strategy's orders, need none.
+      this.deps.postOffice
+        .ready?.()
+        .catch((err: unknown) =>
+          log.error({ err: HiveError.from(err).message }, "post office: market data unavailable"),
+        ),
     ]);
-    const log = this.deps.log;
     log.info({ cgroups: this.deps.cgroups.describe(), kind: this.deps.cgroups.kind }, "resource limits");
     if (this.deps.cgroups.kind === "none")
       log.warn("no writable cgroups: processes run WITHOUT memory or CPU limits");
@@ -804,15 +810,5 @@ export class Runner {
       this.logFollowers.delete(r.requestId);
       chunk({ eof: true });
     }
-  }
-}
-
-/** Whether two paths name one directory: the same once resolved, or the same real directory (a symlink). */
-function sameDirectory(a: string, b: string): boolean {
-  if (resolve(a) === resolve(b)) return true;
-  try {
-    return realpathSync(a) === realpathSync(b);
-  } catch {
-    return false; // one of them does not exist: the sockets are not where the process looks
   }
 }

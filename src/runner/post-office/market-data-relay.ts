@@ -132,7 +132,7 @@ export class MarketDataRelay {
   /**
    * Routes to exactly `remotes` (deduplicated, in order): new remotes get a link, removed ones
    * retire (see the file comment), the others are left alone. Throws a plain Error, changing
-   * nothing, for an address that is not `tcp://host:port`.
+   * nothing, for an address that is neither `tcp://host:port` nor `ipc://path`.
    */
   setRemotes(remotes: readonly string[]): void {
     if (this.#closed) return;

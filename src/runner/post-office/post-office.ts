@@ -121,8 +121,10 @@ export class PostOffice {
   }
 
   /**
-   * Applies one runner's route update: removals (routed to nobody) then upserts (routed to
-   * exactly their remotes); idempotent. The whole update is checked before anything changes.
+   * Applies one runner's route update: removals (routed to nobody) and upserts (routed to
+   * exactly their remotes), order paths first; idempotent. The whole update is checked before
+   * anything changes; a step that fails then (market data while its relay thread is down) does
+   * not stop the others, and the first failure is thrown once all were tried.
    * Throws HiveError: NotFound for an upsert of an unknown deployment or socket; InvalidArgument
    * for a route that disagrees with the deployment (pattern, local endpoint), a bad address, or
    * more than one remote on an order path.
@@ -138,9 +140,27 @@ export class PostOffice {
         const socket = this.#deployments.get(removal.deploymentId)?.sockets.get(removal.socket);
         return socket === undefined ? [] : [socket];
       });
-      for (const socket of removals) await routeTo(socket, [], undefined);
-      for (const { socket, remotes, curveServerKey } of upserts)
-        await routeTo(socket, remotes, curveServerKey);
+      const steps = [
+        ...removals.map((socket) => ({
+          socket,
+          remotes: [] as readonly string[],
+          curveServerKey: undefined,
+        })),
+        ...upserts,
+      ];
+      // Order paths first, and each step whatever the others do: a gateway move must not wait
+      // for, or fail with, market data (whose relay thread may be down). The first failure is
+      // reported once every step was tried.
+      const byKind = (kind: Bridge["kind"]) => steps.filter((step) => step.socket.bridge.kind === kind);
+      let failure: HiveError | undefined;
+      for (const { socket, remotes, curveServerKey } of [...byKind("orders"), ...byKind("market-data")]) {
+        try {
+          await routeTo(socket, remotes, curveServerKey);
+        } catch (err) {
+          failure ??= HiveError.from(err);
+        }
+      }
+      if (failure !== undefined) throw failure;
     });
   }
 

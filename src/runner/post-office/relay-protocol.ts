@@ -1,4 +1,4 @@
-/** The messages between the post office (relay-host.ts) and its relay thread (relay-worker.ts). */
+/** The messages between the post office (relay-thread.ts) and its relay thread (relay-worker.ts). */
 
 /** What the main thread asks; every request is answered once, `done` or `failed`, by its id. */
 export type RelayRequest =

@@ -11,7 +11,10 @@
  * Failure: if the thread dies (an uncaught error in it), it is started again and every relay is
  * opened again with its route; strategies see their connection drop and reconnect by themselves
  * (a ZeroMQ SUB does), and requests waiting at the time are answered once that is done. A thread
- * that dies before it ever became ready is not restarted: every request fails with the reason.
+ * that cannot start, or that died {@link MAX_RESTARTS} times within a minute, rests: requests
+ * fail at once with the reason, the relays' connected counts read 0, and it is started again
+ * after 1 s, then 2, 4... up to a minute between tries, its relays reopened when it is up. A
+ * relay whose reopening failed is opened again at its next route update.
  */
 import { Worker } from "node:worker_threads";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
@@ -59,8 +62,12 @@ interface Start {
 
 /** Restarts within this window count towards {@link MAX_RESTARTS}. */
 const RESTART_WINDOW_MS = 60_000;
-/** A thread that died this many times within the window is not started again. */
+/** A thread that died this many times within the window rests before it is started again. */
 export const MAX_RESTARTS = 5;
+/** The first rest, doubling at each rest in a row up to {@link REST_MAX_MS}. */
+export const REST_FIRST_MS = 1000;
+/** The longest rest. */
+const REST_MAX_MS = 60_000;
 
 let shared: RelayThread | undefined;
 
@@ -68,8 +75,10 @@ let shared: RelayThread | undefined;
 export class RelayThread {
   #users = 0;
   #current: Start | undefined;
-  /** Why the thread is not running, once it has given up. */
-  #gaveUp: HiveError | undefined;
+  /** Why the thread is not running while it rests, and the timer that ends the rest. */
+  #resting: { readonly why: HiveError; readonly timer: NodeJS.Timeout } | undefined;
+  /** Rests in a row (a thread that stayed up a window long starts over at REST_FIRST_MS). */
+  #rests = 0;
   readonly #restarts: number[] = [];
   #nextId = 1;
   #nextRelay = 1;
@@ -104,7 +113,7 @@ export class RelayThread {
     try {
       await this.request(relay.openRequest());
     } catch (err) {
-      this.#relays.delete(relay.id);
+      this.forget(relay);
       throw err;
     }
     return relay;
@@ -159,13 +168,14 @@ export class RelayThread {
 
   #notRunning(): HiveError {
     return (
-      this.#gaveUp ?? new HiveError(ErrorCode.Unavailable, "the market-data relay thread is not running")
+      this.#resting?.why ??
+      new HiveError(ErrorCode.Unavailable, "the market-data relay thread is not running")
     );
   }
 
   /** Starts a worker unless one runs or the thread gave up; returns the current start. */
   #start(): Start | undefined {
-    if (this.#current !== undefined || this.#gaveUp !== undefined) return this.#current;
+    if (this.#current !== undefined || this.#resting !== undefined) return this.#current;
     const worker = new Worker(new URL("./relay-worker-entry.mjs", import.meta.url));
     let settle: { resolve(next?: Promise<void>): void; reject(err: HiveError): void } | undefined;
     const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
@@ -208,9 +218,8 @@ export class RelayThread {
   }
 
   /**
-   * A start's worker ended without being stopped. A thread that was never ready fails what
-   * waits; one that was is started again (unless it died {@link MAX_RESTARTS} times within a
-   * minute) and every relay reopened.
+   * A start's worker ended without being stopped: it is started again and every relay reopened,
+   * or it rests first (see the file comment).
    */
   #died(start: Start, err: HiveError): void {
     if (this.#current !== start) return; // stopped on purpose, or already handled (error, then exit)
@@ -220,20 +229,12 @@ export class RelayThread {
     const now = performance.now();
     while (this.#restarts.length > 0 && (this.#restarts[0] as number) < now - RESTART_WINDOW_MS)
       this.#restarts.shift();
-    const everReady = start.isReady || this.#restarts.length > 0;
-    if (!everReady || this.#restarts.length >= MAX_RESTARTS) {
-      this.#gaveUp = new HiveError(
-        ErrorCode.Unavailable,
-        everReady
-          ? `the market-data relay thread died ${this.#restarts.length + 1} times within a minute; not restarted: ${err.message}`
-          : `the market-data relay thread could not start: ${err.message}`,
-        { cause: err },
-      );
-      for (const relay of this.#relays.values())
-        relay.log.error({ route: relay.label, err: this.#gaveUp.message }, "market-data relay thread gone");
-      start.reject(this.#gaveUp);
-      for (const w of waiting) w.reject(this.#gaveUp);
-      this.#keepAlive();
+    if (this.#restarts.length === 0) this.#rests = 0;
+    const couldStart = start.isReady || this.#restarts.length > 0;
+    if (!couldStart || this.#restarts.length >= MAX_RESTARTS) {
+      this.#rest(err, couldStart);
+      start.reject(this.#notRunning());
+      for (const w of waiting) w.reject(this.#notRunning());
       return;
     }
     this.#restarts.push(now);
@@ -247,14 +248,41 @@ export class RelayThread {
     void this.#reopen(waiting);
   }
 
+  /** Starts resting: requests fail with why, the relays read as unconnected, a timer ends it. */
+  #rest(err: HiveError, couldStart: boolean): void {
+    const ms = Math.min(REST_MAX_MS, REST_FIRST_MS * 2 ** this.#rests++);
+    const why = new HiveError(
+      ErrorCode.Unavailable,
+      couldStart
+        ? `the market-data relay thread died ${this.#restarts.length + 1} times within a minute (${err.message}); next start in ${ms / 1000} s`
+        : `the market-data relay thread could not start (${err.message}); next try in ${ms / 1000} s`,
+      { cause: err },
+    );
+    const timer = setTimeout(() => {
+      this.#resting = undefined;
+      this.#start();
+      void this.#reopen([]);
+    }, ms);
+    timer.unref();
+    this.#resting = { why, timer };
+    for (const relay of this.#relays.values()) {
+      relay.lost();
+      relay.log.error({ route: relay.label, err: why.message }, "market-data relay thread down");
+    }
+  }
+
   async #reopen(waiting: readonly Waiter[]): Promise<void> {
     const outcome = new Map<number, HiveError | undefined>();
     await Promise.all(
       [...this.#relays.values()].map((relay) =>
         this.request(relay.openRequest()).then(
-          () => outcome.set(relay.id, undefined),
+          () => {
+            relay.reopened();
+            outcome.set(relay.id, undefined);
+          },
           (err: unknown) => {
             outcome.set(relay.id, HiveError.from(err));
+            relay.lost();
             relay.log.error(
               { route: relay.label, err: HiveError.from(err).message },
               "market-data relay not reopened",
@@ -274,6 +302,8 @@ export class RelayThread {
   async #stop(): Promise<void> {
     const start = this.#current;
     this.#current = undefined;
+    clearTimeout(this.#resting?.timer);
+    this.#resting = undefined;
     if (shared === this) shared = undefined;
     const stopped = new HiveError(ErrorCode.Unavailable, "the market-data relay thread was stopped");
     for (const w of this.#waiting.values()) w.reject(stopped);
@@ -299,6 +329,8 @@ export class RelayHandle {
   readonly #view = new Float64Array(this.#counters);
   #remotes: readonly string[] = [];
   #closed = false;
+  /** False once its thread died and it could not be opened again: the next route update opens it. */
+  #opened = true;
 
   /** Made by {@link RelayThread.open}. */
   constructor(
@@ -325,6 +357,17 @@ export class RelayHandle {
     return this.#remotes;
   }
 
+  /** Its thread is gone and it is not open (for {@link RelayThread}): nothing is connected. */
+  lost(): void {
+    this.#opened = false;
+    this.#view[RelayCounter.ConnectedRemotes] = 0;
+  }
+
+  /** Its thread opened it again (for {@link RelayThread}). */
+  reopened(): void {
+    this.#opened = true;
+  }
+
   /** The relay's counts now. */
   figures(): RelayFigures {
     const v = this.#view;
@@ -341,14 +384,18 @@ export class RelayHandle {
     const previous = this.#remotes;
     const wanted = new Set(remotes);
     // The same set in another order changes nothing (the route keeps its order).
-    if (wanted.size === previous.length && previous.every((r) => wanted.has(r))) return;
+    if (this.#opened && wanted.size === previous.length && previous.every((r) => wanted.has(r))) return;
     // The route wanted is recorded first: a restarted relay thread opens the relay with it.
     this.#remotes = [...wanted];
     try {
-      await this.#thread.request({ op: "route", relay: this.id, remotes: this.#remotes });
+      // A relay its thread could not reopen is opened again, with this route.
+      await this.#thread.request(
+        this.#opened ? { op: "route", relay: this.id, remotes: this.#remotes } : this.openRequest(),
+      );
+      this.#opened = true;
     } catch (err) {
       // Refused whole (a bad address): the relay kept its route.
-      this.#remotes = previous;
+      if (this.#opened) this.#remotes = previous;
       throw err;
     }
   }

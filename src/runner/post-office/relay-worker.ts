@@ -1,5 +1,5 @@
 /**
- * The thread the post office's market-data relays run on (relay-host.ts starts it, through
+ * The thread the post office's market-data relays run on (relay-thread.ts starts it, through
  * relay-worker-entry.mjs): requests come in from the runner's main thread, each answered once;
  * logs go back as messages; counters are written to shared memory the main thread reads.
  *
@@ -7,6 +7,7 @@
  * heartbeat, a route update, a garbage collection there) and the main thread never pays for it.
  */
 import { parentPort } from "node:worker_threads";
+import { assertNever } from "../../core/assert-never.ts";
 import { MarketDataRelay } from "./market-data-relay.ts";
 import type { PostOfficeLog } from "./post-office-log.ts";
 import type { RelayReply, RelayRequest } from "./relay-protocol.ts";
@@ -35,8 +36,13 @@ async function handle(request: RelayRequest): Promise<void> {
         label: request.label,
         log: logFor(request.relay),
         counters: new Float64Array(request.counters),
-      }).then((relay) => {
-        relay.setRemotes(request.remotes);
+      }).then(async (relay) => {
+        try {
+          relay.setRemotes(request.remotes);
+        } catch (err) {
+          await relay.close(); // a route refused: not left listening with nobody to close it
+          throw err;
+        }
         return relay;
       });
       relays.set(request.relay, opening);
@@ -61,6 +67,8 @@ async function handle(request: RelayRequest): Promise<void> {
       await (await relay?.catch(() => undefined))?.close();
       return;
     }
+    default:
+      assertNever(request);
   }
 }
 

@@ -1,17 +1,14 @@
 /**
- * The post office's own ZeroMQ context, shared by every post office in the process (inproc
- * endpoints exist only within one context, and the stages reach each other over inproc).
+ * The post office's own ZeroMQ context, shared by every post office in the process: its order
+ * paths' sockets (market data does not go through ZeroMQ sockets here, see market-data-relay.ts).
  *
- * Two I/O threads rather than the default one: every market-data message is read from TCP and
- * written to ipc by an I/O thread, and with one thread those two steps queue behind each other;
- * with two they run side by side. In runs of the forwarder benchmark's harness on two cores,
- * the median through/direct throughput rose from about 82% with one I/O thread to 87-91% with
- * two. These are ZeroMQ's own threads, not libuv pool threads.
+ * One I/O thread, ZeroMQ's default: an order path moves a few messages at a time, and on a
+ * runner whose cores are pinned to live strategies every extra thread competes for the one left.
  */
 import * as zmq from "zeromq";
 
 /** ZeroMQ I/O threads of the post office's context. */
-export const POST_OFFICE_IO_THREADS = 2;
+export const POST_OFFICE_IO_THREADS = 1;
 
 let shared: zmq.Context | undefined;
 
