@@ -12,22 +12,13 @@ import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as zmq from "zeromq";
 import { MarketDataRelay, RELAY_COUNTERS, RelayCounter } from "./market-data-relay.ts";
-import type { PostOfficeLog } from "./post-office-log.ts";
-import { tempRunDir, TestFeeder, TestSubscriber, waitFor } from "./post-office-test-kit.ts";
+import { recordingLog, tempRunDir, TestFeeder, TestSubscriber, waitFor } from "./post-office-test-kit.ts";
 
 const PYTHON = "/usr/bin/python3";
 const pyzmqProbe = spawnSync(PYTHON, ["-c", "import zmq"], { timeout: 10_000 });
 if (pyzmqProbe.status !== 0 && process.env.CI === "true")
   throw new Error(`CI=true: pyzmq is not installed for ${PYTHON} (apt-get install python3-zmq)`);
 const pyzmq = pyzmqProbe.status === 0 ? {} : { skip: `pyzmq is not installed for ${PYTHON}` };
-
-/** A log that keeps what it is told. */
-function recordingLog(): PostOfficeLog & { lines: string[] } {
-  const lines: string[] = [];
-  const keep = (fields: Record<string, unknown>, message: string) =>
-    lines.push(`${message} ${JSON.stringify(fields)}`);
-  return { lines, info: keep, warn: keep, error: keep };
-}
 
 /** The next message within `ms`, or undefined (the socket's receive timeout; no receive left pending). */
 async function receiveWithin(sub: zmq.Subscriber, ms: number): Promise<Buffer[] | undefined> {

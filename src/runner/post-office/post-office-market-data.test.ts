@@ -4,7 +4,14 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PostOffice } from "./post-office.ts";
 import { MAX_RESTARTS, RelayThread, REST_FIRST_MS } from "./relay-thread.ts";
-import { routeFor, tempRunDir, TestFeeder, TestSubscriber, waitFor } from "./post-office-test-kit.ts";
+import {
+  recordingLog,
+  routeFor,
+  tempRunDir,
+  TestFeeder,
+  TestSubscriber,
+  waitFor,
+} from "./post-office-test-kit.ts";
 
 describe("post office: market data through the relay", () => {
   const runDir = tempRunDir();
@@ -241,13 +248,8 @@ describe("post office: market data through the relay", () => {
   });
 
   test("a relay thread that dies is started again: relays reopen with their routes, strategies reconnect", async () => {
-    const errors: string[] = [];
-    const log = {
-      info: () => undefined,
-      warn: () => undefined,
-      error: (fields: Record<string, unknown>, message: string) =>
-        errors.push(`${message} ${JSON.stringify(fields)}`),
-    };
+    const log = recordingLog();
+    const errors = log.lines;
     const po = new PostOffice({ runDir: runDir.path, log });
     const endpoints = await po.addDeployment(
       "dep-crash",
@@ -346,13 +348,8 @@ describe("post office: market data through the relay", () => {
   });
 
   test(`a relay thread that keeps dying rests after ${MAX_RESTARTS} restarts in a minute, then comes back with its relays`, async () => {
-    const errors: string[] = [];
-    const log = {
-      info: () => undefined,
-      warn: () => undefined,
-      error: (fields: Record<string, unknown>, message: string) =>
-        errors.push(`${message} ${JSON.stringify(fields)}`),
-    };
+    const log = recordingLog();
+    const errors = log.lines;
     const po = new PostOffice({ runDir: runDir.path, log });
     const endpoints = await po.addDeployment(
       "dep-dying",

@@ -12,6 +12,7 @@ import type { SocketPattern } from "../../domain/index.ts";
 import { localEndpoint, type Route } from "../../layout/routing.ts";
 import { z85Encode } from "../z85.ts";
 import type { OrderEnvelope } from "./order-envelope.ts";
+import type { PostOfficeLog } from "./post-office-log.ts";
 
 /** A fresh run directory under the system temp dir (short, for the Unix socket path limit). */
 export function tempRunDir(): { path: string; remove(): void } {
@@ -28,6 +29,14 @@ export function routeFor(
   remotes: readonly string[],
 ): Route {
   return { deploymentId, socket, pattern, local: localEndpoint(runDir, deploymentId, socket), remotes };
+}
+
+/** A log that keeps every line it is told, message first, in `lines`. */
+export function recordingLog(): PostOfficeLog & { lines: string[] } {
+  const lines: string[] = [];
+  const keep = (fields: Record<string, unknown>, message: string) =>
+    lines.push(`${message} ${JSON.stringify(fields)}`);
+  return { lines, info: keep, warn: keep, error: keep };
 }
 
 /** Polls `condition` every few milliseconds; throws if it is still false after `timeoutMs`. */

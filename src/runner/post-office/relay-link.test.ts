@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
 import type { PostOfficeLog } from "./post-office-log.ts";
 import { waitFor } from "./post-office-test-kit.ts";
-import { RelayLink } from "./relay-link.ts";
+import { RelayLink, type RelayLinkOptions } from "./relay-link.ts";
 import {
   command,
   FLAG_MORE,
@@ -82,25 +82,40 @@ class RawPublisher {
   }
 }
 
+/** A link to `remote` with limits of 1 MiB, no topics and nothing done with what it hands over, but for `over`. */
+function linkTo(remote: string, over: Partial<RelayLinkOptions>): RelayLink {
+  return new RelayLink({
+    remote,
+    label: "test",
+    log,
+    maxFrameBytes: 1 << 20,
+    maxMessageBytes: 1 << 20,
+    handshakeTimeoutMs: 5000,
+    topics: () => [],
+    deliver: () => undefined,
+    onOpenChange: () => undefined,
+    ...over,
+  });
+}
+
 describe("RelayLink: messages whole, however the stream is cut", () => {
   const publishers: RawPublisher[] = [];
   after(async () => {
     for (const p of publishers) await p.close();
   });
 
-  async function linked() {
-    const pub = new RawPublisher();
+  /** A raw publisher listening, kept for the clean-up. */
+  async function publisher(onConnect?: (socket: Socket) => void) {
+    const pub = new RawPublisher(onConnect);
     publishers.push(pub);
-    const remote = await pub.listen();
+    return { pub, remote: await pub.listen() };
+  }
+
+  async function linked() {
+    const { pub, remote } = await publisher();
     const delivered: { bytes: Buffer; messages: number; bodyBytes: number }[] = [];
     let open = false;
-    const link = new RelayLink({
-      remote,
-      label: "test",
-      log,
-      maxFrameBytes: 1 << 20,
-      maxMessageBytes: 1 << 20,
-      handshakeTimeoutMs: 5000,
+    const link = linkTo(remote, {
       topics: () => [Buffer.from("ES")],
       deliver: (views, messages, bodyBytes) =>
         delivered.push({ bytes: Buffer.concat(views), messages, bodyBytes }),
@@ -190,18 +205,10 @@ describe("RelayLink: messages whole, however the stream is cut", () => {
   });
 
   test("a message over the limit closes the link, which then reconnects", async () => {
-    const pub = new RawPublisher();
-    publishers.push(pub);
-    const remote = await pub.listen();
+    const { pub, remote } = await publisher();
     const opens: boolean[] = [];
-    const link = new RelayLink({
-      remote,
-      label: "test",
-      log,
-      maxFrameBytes: 1 << 20,
+    const link = linkTo(remote, {
       maxMessageBytes: 100,
-      handshakeTimeoutMs: 5000,
-      topics: () => [],
       deliver: () => assert.fail("nothing over the limit is delivered"),
       onOpenChange: (o) => opens.push(o),
     });
@@ -219,21 +226,9 @@ describe("RelayLink: messages whole, however the stream is cut", () => {
 
   test("a PING's TTL is kept: a publisher silent past it is dropped and dialled again", async () => {
     // PING with a TTL of 3 tenths of a second, then silence with the connection up (a frozen feeder).
-    const pub = new RawPublisher((socket) => socket.write(command("PING", Buffer.from([0, 3]))));
-    publishers.push(pub);
-    const remote = await pub.listen();
+    const { pub, remote } = await publisher((socket) => socket.write(command("PING", Buffer.from([0, 3]))));
     const opens: boolean[] = [];
-    const link = new RelayLink({
-      remote,
-      label: "test",
-      log,
-      maxFrameBytes: 1 << 20,
-      maxMessageBytes: 1 << 20,
-      handshakeTimeoutMs: 5000,
-      topics: () => [],
-      deliver: () => undefined,
-      onOpenChange: (o) => opens.push(o),
-    });
+    const link = linkTo(remote, { onOpenChange: (o) => opens.push(o) });
     try {
       await waitFor(() => opens.length >= 3, "dropped after the TTL and open again", 3000);
       assert.deepEqual(opens.slice(0, 3), [true, false, true]);
@@ -245,21 +240,12 @@ describe("RelayLink: messages whole, however the stream is cut", () => {
 
   test("a publisher that breaks every connection is dialled with a growing wait, not every 10 ms", async () => {
     // Every connection gets a message over the link's limit, which closes it at once.
-    const pub = new RawPublisher((socket) =>
+    const { pub, remote } = await publisher((socket) =>
       socket.write(Buffer.concat([frame(Buffer.alloc(60), FLAG_MORE), frame(Buffer.alloc(60), 0)])),
     );
-    publishers.push(pub);
-    const remote = await pub.listen();
-    const link = new RelayLink({
-      remote,
-      label: "test",
-      log,
-      maxFrameBytes: 1 << 20,
+    const link = linkTo(remote, {
       maxMessageBytes: 100,
-      handshakeTimeoutMs: 5000,
-      topics: () => [],
       deliver: () => assert.fail("nothing over the limit is delivered"),
-      onOpenChange: () => undefined,
     });
     try {
       await sleep(1500);
