@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,6 +28,14 @@ after(async () => {
     rmSync(join(runRoot, id), { recursive: true, force: true });
     rmSync(join(runRoot, `${id}.owner`), { force: true });
     rmSync(join("/dev/shm", "hive-dev", id), { recursive: true, force: true });
+  }
+  // The roots too, when empty, as hive dev leaves them (one killed with SIGKILL cannot).
+  for (const root of [runRoot, join("/dev/shm", "hive-dev")]) {
+    try {
+      rmdirSync(root);
+    } catch {
+      // Not empty (another dev cluster), or gone.
+    }
   }
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
