@@ -138,8 +138,8 @@ async function throughput(feeder: Peer, strategy: Peer, args: Args) {
   return { msgsPerSec: expected.received / seconds, lost: args.messages - expected.received };
 }
 
-/** One latency run at the fixed rate. */
-async function latency(feeder: Peer, strategy: Peer, args: Args) {
+/** The strategy's latency samples of one run of the feeder at the fixed rate. */
+async function pacedRun(feeder: Peer, strategy: Peer, args: Args) {
   await strategy.request({ cmd: "latency", on: true }, "ok");
   await feeder.request(
     { cmd: "paced", topic: "L", rate: args.rate, ms: args.latencyMs, size: args.size },
@@ -147,7 +147,12 @@ async function latency(feeder: Peer, strategy: Peer, args: Args) {
     args.latencyMs + 10_000,
   );
   await sleep(50);
-  const { samplesUs } = await strategy.request({ cmd: "latency", on: false }, "latency");
+  return strategy.request({ cmd: "latency", on: false }, "latency");
+}
+
+/** One latency run at the fixed rate. */
+async function latency(feeder: Peer, strategy: Peer, args: Args) {
+  const { samplesUs } = await pacedRun(feeder, strategy, args);
   // The first 10% of each run are its warm-up.
   return samplesUs.slice(Math.floor(samplesUs.length / 10));
 }
@@ -159,14 +164,7 @@ async function latency(feeder: Peer, strategy: Peer, args: Args) {
  * both sockets, through − direct (µs).
  */
 async function pairedLatency(feeder: Peer, strategy: Peer, args: Args) {
-  await strategy.request({ cmd: "latency", on: true }, "ok");
-  await feeder.request(
-    { cmd: "paced", topic: "L", rate: args.rate, ms: args.latencyMs, size: args.size },
-    "paced",
-    args.latencyMs + 10_000,
-  );
-  await sleep(50);
-  const r = await strategy.request({ cmd: "latency", on: false }, "latency");
+  const r = await pacedRun(feeder, strategy, args);
   const directBy = new Map<number, number>();
   r.pairStampsNs.forEach((stamp, i) => directBy.set(stamp, r.pairSamplesUs[i] as number));
   const added: number[] = [];
