@@ -20,6 +20,14 @@ after(async () => {
 });
 
 const GiB = 2 ** 30;
+
+/** A backtest node of 8 cores and 32 GiB, no tags. */
+const DATA_1 = {
+  nodeId: "data-1",
+  pool: "backtest" as const,
+  tags: [],
+  capacity: { cores: 8, memoryBytes: 32 * GiB, exclusiveCores: 0 },
+};
 let nextPort = 45_000 + (process.pid % 50) * 100;
 
 async function cluster(
@@ -246,17 +254,7 @@ describe("the orchestrator's placements over time", () => {
   test("a pass that runs out of its placing budget goes on where it stopped: one refusal starves nobody", async () => {
     // A budget of 0: each pass places one piece of pending work, so only the rotation gets past
     // the layout that never fits.
-    const { orch } = await cluster(
-      [
-        {
-          nodeId: "data-1",
-          pool: "backtest",
-          tags: [],
-          capacity: { cores: 8, memoryBytes: 32 * GiB, exclusiveCores: 0 },
-        },
-      ],
-      { placeBudgetMs: 0 },
-    );
+    const { orch } = await cluster([DATA_1], { placeBudgetMs: 0 });
     const backtest = (name: string, cores: number) =>
       [
         `name: ${name}`,
@@ -278,14 +276,7 @@ describe("the orchestrator's placements over time", () => {
   });
 
   test("explain says an instance waits for its whole layout when the layout is placed all or nothing", async () => {
-    const { orch } = await cluster([
-      {
-        nodeId: "data-1",
-        pool: "backtest",
-        tags: [],
-        capacity: { cores: 8, memoryBytes: 32 * GiB, exclusiveCores: 0 },
-      },
-    ]);
+    const { orch } = await cluster([DATA_1]);
     const layout = [
       "name: pair",
       "services:",

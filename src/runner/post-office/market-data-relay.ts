@@ -279,18 +279,21 @@ export class MarketDataRelay {
         });
     }
     const counters = this.#o.counters;
-    let written = false;
+    let open = 0;
+    let dropped = 0;
     for (const session of this.#sessions) {
       if (!session.open) continue;
-      if (session.write(views, messages)) written = true;
-      else counters[RelayCounter.Drops] = (counters[RelayCounter.Drops] as number) + messages;
+      open += 1;
+      if (!session.write(views, messages)) dropped += messages;
     }
-    if (written) {
+    // Written once however many connections took it; dropped per connection that did not, or
+    // once when none was there.
+    if (open === 0) dropped = messages;
+    else if (dropped < open * messages) {
       counters[RelayCounter.Messages] = (counters[RelayCounter.Messages] as number) + messages;
       counters[RelayCounter.Bytes] = (counters[RelayCounter.Bytes] as number) + bytes;
-    } else if (this.sessions === 0) {
-      counters[RelayCounter.Drops] = (counters[RelayCounter.Drops] as number) + messages;
     }
+    if (dropped > 0) counters[RelayCounter.Drops] = (counters[RelayCounter.Drops] as number) + dropped;
   }
 }
 
