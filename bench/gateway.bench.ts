@@ -9,6 +9,11 @@
  *   fencing       load ──tcp──▶ ROUTER ─▶ envelope check, fence, dedupe, kill, risk, audit rows,
  *                                         books ─▶ paper broker (same transaction) ─▶ replies
  *
+ * and, for the throughput only, the floors of bench/gateway-floor.ts in the same rounds: the same
+ * load against a server that only parses each envelope and replies (no fence, no broker, no
+ * storage), and one that answers canned replies. On a machine whose cores the load shares, they
+ * are the ceiling of the figure.
+ *
  * Both gateways run in this process, each on its own state directory (SQLite, WAL,
  * synchronous=FULL: one fsync per batch in both), without CURVE (the cost of encryption is the
  * same for both and not what is measured). The load is a child process (bench/gateway-peer.ts),
@@ -28,6 +33,7 @@ import { join } from "node:path";
 import * as zmq from "zeromq";
 import { GatewayClient } from "../src/gateway/control-client.ts";
 import { startGateway, type RunningGateway } from "../src/gateway/gateway-server.ts";
+import { startFloor, type FloorKind, type FloorServer } from "./gateway-floor.ts";
 import { GatewayPeer } from "./gateway-peers.ts";
 import { percentile } from "./stats.ts";
 
@@ -74,6 +80,8 @@ const NO_LIMITS = {
 
 type Variant = "passThrough" | "fencing";
 const VARIANTS: readonly Variant[] = ["passThrough", "fencing"];
+const FLOORS: readonly FloorKind[] = ["parse", "echo"];
+type Target = Variant | FloorKind;
 
 function latencyFigures(samplesUs: readonly number[]) {
   const s = [...samplesUs].sort((a, b) => a - b);
@@ -115,14 +123,17 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "hive-gw-bench-"));
   const started = Date.now();
   const gateways = new Map<Variant, RunningGateway>();
+  const floors = new Map<FloorKind, FloorServer>();
   let peer: GatewayPeer | undefined;
   try {
     for (const v of VARIANTS) gateways.set(v, await startVariant(dir, v));
+    for (const f of FLOORS) floors.set(f, await startFloor(f));
     peer = await GatewayPeer.start();
     const load = peer;
     const common = { deploymentId: DEPLOYMENT, epoch: EPOCH, account: ACCOUNT };
-    const address = (v: Variant) => gateways.get(v)?.ordersAddress ?? "";
-    const flood = async (v: Variant, prefix: string, n: number) => {
+    const address = (v: Target) =>
+      (v === "parse" || v === "echo" ? floors.get(v)?.address : gateways.get(v)?.ordersAddress) ?? "";
+    const flood = async (v: Target, prefix: string, n: number) => {
       const r = await load.request(
         {
           cmd: "flood",
@@ -140,16 +151,19 @@ async function main(): Promise<void> {
       return { ordersPerSec: r.finals / seconds, lost: r.sent - r.finals, rejects: r.rejects };
     };
 
-    say("warm-up: 20,000 orders per variant...");
-    for (const v of VARIANTS) await flood(v, `warm-${v}`, 20_000);
+    const servers: readonly Target[] = [...VARIANTS, ...FLOORS];
+    say("warm-up: 20,000 orders per variant and floor...");
+    for (const v of servers) await flood(v, `warm-${v}`, 20_000);
 
-    say(`throughput: ${args.rounds} rounds of ${args.orders} orders per variant...`);
-    const runs: Record<Variant, { ordersPerSec: number; lost: number; rejects: Record<string, number> }[]> = {
+    say(`throughput: ${args.rounds} rounds of ${args.orders} orders per variant and floor...`);
+    const runs: Record<Target, { ordersPerSec: number; lost: number; rejects: Record<string, number> }[]> = {
       passThrough: [],
       fencing: [],
+      parse: [],
+      echo: [],
     };
     for (let round = 0; round < args.rounds; round++)
-      for (const v of VARIANTS) runs[v].push(await flood(v, `t${round}-${v}`, args.orders));
+      for (const v of servers) runs[v].push(await flood(v, `t${round}-${v}`, args.orders));
 
     say(`latency: ${args.rounds} rounds of ${args.latencyMs} ms at ${args.rate} orders/s per variant...`);
     const samples: Record<Variant, number[]> = { passThrough: [], fencing: [] };
@@ -193,6 +207,10 @@ async function main(): Promise<void> {
       throughput: {
         passThrough: median(runs.passThrough.map((r) => r.ordersPerSec)),
         fencing: median(runs.fencing.map((r) => r.ordersPerSec)),
+        floors: {
+          parse: median(runs.parse.map((r) => r.ordersPerSec)),
+          echo: median(runs.echo.map((r) => r.ordersPerSec)),
+        },
         runs,
         ratio:
           median(runs.fencing.map((r) => r.ordersPerSec)) /
@@ -222,6 +240,7 @@ async function main(): Promise<void> {
     else printTable(figures, targets);
   } finally {
     await peer?.close();
+    for (const f of floors.values()) await f.close();
     for (const g of gateways.values()) await g.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -232,8 +251,9 @@ interface Figures {
   throughput: {
     passThrough: number;
     fencing: number;
+    floors: Record<FloorKind, number>;
     ratio: number;
-    runs: Record<Variant, { lost: number }[]>;
+    runs: Record<Target, { lost: number }[]>;
   };
   latency: {
     passThrough: Lat;
@@ -255,7 +275,7 @@ function printTable(f: Figures, targets: Record<string, { target: string; met: b
   const c = f.config;
   const t = f.throughput;
   const l = f.latency;
-  const lostOf = (v: Variant) => t.runs[v].reduce((s, r) => s + r.lost, 0);
+  const lostOf = (v: Target) => t.runs[v].reduce((s, r) => s + r.lost, 0);
   const latencyRow = (label: string, key: keyof Lat) =>
     row([label, n(l.passThrough[key], 1), n(l.fencing[key], 1), signed(l.fencing[key] - l.passThrough[key])]);
   const lines = [
@@ -269,6 +289,9 @@ function printTable(f: Figures, targets: Record<string, { target: string; met: b
       `${n(t.ratio * 100, 1)}%`,
     ]),
     row(["  orders without a final reply", n(lostOf("passThrough")), n(lostOf("fencing")), ""]),
+    row(["  floor: parse + reply, nothing else", "", n(t.floors.parse), `${n((t.fencing / t.floors.parse) * 100, 1)}%`]),
+    row(["  floor: canned replies", "", n(t.floors.echo), `${n((t.fencing / t.floors.echo) * 100, 1)}%`]),
+    row(["  orders without a final reply (floors)", "", n(lostOf("parse") + lostOf("echo")), ""]),
     row([`round trip @ ${n(c.rate)} orders/s (n=${n(l.fencing.samples)})`, "", "", "added"]),
     latencyRow("  p50 µs", "p50Us"),
     latencyRow("  p99 µs", "p99Us"),
