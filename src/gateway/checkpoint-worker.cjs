@@ -5,28 +5,51 @@
 // thread goes on deciding orders. PASSIVE never blocks the writer: it copies what no reader
 // still needs and leaves the rest for the next round. Plain CommonJS so that it runs in a worker
 // whatever loader the main thread was started with.
+//
+// PASSIVE alone never lets the WAL start over under sustained load: SQLite rewinds the WAL only
+// when a writer begins after a checkpoint that copied every frame, and by the time a round ends
+// the gateway has committed more. So when a round leaves the WAL holding `restartAtFrames` or
+// more, a RESTART checkpoint follows it at once: it takes the write lock (the gateway's next
+// commit waits), copies the few frames committed since the PASSIVE round, and lets the next
+// commit write from the start of the file; `journal_size_limit` then cuts the file back. It
+// waits at most `restartWaitMs` for the lock and for readers; if it cannot have them, it tries
+// again after the next round.
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require("better-sqlite3");
 
-const db = new Database(workerData.path, { timeout: 5_000 });
+const { path, everyMs, restartAtFrames, restartWaitMs, sizeLimitBytes } = workerData;
+const db = new Database(path, { timeout: 5_000 });
 db.pragma("synchronous = FULL");
 // This connection never checkpoints on its own commits (it makes none) nor on close: the
 // gateway's connection does the last one when it closes.
 db.pragma("wal_autocheckpoint = 0");
-const checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+db.pragma(`journal_size_limit = ${sizeLimitBytes}`);
+const passive = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+const restart = db.prepare("PRAGMA wal_checkpoint(RESTART)");
 
 let timer;
 function round() {
   try {
-    const [r] = checkpoint.all();
-    parentPort.postMessage({ type: "checkpoint", checkpointed: r.checkpointed });
-    timer = setTimeout(round, workerData.everyMs);
+    const [r] = passive.all();
+    let restarted = null;
+    if (r.log >= restartAtFrames) {
+      const started = performance.now();
+      db.pragma(`busy_timeout = ${restartWaitMs}`);
+      try {
+        const [x] = restart.all();
+        restarted = { done: x.busy === 0, ms: performance.now() - started };
+      } finally {
+        db.pragma("busy_timeout = 5000");
+      }
+    }
+    parentPort.postMessage({ type: "checkpoint", checkpointed: r.checkpointed, log: r.log, restarted });
+    timer = setTimeout(round, everyMs);
   } catch (err) {
     parentPort.postMessage({ type: "error", message: String(err && err.message ? err.message : err) });
     db.close();
   }
 }
-timer = setTimeout(round, workerData.everyMs);
+timer = setTimeout(round, everyMs);
 
 parentPort.on("message", (m) => {
   if (m !== "stop") return;

@@ -27,6 +27,8 @@ test("/metrics: the gateway's counters, its id retention and the process's own f
     const text = await (await fetch(gw.metricsAddress)).text();
     assert.match(text, /hive_gateway_orders_accepted_total\{component="gateway"\} 1/);
     assert.match(text, /hive_gateway_order_ids_forgotten_total\{component="gateway"\} 0/);
+    assert.match(text, /hive_gateway_wal_restarts_total\{component="gateway"\} 0/);
+    assert.match(text, /hive_gateway_wal_frames\{component="gateway"\} \d/);
     assert.match(text, /process_cpu_seconds_total\{component="gateway"\} \d/);
     assert.match(text, /nodejs_eventloop_lag_p99_seconds\{component="gateway"\} \d/);
   } finally {

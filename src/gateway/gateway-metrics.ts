@@ -6,6 +6,7 @@
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { CoreCounters, GatewayCore } from "./gateway-core.ts";
+import type { WalCheckpointer } from "./wal-checkpointer.ts";
 
 /** The registry and the loop's hook. */
 export interface GatewayMetrics {
@@ -18,6 +19,7 @@ export interface GatewayMetrics {
 export function gatewayMetrics(
   core: GatewayCore,
   archive: { readonly rowsArchived: number },
+  wal: WalCheckpointer["figures"],
 ): GatewayMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ component: "gateway" });
@@ -61,6 +63,44 @@ export function gatewayMetrics(
     collect() {
       this.reset();
       this.inc(archive.rowsArchived);
+    },
+  });
+  const walCounters: [name: string, help: string, count: "restarts" | "restartsBusy"][] = [
+    [
+      "hive_gateway_wal_restarts_total",
+      "RESTART checkpoints that let a WAL past its size limit start over (they hold a commit briefly)",
+      "restarts",
+    ],
+    [
+      "hive_gateway_wal_restarts_busy_total",
+      "RESTART checkpoints given up because a reader or writer held the WAL too long",
+      "restartsBusy",
+    ],
+  ];
+  for (const [name, help, count] of walCounters)
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(wal[count]);
+      },
+    });
+  new Gauge({
+    name: "hive_gateway_wal_frames",
+    help: "Pages in the WAL at the checkpointer's last round",
+    registers: [registry],
+    collect() {
+      this.set(wal.walFrames);
+    },
+  });
+  new Gauge({
+    name: "hive_gateway_wal_restart_longest_seconds",
+    help: "The longest RESTART checkpoint so far, waiting for the lock included",
+    registers: [registry],
+    collect() {
+      this.set(wal.longestRestartMs / 1000);
     },
   });
   new Gauge({

@@ -136,7 +136,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       log,
     });
     closers.push(() => archiver.close());
-    const metrics = gatewayMetrics(core, archiver);
+    const metrics = gatewayMetrics(core, archiver, checkpointer.figures);
     const feed = new MarketDataFeed(context, (symbol, price) => late.loop?.price(symbol, price), log);
     closers.push(() => feed.close());
     const setMarketData = (sources: readonly string[]) => {
