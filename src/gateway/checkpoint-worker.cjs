@@ -13,7 +13,8 @@
 // commit waits), copies the few frames committed since the PASSIVE round, and lets the next
 // commit write from the start of the file; `journal_size_limit` then cuts the file back. It
 // waits at most `restartWaitMs` for the lock and for readers; if it cannot have them, it tries
-// again after the next round.
+// again after the next round. A round that could not copy every frame (a reader still needs
+// them) is not followed by a RESTART.
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require("better-sqlite3");
 
@@ -32,7 +33,10 @@ function round() {
   try {
     const [r] = passive.all();
     let restarted = null;
-    if (r.log >= restartAtFrames) {
+    // Only after a round that copied every frame: a round stopped short by a reader that still
+    // needs the WAL (a long `hive gateway audit`) would make the RESTART hold the write lock, and
+    // with it the gateway's next commit, while it waits for that reader.
+    if (r.log >= restartAtFrames && r.checkpointed === r.log) {
       const started = performance.now();
       db.pragma(`busy_timeout = ${restartWaitMs}`);
       try {

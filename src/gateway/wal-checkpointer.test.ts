@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
+import Database from "better-sqlite3";
 import { silentLogger } from "../core/logger.ts";
 import { until } from "../core/testing/until.ts";
 import { openGatewayDb } from "./gateway-db.ts";
@@ -86,12 +87,61 @@ test("under writes that never pause, the WAL is made to start over at its size l
   }
 });
 
+test("a reader that still needs the WAL holds the RESTART back (it would hold the gateway's commits while it waits)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "hive-ckpt-"));
+  dirs.push(dir);
+  const state = openGatewayDb(dir);
+  const limit = 256 * 1024;
+  const checkpointer = new WalCheckpointer(state.db, state.path, silentLogger(), {
+    everyMs: 10,
+    restartAtBytes: limit,
+  });
+  // A long `hive gateway audit`: a read transaction on its own connection, open on the WAL.
+  const reader = new Database(state.path, { readonly: true });
+  try {
+    const insert = state.db.prepare(
+      "INSERT INTO audit (kind, outcome, account, detail, decided_at_ms) VALUES ('order', 'accepted', 'A', ?, 0)",
+    );
+    const write = (commits: number) => {
+      for (let c = 0; c < commits; c++)
+        state.db.transaction(() => {
+          for (let i = 0; i < 40; i++) insert.run("x".repeat(500));
+        })();
+    };
+    write(1);
+    reader.exec("BEGIN");
+    reader.prepare("SELECT count(*) FROM audit").pluck().get();
+    write(100); // about 2 MB: eight times the limit, none of it copyable past the reader's snapshot
+    const frames = (limit / 4096) * 4;
+    await until("a round that found the WAL past the limit", () =>
+      checkpointer.figures.walFrames >= frames ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 100)); // several rounds more
+    assert.deepEqual(
+      { restarts: checkpointer.figures.restarts, busy: checkpointer.figures.restartsBusy },
+      { restarts: 0, busy: 0 },
+    );
+    reader.exec("COMMIT");
+    await until("the WAL made to start over once the reader is gone", () =>
+      checkpointer.figures.restarts >= 1 ? true : undefined,
+    );
+    write(1);
+    assert.ok(statSync(`${state.path}-wal`).size <= limit + 64 * 1024, "the WAL file cut back to its limit");
+  } finally {
+    reader.close();
+    await checkpointer.close();
+    state.close();
+  }
+});
+
 test("if the worker fails, automatic checkpoints come back on", async () => {
   const dir = mkdtempSync(join(tmpdir(), "hive-ckpt-"));
   dirs.push(dir);
   const state = openGatewayDb(dir);
   // A path the worker cannot open: its connection fails at once.
-  const checkpointer = new WalCheckpointer(state.db, join(dir, "missing", "gateway.db"), silentLogger(), { everyMs: 10 });
+  const checkpointer = new WalCheckpointer(state.db, join(dir, "missing", "gateway.db"), silentLogger(), {
+    everyMs: 10,
+  });
   try {
     await until("autocheckpoint back on", () =>
       state.db.pragma("wal_autocheckpoint", { simple: true }) === AUTO_CHECKPOINT_PAGES ? true : undefined,
