@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { after, test } from "node:test";
 import { PROTOCOL_VERSION, RegisterSchema, type OrchestratorMessage } from "../protocol/index.ts";
-import { OrchestratorLink, type LinkState } from "./orchestrator-link.ts";
+import { OrchestratorLink, type LinkState, type SlowMessage } from "./orchestrator-link.ts";
 import { OrchestratorStub } from "./testing/orchestrator-stub.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -167,4 +167,49 @@ test("a dial that never gets a RegisterAck is given up after registerTimeoutMs a
     JSON.stringify(states),
   );
   assert.notEqual(link.state, "registered");
+});
+
+test("a message slow to handle is reported while it holds the ones behind it, and when it ends", async () => {
+  const stub = await OrchestratorStub.start();
+  cleanups.push(() => stub.close());
+  const slow: SlowMessage[] = [];
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const handled: string[] = [];
+  const link = new OrchestratorLink({
+    urls: [stub.url],
+    register: () => create(RegisterSchema, { protocolVersion: PROTOCOL_VERSION, nodeId: "node-slow" }),
+    onMessage: async (m) => {
+      if (m.message.case === "routeUpdate") await held;
+      handled.push(m.message.case ?? "");
+    },
+    onSlowMessage: (s) => void slow.push(s),
+    slowMessageMs: 30,
+  });
+  cleanups.push(() => link.close());
+  link.start();
+  const session = await stub.waitForRunner("node-slow");
+  session.send({ case: "routeUpdate", value: { version: 1n } });
+  session.send({ case: "stopRequest", value: { requestId: "r1", deploymentId: "d1", gracePeriodMs: 100 } });
+  await until(() => slow.length >= 2, "two reports of the held route update");
+  assert.deepEqual(handled, [], "the stop request waits behind it");
+  assert.deepEqual(
+    slow.slice(0, 2).map((s) => ({ kind: s.kind, waiting: s.waiting, done: s.done })),
+    [
+      { kind: "routeUpdate", waiting: 1, done: false },
+      { kind: "routeUpdate", waiting: 1, done: false },
+    ],
+  );
+  release();
+  await until(() => handled.length === 2, "both handled once it is released");
+  const last = slow.at(-1);
+  assert.equal(last?.done, true);
+  assert.equal(last?.kind, "routeUpdate");
+  assert.equal(last?.waiting, 1, "the stop request was still waiting when it ended");
+  assert.ok((last?.ms ?? 0) >= 30);
+  const reports = slow.length;
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(slow.length, reports, "no report once it ended, nor for the quick stop request");
 });

@@ -55,7 +55,31 @@ export interface LinkOptions {
    * Default {@link DEFAULT_REGISTER_TIMEOUT_MS}.
    */
   readonly registerTimeoutMs?: number;
+  /**
+   * Called while a message has been in `onMessage` for `slowMessageMs` or more (then again every
+   * `slowMessageMs` while it lasts), and once more when it ends. Every message behind it waits, a
+   * `setOrderPath` of a failover included, while heartbeats go on renewing the lease: a node
+   * that looks healthy and does nothing. Nothing else notices; this names the message.
+   */
+  readonly onSlowMessage?: (slow: SlowMessage) => void;
+  /** See onSlowMessage. Default {@link DEFAULT_SLOW_MESSAGE_MS}. */
+  readonly slowMessageMs?: number;
 }
+
+/** A message of the orchestrator that is taking long to handle (see LinkOptions.onSlowMessage). */
+export interface SlowMessage {
+  /** The message's kind, e.g. `routeUpdate`. */
+  readonly kind: string;
+  /** How long it has been (or was) in the handler. */
+  readonly ms: number;
+  /** Messages received behind it, not yet handled. */
+  readonly waiting: number;
+  /** Whether its handler has ended. */
+  readonly done: boolean;
+}
+
+/** The default of {@link LinkOptions.slowMessageMs}. */
+export const DEFAULT_SLOW_MESSAGE_MS = 10_000;
 
 /** The default of {@link LinkOptions.registerTimeoutMs}. */
 export const DEFAULT_REGISTER_TIMEOUT_MS = 3_000;
@@ -83,6 +107,8 @@ export class OrchestratorLink {
   private lastHeard = 0;
   /** The orchestrator messages being handled, one after the other (see session()). */
   private handling: Promise<void> = Promise.resolve();
+  /** Messages received and not yet handled, the one in the handler included. */
+  private unhandled = 0;
 
   constructor(private readonly options: LinkOptions) {
     if (options.urls.length === 0) {
@@ -160,6 +186,30 @@ export class OrchestratorLink {
     }
   }
 
+  /** Hands one message to onMessage, reporting it while it is slow (LinkOptions.onSlowMessage). */
+  private async handleOne(message: OrchestratorMessage): Promise<void> {
+    const report = this.options.onSlowMessage;
+    const every = this.options.slowMessageMs ?? DEFAULT_SLOW_MESSAGE_MS;
+    const kind = message.message.case ?? "unknown";
+    const started = performance.now();
+    const slow = (done: boolean): SlowMessage => ({
+      kind,
+      ms: performance.now() - started,
+      waiting: this.unhandled - 1,
+      done,
+    });
+    const timer = report === undefined ? undefined : setInterval(() => report(slow(false)), every);
+    timer?.unref();
+    try {
+      await this.options.onMessage(message);
+    } finally {
+      this.unhandled -= 1;
+      clearInterval(timer);
+      if (report !== undefined && performance.now() - started >= every)
+        report({ ...slow(true), waiting: this.unhandled });
+    }
+  }
+
   /** Aborts the stream once the orchestrator has been silent for longer than allowed. */
   private watch(ack: RegisterAck, stream: AbortController, url: string): NodeJS.Timeout {
     const limit = this.options.silenceTimeoutMs ?? (ack.leaseTtlMs || 3 * (ack.heartbeatIntervalMs || 1_000));
@@ -225,8 +275,9 @@ export class OrchestratorLink {
         // not inline: a slow one (a route update behind a busy post office, an eviction deleting
         // gigabytes) must not hold back the heartbeat acks behind it, which renew the lease. A
         // failure ends this stream, as before.
+        this.unhandled += 1;
         this.handling = this.handling
-          .then(() => this.options.onMessage(message))
+          .then(() => this.handleOne(message))
           .catch((err: unknown) => {
             if (!stream.signal.aborted) stream.abort(err);
           });

@@ -107,6 +107,16 @@ export class Runner {
       onMessage: (m) => this.handle(m),
       onState: (state, detail) => this.onLinkState(state, detail),
       onHeartbeatAck: (ack) => this.fencing.lease.heartbeatAcked(ack.seq, ack.leaseTtlMs),
+      onSlowMessage: (slow) => {
+        const fields = { kind: slow.kind, ms: Math.round(slow.ms), waiting: slow.waiting };
+        if (slow.done)
+          deps.log.warn(fields, "orchestrator message handled at last; the ones behind it go on");
+        else
+          deps.log.error(
+            fields,
+            "orchestrator message still being handled; every message behind it waits (heartbeats go on)",
+          );
+      },
       transport: deps.transport,
     });
   }
