@@ -289,7 +289,12 @@ function printTable(f: Figures, targets: Record<string, { target: string; met: b
       `${n(t.ratio * 100, 1)}%`,
     ]),
     row(["  orders without a final reply", n(lostOf("passThrough")), n(lostOf("fencing")), ""]),
-    row(["  floor: parse + reply, nothing else", "", n(t.floors.parse), `${n((t.fencing / t.floors.parse) * 100, 1)}%`]),
+    row([
+      "  floor: parse + reply, nothing else",
+      "",
+      n(t.floors.parse),
+      `${n((t.fencing / t.floors.parse) * 100, 1)}%`,
+    ]),
     row(["  floor: canned replies", "", n(t.floors.echo), `${n((t.fencing / t.floors.echo) * 100, 1)}%`]),
     row(["  orders without a final reply (floors)", "", n(lostOf("parse") + lostOf("echo")), ""]),
     row([`round trip @ ${n(c.rate)} orders/s (n=${n(l.fencing.samples)})`, "", "", "added"]),
