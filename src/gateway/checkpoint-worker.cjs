@@ -12,8 +12,9 @@
 // more, a RESTART checkpoint follows it at once: it takes the write lock (the gateway's next
 // commit waits), copies the few frames committed since the PASSIVE round, and lets the next
 // commit write from the start of the file; `journal_size_limit` then cuts the file back. It
-// waits at most `restartWaitMs` for the lock and for readers; if it cannot have them, it tries
-// again after the next round. A round that could not copy every frame (a reader still needs
+// waits at most `restartWaitMs` for the lock and for readers (a reader that began just before
+// the round is waited for with the lock held: the gateway's commits wait as long); if it cannot
+// have them, it tries again after the next round. A round that could not copy every frame (a reader still needs
 // them) is not followed by a RESTART.
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require("better-sqlite3");
@@ -29,19 +30,23 @@ const passive = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
 const restart = db.prepare("PRAGMA wal_checkpoint(RESTART)");
 
 let timer;
+/** The WAL's size (frames) that the last RESTART left: until a commit rewinds it, rounds see it still. */
+let restartedAt = -1;
 function round() {
   try {
     const [r] = passive.all();
     let restarted = null;
     // Only after a round that copied every frame: a round stopped short by a reader that still
     // needs the WAL (a long `hive gateway audit`) would make the RESTART hold the write lock, and
-    // with it the gateway's next commit, while it waits for that reader.
-    if (r.log >= restartAtFrames && r.checkpointed === r.log) {
+    // with it the gateway's next commit, while it waits for that reader. And not again on a WAL
+    // that no commit has touched since the last one (an idle gateway: nothing to rewind).
+    if (r.log >= restartAtFrames && r.checkpointed === r.log && r.log !== restartedAt) {
       const started = performance.now();
       db.pragma(`busy_timeout = ${restartWaitMs}`);
       try {
         const [x] = restart.all();
         restarted = { done: x.busy === 0, ms: performance.now() - started };
+        if (x.busy === 0) restartedAt = r.log;
       } finally {
         db.pragma("busy_timeout = 5000");
       }

@@ -112,14 +112,22 @@ function dispatch(args: Args, deps: ControlDeps): unknown {
     }
     case "status":
       return core.status();
-    case "audit":
+    case "audit": {
+      // SQLite reads a negative LIMIT as none: the whole table, on the thread that decides orders.
+      const limit = args.limit ?? 1_000;
+      if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1)
+        throw new HiveError(
+          ErrorCode.InvalidArgument,
+          `audit: limit: found ${JSON.stringify(limit)}, expected a whole number from 1 (at most 10,000 are read)`,
+        );
       return {
         records: deps.readAudit({
           afterSeq: typeof args.afterSeq === "number" ? args.afterSeq : 0,
-          limit: typeof args.limit === "number" ? Math.min(args.limit, 10_000) : 1_000,
+          limit: Math.min(limit, 10_000),
           account: optionalText(args, "account"),
         }),
       };
+    }
     default:
       throw new HiveError(
         ErrorCode.InvalidArgument,

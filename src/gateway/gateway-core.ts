@@ -666,8 +666,9 @@ export class GatewayCore {
     this.#o.broker.beforeCommit();
   }
 
+  /** IMMEDIATE, as the loop's batches (gateway-loop.ts says why). */
   #inTransaction(fn: () => void): void {
-    this.#o.db.transaction(fn)();
+    this.#o.db.transaction(fn).immediate();
   }
 
   // ---- helpers ------------------------------------------------------------------------------

@@ -134,6 +134,10 @@ export class GatewayLoop {
     const answers: ControlAnswer[] = [];
     let deadline: number | undefined;
     try {
+      // IMMEDIATE: the write lock is taken at BEGIN, where the busy timeout applies. A deferred
+      // transaction whose first statement reads (an `audit` op) would instead upgrade to a write
+      // later, and an upgrade that meets the WAL checkpointer's RESTART holding the lock fails at
+      // once with SQLITE_BUSY, which would stop the gateway (fail-stop).
       db.transaction(() => {
         core.beginBatch();
         for (const [symbol, price] of prices) core.price(symbol, price);
@@ -154,7 +158,7 @@ export class GatewayLoop {
         core.expire();
         deadline = core.endBatch();
         this.#o.broker.beforeCommit();
-      })();
+      }).immediate();
     } catch (err) {
       this.#fail(
         HiveError.from(err),

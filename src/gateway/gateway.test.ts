@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { readAudit } from "./audit-archive.ts";
 import { GatewayClient } from "./control-client.ts";
 import { compileGatewayConfig } from "./gateway-config.ts";
@@ -323,6 +324,13 @@ describe("gateway", () => {
     assert.ok(rows.some((r) => r.kind === "fence" && r.outcome === "refused"));
     const viaControl = await control.audit({ account: "A", afterSeq: (mine[0]?.seq ?? 1) - 1, limit: 2 });
     assert.equal(viaControl.length, 2);
+    // SQLite would read a negative LIMIT as none: the whole table, on the gateway's thread.
+    for (const limit of [-1, 0, 1.5])
+      await assert.rejects(
+        control.audit({ limit }),
+        (err: unknown) =>
+          err instanceof HiveError && err.code === ErrorCode.InvalidArgument && /limit/.test(err.message),
+      );
   });
 
   test("malformed frames are rejected malformed, with the ids when they could be read", async () => {

@@ -85,7 +85,7 @@ test("under writes that never pause, the WAL is made to start over at its size l
       // event loop): PASSIVE rounds never catch up with such a writer, so without the RESTART
       // the WAL holds every page written: 44 MB for these 24 MB of rows, measured with no limit.
       // With it, 9–15 MB (a RESTART that meets a commit every few hundred µs often cannot have the
-      // lock within its 100 ms and waits for the next round; a gateway's batches leave it gaps).
+      // lock within its 20 ms and waits for the next round; a gateway's batches leave it gaps).
       let largest = 0;
       for (let c = 0; c < 1_200; c++) {
         commit(40);
