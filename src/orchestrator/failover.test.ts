@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ValidationError } from "../domain/index.ts";
-import type { MockRunner } from "../runner/mock-runner.ts";
+import { MockRunner } from "../runner/mock-runner.ts";
 import type { DeploymentView } from "./control-plane.ts";
 import type { RunningOrchestrator } from "./orchestrator-server.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
@@ -63,6 +63,23 @@ describe("ordered failover through the gateway", () => {
     return ds.filter((d) => d.service === "momentum");
   };
   const role = (ds: DeploymentView[], r: "active" | "standby") => ds.filter((d) => d.role === r);
+  /** Momentum as a failover leaves it once settled: the active trading, a standby running. */
+  const steady = () =>
+    until(
+      "an open active and a running standby",
+      async () => {
+        const ds = await momentum();
+        const [a] = role(ds, "active");
+        const [s] = role(ds, "standby");
+        return a &&
+          s?.phase === "running" &&
+          mockOf(s.nodeId) &&
+          mockOf(a.nodeId)?.processes.get(a.id)?.ordersEnabled
+          ? ds
+          : undefined;
+      },
+      15_000,
+    );
 
   before(async () => {
     await start();
@@ -192,5 +209,60 @@ describe("ordered failover through the gateway", () => {
       15_000,
     );
     assert.equal(gateway.fences.get("acct-1")?.epoch, epochBefore);
+  });
+  test("a demoted active whose close never reached it has its path closed when its runner registers again", async () => {
+    const [active] = role(await steady(), "active");
+    const old = mockOf(active!.nodeId)!;
+    // Its runner is away (a stream that broke, within its lease): it keeps what it runs, path open.
+    const kept = [...old.processes.entries()].map(([id, p]) => [id, { ...p }] as const);
+    assert.equal(kept.find(([id]) => id === active!.id)?.[1].ordersEnabled, true);
+    await old.close();
+    const view = await orch.core.failover("fenced", "momentum"); // its close cannot be sent
+    assert.equal(view.from, active!.id);
+    const back = new MockRunner({
+      nodeId: active!.nodeId!,
+      pool: "live",
+      urls: [orch.runnerUrl],
+      portRange: { first: 43300, last: 43349 },
+      capacity: { cores: 4, memoryBytes: 8 * 2 ** 30, exclusiveCores: 0 },
+    });
+    for (const [id, p] of kept) back.processes.set(id, p);
+    runners.push(back);
+    back.start();
+    await until("the demoted active's path closed", () =>
+      back.state === "registered" && back.processes.get(active!.id)?.ordersEnabled === false
+        ? true
+        : undefined,
+    );
+    const now = (await momentum()).find((d) => d.id === active!.id);
+    assert.equal(now?.role, "standby");
+    assert.equal(gateway.fences.get("acct-1")?.deploymentId, view.to);
+  });
+  test("a lost active's runner that comes back with its path open has it closed before the stop's grace", async () => {
+    const [active] = role(await steady(), "active");
+    const old = mockOf(active!.nodeId)!;
+    const kept = [...old.processes.entries()].map(([id, p]) => [id, { ...p }] as const);
+    assert.equal(kept.find(([id]) => id === active!.id)?.[1].ordersEnabled, true);
+    await old.close();
+    await until("the standby promoted and the lost copy retired", async () =>
+      (await momentum()).some((d) => d.id === active!.id) ? undefined : true,
+    );
+    const back = new MockRunner({
+      nodeId: active!.nodeId!,
+      pool: "live",
+      urls: [orch.runnerUrl],
+      portRange: { first: 43400, last: 43449 },
+      capacity: { cores: 4, memoryBytes: 8 * 2 ** 30, exclusiveCores: 0 },
+      stopDelayMs: 2_000, // a strategy that takes its grace to stop
+    });
+    for (const [id, p] of kept) back.processes.set(id, p);
+    runners.push(back);
+    back.start();
+    await until("its path closed", () =>
+      back.state === "registered" && back.processes.get(active!.id)?.ordersEnabled === false
+        ? true
+        : undefined,
+    );
+    assert.ok(back.processes.has(active!.id), "closed while the process is still being stopped");
   });
 });

@@ -57,7 +57,8 @@ export class LiveFailover {
    * new epoch, order-gate.ts), the lost instance is retired, and a new standby is placed. With no
    * standby, an active that trades through a gateway is started again elsewhere — safe for the
    * same reason: it trades only once the gateway refuses the lost copy. A live strategy with no
-   * gateway to fence is never restarted cold elsewhere (the lost copy may still be trading).
+   * gateway to fence is neither promoted nor restarted elsewhere (the lost copy may still be
+   * trading): it is failed, for a person to look at.
    * A lost standby is simply placed again.
    */
   liveLost(d: Deployment, why: string): void {
@@ -67,7 +68,10 @@ export class LiveFailover {
       this.deps.update(d, { nodeId: null, addresses: {}, pendingReason: why });
       return;
     }
-    const standby = this.bestStandby(d);
+    // A promotion moves the strategy too: with no gateway to fence, the lost copy may still be
+    // sending, so a strategy that trades through none is neither promoted nor restarted.
+    const fenced = gatewaysOf(layout, d.rec.service).length > 0;
+    const standby = fenced ? this.bestStandby(d) : undefined;
     if (standby) {
       d.phase = "failed";
       this.deps.commit(
@@ -81,7 +85,7 @@ export class LiveFailover {
         { from: d.rec.id, to: standby.rec.id, nodeId: standby.rec.nodeId, why },
         "failing over to the warm standby",
       );
-    } else if (gatewaysOf(layout, d.rec.service).length > 0) {
+    } else if (fenced) {
       d.phase = "pending";
       // Epoch 0, durably: the copy started elsewhere takes a new epoch, so the gateway refuses
       // the lost copy's (id, epoch) even if this orchestrator restarts before it opens.
@@ -93,7 +97,9 @@ export class LiveFailover {
       });
     } else {
       d.phase = "failed";
-      this.deps.update(d, { pendingReason: `${why}; a live strategy moves only by fenced failover` });
+      this.deps.update(d, {
+        pendingReason: `${why}; a live strategy moves only by fenced failover, and this one trades through no gateway`,
+      });
     }
   }
 
@@ -112,6 +118,13 @@ export class LiveFailover {
       throw new HiveError(
         ErrorCode.FailedPrecondition,
         `${layoutName}/${service} is not a live strategy with an active instance; only those fail over`,
+      );
+    }
+    if (gatewaysOf(this.deps.layout(layoutName), service).length === 0) {
+      throw new HiveError(
+        ErrorCode.FailedPrecondition,
+        `${layoutName}/${service} trades through no gateway: nothing could fence its active, so it is ` +
+          `not failed over (wire its orders socket to a gateway under the layout's gateways)`,
       );
     }
     const standby = this.bestStandby(active);

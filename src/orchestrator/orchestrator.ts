@@ -231,7 +231,29 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         // The runner closed its order paths when it lost us (self-fencing): the active's is
         // opened again by the next pass, after the gateway is (re-)fenced to it.
         d.gate = "closed";
+        // Unless it came back within its lease: then a path it reports open on anything but the
+        // active is a close that never reached it (its node was unreachable when it was demoted,
+        // the stream broke right after the close, or the runner restarted before recording it).
+        // Closed now (sent after the RegisterAck), not left to the gateway's fence alone.
+        if (r.ordersEnabled && d.rec.role !== "active") {
+          this.o.log.warn(
+            { nodeId: entry.id, deploymentId: d.rec.id },
+            "closing a standby's open order path",
+          );
+          session.send({
+            case: "setOrderPath",
+            value: { deploymentId: d.rec.id, open: false, epoch: d.rec.epoch },
+          });
+        }
       } else {
+        // Not wanted here (moved away while its runner was cut off, or retired): its order path
+        // is closed at once, not left open for the stop's grace with only the gateway's fence
+        // between its orders and the account.
+        if (r.ordersEnabled)
+          session.send({
+            case: "setOrderPath",
+            value: { deploymentId: r.deploymentId, open: false, epoch: r.epoch },
+          });
         this.stopUnwanted(entry.id, session, r.deploymentId);
       }
     }
