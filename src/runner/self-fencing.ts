@@ -19,7 +19,7 @@ import type { Deployment } from "./spawn-deployment.ts";
 /** What self-fencing acts on. */
 export interface SelfFencingOptions {
   readonly clock: MonotonicClock;
-  /** Grace between closing the order paths and killing; undefined: the lease TTL. */
+  /** Grace between closing the order paths and killing; undefined: DEFAULT_SELF_FENCE_KILL_AFTER_MS (10 s). */
   readonly killAfterMs: number | undefined;
   readonly deployments: () => Iterable<Deployment>;
   readonly postOffice: PostOfficePort;
