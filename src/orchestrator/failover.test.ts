@@ -81,6 +81,31 @@ describe("ordered failover through the gateway", () => {
       15_000,
     );
 
+  /**
+   * Takes the active's runner away (its stream ends; it keeps what it runs, the active's path
+   * open), then `comeBack` starts a runner on that node that reports the same processes.
+   */
+  const awayWithPathOpen = async (active: DeploymentView) => {
+    const old = mockOf(active.nodeId)!;
+    const kept = [...old.processes.entries()].map(([id, p]) => [id, { ...p }] as const);
+    assert.equal(kept.find(([id]) => id === active.id)?.[1].ordersEnabled, true);
+    await old.close();
+    return (first: number, stopDelayMs?: number) => {
+      const back = new MockRunner({
+        nodeId: active.nodeId!,
+        pool: "live",
+        urls: [orch.runnerUrl],
+        portRange: { first, last: first + 49 },
+        capacity: { cores: 4, memoryBytes: 8 * 2 ** 30, exclusiveCores: 0 },
+        stopDelayMs,
+      });
+      for (const [id, p] of kept) back.processes.set(id, p);
+      runners.push(back);
+      back.start();
+      return back;
+    };
+  };
+
   before(async () => {
     await start();
     runnerOn("live-1", 43000);
@@ -210,25 +235,14 @@ describe("ordered failover through the gateway", () => {
     );
     assert.equal(gateway.fences.get("acct-1")?.epoch, epochBefore);
   });
+
   test("a demoted active whose close never reached it has its path closed when its runner registers again", async () => {
     const [active] = role(await steady(), "active");
-    const old = mockOf(active!.nodeId)!;
-    // Its runner is away (a stream that broke, within its lease): it keeps what it runs, path open.
-    const kept = [...old.processes.entries()].map(([id, p]) => [id, { ...p }] as const);
-    assert.equal(kept.find(([id]) => id === active!.id)?.[1].ordersEnabled, true);
-    await old.close();
+    // Its runner is away (a stream that broke, within its lease).
+    const comeBack = await awayWithPathOpen(active!);
     const view = await orch.core.failover("fenced", "momentum"); // its close cannot be sent
     assert.equal(view.from, active!.id);
-    const back = new MockRunner({
-      nodeId: active!.nodeId!,
-      pool: "live",
-      urls: [orch.runnerUrl],
-      portRange: { first: 43300, last: 43349 },
-      capacity: { cores: 4, memoryBytes: 8 * 2 ** 30, exclusiveCores: 0 },
-    });
-    for (const [id, p] of kept) back.processes.set(id, p);
-    runners.push(back);
-    back.start();
+    const back = comeBack(43300);
     await until("the demoted active's path closed", () =>
       back.state === "registered" && back.processes.get(active!.id)?.ordersEnabled === false
         ? true
@@ -238,26 +252,14 @@ describe("ordered failover through the gateway", () => {
     assert.equal(now?.role, "standby");
     assert.equal(gateway.fences.get("acct-1")?.deploymentId, view.to);
   });
+
   test("a lost active's runner that comes back with its path open has it closed before the stop's grace", async () => {
     const [active] = role(await steady(), "active");
-    const old = mockOf(active!.nodeId)!;
-    const kept = [...old.processes.entries()].map(([id, p]) => [id, { ...p }] as const);
-    assert.equal(kept.find(([id]) => id === active!.id)?.[1].ordersEnabled, true);
-    await old.close();
+    const comeBack = await awayWithPathOpen(active!);
     await until("the standby promoted and the lost copy retired", async () =>
       (await momentum()).some((d) => d.id === active!.id) ? undefined : true,
     );
-    const back = new MockRunner({
-      nodeId: active!.nodeId!,
-      pool: "live",
-      urls: [orch.runnerUrl],
-      portRange: { first: 43400, last: 43449 },
-      capacity: { cores: 4, memoryBytes: 8 * 2 ** 30, exclusiveCores: 0 },
-      stopDelayMs: 2_000, // a strategy that takes its grace to stop
-    });
-    for (const [id, p] of kept) back.processes.set(id, p);
-    runners.push(back);
-    back.start();
+    const back = comeBack(43400, 2_000); // a strategy that takes its grace to stop
     await until("its path closed", () =>
       back.state === "registered" && back.processes.get(active!.id)?.ordersEnabled === false
         ? true
