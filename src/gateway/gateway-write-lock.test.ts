@@ -66,8 +66,11 @@ test("batches that read before they write wait for another holder of the write l
     );
     assert.equal((await control.accounts("A"))[0]?.fence?.epoch, "11");
   } finally {
-    await control.close();
-    await gw.close();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      await control.close();
+      await gw.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true }); // also when a stopped gateway fails its close
+    }
   }
 });
