@@ -14,8 +14,8 @@
 // commit write from the start of the file; `journal_size_limit` then cuts the file back. It
 // waits at most `restartWaitMs` for the lock and for readers (a reader that began just before
 // the round is waited for with the lock held: the gateway's commits wait as long); if it cannot
-// have them, it tries again after the next round. A round that could not copy every frame (a reader still needs
-// them) is not followed by a RESTART.
+// have them, it tries again after the next round. A round that could not copy every frame (a
+// reader still needs them) is not followed by a RESTART.
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require("better-sqlite3");
 
