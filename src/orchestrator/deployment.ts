@@ -34,6 +34,8 @@ export interface Deployment {
   unansweredSince: string | undefined;
   /** No activation attempt before this monotonic time (after a failed one). */
   gateNotBefore: number;
+  /** When (monotonic ms) the gate last became `open`: every gateway had acknowledged its fence. */
+  gateOpenedAt: number;
 }
 
 /** A deployment just created from its record: pending, nothing in flight, no attempt yet. */
@@ -50,6 +52,7 @@ export function pendingDeployment(rec: DeploymentRecord, manifest: ServiceManife
     unansweredSpawn: undefined,
     unansweredSince: undefined,
     gateNotBefore: 0,
+    gateOpenedAt: 0,
   };
 }
 

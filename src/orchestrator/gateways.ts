@@ -9,7 +9,10 @@
  * restarts keeps what it was told (it writes it down), and a push it missed is sent again.
  *
  * Which keys a gateway holds is read from it (the `runners` op) on the first sync and again every
- * RELIST_MS, so a gateway that lost its state directory gets every key pushed again. Keys are
+ * RELIST_MS, so a gateway that lost its state directory gets every key pushed again. Which
+ * accounts it holds a fence for is read with them (the `accounts` op): an active whose account the
+ * gateway no longer fences at all (it lost its state directory) is fenced again (`lostFence`,
+ * live-failover.ts) instead of having every order refused `not-fenced` for good. Keys are
  * revoked only once `revokeAfterMs` have passed since `armRevocation()` (called when runners can
  * register): a key whose node has not registered since is then revoked, so the key of a node that
  * went away while the orchestrator was down (or restarting) does not stay authorized forever; a
@@ -48,6 +51,8 @@ export const RELIST_MS = 10_000;
 export interface GatewaysOptions {
   /** See the file comment (default DEFAULT_REVOKE_AFTER_MS). */
   readonly revokeAfterMs?: number;
+  /** How often a gateway's keys and fenced accounts are read again (default RELIST_MS). */
+  readonly relistMs?: number;
   /** Monotonic clock, ms (default performance.now). */
   readonly now?: () => number;
 }
@@ -59,6 +64,10 @@ interface GatewayLink {
   readonly authorized: Map<string, string>;
   /** When (monotonic ms) the gateway's own list of keys was last read into `authorized`. */
   listedAt: number | undefined;
+  /** The accounts the gateway held a fence for, as read by a request sent at `fencedReadFrom`. */
+  fenced: ReadonlySet<string>;
+  /** When (monotonic ms) the read of `fenced` was sent; -Infinity before the first. */
+  fencedReadFrom: number;
   /** The market-data sources it has acknowledged, joined, or undefined if never sent. */
   marketData: string | undefined;
   /** A sync of this gateway is on its way. */
@@ -75,6 +84,7 @@ export class Gateways {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #revokeAfterMs: number;
+  readonly #relistMs: number;
   /** Monotonic ms from which keys of unregistered nodes are revoked (never until armed). */
   #revokeFrom = Number.POSITIVE_INFINITY;
 
@@ -87,6 +97,7 @@ export class Gateways {
     this.#log = log;
     this.#now = options.now ?? (() => performance.now());
     this.#revokeAfterMs = options.revokeAfterMs ?? DEFAULT_REVOKE_AFTER_MS;
+    this.#relistMs = options.relistMs ?? RELIST_MS;
     for (const config of configs) {
       if (this.#links.has(config.name)) {
         throw new HiveError(ErrorCode.InvalidArgument, `gateway ${config.name} is configured twice`);
@@ -96,6 +107,8 @@ export class Gateways {
         control: connect(config),
         authorized: new Map(),
         listedAt: undefined,
+        fenced: new Set(),
+        fencedReadFrom: Number.NEGATIVE_INFINITY,
         marketData: undefined,
         syncing: false,
       });
@@ -139,6 +152,17 @@ export class Gateways {
     if (this.#revokeFrom === Number.POSITIVE_INFINITY) this.#revokeFrom = this.#now() + this.#revokeAfterMs;
   }
 
+  /**
+   * Whether gateway `name` holds no fence at all for `account` by a read sent at or after `since`
+   * (monotonic ms): a fence acknowledged before `since` that such a read no longer shows was lost
+   * with the gateway's state. False when unknown (no such read yet, or no such gateway), and when
+   * the account is fenced to anyone: an account another deployment holds is not taken back here.
+   */
+  lostFence(name: string, account: string, since: number): boolean {
+    const link = this.#links.get(name);
+    return link !== undefined && link.fencedReadFrom >= since && !link.fenced.has(account);
+  }
+
   /** Records a runner's key (from its Register); pushed to every gateway by `sync`. */
   setRunnerKey(nodeId: string, publicKey: string): void {
     if (publicKey === "") this.#runnerKeys.delete(nodeId);
@@ -176,11 +200,15 @@ export class Gateways {
 
   async #syncOne(link: GatewayLink): Promise<void> {
     try {
-      if (link.listedAt === undefined || this.#now() - link.listedAt >= RELIST_MS) {
+      if (link.listedAt === undefined || this.#now() - link.listedAt >= this.#relistMs) {
         const held = await link.control.runners();
         link.authorized.clear();
         for (const [nodeId, key] of Object.entries(held)) link.authorized.set(nodeId, key);
         link.listedAt = this.#now();
+        const sent = this.#now();
+        const accounts = await link.control.accounts();
+        link.fenced = new Set(accounts.filter((a) => a.fence !== null).map((a) => a.account));
+        link.fencedReadFrom = sent;
       }
       for (const [nodeId, key] of this.#runnerKeys) await this.#authorize(link, nodeId, key);
       // A runner that registered again without a key (CURVE turned off on it) keeps none, and a

@@ -160,6 +160,7 @@ export class LiveFailover {
   openGates(): void {
     const now = this.deps.now();
     for (const d of this.deps.deployments.values()) {
+      if (d.gate === "open" && d.rec.role === "active" && trades(d)) this.checkFences(d);
       if (
         trades(d) &&
         d.rec.role === "active" &&
@@ -173,6 +174,26 @@ export class LiveFailover {
       ) {
         void this.activateNow(d).catch(() => undefined);
       }
+    }
+  }
+
+  /**
+   * Closes the gate of an open active whose account a gateway no longer fences at all, read after
+   * the gate opened (the gateway lost its state directory): every order of it would be refused
+   * `not-fenced` for good. The activation that follows fences it again, at its epoch, then opens.
+   */
+  private checkFences(d: Deployment): void {
+    const gateways = this.deps.gateways;
+    if (!gateways) return;
+    for (const name of gatewaysOf(this.deps.layout(d.rec.layout), d.rec.service)) {
+      const lost = d.manifest.accounts.filter((account) => gateways.lostFence(name, account, d.gateOpenedAt));
+      if (lost.length === 0) continue;
+      this.deps.log.warn(
+        { deploymentId: d.rec.id, gateway: name, accounts: lost },
+        "the gateway no longer fences these accounts (its state was lost?); fencing them again",
+      );
+      d.gate = "closed";
+      return;
     }
   }
 
@@ -247,6 +268,7 @@ export class LiveFailover {
         still,
       );
       d.gate = "open";
+      d.gateOpenedAt = this.deps.now();
       this.deps.log.info(
         {
           deploymentId: d.rec.id,

@@ -42,6 +42,8 @@ export async function startOrchestrator(
     httpApi?: (core: Orchestrator) => HttpServer;
     /** Opens a gateway's control channel; by default a GatewayClient with the orchestrator's key. */
     connectGateway?: ConnectGateway;
+    /** How often the gateways' keys and fenced accounts are read again (tests; default RELIST_MS). */
+    gatewayRelistMs?: number;
     /** Run services on this machine, with an in-process runner of these options. */
     local?: LocalRuntimeOptions;
   },
@@ -61,6 +63,7 @@ export async function startOrchestrator(
             options.gateways,
             deps.connectGateway ?? (await defaultConnectGateway(options.curveKeyFile)),
             deps.log,
+            { relistMs: deps.gatewayRelistMs },
           )
         : undefined;
     opened.push(() => gateways?.close());

@@ -18,11 +18,15 @@ export const PAPER_GATEWAY = {
   publicKey: "",
 };
 
-/** Starts an orchestrator on `dir`/o.db (again, after a restart, with the same `port`). */
+/**
+ * Starts an orchestrator on `dir`/o.db (again, after a restart, with the same `port`);
+ * `relistMs`: how often it reads the gateway's keys and fenced accounts again.
+ */
 export function startFencedOrchestrator(
   dir: string,
   gateway: GatewayControl,
   port = 0,
+  relistMs?: number,
 ): Promise<RunningOrchestrator> {
   return startOrchestrator(
     compileOrchestratorOptions({
@@ -34,7 +38,7 @@ export function startFencedOrchestrator(
       stopGraceMs: 100,
       gateways: [PAPER_GATEWAY],
     }),
-    { log: silentLogger(), connectGateway: () => gateway },
+    { log: silentLogger(), connectGateway: () => gateway, gatewayRelistMs: relistMs },
   );
 }
 
