@@ -12,32 +12,7 @@ import { test } from "node:test";
 import { until } from "../core/testing/until.ts";
 import type { MockRunner } from "../runner/mock-runner.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
-import { liveMockRunner, startFencedOrchestrator } from "./testing/live-cluster.ts";
-
-const LAYOUT = `
-name: fenced
-services:
-  - name: feeder
-    kind: feeder
-    pool: live
-    command: node
-    resources: { cores: 0.5, memory: 64MiB }
-    sockets: { offers: [{ name: market_data, pattern: pub }] }
-  - name: momentum
-    kind: strategy
-    pool: live
-    command: node
-    accounts: [acct-1]
-    resources: { cores: 0.5, memory: 64MiB }
-    sockets:
-      consumes:
-        - { name: market_data, pattern: sub }
-        - { name: orders, pattern: dealer }
-wires:
-  - { from: feeder.market_data, to: momentum.market_data }
-gateways:
-  - { name: paper, orders: [momentum.orders], marketData: [feeder.market_data] }
-`;
+import { fencedMomentum, liveMockRunner, startFencedOrchestrator } from "./testing/live-cluster.ts";
 
 test("a gateway that lost its fence table is fenced again at the active's epoch; an account someone else holds is left alone", async () => {
   const dir = mkdtempSync(join(tmpdir(), "hive-gw-loss-"));
@@ -49,7 +24,7 @@ test("a gateway that lost its fence table is fenced again at the active's epoch;
   ];
   try {
     await until("two runners", () => runners.every((r) => r.state === "registered") || undefined);
-    await orch.core.applyLayout(LAYOUT, "fenced.yaml");
+    await orch.core.applyLayout(fencedMomentum(0), "fenced.yaml");
     const active = await until("momentum trading", async () => {
       const d = (await orch.core.listDeployments({ layout: "fenced" })).find((x) => x.service === "momentum");
       const process = runners.find((r) => r["options"].nodeId === d?.nodeId)?.processes.get(d?.id ?? "");

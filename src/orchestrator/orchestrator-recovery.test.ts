@@ -28,26 +28,14 @@ import type { ServiceProvider, SpawnOutcome } from "./service-provider.ts";
 import type { DeploymentRecord } from "./store/store-records.ts";
 import { MemoryStore } from "./store/memory-store.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
-import { liveMockRunner, PAPER_GATEWAY, startFencedOrchestrator } from "./testing/live-cluster.ts";
+import {
+  fencedMomentum as live,
+  liveMockRunner,
+  PAPER_GATEWAY,
+  startFencedOrchestrator,
+} from "./testing/live-cluster.ts";
 
 const LEASE = { heartbeatIntervalMs: 50, suspectAfterMs: 10_000, downAfterMs: 20_000 };
-
-const live = (standby: number) => `
-name: fenced
-services:
-  - name: momentum
-    kind: strategy
-    pool: live
-    command: node
-    accounts: [acct-1]
-    resources: { cores: 0.5, memory: 64MiB }
-    sockets:
-      consumes:
-        - { name: orders, pattern: dealer }
-    standby: ${standby}
-gateways:
-  - { name: paper, orders: [momentum.orders] }
-`;
 
 const BACKTEST = `
 name: bt

@@ -54,3 +54,24 @@ export function liveMockRunner(orchestrator: RunningOrchestrator, nodeId: string
   r.start();
   return r;
 }
+
+/**
+ * A layout "fenced" of one live strategy, momentum, trading account acct-1 through the paper
+ * gateway, with `standby` warm standbys.
+ */
+export const fencedMomentum = (standby: number): string => `
+name: fenced
+services:
+  - name: momentum
+    kind: strategy
+    pool: live
+    command: node
+    accounts: [acct-1]
+    resources: { cores: 0.5, memory: 64MiB }
+    sockets:
+      consumes:
+        - { name: orders, pattern: dealer }
+    standby: ${standby}
+gateways:
+  - { name: paper, orders: [momentum.orders] }
+`;
