@@ -219,7 +219,28 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       // still in flight counts: the runner finished it but its answer went down with the old
       // stream, and the process it reports is exactly the one wanted.
       const spawning = d?.inFlight === true && d.phase === "starting";
-      if (d && d.rec.desired === "running" && d.rec.nodeId === entry.id && (!d.inFlight || spawning)) {
+      const adopted =
+        d !== undefined &&
+        d.rec.desired === "running" &&
+        d.rec.nodeId === entry.id &&
+        (!d.inFlight || spawning);
+      // A path it reports open on anything but an adopted active is a close that never reached it
+      // (its node was unreachable when it was demoted, the stream broke right after the close, the
+      // runner restarted before recording it), or belongs to a copy no longer wanted here. Closed
+      // now (sent after the RegisterAck), not left to the gateway's fence alone, nor open for the
+      // stop's grace. An adopted active's is reopened by the next pass, after the gateway is
+      // (re-)fenced to it.
+      if (r.ordersEnabled && !(adopted && d.rec.role === "active")) {
+        this.o.log.warn(
+          { nodeId: entry.id, deploymentId: r.deploymentId },
+          "closing an order path left open",
+        );
+        session.send({
+          case: "setOrderPath",
+          value: { deploymentId: r.deploymentId, open: false, epoch: r.epoch },
+        });
+      }
+      if (adopted) {
         disown(d); // a spawn's own answer (or its failure with the old stream) no longer counts
         d.phase = "running";
         d.runningSince = this.now();
@@ -228,32 +249,10 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
           addresses: Object.fromEntries(r.addresses.map((a) => [a.socketName, a.address])),
           pendingReason: undefined,
         });
-        // The runner closed its order paths when it lost us (self-fencing): the active's is
-        // opened again by the next pass, after the gateway is (re-)fenced to it.
+        // The runner closed its order paths when it lost us (self-fencing), or they are closed
+        // above: the active's is opened again by the next pass, after the gateway is fenced to it.
         d.gate = "closed";
-        // Unless it came back within its lease: then a path it reports open on anything but the
-        // active is a close that never reached it (its node was unreachable when it was demoted,
-        // the stream broke right after the close, or the runner restarted before recording it).
-        // Closed now (sent after the RegisterAck), not left to the gateway's fence alone.
-        if (r.ordersEnabled && d.rec.role !== "active") {
-          this.o.log.warn(
-            { nodeId: entry.id, deploymentId: d.rec.id },
-            "closing a standby's open order path",
-          );
-          session.send({
-            case: "setOrderPath",
-            value: { deploymentId: d.rec.id, open: false, epoch: d.rec.epoch },
-          });
-        }
       } else {
-        // Not wanted here (moved away while its runner was cut off, or retired): its order path
-        // is closed at once, not left open for the stop's grace with only the gateway's fence
-        // between its orders and the account.
-        if (r.ordersEnabled)
-          session.send({
-            case: "setOrderPath",
-            value: { deploymentId: r.deploymentId, open: false, epoch: r.epoch },
-          });
         this.stopUnwanted(entry.id, session, r.deploymentId);
       }
     }

@@ -203,10 +203,9 @@ export class OrchestratorLink {
     try {
       await this.options.onMessage(message);
     } finally {
-      this.unhandled -= 1;
       clearInterval(timer);
-      if (report !== undefined && performance.now() - started >= every)
-        report({ ...slow(true), waiting: this.unhandled });
+      if (report !== undefined && performance.now() - started >= every) report(slow(true));
+      this.unhandled -= 1;
     }
   }
 
