@@ -41,7 +41,8 @@ import { HiveError } from "../../core/hive-error.ts";
 import type { CurveKeyPair } from "../curve-keys.ts";
 import { parseOrder, rejectReply, replyClientOrderId, stampOrder } from "./order-envelope.ts";
 import type { PostOfficeLog } from "./post-office-log.ts";
-import { commonSocketOptions, REMOTE_RECONNECT } from "./socket-options.ts";
+import { REMOTE_RECONNECT } from "./remote-reconnect.ts";
+import { commonSocketOptions } from "./socket-options.ts";
 
 /**
  * ZMTP heartbeats on the connection to the gateway: a connection that goes silent (a partition

@@ -133,20 +133,13 @@ export class RelayThread {
     // Settled by a failed start or a restart even when this call throws instead of returning it.
     done.catch(() => undefined);
     this.#keepAlive();
-    for (;;) {
-      const start = this.#current;
-      if (start === undefined) return this.#drop(id, this.#notRunning());
-      try {
-        await start.ready;
-      } catch (err) {
-        if (this.#current === undefined) return this.#drop(id, HiveError.from(err));
-      }
-      // A restart took the request over (its reopening settles it), or came after this start.
-      if (!this.#waiting.has(id)) return done;
-      if (this.#current !== start) continue;
-      start.worker.postMessage({ ...body, id });
-      return done;
-    }
+    const start = this.#current;
+    if (start === undefined) return this.#drop(id, this.#notRunning());
+    // A start that dies settles or takes over every waiter (#died, #rest, #stop): still waiting
+    // after its ready means it is the current start, ready.
+    await start.ready.catch(() => undefined);
+    if (this.#waiting.has(id)) start.worker.postMessage({ ...body, id });
+    return done;
   }
 
   /** Forgets a closed relay (for {@link RelayHandle}). */

@@ -21,5 +21,3 @@ export function commonSocketOptions(highWaterMark: number): CommonSocketOptions 
     receiveHighWaterMark: highWaterMark,
   };
 }
-
-export { REMOTE_RECONNECT } from "./remote-reconnect.ts";

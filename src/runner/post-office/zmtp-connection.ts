@@ -101,7 +101,12 @@ export class ZmtpConnection {
   }
 
   #read(chunk: Buffer): void {
-    this.#ttlTimer?.refresh();
+    // Any traffic answers the last PING's TTL (as libzmq cancels its timer); the next PING arms it
+    // again, a PING in this very read included. Cheaper than moving the timer on every read.
+    if (this.#ttlTimer !== undefined) {
+      clearTimeout(this.#ttlTimer);
+      this.#ttlTimer = undefined;
+    }
     if (this.#state === "greeting") {
       const missing = GREETING_BYTES - this.#greeting.length;
       this.#greeting = Buffer.concat([this.#greeting, chunk.subarray(0, missing)]);
