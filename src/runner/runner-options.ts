@@ -128,8 +128,8 @@ function fromConfig(c: z.output<typeof runnerConfigSchema>): CompiledRunnerOptio
       memoryBytes: c.capacity.memory,
       exclusiveCores: c.capacity.exclusiveCores,
     },
-    // Absolute and normalised: a record written with one spelling of a directory must match the
-    // next start's ("/run/hive/n1/" and "/run/hive/n1" are one directory).
+    // Absolute and normalised, as they are written into records and socket paths; a record's
+    // directory is compared with the next start's by sameDirectory (same-directory.ts).
     stateDir: resolve(c.stateDir ?? join("/var/lib/hive", c.nodeId)),
     runDir: resolve(c.runDir ?? join("/run/hive", c.nodeId)),
     datasetDir: c.datasets.dir ?? join("/dev/shm/hive", c.nodeId, "datasets"),
