@@ -15,7 +15,7 @@ import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { AuditQuery, AuditRecord } from "./audit.ts";
 import type { ControlOp } from "./control-protocol.ts";
 import type { AccountView, FenceResult, GatewayControl, GatewayStatus } from "./gateway-control.ts";
-import type { CurveKeyPair } from "./keys.ts";
+import type { CurveKeyPair } from "../core/z85.ts";
 
 /** Options of {@link GatewayClient}. */
 export interface GatewayClientOptions {

@@ -15,7 +15,8 @@ import { HiveError } from "../core/hive-error.ts";
 import { readAudit } from "./audit-archive.ts";
 import { GatewayClient } from "./control-client.ts";
 import { startGateway, type RunningGateway } from "./gateway-server.ts";
-import { keyPairPath, loadOrCreateKeyPair, type CurveKeyPair } from "./keys.ts";
+import type { CurveKeyPair } from "../core/z85.ts";
+import { keyPairPath, loadOrCreateKeyPair } from "./keys.ts";
 import { envelope, OrderClient } from "./testing/order-client.ts";
 
 describe("CURVE and ZAP", () => {

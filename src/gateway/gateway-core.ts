@@ -34,7 +34,7 @@ import {
   type OrderRecord,
   type OrderStatus,
 } from "./gateway-statements.ts";
-import { isZ85Key } from "./keys.ts";
+import { isZ85Key } from "../core/z85.ts";
 import * as wire from "./order-wire.ts";
 import { orderKey, RejectCode, type Envelope, type KnownStatus } from "./order-wire.ts";
 import { RiskChecks } from "./risk-checks.ts";

@@ -12,7 +12,8 @@ import {
   type GatewayConfig,
   type GatewayConfigInput,
 } from "./gateway-config.ts";
-import { isZ85Key, keyPairPath, loadOrCreateKeyPair, type CurveKeyPair } from "./keys.ts";
+import { isZ85Key, type CurveKeyPair } from "../core/z85.ts";
+import { keyPairPath, loadOrCreateKeyPair } from "./keys.ts";
 
 /** What `startGateway` takes. */
 export interface GatewayOptions {

@@ -12,14 +12,7 @@ export type {
 } from "./gateway-control.ts";
 export { formatAuditLine, type AuditQuery, type AuditRecord } from "./audit.ts";
 export { readAudit, readArchive, listArchive, ARCHIVE_DIR } from "./audit-archive.ts";
-export {
-  loadOrCreateKeyPair,
-  keyPairPath,
-  readPublicKeyArg,
-  isZ85Key,
-  GATEWAY_KEY_FILE,
-  type CurveKeyPair,
-} from "./keys.ts";
+export { loadOrCreateKeyPair, keyPairPath, readPublicKeyArg, GATEWAY_KEY_FILE } from "./keys.ts";
 export { PaperBroker, type PaperBrokerFigures } from "./paper-broker.ts";
 export type { BrokerAdapter, BrokerEvent, BrokerOrder } from "./broker-adapter.ts";
 export {

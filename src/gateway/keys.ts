@@ -2,50 +2,16 @@
  * CURVE key pairs of the gateway (and of its clients in tests), stored as Z85 text: the secret key
  * in a file of mode 0600, the public key beside it in `<file>.pub`. A key pair is made once and
  * kept, because the orchestrator and the runners pin the gateway's public key.
- *
- * Also the one helper ZAP needs: ZeroMQ hands the handler a client's public key as 32 raw bytes,
- * while every list we keep (authorized runners, orchestrator keys) holds Z85 text.
+ * The Z85 codec itself is in core/z85.ts.
  */
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as zmq from "zeromq";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
-
-/** A CURVE key pair, both halves as 40-character Z85 strings. */
-export interface CurveKeyPair {
-  readonly publicKey: string;
-  readonly secretKey: string;
-}
+import { isZ85Key, type CurveKeyPair } from "../core/z85.ts";
 
 /** The file name of the gateway's secret key inside a `--keys` directory. */
 export const GATEWAY_KEY_FILE = "gateway.key";
-
-const Z85_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
-
-/** Whether `text` looks like a Z85 CURVE key (40 characters of the Z85 alphabet). */
-export function isZ85Key(text: string): boolean {
-  return Z85_KEY.test(text);
-}
-
-/** Encodes bytes (a multiple of 4 long, e.g. a 32-byte CURVE key) as Z85 (ZeroMQ RFC 32). */
-export function z85Encode(bytes: Uint8Array): string {
-  if (bytes.length % 4 !== 0) {
-    throw new HiveError(ErrorCode.InvalidArgument, `z85: ${bytes.length} bytes, expected a multiple of 4`);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 4) {
-    let value = view.getUint32(i);
-    let chunk = "";
-    for (let j = 0; j < 5; j++) {
-      chunk = Z85_CHARS.charAt(value % 85) + chunk;
-      value = Math.floor(value / 85);
-    }
-    out += chunk;
-  }
-  return out;
-}
 
 /** The secret key file of the key pair kept in directory `dir`. */
 export function keyPairPath(dir: string, file = GATEWAY_KEY_FILE): string {

@@ -14,7 +14,7 @@
 import * as zmq from "zeromq";
 import { HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
-import { z85Encode } from "./keys.ts";
+import { z85Encode } from "../core/z85.ts";
 
 /** The endpoint libzmq sends ZAP requests to. */
 export const ZAP_ENDPOINT = "inproc://zeromq.zap.01";

@@ -23,7 +23,7 @@
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import type { GatewayControl } from "../gateway/gateway-control.ts";
-import { isZ85Key } from "../gateway/keys.ts";
+import { isZ85Key } from "../core/z85.ts";
 import type { GatewayAddress } from "../layout/index.ts";
 
 /** A gateway as the orchestrator is configured with it. */

@@ -1,7 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { DatasetSpec, ServiceManifest } from "../domain/index.ts";
 import { SocketDirection, type SpawnRequestSchema } from "../protocol/index.ts";
-import { toProtoPattern } from "../runner/proto-convert.ts";
+import { toProtoPattern } from "../protocol/domain-convert.ts";
 
 /** Who a spawn is for. */
 export interface SpawnTarget {

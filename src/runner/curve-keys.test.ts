@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { curvePublicKeyOf, generateCurveKeyPair, loadCurveKeyPair } from "./curve-keys.ts";
-import { Z85_KEY, z85Decode, z85Encode } from "./z85.ts";
+import { Z85_KEY, z85Decode, z85Encode } from "../core/z85.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hive-curve-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

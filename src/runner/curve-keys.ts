@@ -14,13 +14,7 @@ import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "nod
 import { dirname } from "node:path";
 import * as zmq from "zeromq";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
-import { Z85_KEY, z85Decode, z85Encode } from "./z85.ts";
-
-/** A CURVE key pair in Z85. */
-export interface CurveKeyPair {
-  readonly publicKey: string;
-  readonly secretKey: string;
-}
+import { Z85_KEY, z85Decode, z85Encode, type CurveKeyPair } from "../core/z85.ts";
 
 /** Where a key pair came from, for the start-up log. */
 export type CurveKeySource = "generated" | "file" | "file-created";

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { DEFAULT_SELF_FENCE_KILL_AFTER_MS, LeaseGuard, type LeaseState } from "./lease-guard.ts";
-import { ManualClock } from "./testing/manual-clock.ts";
+import { FakeClock } from "../core/testing/fake-clock.ts";
 
 function guard(killAfterMs?: number) {
-  const clock = new ManualClock(0);
+  const clock = new FakeClock(0);
   const events: string[] = [];
   const lease = new LeaseGuard({
     clock,

@@ -25,7 +25,7 @@
  *
  * Pure logic over an injected clock; the runner supplies the callbacks that act.
  */
-import type { CancelTimer, MonotonicClock } from "./monotonic-clock.ts";
+import type { CancelTimer, MonotonicClock } from "../core/monotonic-clock.ts";
 
 /** Where the lease stands; see the file comment. */
 

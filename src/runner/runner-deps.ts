@@ -4,7 +4,7 @@ import type { SocketPattern } from "../domain/index.ts";
 import type { CgroupDriver } from "./cgroups/index.ts";
 import type { DatasetStore } from "./datasets/index.ts";
 import type { PortAllocator } from "./ports/index.ts";
-import type { MonotonicClock } from "./monotonic-clock.ts";
+import type { MonotonicClock } from "../core/monotonic-clock.ts";
 import type { PostOfficeRouteUpdate, RouteCounters } from "./post-office/index.ts";
 import type { ProcessLauncher } from "./process/index.ts";
 

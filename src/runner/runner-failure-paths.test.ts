@@ -20,7 +20,7 @@ import { FakeProcessLauncher } from "./process/fake-process-launcher.ts";
 import type { ManagedProcess, SpawnSpec } from "./process/index.ts";
 import { Runner } from "./runner.ts";
 import { compileRunnerOptions } from "./runner-options.ts";
-import { ManualClock } from "./testing/manual-clock.ts";
+import { FakeClock } from "../core/testing/fake-clock.ts";
 import { OrchestratorStub } from "./testing/orchestrator-stub.ts";
 
 const dirs = tempDirs();
@@ -37,7 +37,7 @@ async function setUp(
   pool: "live" | "backtest",
   datasets = new FakeDatasetCache(),
   leaseTtlMs = 60_000,
-  clock?: ManualClock,
+  clock?: FakeClock,
   launcher = new FakeProcessLauncher(),
 ) {
   const stub = await OrchestratorStub.start({ heartbeatIntervalMs: 50, leaseTtlMs });
@@ -271,7 +271,7 @@ test("spawns are idempotent: asked again during a slow spawn or once it runs, it
 test("a live process whose spawn ends after self-fencing killed the others is killed too", async () => {
   const datasets = new HeldDatasets();
   // The lease runs on a manual clock; the stub's 60 s TTL keeps the link's own watchdog quiet.
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const { runner, session, launcher, stub } = await setUp("rf-5", "live", datasets, 60_000, clock);
   try {
     for (let i = 0; i < 100 && runner.leaseState !== "held"; i++) await sleep(10);
@@ -331,7 +331,7 @@ test("an order path stays closed while its process is spawned, and a close sent 
 });
 
 test("an open whose record is written slowly does not reopen a path that self-fencing closed meanwhile", async () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const { runner, session, postOffice, stub } = await setUp("rf-7", "live", undefined, 60_000, clock);
   try {
     for (let i = 0; i < 100 && runner.leaseState !== "held"; i++) await sleep(10);

@@ -29,10 +29,11 @@ import {
   saveDeploymentRecord,
   type DeploymentRecord,
 } from "./deployment-record.ts";
-import { fromProtoRouteUpdate, toProtoPool, toRunnerErrorCode } from "./proto-convert.ts";
+import { toProtoPool, toRunnerErrorCode } from "../protocol/domain-convert.ts";
+import { fromProtoRouteUpdate } from "./proto-convert.ts";
 import { OrchestratorLink, type LinkState } from "./orchestrator-link.ts";
 import type { LeaseState } from "./lease-guard.ts";
-import { systemClock } from "./monotonic-clock.ts";
+import { systemClock } from "../core/monotonic-clock.ts";
 import { hasOrderPath, SelfFencing } from "./self-fencing.ts";
 import { readLog, recoverProcesses, type ManagedProcess } from "./process/index.ts";
 import type { CompiledRunnerOptions } from "./runner-options.ts";

@@ -1,6 +1,6 @@
 /**
  * Self-fencing end to end on the real kernel: a real runner (cgroups, processes, the ZeroMQ
- * post office) talking to the orchestrator stub, whose lease clock is a ManualClock the test
+ * post office) talking to the orchestrator stub, whose lease clock is a FakeClock the test
  * moves. The stub stops answering heartbeats to let the lease run out; the wall clock is moved
  * back meanwhile to show that it plays no part.
  */
@@ -26,7 +26,7 @@ import { accountRejectReason, OrderRejectReason } from "./post-office/index.ts";
 import { testOrder, TestStrategy } from "./post-office/post-office-test-kit.ts";
 import type { Runner } from "./runner.ts";
 import { compileRunnerOptions } from "./runner-options.ts";
-import { ManualClock } from "./testing/manual-clock.ts";
+import { FakeClock } from "../core/testing/fake-clock.ts";
 import { OrchestratorStub, type StubSession } from "./testing/orchestrator-stub.ts";
 import { pidAlive } from "./process/proc-stat.ts";
 
@@ -67,7 +67,7 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function startRunner(clock: ManualClock): Promise<Runner> {
+async function startRunner(clock: FakeClock): Promise<Runner> {
   const options = compileRunnerOptions({
     nodeId: "sf-1",
     pool: "live",
@@ -133,7 +133,7 @@ async function probe(strategy: TestStrategy, id: string, account = "ACC-1"): Pro
 }
 
 describe("self-fencing on the real kernel", () => {
-  let clock = new ManualClock(0);
+  let clock = new FakeClock(0);
   let runner: Runner;
   let session: StubSession;
   const pids = new Map<string, number>();
@@ -207,7 +207,7 @@ describe("self-fencing on the real kernel", () => {
     if (cg.skip) return t.skip(cg.skip);
     const old = runners.pop();
     await old?.close(); // the processes keep running
-    clock = new ManualClock(0);
+    clock = new FakeClock(0);
     runner = await startRunner(clock);
     const again = await stub.waitForRunner("sf-1", session);
     session = again;

@@ -12,7 +12,7 @@
  */
 import type { Logger } from "../core/logger.ts";
 import { LeaseGuard, type LeaseState } from "./lease-guard.ts";
-import type { MonotonicClock } from "./monotonic-clock.ts";
+import type { MonotonicClock } from "../core/monotonic-clock.ts";
 import type { PostOfficePort } from "./runner-deps.ts";
 import type { Deployment } from "./spawn-deployment.ts";
 

@@ -5,7 +5,7 @@
 import * as zmq from "zeromq";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { AccountView } from "../gateway-control.ts";
-import type { CurveKeyPair } from "../keys.ts";
+import type { CurveKeyPair } from "../../core/z85.ts";
 import type { WireOrder } from "../order-wire.ts";
 
 /** A reply frame, parsed. */

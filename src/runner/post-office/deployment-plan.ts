@@ -7,7 +7,7 @@ import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { SocketPattern } from "../../domain/index.ts";
 import type { RouteRemoval } from "../../layout/route-diff.ts";
 import { localEndpoint, type Route } from "../../layout/routing.ts";
-import { Z85_KEY } from "../z85.ts";
+import { Z85_KEY } from "../../core/z85.ts";
 import { checkIpcPathLength, ipcPath } from "./ipc-endpoint.ts";
 import type { RouteKind } from "./route-counters.ts";
 

@@ -38,7 +38,7 @@
  */
 import * as zmq from "zeromq";
 import { HiveError } from "../../core/hive-error.ts";
-import type { CurveKeyPair } from "../curve-keys.ts";
+import type { CurveKeyPair } from "../../core/z85.ts";
 import { parseOrder, rejectReply, replyClientOrderId, stampOrder } from "./order-envelope.ts";
 import type { PostOfficeLog } from "./post-office-log.ts";
 import { REMOTE_RECONNECT } from "./remote-reconnect.ts";

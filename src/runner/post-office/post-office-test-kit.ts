@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import * as zmq from "zeromq";
 import type { SocketPattern } from "../../domain/index.ts";
 import { localEndpoint, type Route } from "../../layout/routing.ts";
-import { z85Encode } from "../z85.ts";
+import { z85Encode } from "../../core/z85.ts";
 import type { OrderEnvelope } from "./order-envelope.ts";
 import type { PostOfficeLog } from "./post-office-log.ts";
 

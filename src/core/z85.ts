@@ -1,15 +1,27 @@
 /**
  * Z85 (ZeroMQ RFC 32), the text form of CURVE keys: 4 bytes become 5 printable characters, so a
  * 32-byte key is 40 characters. Pure; zeromq.js takes and gives keys in Z85 but does not export
- * the codec, which the runner needs to check a key file and derive its public key.
+ * the codec, which the runner needs to check a key file and derive its public key, and the
+ * gateway's ZAP handler to turn the 32 raw bytes libzmq hands it into the text we keep in lists.
  */
-import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import { ErrorCode, HiveError } from "./hive-error.ts";
 
 const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 const VALUE = new Map([...ALPHABET].map((c, i) => [c, i]));
 
 /** A CURVE key in Z85: exactly 40 characters of the Z85 alphabet. */
 export const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+
+/** Whether `text` looks like a Z85 CURVE key (40 characters of the Z85 alphabet). */
+export function isZ85Key(text: string): boolean {
+  return Z85_KEY.test(text);
+}
+
+/** A CURVE key pair, both halves as 40-character Z85 strings. */
+export interface CurveKeyPair {
+  readonly publicKey: string;
+  readonly secretKey: string;
+}
 
 /** Encodes bytes (a multiple of 4 long) as Z85. */
 export function z85Encode(bytes: Uint8Array): string {

@@ -1,8 +1,9 @@
 /**
- * The runner's clock for timers that must not follow the wall clock: the lease and self-fencing.
+ * The clock for timers that must not follow the wall clock: the runner's lease and self-fencing,
+ * the orchestrator's registry and gateway watch.
  * A jump of the wall clock (NTP step, an operator's `date -s`) moves Date.now() but not
  * performance.now(), and Node's timers run on libuv's monotonic clock, so neither delays them.
- * A fake for tests is in testing/manual-clock.ts.
+ * A fake for tests is in testing/fake-clock.ts.
  */
 
 /** Cancels a timer; calling it again, or after the timer fired, does nothing. */

@@ -7,8 +7,8 @@ interface Timer {
   readonly fire: () => void;
 }
 
-/** A {@link MonotonicClock} driven by {@link ManualClock.advance}. */
-export class ManualClock implements MonotonicClock {
+/** A {@link MonotonicClock} driven by {@link FakeClock.advance}. */
+export class FakeClock implements MonotonicClock {
   #now: number;
   #seq = 0;
   readonly #timers = new Set<Timer>();

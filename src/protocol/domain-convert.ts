@@ -1,0 +1,56 @@
+/**
+ * Conversions between the runner protocol's enums and the domain's own types that both ends of
+ * the protocol need: the orchestrator when it builds a SpawnRequest, the runner when it reads one
+ * and answers. Conversions into one side's private types stay on that side.
+ */
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import type { Pool, SocketPattern } from "../domain/index.ts";
+import { Pool as ProtoPool, RunnerErrorCode, SocketPattern as ProtoPattern } from "./index.ts";
+
+/** A domain pool as the protocol's enum. */
+export function toProtoPool(pool: Pool): ProtoPool {
+  return pool === "live" ? ProtoPool.LIVE : ProtoPool.BACKTEST;
+}
+
+const PATTERNS: Record<SocketPattern, ProtoPattern> = {
+  pub: ProtoPattern.PUB,
+  sub: ProtoPattern.SUB,
+  push: ProtoPattern.PUSH,
+  pull: ProtoPattern.PULL,
+  dealer: ProtoPattern.DEALER,
+  router: ProtoPattern.ROUTER,
+  req: ProtoPattern.REQ,
+  rep: ProtoPattern.REP,
+};
+
+/** A domain socket pattern as the protocol's enum. */
+export function toProtoPattern(pattern: SocketPattern): ProtoPattern {
+  return PATTERNS[pattern];
+}
+
+/** The protocol's socket pattern as the domain's; UNSPECIFIED (or unknown) is an error. */
+export function fromProtoPattern(pattern: ProtoPattern): SocketPattern {
+  for (const [name, value] of Object.entries(PATTERNS)) if (value === pattern) return name as SocketPattern;
+  throw new HiveError(ErrorCode.InvalidArgument, `socket pattern ${pattern} is not one this runner knows`);
+}
+
+/** A HiveError code as the protocol's error code. */
+export function toRunnerErrorCode(err: unknown): RunnerErrorCode {
+  const e = HiveError.from(err);
+  switch (e.code) {
+    case ErrorCode.InvalidArgument:
+      return RunnerErrorCode.INVALID_ARGUMENT;
+    case ErrorCode.NotFound:
+      return RunnerErrorCode.NOT_FOUND;
+    case ErrorCode.AlreadyExists:
+      return RunnerErrorCode.ALREADY_EXISTS;
+    case ErrorCode.FailedPrecondition:
+      return RunnerErrorCode.FAILED_PRECONDITION;
+    case ErrorCode.Unavailable:
+      return RunnerErrorCode.UNAVAILABLE;
+    case ErrorCode.PermissionDenied:
+      return RunnerErrorCode.PERMISSION_DENIED;
+    case ErrorCode.Internal:
+      return RunnerErrorCode.INTERNAL;
+  }
+}
