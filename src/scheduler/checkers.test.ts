@@ -17,7 +17,7 @@ import { makeContext, Overlay } from "./eval-context.ts";
 import { compileSchedulerOptions } from "./scheduler-options.ts";
 import type { NodeSpec } from "../domain/index.ts";
 import type { PlacementRequest } from "./request.ts";
-import { GiB, node, request } from "./test-fixtures.ts";
+import { GiB, node, request } from "./testing/builders.ts";
 
 interface Case {
   readonly name: string;

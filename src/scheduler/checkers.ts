@@ -54,14 +54,17 @@ export const antiAffinityChecker: FeasibilityChecker = {
   explain: () => "the active instance or another standby of this service is on this node",
 };
 
+/** What is left of a resource on node `i`: its capacity less what is committed and what is in flight. */
+function left(cap: ArrayLike<number>, used: ArrayLike<number>, inFlight: number, i: number): number {
+  return (cap[i] ?? 0) - (used[i] ?? 0) - inFlight;
+}
+
 function freeCores(ctx: EvalContext, i: number): number {
-  const c = ctx.cluster;
-  return (c.capCores[i] ?? 0) - (c.usedCores[i] ?? 0) - ctx.overlay.cores(i);
+  return left(ctx.cluster.capCores, ctx.cluster.usedCores, ctx.overlay.cores(i), i);
 }
 
 function freeMemory(ctx: EvalContext, i: number): number {
-  const c = ctx.cluster;
-  return (c.capMemory[i] ?? 0) - (c.usedMemory[i] ?? 0) - ctx.overlay.memory(i);
+  return left(ctx.cluster.capMemory, ctx.cluster.usedMemory, ctx.overlay.memory(i), i);
 }
 
 function inFlight(amount: number, unit: (n: number) => string): string {
@@ -87,15 +90,10 @@ export const exclusiveCoresChecker: FeasibilityChecker = {
   reason: Reason.InsufficientExclusiveCores,
   feasible: (ctx, i) => {
     const want = ctx.request.demand.exclusiveCores;
-    if (want === 0) return true;
-    const c = ctx.cluster;
-    return (c.capExclusive[i] ?? 0) - (c.usedExclusive[i] ?? 0) - ctx.overlay.exclusive(i) >= want;
+    return want === 0 || freeExclusiveCores(ctx, i) >= want;
   },
-  explain: (ctx, i) => {
-    const c = ctx.cluster;
-    const free = (c.capExclusive[i] ?? 0) - (c.usedExclusive[i] ?? 0) - ctx.overlay.exclusive(i);
-    return `needs ${ctx.request.demand.exclusiveCores} pinned core(s); ${free} of ${c.capExclusive[i]} pinnable free`;
-  },
+  explain: (ctx, i) =>
+    `needs ${ctx.request.demand.exclusiveCores} pinned core(s); ${freeExclusiveCores(ctx, i)} of ${ctx.cluster.capExclusive[i]} pinnable free`,
 };
 
 /** Free memory, counting in-flight placements. */
@@ -116,16 +114,19 @@ export const portsChecker: FeasibilityChecker = {
   reason: Reason.InsufficientPorts,
   feasible: (ctx, i) => {
     const want = ctx.request.demand.ports;
-    if (want === 0) return true;
-    const c = ctx.cluster;
-    return (c.capPorts[i] ?? 0) - (c.usedPorts[i] ?? 0) - ctx.overlay.ports(i) >= want;
+    return want === 0 || freePorts(ctx, i) >= want;
   },
-  explain: (ctx, i) => {
-    const c = ctx.cluster;
-    const free = (c.capPorts[i] ?? 0) - (c.usedPorts[i] ?? 0) - ctx.overlay.ports(i);
-    return `needs ${ctx.request.demand.ports} port(s); ${free} of ${c.capPorts[i]} free`;
-  },
+  explain: (ctx, i) =>
+    `needs ${ctx.request.demand.ports} port(s); ${freePorts(ctx, i)} of ${ctx.cluster.capPorts[i]} free`,
 };
+
+function freeExclusiveCores(ctx: EvalContext, i: number): number {
+  return left(ctx.cluster.capExclusive, ctx.cluster.usedExclusive, ctx.overlay.exclusive(i), i);
+}
+
+function freePorts(ctx: EvalContext, i: number): number {
+  return left(ctx.cluster.capPorts, ctx.cluster.usedPorts, ctx.overlay.ports(i), i);
+}
 
 function round(n: number): number {
   return Math.round(n * 100) / 100;

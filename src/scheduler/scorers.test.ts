@@ -11,7 +11,7 @@ import {
 import { fitScorer, loadScorer, localityScorer, preferredTagsScorer, type Scorer } from "./scorers.ts";
 import { scoreNode } from "./stack.ts";
 import type { NodeSpec } from "../domain/index.ts";
-import { node, request } from "./test-fixtures.ts";
+import { node, request } from "./testing/builders.ts";
 
 // 12.5 GB over the default 1.25 GB/s link is 10 s: exactly the default half-score time.
 const TEN_SECONDS = 12.5e9;

@@ -7,7 +7,7 @@ import { compileSchedulerOptions } from "./scheduler-options.ts";
 import { schedule, type Decision } from "./stack.ts";
 import type { NodeSpec } from "../domain/index.ts";
 import type { PlacementRequest } from "./request.ts";
-import { node, request } from "./test-fixtures.ts";
+import { node, request } from "./testing/builders.ts";
 
 const ticks = { id: "ticks", version: "1", bytes: 6 * 2 ** 30 };
 

@@ -1,6 +1,6 @@
 /** Builders of nodes and requests for the scheduler's tests and benchmark. */
-import { DEFAULT_LINK_BANDWIDTH, type HotDataset, type NodeSpec, type Pool } from "../domain/index.ts";
-import type { Demand, PlacementRequest } from "./request.ts";
+import { DEFAULT_LINK_BANDWIDTH, type HotDataset, type NodeSpec, type Pool } from "../../domain/index.ts";
+import type { Demand, PlacementRequest } from "../request.ts";
 
 const GiB = 2 ** 30;
 
