@@ -46,7 +46,10 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   /** Ends the iteration at once with an error. */
   fail(error: unknown): void {
     this.closed = true;
-    this.error = error instanceof Error ? error : new Error(`queue failed: ${JSON.stringify(error)}`);
+    this.error =
+      error instanceof Error
+        ? error
+        : new HiveError(ErrorCode.Internal, `queue failed: ${JSON.stringify(error)}`, { cause: error });
     this.items.length = 0;
     const w = this.waiter;
     if (w) {
@@ -76,7 +79,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
       throw: (error: unknown) => {
         this.close();
         this.items.length = 0;
-        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+        return Promise.reject(error instanceof Error ? error : HiveError.from(error));
       },
     };
   }
