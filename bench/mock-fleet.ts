@@ -12,7 +12,7 @@
  * - exit: close every mock runner and exit.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { MockRunner } from "../src/runner/mock-runner.ts";
+import { MockRunner } from "../src/runner/testing/fake-runner.ts";
 
 /** A command from the parent. */
 export type MockFleetCommand =

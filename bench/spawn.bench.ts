@@ -20,7 +20,7 @@ import { SocketDirection, SocketPattern } from "../src/protocol/index.ts";
 import { detectCgroups, NoCgroupDriver, type CgroupDriver } from "../src/runner/cgroups/index.ts";
 import { createRunner } from "../src/runner/create-runner.ts";
 import { compileRunnerOptions } from "../src/runner/runner-options.ts";
-import { OrchestratorStub } from "../src/runner/testing/orchestrator-stub.ts";
+import { OrchestratorStub } from "../src/runner/testing/fake-orchestrator.ts";
 import { msStats } from "./stats.ts";
 
 const args = process.argv.slice(2);

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { Pool } from "../src/protocol/index.ts";
-import { OrchestratorStub } from "../src/runner/testing/orchestrator-stub.ts";
+import { OrchestratorStub } from "../src/runner/testing/fake-orchestrator.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hive-rp-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

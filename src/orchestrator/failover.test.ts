@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ValidationError } from "../domain/index.ts";
-import { MockRunner } from "../runner/mock-runner.ts";
+import { MockRunner } from "../runner/testing/fake-runner.ts";
 import type { DeploymentView } from "./control-plane.ts";
 import type { RunningOrchestrator } from "./orchestrator-server.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";

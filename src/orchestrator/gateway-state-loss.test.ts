@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { until } from "../core/testing/until.ts";
-import type { MockRunner } from "../runner/mock-runner.ts";
+import type { MockRunner } from "../runner/testing/fake-runner.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
 import { fencedMomentum, liveMockRunner, startFencedOrchestrator } from "./testing/live-cluster.ts";
 

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { silentLogger } from "../core/logger.ts";
 import { until } from "../core/testing/until.ts";
-import { MockRunner, type MockRunnerOptions } from "../runner/mock-runner.ts";
+import { MockRunner, type MockRunnerOptions } from "../runner/testing/fake-runner.ts";
 import { compileOrchestratorOptions, type OrchestratorOptions } from "./orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
 

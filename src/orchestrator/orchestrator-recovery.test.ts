@@ -19,7 +19,7 @@ import {
   RegisterSchema,
   type OrchestratorMessage,
 } from "../protocol/index.ts";
-import type { MockRunner } from "../runner/mock-runner.ts";
+import type { MockRunner } from "../runner/testing/fake-runner.ts";
 import { Gateways } from "./gateways.ts";
 import { Orchestrator } from "./orchestrator.ts";
 import type { RunningOrchestrator } from "./orchestrator-server.ts";

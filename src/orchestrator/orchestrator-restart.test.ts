@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { silentLogger } from "../core/logger.ts";
-import { MockRunner } from "../runner/mock-runner.ts";
+import { MockRunner } from "../runner/testing/fake-runner.ts";
 import { compileOrchestratorOptions } from "./orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
 import { until } from "../core/testing/until.ts";

@@ -12,7 +12,7 @@ import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { silentLogger } from "../core/logger.ts";
 import { ValidationError } from "../domain/index.ts";
 import { ProcessState } from "../protocol/index.ts";
-import { MockRunner } from "../runner/mock-runner.ts";
+import { MockRunner } from "../runner/testing/fake-runner.ts";
 import type { DeploymentView } from "./control-plane.ts";
 import { compileOrchestratorOptions } from "./orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";

@@ -17,11 +17,11 @@ import {
   SocketDirection,
   SocketPattern,
 } from "../protocol/index.ts";
-import { cleanUpTestCgroups, realCgroupsForTest, type RealCgroups } from "./cgroups/cgroup-test-env.ts";
+import { cleanUpTestCgroups, realCgroupsForTest, type RealCgroups } from "./cgroups/testing/real-cgroups.ts";
 import { createRunner } from "./create-runner.ts";
 import type { Runner } from "./runner.ts";
 import { compileRunnerOptions } from "./runner-options.ts";
-import { OrchestratorStub, type StubSession } from "./testing/orchestrator-stub.ts";
+import { OrchestratorStub, type StubSession } from "./testing/fake-orchestrator.ts";
 import { create } from "@bufbuild/protobuf";
 import { SpawnRequestSchema } from "../protocol/index.ts";
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { collectDefaultMetrics } from "prom-client";
 import { HiveError } from "../core/hive-error.ts";
-import { sameDirectory } from "./same-directory.ts";
+import { sameDirectory } from "./deployment/same-directory.ts";
 import type { SocketPattern } from "../domain/index.ts";
 import {
   DatasetState,
@@ -22,24 +22,24 @@ import {
   type StopRequest,
 } from "../protocol/index.ts";
 import { localEndpoint } from "../layout/index.ts";
-import { CpuPinning } from "./cpu-pinning.ts";
+import { CpuPinning } from "./deployment/cpu-pinning.ts";
 import {
   loadDeploymentRecords,
   removeDeploymentRecord,
   saveDeploymentRecord,
   type DeploymentRecord,
-} from "./deployment-record.ts";
+} from "./deployment/adoption-record.ts";
 import { toProtoPool, toRunnerErrorCode } from "../protocol/domain-convert.ts";
-import { fromProtoRouteUpdate } from "./proto-convert.ts";
-import { OrchestratorLink, type LinkState } from "./orchestrator-link.ts";
-import type { LeaseState } from "./lease-guard.ts";
+import { fromProtoRouteUpdate } from "./link/proto-convert.ts";
+import { OrchestratorLink, type LinkState } from "./link/orchestrator-link.ts";
+import type { LeaseState } from "./link/lease-guard.ts";
 import { systemClock } from "../core/monotonic-clock.ts";
-import { hasOrderPath, SelfFencing } from "./self-fencing.ts";
+import { hasOrderPath, SelfFencing } from "./deployment/self-fencing.ts";
 import { readLog, recoverProcesses, type ManagedProcess } from "./process/index.ts";
 import type { CompiledRunnerOptions } from "./runner-options.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 import { runnerMetrics, serveMetrics } from "./runner-metrics.ts";
-import { processStatus, rebuildDeployment, spawnDeployment, type Deployment } from "./spawn-deployment.ts";
+import { processStatus, rebuildDeployment, spawnDeployment, type Deployment } from "./deployment/spawn-deployment.ts";
 
 /** The runner's version, reported at registration. */
 export const RUNNER_VERSION = "0.1.0";

@@ -7,9 +7,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { HiveError } from "../../core/hive-error.ts";
-import { cleanUpTestCgroups, realCgroupsForTest } from "./cgroup-test-env.ts";
+import { cleanUpTestCgroups, realCgroupsForTest } from "./testing/real-cgroups.ts";
 import { createCgroupV1Driver } from "./cgroup-v1-driver.ts";
-import { MemoryCgroupFs } from "./memory-cgroup-fs.ts";
+import { MemoryCgroupFs } from "./testing/fake-cgroup-fs.ts";
 
 const ROOT = "/sys/fs/cgroup";
 const env = await realCgroupsForTest(ROOT);

@@ -25,7 +25,7 @@ import {
   parentSegments,
   parseCpuList,
   validateLimits,
-} from "./cgroup-limits.ts";
+} from "./limit-checks.ts";
 import { DirectoryCgroup, removeEmptyGroups, wrapInDirectoryCgroup } from "./directory-cgroup.ts";
 
 /** The v1 controllers we use, in the order their directories are made. */

@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { HiveError } from "../../core/hive-error.ts";
 import { createCgroupV2Driver } from "./cgroup-v2-driver.ts";
 import { detectCgroups } from "./detect-cgroups.ts";
-import { MemoryCgroupFs } from "./memory-cgroup-fs.ts";
+import { MemoryCgroupFs } from "./testing/fake-cgroup-fs.ts";
 
 const ROOT = "/cg";
 

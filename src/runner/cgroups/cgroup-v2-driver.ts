@@ -25,7 +25,7 @@ import {
   parentSegments,
   parseCpuList,
   validateLimits,
-} from "./cgroup-limits.ts";
+} from "./limit-checks.ts";
 import { DirectoryCgroup, signalEach, removeEmptyGroups, wrapInDirectoryCgroup } from "./directory-cgroup.ts";
 
 /** Controllers we cannot do without. */

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, describe, it } from "node:test";
-import { cleanUpTestCgroups, realCgroupsForTest } from "./cgroup-test-env.ts";
+import { cleanUpTestCgroups, realCgroupsForTest } from "./testing/real-cgroups.ts";
 import { detectCgroups } from "./detect-cgroups.ts";
-import { MemoryCgroupFs } from "./memory-cgroup-fs.ts";
+import { MemoryCgroupFs } from "./testing/fake-cgroup-fs.ts";
 
 const env = await realCgroupsForTest();
 after(() => cleanUpTestCgroups(env));

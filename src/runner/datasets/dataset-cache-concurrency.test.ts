@@ -2,7 +2,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DatasetCache } from "./dataset-cache.ts";
-import { MemoryDatasetFs } from "./memory-dataset-fs.ts";
+import { MemoryDatasetFs } from "./testing/fake-dataset-fs.ts";
 
 const MiB = 2 ** 20;
 const DIR = "/shm/hive/n1/datasets";

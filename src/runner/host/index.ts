@@ -1,5 +1,5 @@
 export { realHostFiles, FakeHostFiles, type HostFiles } from "./host-files.ts";
-export { parseProcStat, sumCpus, busyFraction, type CpuTimes, type ProcStat } from "./proc-stat.ts";
+export { parseProcStat, sumCpus, busyFraction, type CpuTimes, type ProcStat } from "./cpu-times.ts";
 export { parseMeminfo, parseMeminfoFields, type Meminfo } from "./meminfo.ts";
 export {
   parseProcCgroup,
@@ -10,7 +10,7 @@ export {
   type CgroupMembership,
   type CgroupMount,
   type CgroupLimits,
-} from "./cgroup-limits.ts";
+} from "./own-cgroup-limits.ts";
 export {
   readCapacity,
   type HostCapacity,

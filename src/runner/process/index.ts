@@ -26,5 +26,5 @@ export {
 export { adoptProcess, type AdoptOptions } from "./adopt-process.ts";
 export { recoverProcesses, type RecoverOptions, type Recovery } from "./recover-processes.ts";
 export { createProcessLauncher, type ProcessLauncher } from "./process-launcher.ts";
-export { FakeProcess, FakeProcessLauncher } from "./fake-process-launcher.ts";
-export { readProcStat, parseProcStat, type ProcStat } from "./proc-stat.ts";
+export { FakeProcess, FakeProcessLauncher } from "./testing/fake-process-launcher.ts";
+export { readProcStat, parseProcStat, type ProcStat } from "./process-identity.ts";

@@ -19,7 +19,7 @@ import { writeExitMarker } from "./log-files.ts";
 import type { LogCapper } from "./log-rotation.ts";
 import type { ManagedProcess, WarningSink } from "./managed-process.ts";
 import { removeRecord } from "./process-record.ts";
-import { isSameProcessAlive } from "./proc-stat.ts";
+import { isSameProcessAlive } from "./process-identity.ts";
 import { isTerminal, type ProcessState } from "./process-state.ts";
 import {
   listDescendants,

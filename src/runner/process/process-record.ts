@@ -7,7 +7,7 @@
 import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { assertCgroupName } from "../cgroups/cgroup-limits.ts";
+import { assertCgroupName } from "../cgroups/limit-checks.ts";
 
 const recordSchema = z.strictObject({
   version: z.literal(1),
