@@ -24,14 +24,14 @@ import {
 import { localEndpoint } from "../layout/index.ts";
 import { CpuPinning } from "./deployment/cpu-pinning.ts";
 import {
-  loadDeploymentRecords,
-  removeDeploymentRecord,
-  saveDeploymentRecord,
-  type DeploymentRecord,
+  loadAdoptionRecords,
+  removeAdoptionRecord,
+  saveAdoptionRecord,
+  type AdoptionRecord,
 } from "./deployment/adoption-record.ts";
 import { toProtoPool, toRunnerErrorCode } from "../protocol/domain-convert.ts";
 import { fromProtoRouteUpdate } from "./link/proto-convert.ts";
-import { OrchestratorLink, type LinkState } from "./link/orchestrator-link.ts";
+import { OrchestratorLink, type OrchestratorLinkState } from "./link/orchestrator-link.ts";
 import type { LeaseState } from "./link/lease-guard.ts";
 import { systemClock } from "../core/monotonic-clock.ts";
 import { hasOrderPath, SelfFencing } from "./deployment/self-fencing.ts";
@@ -39,7 +39,12 @@ import { readLog, recoverProcesses, type ManagedProcess } from "./process/index.
 import type { CompiledRunnerOptions } from "./runner-options.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 import { runnerMetrics, serveMetrics } from "./runner-metrics.ts";
-import { processStatus, rebuildDeployment, spawnDeployment, type Deployment } from "./deployment/spawn-deployment.ts";
+import {
+  processStatus,
+  rebuildDeployment,
+  spawnDeployment,
+  type NodeDeployment,
+} from "./deployment/spawn-deployment.ts";
 
 /** The runner's version, reported at registration. */
 export const RUNNER_VERSION = "0.1.0";
@@ -68,7 +73,7 @@ type SpawnAnswer = Omit<
  * close, and after a grace they are killed (self-fencing.ts).
  */
 export class Runner {
-  private readonly deployments = new Map<string, Deployment>();
+  private readonly deployments = new Map<string, NodeDeployment>();
   private readonly pinning: CpuPinning;
   private readonly link: OrchestratorLink;
   private readonly logFollowers = new Map<string, AbortController>();
@@ -179,7 +184,7 @@ export class Runner {
   }
 
   /** The link's state. */
-  get linkState(): LinkState {
+  get linkState(): OrchestratorLinkState {
     return this.link.state;
   }
 
@@ -230,7 +235,7 @@ export class Runner {
   }
 
   private async recover(): Promise<void> {
-    const { records, unreadable } = await loadDeploymentRecords(this.options.stateDir);
+    const { records, unreadable } = await loadAdoptionRecords(this.options.stateDir);
     for (const name of unreadable)
       this.deps.log.error({ file: name }, "unreadable deployment record ignored");
     // What the previous run left in RAM, kept even under a lowered budget where a process that
@@ -242,7 +247,7 @@ export class Runner {
       const id = record.request.deploymentId;
       const process = alive.get(id);
       if (!process) {
-        await removeDeploymentRecord(this.options.stateDir, id);
+        await removeAdoptionRecord(this.options.stateDir, id);
         continue;
       }
       alive.delete(id);
@@ -280,7 +285,7 @@ export class Runner {
    * killed and everything it held freed, and the runner starts without it (the orchestrator, which
    * does not see it in the Register, starts it again). One bad record must not keep the runner down.
    */
-  private async abandon(d: Deployment, err: unknown): Promise<void> {
+  private async abandon(d: NodeDeployment, err: unknown): Promise<void> {
     const process = d.process;
     this.deps.log.error(
       { deploymentId: d.request.deploymentId, pid: process?.pid, err: HiveError.from(err).message },
@@ -296,8 +301,8 @@ export class Runner {
    * The deployment of a process that outlived the runner, from its record, in the map before
    * anything of it is taken back: whatever adopt() gets through, release() frees.
    */
-  private adoptable(record: DeploymentRecord, process: ManagedProcess): Deployment {
-    const deployment: Deployment = {
+  private adoptable(record: AdoptionRecord, process: ManagedProcess): NodeDeployment {
+    const deployment: NodeDeployment = {
       request: record.request,
       process,
       cgroup: process.cgroup,
@@ -313,7 +318,7 @@ export class Runner {
     return deployment;
   }
 
-  private async adopt(deployment: Deployment): Promise<void> {
+  private async adopt(deployment: NodeDeployment): Promise<void> {
     const id = deployment.request.deploymentId;
     this.pinning.restore(id, deployment.cpus);
     // The new post office binds the same local paths; the process's sockets reconnect to them.
@@ -401,7 +406,7 @@ export class Runner {
    * Heartbeats run while registered. Losing the stream closes nothing by itself: the lease runs
    * to its deadline (self-fencing.ts), and a reconnection within it renews it seamlessly.
    */
-  private onLinkState(state: LinkState, detail: string): void {
+  private onLinkState(state: OrchestratorLinkState, detail: string): void {
     this.deps.log.info({ state, detail, lease: this.fencing.state }, "orchestrator link");
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
@@ -559,10 +564,10 @@ export class Runner {
   }
 
   /** Writes a deployment's record (what a restarted runner re-adopts it with). */
-  private async persist(d: Deployment): Promise<void> {
+  private async persist(d: NodeDeployment): Promise<void> {
     // A released deployment has no record any more; writing one would resurrect it.
     if (d.final || d.released) return;
-    await saveDeploymentRecord(this.options.stateDir, {
+    await saveAdoptionRecord(this.options.stateDir, {
       request: d.request,
       ports: d.ports,
       cpus: d.cpus,
@@ -651,7 +656,7 @@ export class Runner {
             deployment.epoch,
           );
         }
-        await saveDeploymentRecord(this.options.stateDir, {
+        await saveAdoptionRecord(this.options.stateDir, {
           request,
           ports: deployment.ports,
           cpus: deployment.cpus,
@@ -689,7 +694,7 @@ export class Runner {
   }
 
   /** When a process ends on its own, its resources are freed at once; its status stays reported. */
-  private watchExit(d: Deployment): void {
+  private watchExit(d: NodeDeployment): void {
     const p = d.process;
     if (!p) return;
     void p.exited.then(async (status) => {
@@ -700,12 +705,12 @@ export class Runner {
   }
 
   /** Frees what a deployment holds, once, however many paths (exit, stop) ask for it. */
-  private release(d: Deployment): Promise<void> {
+  private release(d: NodeDeployment): Promise<void> {
     d.released ??= this.releaseNow(d);
     return d.released;
   }
 
-  private async releaseNow(d: Deployment): Promise<void> {
+  private async releaseNow(d: NodeDeployment): Promise<void> {
     const id = d.request.deploymentId;
     this.deps.ports.release(id);
     this.pinning.release(id);
@@ -716,7 +721,7 @@ export class Runner {
       ?.destroy()
       .catch((err: unknown) => this.deps.log.error({ deploymentId: id, err }, "cgroup not removed"));
     // Logged, not thrown: a release runs from an exit watcher too, where nobody could catch it.
-    await removeDeploymentRecord(this.options.stateDir, id).catch((err: unknown) =>
+    await removeAdoptionRecord(this.options.stateDir, id).catch((err: unknown) =>
       this.deps.log.error({ deploymentId: id, err }, "deployment record not removed"),
     );
   }

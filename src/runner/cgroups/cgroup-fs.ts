@@ -1,7 +1,7 @@
 /**
  * The file operations cgroup drivers need, behind an interface: cgroupfs is a filesystem whose
  * directories are created with mkdir and removed with rmdir (never unlinked file by file), and
- * whose files take one value per write. The real one is node:fs; MemoryCgroupFs is the fake.
+ * whose files take one value per write. The real one is node:fs; FakeCgroupFs is the fake.
  */
 import { constants } from "node:fs";
 import { access, mkdir, readFile, readdir, realpath, rmdir, stat, writeFile } from "node:fs/promises";

@@ -9,7 +9,6 @@ export type {
   WrappedCommand,
 } from "./cgroup.ts";
 export { nodeCgroupFs, type CgroupFs } from "./cgroup-fs.ts";
-export { MemoryCgroupFs } from "./testing/fake-cgroup-fs.ts";
 export {
   assertCgroupName,
   cfsQuotaMicros,
@@ -21,6 +20,5 @@ export {
 export { createCgroupV1Driver, type CgroupV1Options } from "./cgroup-v1-driver.ts";
 export { createCgroupV2Driver, type CgroupV2Options } from "./cgroup-v2-driver.ts";
 export { NoCgroupDriver } from "./no-cgroup-driver.ts";
-export { FakeCgroup, FakeCgroupDriver } from "./testing/fake-cgroup-driver.ts";
 export { destroyCgroupParent, detectCgroups, type DetectCgroupsOptions } from "./detect-cgroups.ts";
 export { shellQuote, wrapInCgroup, WRAPPER_FAILED_EXIT_CODE } from "./wrap-command.ts";

@@ -25,7 +25,5 @@ export {
   type SourceFile,
   type FilesystemInfo,
 } from "./dataset-fs.ts";
-export { MemoryDatasetFs } from "./testing/fake-dataset-fs.ts";
-export { FakeDatasetCache } from "./testing/fake-dataset-cache.ts";
 export { datasetName, parseDatasetName, type DatasetManifest } from "./dataset-layout.ts";
 export { planAdmission, type Admission, type Resident } from "./admission.ts";

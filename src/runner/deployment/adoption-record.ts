@@ -9,7 +9,7 @@ import { SpawnRequestSchema, type SpawnRequest } from "../../protocol/index.ts";
  * addresses, order-path state). A restarted runner rebuilds its ports, pins and post office from
  * these, so a re-adopted process keeps its ports and its local sockets come back at the same paths.
  */
-export interface DeploymentRecord {
+export interface AdoptionRecord {
   readonly request: SpawnRequest;
   readonly ports: readonly number[];
   readonly cpus: readonly number[];
@@ -28,7 +28,7 @@ function dir(stateDir: string): string {
 }
 
 /** Writes a record atomically (temp file, then rename). */
-export async function saveDeploymentRecord(stateDir: string, record: DeploymentRecord): Promise<void> {
+export async function saveAdoptionRecord(stateDir: string, record: AdoptionRecord): Promise<void> {
   await mkdir(dir(stateDir), { recursive: true });
   const file = join(dir(stateDir), `${record.request.deploymentId}.json`);
   const body = JSON.stringify({
@@ -45,15 +45,15 @@ export async function saveDeploymentRecord(stateDir: string, record: DeploymentR
 }
 
 /** Removes a deployment's record. */
-export async function removeDeploymentRecord(stateDir: string, deploymentId: string): Promise<void> {
+export async function removeAdoptionRecord(stateDir: string, deploymentId: string): Promise<void> {
   await rm(join(dir(stateDir), `${deploymentId}.json`), { force: true });
 }
 
 /** Every record that can be read; unreadable ones are returned by name so the runner can log them. */
-export async function loadDeploymentRecords(
+export async function loadAdoptionRecords(
   stateDir: string,
-): Promise<{ records: DeploymentRecord[]; unreadable: string[] }> {
-  const records: DeploymentRecord[] = [];
+): Promise<{ records: AdoptionRecord[]; unreadable: string[] }> {
+  const records: AdoptionRecord[] = [];
   const unreadable: string[] = [];
   let names: string[] = [];
   try {

@@ -14,17 +14,18 @@ import { ProcessState, SocketDirection, SocketPattern, SpawnRequestSchema } from
 import { FakeCgroupDriver } from "../cgroups/testing/fake-cgroup-driver.ts";
 import { FakeDatasetCache } from "../datasets/testing/fake-dataset-cache.ts";
 import type { DatasetSource, LoadedDataset } from "../datasets/index.ts";
-import { FakePortProbe, PortAllocator } from "../ports/index.ts";
+import { PortAllocator } from "../ports/index.ts";
+import { FakePortProbe } from "../ports/testing/fake-port-probe.ts";
 import { FakePostOffice } from "../post-office/testing/fake-post-office.ts";
 import { FakeProcessLauncher } from "../process/testing/fake-process-launcher.ts";
 import type { ManagedProcess, SpawnSpec } from "../process/index.ts";
 import { Runner } from "../runner.ts";
 import { compileRunnerOptions } from "../runner-options.ts";
 import { FakeClock } from "../../core/testing/fake-clock.ts";
-import { OrchestratorStub } from "../testing/fake-orchestrator.ts";
+import { FakeOrchestrator } from "../testing/fake-orchestrator.ts";
 
 const dirs = tempDirs();
-const stubs: OrchestratorStub[] = [];
+const stubs: FakeOrchestrator[] = [];
 after(async () => {
   for (const s of stubs) await s.close();
   dirs.removeAll();
@@ -40,7 +41,7 @@ async function setUp(
   clock?: FakeClock,
   launcher = new FakeProcessLauncher(),
 ) {
-  const stub = await OrchestratorStub.start({ heartbeatIntervalMs: 50, leaseTtlMs });
+  const stub = await FakeOrchestrator.start({ heartbeatIntervalMs: 50, leaseTtlMs });
   stubs.push(stub);
   const state = dirs.make("hive-rf-");
   const run = dirs.make("hrf-");
@@ -381,7 +382,7 @@ test("the runner registers only once its post office is ready, and starts withou
       this.#settle?.reject(new Error("the relay thread could not start"));
     }
   }
-  const stub = await OrchestratorStub.start({ heartbeatIntervalMs: 50 });
+  const stub = await FakeOrchestrator.start({ heartbeatIntervalMs: 50 });
   stubs.push(stub);
   const make = (nodeId: string, postOffice: SlowPostOffice) => {
     const run = dirs.make("hrf-");

@@ -27,14 +27,14 @@ import { testOrder, TestStrategy } from "../post-office/testing/post-office-kit.
 import type { Runner } from "../runner.ts";
 import { compileRunnerOptions } from "../runner-options.ts";
 import { FakeClock } from "../../core/testing/fake-clock.ts";
-import { OrchestratorStub, type StubSession } from "../testing/fake-orchestrator.ts";
+import { FakeOrchestrator, type FakeOrchestratorSession } from "../testing/fake-orchestrator.ts";
 import { pidAlive } from "../process/process-identity.ts";
 
 type Socket = MessageInitShape<typeof SocketSpecSchema>;
 
 const LEASE_MS = 60_000;
 let cg: RealCgroups;
-let stub: OrchestratorStub;
+let stub: FakeOrchestrator;
 const dirs: string[] = [];
 const runners: Runner[] = [];
 const strategies: TestStrategy[] = [];
@@ -53,7 +53,7 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms
 
 before(async () => {
   cg = await realCgroupsForTest();
-  stub = await OrchestratorStub.start({ heartbeatIntervalMs: 50, leaseTtlMs: LEASE_MS });
+  stub = await FakeOrchestrator.start({ heartbeatIntervalMs: 50, leaseTtlMs: LEASE_MS });
   state = mkdtempSync(join(tmpdir(), "hive-sf-"));
   run = mkdtempSync(join(tmpdir(), "hsf-"));
   dirs.push(state, run);
@@ -135,7 +135,7 @@ async function probe(strategy: TestStrategy, id: string, account = "ACC-1"): Pro
 describe("self-fencing on the real kernel", () => {
   let clock = new FakeClock(0);
   let runner: Runner;
-  let session: StubSession;
+  let session: FakeOrchestratorSession;
   const pids = new Map<string, number>();
   let probeA: TestStrategy;
 

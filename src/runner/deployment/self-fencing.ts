@@ -14,14 +14,14 @@ import type { Logger } from "../../core/logger.ts";
 import { LeaseGuard, type LeaseState } from "../link/lease-guard.ts";
 import type { MonotonicClock } from "../../core/monotonic-clock.ts";
 import type { PostOfficePort } from "../runner-deps.ts";
-import type { Deployment } from "./spawn-deployment.ts";
+import type { NodeDeployment } from "./spawn-deployment.ts";
 
 /** What self-fencing acts on. */
 export interface SelfFencingOptions {
   readonly clock: MonotonicClock;
   /** Grace between closing the order paths and killing; undefined: DEFAULT_SELF_FENCE_KILL_AFTER_MS (10 s). */
   readonly killAfterMs: number | undefined;
-  readonly deployments: () => Iterable<Deployment>;
+  readonly deployments: () => Iterable<NodeDeployment>;
   readonly postOffice: PostOfficePort;
   readonly log: Logger;
   /** Runs work off the caller's stack, tracked so that the runner's close waits for it. */
@@ -29,7 +29,7 @@ export interface SelfFencingOptions {
 }
 
 /** Whether a deployment has an order path (a consumed DEALER socket): a live strategy. */
-export function hasOrderPath(d: Deployment): boolean {
+export function hasOrderPath(d: NodeDeployment): boolean {
   for (const pattern of d.patterns.values()) if (pattern === "dealer") return true;
   return false;
 }
@@ -94,12 +94,12 @@ export class SelfFencing {
     }
   }
 
-  #live(): Deployment[] {
+  #live(): NodeDeployment[] {
     return [...this.#options.deployments()].filter((d) => !d.final && hasOrderPath(d));
   }
 
   /** Sets an order path at once (the post office's gate is synchronous); a failure is logged. */
-  #setPath(d: Deployment, open: boolean, epoch?: bigint): void {
+  #setPath(d: NodeDeployment, open: boolean, epoch?: bigint): void {
     const id = d.request.deploymentId;
     const failed = (err: unknown) =>
       this.#options.log.error({ deploymentId: id, err, open }, "self-fencing: order path not set");

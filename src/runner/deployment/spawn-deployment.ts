@@ -11,7 +11,7 @@ import type { CompiledRunnerOptions } from "../runner-options.ts";
 import type { RunnerDeps } from "../runner-deps.ts";
 
 /** One deployment on this runner and everything it was given. */
-export interface Deployment {
+export interface NodeDeployment {
   readonly request: SpawnRequest;
   process?: ManagedProcess;
   cgroup?: Cgroup;
@@ -57,7 +57,7 @@ export interface SpawnContext {
 }
 
 /** A deployment's state as the protocol reports it. */
-export function processStatus(d: Deployment): Omit<ProcessStatus, "$typeName"> {
+export function processStatus(d: NodeDeployment): Omit<ProcessStatus, "$typeName"> {
   const p = d.process;
   return {
     deploymentId: d.request.deploymentId,
@@ -78,7 +78,7 @@ export function processStatus(d: Deployment): Omit<ProcessStatus, "$typeName"> {
  * strategy environment. If any step fails, the steps before it are undone in reverse order and
  * the error names the step, so a failed spawn leaks no port, core, pin, socket or cgroup.
  */
-export async function spawnDeployment(ctx: SpawnContext, request: SpawnRequest): Promise<Deployment> {
+export async function spawnDeployment(ctx: SpawnContext, request: SpawnRequest): Promise<NodeDeployment> {
   const { deps, options } = ctx;
   const id = request.deploymentId;
   const undo: (() => unknown)[] = [];
@@ -216,7 +216,7 @@ export async function spawnDeployment(ctx: SpawnContext, request: SpawnRequest):
  * accounts and its commanded order-path state from the record. What it takes is on `d` as soon as
  * it is taken, so that a failure part-way is undone by releasing `d`.
  */
-export async function rebuildDeployment(ctx: SpawnContext, d: Deployment): Promise<void> {
+export async function rebuildDeployment(ctx: SpawnContext, d: NodeDeployment): Promise<void> {
   const id = d.request.deploymentId;
   const sockets = d.request.sockets.map(fromProtoSocket);
   d.patterns = new Map(sockets.filter((s) => s.direction === "consume").map((s) => [s.name, s.pattern]));

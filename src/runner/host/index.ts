@@ -1,4 +1,4 @@
-export { realHostFiles, FakeHostFiles, type HostFiles } from "./host-files.ts";
+export { realHostFiles, type HostFiles } from "./host-files.ts";
 export { parseProcStat, sumCpus, busyFraction, type CpuTimes, type ProcStat } from "./cpu-times.ts";
 export { parseMeminfo, parseMeminfoFields, type Meminfo } from "./meminfo.ts";
 export {

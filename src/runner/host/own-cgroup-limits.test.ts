@@ -7,7 +7,7 @@ import {
   parseProcCgroup,
   readCgroupLimits,
 } from "./own-cgroup-limits.ts";
-import { FakeHostFiles } from "./host-files.ts";
+import { FakeHostFiles } from "./testing/fake-host-files.ts";
 
 // A hybrid machine (as this project's test machines are): v1 controllers plus an empty v2 mount.
 const HYBRID_CGROUP = [

@@ -3,8 +3,8 @@ import { create } from "@bufbuild/protobuf";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { after, test } from "node:test";
 import { PROTOCOL_VERSION, RegisterSchema, type OrchestratorMessage } from "../../protocol/index.ts";
-import { OrchestratorLink, type LinkState, type SlowMessage } from "./orchestrator-link.ts";
-import { OrchestratorStub } from "../testing/fake-orchestrator.ts";
+import { OrchestratorLink, type OrchestratorLinkState, type SlowMessage } from "./orchestrator-link.ts";
+import { FakeOrchestrator } from "../testing/fake-orchestrator.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -13,7 +13,7 @@ after(async () => {
 
 function makeLink(urls: string[], nodeId: string, registers = { count: 0 }, version = PROTOCOL_VERSION) {
   const received: OrchestratorMessage[] = [];
-  const states: { state: LinkState; detail: string }[] = [];
+  const states: { state: OrchestratorLinkState; detail: string }[] = [];
   const link = new OrchestratorLink({
     urls,
     backoff: { initialMs: 20, maxMs: 100 },
@@ -41,7 +41,7 @@ async function until(check: () => boolean, what: string, timeoutMs = 10_000): Pr
 }
 
 test("registers, then carries messages both ways", async () => {
-  const stub = await OrchestratorStub.start();
+  const stub = await FakeOrchestrator.start();
   cleanups.push(() => stub.close());
   const { link, received } = makeLink([stub.url], "node-a");
   link.start();
@@ -58,7 +58,7 @@ test("registers, then carries messages both ways", async () => {
 });
 
 test("a refused registration is reported with its reason and retried", async () => {
-  const stub = await OrchestratorStub.start({
+  const stub = await FakeOrchestrator.start({
     accept: () => ({ accepted: false, reason: "bad join token" }),
   });
   cleanups.push(() => stub.close());
@@ -70,7 +70,7 @@ test("a refused registration is reported with its reason and retried", async () 
 });
 
 test("a runner of another protocol version is refused with the versions named", async () => {
-  const stub = await OrchestratorStub.start();
+  const stub = await FakeOrchestrator.start();
   cleanups.push(() => stub.close());
   const { link, states } = makeLink([stub.url], "node-old", { count: 0 }, PROTOCOL_VERSION + 1);
   link.start();
@@ -79,7 +79,7 @@ test("a runner of another protocol version is refused with the versions named", 
 });
 
 test("when the stream ends, the runner reconnects and registers afresh", async () => {
-  const stub = await OrchestratorStub.start();
+  const stub = await FakeOrchestrator.start();
   cleanups.push(() => stub.close());
   const { link, registers } = makeLink([stub.url], "node-c");
   link.start();
@@ -92,14 +92,14 @@ test("when the stream ends, the runner reconnects and registers afresh", async (
 });
 
 test("an orchestrator restarted on the same address gets the runner back", async () => {
-  const stub = await OrchestratorStub.start();
+  const stub = await FakeOrchestrator.start();
   const port = Number(new URL(stub.url).port);
   const { link, states } = makeLink([stub.url], "node-d");
   link.start();
   await stub.waitForRunner("node-d");
   await stub.close();
   await until(() => link.state !== "registered", "the link to notice");
-  const again = await OrchestratorStub.start({ port });
+  const again = await FakeOrchestrator.start({ port });
   cleanups.push(() => again.close());
   assert.equal(again.url, stub.url);
   await again.waitForRunner("node-d");
@@ -108,7 +108,7 @@ test("an orchestrator restarted on the same address gets the runner back", async
 });
 
 test("a stream on which the orchestrator stays silent past the lease is dropped and reopened", async () => {
-  const stub = await OrchestratorStub.start({ ackHeartbeats: false, leaseTtlMs: 150 });
+  const stub = await FakeOrchestrator.start({ ackHeartbeats: false, leaseTtlMs: 150 });
   cleanups.push(() => stub.close());
   const { link, states } = makeLink([stub.url], "node-e");
   link.start();
@@ -124,7 +124,7 @@ test("a stream on which the orchestrator stays silent past the lease is dropped 
 });
 
 test("heartbeat acks keep a stream alive past the lease length", async () => {
-  const stub = await OrchestratorStub.start({ leaseTtlMs: 150 });
+  const stub = await FakeOrchestrator.start({ leaseTtlMs: 150 });
   cleanups.push(() => stub.close());
   const { link, states } = makeLink([stub.url], "node-f");
   link.start();
@@ -150,7 +150,7 @@ test("a dial that never gets a RegisterAck is given up after registerTimeoutMs a
     await new Promise((resolve) => silent.close(resolve));
   });
   const { port } = silent.address() as AddressInfo;
-  const states: { state: LinkState; detail: string }[] = [];
+  const states: { state: OrchestratorLinkState; detail: string }[] = [];
   const link = new OrchestratorLink({
     urls: [`http://127.0.0.1:${port}`],
     backoff: { initialMs: 20, maxMs: 50 },
@@ -170,7 +170,7 @@ test("a dial that never gets a RegisterAck is given up after registerTimeoutMs a
 });
 
 test("a message slow to handle is reported while it holds the ones behind it, and when it ends", async () => {
-  const stub = await OrchestratorStub.start();
+  const stub = await FakeOrchestrator.start();
   cleanups.push(() => stub.close());
   const slow: SlowMessage[] = [];
   let release = () => {};

@@ -22,7 +22,7 @@ import {
  *       └──────────────────────────────────────────────────────┴─────(backoff)──────┘
  *   any ──(close)──▶ closed
  */
-export type LinkState = "connecting" | "registered" | "refused" | "disconnected" | "closed";
+export type OrchestratorLinkState = "connecting" | "registered" | "refused" | "disconnected" | "closed";
 
 /** One message the runner sends, without its envelope (plain objects are fine). */
 export type RunnerPayload = NonNullable<MessageInitShape<typeof RunnerMessageSchema>["message"]>;
@@ -35,7 +35,7 @@ export interface LinkOptions {
   readonly register: () => Register;
   /** Handles each message from the orchestrator, in order (the next waits for this one). */
   readonly onMessage: (message: OrchestratorMessage) => Promise<void> | void;
-  readonly onState?: (state: LinkState, detail: string) => void;
+  readonly onState?: (state: OrchestratorLinkState, detail: string) => void;
   /** Each HeartbeatAck, as it arrives (it renews the lease: see lease-guard.ts). */
   readonly onHeartbeatAck?: (ack: HeartbeatAck) => void;
   readonly backoff?: BackoffOptions;
@@ -96,7 +96,7 @@ export const DEFAULT_LINK_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_0
  * simply skipped; answers are re-sent as state in the next Register).
  */
 export class OrchestratorLink {
-  private stateValue: LinkState = "disconnected";
+  private stateValue: OrchestratorLinkState = "disconnected";
   private outgoing: AsyncQueue<RunnerMessage> | undefined;
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
@@ -117,7 +117,7 @@ export class OrchestratorLink {
   }
 
   /** The current state. */
-  get state(): LinkState {
+  get state(): OrchestratorLinkState {
     return this.stateValue;
   }
 
@@ -154,7 +154,7 @@ export class OrchestratorLink {
     this.setState("closed", "closed by the runner");
   }
 
-  private setState(state: LinkState, detail: string): void {
+  private setState(state: OrchestratorLinkState, detail: string): void {
     if (this.stateValue === "closed") return;
     this.stateValue = state;
     this.options.onState?.(state, detail);

@@ -1,3 +1,3 @@
 export { PortAllocator, type PortAllocatorOptions, type PortAllocation } from "./port-allocator.ts";
-export { SystemPortProbe, FakePortProbe, type PortProbe } from "./port-probe.ts";
+export { SystemPortProbe, type PortProbe } from "./port-probe.ts";
 export { parseListeningPorts, readListeningPorts } from "./listening-ports.ts";

@@ -1,6 +1,5 @@
 /** The runner's sidecar post office: local ipc:// sockets bridged to remote peers by the routing table. */
 export { PostOffice } from "./post-office.ts";
-export { FakePostOffice, type FakeDeployment } from "./testing/fake-post-office.ts";
 export {
   BRIDGED_PATTERNS,
   checkRoute,

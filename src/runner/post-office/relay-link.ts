@@ -26,7 +26,7 @@ import { FLAG_COMMAND, FLAG_MORE, subscription } from "./zmtp.ts";
 import { ZmtpConnection } from "./zmtp-connection.ts";
 
 /** The states of a link; see the file comment. */
-export type LinkState = "connecting" | "open" | "waiting" | "stopped";
+export type RelayLinkState = "connecting" | "open" | "waiting" | "stopped";
 
 /** The waits between connection attempts (remote-reconnect.ts), each drawn at random below its cap. */
 const RECONNECT = {
@@ -56,7 +56,7 @@ export interface RelayLinkOptions {
 
 /** See the file comment. */
 export class RelayLink {
-  #state: LinkState = "waiting";
+  #state: RelayLinkState = "waiting";
   #connection: ZmtpConnection | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** Connection attempts since the last useful connection (the backoff's exponent). */
@@ -88,7 +88,7 @@ export class RelayLink {
   }
 
   /** Where the link is. */
-  get state(): LinkState {
+  get state(): RelayLinkState {
     return this.#state;
   }
 

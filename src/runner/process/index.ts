@@ -26,5 +26,4 @@ export {
 export { adoptProcess, type AdoptOptions } from "./adopt-process.ts";
 export { recoverProcesses, type RecoverOptions, type Recovery } from "./recover-processes.ts";
 export { createProcessLauncher, type ProcessLauncher } from "./process-launcher.ts";
-export { FakeProcess, FakeProcessLauncher } from "./testing/fake-process-launcher.ts";
 export { readProcStat, parseProcStat, type ProcStat } from "./process-identity.ts";

@@ -20,8 +20,8 @@ export type RunnerMessageKind = NonNullable<Payload["case"]>;
 /** The value carried by a runner message of kind C. */
 export type RunnerMessageValue<C extends RunnerMessageKind> = Extract<Payload, { case: C }>["value"];
 
-/** One runner's stream as the stub sees it. */
-export class StubSession extends EventEmitter {
+/** One runner's stream as the fake orchestrator sees it. */
+export class FakeOrchestratorSession extends EventEmitter {
   /** Every message received after Register, in order. */
   readonly received: RunnerMessage[] = [];
   /** Whether the runner's stream is still open. */
@@ -74,8 +74,8 @@ export class StubSession extends EventEmitter {
   }
 }
 
-/** Options of the stub. */
-export interface StubOptions {
+/** Options of the fake orchestrator. */
+export interface FakeOrchestratorOptions {
   /** Decides registration; by default every runner of the right protocol version is accepted. */
   readonly accept?: (register: Register) => { accepted: boolean; reason?: string };
   readonly heartbeatIntervalMs?: number;
@@ -90,9 +90,9 @@ export interface StubOptions {
  * A minimal orchestrator for runner tests: it serves the real runner protocol over HTTP/2 on
  * loopback, accepts registrations, records what runners send and lets a test send them anything.
  */
-export class OrchestratorStub extends EventEmitter {
+export class FakeOrchestrator extends EventEmitter {
   /** The latest session of each node id. */
-  readonly sessions = new Map<string, StubSession>();
+  readonly sessions = new Map<string, FakeOrchestratorSession>();
   /** Every Register received, accepted or not. */
   readonly registrations: Register[] = [];
   private server: http2.Http2Server | undefined;
@@ -102,8 +102,8 @@ export class OrchestratorStub extends EventEmitter {
   ackHeartbeats = true;
 
   /** Starts a stub on 127.0.0.1 and a free port. */
-  static async start(options: StubOptions = {}): Promise<OrchestratorStub> {
-    const stub = new OrchestratorStub();
+  static async start(options: FakeOrchestratorOptions = {}): Promise<FakeOrchestrator> {
+    const stub = new FakeOrchestrator();
     // Every waitForRunner is an events.once listener: a test waiting for many runners at once is
     // not a leak.
     stub.setMaxListeners(0);
@@ -130,13 +130,17 @@ export class OrchestratorStub extends EventEmitter {
   }
 
   /** Waits until a runner with this node id has an open session other than `previous`. */
-  async waitForRunner(nodeId: string, previous?: StubSession, timeoutMs = 10_000): Promise<StubSession> {
+  async waitForRunner(
+    nodeId: string,
+    previous?: FakeOrchestratorSession,
+    timeoutMs = 10_000,
+  ): Promise<FakeOrchestratorSession> {
     const current = this.sessions.get(nodeId);
     if (current && current !== previous && current.open) return current;
     const signal = AbortSignal.timeout(timeoutMs);
     try {
       for (;;) {
-        const [s] = (await once(this, "session", { signal })) as [StubSession];
+        const [s] = (await once(this, "session", { signal })) as [FakeOrchestratorSession];
         if (s.register.nodeId === nodeId && s !== previous) return s;
       }
     } catch (err) {
@@ -146,7 +150,7 @@ export class OrchestratorStub extends EventEmitter {
     }
   }
 
-  private async *handle(requests: AsyncIterable<RunnerMessage>, options: StubOptions) {
+  private async *handle(requests: AsyncIterable<RunnerMessage>, options: FakeOrchestratorOptions) {
     const iterator = requests[Symbol.asyncIterator]();
     const first = await iterator.next();
     if (first.done || first.value.message.case !== "register") return;
@@ -173,7 +177,7 @@ export class OrchestratorStub extends EventEmitter {
     });
     if (!verdict.accepted) return;
     const outgoing = new AsyncQueue<OrchestratorMessage>();
-    const session = new StubSession(register, outgoing);
+    const session = new FakeOrchestratorSession(register, outgoing);
     this.sessions.set(register.nodeId, session);
     this.emit("session", session);
     const pump = (async () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Pool, ProcessState, SocketDirection, SocketPattern } from "../../protocol/index.ts";
-import { MockRunner } from "./fake-runner.ts";
-import { OrchestratorStub } from "./fake-orchestrator.ts";
+import { FakeRunner } from "./fake-runner.ts";
+import { FakeOrchestrator } from "./fake-orchestrator.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -10,7 +10,7 @@ after(async () => {
 });
 
 async function stub(heartbeatIntervalMs = 20) {
-  const s = await OrchestratorStub.start({ heartbeatIntervalMs });
+  const s = await FakeOrchestrator.start({ heartbeatIntervalMs });
   cleanups.push(() => s.close());
   return s;
 }
@@ -18,9 +18,9 @@ async function stub(heartbeatIntervalMs = 20) {
 function runner(
   urls: string[],
   nodeId: string,
-  over: Partial<ConstructorParameters<typeof MockRunner>[0]> = {},
+  over: Partial<ConstructorParameters<typeof FakeRunner>[0]> = {},
 ) {
-  const r = new MockRunner({
+  const r = new FakeRunner({
     nodeId,
     pool: "live",
     tags: ["live_node"],

@@ -17,7 +17,7 @@ import {
   type SpawnRequest,
   type StopRequest,
 } from "../../protocol/index.ts";
-import { OrchestratorLink, type LinkState } from "../link/orchestrator-link.ts";
+import { OrchestratorLink, type OrchestratorLinkState } from "../link/orchestrator-link.ts";
 
 /** A fake process: what a real runner would track about one deployment. */
 export interface FakeProcess {
@@ -34,8 +34,8 @@ export interface FakeProcess {
   readonly startedAtUnixMs: bigint;
 }
 
-/** Options of a {@link MockRunner}. */
-export interface MockRunnerOptions {
+/** Options of a {@link FakeRunner}. */
+export interface FakeRunnerOptions {
   readonly nodeId: string;
   readonly pool: Pool;
   readonly tags?: readonly string[];
@@ -61,7 +61,7 @@ export interface MockRunnerOptions {
  * real runner does (spawns report addresses from its port range, stops report exits, routes and
  * datasets are acknowledged) without starting anything.
  */
-export class MockRunner {
+export class FakeRunner {
   /** Fake processes by deployment id. */
   readonly processes = new Map<string, FakeProcess>();
   /** Route table versions acknowledged. */
@@ -77,7 +77,7 @@ export class MockRunner {
   /** Heartbeats sent so far. */
   heartbeatsSent = 0;
 
-  constructor(private readonly options: MockRunnerOptions) {
+  constructor(private readonly options: FakeRunnerOptions) {
     for (const d of options.hotDatasets ?? []) this.hot.set(`${d.id}@${d.version}`, d);
     this.link = new OrchestratorLink({
       urls: options.urls,
@@ -94,7 +94,7 @@ export class MockRunner {
   }
 
   /** The link's state. */
-  get state(): LinkState {
+  get state(): OrchestratorLinkState {
     return this.link.state;
   }
 
@@ -114,7 +114,7 @@ export class MockRunner {
     await this.link.close();
   }
 
-  private onState(state: LinkState): void {
+  private onState(state: OrchestratorLinkState): void {
     if (state !== "registered") {
       this.stopHeartbeat();
       return;

@@ -25,7 +25,7 @@ function toggle(current: string | undefined, change: string): string {
 }
 
 /** The in-memory filesystem; directories and files are keyed by absolute path. */
-export class MemoryCgroupFs implements CgroupFs {
+export class FakeCgroupFs implements CgroupFs {
   /** Every write, in order, as [path, value]. */
   readonly writes: Array<[string, string]> = [];
   /** Paths whose writes fail with the given error code (e.g. EACCES), to test fallbacks. */
@@ -34,7 +34,7 @@ export class MemoryCgroupFs implements CgroupFs {
   private readonly files = new Map<string, string>();
   private readonly links = new Map<string, string>();
 
-  constructor(private readonly onMkdir?: (path: string, fs: MemoryCgroupFs) => void) {}
+  constructor(private readonly onMkdir?: (path: string, fs: FakeCgroupFs) => void) {}
 
   /** Creates a directory and its parents, with no hooks: the test's starting tree. */
   addDir(path: string): void {

@@ -14,7 +14,7 @@ function enoent(op: string, path: string): NodeJS.ErrnoException {
 }
 
 /** The fake filesystem. Paths are absolute POSIX paths. */
-export class MemoryDatasetFs implements DatasetFs {
+export class FakeDatasetFs implements DatasetFs {
   private readonly nodes = new Map<string, Node>([["/", { kind: "dir" }]]);
   /** Bytes per copy step. */
   chunkBytes = 2 ** 20;
