@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rm, writeFile, rename } from "node:fs/promise
 import { join } from "node:path";
 import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { SpawnRequestSchema, type SpawnRequest } from "../../protocol/index.ts";
+import type { NodeDeployment } from "./node-deployment.ts";
 
 /**
  * What the runner remembers of a deployment across its own restarts, beside the process layer's
@@ -21,6 +22,19 @@ export interface AdoptionRecord {
    * before it was kept. A runner restarted with another one cannot give the process its sockets.
    */
   readonly runDir?: string;
+}
+
+/** The record of a deployment spawned (or re-adopted) by a runner whose run directory is `runDir`. */
+export function adoptionRecordOf(d: NodeDeployment, runDir: string): AdoptionRecord {
+  return {
+    request: d.request,
+    ports: d.ports,
+    cpus: d.cpus,
+    addresses: d.addresses,
+    epoch: d.epoch,
+    ordersOpen: d.ordersOpen,
+    runDir,
+  };
 }
 
 function dir(stateDir: string): string {

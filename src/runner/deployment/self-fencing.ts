@@ -14,7 +14,7 @@ import type { Logger } from "../../core/logger.ts";
 import { LeaseGuard, type LeaseState } from "../link/lease-guard.ts";
 import type { MonotonicClock } from "../../core/monotonic-clock.ts";
 import type { PostOfficePort } from "../runner-deps.ts";
-import type { NodeDeployment } from "./spawn-deployment.ts";
+import { hasOrderPath, type NodeDeployment } from "./node-deployment.ts";
 
 /** What self-fencing acts on. */
 export interface SelfFencingOptions {
@@ -26,12 +26,6 @@ export interface SelfFencingOptions {
   readonly log: Logger;
   /** Runs work off the caller's stack, tracked so that the runner's close waits for it. */
   readonly background: (work: Promise<unknown>) => void;
-}
-
-/** Whether a deployment has an order path (a consumed DEALER socket): a live strategy. */
-export function hasOrderPath(d: NodeDeployment): boolean {
-  for (const pattern of d.patterns.values()) if (pattern === "dealer") return true;
-  return false;
 }
 
 /** The runner's self-fencing; see the file comment. */

@@ -26,4 +26,5 @@ export {
 export { adoptProcess, type AdoptOptions } from "./adopt-process.ts";
 export { recoverProcesses, type RecoverOptions, type Recovery } from "./recover-processes.ts";
 export { createProcessLauncher, type ProcessLauncher } from "./process-launcher.ts";
+export { resolveCommand } from "./resolve-command.ts";
 export { readProcStat, parseProcStat, type ProcStat } from "./process-identity.ts";
