@@ -49,7 +49,7 @@ export const nodeCgroupFs: CgroupFs = {
       await stat(path);
       return true;
     } catch {
-      return false;
+      return false; // not there, or not ours to see
     }
   },
   async isWritableDir(path) {
@@ -58,7 +58,7 @@ export const nodeCgroupFs: CgroupFs = {
       await access(path, constants.W_OK);
       return true;
     } catch {
-      return false;
+      return false; // not there, or not writable
     }
   },
   realpath: (path) => realpath(path),

@@ -73,7 +73,7 @@ export async function loadAdoptionRecords(
   try {
     names = (await readdir(dir(stateDir))).filter((n) => n.endsWith(".json"));
   } catch {
-    return { records, unreadable };
+    return { records, unreadable }; // no records directory: nothing recorded yet
   }
   for (const name of names) {
     try {

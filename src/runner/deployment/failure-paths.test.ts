@@ -343,8 +343,10 @@ test("an open whose record is written slowly does not reopen a path that self-fe
     // The state disk is slow: the record write of the next command waits for the test.
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const internals = runner as unknown as { persist(d: unknown): Promise<void> };
-    const persist = internals.persist.bind(runner);
+    const internals = (
+      runner as unknown as { deployments: { orderPaths: { persist(d: unknown): Promise<void> } } }
+    ).deployments.orderPaths;
+    const persist = internals.persist.bind(internals);
     internals.persist = async (d: unknown) => {
       await gate;
       return persist(d);

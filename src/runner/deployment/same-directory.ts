@@ -12,6 +12,6 @@ export function sameDirectory(a: string, b: string): boolean {
   try {
     return realpathSync(a) === realpathSync(b);
   } catch {
-    return false;
+    return false; // one does not exist (yet): not provably the same
   }
 }

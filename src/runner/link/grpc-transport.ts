@@ -86,6 +86,7 @@ export function grpcJsTransport(baseUrl: string): Transport & { close(): void } 
           }
           if (!call.writableEnded) call.end();
         } catch {
+          // The request stream failed or was aborted: the call is cancelled, and its response reports it.
           call.cancel();
         }
       })();

@@ -182,6 +182,7 @@ export class OrchestratorLink {
       });
       if (signal.aborted) break;
       attempt = accepted ? 0 : attempt + 1;
+      // Aborted: the loop ends on the signal.
       await sleep(backoffDelay(attempt, backoff, random()), signal).catch(() => undefined);
     }
   }

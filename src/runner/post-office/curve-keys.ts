@@ -81,6 +81,7 @@ export function loadCurveKeyPair(file: string | undefined): { keys: CurveKeyPair
   try {
     written = readFileSync(pubFile, "utf8").trim();
   } catch {
+    // No public key file yet (a first start): written beside the secret.
     writeFileSync(pubFile, `${keys.publicKey}\n`, { mode: 0o644 });
   }
   if (written !== undefined && written !== keys.publicKey) {

@@ -17,6 +17,7 @@
  * buffer, with no copy. A message whose frames arrived in several reads (or around a command)
  * is joined into one buffer of its own. Commands never reach the strategy.
  */
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { connect, type Socket } from "node:net";
 import { backoffDelay } from "../../core/backoff.ts";
 import { parseRemote, type RemoteAddress } from "./deployment-plan.ts";
@@ -78,11 +79,14 @@ export class RelayLink {
   #outMessages = 0;
   #outBytes = 0;
 
-  /** Throws a plain Error for a remote that is neither `tcp://host:port` nor `ipc://path` (the post office checks routes first). */
+  /** Throws a HiveError (InvalidArgument) for a remote that is neither `tcp://host:port` nor `ipc://path` (the post office checks routes first). */
   constructor(readonly options: RelayLinkOptions) {
     const address = parseRemote(options.remote);
     if (address === undefined)
-      throw new Error(`${JSON.stringify(options.remote)} is neither tcp://host:port nor ipc://path`);
+      throw new HiveError(
+        ErrorCode.InvalidArgument,
+        `${JSON.stringify(options.remote)} is neither tcp://host:port nor ipc://path`,
+      );
     this.#address = address;
     this.#connect();
   }

@@ -119,12 +119,13 @@ export class ProcessHandle implements ManagedProcess {
   private async runStop(graceMs: number): Promise<ExitStatus> {
     this.current = "stopping";
     this.cause = "stop";
+    // A tree that cannot be listed (the process is gone) leaves only the group to signal.
     this.snapshot = await listDescendants(this.pid).catch(() => []);
     await this.signalGroup("SIGTERM");
     const timer = new AbortController();
     const ended = await Promise.race([
       this.exited.then(() => true),
-      sleep(graceMs, false, { signal: timer.signal }).catch(() => false),
+      sleep(graceMs, false, { signal: timer.signal }).catch(() => false), // aborted: it ended first
     ]);
     timer.abort(); // clears the grace timer when the process ended first
     if (!ended && !this.observed) {

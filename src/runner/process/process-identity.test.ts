@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { isSameProcessAlive, parseProcStat, readBootId, readProcStat, type ProcStat } from "./process-identity.ts";
+import {
+  isSameProcessAlive,
+  parseProcStat,
+  readBootId,
+  readProcStat,
+  type ProcStat,
+} from "./process-identity.ts";
 import { descendantsOf } from "./process-tree.ts";
 
 describe("/proc/<pid>/stat", () => {

@@ -57,7 +57,7 @@ export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
   try {
     return parseProcStat(await readFile(`/proc/${pid}/stat`, "utf8"));
   } catch {
-    return undefined;
+    return undefined; // no such pid (or it ended while being read)
   }
 }
 
@@ -71,7 +71,7 @@ export function pidAlive(pid: number): boolean {
   try {
     line = readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
-    return false;
+    return false; // no such pid
   }
   const state = parseProcStat(line)?.state;
   return state !== undefined && state !== "Z" && state !== "X";

@@ -62,7 +62,7 @@ export async function loadRecords(
   try {
     names = (await readdir(stateDir)).filter((n) => n.endsWith(".json")).sort();
   } catch {
-    return { records: [], invalid: [] };
+    return { records: [], invalid: [] }; // no state directory yet: nothing was recorded
   }
   const records: ProcessRecord[] = [];
   const invalid: InvalidRecord[] = [];

@@ -4,6 +4,7 @@
  * and removes it at the end. Under CI=true a machine without root or writable cgroups FAILS the
  * test file with the reason; elsewhere the tests are skipped with it.
  */
+import { ErrorCode, HiveError } from "../../../core/hive-error.ts";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
@@ -40,7 +41,10 @@ export async function realCgroupsForTest(root = "/sys/fs/cgroup"): Promise<RealC
     }
   }
   if (reason !== undefined && process.env["CI"] === "true") {
-    throw new Error(`CI=true requires root and writable cgroups on the test machine, but ${reason}`);
+    throw new HiveError(
+      ErrorCode.FailedPrecondition,
+      `CI=true requires root and writable cgroups on the test machine, but ${reason}`,
+    );
   }
   return { driver, skip: reason ?? false, parent };
 }
@@ -60,6 +64,7 @@ export async function cleanUpTestCgroups(env: RealCgroups, root = "/sys/fs/cgrou
 /** Every directory named `name` directly under a hierarchy of `root` (or under root itself). */
 async function findDirs(root: string, name: string): Promise<string[]> {
   const found: string[] = [];
+  // A hierarchy that cannot be listed holds none of this file's groups.
   const tops = [root, ...(await readdir(root).catch(() => [])).map((h) => join(root, h))];
   for (const dir of tops) {
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
