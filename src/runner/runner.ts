@@ -23,9 +23,12 @@ import {
   recoverDeployments,
   SelfFencing,
 } from "./deployment/index.ts";
-import { OrchestratorLink, type OrchestratorLinkState } from "./link/orchestrator-link.ts";
-import type { LeaseState } from "./link/lease-guard.ts";
-import { fromProtoRouteUpdate } from "./link/proto-convert.ts";
+import {
+  fromProtoRouteUpdate,
+  OrchestratorLink,
+  type LeaseState,
+  type OrchestratorLinkState,
+} from "./link/index.ts";
 import { LogStreams } from "./process/log-streams.ts";
 import type { ManagedProcess } from "./process/index.ts";
 import type { CompiledRunnerOptions } from "./runner-options.ts";

@@ -1,4 +1,9 @@
-/** Resource limits for the runner's processes: cgroup v1, v2 or none, detected at start. */
+/**
+ * Resource limits for the runner's processes: cgroup v1, v2 or none, detected at start. Start
+ * with `cgroup.ts` (the seam: `CgroupDriver`, `Cgroup`), then `detect-cgroups.ts` (which driver
+ * this machine gets); `limit-checks.ts` holds the pure checks the drivers share. Fakes are in
+ * `testing/`.
+ */
 export type {
   Cgroup,
   CgroupDriver,

@@ -1,4 +1,7 @@
-/** Process supervision for the runner: spawning, stopping, logs, and adoption after a restart. */
+/**
+ * Process supervision for the runner: spawning, stopping, logs, and adoption after a restart.
+ * See README.md in this folder.
+ */
 export { isTerminal, type ProcessState } from "./process-state.ts";
 export { classifyExit, type ExitCause, type ExitFacts, type ExitStatus } from "./exit-status.ts";
 export {
