@@ -1,4 +1,4 @@
-// A runner restart, for real: an "old runner" process (old-runner.fixture.ts) starts a process
+// A runner restart, for real: an "old runner" process (testing/old-runner-child.ts) starts a process
 // with a state directory and dies; the test, as the new runner, adopts it from its record.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";

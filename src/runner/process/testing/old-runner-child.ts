@@ -1,6 +1,6 @@
 /**
  * Test fixture: plays a runner that starts one process and then dies. Run as
- * `node --import tsx old-runner.fixture.ts '<json>'`; it spawns the process with a state
+ * `node --import tsx old-runner-child.ts '<json>'`; it spawns the process with a state
  * directory (so a record is written), prints `{"pid": <pid>}` and exits at once, leaving the
  * process running without its parent, as after a runner crash.
  */
