@@ -12,7 +12,7 @@
  * - exit: close every mock runner and exit.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { MockRunner } from "../src/runner/mock-runner.ts";
+import { FakeRunner } from "../src/runner/testing/fake-runner.ts";
 
 /** A command from the parent. */
 export type MockFleetCommand =
@@ -45,7 +45,7 @@ export type MockFleetReply =
 /** The sampling interval of the event-loop delay histogram. */
 const LOOP_SAMPLE_MS = 10;
 
-const mocks: MockRunner[] = [];
+const mocks: FakeRunner[] = [];
 const starting = new Set<NodeJS.Timeout>();
 const loop = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
 let window = { sent: 0, cpu: process.cpuUsage() };
@@ -65,7 +65,7 @@ function add(url: string, from: number, count: number, spacingMs: number): void 
 
 function start(url: string, i: number): void {
   const live = i % 7 === 0; // about 15% live nodes, as the scheduler benchmark's clusters
-  const mock = new MockRunner({
+  const mock = new FakeRunner({
     nodeId: `mock-${String(i).padStart(5, "0")}`,
     pool: live ? "live" : "backtest",
     tags: live ? ["live_node", "low_latency"] : ["data_node"],

@@ -20,7 +20,7 @@ import { SocketDirection, SocketPattern } from "../src/protocol/index.ts";
 import { detectCgroups, NoCgroupDriver, type CgroupDriver } from "../src/runner/cgroups/index.ts";
 import { createRunner } from "../src/runner/create-runner.ts";
 import { compileRunnerOptions } from "../src/runner/runner-options.ts";
-import { OrchestratorStub } from "../src/runner/testing/orchestrator-stub.ts";
+import { FakeOrchestrator } from "../src/runner/testing/fake-orchestrator.ts";
 import { msStats } from "./stats.ts";
 
 const args = process.argv.slice(2);
@@ -44,7 +44,7 @@ async function bare(): Promise<number[]> {
 const breakdowns: Record<string, Record<string, number>> = {};
 
 async function throughRunner(driver: CgroupDriver, label: string): Promise<number[]> {
-  const stub = await OrchestratorStub.start({ heartbeatIntervalMs: 1_000 });
+  const stub = await FakeOrchestrator.start({ heartbeatIntervalMs: 1_000 });
   const dirs = [mkdtempSync(join(tmpdir(), "hive-bs-")), mkdtempSync(join(tmpdir(), "hb-"))];
   const port = 31_000 + (process.pid % 50) * 100;
   const runner = await createRunner(

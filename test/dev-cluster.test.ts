@@ -13,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, describe, test } from "node:test";
 import { DevCluster, type DevClusterOptions, type DevNode } from "../src/dev/dev-cluster.ts";
 import { destroyCgroupParent } from "../src/runner/cgroups/index.ts";
-import { pidAlive } from "../src/runner/process/proc-stat.ts";
+import { pidAlive } from "../src/runner/process/process-identity.ts";
 
 const base = 33_000 + (process.pid % 40) * 200;
 const runRoot = join(tmpdir(), "hive-dev");

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { Pool } from "../src/protocol/index.ts";
-import { OrchestratorStub } from "../src/runner/testing/orchestrator-stub.ts";
+import { FakeOrchestrator } from "../src/runner/testing/fake-orchestrator.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hive-rp-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,7 +21,7 @@ test("trading-runner --config registers with the orchestrator and stops on SIGTE
       assert.fail("CI=true: this test needs root (the runner writes /run and cgroups)");
     return;
   }
-  const stub = await OrchestratorStub.start();
+  const stub = await FakeOrchestrator.start();
   const first = 32_000 + (process.pid % 50) * 20;
   const config = join(dir, "runner.yaml");
   writeFileSync(
@@ -67,7 +67,7 @@ test("a second SIGTERM during the runner's close does not cut the close short", 
     if (process.env.CI === "true") assert.fail("CI=true: this test needs root");
     return;
   }
-  const stub = await OrchestratorStub.start();
+  const stub = await FakeOrchestrator.start();
   const first = 32_500 + (process.pid % 50) * 10;
   const config = join(dir, "runner-2.yaml");
   writeFileSync(

@@ -8,7 +8,7 @@ import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { keyPairPath, loadOrCreateKeyPair } from "../gateway/keys.ts";
 import { destroyCgroupParent } from "../runner/cgroups/detect-cgroups.ts";
 import { listDescendants, type ProcessIdentity } from "../runner/process/process-tree.ts";
-import { pidAlive } from "../runner/process/proc-stat.ts";
+import { pidAlive } from "../runner/process/process-identity.ts";
 
 /** The `hive` command's entry, found from this file, so `hive dev` runs from any directory. */
 const HIVE_ENTRY = fileURLToPath(new URL("../../bin/hive.cjs", import.meta.url));

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ValidationError } from "../domain/index.ts";
-import { MockRunner } from "../runner/mock-runner.ts";
+import { FakeRunner } from "../runner/testing/fake-runner.ts";
 import type { DeploymentView } from "./control-plane.ts";
 import type { RunningOrchestrator } from "./orchestrator-server.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
@@ -46,7 +46,7 @@ gateways:
 describe("ordered failover through the gateway", () => {
   const dir = mkdtempSync(join(tmpdir(), "hive-failover-"));
   const gateway = new FakeGateway();
-  const runners: MockRunner[] = [];
+  const runners: FakeRunner[] = [];
   let orch: RunningOrchestrator;
   const start = async (port = 0) => {
     orch = await startFencedOrchestrator(dir, gateway, port);
@@ -91,7 +91,7 @@ describe("ordered failover through the gateway", () => {
     assert.equal(kept.find(([id]) => id === active.id)?.[1].ordersEnabled, true);
     await old.close();
     return (first: number, stopDelayMs?: number) => {
-      const back = new MockRunner({
+      const back = new FakeRunner({
         nodeId: active.nodeId!,
         pool: "live",
         urls: [orch.runnerUrl],

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { until } from "../core/testing/until.ts";
-import type { MockRunner } from "../runner/mock-runner.ts";
+import type { FakeRunner } from "../runner/testing/fake-runner.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
 import { fencedMomentum, liveMockRunner, startFencedOrchestrator } from "./testing/live-cluster.ts";
 
@@ -18,7 +18,7 @@ test("a gateway that lost its fence table is fenced again at the active's epoch;
   const dir = mkdtempSync(join(tmpdir(), "hive-gw-loss-"));
   const gateway = new FakeGateway();
   const orch = await startFencedOrchestrator(dir, gateway, 0, 100);
-  const runners: MockRunner[] = [
+  const runners: FakeRunner[] = [
     liveMockRunner(orch, "live-1", 44000),
     liveMockRunner(orch, "live-2", 44100),
   ];

@@ -13,13 +13,13 @@ import {
   cleanUpTestCgroups,
   realCgroupsForTest,
   type RealCgroups,
-} from "../runner/cgroups/cgroup-test-env.ts";
+} from "../runner/cgroups/testing/real-cgroups.ts";
 import { compileRunnerOptions } from "../runner/runner-options.ts";
 import { LOCAL_RUNNER_URL } from "./local-runtime.ts";
 import { compileOrchestratorOptions } from "./orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
 import { until as poll } from "../core/testing/until.ts";
-import { pidAlive } from "../runner/process/proc-stat.ts";
+import { pidAlive } from "../runner/process/process-identity.ts";
 
 /** Waits up to 15 s: a real runner starts processes in cgroups here. */
 const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => poll(what, probe, 15_000);

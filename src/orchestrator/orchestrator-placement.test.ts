@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { silentLogger } from "../core/logger.ts";
 import { until } from "../core/testing/until.ts";
-import { MockRunner, type MockRunnerOptions } from "../runner/mock-runner.ts";
+import { FakeRunner, type FakeRunnerOptions } from "../runner/testing/fake-runner.ts";
 import { compileOrchestratorOptions, type OrchestratorOptions } from "./orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
 
@@ -31,9 +31,9 @@ const DATA_1 = {
 let nextPort = 45_000 + (process.pid % 50) * 100;
 
 async function cluster(
-  nodes: Pick<MockRunnerOptions, "nodeId" | "pool" | "tags" | "capacity" | "stopDelayMs">[],
+  nodes: Pick<FakeRunnerOptions, "nodeId" | "pool" | "tags" | "capacity" | "stopDelayMs">[],
   extra: Partial<OrchestratorOptions> = {},
-): Promise<{ orch: RunningOrchestrator; runners: MockRunner[] }> {
+): Promise<{ orch: RunningOrchestrator; runners: FakeRunner[] }> {
   const dir = mkdtempSync(join(tmpdir(), "hive-orch-place-"));
   const orch = await startOrchestrator(
     compileOrchestratorOptions({
@@ -49,7 +49,7 @@ async function cluster(
   const runners = nodes.map((n) => {
     const first = nextPort;
     nextPort += 20;
-    const r = new MockRunner({ ...n, urls: [orch.runnerUrl], portRange: { first, last: first + 19 } });
+    const r = new FakeRunner({ ...n, urls: [orch.runnerUrl], portRange: { first, last: first + 19 } });
     r.start();
     return r;
   });

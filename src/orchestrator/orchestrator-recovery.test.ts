@@ -19,7 +19,7 @@ import {
   RegisterSchema,
   type OrchestratorMessage,
 } from "../protocol/index.ts";
-import type { MockRunner } from "../runner/mock-runner.ts";
+import type { FakeRunner } from "../runner/testing/fake-runner.ts";
 import { Gateways } from "./gateways.ts";
 import { Orchestrator } from "./orchestrator.ts";
 import type { RunningOrchestrator } from "./orchestrator-server.ts";
@@ -85,7 +85,7 @@ function provider(spawn: ServiceProvider["spawn"]): ServiceProvider {
 describe("a relocated live strategy after an orchestrator restart", () => {
   const dir = mkdtempSync(join(tmpdir(), "hive-recovery-"));
   const gateway = new FakeGateway();
-  const runners: MockRunner[] = [];
+  const runners: FakeRunner[] = [];
   let orch: RunningOrchestrator | undefined;
   after(async () => {
     for (const r of runners) await r.close();

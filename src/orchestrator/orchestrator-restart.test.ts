@@ -8,13 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { silentLogger } from "../core/logger.ts";
-import { MockRunner } from "../runner/mock-runner.ts";
+import { FakeRunner } from "../runner/testing/fake-runner.ts";
 import { compileOrchestratorOptions } from "./orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
 import { until } from "../core/testing/until.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hive-orch-restart-"));
-const runners: MockRunner[] = [];
+const runners: FakeRunner[] = [];
 let orch: RunningOrchestrator | undefined;
 after(async () => {
   for (const r of runners) await r.close();
@@ -46,7 +46,7 @@ test("after a restart, work on a node that never comes back is placed again", as
   orch = await startOrchestrator(options(0), { log: silentLogger() });
   const port = Number(new URL(orch.runnerUrl).port);
   for (const [i, id] of ["d1", "d2"].entries()) {
-    const r = new MockRunner({
+    const r = new FakeRunner({
       nodeId: id,
       pool: "backtest",
       urls: [orch.runnerUrl],

@@ -12,7 +12,7 @@ import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { silentLogger } from "../core/logger.ts";
 import { ValidationError } from "../domain/index.ts";
 import { ProcessState } from "../protocol/index.ts";
-import { MockRunner } from "../runner/mock-runner.ts";
+import { FakeRunner } from "../runner/testing/fake-runner.ts";
 import type { DeploymentView } from "./control-plane.ts";
 import { compileOrchestratorOptions } from "./orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
@@ -20,7 +20,7 @@ import { until } from "../core/testing/until.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hive-orch-"));
 const store = `sqlite:${join(dir, "orchestrator.db")}`;
-const runners: MockRunner[] = [];
+const runners: FakeRunner[] = [];
 let orch: RunningOrchestrator;
 /** The backtest moved off a lost data node by the "lost node" test. */
 let movedAway: { id: string; from: string; to: string } | undefined;
@@ -41,8 +41,8 @@ const options = (port = 0) =>
     stopGraceMs: 100,
   });
 
-function mock(nodeId: string, pool: "live" | "backtest", tags: string[], first: number): MockRunner {
-  const r = new MockRunner({
+function mock(nodeId: string, pool: "live" | "backtest", tags: string[], first: number): FakeRunner {
+  const r = new FakeRunner({
     nodeId,
     pool,
     tags,

@@ -13,7 +13,7 @@ import {
   type OrchestratorMessage,
   type RunnerMessage,
 } from "../protocol/index.ts";
-import { grpcJsTransport } from "../runner/grpc-transport.ts";
+import { grpcJsTransport } from "../runner/link/grpc-transport.ts";
 import { serveRunnerStreams } from "./runner-grpc-server.ts";
 import type { RunnerStreamHandler } from "./runner-service.ts";
 import type { RunnerSession } from "./runner-session.ts";

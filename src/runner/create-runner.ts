@@ -4,7 +4,7 @@ import { detectCgroups } from "./cgroups/index.ts";
 import { DatasetCache } from "./datasets/index.ts";
 import { LoadSampler, readCapacity } from "./host/index.ts";
 import { PortAllocator } from "./ports/index.ts";
-import { loadCurveKeyPair } from "./curve-keys.ts";
+import { loadCurveKeyPair } from "./post-office/curve-keys.ts";
 import { PostOffice } from "./post-office/index.ts";
 import { createProcessLauncher } from "./process/index.ts";
 import type { CompiledRunnerOptions } from "./runner-options.ts";

@@ -1,19 +1,11 @@
 import type { Transport } from "@connectrpc/connect";
 import type { Logger } from "../core/logger.ts";
-import type { SocketPattern } from "../domain/index.ts";
 import type { CgroupDriver } from "./cgroups/index.ts";
 import type { DatasetStore } from "./datasets/index.ts";
 import type { PortAllocator } from "./ports/index.ts";
 import type { MonotonicClock } from "../core/monotonic-clock.ts";
-import type { PostOfficeRouteUpdate, RouteCounters } from "./post-office/index.ts";
+import type { DeploymentSocket, PostOfficeRouteUpdate, RouteCounters } from "./post-office/index.ts";
 import type { ProcessLauncher } from "./process/index.ts";
-
-/** A socket of a deployment, in the post office's terms. */
-export interface DeploymentSocket {
-  readonly name: string;
-  readonly pattern: SocketPattern;
-  readonly direction: "offer" | "consume";
-}
 
 /** What the runner needs of its post office (the ZeroMQ sidecar); see src/runner/post-office/. */
 export interface PostOfficePort {

@@ -17,16 +17,16 @@ import {
   SocketDirection,
   SocketPattern,
 } from "../protocol/index.ts";
-import { cleanUpTestCgroups, realCgroupsForTest, type RealCgroups } from "./cgroups/cgroup-test-env.ts";
+import { cleanUpTestCgroups, realCgroupsForTest, type RealCgroups } from "./cgroups/testing/real-cgroups.ts";
 import { createRunner } from "./create-runner.ts";
 import type { Runner } from "./runner.ts";
 import { compileRunnerOptions } from "./runner-options.ts";
-import { OrchestratorStub, type StubSession } from "./testing/orchestrator-stub.ts";
+import { FakeOrchestrator, type FakeOrchestratorSession } from "./testing/fake-orchestrator.ts";
 import { create } from "@bufbuild/protobuf";
 import { SpawnRequestSchema } from "../protocol/index.ts";
 
 let cg: RealCgroups;
-let stub: OrchestratorStub;
+let stub: FakeOrchestrator;
 const dirs = tempDirs();
 const runners: Runner[] = [];
 const firstPort = 30_000 + (process.pid % 90) * 100;
@@ -39,7 +39,7 @@ let data = "";
 
 before(async () => {
   cg = await realCgroupsForTest();
-  stub = await OrchestratorStub.start({ heartbeatIntervalMs: 50, leaseTtlMs: 3_000 });
+  stub = await FakeOrchestrator.start({ heartbeatIntervalMs: 50, leaseTtlMs: 3_000 });
   state = tempDir("hive-rs-");
   run = tempDir("hr-");
   data = tempDir("hive-rd-", "/dev/shm");
@@ -133,7 +133,7 @@ async function waitFor(check: () => boolean, what: string, ms = 10_000) {
 }
 
 describe("runner on the real kernel", () => {
-  let session: StubSession;
+  let session: FakeOrchestratorSession;
 
   test("registers with the machine's real capacity", async (t) => {
     if (cg.skip) return t.skip(cg.skip);

@@ -26,7 +26,7 @@ import type { CurveKeyPair } from "../../src/core/z85.ts";
 import { keyPairPath, loadOrCreateKeyPair } from "../../src/gateway/keys.ts";
 import { envelope, OrderClient, type Reply } from "../../src/gateway/testing/order-client.ts";
 import type { DeploymentView } from "../../src/orchestrator/control-plane.ts";
-import { loadCurveKeyPair } from "../../src/runner/curve-keys.ts";
+import { loadCurveKeyPair } from "../../src/runner/post-office/curve-keys.ts";
 import { createNamespace, processes, type ManagedProcess, type Namespace } from "./lib/index.ts";
 import { until as poll } from "../../src/core/testing/until.ts";
 import { destroyCgroupParent } from "../../src/runner/cgroups/index.ts";
@@ -765,4 +765,4 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export { pidAlive } from "../../src/runner/process/proc-stat.ts";
+export { pidAlive } from "../../src/runner/process/process-identity.ts";

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { silentLogger } from "../../core/logger.ts";
 import type { GatewayControl } from "../../gateway/gateway-control.ts";
-import { MockRunner } from "../../runner/mock-runner.ts";
+import { FakeRunner as MockRunner } from "../../runner/testing/fake-runner.ts";
 import { compileOrchestratorOptions } from "../orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "../orchestrator-server.ts";
 

@@ -1,7 +1,7 @@
 /**
  * The file operations cgroup drivers need, behind an interface: cgroupfs is a filesystem whose
  * directories are created with mkdir and removed with rmdir (never unlinked file by file), and
- * whose files take one value per write. The real one is node:fs; MemoryCgroupFs is the fake.
+ * whose files take one value per write. The real one is node:fs; FakeCgroupFs is the fake.
  */
 import { constants } from "node:fs";
 import { access, mkdir, readFile, readdir, realpath, rmdir, stat, writeFile } from "node:fs/promises";
@@ -49,7 +49,7 @@ export const nodeCgroupFs: CgroupFs = {
       await stat(path);
       return true;
     } catch {
-      return false;
+      return false; // not there, or not ours to see
     }
   },
   async isWritableDir(path) {
@@ -58,7 +58,7 @@ export const nodeCgroupFs: CgroupFs = {
       await access(path, constants.W_OK);
       return true;
     } catch {
-      return false;
+      return false; // not there, or not writable
     }
   },
   realpath: (path) => realpath(path),

@@ -7,9 +7,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { HiveError } from "../../core/hive-error.ts";
-import { cleanUpTestCgroups, realCgroupsForTest } from "./cgroup-test-env.ts";
+import { cleanUpTestCgroups, realCgroupsForTest } from "./testing/real-cgroups.ts";
 import { createCgroupV1Driver } from "./cgroup-v1-driver.ts";
-import { MemoryCgroupFs } from "./memory-cgroup-fs.ts";
+import { FakeCgroupFs } from "./testing/fake-cgroup-fs.ts";
 
 const ROOT = "/sys/fs/cgroup";
 const env = await realCgroupsForTest(ROOT);
@@ -119,8 +119,8 @@ describe("cgroup v1 driver (real kernel)", { skip }, () => {
 
 describe("cgroup v1 driver (in-memory tree)", () => {
   /** A v1 host where cpu and cpuacct share one hierarchy behind links, without pids. */
-  function comounted(): MemoryCgroupFs {
-    const fs = new MemoryCgroupFs((dir, f) => {
+  function comounted(): FakeCgroupFs {
+    const fs = new FakeCgroupFs((dir, f) => {
       for (const file of ["cgroup.procs", "cpuset.cpus", "cpuset.mems"]) f.setFile(`${dir}/${file}`, "");
     });
     for (const h of ["memory", "cpu,cpuacct", "cpuset"]) fs.setFile(`/cg/${h}/cgroup.procs`, "");
@@ -146,7 +146,7 @@ describe("cgroup v1 driver (in-memory tree)", () => {
   });
 
   it("refuses a root without a writable memory hierarchy", async () => {
-    const fs = new MemoryCgroupFs();
+    const fs = new FakeCgroupFs();
     fs.setFile("/cg/cpu/cgroup.procs", "");
     await assert.rejects(
       createCgroupV1Driver({ root: "/cg", fs }),

@@ -25,7 +25,7 @@ import {
   parentSegments,
   parseCpuList,
   validateLimits,
-} from "./cgroup-limits.ts";
+} from "./limit-checks.ts";
 import { DirectoryCgroup, removeEmptyGroups, wrapInDirectoryCgroup } from "./directory-cgroup.ts";
 
 /** The v1 controllers we use, in the order their directories are made. */
@@ -207,6 +207,7 @@ class CgroupV1Driver implements CgroupDriver {
       if (await this.fs.exists(memsw)) await writeControl(this.fs, memsw, bytes);
       else {
         warnings.push("swap accounting is off (no memory.memsw): the group may swap beyond its memory limit");
+        // Best effort: the warning above already says the group may swap.
         await writeControl(this.fs, join(memory, "memory.swappiness"), "0").catch(() => undefined);
       }
     }

@@ -5,13 +5,13 @@ import { describe, it } from "node:test";
 import { HiveError } from "../../core/hive-error.ts";
 import { createCgroupV2Driver } from "./cgroup-v2-driver.ts";
 import { detectCgroups } from "./detect-cgroups.ts";
-import { MemoryCgroupFs } from "./memory-cgroup-fs.ts";
+import { FakeCgroupFs } from "./testing/fake-cgroup-fs.ts";
 
 const ROOT = "/cg";
 
 /** A pure v2 tree offering memory, cpu, cpuset, pids, io; new groups get the kernel's files. */
-function v2Tree(): MemoryCgroupFs {
-  const fs = new MemoryCgroupFs((dir, f) => {
+function v2Tree(): FakeCgroupFs {
+  const fs = new FakeCgroupFs((dir, f) => {
     for (const [file, value] of Object.entries({
       "cgroup.controllers": "cpuset cpu io memory pids",
       "cgroup.subtree_control": "",
@@ -38,7 +38,7 @@ function v2Tree(): MemoryCgroupFs {
 }
 
 /** The writes as "file=value" with the root cut off, for short assertions. */
-const writes = (fs: MemoryCgroupFs, from = 0) =>
+const writes = (fs: FakeCgroupFs, from = 0) =>
   fs.writes.slice(from).map(([path, value]) => `${path.slice(ROOT.length + 1)}=${value}`);
 
 describe("cgroup v2 driver", () => {
@@ -168,7 +168,7 @@ describe("cgroup v2 driver", () => {
 
   it("is what detection picks on a pure v2 tree; a tree without memory falls through to none", async () => {
     assert.equal((await detectCgroups({ root: ROOT, parent: "hive", fs: v2Tree() })).kind, "v2");
-    const bare = new MemoryCgroupFs();
+    const bare = new FakeCgroupFs();
     bare.setFile(`${ROOT}/cgroup.controllers`, "cpu io");
     const none = await detectCgroups({ root: ROOT, fs: bare });
     assert.equal(none.kind, "none");

@@ -25,7 +25,7 @@ import {
   parentSegments,
   parseCpuList,
   validateLimits,
-} from "./cgroup-limits.ts";
+} from "./limit-checks.ts";
 import { DirectoryCgroup, signalEach, removeEmptyGroups, wrapInDirectoryCgroup } from "./directory-cgroup.ts";
 
 /** Controllers we cannot do without. */
@@ -219,6 +219,7 @@ class CgroupV2Driver implements CgroupDriver {
       outcome = errorCode(error) ?? String(error);
     }
     if (outcome === "root") return;
+    // Best effort: the warning below says the cores are not exclusive either way.
     await this.fs.write(partition, "member").catch(() => undefined);
     warnings.push(`cores ${list} pinned but not exclusive: the kernel refused a partition root (${outcome})`);
   }

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, describe, it } from "node:test";
-import { cleanUpTestCgroups, realCgroupsForTest } from "./cgroup-test-env.ts";
+import { cleanUpTestCgroups, realCgroupsForTest } from "./testing/real-cgroups.ts";
 import { detectCgroups } from "./detect-cgroups.ts";
-import { MemoryCgroupFs } from "./memory-cgroup-fs.ts";
+import { FakeCgroupFs } from "./testing/fake-cgroup-fs.ts";
 
 const env = await realCgroupsForTest();
 after(() => cleanUpTestCgroups(env));
@@ -25,7 +25,7 @@ describe("detectCgroups", () => {
   );
 
   it("falls back to the none driver, which runs without limits and says so loudly", async () => {
-    const driver = await detectCgroups({ root: "/cg", fs: new MemoryCgroupFs() });
+    const driver = await detectCgroups({ root: "/cg", fs: new FakeCgroupFs() });
     assert.equal(driver.kind, "none");
     assert.match(driver.describe(), /^no writable cgroups: processes run WITHOUT limits/);
     assert.match(driver.describe(), /no cgroup v1 memory hierarchy under \/cg/);

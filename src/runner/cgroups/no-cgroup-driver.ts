@@ -5,7 +5,7 @@
  * says so, and every group it hands out carries that warning.
  */
 import type { Cgroup, CgroupDriver, CgroupLimits, CgroupStats, WrappedCommand } from "./cgroup.ts";
-import { assertCgroupName, parentSegments, validateLimits } from "./cgroup-limits.ts";
+import { assertCgroupName, parentSegments, validateLimits } from "./limit-checks.ts";
 
 /** The warning every limit-less group carries. */
 const NO_LIMITS = "no writable cgroups: this process runs WITHOUT memory, CPU or core limits";

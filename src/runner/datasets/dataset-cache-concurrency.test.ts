@@ -2,13 +2,13 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DatasetCache } from "./dataset-cache.ts";
-import { MemoryDatasetFs } from "./memory-dataset-fs.ts";
+import { FakeDatasetFs } from "./testing/fake-dataset-fs.ts";
 
 const MiB = 2 ** 20;
 const DIR = "/shm/hive/n1/datasets";
 
 /** Holds every copy once it has copied `atBytes`, until released. */
-function holdCopies(fs: MemoryDatasetFs, atBytes: number) {
+function holdCopies(fs: FakeDatasetFs, atBytes: number) {
   let release!: () => void;
   let reached!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
@@ -22,7 +22,7 @@ function holdCopies(fs: MemoryDatasetFs, atBytes: number) {
 }
 
 function setup(budgetBytes: number) {
-  const fs = new MemoryDatasetFs()
+  const fs = new FakeDatasetFs()
     .addFile("/data/a", 4 * MiB)
     .addFile("/data/b", 4 * MiB)
     .addFile("/data/c", 4 * MiB);
@@ -147,7 +147,7 @@ describe("DatasetCache ordering rules (in-memory filesystem)", () => {
   test("an acquire racing the eviction of its dataset gets a dataset that is really there", async () => {
     // Which of the two runs first depends on a few microtasks: try the acquire at several points.
     for (let delay = 0; delay < 6; delay++) {
-      const fs = new MemoryDatasetFs()
+      const fs = new FakeDatasetFs()
         .addFile("/data/a", 4 * MiB)
         .addFile("/data/b", 4 * MiB)
         .addFile("/data/c", 4 * MiB);

@@ -1,7 +1,7 @@
 /**
  * The seam between the dataset cache and the filesystems: measuring a source, copying it with
  * progress, and the few directory operations the cache needs. NodeDatasetFs is the real one;
- * MemoryDatasetFs (memory-dataset-fs.ts) is the fake.
+ * FakeDatasetFs (testing/fake-dataset-fs.ts) is the fake.
  */
 import { constants as fsConstants, type Dirent } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, statfs, writeFile } from "node:fs/promises";

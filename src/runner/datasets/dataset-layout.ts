@@ -90,7 +90,7 @@ export function parseManifest(text: string): DatasetManifest | undefined {
     const parsed = datasetManifestSchema.safeParse(JSON.parse(text));
     return parsed.success ? parsed.data : undefined;
   } catch {
-    return undefined;
+    return undefined; // not JSON: a torn or foreign file
   }
 }
 

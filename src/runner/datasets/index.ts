@@ -1,3 +1,8 @@
+/**
+ * Datasets hot in RAM for backtests. Start with `dataset-cache.ts` (its lifecycle diagram and
+ * ordering rules), behind the `DatasetStore` seam of `dataset-store.ts`; `dataset-commands.ts`
+ * carries out the orchestrator's DatasetLoad and DatasetEvict. Fakes are in `testing/`.
+ */
 export { DatasetCache } from "./dataset-cache.ts";
 export {
   compileDatasetCacheOptions,
@@ -25,7 +30,5 @@ export {
   type SourceFile,
   type FilesystemInfo,
 } from "./dataset-fs.ts";
-export { MemoryDatasetFs } from "./memory-dataset-fs.ts";
-export { FakeDatasetCache } from "./fake-dataset-cache.ts";
 export { datasetName, parseDatasetName, type DatasetManifest } from "./dataset-layout.ts";
 export { planAdmission, type Admission, type Resident } from "./admission.ts";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { availableParallelism } from "node:os";
 import { readFileSync } from "node:fs";
 import { readCapacity } from "./capacity.ts";
-import { FakeHostFiles } from "./host-files.ts";
+import { FakeHostFiles } from "./testing/fake-host-files.ts";
 import { parseMeminfo } from "./meminfo.ts";
 
 const GiB = 2 ** 30;

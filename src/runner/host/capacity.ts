@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from "node:os";
 import { HiveError, ErrorCode } from "../../core/hive-error.ts";
-import { parseCpuList, readCgroupLimits } from "./cgroup-limits.ts";
+import { parseCpuList, readCgroupLimits } from "./own-cgroup-limits.ts";
 import { realHostFiles, type HostFiles } from "./host-files.ts";
 import { parseMeminfo } from "./meminfo.ts";
 

@@ -1,5 +1,11 @@
-export { realHostFiles, FakeHostFiles, type HostFiles } from "./host-files.ts";
-export { parseProcStat, sumCpus, busyFraction, type CpuTimes, type ProcStat } from "./proc-stat.ts";
+/**
+ * Readings of the host this runner runs on, for registration and heartbeats: its capacity
+ * (`capacity.ts`: CPUs and memory, narrowed by our own cgroup's limits, `own-cgroup-limits.ts`)
+ * and its load (`load-sampler.ts`, from `cpu-times.ts` and `meminfo.ts`). Every file of /proc
+ * and /sys is read through `host-files.ts`; its fake is in `testing/`.
+ */
+export { realHostFiles, type HostFiles } from "./host-files.ts";
+export { parseProcStat, sumCpus, busyFraction, type CpuTimes, type ProcStat } from "./cpu-times.ts";
 export { parseMeminfo, parseMeminfoFields, type Meminfo } from "./meminfo.ts";
 export {
   parseProcCgroup,
@@ -10,7 +16,7 @@ export {
   type CgroupMembership,
   type CgroupMount,
   type CgroupLimits,
-} from "./cgroup-limits.ts";
+} from "./own-cgroup-limits.ts";
 export {
   readCapacity,
   type HostCapacity,

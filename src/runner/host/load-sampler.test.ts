@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { FakeHostFiles } from "./host-files.ts";
+import { FakeHostFiles } from "./testing/fake-host-files.ts";
 import { LoadSampler } from "./load-sampler.ts";
 
 const KiB = 1024;

@@ -5,7 +5,7 @@
 import { HiveError, ErrorCode } from "../../core/hive-error.ts";
 import { realHostFiles, type HostFiles } from "./host-files.ts";
 import { parseMeminfo } from "./meminfo.ts";
-import { busyFraction, parseProcStat, sumCpus, type CpuTimes } from "./proc-stat.ts";
+import { busyFraction, parseProcStat, sumCpus, type CpuTimes } from "./cpu-times.ts";
 
 /** One load sample. */
 export interface HostLoad {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { parsePidStat, parseStatm, processStats } from "./process-stats.ts";
-import { FakeHostFiles } from "./host-files.ts";
+import { FakeHostFiles } from "./testing/fake-host-files.ts";
 
 describe("parsePidStat", () => {
   // A real line, with a command name holding spaces and a ')'.

@@ -4,7 +4,8 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { PortAllocator } from "./port-allocator.ts";
-import { FakePortProbe, SystemPortProbe } from "./port-probe.ts";
+import { SystemPortProbe } from "./port-probe.ts";
+import { FakePortProbe } from "./testing/fake-port-probe.ts";
 
 function isExhausted(range: string) {
   return (err: Error & { code?: string }) =>

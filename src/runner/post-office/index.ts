@@ -1,6 +1,11 @@
-/** The runner's sidecar post office: local ipc:// sockets bridged to remote peers by the routing table. */
+/**
+ * The runner's sidecar post office: local ipc:// sockets bridged to remote peers by the routing
+ * table. Start with `post-office.ts` (what it does per socket pattern), then `order-path.ts`
+ * (orders: checked, stamped, fenced) and `market-data-relay.ts` on `relay-thread.ts` (market
+ * data, off the main thread). `curve-keys.ts` holds the runner's CURVE key pair. Fakes and test
+ * kits are in `testing/`.
+ */
 export { PostOffice } from "./post-office.ts";
-export { FakePostOffice, type FakeDeployment } from "./fake-post-office.ts";
 export {
   BRIDGED_PATTERNS,
   checkRoute,

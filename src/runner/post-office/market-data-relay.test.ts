@@ -12,7 +12,7 @@ import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as zmq from "zeromq";
 import { MarketDataRelay, RELAY_COUNTERS, RelayCounter } from "./market-data-relay.ts";
-import { recordingLog, tempRunDir, TestFeeder, TestSubscriber, waitFor } from "./post-office-test-kit.ts";
+import { recordingLog, tempRunDir, TestFeeder, TestSubscriber, waitFor } from "./testing/post-office-kit.ts";
 
 const PYTHON = "/usr/bin/python3";
 const pyzmqProbe = spawnSync(PYTHON, ["-c", "import zmq"], { timeout: 10_000 });

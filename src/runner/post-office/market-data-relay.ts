@@ -33,6 +33,7 @@
  * it has), and drops, counted per strategy connection that did not get a message (its queue at
  * the high-water mark), or once when no connection was there to get it.
  */
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { lstatSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import type { PostOfficeLog } from "./post-office-log.ts";
@@ -305,6 +306,10 @@ function removeStaleSocket(path: string): void {
   } catch {
     return; // nothing there
   }
-  if (!isSocket) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+  if (!isSocket)
+    throw new HiveError(
+      ErrorCode.FailedPrecondition,
+      `${path} exists and is not a socket; refusing to replace it`,
+    );
   unlinkSync(path);
 }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { generateCurveKeyPair } from "../curve-keys.ts";
+import { generateCurveKeyPair } from "./curve-keys.ts";
 import type { RejectReply } from "./order-envelope.ts";
 import { accountRejectReason, OrderRejectReason } from "./order-path.ts";
 import { PostOffice } from "./post-office.ts";
@@ -17,7 +17,7 @@ import {
   TestStrategy,
   TestZapHandler,
   waitFor,
-} from "./post-office-test-kit.ts";
+} from "./testing/post-office-kit.ts";
 
 const ordersSocket = [{ name: "orders", pattern: "dealer", direction: "consume" }] as const;
 

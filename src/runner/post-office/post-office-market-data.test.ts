@@ -11,7 +11,7 @@ import {
   TestFeeder,
   TestSubscriber,
   waitFor,
-} from "./post-office-test-kit.ts";
+} from "./testing/post-office-kit.ts";
 
 describe("post office: market data through the relay", () => {
   const runDir = tempRunDir();

@@ -1,7 +1,7 @@
 /** The post office's options, validated and with defaults filled (XOptions → compileXOptions). */
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { Z85_KEY, type CurveKeyPair } from "../../core/z85.ts";
-import { generateCurveKeyPair } from "../curve-keys.ts";
+import { generateCurveKeyPair } from "./curve-keys.ts";
 import { type PostOfficeLog, silentLog } from "./post-office-log.ts";
 
 /** Default high-water mark of every post office socket, in messages per peer and direction. */

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { RejectReply } from "./order-envelope.ts";
 import { MAX_ORDERS_PER_SEND, OrderRejectReason } from "./order-path.ts";
 import { PostOffice } from "./post-office.ts";
-import { routeFor, tempRunDir, TestGateway, TestStrategy, waitFor } from "./post-office-test-kit.ts";
+import { routeFor, tempRunDir, TestGateway, TestStrategy, waitFor } from "./testing/post-office-kit.ts";
 
 const order = (clientOrderId: string, extra: Record<string, unknown> = {}) => ({
   account: "ACC-1",

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { MAX_IPC_PATH_BYTES } from "./ipc-endpoint.ts";
 import { PostOffice } from "./post-office.ts";
-import { routeFor, tempRunDir } from "./post-office-test-kit.ts";
+import { routeFor, tempRunDir } from "./testing/post-office-kit.ts";
 
 const md = { name: "market_data", pattern: "sub", direction: "consume" } as const;
 const orders = { name: "orders", pattern: "dealer", direction: "consume" } as const;
@@ -121,7 +121,7 @@ describe("post office: lifecycle and checks", () => {
 
   /** Runs the exit fixture in `mode`; resolves to its exit code (or "timeout") and output. */
   async function runFixture(mode: string[]): Promise<{ code: number | string; out: string; err: string }> {
-    const fixture = fileURLToPath(new URL("./post-office-exit-fixture.ts", import.meta.url));
+    const fixture = fileURLToPath(new URL("./testing/post-office-exit-child.ts", import.meta.url));
     const child = spawn(process.execPath, ["--import", "tsx", fixture, ...mode], {
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -10,7 +10,7 @@ import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
 import type { PostOfficeLog } from "./post-office-log.ts";
-import { waitFor } from "./post-office-test-kit.ts";
+import { waitFor } from "./testing/post-office-kit.ts";
 import { RelayLink, type RelayLinkOptions } from "./relay-link.ts";
 import {
   command,

@@ -17,6 +17,7 @@
  * buffer, with no copy. A message whose frames arrived in several reads (or around a command)
  * is joined into one buffer of its own. Commands never reach the strategy.
  */
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { connect, type Socket } from "node:net";
 import { backoffDelay } from "../../core/backoff.ts";
 import { parseRemote, type RemoteAddress } from "./deployment-plan.ts";
@@ -26,7 +27,7 @@ import { FLAG_COMMAND, FLAG_MORE, subscription } from "./zmtp.ts";
 import { ZmtpConnection } from "./zmtp-connection.ts";
 
 /** The states of a link; see the file comment. */
-export type LinkState = "connecting" | "open" | "waiting" | "stopped";
+export type RelayLinkState = "connecting" | "open" | "waiting" | "stopped";
 
 /** The waits between connection attempts (remote-reconnect.ts), each drawn at random below its cap. */
 const RECONNECT = {
@@ -56,7 +57,7 @@ export interface RelayLinkOptions {
 
 /** See the file comment. */
 export class RelayLink {
-  #state: LinkState = "waiting";
+  #state: RelayLinkState = "waiting";
   #connection: ZmtpConnection | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** Connection attempts since the last useful connection (the backoff's exponent). */
@@ -78,17 +79,20 @@ export class RelayLink {
   #outMessages = 0;
   #outBytes = 0;
 
-  /** Throws a plain Error for a remote that is neither `tcp://host:port` nor `ipc://path` (the post office checks routes first). */
+  /** Throws a HiveError (InvalidArgument) for a remote that is neither `tcp://host:port` nor `ipc://path` (the post office checks routes first). */
   constructor(readonly options: RelayLinkOptions) {
     const address = parseRemote(options.remote);
     if (address === undefined)
-      throw new Error(`${JSON.stringify(options.remote)} is neither tcp://host:port nor ipc://path`);
+      throw new HiveError(
+        ErrorCode.InvalidArgument,
+        `${JSON.stringify(options.remote)} is neither tcp://host:port nor ipc://path`,
+      );
     this.#address = address;
     this.#connect();
   }
 
   /** Where the link is. */
-  get state(): LinkState {
+  get state(): RelayLinkState {
     return this.#state;
   }
 

@@ -405,6 +405,7 @@ export class RelayHandle {
     try {
       await this.#thread.request({ op: "close", relay: this.id });
     } catch (err) {
+      // Unavailable: the thread is gone, and this relay's sockets went with it.
       if (!(err instanceof HiveError && err.code === ErrorCode.Unavailable)) throw err;
     }
   }

@@ -6,6 +6,7 @@
  * A thread of its own so that market data never waits for the runner's main thread (a spawn, a
  * heartbeat, a route update, a garbage collection there) and the main thread never pays for it.
  */
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { parentPort } from "node:worker_threads";
 import { assertNever } from "../../core/assert-never.ts";
 import { MarketDataRelay } from "./market-data-relay.ts";
@@ -13,7 +14,7 @@ import type { PostOfficeLog } from "./post-office-log.ts";
 import type { RelayReply, RelayRequest } from "./relay-protocol.ts";
 
 const port = parentPort;
-if (port === null) throw new Error("relay-worker.ts runs on a worker thread only");
+if (port === null) throw new HiveError(ErrorCode.Internal, "relay-worker.ts runs on a worker thread only");
 
 /**
  * Relays by id, as the promise of their opening: a request for a relay waits until it is open
@@ -56,7 +57,8 @@ async function handle(request: RelayRequest): Promise<void> {
     }
     case "route": {
       const relay = relays.get(request.relay);
-      if (relay === undefined) throw new Error(`relay ${request.relay} is not open on this thread`);
+      if (relay === undefined)
+        throw new HiveError(ErrorCode.NotFound, `relay ${request.relay} is not open on this thread`);
       (await relay).setRemotes(request.remotes);
       return;
     }

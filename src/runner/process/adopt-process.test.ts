@@ -1,4 +1,4 @@
-// A runner restart, for real: an "old runner" process (old-runner.fixture.ts) starts a process
+// A runner restart, for real: an "old runner" process (testing/old-runner-child.ts) starts a process
 // with a state directory and dies; the test, as the new runner, adopts it from its record.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -6,15 +6,15 @@ import { once } from "node:events";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { cleanUpTestCgroups, realCgroupsForTest } from "../cgroups/cgroup-test-env.ts";
+import { cleanUpTestCgroups, realCgroupsForTest } from "../cgroups/testing/real-cgroups.ts";
 import type { CgroupLimits } from "../cgroups/cgroup.ts";
 import { adoptProcess } from "./adopt-process.ts";
 import { exitMarkerPath, logPath } from "./log-files.ts";
-import type { OldRunnerJob } from "./old-runner.fixture.ts";
+import type { OldRunnerJob } from "./testing/old-runner-child.ts";
 import { ProcessHandle } from "./process-handle.ts";
 import { loadRecords, type ProcessRecord } from "./process-record.ts";
-import { readBootId, readProcStat } from "./proc-stat.ts";
-import { assertNoDescendants, isGone, tempDir, waitFor } from "./process-test-support.ts";
+import { readBootId, readProcStat } from "./process-identity.ts";
+import { assertNoDescendants, isGone, tempDir, waitFor } from "./testing/process-helpers.ts";
 import { recoverProcesses } from "./recover-processes.ts";
 
 const env = await realCgroupsForTest();
@@ -53,7 +53,7 @@ function startWithOldRunner(
     logDir,
     stateDir,
   };
-  const fixture = new URL("./old-runner.fixture.ts", import.meta.url).pathname;
+  const fixture = new URL("./testing/old-runner-child.ts", import.meta.url).pathname;
   const run = spawnSync(process.execPath, ["--import", "tsx", fixture, JSON.stringify(job)], {
     encoding: "utf8",
   });

@@ -12,7 +12,7 @@ import { LogCapper } from "./log-rotation.ts";
 import { stderrWarnings, type ManagedProcess, type WarningSink } from "./managed-process.ts";
 import { ProcessHandle } from "./process-handle.ts";
 import type { ProcessRecord } from "./process-record.ts";
-import { isSameProcessAlive, readBootId } from "./proc-stat.ts";
+import { isSameProcessAlive, readBootId } from "./process-identity.ts";
 
 /** Options of {@link adoptProcess}. */
 export interface AdoptOptions {

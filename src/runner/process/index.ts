@@ -1,4 +1,7 @@
-/** Process supervision for the runner: spawning, stopping, logs, and adoption after a restart. */
+/**
+ * Process supervision for the runner: spawning, stopping, logs, and adoption after a restart.
+ * See README.md in this folder.
+ */
 export { isTerminal, type ProcessState } from "./process-state.ts";
 export { classifyExit, type ExitCause, type ExitFacts, type ExitStatus } from "./exit-status.ts";
 export {
@@ -26,5 +29,5 @@ export {
 export { adoptProcess, type AdoptOptions } from "./adopt-process.ts";
 export { recoverProcesses, type RecoverOptions, type Recovery } from "./recover-processes.ts";
 export { createProcessLauncher, type ProcessLauncher } from "./process-launcher.ts";
-export { FakeProcess, FakeProcessLauncher } from "./fake-process-launcher.ts";
-export { readProcStat, parseProcStat, type ProcStat } from "./proc-stat.ts";
+export { resolveCommand } from "./resolve-command.ts";
+export { readProcStat, parseProcStat, type ProcStat } from "./process-identity.ts";

@@ -34,7 +34,7 @@ export async function readGeneration(path: string): Promise<Generation> {
   try {
     text = await readFile(generationPath(path), "utf8");
   } catch {
-    return { count: 0, rotating: false };
+    return { count: 0, rotating: false }; // no counter file: never rotated
   }
   const [count, state] = text.trim().split(" ");
   return { count: Number(count) || 0, rotating: state === "rotating" };
@@ -53,7 +53,7 @@ export async function rotateIfFull(path: string, capBytes: number): Promise<bool
   try {
     size = (await stat(path)).size;
   } catch {
-    return false;
+    return false; // no log file yet: nothing to rotate
   }
   if (size < capBytes) return false;
   const count = (await readGeneration(path)).count + 1;

@@ -19,7 +19,7 @@ import { writeExitMarker } from "./log-files.ts";
 import type { LogCapper } from "./log-rotation.ts";
 import type { ManagedProcess, WarningSink } from "./managed-process.ts";
 import { removeRecord } from "./process-record.ts";
-import { isSameProcessAlive } from "./proc-stat.ts";
+import { isSameProcessAlive } from "./process-identity.ts";
 import { isTerminal, type ProcessState } from "./process-state.ts";
 import {
   listDescendants,
@@ -119,12 +119,13 @@ export class ProcessHandle implements ManagedProcess {
   private async runStop(graceMs: number): Promise<ExitStatus> {
     this.current = "stopping";
     this.cause = "stop";
+    // A tree that cannot be listed (the process is gone) leaves only the group to signal.
     this.snapshot = await listDescendants(this.pid).catch(() => []);
     await this.signalGroup("SIGTERM");
     const timer = new AbortController();
     const ended = await Promise.race([
       this.exited.then(() => true),
-      sleep(graceMs, false, { signal: timer.signal }).catch(() => false),
+      sleep(graceMs, false, { signal: timer.signal }).catch(() => false), // aborted: it ended first
     ]);
     timer.abort(); // clears the grace timer when the process ended first
     if (!ended && !this.observed) {

@@ -7,7 +7,7 @@
 import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { assertCgroupName } from "../cgroups/cgroup-limits.ts";
+import { assertCgroupName } from "../cgroups/limit-checks.ts";
 
 const recordSchema = z.strictObject({
   version: z.literal(1),
@@ -62,7 +62,7 @@ export async function loadRecords(
   try {
     names = (await readdir(stateDir)).filter((n) => n.endsWith(".json")).sort();
   } catch {
-    return { records: [], invalid: [] };
+    return { records: [], invalid: [] }; // no state directory yet: nothing was recorded
   }
   const records: ProcessRecord[] = [];
   const invalid: InvalidRecord[] = [];

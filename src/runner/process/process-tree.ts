@@ -4,7 +4,7 @@
  * init before the snapshot is invisible, which is exactly why the cgroup is the real answer.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { listProcesses, readProcStat, type ProcStat } from "./proc-stat.ts";
+import { listProcesses, readProcStat, type ProcStat } from "./process-identity.ts";
 
 /** A process named for good: pid plus start time (see proc-stat.ts). */
 export interface ProcessIdentity {

@@ -7,7 +7,7 @@ import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { exitMarkerPath, logDirOf, logPath, rotatedLogPath } from "./log-files.ts";
 import { LogCapper, readGeneration, rotateIfFull } from "./log-rotation.ts";
-import { assertNoDescendants, tempDir, waitFor } from "./process-test-support.ts";
+import { assertNoDescendants, tempDir, waitFor } from "./testing/process-helpers.ts";
 import { readLog } from "./read-log.ts";
 import { spawnManaged } from "./spawn-managed.ts";
 

@@ -120,7 +120,7 @@ async function readAt(path: string, at: number, max: number): Promise<Buffer> {
   try {
     file = await open(path, "r");
   } catch {
-    return Buffer.alloc(0);
+    return Buffer.alloc(0); // missing (not written yet, or rotated away): nothing to read
   }
   try {
     const length = Math.min(max, (await file.stat()).size - at);
@@ -138,6 +138,6 @@ async function sizeOf(path: string): Promise<number | undefined> {
   try {
     return (await stat(path)).size;
   } catch {
-    return undefined;
+    return undefined; // missing
   }
 }

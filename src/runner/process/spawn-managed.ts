@@ -18,7 +18,7 @@ import { LogCapper } from "./log-rotation.ts";
 import { stderrWarnings, type ManagedProcess, type WarningSink } from "./managed-process.ts";
 import { ProcessHandle } from "./process-handle.ts";
 import { saveRecord } from "./process-record.ts";
-import { readBootId, readProcStat } from "./proc-stat.ts";
+import { readBootId, readProcStat } from "./process-identity.ts";
 import { compileSpawnSpec, type CompiledSpawnSpec, type SpawnSpec } from "./spawn-spec.ts";
 
 /** How long spawnManaged waits for the kernel to list a new process in its cgroup. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FakeCgroupDriver } from "../cgroups/fake-cgroup-driver.ts";
+import { FakeCgroupDriver } from "../cgroups/testing/fake-cgroup-driver.ts";
 import { buildEnv, compileSpawnSpec, DEFAULT_GRACE_MS, DEFAULT_LOG_CAP_BYTES } from "./spawn-spec.ts";
 
 const runner = {

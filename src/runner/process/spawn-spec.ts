@@ -10,7 +10,7 @@
  */
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { Cgroup, CgroupDriver } from "../cgroups/cgroup.ts";
-import { assertCgroupName } from "../cgroups/cgroup-limits.ts";
+import { assertCgroupName } from "../cgroups/limit-checks.ts";
 
 /** The variables taken from the runner's environment when the spec does not set them. */
 export const INHERITED_ENV = ["PATH", "HOME", "LANG"] as const;

@@ -7,7 +7,7 @@
  * `ip netns del`), then the root-side rules and addresses, then the veth (which removes the
  * pair and every route through it), then the namespace's name.
  */
-import { pidAlive } from "../../../src/runner/process/proc-stat.ts";
+import { pidAlive } from "../../../src/runner/process/process-identity.ts";
 import { runCommand, runCommandSync, signalQuietly } from "./command.ts";
 import {
   DEFAULT_PREFIX,

@@ -1,0 +1,103 @@
+import { mkdir, readdir, readFile, rm, writeFile, rename } from "node:fs/promises";
+import { join } from "node:path";
+import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import { SpawnRequestSchema, type SpawnRequest } from "../../protocol/index.ts";
+import type { NodeDeployment } from "./node-deployment.ts";
+
+/**
+ * What the runner remembers of a deployment across its own restarts, beside the process layer's
+ * record of the pid: the request it was spawned from and what it was given (ports, pinned cores,
+ * addresses, order-path state). A restarted runner rebuilds its ports, pins and post office from
+ * these, so a re-adopted process keeps its ports and its local sockets come back at the same paths.
+ */
+export interface AdoptionRecord {
+  readonly request: SpawnRequest;
+  readonly ports: readonly number[];
+  readonly cpus: readonly number[];
+  readonly addresses: readonly { socketName: string; address: string }[];
+  readonly epoch: bigint;
+  readonly ordersOpen: boolean;
+  /**
+   * The run directory its local sockets (HIVE_SOCKET_*) are under; absent in records written
+   * before it was kept. A runner restarted with another one cannot give the process its sockets.
+   */
+  readonly runDir?: string;
+}
+
+/** The record of a deployment spawned (or re-adopted) by a runner whose run directory is `runDir`. */
+export function adoptionRecordOf(d: NodeDeployment, runDir: string): AdoptionRecord {
+  return {
+    request: d.request,
+    ports: d.ports,
+    cpus: d.cpus,
+    addresses: d.addresses,
+    epoch: d.epoch,
+    ordersOpen: d.ordersOpen,
+    runDir,
+  };
+}
+
+function dir(stateDir: string): string {
+  return join(stateDir, "deployments");
+}
+
+/** Writes a record atomically (temp file, then rename). */
+export async function saveAdoptionRecord(stateDir: string, record: AdoptionRecord): Promise<void> {
+  await mkdir(dir(stateDir), { recursive: true });
+  const file = join(dir(stateDir), `${record.request.deploymentId}.json`);
+  const body = JSON.stringify({
+    request: toJson(SpawnRequestSchema, record.request),
+    ports: record.ports,
+    cpus: record.cpus,
+    addresses: record.addresses,
+    epoch: record.epoch.toString(),
+    ordersOpen: record.ordersOpen,
+    runDir: record.runDir,
+  });
+  await writeFile(`${file}.tmp`, body);
+  await rename(`${file}.tmp`, file);
+}
+
+/** Removes a deployment's record. */
+export async function removeAdoptionRecord(stateDir: string, deploymentId: string): Promise<void> {
+  await rm(join(dir(stateDir), `${deploymentId}.json`), { force: true });
+}
+
+/** Every record that can be read; unreadable ones are returned by name so the runner can log them. */
+export async function loadAdoptionRecords(
+  stateDir: string,
+): Promise<{ records: AdoptionRecord[]; unreadable: string[] }> {
+  const records: AdoptionRecord[] = [];
+  const unreadable: string[] = [];
+  let names: string[] = [];
+  try {
+    names = (await readdir(dir(stateDir))).filter((n) => n.endsWith(".json"));
+  } catch {
+    return { records, unreadable }; // no records directory: nothing recorded yet
+  }
+  for (const name of names) {
+    try {
+      const raw = JSON.parse(await readFile(join(dir(stateDir), name), "utf8")) as {
+        request: JsonValue;
+        ports: number[];
+        cpus: number[];
+        addresses: { socketName: string; address: string }[];
+        epoch: string;
+        ordersOpen: boolean;
+        runDir?: string;
+      };
+      records.push({
+        request: fromJson(SpawnRequestSchema, raw.request),
+        ports: raw.ports,
+        cpus: raw.cpus,
+        addresses: raw.addresses,
+        epoch: BigInt(raw.epoch),
+        ordersOpen: raw.ordersOpen,
+        ...(typeof raw.runDir === "string" ? { runDir: raw.runDir } : {}),
+      });
+    } catch {
+      unreadable.push(name);
+    }
+  }
+  return { records, unreadable };
+}

@@ -1,0 +1,17 @@
+/**
+ * The runner's link to the orchestrator. Start with `orchestrator-link.ts` (one bidirectional
+ * gRPC stream, opened by the runner: Register, then messages both ways, reconnecting with
+ * backoff), carried by `grpc-transport.ts`; `lease-guard.ts` keeps the lease's timeline from the
+ * heartbeat acks (deployment/self-fencing.ts acts on it); `proto-convert.ts` turns protocol
+ * messages into the runner's terms.
+ */
+export { grpcJsTransport } from "./grpc-transport.ts";
+export { DEFAULT_SELF_FENCE_KILL_AFTER_MS, LeaseGuard, type LeaseState } from "./lease-guard.ts";
+export {
+  OrchestratorLink,
+  type LinkOptions,
+  type OrchestratorLinkState,
+  type RunnerPayload,
+  type SlowMessage,
+} from "./orchestrator-link.ts";
+export { fromProtoRouteUpdate, fromProtoSocket, toProtoProcessState } from "./proto-convert.ts";

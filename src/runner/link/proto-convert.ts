@@ -1,0 +1,73 @@
+/** Conversions between the runner protocol's messages and the runner's own types (the ones both ends share are in protocol/domain-convert.ts). */
+import { assertNever } from "../../core/assert-never.ts";
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
+import type { SocketPattern } from "../../domain/index.ts";
+import {
+  ProcessState as ProtoProcessState,
+  SocketDirection,
+  type RouteUpdate,
+  type SocketSpec,
+} from "../../protocol/index.ts";
+import { fromProtoPattern } from "../../protocol/domain-convert.ts";
+import type { PostOfficeRouteUpdate } from "../post-office/index.ts";
+import type { ProcessState } from "../process/index.ts";
+
+/** A socket of a SpawnRequest in the post office's terms. */
+export function fromProtoSocket(s: SocketSpec): {
+  name: string;
+  pattern: SocketPattern;
+  direction: "offer" | "consume";
+} {
+  if (s.direction === SocketDirection.UNSPECIFIED) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `socket ${s.name}: direction is not set (offer or consume)`,
+    );
+  }
+  return {
+    name: s.name,
+    pattern: fromProtoPattern(s.pattern),
+    direction: s.direction === SocketDirection.OFFER ? "offer" : "consume",
+  };
+}
+
+/** A process state as the protocol reports it. */
+export function toProtoProcessState(state: ProcessState): ProtoProcessState {
+  switch (state) {
+    case "starting":
+      return ProtoProcessState.STARTING;
+    case "running":
+      return ProtoProcessState.RUNNING;
+    case "stopping":
+      return ProtoProcessState.STOPPING;
+    case "exited":
+      return ProtoProcessState.EXITED;
+    case "failed":
+      return ProtoProcessState.FAILED;
+    case "killed":
+      return ProtoProcessState.KILLED;
+    default:
+      return assertNever(state, "process state");
+  }
+}
+
+/**
+ * A protocol RouteUpdate in the post office's terms (the layout engine's routes, plus the
+ * gateway's CURVE server key where one is set). The local endpoint is the runner's own (it owns
+ * its run directory); the one in the message is informational.
+ */
+export function fromProtoRouteUpdate(
+  u: RouteUpdate,
+  socketOf: (deploymentId: string, socket: string) => { pattern: SocketPattern; local: string },
+): PostOfficeRouteUpdate {
+  return {
+    upserts: u.routes.map((r) => ({
+      deploymentId: r.deploymentId,
+      socket: r.socketName,
+      ...socketOf(r.deploymentId, r.socketName),
+      remotes: [...r.remoteAddresses].sort(),
+      ...(r.curveServerKey === "" ? {} : { curveServerKey: r.curveServerKey }),
+    })),
+    removals: u.removals.map((k) => ({ deploymentId: k.deploymentId, socket: k.socketName })),
+  };
+}
