@@ -14,10 +14,10 @@
  * - An adapter refuses a client order id it has already seen (as an exchange refuses a reused
  *   ClOrdID) and counts such attempts.
  */
-import type { Side, WireOrder } from "./order-wire.ts";
+import type { Order, Side } from "../protocol/orders/index.ts";
 
 /** An order as the gateway submits it: the order of the envelope, as the strategy wrote it. */
-export type BrokerOrder = WireOrder;
+export type BrokerOrder = Order;
 
 /** The status of an order at the broker. */
 export type BrokerOrderStatus = "filled" | "resting" | "cancelled" | "rejected";

@@ -6,7 +6,7 @@ import * as zmq from "zeromq";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { AccountView } from "../gateway-control.ts";
 import type { CurveKeyPair } from "../../core/z85.ts";
-import type { WireOrder } from "../order-wire.ts";
+import type { Order } from "../../protocol/orders/index.ts";
 
 /** A reply frame, parsed. */
 export interface Reply {
@@ -20,9 +20,9 @@ export interface Reply {
 export function envelope(
   deploymentId: string,
   epoch: bigint | string,
-  order: Partial<WireOrder> & { account: string; clientOrderId: string },
+  order: Partial<Order> & { account: string; clientOrderId: string },
 ): string {
-  const full: WireOrder = { symbol: "ESZ6", side: "buy", qty: 1, type: "market", ...order };
+  const full: Order = { symbol: "ESZ6", side: "buy", qty: 1, type: "market", ...order };
   return JSON.stringify({
     deploymentId,
     epoch: epoch.toString(),

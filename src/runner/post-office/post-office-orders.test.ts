@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { RejectReply } from "./order-envelope.ts";
-import { MAX_ORDERS_PER_SEND, OrderRejectReason } from "./order-path.ts";
+import { OrderRejectReason, type RunnerRejectReply } from "../../protocol/orders/index.ts";
+import { MAX_ORDERS_PER_SEND } from "./order-path.ts";
 import { PostOffice } from "./post-office.ts";
 import { routeFor, tempRunDir, TestGateway, TestStrategy, waitFor } from "./post-office-test-kit.ts";
 
@@ -88,7 +88,7 @@ describe("post office: the order path", () => {
     await strategy.dealer.send("not json");
     await strategy.order({ ...order("c-bad"), qty: -1 });
     await waitFor(() => strategy.replies.length === before + 2, "two rejects");
-    const [first, second] = strategy.replies.slice(before) as unknown as RejectReply[];
+    const [first, second] = strategy.replies.slice(before) as unknown as RunnerRejectReply[];
     assert.equal(first?.type, "reject");
     assert.match(first?.reason ?? "", /not UTF-8 JSON/);
     assert.equal(second?.clientOrderId, "c-bad");
