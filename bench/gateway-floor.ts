@@ -12,7 +12,7 @@
  * rate is what the gateway's work costs.
  */
 import * as zmq from "zeromq";
-import { ackReply, fillReply, parseEnvelope } from "../src/gateway/order-wire.ts";
+import { ackReply, fillReply, parseEnvelope } from "../src/protocol/orders/index.ts";
 
 /** Which floor. */
 export type FloorKind = "parse" | "echo";
@@ -35,7 +35,6 @@ export async function startFloor(kind: FloorKind): Promise<FloorServer> {
   await router.bind("tcp://127.0.0.1:0");
   const cannedAck = ackReply("BENCH", "canned", "bench", "1", "filled");
   const cannedFill = fillReply({
-    type: "fill",
     account: "BENCH",
     clientOrderId: "canned",
     symbol: "ESZ6",
@@ -62,7 +61,6 @@ export async function startFloor(kind: FloorKind): Promise<FloorServer> {
         replies.push(
           ackReply(e.account, e.clientOrderId, e.deploymentId, e.epoch, "filled"),
           fillReply({
-            type: "fill",
             account: e.account,
             clientOrderId: e.clientOrderId,
             symbol: e.order.symbol,

@@ -99,7 +99,13 @@ export function listArchive(dir: string): ArchiveFile[] {
     names = readdirSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw err;
+    throw new HiveError(
+      ErrorCode.FailedPrecondition,
+      `audit archive ${dir}: cannot list it: ${String(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
   const files: ArchiveFile[] = [];
   for (const name of names) {
@@ -249,6 +255,7 @@ export class AuditArchiver {
    */
   archiveNow(): Promise<number> {
     const run = this.#chain.then(() => this.#run());
+    // The caller gets `run`, failure and all (#run logs its own); the queue only needs to go on.
     this.#chain = run.catch(() => 0);
     return run;
   }

@@ -14,10 +14,10 @@
  * - An adapter refuses a client order id it has already seen (as an exchange refuses a reused
  *   ClOrdID) and counts such attempts.
  */
-import type { Side, WireOrder } from "./order-wire.ts";
+import type { Fill, Order } from "../protocol/orders/index.ts";
 
 /** An order as the gateway submits it: the order of the envelope, as the strategy wrote it. */
-export type BrokerOrder = WireOrder;
+export type BrokerOrder = Order;
 
 /** The status of an order at the broker. */
 export type BrokerOrderStatus = "filled" | "resting" | "cancelled" | "rejected";
@@ -40,16 +40,7 @@ export type BrokerEvent =
       readonly reason: string;
     }
   /** An execution (the paper broker fills whole orders: one fill per order). */
-  | {
-      readonly type: "fill";
-      readonly account: string;
-      readonly clientOrderId: string;
-      readonly symbol: string;
-      readonly side: Side;
-      readonly qty: number;
-      readonly price: number;
-      readonly fillId: string;
-    }
+  | ({ readonly type: "fill" } & Fill)
   /** A resting order was cancelled. */
   | {
       readonly type: "cancelled";
@@ -58,15 +49,10 @@ export type BrokerEvent =
       readonly reason: string;
     };
 
-/** A resting order at the broker. */
-export interface BrokerOpenOrder {
-  readonly account: string;
-  readonly clientOrderId: string;
-  readonly symbol: string;
-  readonly side: Side;
-  readonly qty: number;
-  readonly price: number;
-}
+/** A resting order at the broker: a limit order, so its price is always there. */
+export type BrokerOpenOrder = Required<
+  Pick<Order, "account" | "clientOrderId" | "symbol" | "side" | "qty" | "price">
+>;
 
 /** What a broker knows of one order (for reconciliation after a restart). */
 export interface BrokerOrderState {

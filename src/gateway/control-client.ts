@@ -49,6 +49,8 @@ export class GatewayClient implements GatewayControl {
   #sending: Promise<void> = Promise.resolve();
   #authRefusedAt = Number.NEGATIVE_INFINITY;
   #closed = false;
+  /** Answers that were not JSON, and so matched no call. */
+  unreadableAnswers = 0;
 
   constructor(options: GatewayClientOptions) {
     this.#address = options.address;
@@ -174,6 +176,8 @@ export class GatewayClient implements GatewayControl {
         try {
           answer = JSON.parse(frame?.toString() ?? "") as typeof answer;
         } catch {
+          // Not from a gateway of ours: counted; the call it may have answered times out.
+          this.unreadableAnswers += 1;
           continue;
         }
         const id = String(answer.id);

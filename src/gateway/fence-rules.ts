@@ -8,7 +8,7 @@
  * (a lower epoch, or the same epoch for another deployment) is refused with the current entry.
  */
 import type { FenceEntry } from "./gateway-control.ts";
-import { RejectCode } from "./order-wire.ts";
+import { GatewayRejectCode } from "../protocol/orders/index.ts";
 
 /** What to do with a fence request. */
 export type FenceDecision =
@@ -42,9 +42,13 @@ export function checkFence(
   entry: FenceEntry | undefined,
   deploymentId: string,
   epoch: string,
-): typeof RejectCode.NotFenced | typeof RejectCode.Fenced | typeof RejectCode.StaleEpoch | undefined {
-  if (entry === undefined) return RejectCode.NotFenced;
-  if (entry.deploymentId !== deploymentId) return RejectCode.Fenced;
-  if (entry.epoch !== epoch) return RejectCode.StaleEpoch;
+):
+  | typeof GatewayRejectCode.NotFenced
+  | typeof GatewayRejectCode.Fenced
+  | typeof GatewayRejectCode.StaleEpoch
+  | undefined {
+  if (entry === undefined) return GatewayRejectCode.NotFenced;
+  if (entry.deploymentId !== deploymentId) return GatewayRejectCode.Fenced;
+  if (entry.epoch !== epoch) return GatewayRejectCode.StaleEpoch;
   return undefined;
 }

@@ -35,8 +35,19 @@ import {
   type OrderStatus,
 } from "./gateway-statements.ts";
 import { isZ85Key } from "../core/z85.ts";
-import * as wire from "./order-wire.ts";
-import { orderKey, RejectCode, type Envelope, type KnownStatus } from "./order-wire.ts";
+import {
+  ackReply,
+  cancelledReply,
+  duplicateReply,
+  fillReply,
+  GatewayRejectCode,
+  gatewayRejectReply,
+  parseEnvelope,
+  pendingReply,
+  type KnownStatus,
+  type OrderEnvelope,
+} from "../protocol/orders/index.ts";
+import { orderKey } from "./order-key.ts";
 import { RiskChecks } from "./risk-checks.ts";
 
 /** What the core needs. */
@@ -172,7 +183,7 @@ export class GatewayCore {
       this.#passThrough(peer, text);
       return;
     }
-    const parsed = wire.parseEnvelope(text);
+    const parsed = parseEnvelope(text);
     if (!parsed.ok) {
       this.#malformed(peer, text, parsed.account, parsed.clientOrderId, parsed.reason);
       return;
@@ -184,7 +195,7 @@ export class GatewayCore {
       // not traded now; the id is not consumed, so the strategy may send it again.
       const age = this.#receivedAtMs - e.sentAtUnixMs;
       const reason = `the order arrived ${age} ms after its runner sent it (limit ${maxAge} ms): not traded late`;
-      this.#refuse(peer, e.account, e.clientOrderId, RejectCode.StaleOrder, reason, text, e);
+      this.#refuse(peer, e.account, e.clientOrderId, GatewayRejectCode.StaleOrder, reason, text, e);
       return;
     }
     const fenceCode = checkFence(this.#fences.get(e.account), e.deploymentId, e.epoch);
@@ -197,7 +208,7 @@ export class GatewayCore {
     if (known !== undefined) {
       this.#count("duplicate");
       this.#audit("order", "duplicate", "duplicate", e, text);
-      this.#send(peer, wire.duplicateReply(e.account, e.clientOrderId, knownStatus(known)));
+      this.#send(peer, duplicateReply(e.account, e.clientOrderId, knownStatus(known)));
       return;
     }
     const record = this.#record(e, peer);
@@ -226,7 +237,7 @@ export class GatewayCore {
    */
   refuseMalformed(peer: Buffer, frame: Buffer, reason: string): void {
     const text = frame.toString();
-    const parsed = wire.parseEnvelope(text);
+    const parsed = parseEnvelope(text);
     const ids = parsed.ok ? parsed.envelope : parsed;
     this.#malformed(peer, text, ids.account, ids.clientOrderId, reason);
   }
@@ -234,18 +245,18 @@ export class GatewayCore {
   /** A malformed reject; the audit keeps the frame's first 2,000 characters. */
   #malformed(peer: Buffer, text: string, account: string, clientOrderId: string, reason: string): void {
     const detail = text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
-    this.#refuse(peer, account, clientOrderId, RejectCode.Malformed, reason, detail, undefined);
+    this.#refuse(peer, account, clientOrderId, GatewayRejectCode.Malformed, reason, detail, undefined);
   }
 
   /** Kill switch, price and risk checks of an order that passed the fence; undefined if it may go. */
-  #check(e: Envelope): { code: RejectCode; reason: string } | undefined {
+  #check(e: OrderEnvelope): { code: GatewayRejectCode; reason: string } | undefined {
     const reason = this.#kills.get(e.account);
     if (reason !== undefined)
-      return { code: RejectCode.Killed, reason: `account ${e.account} is killed: ${reason}` };
+      return { code: GatewayRejectCode.Killed, reason: `account ${e.account} is killed: ${reason}` };
     const last = this.#prices.get(e.order.symbol) ?? this.#o.broker.lastPrice(e.order.symbol);
     if (e.order.type === "market" && last === undefined)
       return {
-        code: RejectCode.NoPrice,
+        code: GatewayRejectCode.NoPrice,
         reason: `no price for ${e.order.symbol} yet; a market order needs one`,
       };
     return this.#risk.check(e.order, last, this.#o.monotonicMs());
@@ -253,7 +264,7 @@ export class GatewayCore {
 
   /** Pass-through: straight to the broker; only what routing the broker's answers back needs. */
   #passThrough(peer: Buffer, text: string): void {
-    const e = JSON.parse(text) as Envelope;
+    const e = JSON.parse(text) as OrderEnvelope;
     const record = this.#record(e, peer);
     this.#live.set(orderKey(e.account, e.clientOrderId), record);
     this.counters.accepted += 1;
@@ -261,7 +272,7 @@ export class GatewayCore {
     if (FINAL_STATUSES.has(record.status)) this.#live.delete(orderKey(e.account, e.clientOrderId));
   }
 
-  #record(e: Envelope, peer: Buffer): OrderRecord {
+  #record(e: OrderEnvelope, peer: Buffer): OrderRecord {
     const o = e.order;
     return {
       account: e.account,
@@ -335,10 +346,10 @@ export class GatewayCore {
     peer: Buffer,
     account: string,
     clientOrderId: string,
-    code: RejectCode,
+    code: GatewayRejectCode,
     reason: string,
     detail: string,
-    e: Envelope | undefined,
+    e: OrderEnvelope | undefined,
   ): void {
     this.#count(code);
     // A malformed frame may have no readable ids: "" is recorded as none.
@@ -354,13 +365,13 @@ export class GatewayCore {
       },
       detail,
     );
-    this.#send(peer, wire.rejectReply(account, clientOrderId, code, reason));
+    this.#send(peer, gatewayRejectReply(account, clientOrderId, code, reason));
   }
 
-  #fenceReason(code: RejectCode, e: Envelope): string {
+  #fenceReason(code: GatewayRejectCode, e: OrderEnvelope): string {
     const entry = this.#fences.get(e.account);
     if (entry === undefined) return `account ${e.account} is not fenced to any deployment`;
-    if (code === RejectCode.Fenced)
+    if (code === GatewayRejectCode.Fenced)
       return `account ${e.account} is fenced to another deployment (epoch ${entry.epoch}), not ${e.deploymentId}`;
     return `account ${e.account} is fenced to ${e.deploymentId} at epoch ${entry.epoch}, not ${e.epoch}`;
   }
@@ -395,21 +406,15 @@ export class GatewayCore {
         this.#setStatus(record, record.filledQty >= record.qty ? "filled" : event.status);
         this.#send(
           record.peer,
-          wire.ackReply(
-            record.account,
-            record.clientOrderId,
-            record.deploymentId,
-            record.epoch,
-            event.status,
-          ),
+          ackReply(record.account, record.clientOrderId, record.deploymentId, record.epoch, event.status),
         );
         break;
       case "rejected": {
-        const code = event.code === "no-price" ? RejectCode.NoPrice : RejectCode.Broker;
+        const code = event.code === "no-price" ? GatewayRejectCode.NoPrice : GatewayRejectCode.Broker;
         this.#setStatus(record, "rejected");
         this.#count(code);
         if (record_) this.#audit("broker", "rejected", code, record, JSON.stringify(event), null);
-        this.#send(record.peer, wire.rejectReply(record.account, record.clientOrderId, code, event.reason));
+        this.#send(record.peer, gatewayRejectReply(record.account, record.clientOrderId, code, event.reason));
         break;
       }
       case "cancelled":
@@ -417,7 +422,7 @@ export class GatewayCore {
         this.counters.cancels += 1;
         if (record_)
           this.#audit("cancel", "cancelled", null, record, JSON.stringify({ reason: event.reason }), null);
-        this.#send(record.peer, wire.cancelledReply(record.account, record.clientOrderId, event.reason));
+        this.#send(record.peer, cancelledReply(record.account, record.clientOrderId, event.reason));
         break;
     }
     if (late && record_) {
@@ -428,7 +433,7 @@ export class GatewayCore {
 
   #applyFill(fill: Extract<BrokerEvent, { type: "fill" }>, record: OrderRecord | undefined): void {
     this.counters.fills += 1;
-    const text = wire.fillReply(fill);
+    const text = fillReply(fill);
     if (record !== undefined) {
       record.filledQty += fill.qty;
       if (record.filledQty >= record.qty && record.status !== "submitted" && record.status !== "unknown")
@@ -472,7 +477,7 @@ export class GatewayCore {
       this.counters.pending += 1;
       const reason = `the broker did not answer within ${this.#o.config.brokerTimeoutMs} ms; outcome unknown`;
       this.#audit("broker", "pending", "timeout", r, JSON.stringify({ reason }), null);
-      this.#send(r.peer, wire.pendingReply(r.account, r.clientOrderId, reason));
+      this.#send(r.peer, pendingReply(r.account, r.clientOrderId, reason));
     }
     this.#awaiting.length = kept;
     return next;
@@ -699,7 +704,7 @@ export class GatewayCore {
     kind: string,
     outcome: string,
     code: string | null,
-    about: Partial<Pick<Envelope, "account" | "clientOrderId" | "deploymentId" | "epoch">>,
+    about: Partial<Pick<OrderEnvelope, "account" | "clientOrderId" | "deploymentId" | "epoch">>,
     detail: string | null,
     receivedAtMs: number | null = this.#receivedAtMs,
   ): void {

@@ -93,7 +93,11 @@ export function openGatewayDb(stateDir: string): GatewayDb {
     // fixed rate did not tell the two apart: docs/benchmarks.md). Takes effect only on a new file.
     db.pragma("page_size = 4096");
     const mode: unknown = db.pragma("journal_mode = WAL", { simple: true });
-    if (mode !== "wal") throw new Error(`journal_mode is ${String(mode)} after asking for wal`);
+    if (mode !== "wal")
+      throw new HiveError(
+        ErrorCode.FailedPrecondition,
+        `${path}: journal_mode is ${String(mode)} after asking for wal; expected a file system where SQLite can use a WAL`,
+      );
     db.pragma("synchronous = FULL");
     // A checkpoint runs inside the commit that crosses the threshold, on the event loop: fewer,
     // larger ones (10,000 pages: 40 MB of WAL with 4 KiB pages, against SQLite's default 1,000)

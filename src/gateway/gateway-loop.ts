@@ -59,6 +59,8 @@ export class GatewayLoop {
   #closed = false;
   /** Replies that could not be sent (peer gone or its queue full). */
   replyDrops = 0;
+  /** Control answers that could not be sent (the client gone or its queue full). */
+  controlReplyDrops = 0;
 
   constructor(options: GatewayLoopOptions) {
     this.#o = options;
@@ -170,7 +172,16 @@ export class GatewayLoop {
     this.#sendReplies();
     for (let i = 0; i < answers.length; i++) {
       const peer = control[i]?.peer;
-      if (peer !== undefined) this.#o.control.send([peer, JSON.stringify(answers[i])]).catch(noop);
+      const answer = answers[i] as ControlAnswer;
+      if (peer !== undefined)
+        this.#o.control.send([peer, JSON.stringify(answer)]).catch((err: unknown) => {
+          // The client is gone or its queue is full; its call times out on its side.
+          this.controlReplyDrops += 1;
+          this.#o.log.warn(
+            { err: HiveError.from(err), id: answer.id },
+            "gateway: could not send a control answer",
+          );
+        });
     }
     if (deadline !== undefined) this.#armDeadline(deadline);
     this.#o.onBatch?.(count, (performance.now() - started) / 1000);

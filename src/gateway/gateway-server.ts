@@ -148,6 +148,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const failure = new Promise<never>((_, reject) => {
       fail = reject;
     });
+    // The caller observes `failure`; this only keeps a failure nobody awaits from being an
+    // unhandled rejection (the loop has logged it as fatal already).
     failure.catch(() => undefined);
     const running = new GatewayLoop({
       db: state.db,

@@ -7,7 +7,8 @@ import type Database from "better-sqlite3";
 import type { AuditRecord } from "./audit.ts";
 import { PositionBook, type Position } from "./position-book.ts";
 import type { FenceEntry } from "./gateway-control.ts";
-import { orderKey, type OrderType, type Side } from "./order-wire.ts";
+import type { OrderType, Side } from "../protocol/orders/index.ts";
+import { orderKey } from "./order-key.ts";
 
 /** Where an order is in its life at the gateway. */
 export type OrderStatus =

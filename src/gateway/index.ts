@@ -23,4 +23,4 @@ export {
   type GatewayConfig,
   type RiskLimits,
 } from "./gateway-config.ts";
-export { RejectCode } from "./order-wire.ts";
+export { GatewayRejectCode } from "../protocol/orders/index.ts";

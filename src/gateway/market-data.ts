@@ -69,7 +69,7 @@ export class MarketDataFeed {
         try {
           price = tickPrice(JSON.parse(payload?.toString() ?? ""));
         } catch {
-          price = undefined;
+          price = undefined; // not JSON: counted below as a bad tick (figures().bad)
         }
         if (topic === undefined || price === undefined) {
           this.#bad += 1;

@@ -25,7 +25,8 @@ import type {
   BrokerOrder,
   BrokerOrderState,
 } from "./broker-adapter.ts";
-import { orderKey, type Side } from "./order-wire.ts";
+import type { Side } from "../protocol/orders/index.ts";
+import { orderKey } from "./order-key.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS paper_orders (

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { compileGatewayConfig } from "./gateway-config.ts";
-import type { WireOrder } from "./order-wire.ts";
+import type { Order } from "../protocol/orders/index.ts";
 import { RiskChecks } from "./risk-checks.ts";
 
 const config = compileGatewayConfig({
@@ -12,7 +12,7 @@ const config = compileGatewayConfig({
 });
 const limitsOf = (account: string) => config.accountLimits.get(account) ?? config.defaultLimits;
 
-function order(overrides: Partial<WireOrder> = {}): WireOrder {
+function order(overrides: Partial<Order> = {}): Order {
   return {
     account: "A",
     clientOrderId: "x",

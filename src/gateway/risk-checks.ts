@@ -8,11 +8,11 @@
  * not remembered as a recent order; an accepted one does both.
  */
 import type { RiskLimits } from "./gateway-config.ts";
-import { RejectCode, type WireOrder } from "./order-wire.ts";
+import { GatewayRejectCode, type Order } from "../protocol/orders/index.ts";
 
 /** A risk reject: its code and the reason for people. */
 export interface RiskRefusal {
-  readonly code: RejectCode;
+  readonly code: GatewayRejectCode;
   readonly reason: string;
 }
 
@@ -40,26 +40,26 @@ export class RiskChecks {
    * Checks an order at monotonic time `nowMs`; undefined if it passes (and then it is counted).
    * `lastPrice` is the symbol's last known price, used for a market order's notional.
    */
-  check(order: WireOrder, lastPrice: number | undefined, nowMs: number): RiskRefusal | undefined {
+  check(order: Order, lastPrice: number | undefined, nowMs: number): RiskRefusal | undefined {
     const risk = this.#risk(order.account, nowMs);
     const { limits } = risk;
     if (order.qty > limits.maxOrderQty) {
       return {
-        code: RejectCode.RiskSize,
+        code: GatewayRejectCode.RiskSize,
         reason: `qty ${order.qty} is above maxOrderQty ${limits.maxOrderQty} of account ${order.account}`,
       };
     }
     const price = order.price ?? lastPrice;
     if (price !== undefined && order.qty * price > limits.maxNotional) {
       return {
-        code: RejectCode.RiskNotional,
+        code: GatewayRejectCode.RiskNotional,
         reason: `notional ${order.qty * price} is above maxNotional ${limits.maxNotional} of account ${order.account}`,
       };
     }
     refill(risk, nowMs);
     if (risk.tokens < 1) {
       return {
-        code: RejectCode.RiskRate,
+        code: GatewayRejectCode.RiskRate,
         reason: `account ${order.account} is above maxOrdersPerSecond ${limits.maxOrdersPerSecond}`,
       };
     }
@@ -69,7 +69,7 @@ export class RiskChecks {
       const last = risk.recent.get(key);
       if (last !== undefined && nowMs - last < limits.duplicativeWindowMs) {
         return {
-          code: RejectCode.RiskDuplicative,
+          code: GatewayRejectCode.RiskDuplicative,
           reason: `an equal order was accepted ${Math.round(nowMs - last)} ms ago, within duplicativeWindowMs ${limits.duplicativeWindowMs}`,
         };
       }
@@ -116,6 +116,6 @@ function sweep(risk: AccountRisk, nowMs: number): void {
   for (const [key, at] of risk.recent) if (nowMs - at >= window) risk.recent.delete(key);
 }
 
-function duplicativeKey(order: WireOrder): string {
+function duplicativeKey(order: Order): string {
   return `${order.symbol}\u0001${order.side}\u0001${order.qty}\u0001${order.type}\u0001${order.price ?? ""}`;
 }

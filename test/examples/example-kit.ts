@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as zmq from "zeromq";
-import { parseOrder, type Order } from "../../src/runner/post-office/order-envelope.ts";
+import { parseOrder, type Order } from "../../src/protocol/orders/index.ts";
 
 /** The repository root: the programs are started from there, as their layouts name them. */
 export const REPO = resolve(import.meta.dirname, "..", "..");

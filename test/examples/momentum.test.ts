@@ -6,8 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { rejectReply } from "../../src/runner/post-office/order-envelope.ts";
-import { OrderRejectReason } from "../../src/runner/post-office/order-path.ts";
+import { OrderRejectReason, RunnerRejectCode, runnerRejectReply } from "../../src/protocol/orders/index.ts";
 import { FakePostOffice, startNode, tempDir, type LogLine } from "./example-kit.ts";
 
 const isReply = (type: string, clientOrderId: string) => (l: LogLine) =>
@@ -80,7 +79,10 @@ test("momentum trades a rising price through its local sockets and stops cleanly
     assert.equal(sell.order.side, "sell");
     assert.match(sell.order.clientOrderId, /^dep-mom-1-[0-9a-z]+-2$/);
     assert.equal(sell.order.clientOrderId.replace(/-2$/, ""), buy.order.clientOrderId.replace(/-1$/, ""));
-    await postOffice.reply(sell.peer, rejectReply(OrderRejectReason.closed, sell.order.clientOrderId));
+    await postOffice.reply(
+      sell.peer,
+      runnerRejectReply(RunnerRejectCode.PathClosed, OrderRejectReason.closed, sell.order.clientOrderId),
+    );
     const reject = await strategy.line(isReply("reject", sell.order.clientOrderId), "the reject's log line");
     assert.deepEqual(reject.position, { ESZ6: 1 }, "a rejected order changes no position");
 

@@ -6,7 +6,7 @@ import * as zmq from "zeromq";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { AccountView } from "../gateway-control.ts";
 import type { CurveKeyPair } from "../../core/z85.ts";
-import type { WireOrder } from "../order-wire.ts";
+import type { Order, OrderEnvelope } from "../../protocol/orders/index.ts";
 
 /** A reply frame, parsed. */
 export interface Reply {
@@ -20,9 +20,10 @@ export interface Reply {
 export function envelope(
   deploymentId: string,
   epoch: bigint | string,
-  order: Partial<WireOrder> & { account: string; clientOrderId: string },
+  order: Partial<Order> & { account: string; clientOrderId: string },
 ): string {
-  const full: WireOrder = { symbol: "ESZ6", side: "buy", qty: 1, type: "market", ...order };
+  const full: Order = { symbol: "ESZ6", side: "buy", qty: 1, type: "market", ...order };
+  // By hand rather than with stampOrder: tests also send epochs the runner would never stamp.
   return JSON.stringify({
     deploymentId,
     epoch: epoch.toString(),
@@ -30,7 +31,7 @@ export function envelope(
     clientOrderId: full.clientOrderId,
     sentAtUnixMs: Date.now(),
     order: full,
-  });
+  } satisfies OrderEnvelope);
 }
 
 /** A runner's upstream DEALER, collecting every reply. */
@@ -39,6 +40,7 @@ export class OrderClient {
   readonly #dealer: zmq.Dealer;
   readonly #reader: Promise<void>;
   #waiters: (() => void)[] = [];
+  #failure: HiveError | undefined;
 
   constructor(address: string, curve?: { serverKey: string; keys: CurveKeyPair }) {
     this.#dealer = new zmq.Dealer({
@@ -69,6 +71,7 @@ export class OrderClient {
   async next(match: (r: Reply) => boolean, timeoutMs = 5_000, from = 0): Promise<Reply> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
+      if (this.#failure !== undefined) throw this.#failure;
       const found = this.replies.slice(from).find(match);
       if (found !== undefined) return found;
       const left = deadline - performance.now();
@@ -102,8 +105,10 @@ export class OrderClient {
         this.#waiters = [];
         for (const w of waiters) w();
       }
-    } catch {
-      // closed
+    } catch (err) {
+      // The loop ends when the socket is closed; anything else (a reply that is not JSON) is
+      // the test's failure, reported by the next wait.
+      if (!this.#dealer.closed) this.#failure = HiveError.from(err);
     }
   }
 }

@@ -25,15 +25,7 @@ export {
 export { type PostOfficeLog, silentLog } from "./post-office-log.ts";
 export type { RouteCounters, RouteKind } from "./route-counters.ts";
 export type { OrderPathFigures } from "./order-path.ts";
-export { accountRejectReason, OrderRejectReason, REPLY_ROUTES } from "./order-path.ts";
-export {
-  parseOrder,
-  stampOrder,
-  rejectReply,
-  type FencingToken,
-  type Order,
-  type OrderEnvelope,
-  type ParsedOrder,
-  type RejectReply,
-} from "./order-envelope.ts";
+export { REPLY_ROUTES } from "./order-path.ts";
+// The order contract lives in src/protocol/orders/; these stay here for the runner's own imports.
+export { accountRejectReason, OrderRejectReason } from "../../protocol/orders/index.ts";
 export { MAX_IPC_PATH_BYTES } from "./ipc-endpoint.ts";

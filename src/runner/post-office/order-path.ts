@@ -1,7 +1,7 @@
 /**
  * The order path of one consumed DEALER socket: the strategy's DEALER talks to a ROUTER the
  * runner binds at its ipc endpoint; a JavaScript loop checks each order, stamps the fencing
- * envelope (order-envelope.ts) and sends it on a DEALER connected to the gateway; gateway
+ * envelope (src/protocol/orders/) and sends it on a DEALER connected to the gateway; gateway
  * replies go back to the strategy. Orders are few, so a JavaScript loop is fast enough, and it
  * is the only place that can rewrite them.
  *
@@ -39,7 +39,15 @@
 import * as zmq from "zeromq";
 import { HiveError } from "../../core/hive-error.ts";
 import type { CurveKeyPair } from "../../core/z85.ts";
-import { parseOrder, rejectReply, replyClientOrderId, stampOrder } from "./order-envelope.ts";
+import {
+  accountRejectReason,
+  OrderRejectReason,
+  parseOrder,
+  replyClientOrderId,
+  RunnerRejectCode,
+  runnerRejectReply,
+  stampOrder,
+} from "../../protocol/orders/index.ts";
 import type { PostOfficeLog } from "./post-office-log.ts";
 import { REMOTE_RECONNECT } from "./remote-reconnect.ts";
 import { commonSocketOptions } from "./socket-options.ts";
@@ -69,19 +77,6 @@ export const MAX_HOLD_MS = 0.1;
 
 /** Replies are routed by clientOrderId for this many most recent orders; older ones go to the last sender. */
 export const REPLY_ROUTES = 10_000;
-
-/** Reject reasons the runner sends; a strategy may match on them. */
-export const OrderRejectReason = {
-  closed: "the order path is closed (standby or self-fenced)",
-  noGateway: "no gateway is routed for this order path",
-  unreachable: "the gateway is not connected",
-  frames: "expected one frame holding a JSON order",
-} as const;
-
-/** The reject reason for an order whose account this deployment may not trade. */
-export function accountRejectReason(account: string, allowed: readonly string[]): string {
-  return `account ${JSON.stringify(account)} is not one this deployment may trade; allowed: ${allowed.join(", ")}`;
-}
 
 /** What an order path needs. */
 export interface OrderPathOptions {
@@ -338,7 +333,7 @@ export class OrderPath {
     const frame = message.length === 2 ? message[1] : undefined;
     if (frame === undefined) {
       f.droppedMalformed += 1;
-      return rejectReply(OrderRejectReason.frames);
+      return runnerRejectReply(RunnerRejectCode.BadOrder, OrderRejectReason.frames);
     }
     const parsed = parseOrder(frame);
     if (!parsed.ok) {
@@ -347,7 +342,7 @@ export class OrderPath {
         { orders: this.#options.label, reason: parsed.reason },
         "malformed order rejected",
       );
-      return rejectReply(parsed.reason, parsed.clientOrderId);
+      return runnerRejectReply(RunnerRejectCode.BadOrder, parsed.reason, parsed.clientOrderId);
     }
     const { order } = parsed;
     // The account first: a strategy naming the wrong one is told so even while it is a standby.
@@ -357,15 +352,19 @@ export class OrderPath {
         { orders: this.#options.label, account: order.account },
         "order for a foreign account rejected",
       );
-      return rejectReply(accountRejectReason(order.account, this.#options.accounts), order.clientOrderId);
+      return runnerRejectReply(
+        RunnerRejectCode.AccountNotAllowed,
+        accountRejectReason(order.account, this.#options.accounts),
+        order.clientOrderId,
+      );
     }
     if (!f.open) {
       f.droppedClosed += 1;
-      return rejectReply(OrderRejectReason.closed, order.clientOrderId);
+      return runnerRejectReply(RunnerRejectCode.PathClosed, OrderRejectReason.closed, order.clientOrderId);
     }
     if (f.gateway === undefined) {
       f.droppedNoGateway += 1;
-      return rejectReply(OrderRejectReason.noGateway, order.clientOrderId);
+      return runnerRejectReply(RunnerRejectCode.NoGateway, OrderRejectReason.noGateway, order.clientOrderId);
     }
     const envelope = stampOrder(
       order,
@@ -381,7 +380,7 @@ export class OrderPath {
     // The gate once more: it may have closed while the loop awaited a reject's send.
     if (!f.open) {
       f.droppedClosed += orders.length;
-      await this.#rejectAll(orders, OrderRejectReason.closed);
+      await this.#rejectAll(orders, RunnerRejectCode.PathClosed, OrderRejectReason.closed);
       return;
     }
     const frames: Buffer[] = [];
@@ -396,7 +395,7 @@ export class OrderPath {
     } catch {
       // EAGAIN: no completed connection to the gateway (immediate, send timeout 0).
       f.droppedUnreachable += orders.length;
-      await this.#rejectAll(orders, OrderRejectReason.unreachable);
+      await this.#rejectAll(orders, RunnerRejectCode.GatewayDisconnected, OrderRejectReason.unreachable);
       return;
     }
     f.forwarded += orders.length;
@@ -404,8 +403,8 @@ export class OrderPath {
   }
 
   /** Answers each of a message's orders with the same reject (the message did not leave). */
-  async #rejectAll(orders: readonly Stamped[], reason: string): Promise<void> {
-    for (const o of orders) await this.#reply(o.peer, rejectReply(reason, o.clientOrderId));
+  async #rejectAll(orders: readonly Stamped[], code: RunnerRejectCode, reason: string): Promise<void> {
+    for (const o of orders) await this.#reply(o.peer, runnerRejectReply(code, reason, o.clientOrderId));
   }
 
   async #fromGateway(upstream: Upstream): Promise<void> {

@@ -6,8 +6,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { generateCurveKeyPair } from "./curve-keys.ts";
-import type { RejectReply } from "./order-envelope.ts";
-import { accountRejectReason, OrderRejectReason } from "./order-path.ts";
+import {
+  accountRejectReason,
+  OrderRejectReason,
+  type RunnerRejectReply,
+} from "../../protocol/orders/index.ts";
 import { PostOffice } from "./post-office.ts";
 import {
   routeFor,
@@ -143,7 +146,7 @@ describe("post office: CURVE to the gateway, and accounts", () => {
     const atGateway = plainGateway.received.length;
     await s.order(testOrder("foreign-1", { account: "ACC-9" }));
     await waitFor(() => s.replies.length === 1, "the reject");
-    const reject = s.replies[0] as unknown as RejectReply;
+    const reject = s.replies[0] as unknown as RunnerRejectReply;
     assert.equal(reject.type, "reject");
     assert.equal(reject.clientOrderId, "foreign-1");
     assert.equal(reject.reason, accountRejectReason("ACC-9", ["ACC-1", "ACC-2"]));

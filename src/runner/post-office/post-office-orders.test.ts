@@ -1,10 +1,22 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { RejectReply } from "./order-envelope.ts";
-import { MAX_ORDERS_PER_SEND, OrderRejectReason } from "./order-path.ts";
+import {
+  accountRejectReason,
+  OrderRejectReason,
+  RunnerRejectCode,
+  type RunnerRejectReply,
+} from "../../protocol/orders/index.ts";
+import { MAX_ORDERS_PER_SEND } from "./order-path.ts";
 import { PostOffice } from "./post-office.ts";
-import { routeFor, tempRunDir, TestGateway, TestStrategy, waitFor } from "./testing/post-office-kit.ts";
+import {
+  routeFor,
+  tempRunDir,
+  testOrder,
+  TestGateway,
+  TestStrategy,
+  waitFor,
+} from "./testing/post-office-kit.ts";
 
 const order = (clientOrderId: string, extra: Record<string, unknown> = {}) => ({
   account: "ACC-1",
@@ -88,7 +100,7 @@ describe("post office: the order path", () => {
     await strategy.dealer.send("not json");
     await strategy.order({ ...order("c-bad"), qty: -1 });
     await waitFor(() => strategy.replies.length === before + 2, "two rejects");
-    const [first, second] = strategy.replies.slice(before) as unknown as RejectReply[];
+    const [first, second] = strategy.replies.slice(before) as unknown as RunnerRejectReply[];
     assert.equal(first?.type, "reject");
     assert.match(first?.reason ?? "", /not UTF-8 JSON/);
     assert.equal(second?.clientOrderId, "c-bad");
@@ -194,5 +206,64 @@ describe("post office: the order path", () => {
     await waitFor(() => strategy.replies.length === replies + 1, "the reject");
     assert.equal(strategy.replies.at(-1)?.["reason"], OrderRejectReason.noGateway);
     assert.equal(counters().orders.droppedNoGateway, 1);
+  });
+
+  test("every refusal of the runner carries its code beside its reason", async () => {
+    const endpoints = await po.addDeployment(
+      "dep-codes",
+      [{ name: "orders", pattern: "dealer", direction: "consume" }],
+      { epoch: 1n, ordersOpen: true, accounts: ["ACC-1"] },
+    );
+    const s = new TestStrategy(endpoints["orders"] ?? "");
+    /** Sends `message` and returns the one reply it gets. */
+    const refusal = async (message: string | string[]): Promise<unknown> => {
+      const before = s.replies.length;
+      await s.dealer.send(message);
+      await waitFor(() => s.replies.length === before + 1, "the reject");
+      return s.replies[before];
+    };
+    const reject = (code: RunnerRejectCode, reason: string, clientOrderId?: string): RunnerRejectReply =>
+      clientOrderId === undefined
+        ? { type: "reject", code, reason }
+        : { type: "reject", code, reason, clientOrderId };
+    try {
+      const frame = (id: string, extra: Record<string, unknown> = {}) => JSON.stringify(testOrder(id, extra));
+      assert.deepEqual(
+        await refusal(["one", "two"]),
+        reject(RunnerRejectCode.BadOrder, OrderRejectReason.frames),
+      );
+      assert.deepEqual(
+        await refusal("not json"),
+        reject(RunnerRejectCode.BadOrder, "the order frame is not UTF-8 JSON; expected one JSON object"),
+      );
+      assert.deepEqual(
+        await refusal(frame("k-qty", { qty: 0 })),
+        reject(RunnerRejectCode.BadOrder, "qty: found 0, expected a quantity above zero", "k-qty"),
+      );
+      assert.deepEqual(
+        await refusal(frame("k-acc", { account: "ACC-9" })),
+        reject(RunnerRejectCode.AccountNotAllowed, accountRejectReason("ACC-9", ["ACC-1"]), "k-acc"),
+      );
+      assert.deepEqual(
+        await refusal(frame("k-none")),
+        reject(RunnerRejectCode.NoGateway, OrderRejectReason.noGateway, "k-none"),
+      );
+      // Routed to an address nothing listens on: no connection, so the order cannot leave.
+      await po.applyRoutes({
+        upserts: [routeFor(runDir.path, "dep-codes", "orders", "dealer", ["tcp://127.0.0.1:1"])],
+        removals: [],
+      });
+      assert.deepEqual(
+        await refusal(frame("k-down")),
+        reject(RunnerRejectCode.GatewayDisconnected, OrderRejectReason.unreachable, "k-down"),
+      );
+      po.setOrderPath("dep-codes", false);
+      assert.deepEqual(
+        await refusal(frame("k-closed")),
+        reject(RunnerRejectCode.PathClosed, OrderRejectReason.closed, "k-closed"),
+      );
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -11,7 +11,7 @@ import * as zmq from "zeromq";
 import type { SocketPattern } from "../../../domain/index.ts";
 import { localEndpoint, type Route } from "../../../layout/routing.ts";
 import { z85Encode } from "../../../core/z85.ts";
-import type { OrderEnvelope } from "../order-envelope.ts";
+import type { OrderEnvelope } from "../../../protocol/orders/index.ts";
 import type { PostOfficeLog } from "../post-office-log.ts";
 
 /** A fresh run directory under the system temp dir (short, for the Unix socket path limit). */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { parseOrder, rejectReply, replyClientOrderId, stampOrder } from "./order-envelope.ts";
+import { parseOrder, replyClientOrderId, RunnerRejectCode, runnerRejectReply, stampOrder } from "./index.ts";
 
 const bytes = (value: unknown) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value));
 const good = { account: "A", clientOrderId: "c1", symbol: "ES", side: "sell", qty: 3, type: "market" };
@@ -61,12 +61,17 @@ describe("order envelope", () => {
   });
 
   test("rejects and reply routing", () => {
-    assert.deepEqual(JSON.parse(rejectReply("closed", "c9")), {
+    assert.deepEqual(JSON.parse(runnerRejectReply(RunnerRejectCode.PathClosed, "closed", "c9")), {
       type: "reject",
+      code: "path-closed",
       reason: "closed",
       clientOrderId: "c9",
     });
-    assert.deepEqual(JSON.parse(rejectReply("bad")), { type: "reject", reason: "bad" });
+    assert.deepEqual(JSON.parse(runnerRejectReply(RunnerRejectCode.BadOrder, "bad")), {
+      type: "reject",
+      code: "bad-order",
+      reason: "bad",
+    });
     assert.equal(replyClientOrderId(bytes({ type: "fill", clientOrderId: "c2" })), "c2");
     assert.equal(replyClientOrderId(bytes({ type: "fill" })), undefined);
     assert.equal(replyClientOrderId(bytes("nope")), undefined);
