@@ -22,6 +22,7 @@
  */
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
+import { systemClock, type MonotonicClock } from "../core/monotonic-clock.ts";
 import type { GatewayControl } from "../gateway/gateway-control.ts";
 import { isZ85Key } from "../core/z85.ts";
 import type { GatewayAddress } from "../layout/index.ts";
@@ -53,8 +54,8 @@ export interface GatewaysOptions {
   readonly revokeAfterMs?: number;
   /** How often a gateway's keys and fenced accounts are read again (default RELIST_MS). */
   readonly relistMs?: number;
-  /** Monotonic clock, ms (default performance.now). */
-  readonly now?: () => number;
+  /** Monotonic clock, ms (default the system's, core/monotonic-clock.ts). */
+  readonly now?: MonotonicClock["now"];
 }
 
 interface GatewayLink {
@@ -82,7 +83,7 @@ export class Gateways {
   /** gateway name → market-data sources wanted. */
   readonly #marketData = new Map<string, readonly string[]>();
   readonly #log: Logger;
-  readonly #now: () => number;
+  readonly #now: MonotonicClock["now"];
   readonly #revokeAfterMs: number;
   readonly #relistMs: number;
   /** Monotonic ms from which keys of unregistered nodes are revoked (never until armed). */
@@ -95,7 +96,7 @@ export class Gateways {
     options: GatewaysOptions = {},
   ) {
     this.#log = log;
-    this.#now = options.now ?? (() => performance.now());
+    this.#now = options.now ?? systemClock.now;
     this.#revokeAfterMs = options.revokeAfterMs ?? DEFAULT_REVOKE_AFTER_MS;
     this.#relistMs = options.relistMs ?? RELIST_MS;
     for (const config of configs) {

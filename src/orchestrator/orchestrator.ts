@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
+import { systemClock, type MonotonicClock } from "../core/monotonic-clock.ts";
 import { layoutSchema, parseYaml, ValidationError, type Layout } from "../domain/index.ts";
 import { validateLayout, type RoutingTables } from "../layout/index.ts";
 import { ProcessState, type Register, type RunnerMessage } from "../protocol/index.ts";
@@ -18,6 +19,7 @@ import type {
   NodeView,
   ServiceExplanation,
 } from "./control-plane.ts";
+import { step } from "./deployment-lifecycle.ts";
 import { disown, isSettled, pendingDeployment, trades, type Deployment } from "./deployment.ts";
 import { GatewayOperations } from "./gateway-operations.ts";
 import type { Gateways } from "./gateways.ts";
@@ -39,7 +41,8 @@ import { forgetNode, pushRoutes, wantedRoutes } from "./route-sync.ts";
 import type { RunnerStreamHandler } from "./runner-service.ts";
 import type { RunnerSession } from "./runner-session.ts";
 import { ClusterRuntime, type ServiceProvider } from "./service-provider.ts";
-import { restartDelayMs, spawnRequestFor, stableAfterMs, wantsRestart } from "./spawn-request.ts";
+import { afterExit, wantsRestart } from "./restart-policy.ts";
+import { spawnRequestFor } from "./spawn-request.ts";
 import type { DeploymentRecord, LayoutRecord } from "./store/store-records.ts";
 import type { Store } from "./store/store.ts";
 import {
@@ -65,7 +68,8 @@ export interface OrchestratorCoreOptions {
   readonly seed?: number;
   /** Grace between SIGTERM and SIGKILL when a deployment is stopped. */
   readonly stopGraceMs?: number;
-  readonly now?: () => number;
+  /** Monotonic clock, ms (default the system's, core/monotonic-clock.ts). */
+  readonly now?: MonotonicClock["now"];
   /** How services are run; by default through the registry's runners (ClusterRuntime). */
   readonly provider?: (registry: Registry) => ServiceProvider;
   /** The broker gateways live strategies trade through (fenced before an order path opens). */
@@ -98,7 +102,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   readonly registry: Registry;
   private readonly layouts = new Map<string, LayoutEntry>();
   private readonly deployments = new Map<string, Deployment>();
-  private readonly now: () => number;
+  private readonly now: MonotonicClock["now"];
   /** Seed of the scheduler's tie break, for every placement and explanation. */
   private readonly seed: number;
   /** When the desired state was loaded (monotonic), and whether unseen nodes were checked since. */
@@ -122,7 +126,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly views: ViewSource;
 
   constructor(private readonly o: OrchestratorCoreOptions) {
-    this.now = o.now ?? (() => performance.now());
+    this.now = o.now ?? systemClock.now;
     this.seed = o.seed ?? 1;
     this.registry = new Registry(o.lease, this.now);
     this.provider = o.provider?.(this.registry) ?? new ClusterRuntime(this.registry);
@@ -169,13 +173,10 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     for (const rec of await this.o.store.listDeployments()) {
       const manifest = this.layouts.get(rec.layout)?.layout.services.find((s) => s.name === rec.service);
       if (!manifest) continue;
-      // Until its runner reports it, a deployment that was placed is assumed to be starting; one
-      // that had finished for good (a backtest's clean exit) stays finished.
+      const d = pendingDeployment(rec, manifest);
       const finished = rec.lastExit?.code === 0 && !wantsRestart(manifest.restart, 0);
-      this.deployments.set(rec.id, {
-        ...pendingDeployment(rec, manifest),
-        phase: finished ? "exited" : rec.nodeId ? "starting" : "pending",
-      });
+      step(d, { type: "restored", finished, placed: Boolean(rec.nodeId) });
+      this.deployments.set(rec.id, d);
     }
     this.o.log.info(
       { layouts: this.layouts.size, deployments: this.deployments.size },
@@ -208,7 +209,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         // again at once: the runner answers every request for it when that one spawn is done.
         if (d && d.rec.desired === "running" && d.rec.nodeId === entry.id) {
           disown(d); // the old stream's request is answered on no stream now
-          d.phase = "pending";
+          step(d, { type: "reported-starting" });
           d.notBefore = 0;
         }
         // Anything else is left to the heartbeats, which stop it once it runs (stopUnwanted).
@@ -242,16 +243,15 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       }
       if (adopted) {
         disown(d); // a spawn's own answer (or its failure with the old stream) no longer counts
-        d.phase = "running";
+        // The runner closed its order paths when it lost us (self-fencing), or they are closed
+        // above: the active's is opened again by the next pass, after the gateway is fenced to it.
+        step(d, { type: "adopted" });
         d.runningSince = this.now();
         d.pid = r.status?.pid ?? null;
         this.update(d, {
           addresses: Object.fromEntries(r.addresses.map((a) => [a.socketName, a.address])),
           pendingReason: undefined,
         });
-        // The runner closed its order paths when it lost us (self-fencing), or they are closed
-        // above: the active's is opened again by the next pass, after the gateway is fenced to it.
-        d.gate = "closed";
       } else {
         this.stopUnwanted(entry.id, session, r.deploymentId);
       }
@@ -494,12 +494,11 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       if (d.rec.nodeId !== nodeId || d.rec.desired !== "running" || isSettled(d)) continue;
       disown(d); // an answer still on its way from the lost node no longer counts
       d.pid = null;
-      d.gate = "closed";
       if (trades(d)) {
         this.live.liveLost(d, `node ${nodeId} ${why}`);
         continue;
       }
-      d.phase = "pending";
+      step(d, { type: "node-lost", outcome: "placed-again" });
       this.update(d, { nodeId: null, addresses: {}, pendingReason: `node ${nodeId} ${why}` });
     }
   }
@@ -580,7 +579,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     if (!nodeId || !this.provider.reachable(nodeId)) return;
     const layout = this.layouts.get(d.rec.layout)?.layout;
     d.inFlight = true;
-    d.phase = "starting";
+    step(d, { type: "spawn-sent" });
     const attempt = ++d.attempt;
     const requestId = d.unansweredSpawn ?? `spawn-${d.rec.id}-${randomUUID().slice(0, 8)}`;
     d.unansweredSpawn = undefined;
@@ -603,8 +602,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
           return;
         }
         if (outcome.ok) {
-          d.gate = "closed";
-          d.phase = "running";
+          step(d, { type: "spawned" });
           d.runningSince = this.now();
           d.pid = outcome.pid;
           this.update(d, { addresses: { ...outcome.addresses }, pendingReason: undefined });
@@ -623,7 +621,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
           // idempotent on the runner, which answers with the one process it has or will have.
           d.unansweredSpawn = requestId;
           d.unansweredSince ??= new Date().toISOString();
-          d.phase = "pending";
+          step(d, { type: "spawn-unanswered" });
           d.notBefore = this.now() + SPAWN_ASK_AGAIN_MS;
           // One reason for the whole wait, saying since when: written when it changes, not per ask.
           const reason = `spawn not answered since ${d.unansweredSince} (${error.message}); asking again every ${SPAWN_ASK_AGAIN_MS / 1000} s`;
@@ -640,35 +638,20 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       });
   }
 
-  /** Records an exit and applies the restart policy. */
+  /** Records an exit and applies the restart policy (restart-policy.ts). */
   private exited(d: Deployment, exit: { code: number | null; signal: string | null; reason: string }): void {
-    const policy = d.manifest.restart;
-    // A long, stable run forgives earlier crashes: maxRestarts bounds crash loops, not a lifetime.
-    if (
-      d.runningSince !== undefined &&
-      this.now() - d.runningSince >= stableAfterMs(policy) &&
-      d.rec.restarts > 0
-    ) {
-      d.rec = { ...d.rec, restarts: 0 };
-    }
+    const decision = afterExit(d.manifest.restart, {
+      restarts: d.rec.restarts,
+      ranForMs: d.runningSince === undefined ? undefined : this.now() - d.runningSince,
+      wanted: d.rec.desired === "running",
+      exitCode: exit.code,
+    });
+    if (decision.restarts !== d.rec.restarts) d.rec = { ...d.rec, restarts: decision.restarts };
     d.runningSince = undefined;
-    d.phase = exit.code === 0 ? "exited" : "failed";
+    step(d, { type: "exited", code: exit.code });
     d.pid = null;
-    const lastExit = { ...exit, at: new Date().toISOString() };
-    if (d.rec.desired !== "running") {
-      this.update(d, { lastExit });
-    } else if (!wantsRestart(policy, exit.code)) {
-      // Done (a backtest that finished) or given up: it stays listed with its exit, not restarted.
-      this.update(d, {
-        lastExit,
-        pendingReason: exit.code === 0 ? undefined : "gave up: restart policy never",
-      });
-    } else if (d.rec.restarts >= policy.maxRestarts) {
-      this.update(d, { lastExit, pendingReason: `gave up after ${d.rec.restarts} restarts` });
-    } else {
-      d.notBefore = this.now() + restartDelayMs(policy, d.rec.restarts);
-      this.update(d, { lastExit, restarts: d.rec.restarts + 1 });
-    }
+    if (decision.delayMs !== undefined) d.notBefore = this.now() + decision.delayMs;
+    this.update(d, { lastExit: { ...exit, at: new Date().toISOString() }, ...decision.change });
     this.o.log.warn({ deploymentId: d.rec.id, ...exit, restarts: d.rec.restarts }, "deployment ended");
     this.kick();
     // A retry after the backoff needs a pass then, not only on the next event.
@@ -684,7 +667,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       return;
     }
     d.inFlight = true;
-    d.phase = "stopping";
+    step(d, { type: "stop-sent" });
     this.provider
       .stop(nodeId, d.rec.id, this.o.stopGraceMs ?? 5_000)
       .catch((err: unknown) =>
@@ -692,7 +675,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       )
       .finally(() => {
         d.inFlight = false;
-        d.phase = "stopped";
+        step(d, { type: "stopped" });
         this.forget(d);
       });
   }
