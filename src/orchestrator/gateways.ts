@@ -28,7 +28,7 @@ import { isZ85Key } from "../core/z85.ts";
 import type { GatewayAddress } from "../layout/index.ts";
 
 /** A gateway as the orchestrator is configured with it. */
-export interface GatewayConfig {
+export interface GatewayEndpoint {
   /** The name layouts use (`gateways: [{ name: paper, ... }]`). */
   readonly name: string;
   /** `tcp://ip:port` of its orders socket, where runners send orders. */
@@ -40,7 +40,7 @@ export interface GatewayConfig {
 }
 
 /** Opens the control channel to one gateway. */
-export type ConnectGateway = (config: GatewayConfig) => GatewayControl;
+export type ConnectGateway = (config: GatewayEndpoint) => GatewayControl;
 
 /** How long after start the orchestrator waits before it revokes keys of nodes that have not registered. */
 export const DEFAULT_REVOKE_AFTER_MS = 30_000;
@@ -59,7 +59,7 @@ export interface GatewaysOptions {
 }
 
 interface GatewayLink {
-  readonly config: GatewayConfig;
+  readonly config: GatewayEndpoint;
   readonly control: GatewayControl;
   /** nodeId → the key this gateway has acknowledged (or listed). */
   readonly authorized: Map<string, string>;
@@ -90,13 +90,13 @@ export class Gateways {
   #revokeFrom = Number.POSITIVE_INFINITY;
 
   constructor(
-    configs: readonly GatewayConfig[],
+    configs: readonly GatewayEndpoint[],
     connect: ConnectGateway,
     log: Logger,
     options: GatewaysOptions = {},
   ) {
     this.#log = log;
-    this.#now = options.now ?? systemClock.now;
+    this.#now = options.now ?? (() => systemClock.now());
     this.#revokeAfterMs = options.revokeAfterMs ?? DEFAULT_REVOKE_AFTER_MS;
     this.#relistMs = options.relistMs ?? RELIST_MS;
     for (const config of configs) {
@@ -249,7 +249,7 @@ export class Gateways {
  * Parses `name=paper,orders=tcp://127.0.0.1:7100,control=tcp://127.0.0.1:7101,key=<z85>` (the
  * `--gateway` flag). `key` may be omitted for a gateway that runs without CURVE.
  */
-export function parseGatewayFlag(text: string): GatewayConfig {
+export function parseGatewayFlag(text: string): GatewayEndpoint {
   const fields = new Map<string, string>();
   for (const part of text.split(",")) {
     const eq = part.indexOf("=");

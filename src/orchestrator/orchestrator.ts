@@ -126,7 +126,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly views: ViewSource;
 
   constructor(private readonly o: OrchestratorCoreOptions) {
-    this.now = o.now ?? systemClock.now;
+    this.now = o.now ?? (() => systemClock.now());
     this.seed = o.seed ?? 1;
     this.registry = new Registry(o.lease, this.now);
     this.provider = o.provider?.(this.registry) ?? new ClusterRuntime(this.registry);

@@ -45,7 +45,7 @@ export class Registry {
 
   constructor(
     readonly lease: LeaseOptions,
-    private readonly now: MonotonicClock["now"] = systemClock.now,
+    private readonly now: MonotonicClock["now"] = () => systemClock.now(),
   ) {}
 
   /** Records a (re-)registration; the previous session of the node, if any, is closed. */
