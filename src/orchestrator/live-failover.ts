@@ -172,6 +172,7 @@ export class LiveFailover {
         d.rec.nodeId !== null &&
         this.deps.provider.reachable(d.rec.nodeId)
       ) {
+        // A failure is logged and retried by activateNow itself; nobody waits for this one.
         void this.activateNow(d).catch(() => undefined);
       }
     }

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import { systemClock, type MonotonicClock } from "../core/monotonic-clock.ts";
@@ -19,6 +18,7 @@ import type {
   NodeView,
   ServiceExplanation,
 } from "./control-plane.ts";
+import { DeploymentDriver } from "./deployment-driver.ts";
 import { step } from "./deployment-lifecycle.ts";
 import { disown, isSettled, pendingDeployment, trades, type Deployment } from "./deployment.ts";
 import { GatewayOperations } from "./gateway-operations.ts";
@@ -41,8 +41,7 @@ import { forgetNode, pushRoutes, wantedRoutes } from "./route-sync.ts";
 import type { RunnerStreamHandler } from "./runner-service.ts";
 import type { RunnerSession } from "./runner-session.ts";
 import { ClusterRuntime, type ServiceProvider } from "./service-provider.ts";
-import { afterExit, wantsRestart } from "./restart-policy.ts";
-import { spawnRequestFor } from "./spawn-request.ts";
+import { wantsRestart } from "./restart-policy.ts";
 import type { DeploymentRecord, LayoutRecord } from "./store/store-records.ts";
 import type { Store } from "./store/store.ts";
 import {
@@ -56,8 +55,6 @@ import {
 
 /** After a route push failed (the runner refused it, or did not acknowledge in time), the next try. */
 const ROUTE_RETRY_MS = 1_000;
-/** How soon a spawn that got no answer is asked again (with the same request id). */
-const SPAWN_ASK_AGAIN_MS = 1_000;
 
 /** Options of the orchestrator core. */
 export interface OrchestratorCoreOptions {
@@ -122,6 +119,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly provider: ServiceProvider;
   private readonly loop: ReconcileLoop;
   private readonly live: LiveFailover;
+  private readonly driver: DeploymentDriver;
   private readonly gatewayOps: GatewayOperations;
   private readonly views: ViewSource;
 
@@ -131,6 +129,18 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     this.registry = new Registry(o.lease, this.now);
     this.provider = o.provider?.(this.registry) ?? new ClusterRuntime(this.registry);
     this.loop = new ReconcileLoop(() => this.pass(), o.log);
+    this.driver = new DeploymentDriver({
+      provider: this.provider,
+      registry: this.registry,
+      log: o.log,
+      now: this.now,
+      stopGraceMs: o.stopGraceMs ?? 5_000,
+      layout: (name) => this.layouts.get(name)?.layout,
+      update: (d, change) => this.update(d, change),
+      forget: (d) => this.forget(d),
+      kick: () => this.kick(),
+      later: (ms) => this.loop.later(ms),
+    });
     this.live = new LiveFailover({
       store: o.store,
       gateways: o.gateways,
@@ -263,7 +273,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         (d.phase === "running" || d.phase === "starting") &&
         !d.inFlight
       ) {
-        this.exited(d, { code: null, signal: null, reason: "not running when its runner registered" });
+        this.driver.exited(d, { code: null, signal: null, reason: "not running when its runner registered" });
       }
     }
     this.kick();
@@ -291,7 +301,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
           p.state === ProcessState.KILLED
         ) {
           const reason = p.exitReason || "ended (its runner gave no reason)";
-          this.exited(d, { code: p.exitCode ?? null, signal: p.signal || null, reason });
+          this.driver.exited(d, { code: p.exitCode ?? null, signal: p.signal || null, reason });
         }
       }
       return;
@@ -313,7 +323,13 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     this.o.log.warn({ nodeId, deploymentId }, "stopping a process not wanted on this node");
     void session
       .stop(deploymentId, this.o.stopGraceMs ?? 5_000)
-      .catch(() => undefined)
+      // Its stream broke or the stop timed out: the next heartbeat that shows it asks again.
+      .catch((err: unknown) =>
+        this.o.log.debug(
+          { nodeId, deploymentId, err: HiveError.from(err).message },
+          "stop of an unwanted process not answered",
+        ),
+      )
       .finally(() => this.stopping.delete(key));
   }
 
@@ -330,7 +346,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     if (issues.length > 0) throw new ValidationError(issues.map((i) => parsed.locate(i)));
     // One apply at a time: each reads and writes the same desired state.
     const run = this.applying.then(() => this.apply(parsed.value, source));
-    this.applying = run.catch(() => undefined);
+    this.applying = run.catch(() => undefined); // its caller gets the error (run); the queue goes on
     return run;
   }
 
@@ -376,7 +392,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   stopLayout(name: string): Promise<void> {
     // Serialized with applies: both read and write the same desired state.
     const run = this.applying.then(() => this.stopNow(name));
-    this.applying = run.catch(() => undefined);
+    this.applying = run.catch(() => undefined); // its caller gets the error (run); the queue goes on
     return run;
   }
 
@@ -457,10 +473,10 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         ) {
           if (d.rec.pendingReason?.startsWith("gave up")) continue;
           if (d.phase === "exited" && !wantsRestart(d.manifest.restart, 0)) continue; // finished
-          this.start(d);
+          this.driver.start(d);
         }
       } else if (d.phase === "running" || d.phase === "starting") {
-        this.stop(d);
+        this.driver.stop(d);
       } else if (d.phase !== "stopping") {
         this.forget(d);
       }
@@ -572,112 +588,6 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     } else if (d.rec.pendingReason !== decision.message) {
       this.update(d, { pendingReason: decision.message });
     }
-  }
-
-  private start(d: Deployment): void {
-    const nodeId = d.rec.nodeId;
-    if (!nodeId || !this.provider.reachable(nodeId)) return;
-    const layout = this.layouts.get(d.rec.layout)?.layout;
-    d.inFlight = true;
-    step(d, { type: "spawn-sent" });
-    const attempt = ++d.attempt;
-    const requestId = d.unansweredSpawn ?? `spawn-${d.rec.id}-${randomUUID().slice(0, 8)}`;
-    d.unansweredSpawn = undefined;
-    const request = {
-      ...spawnRequestFor(
-        d.manifest,
-        { deploymentId: d.rec.id, layout: d.rec.layout, role: d.rec.role, epoch: d.rec.epoch },
-        layout?.datasets ?? [],
-      ),
-      requestId,
-    };
-    this.provider
-      .spawn(nodeId, request)
-      .then((outcome) => {
-        if (d.attempt !== attempt) return; // a newer attempt, or the node was lost meanwhile
-        d.inFlight = false;
-        d.unansweredSince = undefined;
-        if (d.rec.desired !== "running") {
-          this.kick();
-          return;
-        }
-        if (outcome.ok) {
-          step(d, { type: "spawned" });
-          d.runningSince = this.now();
-          d.pid = outcome.pid;
-          this.update(d, { addresses: { ...outcome.addresses }, pendingReason: undefined });
-          this.o.log.info({ deploymentId: d.rec.id, nodeId, pid: outcome.pid }, "running");
-        } else {
-          this.exited(d, { code: null, signal: null, reason: `spawn failed: ${outcome.reason}` });
-        }
-      })
-      .catch((err: unknown) => {
-        if (d.attempt !== attempt) return;
-        d.inFlight = false;
-        const error = HiveError.from(err);
-        if (error.code === ErrorCode.Unavailable && d.rec.desired === "running") {
-          // No answer (a timeout, the stream broke): the runner may be loading a dataset or may
-          // have spawned it. Not a crash: ask again with the same request id; spawns are
-          // idempotent on the runner, which answers with the one process it has or will have.
-          d.unansweredSpawn = requestId;
-          d.unansweredSince ??= new Date().toISOString();
-          step(d, { type: "spawn-unanswered" });
-          d.notBefore = this.now() + SPAWN_ASK_AGAIN_MS;
-          // One reason for the whole wait, saying since when: written when it changes, not per ask.
-          const reason = `spawn not answered since ${d.unansweredSince} (${error.message}); asking again every ${SPAWN_ASK_AGAIN_MS / 1000} s`;
-          if (d.rec.pendingReason !== reason) this.update(d, { pendingReason: reason });
-          this.o.log.warn(
-            { deploymentId: d.rec.id, nodeId, requestId, err: error.message },
-            "spawn unanswered",
-          );
-          this.loop.later(SPAWN_ASK_AGAIN_MS + 5);
-          return;
-        }
-        d.unansweredSince = undefined;
-        this.exited(d, { code: null, signal: null, reason: `spawn failed: ${error.message}` });
-      });
-  }
-
-  /** Records an exit and applies the restart policy (restart-policy.ts). */
-  private exited(d: Deployment, exit: { code: number | null; signal: string | null; reason: string }): void {
-    const decision = afterExit(d.manifest.restart, {
-      restarts: d.rec.restarts,
-      ranForMs: d.runningSince === undefined ? undefined : this.now() - d.runningSince,
-      wanted: d.rec.desired === "running",
-      exitCode: exit.code,
-    });
-    if (decision.restarts !== d.rec.restarts) d.rec = { ...d.rec, restarts: decision.restarts };
-    d.runningSince = undefined;
-    step(d, { type: "exited", code: exit.code });
-    d.pid = null;
-    if (decision.delayMs !== undefined) d.notBefore = this.now() + decision.delayMs;
-    this.update(d, { lastExit: { ...exit, at: new Date().toISOString() }, ...decision.change });
-    this.o.log.warn({ deploymentId: d.rec.id, ...exit, restarts: d.rec.restarts }, "deployment ended");
-    this.kick();
-    // A retry after the backoff needs a pass then, not only on the next event.
-    this.loop.later(Math.max(0, d.notBefore - this.now()) + 5);
-  }
-
-  private stop(d: Deployment): void {
-    const nodeId = d.rec.nodeId;
-    if (!nodeId || !this.provider.reachable(nodeId)) {
-      // Nothing can be asked of a node that is gone: its deployment is forgotten.
-      const node = nodeId ? this.registry.find(nodeId) : undefined;
-      if (!node || node.health === "down") this.forget(d);
-      return;
-    }
-    d.inFlight = true;
-    step(d, { type: "stop-sent" });
-    this.provider
-      .stop(nodeId, d.rec.id, this.o.stopGraceMs ?? 5_000)
-      .catch((err: unknown) =>
-        this.o.log.warn({ deploymentId: d.rec.id, err: HiveError.from(err).message }, "stop failed"),
-      )
-      .finally(() => {
-        d.inFlight = false;
-        step(d, { type: "stopped" });
-        this.forget(d);
-      });
   }
 
   private forget(d: Deployment): void {
