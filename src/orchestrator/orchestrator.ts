@@ -4,7 +4,7 @@ import { systemClock, type MonotonicClock } from "../core/monotonic-clock.ts";
 import { layoutSchema, parseYaml, ValidationError, type Layout } from "../domain/index.ts";
 import { validateLayout, type RoutingTables } from "../layout/index.ts";
 import { ProcessState, type Register, type RunnerMessage } from "../protocol/index.ts";
-import { schedule, type ClusterState } from "../scheduler/index.ts";
+import type { ClusterState } from "../scheduler/index.ts";
 import type {
   ApplyResult,
   ControlPlane,
@@ -26,15 +26,8 @@ import type { Gateways } from "./gateways.ts";
 import { findLayout, findService, newLayoutEntry, serviceChanges, type LayoutEntry } from "./layout-entry.ts";
 import { LiveFailover, type Change } from "./live-failover.ts";
 import type { Activation } from "./order-gate.ts";
-import {
-  addSibling,
-  clusterState,
-  newDeployments,
-  pendingGroups,
-  pendingRequest,
-  placeTogether,
-  siblingNodes,
-} from "./placement.ts";
+import { clusterState, newDeployments } from "./placement.ts";
+import { PendingPlacement } from "./pending-placement.ts";
 import { ReconcileLoop } from "./reconcile-loop.ts";
 import { Registry, type LeaseOptions } from "./registry.ts";
 import { forgetNode, pushRoutes, wantedRoutes } from "./route-sync.ts";
@@ -77,7 +70,7 @@ export interface OrchestratorCoreOptions {
    * a few seconds, so this is longer than down-after: a restart must not look like a lost cluster.
    */
   readonly restartGraceMs?: number;
-  /** How long one pass may spend placing pending work (see placePending); default 20 ms. */
+  /** How long one pass may spend placing pending work (see pending-placement.ts); default 20 ms. */
   readonly placeBudgetMs?: number;
 }
 
@@ -104,11 +97,6 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly seed: number;
   /** When the desired state was loaded (monotonic), and whether unseen nodes were checked since. */
   private loadedAt = 0;
-  /**
-   * The pending work already tried in the current rotation of placePending (a deployment id, or
-   * a together group's first id); a rotation ends when every piece has been tried.
-   */
-  private readonly placeTried = new Set<string>();
   private unseenChecked = false;
   /** Store writes on their way: close() waits for them. */
   private readonly writes = new Set<Promise<unknown>>();
@@ -120,6 +108,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly loop: ReconcileLoop;
   private readonly live: LiveFailover;
   private readonly driver: DeploymentDriver;
+  private readonly placement: PendingPlacement;
   private readonly gatewayOps: GatewayOperations;
   private readonly views: ViewSource;
 
@@ -139,6 +128,16 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       update: (d, change) => this.update(d, change),
       forget: (d) => this.forget(d),
       kick: () => this.kick(),
+      later: (ms) => this.loop.later(ms),
+    });
+    this.placement = new PendingPlacement({
+      deployments: this.deployments,
+      layouts: this.layouts,
+      log: o.log,
+      seed: this.seed,
+      budgetMs: o.placeBudgetMs ?? 20,
+      clusterState: () => this.clusterState(),
+      update: (d, change) => this.update(d, change),
       later: (ms) => this.loop.later(ms),
     });
     this.live = new LiveFailover({
@@ -461,7 +460,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       for (const nodeId of unseen)
         this.nodeLost(nodeId, "has not come back since the orchestrator restarted");
     }
-    this.placePending();
+    this.placement.place();
     const now = this.now();
     for (const d of this.deployments.values()) {
       if (d.inFlight) continue;
@@ -516,77 +515,6 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       }
       step(d, { type: "node-lost", outcome: "placed-again" });
       this.update(d, { nodeId: null, addresses: {}, pendingReason: `node ${nodeId} ${why}` });
-    }
-  }
-
-  /**
-   * Places deployments that have no node (once capacity appears, or after a node loss): a layout
-   * generation none of which is placed together, all or nothing, as its apply would; an instance
-   * whose siblings run on its own (see pendingGroups). Pending work is tried in rotations, each
-   * in that order (together groups first, the hardest first; actives before standbys). A pass
-   * spends at most `placeBudgetMs` on it: a backlog of thousands of pending backtests must not
-   * hold the event loop (and the heartbeat acks behind it) for long, so a rotation the budget cut
-   * short goes on at the next pass, soon, with what it has not tried yet. A finished rotation
-   * asks for no pass: the next one starts with the next event or periodic kick, from the top.
-   */
-  private placePending(): void {
-    const { together, single } = pendingGroups(this.deployments.values());
-    const work: { key: string; group: readonly Deployment[]; single?: Deployment }[] = [
-      ...together.map((group) => ({ key: group[0]!.rec.id, group })),
-      ...single.map((d) => ({ key: d.rec.id, group: [d], single: d })),
-    ];
-    const untried = work.filter((item) => !this.placeTried.has(item.key));
-    if (untried.length === 0) {
-      this.placeTried.clear();
-      return;
-    }
-    const cluster = this.clusterState();
-    const siblings = siblingNodes(this.deployments.values());
-    const deadline = performance.now() + (this.o.placeBudgetMs ?? 20);
-    for (const [i, item] of untried.entries()) {
-      if (i > 0 && performance.now() >= deadline) {
-        this.loop.later(1); // the rest of the rotation on the next pass, soon
-        return;
-      }
-      this.placeTried.add(item.key);
-      if (item.single) this.placeOne(item.single, cluster, siblings);
-      else this.placeGroup(item.group, cluster);
-    }
-    this.placeTried.clear();
-  }
-
-  private placeGroup(group: readonly Deployment[], cluster: ClusterState): void {
-    const layout = this.layouts.get(group[0]!.rec.layout)?.layout;
-    if (!layout) return;
-    const decision = placeTogether(layout, group, cluster, this.seed);
-    if (!decision.ok) {
-      for (const d of group) {
-        if (d.rec.pendingReason !== decision.message) this.update(d, { pendingReason: decision.message });
-      }
-      return;
-    }
-    for (const [d, p] of decision.placements) {
-      cluster.reserve(p.node, p.demand, true);
-      this.update(d, { nodeId: p.nodeId, pendingReason: undefined });
-      this.o.log.info({ deploymentId: d.rec.id, nodeId: p.nodeId }, "placed");
-    }
-  }
-
-  private placeOne(
-    d: Deployment,
-    cluster: ClusterState,
-    siblings: Map<string, { id: string; nodeId: string }[]>,
-  ): void {
-    const layout = this.layouts.get(d.rec.layout)?.layout;
-    const request = pendingRequest(d, layout, siblings);
-    const decision = schedule(cluster, request, { seed: this.seed });
-    if (decision.ok) {
-      cluster.reserve(decision.node, request.demand, true);
-      addSibling(siblings, d, decision.nodeId);
-      this.update(d, { nodeId: decision.nodeId, pendingReason: undefined });
-      this.o.log.info({ deploymentId: d.rec.id, nodeId: decision.nodeId }, "placed");
-    } else if (d.rec.pendingReason !== decision.message) {
-      this.update(d, { pendingReason: decision.message });
     }
   }
 
