@@ -1,9 +1,9 @@
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import { systemClock, type MonotonicClock } from "../core/monotonic-clock.ts";
-import { layoutSchema, parseYaml, ValidationError, type Layout } from "../domain/index.ts";
+import { layoutSchema, parseYaml, ValidationError } from "../domain/index.ts";
 import { validateLayout, type RoutingTables } from "../layout/index.ts";
-import { ProcessState, type Register, type RunnerMessage } from "../protocol/index.ts";
+import type { Register, RunnerMessage } from "../protocol/index.ts";
 import type { ClusterState } from "../scheduler/index.ts";
 import type {
   ApplyResult,
@@ -23,19 +23,21 @@ import { step } from "./deployment-lifecycle.ts";
 import { disown, isSettled, pendingDeployment, trades, type Deployment } from "./deployment.ts";
 import { GatewayOperations } from "./gateway-operations.ts";
 import type { Gateways } from "./gateways.ts";
-import { findLayout, findService, newLayoutEntry, serviceChanges, type LayoutEntry } from "./layout-entry.ts";
+import { findLayout, findService, newLayoutEntry, type LayoutEntry } from "./layout-entry.ts";
+import { applyLayout, stopLayout, type DesiredState } from "./layout-apply.ts";
 import { LiveFailover, type Change } from "./live-failover.ts";
 import type { Activation } from "./order-gate.ts";
-import { clusterState, newDeployments } from "./placement.ts";
+import { clusterState } from "./placement.ts";
 import { PendingPlacement } from "./pending-placement.ts";
 import { ReconcileLoop } from "./reconcile-loop.ts";
 import { Registry, type LeaseOptions } from "./registry.ts";
 import { forgetNode, pushRoutes, wantedRoutes } from "./route-sync.ts";
 import type { RunnerStreamHandler } from "./runner-service.ts";
+import { RunnerReports } from "./runner-reports.ts";
 import type { RunnerSession } from "./runner-session.ts";
 import { ClusterRuntime, type ServiceProvider } from "./service-provider.ts";
 import { wantsRestart } from "./restart-policy.ts";
-import type { DeploymentRecord, LayoutRecord } from "./store/store-records.ts";
+import type { DeploymentRecord } from "./store/store-records.ts";
 import type { Store } from "./store/store.ts";
 import {
   datasetViews,
@@ -82,11 +84,15 @@ export interface OrchestratorCoreOptions {
  * re-placement of work from lost nodes, stops. Desired state lives in the store, so a restarted
  * orchestrator re-adopts what runners report still running and restarts nothing healthy.
  *
- * It owns that state and the deployments' lifecycle; its collaborators get narrow views of it:
- * {@link ReconcileLoop} (when passes run), {@link LiveFailover} (failover and order-path
- * activation of live strategies), {@link GatewayOperations} (kill switch, accounts, market data),
- * placement.ts (what it asks the scheduler), route-sync.ts (routing tables and their pushes) and
- * views.ts (what the API shows).
+ * It owns that state and wires the parts that hold the rules; each gets a narrow view of it:
+ * deployment-lifecycle.ts (the only writer of a deployment's phase, role and order gate),
+ * {@link DeploymentDriver} (spawns, exits through the restart policy, stops),
+ * {@link RunnerReports} (what registrations and heartbeats report), layout-apply.ts (applies and
+ * stops of layouts), {@link PendingPlacement} (placing pending work), {@link ReconcileLoop} (when
+ * passes run), {@link LiveFailover} (failover and order-path activation of live strategies),
+ * {@link GatewayOperations} (kill switch, accounts, market data), route-sync.ts (routing tables
+ * and their pushes) and views.ts (what the API shows). What stays here: loading, the pass (which
+ * deployment to start, stop or forget; lost nodes) and the store writes.
  */
 export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   readonly registry: Registry;
@@ -100,8 +106,6 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private unseenChecked = false;
   /** Store writes on their way: close() waits for them. */
   private readonly writes = new Set<Promise<unknown>>();
-  /** Stops of unwanted processes on their way, by node/deployment. */
-  private readonly stopping = new Set<string>();
   private applying: Promise<unknown> = Promise.resolve();
 
   private readonly provider: ServiceProvider;
@@ -109,8 +113,10 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly live: LiveFailover;
   private readonly driver: DeploymentDriver;
   private readonly placement: PendingPlacement;
+  private readonly reports: RunnerReports;
   private readonly gatewayOps: GatewayOperations;
   private readonly views: ViewSource;
+  private readonly desired: DesiredState;
 
   constructor(private readonly o: OrchestratorCoreOptions) {
     this.now = o.now ?? (() => systemClock.now());
@@ -129,6 +135,14 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       forget: (d) => this.forget(d),
       kick: () => this.kick(),
       later: (ms) => this.loop.later(ms),
+    });
+    this.reports = new RunnerReports({
+      deployments: this.deployments,
+      log: o.log,
+      now: this.now,
+      stopGraceMs: o.stopGraceMs ?? 5_000,
+      update: (d, change) => this.update(d, change),
+      exited: (d, exit) => this.driver.exited(d, exit),
     });
     this.placement = new PendingPlacement({
       deployments: this.deployments,
@@ -160,6 +174,15 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       layouts: this.layouts,
       deployments: this.deployments,
     });
+    this.desired = {
+      layouts: this.layouts,
+      deployments: this.deployments,
+      store: o.store,
+      log: o.log,
+      seed: this.seed,
+      clusterState: () => this.clusterState(),
+      kick: () => this.kick(),
+    };
     this.views = {
       layouts: this.layouts,
       deployments: this.deployments,
@@ -210,71 +233,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     this.o.gateways?.setRunnerKey(entry.id, register.curvePublicKey);
     // Routes are re-sent in full: a restarted runner has none.
     for (const l of this.layouts.values()) forgetNode(l, entry.id);
-    const reported = new Set(register.runningDeployments.map((d) => d.deploymentId));
-    for (const r of register.runningDeployments) {
-      const d = this.deployments.get(r.deploymentId);
-      if (r.status?.state === ProcessState.STARTING) {
-        // Still being spawned there (a dataset loading). If it is wanted there, it is asked for
-        // again at once: the runner answers every request for it when that one spawn is done.
-        if (d && d.rec.desired === "running" && d.rec.nodeId === entry.id) {
-          disown(d); // the old stream's request is answered on no stream now
-          step(d, { type: "reported-starting" });
-          d.notBefore = 0;
-        }
-        // Anything else is left to the heartbeats, which stop it once it runs (stopUnwanted).
-        continue;
-      }
-      // Re-adopt only what is wanted AND placed on this node: a node that comes back after its
-      // work was placed elsewhere must not take it back (two copies, one of them unseen). A spawn
-      // still in flight counts: the runner finished it but its answer went down with the old
-      // stream, and the process it reports is exactly the one wanted.
-      const spawning = d?.inFlight === true && d.phase === "starting";
-      const adopted =
-        d !== undefined &&
-        d.rec.desired === "running" &&
-        d.rec.nodeId === entry.id &&
-        (!d.inFlight || spawning);
-      // A path it reports open on anything but an adopted active is a close that never reached it
-      // (its node was unreachable when it was demoted, the stream broke right after the close, the
-      // runner restarted before recording it), or belongs to a copy no longer wanted here. Closed
-      // now (sent after the RegisterAck), not left to the gateway's fence alone, nor open for the
-      // stop's grace. An adopted active's is reopened by the next pass, after the gateway is
-      // (re-)fenced to it.
-      if (r.ordersEnabled && !(adopted && d.rec.role === "active")) {
-        this.o.log.warn(
-          { nodeId: entry.id, deploymentId: r.deploymentId },
-          "closing an order path left open",
-        );
-        session.send({
-          case: "setOrderPath",
-          value: { deploymentId: r.deploymentId, open: false, epoch: r.epoch },
-        });
-      }
-      if (adopted) {
-        disown(d); // a spawn's own answer (or its failure with the old stream) no longer counts
-        // The runner closed its order paths when it lost us (self-fencing), or they are closed
-        // above: the active's is opened again by the next pass, after the gateway is fenced to it.
-        step(d, { type: "adopted" });
-        d.runningSince = this.now();
-        d.pid = r.status?.pid ?? null;
-        this.update(d, {
-          addresses: Object.fromEntries(r.addresses.map((a) => [a.socketName, a.address])),
-          pendingReason: undefined,
-        });
-      } else {
-        this.stopUnwanted(entry.id, session, r.deploymentId);
-      }
-    }
-    for (const d of this.deployments.values()) {
-      if (
-        d.rec.nodeId === entry.id &&
-        !reported.has(d.rec.id) &&
-        (d.phase === "running" || d.phase === "starting") &&
-        !d.inFlight
-      ) {
-        this.driver.exited(d, { code: null, signal: null, reason: "not running when its runner registered" });
-      }
-    }
+    this.reports.registered(entry.id, register, session);
     this.kick();
     return { accepted: true };
   }
@@ -285,24 +244,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       const entry = this.registry.heartbeat(nodeId, session, m.value);
       if (!entry) return;
       if (m.value.sentAtUnixMs > 0n) this.onHeartbeat?.(Date.now() - Number(m.value.sentAtUnixMs));
-      for (const p of m.value.processes) {
-        const d = this.deployments.get(p.deploymentId);
-        const alive = p.state === ProcessState.RUNNING || p.state === ProcessState.STARTING;
-        if (alive && (!d || d.rec.nodeId !== nodeId || d.rec.desired !== "running")) {
-          // Running where it is not wanted (moved away while this node was cut off, or unknown).
-          if (!d?.inFlight) this.stopUnwanted(nodeId, session, p.deploymentId);
-          continue;
-        }
-        if (!d || d.inFlight || d.rec.nodeId !== nodeId || d.phase !== "running") continue;
-        if (
-          p.state === ProcessState.EXITED ||
-          p.state === ProcessState.FAILED ||
-          p.state === ProcessState.KILLED
-        ) {
-          const reason = p.exitReason || "ended (its runner gave no reason)";
-          this.driver.exited(d, { code: p.exitCode ?? null, signal: p.signal || null, reason });
-        }
-      }
+      this.reports.heartbeat(nodeId, session, m.value.processes);
       return;
     }
     this.registry.touch(nodeId, session);
@@ -312,24 +254,6 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         "dataset",
       );
     }
-  }
-
-  /** Stops a process a node runs that no deployment wants there; at most once per session. */
-  private stopUnwanted(nodeId: string, session: RunnerSession, deploymentId: string): void {
-    const key = `${nodeId}/${deploymentId}`;
-    if (this.stopping.has(key)) return;
-    this.stopping.add(key);
-    this.o.log.warn({ nodeId, deploymentId }, "stopping a process not wanted on this node");
-    void session
-      .stop(deploymentId, this.o.stopGraceMs ?? 5_000)
-      // Its stream broke or the stop timed out: the next heartbeat that shows it asks again.
-      .catch((err: unknown) =>
-        this.o.log.debug(
-          { nodeId, deploymentId, err: HiveError.from(err).message },
-          "stop of an unwanted process not answered",
-        ),
-      )
-      .finally(() => this.stopping.delete(key));
   }
 
   onClose(nodeId: string, session: RunnerSession): void {
@@ -344,70 +268,16 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     const issues = [...validateLayout(parsed.value), ...this.gatewayOps.issues(parsed.value)];
     if (issues.length > 0) throw new ValidationError(issues.map((i) => parsed.locate(i)));
     // One apply at a time: each reads and writes the same desired state.
-    const run = this.applying.then(() => this.apply(parsed.value, source));
+    const run = this.applying.then(() => applyLayout(this.desired, parsed.value, source));
     this.applying = run.catch(() => undefined); // its caller gets the error (run); the queue goes on
     return run;
-  }
-
-  private async apply(layout: Layout, source: string): Promise<ApplyResult> {
-    const previous = this.layouts.get(layout.name);
-    const { added, changed, removed, unchanged } = serviceChanges(previous?.layout, layout);
-    const generation = (previous?.rec.generation ?? 0) + 1;
-    const rec: LayoutRecord = {
-      name: layout.name,
-      source,
-      spec: layout,
-      generation,
-      appliedAt: new Date().toISOString(),
-      state: "active",
-    };
-    // Old instances of changed and removed services are stopped; unchanged ones keep running.
-    const retire = new Set([...changed, ...removed]);
-    const writes: DeploymentRecord[] = [];
-    for (const d of this.deployments.values()) {
-      if (d.rec.layout === layout.name && retire.has(d.rec.service) && d.rec.desired === "running") {
-        d.rec = { ...d.rec, desired: "stopped" };
-        writes.push(d.rec);
-      }
-    }
-    // Unchanged instances follow the new manifest objects.
-    for (const d of this.deployments.values()) {
-      if (d.rec.layout !== layout.name) continue;
-      const m = layout.services.find((s) => s.name === d.rec.service);
-      if (m && unchanged.includes(m.name)) d.manifest = m;
-    }
-    const fresh = newDeployments(layout, [...added, ...changed], generation, this.clusterState(), this.seed);
-    for (const d of fresh) this.deployments.set(d.rec.id, d);
-    writes.push(...fresh.map((d) => d.rec));
-    const entry = newLayoutEntry(rec, layout, previous);
-    this.layouts.set(layout.name, entry);
-    await this.o.store.putLayout(rec);
-    await this.o.store.putDeployments(writes);
-    this.o.log.info({ layout: layout.name, generation, added, changed, removed }, "layout applied");
-    this.kick();
-    return { layout: layout.name, generation, added, changed, removed, unchanged };
   }
 
   stopLayout(name: string): Promise<void> {
     // Serialized with applies: both read and write the same desired state.
-    const run = this.applying.then(() => this.stopNow(name));
+    const run = this.applying.then(() => stopLayout(this.desired, name));
     this.applying = run.catch(() => undefined); // its caller gets the error (run); the queue goes on
     return run;
-  }
-
-  private async stopNow(name: string): Promise<void> {
-    const entry = findLayout(this.layouts, name);
-    entry.rec = { ...entry.rec, state: "stopping" };
-    await this.o.store.putLayout(entry.rec);
-    const writes: DeploymentRecord[] = [];
-    for (const d of this.deployments.values()) {
-      if (d.rec.layout === name && d.rec.desired !== "stopped") {
-        d.rec = { ...d.rec, desired: "stopped" };
-        writes.push(d.rec);
-      }
-    }
-    await this.o.store.putDeployments(writes);
-    this.kick();
   }
 
   // ---------------------------------------------------------------- the reconcile loop
