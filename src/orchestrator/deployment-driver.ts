@@ -12,7 +12,7 @@ import type { Layout } from "../domain/index.ts";
 import { step } from "./deployment-lifecycle.ts";
 import type { Deployment } from "./deployment.ts";
 import type { Registry } from "./registry.ts";
-import { afterExit } from "./restart-policy.ts";
+import { afterExit, wantsRestart } from "./restart-policy.ts";
 import type { ServiceProvider } from "./service-provider.ts";
 import { spawnRequestFor } from "./spawn-request.ts";
 import type { DeploymentRecord } from "./store/store-records.ts";
@@ -45,6 +45,34 @@ export interface DeploymentDriverDeps {
   kick(): void;
   /** Asks for a reconcile pass after `ms`. */
   later(ms: number): void;
+}
+
+/** What a reconcile pass does with one deployment now. */
+export type DueAction = "start" | "stop" | "forget" | "none";
+
+/**
+ * What a reconcile pass does with `d` at monotonic time `now` (pure): nothing while a spawn or
+ * stop is on its way; start a placed one wanted running that is not running, once its restart
+ * backoff is over, unless it was given up or finished for good (a clean exit its policy does not
+ * restart); stop one not wanted that runs or starts; forget one not wanted that does neither.
+ */
+export function dueAction(d: Deployment, now: number): DueAction {
+  if (d.inFlight) return "none";
+  if (d.rec.desired === "running") {
+    if (
+      d.rec.nodeId &&
+      (d.phase === "pending" || d.phase === "exited" || d.phase === "failed") &&
+      now >= d.notBefore
+    ) {
+      if (d.rec.pendingReason?.startsWith("gave up")) return "none";
+      if (d.phase === "exited" && !wantsRestart(d.manifest.restart, 0)) return "none"; // finished
+      return "start";
+    }
+    return "none";
+  }
+  if (d.phase === "running" || d.phase === "starting") return "stop";
+  if (d.phase !== "stopping") return "forget";
+  return "none";
 }
 
 /** Spawns, exits and stops of deployments (see the file comment). */

@@ -241,7 +241,17 @@ export class Gateways {
 
   /** Closes every control channel. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#links.values()].map((l) => l.control.close()));
+    const links = [...this.#links.values()];
+    const closed = await Promise.allSettled(links.map((l) => l.control.close()));
+    // One that fails to close is logged and left: the others still close, and so does the process.
+    for (const [i, result] of closed.entries()) {
+      if (result.status === "rejected") {
+        this.#log.debug(
+          { gateway: links[i]?.config.name, err: HiveError.from(result.reason).message },
+          "gateway control channel did not close cleanly",
+        );
+      }
+    }
   }
 }
 

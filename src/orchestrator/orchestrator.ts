@@ -1,3 +1,4 @@
+import { assertNever } from "../core/assert-never.ts";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import { systemClock, type MonotonicClock } from "../core/monotonic-clock.ts";
@@ -18,9 +19,9 @@ import type {
   NodeView,
   ServiceExplanation,
 } from "./control-plane.ts";
-import { DeploymentDriver } from "./deployment-driver.ts";
+import { DeploymentDriver, dueAction } from "./deployment-driver.ts";
 import { step } from "./deployment-lifecycle.ts";
-import { disown, isSettled, pendingDeployment, trades, type Deployment } from "./deployment.ts";
+import { pendingDeployment, type Deployment } from "./deployment.ts";
 import { GatewayOperations } from "./gateway-operations.ts";
 import type { Gateways } from "./gateways.ts";
 import { findLayout, findService, newLayoutEntry, type LayoutEntry } from "./layout-entry.ts";
@@ -28,6 +29,7 @@ import { applyLayout, stopLayout, type DesiredState } from "./layout-apply.ts";
 import { LiveFailover, type Change } from "./live-failover.ts";
 import type { Activation } from "./order-gate.ts";
 import { clusterState } from "./placement.ts";
+import { LostNodes } from "./lost-nodes.ts";
 import { PendingPlacement } from "./pending-placement.ts";
 import { ReconcileLoop } from "./reconcile-loop.ts";
 import { Registry, type LeaseOptions } from "./registry.ts";
@@ -88,11 +90,12 @@ export interface OrchestratorCoreOptions {
  * deployment-lifecycle.ts (the only writer of a deployment's phase, role and order gate),
  * {@link DeploymentDriver} (spawns, exits through the restart policy, stops),
  * {@link RunnerReports} (what registrations and heartbeats report), layout-apply.ts (applies and
- * stops of layouts), {@link PendingPlacement} (placing pending work), {@link ReconcileLoop} (when
+ * stops of layouts), {@link PendingPlacement} (placing pending work), {@link LostNodes} (what
+ * becomes of a lost node's deployments), {@link ReconcileLoop} (when
  * passes run), {@link LiveFailover} (failover and order-path activation of live strategies),
  * {@link GatewayOperations} (kill switch, accounts, market data), route-sync.ts (routing tables
- * and their pushes) and views.ts (what the API shows). What stays here: loading, the pass (which
- * deployment to start, stop or forget; lost nodes) and the store writes.
+ * and their pushes) and views.ts (what the API shows). What stays here: loading, the pass (its
+ * stages in order) and the store writes.
  */
 export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   readonly registry: Registry;
@@ -101,9 +104,6 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly now: MonotonicClock["now"];
   /** Seed of the scheduler's tie break, for every placement and explanation. */
   private readonly seed: number;
-  /** When the desired state was loaded (monotonic), and whether unseen nodes were checked since. */
-  private loadedAt = 0;
-  private unseenChecked = false;
   /** Store writes on their way: close() waits for them. */
   private readonly writes = new Set<Promise<unknown>>();
   private applying: Promise<unknown> = Promise.resolve();
@@ -114,6 +114,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly driver: DeploymentDriver;
   private readonly placement: PendingPlacement;
   private readonly reports: RunnerReports;
+  private readonly lostNodes: LostNodes;
   private readonly gatewayOps: GatewayOperations;
   private readonly views: ViewSource;
   private readonly desired: DesiredState;
@@ -143,6 +144,15 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       stopGraceMs: o.stopGraceMs ?? 5_000,
       update: (d, change) => this.update(d, change),
       exited: (d, exit) => this.driver.exited(d, exit),
+    });
+    this.lostNodes = new LostNodes({
+      layouts: this.layouts,
+      deployments: this.deployments,
+      registry: this.registry,
+      now: this.now,
+      restartGraceMs: o.restartGraceMs ?? o.lease.downAfterMs,
+      update: (d, change) => this.update(d, change),
+      liveLost: (d, why) => this.live.liveLost(d, why),
     });
     this.placement = new PendingPlacement({
       deployments: this.deployments,
@@ -196,7 +206,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   /** Loads the desired state from the store (after a restart: what was applied before). */
   async load(): Promise<void> {
-    this.loadedAt = this.now();
+    this.lostNodes.loaded();
     for (const rec of await this.o.store.listLayouts()) {
       // The source as applied is the truth; the stored spec is the schema's output, for readers.
       const layout = parseYaml(rec.source, `${rec.name} (as applied)`, layoutSchema).value;
@@ -312,42 +322,27 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private async pass(): Promise<void> {
     for (const change of this.registry.tick()) {
       this.o.log.warn(change, "node health changed");
-      if (change.to === "down") this.nodeLost(change.nodeId, "is down");
+      if (change.to === "down") this.lostNodes.lost(change.nodeId, "is down");
     }
-    // After a restart, a node that placed deployments name but whose runner has not come back
-    // within the restart grace is as lost as a down one (it never registered, so it can
-    // never turn down).
-    if (
-      !this.unseenChecked &&
-      this.now() - this.loadedAt > (this.o.restartGraceMs ?? this.o.lease.downAfterMs)
-    ) {
-      this.unseenChecked = true;
-      const unseen = new Set(
-        [...this.deployments.values()]
-          .map((d) => d.rec.nodeId)
-          .filter((n): n is string => n !== null && this.registry.find(n) === undefined),
-      );
-      for (const nodeId of unseen)
-        this.nodeLost(nodeId, "has not come back since the orchestrator restarted");
-    }
+    this.lostNodes.checkUnseen();
     this.placement.place();
     const now = this.now();
     for (const d of this.deployments.values()) {
-      if (d.inFlight) continue;
-      if (d.rec.desired === "running") {
-        if (
-          d.rec.nodeId &&
-          (d.phase === "pending" || d.phase === "exited" || d.phase === "failed") &&
-          now >= d.notBefore
-        ) {
-          if (d.rec.pendingReason?.startsWith("gave up")) continue;
-          if (d.phase === "exited" && !wantsRestart(d.manifest.restart, 0)) continue; // finished
+      const action = dueAction(d, now);
+      switch (action) {
+        case "start":
           this.driver.start(d);
-        }
-      } else if (d.phase === "running" || d.phase === "starting") {
-        this.driver.stop(d);
-      } else if (d.phase !== "stopping") {
-        this.forget(d);
+          break;
+        case "stop":
+          this.driver.stop(d);
+          break;
+        case "forget":
+          this.forget(d);
+          break;
+        case "none":
+          break;
+        default:
+          assertNever(action, "reconcile action");
       }
     }
     this.live.openGates();
@@ -363,28 +358,6 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         continue;
       }
       this.pushRoutes(entry);
-    }
-  }
-
-  /**
-   * A node is lost: its deployments are placed again (a backtest elsewhere, data locality first),
-   * except finished work and live strategies, which are never restarted cold elsewhere (the lost
-   * copy may still be trading): fenced failover to a warm standby is what moves them (issue 5).
-   */
-  private nodeLost(nodeId: string, why: string): void {
-    // Its routes are gone with it: what it acknowledged no longer counts towards `running`
-    // (it is pushed its routes afresh if it registers again).
-    for (const l of this.layouts.values()) forgetNode(l, nodeId);
-    for (const d of this.deployments.values()) {
-      if (d.rec.nodeId !== nodeId || d.rec.desired !== "running" || isSettled(d)) continue;
-      disown(d); // an answer still on its way from the lost node no longer counts
-      d.pid = null;
-      if (trades(d)) {
-        this.live.liveLost(d, `node ${nodeId} ${why}`);
-        continue;
-      }
-      step(d, { type: "node-lost", outcome: "placed-again" });
-      this.update(d, { nodeId: null, addresses: {}, pendingReason: `node ${nodeId} ${why}` });
     }
   }
 

@@ -56,6 +56,7 @@ export function registerDev(program: Command, io: CliIo): void {
             stop.abort();
           } else if (Date.now() - firstSignalAt > 2_000) {
             io.err("hive dev: forced stop: killing every process now");
+            // Exits whether or not every kill succeeded: a forced stop must end hive dev.
             void cluster.kill().finally(() => process.exit(ExitCode.Failed));
           }
         };
