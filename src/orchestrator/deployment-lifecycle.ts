@@ -7,16 +7,22 @@
  *
  * Phase (every deployment):
  *
- *                   ┌────────── spawn-unanswered / reported-starting ──────────┐
- *                   ▼                                                          │
  *   restored ──▶ pending ──spawn-sent──▶ starting ──spawned──▶ running ──exited──▶ exited | failed
- *                   ▲                                            ▲                      │
- *                   │                 adopted (from any) ────────┘                      │
- *                   ├──── node-lost: placed-again (from any) ◀──────────────────────────┤
- *                   │                                                                   │
- *                   └────────── spawn-sent after the restart backoff (to starting) ◀────┘
- *   node-lost: failed-over | stranded (from any) ──▶ failed
+ *                  ▲                        │                                         │
+ *                  └─── spawn-unanswered, ──┘                                         │
+ *                       reported-starting        starting ◀──spawn-sent (after the ───┘
+ *                                                             restart backoff)
+ *   any ──adopted──▶ running                 any ──node-lost: placed-again──▶ pending
+ *   any ──node-lost: failed-over | stranded──▶ failed
  *   running | starting ──stop-sent──▶ stopping ──stopped──▶ stopped (then forgotten)
+ *
+ *   pending   wanted, not running: unplaced, in its restart backoff, or its spawn to be asked again
+ *   starting  a spawn was sent (or, after an orchestrator restart, placed and not yet reported)
+ *   running   its runner answered the spawn, or reported it running when it registered
+ *   stopping  a stop was sent to its runner
+ *   stopped   the stop ended (or failed); it is forgotten at once
+ *   exited    its process ended with code 0: done, unless its policy restarts it
+ *   failed    its process or spawn failed, or its node was lost and it is not placed again
  *
  * Role (live strategies): standby ──promoted──▶ active ──demoted──▶ standby
  *
@@ -26,6 +32,10 @@
  *     ▲                               │                                │
  *     ├──── activation-failed ◀───────┘                                │
  *     └──── spawned | adopted | node-lost | promoted | demoted | fence-lost (from any) ◀──┘
+ *
+ *   closed    no orders: every instance starts so, and any change of who or where it is closes it
+ *   opening   an activation is fencing the gateways to it (order-gate.ts)
+ *   open      every gateway acknowledged its fence, and its runner was told to open the path
  *
  * Invariants kept by these rules (checked in deployment-lifecycle.test.ts):
  *   - a standby's gate is closed whenever activations start only on actives (openGates);
