@@ -20,13 +20,14 @@ import type {
   ServiceExplanation,
 } from "./control-plane.ts";
 import { DeploymentDriver, dueAction } from "./deployment-driver.ts";
+import { DeploymentWrites } from "./deployment-writes.ts";
 import { step } from "./deployment-lifecycle.ts";
 import { pendingDeployment, type Deployment } from "./deployment.ts";
 import { GatewayOperations } from "./gateway-operations.ts";
 import type { Gateways } from "./gateways.ts";
 import { findLayout, findService, newLayoutEntry, type LayoutEntry } from "./layout-entry.ts";
 import { applyLayout, stopLayout, type DesiredState } from "./layout-apply.ts";
-import { LiveFailover, type Change } from "./live-failover.ts";
+import { LiveFailover } from "./live-failover.ts";
 import type { Activation } from "./order-gate.ts";
 import { clusterState } from "./placement.ts";
 import { LostNodes } from "./lost-nodes.ts";
@@ -39,7 +40,6 @@ import { RunnerReports } from "./runner-reports.ts";
 import type { RunnerSession } from "./runner-session.ts";
 import { ClusterRuntime, type ServiceProvider } from "./service-provider.ts";
 import { wantsRestart } from "./restart-policy.ts";
-import type { DeploymentRecord } from "./store/store-records.ts";
 import type { Store } from "./store/store.ts";
 import {
   datasetViews,
@@ -94,8 +94,8 @@ export interface OrchestratorCoreOptions {
  * becomes of a lost node's deployments), {@link ReconcileLoop} (when
  * passes run), {@link LiveFailover} (failover and order-path activation of live strategies),
  * {@link GatewayOperations} (kill switch, accounts, market data), route-sync.ts (routing tables
- * and their pushes) and views.ts (what the API shows). What stays here: loading, the pass (its
- * stages in order) and the store writes.
+ * and their pushes), views.ts (what the API shows) and {@link DeploymentWrites} (records and
+ * their store writes). What stays here: loading, and the pass with its stages in order.
  */
 export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   readonly registry: Registry;
@@ -104,10 +104,9 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly now: MonotonicClock["now"];
   /** Seed of the scheduler's tie break, for every placement and explanation. */
   private readonly seed: number;
-  /** Store writes on their way: close() waits for them. */
-  private readonly writes = new Set<Promise<unknown>>();
   private applying: Promise<unknown> = Promise.resolve();
 
+  private readonly records: DeploymentWrites;
   private readonly provider: ServiceProvider;
   private readonly loop: ReconcileLoop;
   private readonly live: LiveFailover;
@@ -125,6 +124,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     this.registry = new Registry(o.lease, this.now);
     this.provider = o.provider?.(this.registry) ?? new ClusterRuntime(this.registry);
     this.loop = new ReconcileLoop(() => this.pass(), o.log);
+    this.records = new DeploymentWrites(this.deployments, o.store, o.log, () => this.loop.closed);
     this.driver = new DeploymentDriver({
       provider: this.provider,
       registry: this.registry,
@@ -132,7 +132,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       now: this.now,
       stopGraceMs: o.stopGraceMs ?? 5_000,
       layout: (name) => this.layouts.get(name)?.layout,
-      update: (d, change) => this.update(d, change),
+      update: (d, change) => this.records.update(d, change),
       forget: (d) => this.forget(d),
       kick: () => this.kick(),
       later: (ms) => this.loop.later(ms),
@@ -142,7 +142,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       log: o.log,
       now: this.now,
       stopGraceMs: o.stopGraceMs ?? 5_000,
-      update: (d, change) => this.update(d, change),
+      update: (d, change) => this.records.update(d, change),
       exited: (d, exit) => this.driver.exited(d, exit),
     });
     this.lostNodes = new LostNodes({
@@ -151,7 +151,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       registry: this.registry,
       now: this.now,
       restartGraceMs: o.restartGraceMs ?? o.lease.downAfterMs,
-      update: (d, change) => this.update(d, change),
+      update: (d, change) => this.records.update(d, change),
       liveLost: (d, why) => this.live.liveLost(d, why),
     });
     this.placement = new PendingPlacement({
@@ -161,7 +161,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       seed: this.seed,
       budgetMs: o.placeBudgetMs ?? 20,
       clusterState: () => this.clusterState(),
-      update: (d, change) => this.update(d, change),
+      update: (d, change) => this.records.update(d, change),
       later: (ms) => this.loop.later(ms),
     });
     this.live = new LiveFailover({
@@ -172,8 +172,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       deployments: this.deployments,
       now: this.now,
       layout: (name) => this.layouts.get(name)?.layout,
-      update: (d, change) => this.update(d, change),
-      commit: (changes, added) => this.commit(changes, added),
+      update: (d, change) => this.records.update(d, change),
+      commit: (changes, added) => this.records.commit(changes, added),
       closed: () => this.loop.closed,
       retryLater: (ms) => this.loop.later(ms),
       activated: (activation) => this.onActivation?.(activation),
@@ -306,7 +306,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   async close(): Promise<void> {
     this.loop.close();
     await this.settle();
-    await Promise.allSettled([...this.writes]);
+    await this.records.written();
   }
 
   /** Asks for a reconcile pass soon (coalesced). */
@@ -319,13 +319,22 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     return this.loop.run();
   }
 
+  /**
+   * One reconcile pass, its stages in this order: lost nodes first (their work becomes pending),
+   * then placement (so that it can start in this same pass), then each deployment's due action,
+   * then the order gates (of actives now running), the gateways, and last the layouts' routes
+   * (from what runs now).
+   */
   private async pass(): Promise<void> {
+    // 1. Nodes: health from the leases; a down node, or one unseen after a restart, is lost.
     for (const change of this.registry.tick()) {
       this.o.log.warn(change, "node health changed");
       if (change.to === "down") this.lostNodes.lost(change.nodeId, "is down");
     }
     this.lostNodes.checkUnseen();
+    // 2. Placement of pending work, under its time budget.
     this.placement.place();
+    // 3. Start, stop or forget each deployment (dueAction).
     const now = this.now();
     for (const d of this.deployments.values()) {
       const action = dueAction(d, now);
@@ -345,8 +354,10 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
           assertNever(action, "reconcile action");
       }
     }
+    // 4. Order paths of running actives, opened after fencing; 5. the gateways' keys and feeds.
     this.live.openGates();
     this.gatewayOps.sync();
+    // 6. Layouts: drop a stopped one, push the others' routes.
     for (const entry of [...this.layouts.values()]) {
       if (
         entry.rec.state === "stopping" &&
@@ -362,31 +373,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   }
 
   private forget(d: Deployment): void {
-    this.deployments.delete(d.rec.id);
-    this.write(() => this.o.store.deleteDeployment(d.rec.id), "delete");
+    this.records.forget(d);
     this.kick();
-  }
-
-  /** Replaces a deployment's record and writes it to the store. */
-  private update(d: Deployment, change: Partial<DeploymentRecord>): void {
-    d.rec = { ...d.rec, ...change };
-    this.write(() => this.o.store.putDeployment(d.rec), "write");
-  }
-
-  /** Replaces several records and adds deployments, written to the store as one batch. */
-  private commit(changes: readonly Change[], added: readonly Deployment[] = []): void {
-    for (const [d, change] of changes) d.rec = { ...d.rec, ...change };
-    for (const d of added) this.deployments.set(d.rec.id, d);
-    const recs = [...changes.map(([d]) => d.rec), ...added.map((d) => d.rec)];
-    this.write(() => this.o.store.putDeployments(recs), "write");
-  }
-
-  /** A store write that nobody waits for, tracked so close() can wait for it. */
-  private write(work: () => Promise<unknown>, what: string): void {
-    if (this.loop.closed) return; // after close, memory is all that changes; the runners re-report
-    const w = work().catch((err: unknown) => this.o.log.error({ err }, `store: ${what} failed`));
-    this.writes.add(w);
-    void w.finally(() => this.writes.delete(w));
   }
 
   /**
