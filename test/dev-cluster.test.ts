@@ -102,7 +102,7 @@ describe("the dev cluster", () => {
   test("stops by itself when the hive dev that started it is killed with SIGKILL", async () => {
     const node = liveNode(`devc-orphan-${process.pid}`, base + 120);
     const o = options(40, [node]);
-    const fixture = new URL("../src/dev/dev-parent.fixture.ts", import.meta.url).pathname;
+    const fixture = new URL("../src/dev/testing/dev-parent.ts", import.meta.url).pathname;
     const parent = spawn(process.execPath, ["--import", "tsx", fixture, JSON.stringify(o)], {
       stdio: ["ignore", "pipe", "inherit"],
     });

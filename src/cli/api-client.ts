@@ -44,7 +44,7 @@ export function resolveOrchestratorUrl(
   try {
     url = new URL(text);
   } catch {
-    url = new URL("invalid:");
+    url = new URL("invalid:"); // refused just below, with the text and where it came from
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new HiveError(
@@ -151,6 +151,7 @@ export class ApiClient implements ControlPlane {
       );
     } finally {
       // A consumer that stops early: cancelling the body closes the connection, ending the read.
+      // A cancel that fails finds the connection gone already: nothing left to close.
       if (!ended) await reader.cancel().catch(() => undefined);
       reader.releaseLock();
     }

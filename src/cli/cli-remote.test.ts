@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { ValidationError } from "../domain/index.ts";
 import { createHttpApi } from "../orchestrator/http/create-http-api.ts";
-import { FakeControlPlane, fakeNode } from "../orchestrator/http/fake-control-plane.ts";
+import { FakeControlPlane, fakeNode } from "../orchestrator/testing/fake-control-plane.ts";
 import { ApiClient, DEFAULT_ORCHESTRATOR_URL, resolveOrchestratorUrl } from "./api-client.ts";
 import { ExitCode } from "./exit-codes.ts";
 import { memoryIo } from "./io.ts";

@@ -270,7 +270,10 @@ export class DevCluster {
     this.closing = true;
     const live = this.children.filter((c) => c.process.exitCode === null && c.process.signalCode === null);
     const trees: ProcessIdentity[] = [];
-    for (const c of live) trees.push(...(await listDescendants(c.process.pid ?? -1).catch(() => [])));
+    for (const c of live) {
+      // A child that died meanwhile has no descendants to list: nothing to kill under it.
+      trees.push(...(await listDescendants(c.process.pid ?? -1).catch(() => [])));
+    }
     for (const p of [...live.map((c) => ({ pid: c.process.pid ?? -1 })), ...trees]) {
       for (const target of [-p.pid, p.pid]) {
         try {
@@ -281,6 +284,8 @@ export class DevCluster {
       }
     }
     for (const node of this.owned) {
+      // Best effort on the way out (a second Ctrl-C): a parent still busy or gone is left as is;
+      // the next runner of this node cleans its cgroups when it starts.
       await destroyCgroupParent(`hive-${node.id}`).catch(() => undefined);
     }
     this.releaseNodes();
@@ -340,11 +345,10 @@ export class DevCluster {
   async close(): Promise<void> {
     if (this.closing) return;
     const orchestrator = this.children.find((c) => c.name === "orchestrator")?.process;
+    // Only our own orchestrator, seen ready and still alive, is asked to delete its layouts.
+    const ours = this.ready && orchestrator?.exitCode === null && orchestrator.signalCode === null;
     try {
-      // Only our own orchestrator, seen ready and still alive, is asked to delete its layouts.
-      if (!this.ready || orchestrator?.exitCode !== null || orchestrator.signalCode !== null) {
-        throw new Error("not ours");
-      }
+      if (!ours) throw new HiveError(ErrorCode.FailedPrecondition, "not our orchestrator, or not alive");
       const res = await fetch(`${this.apiUrl}/v1/layouts`);
       if (res.ok) {
         const layouts = (await res.json()) as { name: string }[];
@@ -359,7 +363,8 @@ export class DevCluster {
         }
       }
     } catch {
-      // The orchestrator is gone already: the runners still stop below.
+      // Not ours, or gone already (a refused fetch): the runners still stop below, and they stop
+      // their processes themselves. Nothing to report: close() is how hive dev ends either way.
     }
     this.closing = true;
     // Runners first (they may still answer stops), then the orchestrator, the gateway last.

@@ -1,13 +1,17 @@
 import type { ServiceManifest } from "../domain/index.ts";
 import type { DeploymentPhase, DeploymentView } from "./control-plane.ts";
+import { initialLifecycle, type OrderGate } from "./deployment-lifecycle.ts";
 import type { DeploymentRecord } from "./store/store-records.ts";
 
-/** A deployment as the orchestrator tracks it: its durable record plus what is only in memory. */
+/**
+ * A deployment as the orchestrator tracks it: its durable record plus what is only in memory. Its
+ * phase, role (`rec.role`) and gate fields change only through deployment-lifecycle.ts.
+ */
 export interface Deployment {
   /** The durable part (replaced, never mutated, so a write to the store is a snapshot). */
   rec: DeploymentRecord;
   manifest: ServiceManifest;
-  phase: DeploymentPhase;
+  readonly phase: DeploymentPhase;
   pid: number | null;
   /** A spawn or a stop is on its way to the runner. */
   inFlight: boolean;
@@ -20,9 +24,9 @@ export interface Deployment {
   /**
    * The order path of an active that trades, as the orchestrator drives it: `closed` until the
    * gateway is fenced to it and its runner told to open it (`opening`), then `open`. Every spawn,
-   * runner re-registration and promotion sets it back to `closed`.
+   * runner re-registration and promotion sets it back to `closed` (deployment-lifecycle.ts).
    */
-  gate: "closed" | "opening" | "open";
+  readonly gate: OrderGate;
   /**
    * The request id of a spawn whose answer never came (a timeout, a stream that broke): the next
    * attempt asks again with the same id. Spawns are idempotent on the runner (it answers every
@@ -33,26 +37,27 @@ export interface Deployment {
   /** Since when (ISO 8601) its spawn has gone unanswered, for the pending reason; undefined once answered. */
   unansweredSince: string | undefined;
   /** No activation attempt before this monotonic time (after a failed one). */
-  gateNotBefore: number;
+  readonly gateNotBefore: number;
   /** When (monotonic ms) the gate last became `open`: every gateway had acknowledged its fence. */
-  gateOpenedAt: number;
+  readonly gateOpenedAt: number;
 }
 
 /** A deployment just created from its record: pending, nothing in flight, no attempt yet. */
 export function pendingDeployment(rec: DeploymentRecord, manifest: ServiceManifest): Deployment {
+  const { phase, gate, gateNotBefore, gateOpenedAt } = initialLifecycle(rec.role);
   return {
     rec,
     manifest,
-    phase: "pending",
+    phase,
     pid: null,
     inFlight: false,
     notBefore: 0,
     attempt: 0,
-    gate: "closed",
+    gate,
     unansweredSpawn: undefined,
     unansweredSince: undefined,
-    gateNotBefore: 0,
-    gateOpenedAt: 0,
+    gateNotBefore,
+    gateOpenedAt,
   };
 }
 

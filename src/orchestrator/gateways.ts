@@ -22,12 +22,13 @@
  */
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
+import { systemClock, type MonotonicClock } from "../core/monotonic-clock.ts";
 import type { GatewayControl } from "../gateway/gateway-control.ts";
 import { isZ85Key } from "../core/z85.ts";
 import type { GatewayAddress } from "../layout/index.ts";
 
 /** A gateway as the orchestrator is configured with it. */
-export interface GatewayConfig {
+export interface GatewayEndpoint {
   /** The name layouts use (`gateways: [{ name: paper, ... }]`). */
   readonly name: string;
   /** `tcp://ip:port` of its orders socket, where runners send orders. */
@@ -39,7 +40,7 @@ export interface GatewayConfig {
 }
 
 /** Opens the control channel to one gateway. */
-export type ConnectGateway = (config: GatewayConfig) => GatewayControl;
+export type ConnectGateway = (config: GatewayEndpoint) => GatewayControl;
 
 /** How long after start the orchestrator waits before it revokes keys of nodes that have not registered. */
 export const DEFAULT_REVOKE_AFTER_MS = 30_000;
@@ -53,12 +54,12 @@ export interface GatewaysOptions {
   readonly revokeAfterMs?: number;
   /** How often a gateway's keys and fenced accounts are read again (default RELIST_MS). */
   readonly relistMs?: number;
-  /** Monotonic clock, ms (default performance.now). */
-  readonly now?: () => number;
+  /** Monotonic clock, ms (default the system's, core/monotonic-clock.ts). */
+  readonly now?: MonotonicClock["now"];
 }
 
 interface GatewayLink {
-  readonly config: GatewayConfig;
+  readonly config: GatewayEndpoint;
   readonly control: GatewayControl;
   /** nodeId → the key this gateway has acknowledged (or listed). */
   readonly authorized: Map<string, string>;
@@ -82,20 +83,20 @@ export class Gateways {
   /** gateway name → market-data sources wanted. */
   readonly #marketData = new Map<string, readonly string[]>();
   readonly #log: Logger;
-  readonly #now: () => number;
+  readonly #now: MonotonicClock["now"];
   readonly #revokeAfterMs: number;
   readonly #relistMs: number;
   /** Monotonic ms from which keys of unregistered nodes are revoked (never until armed). */
   #revokeFrom = Number.POSITIVE_INFINITY;
 
   constructor(
-    configs: readonly GatewayConfig[],
+    configs: readonly GatewayEndpoint[],
     connect: ConnectGateway,
     log: Logger,
     options: GatewaysOptions = {},
   ) {
     this.#log = log;
-    this.#now = options.now ?? (() => performance.now());
+    this.#now = options.now ?? (() => systemClock.now());
     this.#revokeAfterMs = options.revokeAfterMs ?? DEFAULT_REVOKE_AFTER_MS;
     this.#relistMs = options.relistMs ?? RELIST_MS;
     for (const config of configs) {
@@ -240,7 +241,17 @@ export class Gateways {
 
   /** Closes every control channel. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#links.values()].map((l) => l.control.close()));
+    const links = [...this.#links.values()];
+    const closed = await Promise.allSettled(links.map((l) => l.control.close()));
+    // One that fails to close is logged and left: the others still close, and so does the process.
+    for (const [i, result] of closed.entries()) {
+      if (result.status === "rejected") {
+        this.#log.debug(
+          { gateway: links[i]?.config.name, err: HiveError.from(result.reason).message },
+          "gateway control channel did not close cleanly",
+        );
+      }
+    }
   }
 }
 
@@ -248,7 +259,7 @@ export class Gateways {
  * Parses `name=paper,orders=tcp://127.0.0.1:7100,control=tcp://127.0.0.1:7101,key=<z85>` (the
  * `--gateway` flag). `key` may be omitted for a gateway that runs without CURVE.
  */
-export function parseGatewayFlag(text: string): GatewayConfig {
+export function parseGatewayFlag(text: string): GatewayEndpoint {
   const fields = new Map<string, string>();
   for (const part of text.split(",")) {
     const eq = part.indexOf("=");

@@ -9,6 +9,7 @@ import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Layout, ServiceManifest } from "../domain/index.ts";
 import type { FailoverView } from "./control-plane.ts";
+import { step } from "./deployment-lifecycle.ts";
 import { newDeployment, trades, type Deployment } from "./deployment.ts";
 import type { Gateways } from "./gateways.ts";
 import { activate, gatewaysOf, type Activation } from "./order-gate.ts";
@@ -64,7 +65,7 @@ export class LiveFailover {
   liveLost(d: Deployment, why: string): void {
     const layout = this.deps.layout(d.rec.layout);
     if (d.rec.role === "standby") {
-      d.phase = "pending";
+      step(d, { type: "node-lost", outcome: "placed-again" });
       this.deps.update(d, { nodeId: null, addresses: {}, pendingReason: why });
       return;
     }
@@ -73,7 +74,7 @@ export class LiveFailover {
     const fenced = gatewaysOf(layout, d.rec.service).length > 0;
     const standby = fenced ? this.bestStandby(d) : undefined;
     if (standby) {
-      d.phase = "failed";
+      step(d, { type: "node-lost", outcome: "failed-over" });
       this.deps.commit(
         [
           this.promotion(standby),
@@ -86,7 +87,7 @@ export class LiveFailover {
         "failing over to the warm standby",
       );
     } else if (fenced) {
-      d.phase = "pending";
+      step(d, { type: "node-lost", outcome: "placed-again" });
       // Epoch 0, durably: the copy started elsewhere takes a new epoch, so the gateway refuses
       // the lost copy's (id, epoch) even if this orchestrator restarts before it opens.
       this.deps.update(d, {
@@ -96,7 +97,7 @@ export class LiveFailover {
         pendingReason: `${why}; no warm standby: starting it elsewhere, fenced before it trades`,
       });
     } else {
-      d.phase = "failed";
+      step(d, { type: "node-lost", outcome: "stranded" });
       this.deps.update(d, {
         pendingReason: `${why}; a live strategy moves only by fenced failover, and this one trades through no gateway`,
       });
@@ -137,8 +138,7 @@ export class LiveFailover {
     }
     const started = this.deps.now();
     // The demoted active's path closes now; the gateway fence below is what guarantees it.
-    active.gate = "closed";
-    this.deps.commit([[active, { role: "standby" }], this.promotion(standby)]);
+    this.deps.commit([[active, step(active, { type: "demoted" })], this.promotion(standby)]);
     if (active.rec.nodeId !== null && this.deps.provider.reachable(active.rec.nodeId)) {
       this.deps.provider.orderPath(active.rec.nodeId, active.rec.id, false, active.rec.epoch);
     }
@@ -172,6 +172,7 @@ export class LiveFailover {
         d.rec.nodeId !== null &&
         this.deps.provider.reachable(d.rec.nodeId)
       ) {
+        // A failure is logged and retried by activateNow itself; nobody waits for this one.
         void this.activateNow(d).catch(() => undefined);
       }
     }
@@ -192,7 +193,7 @@ export class LiveFailover {
         { deploymentId: d.rec.id, gateway: name, accounts: lost },
         "the gateway no longer fences these accounts (its state was lost?); fencing them again",
       );
-      d.gate = "closed";
+      step(d, { type: "fence-lost" });
       return;
     }
   }
@@ -221,9 +222,7 @@ export class LiveFailover {
    * order path opens on the next pass, after fencing.
    */
   private promotion(s: Deployment): Change {
-    s.gate = "closed";
-    s.gateNotBefore = 0;
-    return [s, { role: "active", epoch: 0n }];
+    return [s, { ...step(s, { type: "promoted" }), epoch: 0n }];
   }
 
   /** A new standby in place of one that became the active or was lost; placed by the next pass. */
@@ -244,7 +243,7 @@ export class LiveFailover {
    * the gate again and retries after a short wait, on the pass that follows.
    */
   private async activateNow(d: Deployment): Promise<Activation> {
-    d.gate = "opening";
+    step(d, { type: "activation-started" });
     const attempt = d.attempt;
     const nodeId = d.rec.nodeId;
     const still = () =>
@@ -267,8 +266,7 @@ export class LiveFailover {
         this.deps.layout(d.rec.layout),
         still,
       );
-      d.gate = "open";
-      d.gateOpenedAt = this.deps.now();
+      step(d, { type: "activation-succeeded", at: this.deps.now() });
       this.deps.log.info(
         {
           deploymentId: d.rec.id,
@@ -283,8 +281,7 @@ export class LiveFailover {
       this.deps.activated(activation);
       return activation;
     } catch (err) {
-      if (d.gate === "opening") d.gate = "closed";
-      d.gateNotBefore = this.deps.now() + 250;
+      step(d, { type: "activation-failed", retryAt: this.deps.now() + 250 });
       this.deps.log.warn(
         { deploymentId: d.rec.id, err: HiveError.from(err).message },
         "order path not opened; will retry",

@@ -1,5 +1,5 @@
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
-import type { GatewayConfig } from "./gateways.ts";
+import type { GatewayEndpoint } from "./gateways.ts";
 import type { LeaseOptions } from "./registry.ts";
 
 /** The orchestrator daemon's options as given (flags); every field has a default. */
@@ -19,7 +19,7 @@ export interface OrchestratorOptions {
   readonly seed?: number;
   readonly stopGraceMs?: number;
   /** The broker gateways live strategies trade through. */
-  readonly gateways?: readonly GatewayConfig[];
+  readonly gateways?: readonly GatewayEndpoint[];
   /** The orchestrator's CURVE key pair for the gateways' control channels (created if missing). */
   readonly curveKeyFile?: string;
   /** After a restart, how long a node may take to come back before it is lost (default 6 s). */
@@ -46,7 +46,7 @@ export interface CompiledOrchestratorOptions {
   readonly runnerLeaseMs: number;
   readonly seed: number;
   readonly stopGraceMs: number;
-  readonly gateways: readonly GatewayConfig[];
+  readonly gateways: readonly GatewayEndpoint[];
   readonly curveKeyFile: string;
   readonly restartGraceMs: number;
   readonly placeBudgetMs: number;

@@ -52,7 +52,12 @@ export async function startOrchestrator(
   // that cannot serve must exit, not linger with half its sockets bound.
   const opened: (() => Promise<unknown> | undefined)[] = [];
   const undo = async () => {
-    for (const close of opened.reverse()) await close()?.catch(() => undefined);
+    for (const close of opened.reverse()) {
+      // The start's own error is the one thrown; a close that fails too is only logged.
+      await close()?.catch((err: unknown) =>
+        deps.log.warn({ err: HiveError.from(err).message }, "closing after a failed start failed"),
+      );
+    }
   };
   try {
     const store = await openStore(options.store);
@@ -87,6 +92,7 @@ export async function startOrchestrator(
       joinToken: options.joinToken,
       heartbeatIntervalMs: options.lease.heartbeatIntervalMs,
       leaseTtlMs: options.runnerLeaseMs,
+      log: deps.log,
     };
     const runners = local
       ? undefined

@@ -1,10 +1,11 @@
-import { randomUUID } from "node:crypto";
+import { assertNever } from "../core/assert-never.ts";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
-import { layoutSchema, parseYaml, ValidationError, type Layout } from "../domain/index.ts";
+import { systemClock, type MonotonicClock } from "../core/monotonic-clock.ts";
+import { layoutSchema, parseYaml, ValidationError } from "../domain/index.ts";
 import { validateLayout, type RoutingTables } from "../layout/index.ts";
-import { ProcessState, type Register, type RunnerMessage } from "../protocol/index.ts";
-import { schedule, type ClusterState } from "../scheduler/index.ts";
+import type { Register, RunnerMessage } from "../protocol/index.ts";
+import type { ClusterState } from "../scheduler/index.ts";
 import type {
   ApplyResult,
   ControlPlane,
@@ -18,29 +19,27 @@ import type {
   NodeView,
   ServiceExplanation,
 } from "./control-plane.ts";
-import { disown, isSettled, pendingDeployment, trades, type Deployment } from "./deployment.ts";
+import { DeploymentDriver, dueAction } from "./deployment-driver.ts";
+import { DeploymentWrites } from "./deployment-writes.ts";
+import { step } from "./deployment-lifecycle.ts";
+import { pendingDeployment, type Deployment } from "./deployment.ts";
 import { GatewayOperations } from "./gateway-operations.ts";
 import type { Gateways } from "./gateways.ts";
-import { findLayout, findService, newLayoutEntry, serviceChanges, type LayoutEntry } from "./layout-entry.ts";
-import { LiveFailover, type Change } from "./live-failover.ts";
+import { findLayout, findService, newLayoutEntry, type LayoutEntry } from "./layout-entry.ts";
+import { applyLayout, stopLayout, type DesiredState } from "./layout-apply.ts";
+import { LiveFailover } from "./live-failover.ts";
 import type { Activation } from "./order-gate.ts";
-import {
-  addSibling,
-  clusterState,
-  newDeployments,
-  pendingGroups,
-  pendingRequest,
-  placeTogether,
-  siblingNodes,
-} from "./placement.ts";
+import { clusterState } from "./placement.ts";
+import { LostNodes } from "./lost-nodes.ts";
+import { PendingPlacement } from "./pending-placement.ts";
 import { ReconcileLoop } from "./reconcile-loop.ts";
 import { Registry, type LeaseOptions } from "./registry.ts";
 import { forgetNode, pushRoutes, wantedRoutes } from "./route-sync.ts";
 import type { RunnerStreamHandler } from "./runner-service.ts";
+import { RunnerReports } from "./runner-reports.ts";
 import type { RunnerSession } from "./runner-session.ts";
 import { ClusterRuntime, type ServiceProvider } from "./service-provider.ts";
-import { restartDelayMs, spawnRequestFor, stableAfterMs, wantsRestart } from "./spawn-request.ts";
-import type { DeploymentRecord, LayoutRecord } from "./store/store-records.ts";
+import { wantsRestart } from "./restart-policy.ts";
 import type { Store } from "./store/store.ts";
 import {
   datasetViews,
@@ -53,8 +52,6 @@ import {
 
 /** After a route push failed (the runner refused it, or did not acknowledge in time), the next try. */
 const ROUTE_RETRY_MS = 1_000;
-/** How soon a spawn that got no answer is asked again (with the same request id). */
-const SPAWN_ASK_AGAIN_MS = 1_000;
 
 /** Options of the orchestrator core. */
 export interface OrchestratorCoreOptions {
@@ -65,7 +62,8 @@ export interface OrchestratorCoreOptions {
   readonly seed?: number;
   /** Grace between SIGTERM and SIGKILL when a deployment is stopped. */
   readonly stopGraceMs?: number;
-  readonly now?: () => number;
+  /** Monotonic clock, ms (default the system's, core/monotonic-clock.ts). */
+  readonly now?: MonotonicClock["now"];
   /** How services are run; by default through the registry's runners (ClusterRuntime). */
   readonly provider?: (registry: Registry) => ServiceProvider;
   /** The broker gateways live strategies trade through (fenced before an order path opens). */
@@ -76,7 +74,7 @@ export interface OrchestratorCoreOptions {
    * a few seconds, so this is longer than down-after: a restart must not look like a lost cluster.
    */
   readonly restartGraceMs?: number;
-  /** How long one pass may spend placing pending work (see placePending); default 20 ms. */
+  /** How long one pass may spend placing pending work (see pending-placement.ts); default 20 ms. */
   readonly placeBudgetMs?: number;
 }
 
@@ -88,45 +86,84 @@ export interface OrchestratorCoreOptions {
  * re-placement of work from lost nodes, stops. Desired state lives in the store, so a restarted
  * orchestrator re-adopts what runners report still running and restarts nothing healthy.
  *
- * It owns that state and the deployments' lifecycle; its collaborators get narrow views of it:
- * {@link ReconcileLoop} (when passes run), {@link LiveFailover} (failover and order-path
- * activation of live strategies), {@link GatewayOperations} (kill switch, accounts, market data),
- * placement.ts (what it asks the scheduler), route-sync.ts (routing tables and their pushes) and
- * views.ts (what the API shows).
+ * It owns that state and wires the parts that hold the rules; each gets a narrow view of it:
+ * deployment-lifecycle.ts (the only writer of a deployment's phase, role and order gate),
+ * {@link DeploymentDriver} (spawns, exits through the restart policy, stops),
+ * {@link RunnerReports} (what registrations and heartbeats report), layout-apply.ts (applies and
+ * stops of layouts), {@link PendingPlacement} (placing pending work), {@link LostNodes} (what
+ * becomes of a lost node's deployments), {@link ReconcileLoop} (when
+ * passes run), {@link LiveFailover} (failover and order-path activation of live strategies),
+ * {@link GatewayOperations} (kill switch, accounts, market data), route-sync.ts (routing tables
+ * and their pushes), views.ts (what the API shows) and {@link DeploymentWrites} (records and
+ * their store writes). What stays here: loading, and the pass with its stages in order.
  */
 export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   readonly registry: Registry;
   private readonly layouts = new Map<string, LayoutEntry>();
   private readonly deployments = new Map<string, Deployment>();
-  private readonly now: () => number;
+  private readonly now: MonotonicClock["now"];
   /** Seed of the scheduler's tie break, for every placement and explanation. */
   private readonly seed: number;
-  /** When the desired state was loaded (monotonic), and whether unseen nodes were checked since. */
-  private loadedAt = 0;
-  /**
-   * The pending work already tried in the current rotation of placePending (a deployment id, or
-   * a together group's first id); a rotation ends when every piece has been tried.
-   */
-  private readonly placeTried = new Set<string>();
-  private unseenChecked = false;
-  /** Store writes on their way: close() waits for them. */
-  private readonly writes = new Set<Promise<unknown>>();
-  /** Stops of unwanted processes on their way, by node/deployment. */
-  private readonly stopping = new Set<string>();
   private applying: Promise<unknown> = Promise.resolve();
 
+  private readonly records: DeploymentWrites;
   private readonly provider: ServiceProvider;
   private readonly loop: ReconcileLoop;
   private readonly live: LiveFailover;
+  private readonly driver: DeploymentDriver;
+  private readonly placement: PendingPlacement;
+  private readonly reports: RunnerReports;
+  private readonly lostNodes: LostNodes;
   private readonly gatewayOps: GatewayOperations;
   private readonly views: ViewSource;
+  private readonly desired: DesiredState;
 
   constructor(private readonly o: OrchestratorCoreOptions) {
-    this.now = o.now ?? (() => performance.now());
+    this.now = o.now ?? (() => systemClock.now());
     this.seed = o.seed ?? 1;
     this.registry = new Registry(o.lease, this.now);
     this.provider = o.provider?.(this.registry) ?? new ClusterRuntime(this.registry);
     this.loop = new ReconcileLoop(() => this.pass(), o.log);
+    this.records = new DeploymentWrites(this.deployments, o.store, o.log, () => this.loop.closed);
+    this.driver = new DeploymentDriver({
+      provider: this.provider,
+      registry: this.registry,
+      log: o.log,
+      now: this.now,
+      stopGraceMs: o.stopGraceMs ?? 5_000,
+      layout: (name) => this.layouts.get(name)?.layout,
+      update: (d, change) => this.records.update(d, change),
+      forget: (d) => this.forget(d),
+      kick: () => this.kick(),
+      later: (ms) => this.loop.later(ms),
+    });
+    this.reports = new RunnerReports({
+      deployments: this.deployments,
+      log: o.log,
+      now: this.now,
+      stopGraceMs: o.stopGraceMs ?? 5_000,
+      update: (d, change) => this.records.update(d, change),
+      exited: (d, exit) => this.driver.exited(d, exit),
+    });
+    this.lostNodes = new LostNodes({
+      layouts: this.layouts,
+      deployments: this.deployments,
+      registry: this.registry,
+      now: this.now,
+      restartGraceMs: o.restartGraceMs ?? o.lease.downAfterMs,
+      update: (d, change) => this.records.update(d, change),
+      liveLost: (d, why) => this.live.liveLost(d, why),
+    });
+    this.placement = new PendingPlacement({
+      deployments: this.deployments,
+      layouts: this.layouts,
+      log: o.log,
+      seed: this.seed,
+      budgetMs: o.placeBudgetMs ?? 20,
+      clusterState: () => this.clusterState(),
+      update: (d, change) => this.records.update(d, change),
+      later: (ms) => this.loop.later(ms),
+    });
     this.live = new LiveFailover({
       store: o.store,
       gateways: o.gateways,
@@ -135,8 +172,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       deployments: this.deployments,
       now: this.now,
       layout: (name) => this.layouts.get(name)?.layout,
-      update: (d, change) => this.update(d, change),
-      commit: (changes, added) => this.commit(changes, added),
+      update: (d, change) => this.records.update(d, change),
+      commit: (changes, added) => this.records.commit(changes, added),
       closed: () => this.loop.closed,
       retryLater: (ms) => this.loop.later(ms),
       activated: (activation) => this.onActivation?.(activation),
@@ -147,6 +184,15 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       layouts: this.layouts,
       deployments: this.deployments,
     });
+    this.desired = {
+      layouts: this.layouts,
+      deployments: this.deployments,
+      store: o.store,
+      log: o.log,
+      seed: this.seed,
+      clusterState: () => this.clusterState(),
+      kick: () => this.kick(),
+    };
     this.views = {
       layouts: this.layouts,
       deployments: this.deployments,
@@ -160,7 +206,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   /** Loads the desired state from the store (after a restart: what was applied before). */
   async load(): Promise<void> {
-    this.loadedAt = this.now();
+    this.lostNodes.loaded();
     for (const rec of await this.o.store.listLayouts()) {
       // The source as applied is the truth; the stored spec is the schema's output, for readers.
       const layout = parseYaml(rec.source, `${rec.name} (as applied)`, layoutSchema).value;
@@ -169,13 +215,10 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     for (const rec of await this.o.store.listDeployments()) {
       const manifest = this.layouts.get(rec.layout)?.layout.services.find((s) => s.name === rec.service);
       if (!manifest) continue;
-      // Until its runner reports it, a deployment that was placed is assumed to be starting; one
-      // that had finished for good (a backtest's clean exit) stays finished.
+      const d = pendingDeployment(rec, manifest);
       const finished = rec.lastExit?.code === 0 && !wantsRestart(manifest.restart, 0);
-      this.deployments.set(rec.id, {
-        ...pendingDeployment(rec, manifest),
-        phase: finished ? "exited" : rec.nodeId ? "starting" : "pending",
-      });
+      step(d, { type: "restored", finished, placed: Boolean(rec.nodeId) });
+      this.deployments.set(rec.id, d);
     }
     this.o.log.info(
       { layouts: this.layouts.size, deployments: this.deployments.size },
@@ -200,72 +243,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     this.o.gateways?.setRunnerKey(entry.id, register.curvePublicKey);
     // Routes are re-sent in full: a restarted runner has none.
     for (const l of this.layouts.values()) forgetNode(l, entry.id);
-    const reported = new Set(register.runningDeployments.map((d) => d.deploymentId));
-    for (const r of register.runningDeployments) {
-      const d = this.deployments.get(r.deploymentId);
-      if (r.status?.state === ProcessState.STARTING) {
-        // Still being spawned there (a dataset loading). If it is wanted there, it is asked for
-        // again at once: the runner answers every request for it when that one spawn is done.
-        if (d && d.rec.desired === "running" && d.rec.nodeId === entry.id) {
-          disown(d); // the old stream's request is answered on no stream now
-          d.phase = "pending";
-          d.notBefore = 0;
-        }
-        // Anything else is left to the heartbeats, which stop it once it runs (stopUnwanted).
-        continue;
-      }
-      // Re-adopt only what is wanted AND placed on this node: a node that comes back after its
-      // work was placed elsewhere must not take it back (two copies, one of them unseen). A spawn
-      // still in flight counts: the runner finished it but its answer went down with the old
-      // stream, and the process it reports is exactly the one wanted.
-      const spawning = d?.inFlight === true && d.phase === "starting";
-      const adopted =
-        d !== undefined &&
-        d.rec.desired === "running" &&
-        d.rec.nodeId === entry.id &&
-        (!d.inFlight || spawning);
-      // A path it reports open on anything but an adopted active is a close that never reached it
-      // (its node was unreachable when it was demoted, the stream broke right after the close, the
-      // runner restarted before recording it), or belongs to a copy no longer wanted here. Closed
-      // now (sent after the RegisterAck), not left to the gateway's fence alone, nor open for the
-      // stop's grace. An adopted active's is reopened by the next pass, after the gateway is
-      // (re-)fenced to it.
-      if (r.ordersEnabled && !(adopted && d.rec.role === "active")) {
-        this.o.log.warn(
-          { nodeId: entry.id, deploymentId: r.deploymentId },
-          "closing an order path left open",
-        );
-        session.send({
-          case: "setOrderPath",
-          value: { deploymentId: r.deploymentId, open: false, epoch: r.epoch },
-        });
-      }
-      if (adopted) {
-        disown(d); // a spawn's own answer (or its failure with the old stream) no longer counts
-        d.phase = "running";
-        d.runningSince = this.now();
-        d.pid = r.status?.pid ?? null;
-        this.update(d, {
-          addresses: Object.fromEntries(r.addresses.map((a) => [a.socketName, a.address])),
-          pendingReason: undefined,
-        });
-        // The runner closed its order paths when it lost us (self-fencing), or they are closed
-        // above: the active's is opened again by the next pass, after the gateway is fenced to it.
-        d.gate = "closed";
-      } else {
-        this.stopUnwanted(entry.id, session, r.deploymentId);
-      }
-    }
-    for (const d of this.deployments.values()) {
-      if (
-        d.rec.nodeId === entry.id &&
-        !reported.has(d.rec.id) &&
-        (d.phase === "running" || d.phase === "starting") &&
-        !d.inFlight
-      ) {
-        this.exited(d, { code: null, signal: null, reason: "not running when its runner registered" });
-      }
-    }
+    this.reports.registered(entry.id, register, session);
     this.kick();
     return { accepted: true };
   }
@@ -276,24 +254,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       const entry = this.registry.heartbeat(nodeId, session, m.value);
       if (!entry) return;
       if (m.value.sentAtUnixMs > 0n) this.onHeartbeat?.(Date.now() - Number(m.value.sentAtUnixMs));
-      for (const p of m.value.processes) {
-        const d = this.deployments.get(p.deploymentId);
-        const alive = p.state === ProcessState.RUNNING || p.state === ProcessState.STARTING;
-        if (alive && (!d || d.rec.nodeId !== nodeId || d.rec.desired !== "running")) {
-          // Running where it is not wanted (moved away while this node was cut off, or unknown).
-          if (!d?.inFlight) this.stopUnwanted(nodeId, session, p.deploymentId);
-          continue;
-        }
-        if (!d || d.inFlight || d.rec.nodeId !== nodeId || d.phase !== "running") continue;
-        if (
-          p.state === ProcessState.EXITED ||
-          p.state === ProcessState.FAILED ||
-          p.state === ProcessState.KILLED
-        ) {
-          const reason = p.exitReason || "ended (its runner gave no reason)";
-          this.exited(d, { code: p.exitCode ?? null, signal: p.signal || null, reason });
-        }
-      }
+      this.reports.heartbeat(nodeId, session, m.value.processes);
       return;
     }
     this.registry.touch(nodeId, session);
@@ -303,18 +264,6 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
         "dataset",
       );
     }
-  }
-
-  /** Stops a process a node runs that no deployment wants there; at most once per session. */
-  private stopUnwanted(nodeId: string, session: RunnerSession, deploymentId: string): void {
-    const key = `${nodeId}/${deploymentId}`;
-    if (this.stopping.has(key)) return;
-    this.stopping.add(key);
-    this.o.log.warn({ nodeId, deploymentId }, "stopping a process not wanted on this node");
-    void session
-      .stop(deploymentId, this.o.stopGraceMs ?? 5_000)
-      .catch(() => undefined)
-      .finally(() => this.stopping.delete(key));
   }
 
   onClose(nodeId: string, session: RunnerSession): void {
@@ -329,70 +278,16 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     const issues = [...validateLayout(parsed.value), ...this.gatewayOps.issues(parsed.value)];
     if (issues.length > 0) throw new ValidationError(issues.map((i) => parsed.locate(i)));
     // One apply at a time: each reads and writes the same desired state.
-    const run = this.applying.then(() => this.apply(parsed.value, source));
-    this.applying = run.catch(() => undefined);
+    const run = this.applying.then(() => applyLayout(this.desired, parsed.value, source));
+    this.applying = run.catch(() => undefined); // its caller gets the error (run); the queue goes on
     return run;
-  }
-
-  private async apply(layout: Layout, source: string): Promise<ApplyResult> {
-    const previous = this.layouts.get(layout.name);
-    const { added, changed, removed, unchanged } = serviceChanges(previous?.layout, layout);
-    const generation = (previous?.rec.generation ?? 0) + 1;
-    const rec: LayoutRecord = {
-      name: layout.name,
-      source,
-      spec: layout,
-      generation,
-      appliedAt: new Date().toISOString(),
-      state: "active",
-    };
-    // Old instances of changed and removed services are stopped; unchanged ones keep running.
-    const retire = new Set([...changed, ...removed]);
-    const writes: DeploymentRecord[] = [];
-    for (const d of this.deployments.values()) {
-      if (d.rec.layout === layout.name && retire.has(d.rec.service) && d.rec.desired === "running") {
-        d.rec = { ...d.rec, desired: "stopped" };
-        writes.push(d.rec);
-      }
-    }
-    // Unchanged instances follow the new manifest objects.
-    for (const d of this.deployments.values()) {
-      if (d.rec.layout !== layout.name) continue;
-      const m = layout.services.find((s) => s.name === d.rec.service);
-      if (m && unchanged.includes(m.name)) d.manifest = m;
-    }
-    const fresh = newDeployments(layout, [...added, ...changed], generation, this.clusterState(), this.seed);
-    for (const d of fresh) this.deployments.set(d.rec.id, d);
-    writes.push(...fresh.map((d) => d.rec));
-    const entry = newLayoutEntry(rec, layout, previous);
-    this.layouts.set(layout.name, entry);
-    await this.o.store.putLayout(rec);
-    await this.o.store.putDeployments(writes);
-    this.o.log.info({ layout: layout.name, generation, added, changed, removed }, "layout applied");
-    this.kick();
-    return { layout: layout.name, generation, added, changed, removed, unchanged };
   }
 
   stopLayout(name: string): Promise<void> {
     // Serialized with applies: both read and write the same desired state.
-    const run = this.applying.then(() => this.stopNow(name));
-    this.applying = run.catch(() => undefined);
+    const run = this.applying.then(() => stopLayout(this.desired, name));
+    this.applying = run.catch(() => undefined); // its caller gets the error (run); the queue goes on
     return run;
-  }
-
-  private async stopNow(name: string): Promise<void> {
-    const entry = findLayout(this.layouts, name);
-    entry.rec = { ...entry.rec, state: "stopping" };
-    await this.o.store.putLayout(entry.rec);
-    const writes: DeploymentRecord[] = [];
-    for (const d of this.deployments.values()) {
-      if (d.rec.layout === name && d.rec.desired !== "stopped") {
-        d.rec = { ...d.rec, desired: "stopped" };
-        writes.push(d.rec);
-      }
-    }
-    await this.o.store.putDeployments(writes);
-    this.kick();
   }
 
   // ---------------------------------------------------------------- the reconcile loop
@@ -411,7 +306,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   async close(): Promise<void> {
     this.loop.close();
     await this.settle();
-    await Promise.allSettled([...this.writes]);
+    await this.records.written();
   }
 
   /** Asks for a reconcile pass soon (coalesced). */
@@ -424,49 +319,45 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     return this.loop.run();
   }
 
+  /**
+   * One reconcile pass, its stages in this order: lost nodes first (their work becomes pending),
+   * then placement (so that it can start in this same pass), then each deployment's due action,
+   * then the order gates (of actives now running), the gateways, and last the layouts' routes
+   * (from what runs now).
+   */
   private async pass(): Promise<void> {
+    // 1. Nodes: health from the leases; a down node, or one unseen after a restart, is lost.
     for (const change of this.registry.tick()) {
       this.o.log.warn(change, "node health changed");
-      if (change.to === "down") this.nodeLost(change.nodeId, "is down");
+      if (change.to === "down") this.lostNodes.lost(change.nodeId, "is down");
     }
-    // After a restart, a node that placed deployments name but whose runner has not come back
-    // within the restart grace is as lost as a down one (it never registered, so it can
-    // never turn down).
-    if (
-      !this.unseenChecked &&
-      this.now() - this.loadedAt > (this.o.restartGraceMs ?? this.o.lease.downAfterMs)
-    ) {
-      this.unseenChecked = true;
-      const unseen = new Set(
-        [...this.deployments.values()]
-          .map((d) => d.rec.nodeId)
-          .filter((n): n is string => n !== null && this.registry.find(n) === undefined),
-      );
-      for (const nodeId of unseen)
-        this.nodeLost(nodeId, "has not come back since the orchestrator restarted");
-    }
-    this.placePending();
+    this.lostNodes.checkUnseen();
+    // 2. Placement of pending work, under its time budget.
+    this.placement.place();
+    // 3. Start, stop or forget each deployment (dueAction).
     const now = this.now();
     for (const d of this.deployments.values()) {
-      if (d.inFlight) continue;
-      if (d.rec.desired === "running") {
-        if (
-          d.rec.nodeId &&
-          (d.phase === "pending" || d.phase === "exited" || d.phase === "failed") &&
-          now >= d.notBefore
-        ) {
-          if (d.rec.pendingReason?.startsWith("gave up")) continue;
-          if (d.phase === "exited" && !wantsRestart(d.manifest.restart, 0)) continue; // finished
-          this.start(d);
-        }
-      } else if (d.phase === "running" || d.phase === "starting") {
-        this.stop(d);
-      } else if (d.phase !== "stopping") {
-        this.forget(d);
+      const action = dueAction(d, now);
+      switch (action) {
+        case "start":
+          this.driver.start(d);
+          break;
+        case "stop":
+          this.driver.stop(d);
+          break;
+        case "forget":
+          this.forget(d);
+          break;
+        case "none":
+          break;
+        default:
+          assertNever(action, "reconcile action");
       }
     }
+    // 4. Order paths of running actives, opened after fencing; 5. the gateways' keys and feeds.
     this.live.openGates();
     this.gatewayOps.sync();
+    // 6. Layouts: drop a stopped one, push the others' routes.
     for (const entry of [...this.layouts.values()]) {
       if (
         entry.rec.state === "stopping" &&
@@ -481,248 +372,9 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     }
   }
 
-  /**
-   * A node is lost: its deployments are placed again (a backtest elsewhere, data locality first),
-   * except finished work and live strategies, which are never restarted cold elsewhere (the lost
-   * copy may still be trading): fenced failover to a warm standby is what moves them (issue 5).
-   */
-  private nodeLost(nodeId: string, why: string): void {
-    // Its routes are gone with it: what it acknowledged no longer counts towards `running`
-    // (it is pushed its routes afresh if it registers again).
-    for (const l of this.layouts.values()) forgetNode(l, nodeId);
-    for (const d of this.deployments.values()) {
-      if (d.rec.nodeId !== nodeId || d.rec.desired !== "running" || isSettled(d)) continue;
-      disown(d); // an answer still on its way from the lost node no longer counts
-      d.pid = null;
-      d.gate = "closed";
-      if (trades(d)) {
-        this.live.liveLost(d, `node ${nodeId} ${why}`);
-        continue;
-      }
-      d.phase = "pending";
-      this.update(d, { nodeId: null, addresses: {}, pendingReason: `node ${nodeId} ${why}` });
-    }
-  }
-
-  /**
-   * Places deployments that have no node (once capacity appears, or after a node loss): a layout
-   * generation none of which is placed together, all or nothing, as its apply would; an instance
-   * whose siblings run on its own (see pendingGroups). Pending work is tried in rotations, each
-   * in that order (together groups first, the hardest first; actives before standbys). A pass
-   * spends at most `placeBudgetMs` on it: a backlog of thousands of pending backtests must not
-   * hold the event loop (and the heartbeat acks behind it) for long, so a rotation the budget cut
-   * short goes on at the next pass, soon, with what it has not tried yet. A finished rotation
-   * asks for no pass: the next one starts with the next event or periodic kick, from the top.
-   */
-  private placePending(): void {
-    const { together, single } = pendingGroups(this.deployments.values());
-    const work: { key: string; group: readonly Deployment[]; single?: Deployment }[] = [
-      ...together.map((group) => ({ key: group[0]!.rec.id, group })),
-      ...single.map((d) => ({ key: d.rec.id, group: [d], single: d })),
-    ];
-    const untried = work.filter((item) => !this.placeTried.has(item.key));
-    if (untried.length === 0) {
-      this.placeTried.clear();
-      return;
-    }
-    const cluster = this.clusterState();
-    const siblings = siblingNodes(this.deployments.values());
-    const deadline = performance.now() + (this.o.placeBudgetMs ?? 20);
-    for (const [i, item] of untried.entries()) {
-      if (i > 0 && performance.now() >= deadline) {
-        this.loop.later(1); // the rest of the rotation on the next pass, soon
-        return;
-      }
-      this.placeTried.add(item.key);
-      if (item.single) this.placeOne(item.single, cluster, siblings);
-      else this.placeGroup(item.group, cluster);
-    }
-    this.placeTried.clear();
-  }
-
-  private placeGroup(group: readonly Deployment[], cluster: ClusterState): void {
-    const layout = this.layouts.get(group[0]!.rec.layout)?.layout;
-    if (!layout) return;
-    const decision = placeTogether(layout, group, cluster, this.seed);
-    if (!decision.ok) {
-      for (const d of group) {
-        if (d.rec.pendingReason !== decision.message) this.update(d, { pendingReason: decision.message });
-      }
-      return;
-    }
-    for (const [d, p] of decision.placements) {
-      cluster.reserve(p.node, p.demand, true);
-      this.update(d, { nodeId: p.nodeId, pendingReason: undefined });
-      this.o.log.info({ deploymentId: d.rec.id, nodeId: p.nodeId }, "placed");
-    }
-  }
-
-  private placeOne(
-    d: Deployment,
-    cluster: ClusterState,
-    siblings: Map<string, { id: string; nodeId: string }[]>,
-  ): void {
-    const layout = this.layouts.get(d.rec.layout)?.layout;
-    const request = pendingRequest(d, layout, siblings);
-    const decision = schedule(cluster, request, { seed: this.seed });
-    if (decision.ok) {
-      cluster.reserve(decision.node, request.demand, true);
-      addSibling(siblings, d, decision.nodeId);
-      this.update(d, { nodeId: decision.nodeId, pendingReason: undefined });
-      this.o.log.info({ deploymentId: d.rec.id, nodeId: decision.nodeId }, "placed");
-    } else if (d.rec.pendingReason !== decision.message) {
-      this.update(d, { pendingReason: decision.message });
-    }
-  }
-
-  private start(d: Deployment): void {
-    const nodeId = d.rec.nodeId;
-    if (!nodeId || !this.provider.reachable(nodeId)) return;
-    const layout = this.layouts.get(d.rec.layout)?.layout;
-    d.inFlight = true;
-    d.phase = "starting";
-    const attempt = ++d.attempt;
-    const requestId = d.unansweredSpawn ?? `spawn-${d.rec.id}-${randomUUID().slice(0, 8)}`;
-    d.unansweredSpawn = undefined;
-    const request = {
-      ...spawnRequestFor(
-        d.manifest,
-        { deploymentId: d.rec.id, layout: d.rec.layout, role: d.rec.role, epoch: d.rec.epoch },
-        layout?.datasets ?? [],
-      ),
-      requestId,
-    };
-    this.provider
-      .spawn(nodeId, request)
-      .then((outcome) => {
-        if (d.attempt !== attempt) return; // a newer attempt, or the node was lost meanwhile
-        d.inFlight = false;
-        d.unansweredSince = undefined;
-        if (d.rec.desired !== "running") {
-          this.kick();
-          return;
-        }
-        if (outcome.ok) {
-          d.gate = "closed";
-          d.phase = "running";
-          d.runningSince = this.now();
-          d.pid = outcome.pid;
-          this.update(d, { addresses: { ...outcome.addresses }, pendingReason: undefined });
-          this.o.log.info({ deploymentId: d.rec.id, nodeId, pid: outcome.pid }, "running");
-        } else {
-          this.exited(d, { code: null, signal: null, reason: `spawn failed: ${outcome.reason}` });
-        }
-      })
-      .catch((err: unknown) => {
-        if (d.attempt !== attempt) return;
-        d.inFlight = false;
-        const error = HiveError.from(err);
-        if (error.code === ErrorCode.Unavailable && d.rec.desired === "running") {
-          // No answer (a timeout, the stream broke): the runner may be loading a dataset or may
-          // have spawned it. Not a crash: ask again with the same request id; spawns are
-          // idempotent on the runner, which answers with the one process it has or will have.
-          d.unansweredSpawn = requestId;
-          d.unansweredSince ??= new Date().toISOString();
-          d.phase = "pending";
-          d.notBefore = this.now() + SPAWN_ASK_AGAIN_MS;
-          // One reason for the whole wait, saying since when: written when it changes, not per ask.
-          const reason = `spawn not answered since ${d.unansweredSince} (${error.message}); asking again every ${SPAWN_ASK_AGAIN_MS / 1000} s`;
-          if (d.rec.pendingReason !== reason) this.update(d, { pendingReason: reason });
-          this.o.log.warn(
-            { deploymentId: d.rec.id, nodeId, requestId, err: error.message },
-            "spawn unanswered",
-          );
-          this.loop.later(SPAWN_ASK_AGAIN_MS + 5);
-          return;
-        }
-        d.unansweredSince = undefined;
-        this.exited(d, { code: null, signal: null, reason: `spawn failed: ${error.message}` });
-      });
-  }
-
-  /** Records an exit and applies the restart policy. */
-  private exited(d: Deployment, exit: { code: number | null; signal: string | null; reason: string }): void {
-    const policy = d.manifest.restart;
-    // A long, stable run forgives earlier crashes: maxRestarts bounds crash loops, not a lifetime.
-    if (
-      d.runningSince !== undefined &&
-      this.now() - d.runningSince >= stableAfterMs(policy) &&
-      d.rec.restarts > 0
-    ) {
-      d.rec = { ...d.rec, restarts: 0 };
-    }
-    d.runningSince = undefined;
-    d.phase = exit.code === 0 ? "exited" : "failed";
-    d.pid = null;
-    const lastExit = { ...exit, at: new Date().toISOString() };
-    if (d.rec.desired !== "running") {
-      this.update(d, { lastExit });
-    } else if (!wantsRestart(policy, exit.code)) {
-      // Done (a backtest that finished) or given up: it stays listed with its exit, not restarted.
-      this.update(d, {
-        lastExit,
-        pendingReason: exit.code === 0 ? undefined : "gave up: restart policy never",
-      });
-    } else if (d.rec.restarts >= policy.maxRestarts) {
-      this.update(d, { lastExit, pendingReason: `gave up after ${d.rec.restarts} restarts` });
-    } else {
-      d.notBefore = this.now() + restartDelayMs(policy, d.rec.restarts);
-      this.update(d, { lastExit, restarts: d.rec.restarts + 1 });
-    }
-    this.o.log.warn({ deploymentId: d.rec.id, ...exit, restarts: d.rec.restarts }, "deployment ended");
-    this.kick();
-    // A retry after the backoff needs a pass then, not only on the next event.
-    this.loop.later(Math.max(0, d.notBefore - this.now()) + 5);
-  }
-
-  private stop(d: Deployment): void {
-    const nodeId = d.rec.nodeId;
-    if (!nodeId || !this.provider.reachable(nodeId)) {
-      // Nothing can be asked of a node that is gone: its deployment is forgotten.
-      const node = nodeId ? this.registry.find(nodeId) : undefined;
-      if (!node || node.health === "down") this.forget(d);
-      return;
-    }
-    d.inFlight = true;
-    d.phase = "stopping";
-    this.provider
-      .stop(nodeId, d.rec.id, this.o.stopGraceMs ?? 5_000)
-      .catch((err: unknown) =>
-        this.o.log.warn({ deploymentId: d.rec.id, err: HiveError.from(err).message }, "stop failed"),
-      )
-      .finally(() => {
-        d.inFlight = false;
-        d.phase = "stopped";
-        this.forget(d);
-      });
-  }
-
   private forget(d: Deployment): void {
-    this.deployments.delete(d.rec.id);
-    this.write(() => this.o.store.deleteDeployment(d.rec.id), "delete");
+    this.records.forget(d);
     this.kick();
-  }
-
-  /** Replaces a deployment's record and writes it to the store. */
-  private update(d: Deployment, change: Partial<DeploymentRecord>): void {
-    d.rec = { ...d.rec, ...change };
-    this.write(() => this.o.store.putDeployment(d.rec), "write");
-  }
-
-  /** Replaces several records and adds deployments, written to the store as one batch. */
-  private commit(changes: readonly Change[], added: readonly Deployment[] = []): void {
-    for (const [d, change] of changes) d.rec = { ...d.rec, ...change };
-    for (const d of added) this.deployments.set(d.rec.id, d);
-    const recs = [...changes.map(([d]) => d.rec), ...added.map((d) => d.rec)];
-    this.write(() => this.o.store.putDeployments(recs), "write");
-  }
-
-  /** A store write that nobody waits for, tracked so close() can wait for it. */
-  private write(work: () => Promise<unknown>, what: string): void {
-    if (this.loop.closed) return; // after close, memory is all that changes; the runners re-report
-    const w = work().catch((err: unknown) => this.o.log.error({ err }, `store: ${what} failed`));
-    this.writes.add(w);
-    void w.finally(() => this.writes.delete(w));
   }
 
   /**

@@ -1,4 +1,5 @@
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import { systemClock, type MonotonicClock } from "../core/monotonic-clock.ts";
 import type { NodeSpec } from "../domain/index.ts";
 import { Pool, type Heartbeat, type Register } from "../protocol/index.ts";
 import type { NodeHealth } from "./control-plane.ts";
@@ -44,7 +45,7 @@ export class Registry {
 
   constructor(
     readonly lease: LeaseOptions,
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: MonotonicClock["now"] = () => systemClock.now(),
   ) {}
 
   /** Records a (re-)registration; the previous session of the node, if any, is closed. */

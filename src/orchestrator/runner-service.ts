@@ -1,6 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { AsyncQueue } from "../core/async-queue.ts";
+import { HiveError } from "../core/hive-error.ts";
+import type { Logger } from "../core/logger.ts";
 import {
   OrchestratorMessageSchema,
   Pool,
@@ -31,6 +33,8 @@ export interface RunnerServiceOptions {
   readonly joinToken: string;
   readonly heartbeatIntervalMs: number;
   readonly leaseTtlMs: number;
+  /** Where a stream ended by an error is told (with its node); none: not logged. */
+  readonly log?: Logger;
 }
 
 /** Why a registration is refused before the orchestrator looks at it, or undefined. */
@@ -85,8 +89,12 @@ export class RunnerStream {
         });
       }
       this.handler.onMessage(session.nodeId, session, message);
-    } catch {
+    } catch (err) {
       // A message the orchestrator cannot take ends the stream; the runner registers again.
+      this.options.log?.warn(
+        { nodeId: session.nodeId, message: message.message.case, err: HiveError.from(err).message },
+        "runner message not taken; ending its stream",
+      );
       this.end();
     }
   }
@@ -156,8 +164,9 @@ export function runnerService(
       const pump = (async () => {
         try {
           for await (const message of requests) stream.receive(message);
-        } catch {
-          // The runner went away; the stream ends below.
+        } catch (err) {
+          // The runner went away; the stream ends below (and the orchestrator logs its end).
+          options.log?.debug({ err: HiveError.from(err).message }, "runner request stream broke");
         } finally {
           stream.end();
         }

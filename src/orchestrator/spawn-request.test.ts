@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { serviceManifestSchema } from "../domain/index.ts";
 import { SocketDirection, SocketPattern } from "../protocol/index.ts";
-import { restartDelayMs, spawnRequestFor, stableAfterMs, wantsRestart } from "./spawn-request.ts";
+import { spawnRequestFor } from "./spawn-request.ts";
 
 const manifest = serviceManifestSchema.parse({
   name: "momentum",
@@ -57,34 +57,4 @@ test("every instance starts with its order path closed (the active opens once fe
   });
   assert.deepEqual(active.portNames, ["metrics"]);
   assert.equal(active.resources?.memoryBytes, 512n * 2n ** 20n);
-});
-
-test("restart backoff doubles to its cap, with jitter in the upper half", () => {
-  const p = manifest.restart;
-  assert.equal(
-    restartDelayMs(p, 0, () => 0),
-    500,
-  );
-  assert.equal(
-    restartDelayMs(p, 0, () => 0.999_999),
-    999,
-  );
-  assert.equal(
-    restartDelayMs(p, 2, () => 0),
-    2000,
-  );
-  assert.equal(
-    restartDelayMs(p, 10, () => 0),
-    4000,
-  ); // capped at 8 s: between 4 and 8 s
-  assert.ok(restartDelayMs(p, 10, () => 0.999_999) < 8000);
-  assert.equal(stableAfterMs(p), 10_000);
-});
-
-test("restart policies", () => {
-  const on = (policy: "always" | "on-failure" | "never", code: number | null) =>
-    wantsRestart({ ...manifest.restart, policy }, code);
-  assert.deepEqual([on("always", 0), on("always", 1), on("always", null)], [true, true, true]);
-  assert.deepEqual([on("on-failure", 0), on("on-failure", 1), on("on-failure", null)], [false, true, true]);
-  assert.deepEqual([on("never", 0), on("never", 1)], [false, false]);
 });

@@ -65,34 +65,3 @@ export function spawnRequestFor(
     portNames: [...manifest.ports],
   };
 }
-
-/**
- * The wait before restart number `restarts` (0-based): exponential from the policy's initial,
- * capped at its maximum, with "equal jitter" (half fixed, half random), so that the services of a
- * lost node do not all come back in the same instant, yet never faster than half the backoff.
- */
-export function restartDelayMs(
-  policy: ServiceManifest["restart"],
-  restarts: number,
-  random = Math.random,
-): number {
-  const cap = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** Math.max(0, restarts));
-  return Math.floor(cap / 2 + (cap / 2) * random());
-}
-
-/** A run this long counts as stable: the next failure starts the backoff and the count afresh. */
-export function stableAfterMs(policy: ServiceManifest["restart"]): number {
-  return Math.max(10_000, policy.maxBackoffMs);
-}
-
-/** Whether an exit calls for a restart under the policy (before counting restarts). */
-export function wantsRestart(policy: ServiceManifest["restart"], exitCode: number | null): boolean {
-  switch (policy.policy) {
-    case "always":
-      return true;
-    case "on-failure":
-      return exitCode !== 0;
-    case "never":
-      return false;
-  }
-}

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { DevCluster } from "../../dev/dev-cluster.ts";
 import type { DeploymentView, LayoutView } from "../../orchestrator/control-plane.ts";
 import { ExitCode } from "../exit-codes.ts";
@@ -55,6 +56,7 @@ export function registerDev(program: Command, io: CliIo): void {
             stop.abort();
           } else if (Date.now() - firstSignalAt > 2_000) {
             io.err("hive dev: forced stop: killing every process now");
+            // Exits whether or not every kill succeeded: a forced stop must end hive dev.
             void cluster.kill().finally(() => process.exit(ExitCode.Failed));
           }
         };
@@ -82,7 +84,12 @@ export function registerDev(program: Command, io: CliIo): void {
               added?: string[];
               error?: { message: string };
             };
-            if (!res.ok) throw new Error(`${path}: ${body.error?.message ?? res.statusText}`);
+            if (!res.ok) {
+              throw new HiveError(
+                ErrorCode.FailedPrecondition,
+                `${path}: ${body.error?.message ?? res.statusText}`,
+              );
+            }
             io.out(`applied ${path}: ${body.layout} (${body.added?.join(", ")})`);
           }
           if (!stop.signal.aborted) {
@@ -140,7 +147,8 @@ async function waitRunning(
       const stuck = layouts
         .flatMap((l) => l.deployments)
         .filter((d) => d.phase !== "running" && d.phase !== "exited");
-      throw new Error(
+      throw new HiveError(
+        ErrorCode.Unavailable,
         `not running after ${timeoutMs / 1000} s: ${stuck.map((d) => `${d.id} ${d.phase} ${d.pendingReason ?? d.lastExit?.reason ?? ""}`).join("; ")}`,
       );
     }

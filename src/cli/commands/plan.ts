@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { readLayoutFile } from "../../layout/index.ts";
 import { ClusterState, placeLayout, servicesToPlace } from "../../scheduler/index.ts";
 import { formatBytes } from "../../core/units.ts";
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { DEFAULT_CLUSTER_FILE, readClusterFile } from "../cluster-file.ts";
 import { ExitCode } from "../exit-codes.ts";
 import type { CliIo } from "../io.ts";
@@ -57,7 +58,11 @@ export function parseMs(flag: string, text: string): number {
   return n;
 }
 
-/** A bad flag or argument: exit code 2, one line, no stack. */
-export class UsageError extends Error {
+/** A bad flag or argument: exit code 2, one line, no stack (an invalid_argument HiveError). */
+export class UsageError extends HiveError {
   override readonly name = "UsageError";
+
+  constructor(message: string) {
+    super(ErrorCode.InvalidArgument, message);
+  }
 }

@@ -7,7 +7,7 @@ import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { ApplyResult, DeploymentView, LayoutView, NodeView } from "../control-plane.ts";
 import { createHttpApi } from "./create-http-api.ts";
 import type { ErrorBody } from "./error-body.ts";
-import { FakeControlPlane } from "./fake-control-plane.ts";
+import { FakeControlPlane } from "../testing/fake-control-plane.ts";
 
 const LIVE = "test/fixtures/live-gateway-service.yaml";
 const BAD = "examples/layouts/invalid/memory-lots.yaml";

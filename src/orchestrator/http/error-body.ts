@@ -83,7 +83,7 @@ export function fromErrorBody(status: number, text: string): HiveError {
   try {
     json = JSON.parse(text);
   } catch {
-    json = undefined;
+    json = undefined; // not JSON (a proxy's page): reported below by its status and first line
   }
   const parsed = errorBodySchema.safeParse(json);
   if (!parsed.success) {

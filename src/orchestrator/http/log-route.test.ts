@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { createHttpApi } from "./create-http-api.ts";
-import { FakeControlPlane } from "./fake-control-plane.ts";
+import { FakeControlPlane } from "../testing/fake-control-plane.ts";
 
 const LAYOUT = [
   "name: demo",

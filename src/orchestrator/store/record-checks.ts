@@ -71,7 +71,7 @@ export function checkLayoutRecord(rec: LayoutRecord): LayoutRecord {
   let spec: unknown;
   try {
     const text = JSON.stringify(rec.spec);
-    if (text === undefined) throw new TypeError("JSON.stringify gave nothing");
+    if (text === undefined) throw new HiveError(ErrorCode.InvalidArgument, "JSON.stringify gave nothing");
     spec = JSON.parse(text);
   } catch (err) {
     throw new HiveError(

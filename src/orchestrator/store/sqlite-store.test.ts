@@ -79,7 +79,7 @@ test("everything survives a close and a reopen, and the next epoch continues", a
 
 test("every epoch acknowledged before a SIGKILL survives it", async () => {
   const path = newPath();
-  const fixture = fileURLToPath(new URL("./next-epoch-crash.fixture.ts", import.meta.url));
+  const fixture = fileURLToPath(new URL("./testing/next-epoch-crash-child.ts", import.meta.url));
   const child = spawn(process.execPath, ["--import", "tsx", fixture, path, "acct-1"], {
     stdio: ["ignore", "pipe", "pipe"],
   });

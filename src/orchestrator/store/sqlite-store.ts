@@ -58,7 +58,7 @@ async function exists(path: string): Promise<boolean> {
     await stat(path);
     return true;
   } catch {
-    return false;
+    return false; // missing (or unreadable: opening it then says why)
   }
 }
 
@@ -97,7 +97,13 @@ export class SqliteStore implements Store {
       // EXCLUSIVE before the first WAL access, so the WAL index is never put in shared memory.
       db.pragma("locking_mode = EXCLUSIVE");
       const mode: unknown = db.pragma("journal_mode = WAL", { simple: true });
-      if (mode !== "wal") throw new Error(`journal_mode is ${String(mode)} after asking for wal`);
+      if (mode !== "wal") {
+        // Internal, with the message sqliteFailure gave the plain Error this used to be.
+        throw new HiveError(
+          ErrorCode.Internal,
+          `store ${file}: open failed: journal_mode is ${String(mode)} after asking for wal`,
+        );
+      }
       db.pragma("synchronous = FULL");
       // Take the exclusive lock now (and keep it), rather than at the first write.
       db.exec("BEGIN EXCLUSIVE; COMMIT");

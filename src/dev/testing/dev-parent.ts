@@ -1,10 +1,10 @@
 /**
- * Test fixture: a `hive dev` stand-in that starts a dev cluster, prints the pids of its processes
+ * A test helper process (test/dev-cluster.test.ts): `hive dev` stand-in that starts a dev cluster, prints the pids of its processes
  * as one JSON line once the cluster is ready, and then waits to be killed (the test kills it with
  * SIGKILL, so its own clean-up never runs). Run as
- * `node --import tsx dev-parent.fixture.ts '<DevClusterOptions as JSON>'`.
+ * `node --import tsx src/dev/testing/dev-parent.ts '<DevClusterOptions as JSON>'`.
  */
-import { DevCluster, type DevClusterOptions } from "./dev-cluster.ts";
+import { DevCluster, type DevClusterOptions } from "../dev-cluster.ts";
 
 const options = JSON.parse(process.argv[2] ?? "{}") as DevClusterOptions;
 const cluster = new DevCluster(options);

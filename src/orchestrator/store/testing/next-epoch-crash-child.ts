@@ -6,10 +6,13 @@
  * argv[4] epochs (default 100,000) in case nobody kills it.
  */
 import { setImmediate as yieldToLoop } from "node:timers/promises";
-import { openSqliteStore } from "./sqlite-store.ts";
+import { ErrorCode, HiveError } from "../../../core/hive-error.ts";
+import { openSqliteStore } from "../sqlite-store.ts";
 
 const [path, key = "acct-1", limit = "100000"] = process.argv.slice(2);
-if (path === undefined) throw new Error("usage: next-epoch-crash.fixture.ts <store.db> [key] [limit]");
+if (path === undefined) {
+  throw new HiveError(ErrorCode.InvalidArgument, "usage: next-epoch-crash-child.ts <store.db> [key] [limit]");
+}
 const store = await openSqliteStore(path);
 try {
   for (let i = 0; i < Number(limit); i++) {
