@@ -14,7 +14,7 @@ import { FakeRunner } from "../runner/testing/fake-runner.ts";
 import type { DeploymentView } from "./control-plane.ts";
 import type { RunningOrchestrator } from "./orchestrator-server.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
-import { liveMockRunner, startFencedOrchestrator } from "./testing/live-cluster.ts";
+import { liveFakeRunner, startFencedOrchestrator } from "./testing/live-cluster.ts";
 import { until } from "../core/testing/until.ts";
 
 const LAYOUT = `
@@ -52,7 +52,7 @@ describe("ordered failover through the gateway", () => {
     orch = await startFencedOrchestrator(dir, gateway, port);
   };
   const runnerOn = (nodeId: string, first: number) => {
-    const r = liveMockRunner(orch, nodeId, first);
+    const r = liveFakeRunner(orch, nodeId, first);
     runners.push(r);
     return r;
   };

@@ -12,15 +12,15 @@ import { test } from "node:test";
 import { until } from "../core/testing/until.ts";
 import type { FakeRunner } from "../runner/testing/fake-runner.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
-import { fencedMomentum, liveMockRunner, startFencedOrchestrator } from "./testing/live-cluster.ts";
+import { fencedMomentum, liveFakeRunner, startFencedOrchestrator } from "./testing/live-cluster.ts";
 
 test("a gateway that lost its fence table is fenced again at the active's epoch; an account someone else holds is left alone", async () => {
   const dir = mkdtempSync(join(tmpdir(), "hive-gw-loss-"));
   const gateway = new FakeGateway();
   const orch = await startFencedOrchestrator(dir, gateway, 0, 100);
   const runners: FakeRunner[] = [
-    liveMockRunner(orch, "live-1", 44000),
-    liveMockRunner(orch, "live-2", 44100),
+    liveFakeRunner(orch, "live-1", 44000),
+    liveFakeRunner(orch, "live-2", 44100),
   ];
   try {
     await until("two runners", () => runners.every((r) => r.state === "registered") || undefined);

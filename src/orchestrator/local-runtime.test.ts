@@ -1,7 +1,7 @@
 /**
  * The orchestrator with a LocalRuntime on the real kernel: a real runner inside the process
  * (cgroups, processes, ports, post office), reached over the in-memory runner protocol. Needs
- * root and writable cgroups; under CI=true their absence fails the file (cgroup-test-env.ts).
+ * root and writable cgroups; under CI=true their absence fails the file (runner/cgroups/testing/real-cgroups.ts).
  */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";

@@ -30,7 +30,7 @@ import { MemoryStore } from "./store/memory-store.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
 import {
   fencedMomentum as live,
-  liveMockRunner,
+  liveFakeRunner,
   PAPER_GATEWAY,
   startFencedOrchestrator,
 } from "./testing/live-cluster.ts";
@@ -99,7 +99,7 @@ describe("a relocated live strategy after an orchestrator restart", () => {
       return orch;
     };
     const runnerOn = (o: RunningOrchestrator, nodeId: string, first: number) => {
-      const r = liveMockRunner(o, nodeId, first);
+      const r = liveFakeRunner(o, nodeId, first);
       runners.push(r);
       return r;
     };

@@ -25,7 +25,7 @@ const definition: grpc.ServiceDefinition = {
 
 /**
  * Serves the runner protocol to remote runners over gRPC (HTTP/2 cleartext) with grpc-js. Runners
- * speak it with grpc-js too (src/runner/grpc-transport.ts); both ends use grpc-js because its
+ * speak it with grpc-js too (src/runner/link/grpc-transport.ts); both ends use grpc-js because its
  * streams are callbacks, where Connect's pipe every message through a chain of async iterables:
  * with thousands of runners heartbeating, that chain was most of the orchestrator's CPU (see
  * docs/benchmarks.md, control plane).

@@ -1,12 +1,12 @@
 /**
  * The set-up of orchestrator tests about live strategies: a real orchestrator with fast leases on
- * a SQLite store, fencing through one gateway ("paper") that a fake answers, and mock runners on
+ * a SQLite store, fencing through one gateway ("paper") that a fake answers, and fake runners on
  * the live pool.
  */
 import { join } from "node:path";
 import { silentLogger } from "../../core/logger.ts";
 import type { GatewayControl } from "../../gateway/gateway-control.ts";
-import { FakeRunner as MockRunner } from "../../runner/testing/fake-runner.ts";
+import { FakeRunner } from "../../runner/testing/fake-runner.ts";
 import { compileOrchestratorOptions } from "../orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "../orchestrator-server.ts";
 
@@ -42,9 +42,9 @@ export function startFencedOrchestrator(
   );
 }
 
-/** A started mock runner on the live pool of `orchestrator`: 4 cores, 8 GiB, 50 ports from `first`. */
-export function liveMockRunner(orchestrator: RunningOrchestrator, nodeId: string, first: number): MockRunner {
-  const r = new MockRunner({
+/** A started fake runner on the live pool of `orchestrator`: 4 cores, 8 GiB, 50 ports from `first`. */
+export function liveFakeRunner(orchestrator: RunningOrchestrator, nodeId: string, first: number): FakeRunner {
+  const r = new FakeRunner({
     nodeId,
     pool: "live",
     urls: [orchestrator.runnerUrl],
