@@ -14,7 +14,7 @@ import type { DeploymentRecord, LayoutRecord } from "./store/store-records.ts";
 import type { Store } from "./store/store.ts";
 
 /** The desired state an apply or stop changes, and what it needs around it. */
-export interface DesiredState {
+export interface LayoutApplyContext {
   readonly layouts: Map<string, LayoutEntry>;
   readonly deployments: Map<string, Deployment>;
   readonly store: Store;
@@ -33,7 +33,11 @@ export interface DesiredState {
  * placement.ts); unchanged ones keep running on the new manifest. Written to the store before it
  * resolves; the next pass does the rest.
  */
-export async function applyLayout(s: DesiredState, layout: Layout, source: string): Promise<ApplyResult> {
+export async function applyLayout(
+  s: LayoutApplyContext,
+  layout: Layout,
+  source: string,
+): Promise<ApplyResult> {
   const previous = s.layouts.get(layout.name);
   const { added, changed, removed, unchanged } = serviceChanges(previous?.layout, layout);
   const generation = (previous?.rec.generation ?? 0) + 1;
@@ -73,7 +77,7 @@ export async function applyLayout(s: DesiredState, layout: Layout, source: strin
 }
 
 /** Marks a layout stopping and every instance of it wanted stopped; the passes stop them, then drop it. */
-export async function stopLayout(s: DesiredState, name: string): Promise<void> {
+export async function stopLayout(s: LayoutApplyContext, name: string): Promise<void> {
   const entry = findLayout(s.layouts, name);
   entry.rec = { ...entry.rec, state: "stopping" };
   await s.store.putLayout(entry.rec);

@@ -26,7 +26,7 @@ import { pendingDeployment, type Deployment } from "./deployment.ts";
 import { GatewayOperations } from "./gateway-operations.ts";
 import type { Gateways } from "./gateways.ts";
 import { findLayout, findService, newLayoutEntry, type LayoutEntry } from "./layout-entry.ts";
-import { applyLayout, stopLayout, type DesiredState } from "./layout-apply.ts";
+import { applyLayout, stopLayout, type LayoutApplyContext } from "./layout-apply.ts";
 import { LiveFailover } from "./live-failover.ts";
 import type { Activation } from "./order-gate.ts";
 import { clusterState } from "./placement.ts";
@@ -116,7 +116,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private readonly lostNodes: LostNodes;
   private readonly gatewayOps: GatewayOperations;
   private readonly views: ViewSource;
-  private readonly desired: DesiredState;
+  private readonly desired: LayoutApplyContext;
 
   constructor(private readonly o: OrchestratorCoreOptions) {
     this.now = o.now ?? (() => systemClock.now());

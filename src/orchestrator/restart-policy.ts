@@ -3,11 +3,8 @@
  * when it is given up. The orchestrator records the exit (deployment-lifecycle.ts) and applies
  * what {@link afterExit} decides.
  */
-import type { ServiceManifest } from "../domain/index.ts";
+import type { RestartPolicy } from "../domain/index.ts";
 import type { DeploymentRecord } from "./store/store-records.ts";
-
-/** A service's restart policy, as its manifest gives it. */
-export type RestartPolicy = ServiceManifest["restart"];
 
 /**
  * The wait before restart number `restarts` (0-based): exponential from the policy's initial,

@@ -34,23 +34,17 @@ export function fromProtoPattern(pattern: ProtoPattern): SocketPattern {
   throw new HiveError(ErrorCode.InvalidArgument, `socket pattern ${pattern} is not one this runner knows`);
 }
 
+const ERROR_CODES: Record<ErrorCode, RunnerErrorCode> = {
+  [ErrorCode.InvalidArgument]: RunnerErrorCode.INVALID_ARGUMENT,
+  [ErrorCode.NotFound]: RunnerErrorCode.NOT_FOUND,
+  [ErrorCode.AlreadyExists]: RunnerErrorCode.ALREADY_EXISTS,
+  [ErrorCode.FailedPrecondition]: RunnerErrorCode.FAILED_PRECONDITION,
+  [ErrorCode.Unavailable]: RunnerErrorCode.UNAVAILABLE,
+  [ErrorCode.PermissionDenied]: RunnerErrorCode.PERMISSION_DENIED,
+  [ErrorCode.Internal]: RunnerErrorCode.INTERNAL,
+};
+
 /** A HiveError code as the protocol's error code. */
 export function toRunnerErrorCode(err: unknown): RunnerErrorCode {
-  const e = HiveError.from(err);
-  switch (e.code) {
-    case ErrorCode.InvalidArgument:
-      return RunnerErrorCode.INVALID_ARGUMENT;
-    case ErrorCode.NotFound:
-      return RunnerErrorCode.NOT_FOUND;
-    case ErrorCode.AlreadyExists:
-      return RunnerErrorCode.ALREADY_EXISTS;
-    case ErrorCode.FailedPrecondition:
-      return RunnerErrorCode.FAILED_PRECONDITION;
-    case ErrorCode.Unavailable:
-      return RunnerErrorCode.UNAVAILABLE;
-    case ErrorCode.PermissionDenied:
-      return RunnerErrorCode.PERMISSION_DENIED;
-    case ErrorCode.Internal:
-      return RunnerErrorCode.INTERNAL;
-  }
+  return ERROR_CODES[HiveError.from(err).code];
 }

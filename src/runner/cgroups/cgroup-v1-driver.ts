@@ -23,10 +23,16 @@ import {
   cfsQuotaMicros,
   formatCpuList,
   parentSegments,
-  parseCpuList,
+  mustParseCpuList,
   validateLimits,
 } from "./limit-checks.ts";
-import { DirectoryCgroup, removeEmptyGroups, wrapInDirectoryCgroup } from "./directory-cgroup.ts";
+import {
+  assertNothingRuns,
+  DirectoryCgroup,
+  type DirectoryDriverOptions,
+  removeEmptyGroups,
+  wrapInDirectoryCgroup,
+} from "./directory-cgroup.ts";
 
 /** The v1 controllers we use, in the order their directories are made. */
 const CONTROLLERS = ["memory", "cpu", "cpuacct", "cpuset", "pids"] as const;
@@ -44,15 +50,9 @@ interface Hierarchy {
 }
 
 /** Options of {@link createCgroupV1Driver}. */
-export interface CgroupV1Options {
+export interface CgroupV1Options extends DirectoryDriverOptions {
   /** Where the hierarchies are mounted; default /sys/fs/cgroup. */
   readonly root?: string;
-  /** The parent group of all of ours; default "hive". */
-  readonly parent?: string;
-  /** The filesystem; default the real one. */
-  readonly fs?: CgroupFs;
-  /** How signals are sent; default process.kill. */
-  readonly send?: SignalSender;
 }
 
 /**
@@ -247,7 +247,7 @@ class CgroupV1Driver implements CgroupDriver {
     const parent = this.parentDir(h);
     const dir = join(parent, name);
     const allowedText = await readControl(this.fs, join(parent, "cpuset.cpus"));
-    if (cpus) assertCpusAllowed(cpus, parseCpuList(allowedText), `cgroup ${parent}`);
+    if (cpus) assertCpusAllowed(cpus, mustParseCpuList(allowedText), `cgroup ${parent}`);
     await writeControl(this.fs, join(dir, "cpuset.cpus"), cpus ? formatCpuList(cpus) : allowedText);
     await writeControl(
       this.fs,
@@ -277,13 +277,7 @@ class CgroupV1Driver implements CgroupDriver {
     const leftover = this.group(name, {}, []);
     const present = await Promise.all(leftover.paths.map((p) => this.fs.exists(p)));
     if (!present.includes(true)) return;
-    const pids = await leftover.pids();
-    if (pids.length > 0) {
-      throw new HiveError(
-        ErrorCode.AlreadyExists,
-        `cgroup ${this.parent}/${name} exists and still runs pids ${pids.join(",")}`,
-      );
-    }
+    await assertNothingRuns(leftover, `${this.parent}/${name}`);
     await removeDirs(this.fs, leftover.paths);
   }
 

@@ -23,10 +23,17 @@ import {
   cfsQuotaMicros,
   formatCpuList,
   parentSegments,
-  parseCpuList,
+  mustParseCpuList,
   validateLimits,
 } from "./limit-checks.ts";
-import { DirectoryCgroup, signalEach, removeEmptyGroups, wrapInDirectoryCgroup } from "./directory-cgroup.ts";
+import {
+  assertNothingRuns,
+  DirectoryCgroup,
+  type DirectoryDriverOptions,
+  signalEach,
+  removeEmptyGroups,
+  wrapInDirectoryCgroup,
+} from "./directory-cgroup.ts";
 
 /** Controllers we cannot do without. */
 const REQUIRED = ["memory", "cpu"] as const;
@@ -35,15 +42,9 @@ const REQUIRED = ["memory", "cpu"] as const;
 const OPTIONAL = ["cpuset", "pids"] as const;
 
 /** Options of {@link createCgroupV2Driver}. */
-export interface CgroupV2Options {
+export interface CgroupV2Options extends DirectoryDriverOptions {
   /** Where the unified hierarchy is mounted; default /sys/fs/cgroup. */
   readonly mount?: string;
-  /** The parent group of all of ours; default "hive". */
-  readonly parent?: string;
-  /** The filesystem; default the real one. */
-  readonly fs?: CgroupFs;
-  /** How signals are sent; default process.kill. */
-  readonly send?: SignalSender;
 }
 
 /**
@@ -205,7 +206,7 @@ class CgroupV2Driver implements CgroupDriver {
   private async applyCpus(dir: string, cpus: readonly number[], warnings: string[]): Promise<void> {
     this.require("cpuset", "pin cores");
     const allowed = await readControl(this.fs, join(this.parentDir, "cpuset.cpus.effective"));
-    assertCpusAllowed(cpus, parseCpuList(allowed), `cgroup ${this.parentDir}`);
+    assertCpusAllowed(cpus, mustParseCpuList(allowed), `cgroup ${this.parentDir}`);
     const list = formatCpuList(cpus);
     await writeControl(this.fs, join(dir, "cpuset.cpus"), list);
     const partition = join(dir, "cpuset.cpus.partition");
@@ -257,13 +258,7 @@ class CgroupV2Driver implements CgroupDriver {
   private async replaceLeftover(name: string, dir: string): Promise<void> {
     if (!(await this.fs.exists(dir))) return;
     const leftover = new V2Cgroup(name, [dir], {}, [], this.fs, this.send);
-    const pids = await leftover.pids();
-    if (pids.length > 0) {
-      throw new HiveError(
-        ErrorCode.AlreadyExists,
-        `cgroup ${this.parent}/${name} exists and still runs pids ${pids.join(",")}`,
-      );
-    }
+    await assertNothingRuns(leftover, `${this.parent}/${name}`);
     await removeDirs(this.fs, [dir]);
   }
 }

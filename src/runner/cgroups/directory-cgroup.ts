@@ -27,6 +27,27 @@ export function signalEach(pids: readonly number[], signal: NodeJS.Signals, send
   return sent;
 }
 
+/** What both directory drivers (v1 and v2) take besides where the hierarchy is mounted. */
+export interface DirectoryDriverOptions {
+  /** The parent group of all of ours; default "hive". */
+  readonly parent?: string;
+  /** The filesystem; default the real one. */
+  readonly fs?: CgroupFs;
+  /** How signals are sent; default process.kill. */
+  readonly send?: SignalSender;
+}
+
+/** Refuses a leftover group `label` (parent/name) that still runs a process: it is not ours to remove. */
+export async function assertNothingRuns(leftover: Cgroup, label: string): Promise<void> {
+  const pids = await leftover.pids();
+  if (pids.length > 0) {
+    throw new HiveError(
+      ErrorCode.AlreadyExists,
+      `cgroup ${label} exists and still runs pids ${pids.join(",")}`,
+    );
+  }
+}
+
 /** A group made of directories on cgroupfs (v1: one per hierarchy, v2: one). */
 export abstract class DirectoryCgroup implements Cgroup {
   private destroying: Promise<void> | undefined;

@@ -19,7 +19,7 @@ export {
   cfsQuotaMicros,
   CFS_PERIOD_US,
   formatCpuList,
-  parseCpuList,
+  mustParseCpuList,
   validateLimits,
 } from "./limit-checks.ts";
 export { createCgroupV1Driver, type CgroupV1Options } from "./cgroup-v1-driver.ts";

@@ -7,7 +7,7 @@ import {
   cfsQuotaMicros,
   formatCpuList,
   parentSegments,
-  parseCpuList,
+  mustParseCpuList,
   validateLimits,
 } from "./limit-checks.ts";
 
@@ -29,9 +29,9 @@ describe("cgroup limits", () => {
     assert.equal(formatCpuList([5, 0, 1, 2]), "0-2,5");
     assert.equal(formatCpuList([1]), "1");
     assert.equal(formatCpuList([3, 1]), "1,3");
-    assert.deepEqual(parseCpuList("0-2,5\n"), [0, 1, 2, 5]);
-    assert.deepEqual(parseCpuList(""), []);
-    assert.throws(() => parseCpuList("0-x"));
+    assert.deepEqual(mustParseCpuList("0-2,5\n"), [0, 1, 2, 5]);
+    assert.deepEqual(mustParseCpuList(""), []);
+    assert.throws(() => mustParseCpuList("0-x"));
   });
 
   it("accepts sane limits and names the field of a bad one", () => {

@@ -82,7 +82,7 @@ export function formatCpuList(cpus: readonly number[]): string {
 }
 
 /** Parses the kernel's cpu list format ("0-2,5", "" for none); throws on anything else. */
-export function parseCpuList(text: string): number[] {
+export function mustParseCpuList(text: string): number[] {
   // One parser of the kernel's list format for the whole runner (the host's); here a malformed
   // list in our own cgroup files is a bug, so it throws.
   const cpus = parseHostCpuList(text);

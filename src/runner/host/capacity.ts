@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from "node:os";
 import { HiveError, ErrorCode } from "../../core/hive-error.ts";
-import { parseCpuList, readCgroupLimits } from "./own-cgroup-limits.ts";
+import { parseCpuList, readOwnCgroupLimits } from "./own-cgroup-limits.ts";
 import { realHostFiles, type HostFiles } from "./host-files.ts";
 import { parseMeminfo } from "./meminfo.ts";
 
@@ -43,7 +43,7 @@ export function readCapacity(options: ReadCapacityOptions = {}): HostCapacity {
         "(expected Linux with /proc mounted)",
     );
   }
-  const limits = readCgroupLimits(files);
+  const limits = readOwnCgroupLimits(files);
 
   // CPUs: the machine's online CPUs, narrowed by our cgroup's cpuset, then by our affinity mask
   // (taskset). The kernel already folds the cpuset into the affinity mask; reading the cpuset

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { busyFraction, parseProcStat, sumCpus } from "./cpu-times.ts";
+import { busyFraction, parseCpuStat, sumCpus } from "./cpu-times.ts";
 
 const PROC_STAT = [
   "cpu  37670 10 5849 166171 113 1 43 25 7 0",
@@ -12,9 +12,9 @@ const PROC_STAT = [
   "",
 ].join("\n");
 
-describe("parseProcStat", () => {
+describe("parseCpuStat", () => {
   test("sums busy columns and leaves guest time out (it is inside user already)", () => {
-    const stat = parseProcStat(PROC_STAT);
+    const stat = parseCpuStat(PROC_STAT);
     assert.ok(stat);
     // busy = user + nice + system + irq + softirq + steal; total adds idle + iowait.
     assert.deepEqual(stat.all, { busy: 37670 + 10 + 5849 + 1 + 43 + 25, total: 43598 + 166171 + 113 });
@@ -23,17 +23,17 @@ describe("parseProcStat", () => {
   });
 
   test("accepts the four columns of old kernels", () => {
-    assert.deepEqual(parseProcStat("cpu 10 0 5 85\n")?.all, { busy: 15, total: 100 });
+    assert.deepEqual(parseCpuStat("cpu 10 0 5 85\n")?.all, { busy: 15, total: 100 });
   });
 
   test("is undefined without an aggregate cpu line or with garbage in it", () => {
-    assert.equal(parseProcStat("cpu0 1 2 3 4\nintr 5\n"), undefined);
-    assert.equal(parseProcStat("cpu 1 2 x 4\n"), undefined);
-    assert.equal(parseProcStat(""), undefined);
+    assert.equal(parseCpuStat("cpu0 1 2 3 4\nintr 5\n"), undefined);
+    assert.equal(parseCpuStat("cpu 1 2 x 4\n"), undefined);
+    assert.equal(parseCpuStat(""), undefined);
   });
 
   test("sumCpus adds only the CPUs asked for, skipping offline ones", () => {
-    const stat = parseProcStat(PROC_STAT);
+    const stat = parseCpuStat(PROC_STAT);
     assert.ok(stat);
     assert.deepEqual(sumCpus(stat, [1, 7]), stat.perCpu.get(1));
   });

@@ -9,7 +9,7 @@ export interface CpuTimes {
 }
 
 /** The CPU lines of /proc/stat: the aggregate line and one per online CPU. */
-export interface ProcStat {
+export interface CpuStat {
   /** The `cpu` line: every CPU of the machine together. */
   readonly all: CpuTimes;
   /** The `cpuN` lines, by CPU number; offline CPUs have no line. */
@@ -23,7 +23,7 @@ const CPU_LINE = /^cpu(\d*)\s+(.*)$/;
  * guest_nice; guest time is already counted inside user and nice, so it is left out of the sum.
  * Old kernels print fewer columns; missing ones count as 0. Returns undefined without a `cpu` line.
  */
-export function parseProcStat(text: string): ProcStat | undefined {
+export function parseCpuStat(text: string): CpuStat | undefined {
   let all: CpuTimes | undefined;
   const perCpu = new Map<number, CpuTimes>();
   for (const line of text.split("\n")) {
@@ -46,7 +46,7 @@ function cpuTimes(columns: string): CpuTimes | undefined {
 }
 
 /** Adds the times of the given CPUs (those we may run on); CPUs without a line are skipped. */
-export function sumCpus(stat: ProcStat, cpus: readonly number[]): CpuTimes {
+export function sumCpus(stat: CpuStat, cpus: readonly number[]): CpuTimes {
   let busy = 0;
   let total = 0;
   for (const cpu of cpus) {

@@ -5,17 +5,17 @@
  * and /sys is read through `host-files.ts`; its fake is in `testing/`.
  */
 export { realHostFiles, type HostFiles } from "./host-files.ts";
-export { parseProcStat, sumCpus, busyFraction, type CpuTimes, type ProcStat } from "./cpu-times.ts";
+export { parseCpuStat, sumCpus, busyFraction, type CpuTimes, type CpuStat } from "./cpu-times.ts";
 export { parseMeminfo, parseMeminfoFields, type Meminfo } from "./meminfo.ts";
 export {
   parseProcCgroup,
   parseCgroupMounts,
   parseCpuList,
   cgroupDirs,
-  readCgroupLimits,
+  readOwnCgroupLimits,
   type CgroupMembership,
   type CgroupMount,
-  type CgroupLimits,
+  type OwnCgroupLimits,
 } from "./own-cgroup-limits.ts";
 export {
   readCapacity,

@@ -5,7 +5,7 @@
 import { HiveError, ErrorCode } from "../../core/hive-error.ts";
 import { realHostFiles, type HostFiles } from "./host-files.ts";
 import { parseMeminfo } from "./meminfo.ts";
-import { busyFraction, parseProcStat, sumCpus, type CpuTimes } from "./cpu-times.ts";
+import { busyFraction, parseCpuStat, sumCpus, type CpuTimes } from "./cpu-times.ts";
 
 /** One load sample. */
 export interface HostLoad {
@@ -56,7 +56,7 @@ export class LoadSampler {
   }
 
   private readCpu(): CpuTimes {
-    const stat = parseProcStat(this.files.readText("/proc/stat") ?? "");
+    const stat = parseCpuStat(this.files.readText("/proc/stat") ?? "");
     if (stat === undefined) throw unreadable("/proc/stat", "a 'cpu' line");
     if (this.cpus === undefined) return stat.all;
     return sumCpus(stat, this.cpus);

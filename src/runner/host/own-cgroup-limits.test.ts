@@ -5,7 +5,7 @@ import {
   parseCgroupMounts,
   parseCpuList,
   parseProcCgroup,
-  readCgroupLimits,
+  readOwnCgroupLimits,
 } from "./own-cgroup-limits.ts";
 import { FakeHostFiles } from "./testing/fake-host-files.ts";
 
@@ -104,7 +104,7 @@ describe("cgroupDirs", () => {
   });
 });
 
-describe("readCgroupLimits", () => {
+describe("readOwnCgroupLimits", () => {
   test("v1: the tightest memory limit and CPU quota along the ancestry, and the cpuset", () => {
     const files = new FakeHostFiles({
       "/proc/self/cgroup": HYBRID_CGROUP.replace("3:cpuset:/", "3:cpuset:/pinned"),
@@ -118,7 +118,11 @@ describe("readCgroupLimits", () => {
       "/sys/fs/cgroup/cpu/jobs/cpu.cfs_period_us": "100000\n",
       "/sys/fs/cgroup/cpuset/pinned/cpuset.effective_cpus": "2-3\n",
     });
-    assert.deepEqual(readCgroupLimits(files), { cpus: [2, 3], cpuQuotaCores: 1.5, memoryBytes: 8589934592 });
+    assert.deepEqual(readOwnCgroupLimits(files), {
+      cpus: [2, 3],
+      cpuQuotaCores: 1.5,
+      memoryBytes: 8589934592,
+    });
   });
 
   test("v2: memory.max, cpu.max and cpuset.cpus.effective; 'max' means unlimited", () => {
@@ -131,7 +135,11 @@ describe("readCgroupLimits", () => {
       "/sys/fs/cgroup/hive.slice/cpu.max": "300000 100000\n",
       "/sys/fs/cgroup/hive.slice/runner/cpuset.cpus.effective": "0-1,4\n",
     });
-    assert.deepEqual(readCgroupLimits(files), { cpus: [0, 1, 4], cpuQuotaCores: 3, memoryBytes: 4294967296 });
+    assert.deepEqual(readOwnCgroupLimits(files), {
+      cpus: [0, 1, 4],
+      cpuQuotaCores: 3,
+      memoryBytes: 4294967296,
+    });
   });
 
   test("says nothing when no cgroup limits us (or /proc says nothing)", () => {
@@ -140,7 +148,7 @@ describe("readCgroupLimits", () => {
       "/proc/self/mountinfo": "30 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
       "/sys/fs/cgroup/memory.max": "max\n",
     });
-    assert.deepEqual(readCgroupLimits(files), {});
-    assert.deepEqual(readCgroupLimits(new FakeHostFiles()), {});
+    assert.deepEqual(readOwnCgroupLimits(files), {});
+    assert.deepEqual(readOwnCgroupLimits(new FakeHostFiles()), {});
   });
 });

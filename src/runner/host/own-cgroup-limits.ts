@@ -29,7 +29,7 @@ export interface CgroupMount {
 }
 
 /** What our cgroups allow us, where they say anything; undefined fields are unlimited. */
-export interface CgroupLimits {
+export interface OwnCgroupLimits {
   /** The CPUs of our cpuset. */
   readonly cpus?: readonly number[];
   /** The CPU quota in cores (quota / period), the tightest along our ancestry. */
@@ -192,7 +192,7 @@ function cpuset(files: HostFiles, v1: readonly string[], v2: readonly string[]):
 }
 
 /** Reads the limits of the cgroups of a process (ourselves by default), v1 and v2 alike. */
-export function readCgroupLimits(files: HostFiles, pid: number | "self" = "self"): CgroupLimits {
+export function readOwnCgroupLimits(files: HostFiles, pid: number | "self" = "self"): OwnCgroupLimits {
   const memberships = parseProcCgroup(files.readText(`/proc/${pid}/cgroup`) ?? "");
   const mounts = parseCgroupMounts(files.readText(`/proc/${pid}/mountinfo`) ?? "");
   const v2 = cgroupDirs(memberships, mounts, undefined);

@@ -1,5 +1,4 @@
 /** Conversions between the runner protocol's messages and the runner's own types (the ones both ends share are in protocol/domain-convert.ts). */
-import { assertNever } from "../../core/assert-never.ts";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { SocketPattern } from "../../domain/index.ts";
 import {
@@ -31,24 +30,18 @@ export function fromProtoSocket(s: SocketSpec): {
   };
 }
 
+const PROCESS_STATES: Record<ProcessState, ProtoProcessState> = {
+  starting: ProtoProcessState.STARTING,
+  running: ProtoProcessState.RUNNING,
+  stopping: ProtoProcessState.STOPPING,
+  exited: ProtoProcessState.EXITED,
+  failed: ProtoProcessState.FAILED,
+  killed: ProtoProcessState.KILLED,
+};
+
 /** A process state as the protocol reports it. */
 export function toProtoProcessState(state: ProcessState): ProtoProcessState {
-  switch (state) {
-    case "starting":
-      return ProtoProcessState.STARTING;
-    case "running":
-      return ProtoProcessState.RUNNING;
-    case "stopping":
-      return ProtoProcessState.STOPPING;
-    case "exited":
-      return ProtoProcessState.EXITED;
-    case "failed":
-      return ProtoProcessState.FAILED;
-    case "killed":
-      return ProtoProcessState.KILLED;
-    default:
-      return assertNever(state, "process state");
-  }
+  return PROCESS_STATES[state];
 }
 
 /**

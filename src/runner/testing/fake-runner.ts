@@ -20,7 +20,7 @@ import {
 import { OrchestratorLink, type OrchestratorLinkState } from "../link/orchestrator-link.ts";
 
 /** A fake process: what a real runner would track about one deployment. */
-export interface FakeProcess {
+export interface FakeRunnerProcess {
   readonly deploymentId: string;
   readonly request: SpawnRequest;
   readonly pid: number;
@@ -63,7 +63,7 @@ export interface FakeRunnerOptions {
  */
 export class FakeRunner {
   /** Fake processes by deployment id. */
-  readonly processes = new Map<string, FakeProcess>();
+  readonly processes = new Map<string, FakeRunnerProcess>();
   /** Route table versions acknowledged. */
   readonly routeVersions: bigint[] = [];
   /** The routes applied, by `deploymentId/socket`: remotes and CURVE server key ("" for none). */
@@ -148,7 +148,7 @@ export class FakeRunner {
     if (sent) this.heartbeatsSent++;
   }
 
-  private status(p: FakeProcess): Omit<ProcessStatus, "$typeName"> {
+  private status(p: FakeRunnerProcess): Omit<ProcessStatus, "$typeName"> {
     return {
       deploymentId: p.deploymentId,
       state: p.state,
@@ -213,7 +213,7 @@ export class FakeRunner {
     return ports;
   }
 
-  private releasePorts(p: FakeProcess): void {
+  private releasePorts(p: FakeRunnerProcess): void {
     for (const port of p.ports) this.usedPorts.delete(port);
   }
 
@@ -334,7 +334,7 @@ export class FakeRunner {
     const ports = this.allocatePorts(names.length);
     if (!ports)
       return void fail(RunnerErrorCode.RESOURCE_EXHAUSTED, `port range of ${this.options.nodeId} is full`);
-    const p: FakeProcess = {
+    const p: FakeRunnerProcess = {
       deploymentId: r.deploymentId,
       request: r,
       pid: this.nextPid++,
