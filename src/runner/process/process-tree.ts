@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { listProcesses, readProcStat, type ProcStat } from "./process-identity.ts";
 
-/** A process named for good: pid plus start time (see proc-stat.ts). */
+/** A process named for good: pid plus start time (see process-identity.ts). */
 export interface ProcessIdentity {
   readonly pid: number;
   readonly startTime: string;
