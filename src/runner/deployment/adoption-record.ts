@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rm, writeFile, rename } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm, writeFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { SpawnRequestSchema, type SpawnRequest } from "../../protocol/index.ts";
@@ -41,9 +41,21 @@ function dir(stateDir: string): string {
   return join(stateDir, "deployments");
 }
 
-/** Writes a record atomically (temp file, then rename). */
+/**
+ * A record holds what a deployment must not read of another (its environment, its epoch), so the
+ * records and their directory are the runner's alone: 0600 files in a 0700 directory.
+ */
+const RECORD_MODE = 0o600;
+const RECORDS_DIR_MODE = 0o700;
+
+/**
+ * Writes a record atomically (temp file, then rename), readable by the runner's user only. The
+ * modes are set, not only asked at creation, so a directory or a temp file left by an older
+ * runner with looser modes is tightened too.
+ */
 export async function saveAdoptionRecord(stateDir: string, record: AdoptionRecord): Promise<void> {
-  await mkdir(dir(stateDir), { recursive: true });
+  await mkdir(dir(stateDir), { recursive: true, mode: RECORDS_DIR_MODE });
+  await chmod(dir(stateDir), RECORDS_DIR_MODE);
   const file = join(dir(stateDir), `${record.request.deploymentId}.json`);
   const body = JSON.stringify({
     request: toJson(SpawnRequestSchema, record.request),
@@ -54,7 +66,8 @@ export async function saveAdoptionRecord(stateDir: string, record: AdoptionRecor
     ordersOpen: record.ordersOpen,
     runDir: record.runDir,
   });
-  await writeFile(`${file}.tmp`, body);
+  await writeFile(`${file}.tmp`, body, { mode: RECORD_MODE });
+  await chmod(`${file}.tmp`, RECORD_MODE);
   await rename(`${file}.tmp`, file);
 }
 
@@ -63,7 +76,10 @@ export async function removeAdoptionRecord(stateDir: string, deploymentId: strin
   await rm(join(dir(stateDir), `${deploymentId}.json`), { force: true });
 }
 
-/** Every record that can be read; unreadable ones are returned by name so the runner can log them. */
+/**
+ * Every record that can be read; unreadable ones are returned by name so the runner can log them.
+ * A record an older runner wrote readable by others is made the runner's alone as it is read.
+ */
 export async function loadAdoptionRecords(
   stateDir: string,
 ): Promise<{ records: AdoptionRecord[]; unreadable: string[] }> {
@@ -77,7 +93,9 @@ export async function loadAdoptionRecords(
   }
   for (const name of names) {
     try {
-      const raw = JSON.parse(await readFile(join(dir(stateDir), name), "utf8")) as {
+      const path = join(dir(stateDir), name);
+      await chmod(path, RECORD_MODE);
+      const raw = JSON.parse(await readFile(path, "utf8")) as {
         request: JsonValue;
         ports: number[];
         cpus: number[];
