@@ -38,6 +38,12 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
       "where the CLI and dashboards connect (HTTP API, /metrics)",
       "127.0.0.1:7071",
     )
+    .option(
+      "--allowed-host <name>",
+      "a host name the HTTP API answers to, besides localhost and IP addresses (repeatable; DNS rebinding)",
+      (name: string, all: string[]) => [...all, name],
+      [] as string[],
+    )
     .option("--join-token <token>", "token runners must present", "")
     .option("--heartbeat-ms <ms>", "runner heartbeat interval", String(DEFAULT_TIMINGS.heartbeatIntervalMs))
     .option(
@@ -73,6 +79,7 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
         store: string;
         runnerListen: string;
         httpListen: string;
+        allowedHost: string[];
         joinToken: string;
         heartbeatMs: string;
         runnerLeaseMs: string;
@@ -114,6 +121,7 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
             const app = createHttpApi({
               control: core,
               log,
+              allowedHosts: opts.allowedHost,
               metrics: {
                 contentType: metrics.registry.contentType,
                 render: () => metrics.registry.metrics(),

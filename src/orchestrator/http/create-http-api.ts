@@ -17,6 +17,7 @@ import type { ControlPlane } from "../control-plane.ts";
 import { registerClusterRoutes } from "./cluster-routes.ts";
 import { registerDeploymentRoutes } from "./deployment-routes.ts";
 import { httpStatusOf, toErrorBody } from "./error-body.ts";
+import { compileAllowedHosts, hostAllowed } from "./host-check.ts";
 import { registerLayoutRoutes } from "./layout-routes.ts";
 import { registerLogRoute } from "./log-route.ts";
 import { registerTradingRoutes } from "./trading-routes.ts";
@@ -36,6 +37,11 @@ export interface HttpApiOptions {
   readonly log?: Logger;
   /** Largest request body accepted, in bytes (a layout's YAML); default 4 MiB. */
   readonly bodyLimit?: number;
+  /**
+   * Host names the API answers to besides `localhost` and IP addresses (host-check.ts); a request
+   * whose `Host` names anything else is refused (403), as a DNS-rebinding page's would be.
+   */
+  readonly allowedHosts?: readonly string[];
 }
 
 /** Builds the API on a fastify instance, not listening: the daemon calls `listen`, tests `inject`. */
@@ -51,6 +57,19 @@ export function createHttpApi(options: HttpApiOptions): FastifyInstance {
   // Bodies are JSON only: without fastify's default text parser a text/plain body is a 415, as
   // docs/http-api.md says, not a 400 about a string that is not an object.
   app.removeContentTypeParser("text/plain");
+
+  const allowedHosts = compileAllowedHosts(options.allowedHosts);
+  app.addHook("onRequest", (request, _reply, done) => {
+    const host = request.headers.host;
+    if (hostAllowed(host, allowedHosts)) return done();
+    done(
+      new HiveError(
+        ErrorCode.PermissionDenied,
+        `host ${JSON.stringify(host)} is not a name this orchestrator answers to (localhost, an IP ` +
+          `address, or a name given with --allowed-host)`,
+      ),
+    );
+  });
 
   app.setErrorHandler((err: FastifyError | HiveError, request, reply) => {
     const e = toHiveError(err);
