@@ -116,9 +116,19 @@ function stringField(
   // Compared with JavaScript's own operators, as zod compared it, whatever the type.
   const length = (value as { length?: unknown }).length as number | undefined;
   if (length === undefined) return reason;
-  if (!(length >= 1)) reason = issue(reason, field, value, emptyRule);
-  if (longRule !== undefined && !(length <= MAX_CLIENT_ORDER_ID))
-    reason = issue(reason, field, value, longRule);
+  let tooShort: boolean;
+  let tooLong: boolean;
+  try {
+    tooShort = !(length >= 1);
+    tooLong = longRule !== undefined && !(length <= MAX_CLIENT_ORDER_ID);
+  } catch {
+    // A `length` that cannot be made a number ({"toString": ""} is not callable): zod threw here,
+    // and the throw ended the strategy's order loop for good. Any frame must end in a reject.
+    tooShort = true;
+    tooLong = longRule !== undefined;
+  }
+  if (tooShort) reason = issue(reason, field, value, emptyRule);
+  if (tooLong && longRule !== undefined) reason = issue(reason, field, value, longRule);
   return reason;
 }
 
