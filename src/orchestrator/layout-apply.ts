@@ -3,26 +3,19 @@
  * what is wanted (in memory and in the store); reconcile passes drive the deployments there. The
  * orchestrator runs them one at a time (each reads and writes the same desired state).
  */
-import type { Logger } from "../core/logger.ts";
 import type { Layout } from "../domain/index.ts";
-import type { ClusterState } from "../scheduler/index.ts";
 import type { ApplyResult } from "./control-plane.ts";
 import type { Deployment } from "./deployment.ts";
 import { findLayout, newLayoutEntry, serviceChanges, type LayoutEntry } from "./layout-entry.ts";
-import { newDeployments } from "./placement.ts";
+import { newDeployments, type PlacementSource } from "./placement.ts";
 import type { DeploymentRecord, LayoutRecord } from "./store/store-records.ts";
 import type { Store } from "./store/store.ts";
 
-/** The desired state an apply or stop changes, and what it needs around it. */
-export interface LayoutApplyContext {
+/** The desired state an apply or stop changes (its maps writable), and what it needs around it. */
+export interface LayoutApplyContext extends PlacementSource {
   readonly layouts: Map<string, LayoutEntry>;
   readonly deployments: Map<string, Deployment>;
   readonly store: Store;
-  readonly log: Logger;
-  /** Seed of the scheduler's tie break. */
-  readonly seed: number;
-  /** The cluster as the scheduler sees it now. */
-  clusterState(): ClusterState;
   /** Asks for a reconcile pass soon. */
   kick(): void;
 }

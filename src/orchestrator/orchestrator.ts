@@ -154,13 +154,17 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       update: (d, change) => this.records.update(d, change),
       liveLost: (d, why) => this.live.liveLost(d, why),
     });
-    this.placement = new PendingPlacement({
-      deployments: this.deployments,
+    // What placing reads (applies, pending work, explanations): one object, shared.
+    const placing = {
       layouts: this.layouts,
+      deployments: this.deployments,
       log: o.log,
       seed: this.seed,
-      budgetMs: o.placeBudgetMs ?? 20,
       clusterState: () => this.clusterState(),
+    };
+    this.placement = new PendingPlacement({
+      ...placing,
+      budgetMs: o.placeBudgetMs ?? 20,
       update: (d, change) => this.records.update(d, change),
       later: (ms) => this.loop.later(ms),
     });
@@ -184,24 +188,8 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       layouts: this.layouts,
       deployments: this.deployments,
     });
-    this.desired = {
-      layouts: this.layouts,
-      deployments: this.deployments,
-      store: o.store,
-      log: o.log,
-      seed: this.seed,
-      clusterState: () => this.clusterState(),
-      kick: () => this.kick(),
-    };
-    this.views = {
-      layouts: this.layouts,
-      deployments: this.deployments,
-      registry: this.registry,
-      log: o.log,
-      seed: this.seed,
-      clusterState: () => this.clusterState(),
-      wantedRoutes: (entry) => this.wantedRoutes(entry),
-    };
+    this.desired = { ...placing, store: o.store, kick: () => this.kick() };
+    this.views = { ...placing, registry: this.registry, wantedRoutes: (entry) => this.wantedRoutes(entry) };
   }
 
   /** Loads the desired state from the store (after a restart: what was applied before). */

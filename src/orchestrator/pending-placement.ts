@@ -3,25 +3,23 @@
  * placed by the scheduler, in rotations under a time budget per pass. What is asked of the
  * scheduler is placement.ts; this file decides what is tried when.
  */
-import type { Logger } from "../core/logger.ts";
 import { systemClock } from "../core/monotonic-clock.ts";
 import { schedule, type ClusterState } from "../scheduler/index.ts";
 import type { Deployment } from "./deployment.ts";
-import type { LayoutEntry } from "./layout-entry.ts";
-import { addSibling, pendingGroups, pendingRequest, placeTogether, siblingNodes } from "./placement.ts";
+import {
+  addSibling,
+  pendingGroups,
+  pendingRequest,
+  placeTogether,
+  siblingNodes,
+  type PlacementSource,
+} from "./placement.ts";
 import type { DeploymentRecord } from "./store/store-records.ts";
 
 /** What placing pending work needs of the orchestrator. */
-export interface PendingPlacementDeps {
-  readonly deployments: ReadonlyMap<string, Deployment>;
-  readonly layouts: ReadonlyMap<string, LayoutEntry>;
-  readonly log: Logger;
-  /** Seed of the scheduler's tie break. */
-  readonly seed: number;
+export interface PendingPlacementDeps extends PlacementSource {
   /** How long one pass may spend placing (ms of real time, not the orchestrator's clock). */
   readonly budgetMs: number;
-  /** The cluster as the scheduler sees it now. */
-  clusterState(): ClusterState;
   /** Replaces a deployment's record and writes it to the store. */
   update(d: Deployment, change: Partial<DeploymentRecord>): void;
   /** Asks for a reconcile pass after `ms`. */

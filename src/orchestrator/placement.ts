@@ -12,8 +12,26 @@ import {
   type InstancePlacement,
   type PlacementRequest,
 } from "../scheduler/index.ts";
+import type { Logger } from "../core/logger.ts";
 import { isSettled, newDeployment, type Deployment } from "./deployment.ts";
+import type { LayoutEntry } from "./layout-entry.ts";
 import type { Registry } from "./registry.ts";
+
+/**
+ * The orchestrator's state as placing reads it, shared by applies (layout-apply.ts), pending work
+ * (pending-placement.ts) and the API's explanations (views.ts): one object, built once.
+ */
+export interface PlacementSource {
+  /** The applied layouts, by name. */
+  readonly layouts: ReadonlyMap<string, LayoutEntry>;
+  /** Every deployment, by id. */
+  readonly deployments: ReadonlyMap<string, Deployment>;
+  readonly log: Logger;
+  /** Seed of the scheduler's tie break, for every placement and explanation. */
+  readonly seed: number;
+  /** The cluster as the scheduler sees it now. */
+  clusterState(): ClusterState;
+}
 
 /**
  * The cluster as the scheduler sees it: the registry's nodes and what is placed on them. Settled

@@ -3,7 +3,6 @@
  * `datasets`): plain objects computed from the orchestrator's state, which they never change.
  */
 import { HiveError } from "../core/hive-error.ts";
-import type { Logger } from "../core/logger.ts";
 import type { DatasetSpec } from "../domain/index.ts";
 import type { RoutingTables } from "../layout/index.ts";
 import { explain, type ClusterState } from "../scheduler/index.ts";
@@ -14,7 +13,7 @@ import type {
   NodeView,
   ServiceExplanation,
 } from "./control-plane.ts";
-import { deploymentView, isSettled, type Deployment } from "./deployment.ts";
+import { deploymentView, isSettled } from "./deployment.ts";
 import { findLayout, findService, type LayoutEntry } from "./layout-entry.ts";
 import {
   clusterState,
@@ -23,23 +22,15 @@ import {
   placeTogether,
   serviceRequest,
   siblingNodes,
+  type PlacementSource,
 } from "./placement.ts";
 import { toNodeSpec, type NodeEntry, type Registry } from "./registry.ts";
 import { isRouted } from "./route-sync.ts";
 import type { LayoutState } from "./store/store-records.ts";
 
 /** What the views read of the orchestrator. */
-export interface ViewSource {
-  /** The applied layouts, by name. */
-  readonly layouts: ReadonlyMap<string, LayoutEntry>;
-  /** Every deployment, by id. */
-  readonly deployments: ReadonlyMap<string, Deployment>;
+export interface ViewSource extends PlacementSource {
   readonly registry: Registry;
-  readonly log: Logger;
-  /** Seed of the scheduler's tie break, as placement uses it. */
-  readonly seed: number;
-  /** The cluster as the scheduler sees it now. */
-  clusterState(): ClusterState;
   /** The routing tables a layout wants now (route-sync.ts); throws if they cannot be computed. */
   wantedRoutes(entry: LayoutEntry): RoutingTables;
 }
