@@ -18,16 +18,7 @@ import {
   waitFor,
 } from "./testing/post-office-kit.ts";
 
-const order = (clientOrderId: string, extra: Record<string, unknown> = {}) => ({
-  account: "ACC-1",
-  clientOrderId,
-  symbol: "ES",
-  side: "buy",
-  qty: 2,
-  type: "limit",
-  price: 5000.25,
-  ...extra,
-});
+const order = testOrder;
 
 describe("post office: the order path", () => {
   const runDir = tempRunDir();
