@@ -44,7 +44,8 @@ const ERROR_CODES: Record<ErrorCode, RunnerErrorCode> = {
   [ErrorCode.Internal]: RunnerErrorCode.INTERNAL,
 };
 
-/** A HiveError code as the protocol's error code. */
-export function toRunnerErrorCode(err: unknown): RunnerErrorCode {
-  return ERROR_CODES[HiveError.from(err).code];
+/** A caught error as the protocol's error: its HiveError code and message. */
+export function toRunnerError(err: unknown): { code: RunnerErrorCode; message: string } {
+  const e = HiveError.from(err);
+  return { code: ERROR_CODES[e.code], message: e.message };
 }

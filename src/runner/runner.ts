@@ -6,7 +6,7 @@ import { collectDefaultMetrics } from "prom-client";
 import { HiveError } from "../core/hive-error.ts";
 import { systemClock } from "../core/monotonic-clock.ts";
 import { localEndpoint } from "../layout/index.ts";
-import { toProtoPool, toRunnerErrorCode } from "../protocol/domain-convert.ts";
+import { toProtoPool, toRunnerError } from "../protocol/domain-convert.ts";
 import {
   PROTOCOL_VERSION,
   ProcessState,
@@ -327,9 +327,7 @@ export class Runner {
         state: status.state,
         loadedBytes: BigInt(status.loadedBytes ?? 0),
         totalBytes: BigInt(status.totalBytes ?? 0),
-        error: status.error
-          ? { code: toRunnerErrorCode(status.error), message: HiveError.from(status.error).message }
-          : undefined,
+        error: status.error ? toRunnerError(status.error) : undefined,
       },
     });
   }

@@ -53,6 +53,13 @@ export function processStatus(d: NodeDeployment): Omit<ProcessStatus, "$typeName
   };
 }
 
+/** Consumed socket → pattern, as {@link NodeDeployment.patterns} keeps them (routes go to consumed sockets). */
+export function consumedPatterns(
+  sockets: readonly { name: string; pattern: SocketPattern; direction: "offer" | "consume" }[],
+): Map<string, SocketPattern> {
+  return new Map(sockets.filter((k) => k.direction === "consume").map((k) => [k.name, k.pattern]));
+}
+
 /** Whether a deployment has an order path (a consumed DEALER socket): a live strategy. */
 export function hasOrderPath(d: NodeDeployment): boolean {
   for (const pattern of d.patterns.values()) if (pattern === "dealer") return true;

@@ -5,13 +5,18 @@
  * messages and reads it for registrations and heartbeats.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { HiveError } from "../../core/hive-error.ts";
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { SocketPattern } from "../../domain/index.ts";
-import { toRunnerErrorCode } from "../../protocol/domain-convert.ts";
-import type { SpawnRequest, SpawnResponse, SpawnResponseSchema, StopRequest } from "../../protocol/index.ts";
+import { toRunnerError } from "../../protocol/domain-convert.ts";
+import {
+  RunnerErrorCode,
+  type SpawnRequest,
+  type SpawnResponse,
+  type SpawnResponseSchema,
+  type StopRequest,
+  type StopResponseSchema,
+} from "../../protocol/index.ts";
 import type { RunnerPayload } from "../link/orchestrator-link.ts";
-import type { CompiledRunnerOptions } from "../runner-options.ts";
-import type { RunnerDeps } from "../runner-deps.ts";
 import { adoptionRecordOf, removeAdoptionRecord, saveAdoptionRecord } from "./adoption-record.ts";
 import type { CpuPinning } from "./cpu-pinning.ts";
 import { processStatus, type NodeDeployment } from "./node-deployment.ts";
@@ -45,12 +50,8 @@ export class NodeDeployments {
   readonly #spawning = new Map<string, Spawning>();
   /** The orchestrator's SetOrderPath commands. */
   readonly orderPaths: OrderPathCommands;
-  readonly #options: CompiledRunnerOptions;
-  readonly #deps: RunnerDeps;
 
   constructor(private readonly o: NodeDeploymentsOptions) {
-    this.#options = o.options;
-    this.#deps = o.deps;
     this.orderPaths = new OrderPathCommands({
       options: o.options,
       deps: o.deps,
@@ -146,8 +147,8 @@ export class NodeDeployments {
       reply(request.requestId, {
         ok: false,
         error: {
-          code: toRunnerErrorCode(new HiveError("already_exists", "")),
-          message: `${id} is being stopped on ${this.#options.nodeId}; ask again once it has ended`,
+          code: RunnerErrorCode.ALREADY_EXISTS,
+          message: `${id} is being stopped on ${this.o.options.nodeId}; ask again once it has ended`,
         },
       });
       return;
@@ -155,7 +156,7 @@ export class NodeDeployments {
     const inProgress = this.#spawning.get(id);
     if (inProgress) {
       inProgress.waiting.push(request.requestId);
-      this.#deps.log.info({ deploymentId: id }, "spawn already in progress; it answers this request too");
+      this.o.deps.log.info({ deploymentId: id }, "spawn already in progress; it answers this request too");
       return;
     }
     const spawning: Spawning = { request, waiting: [] };
@@ -171,7 +172,7 @@ export class NodeDeployments {
       // From here its exit frees what it holds, whatever happens next.
       this.watchExit(deployment);
       await this.poststart(deployment);
-      this.#deps.log.info(
+      this.o.deps.log.info(
         { deploymentId: id, pid: deployment.process?.pid, addresses: deployment.addresses },
         "spawned",
       );
@@ -182,8 +183,8 @@ export class NodeDeployments {
         ports: deployment.ports,
       });
     } catch (err) {
-      this.#deps.log.warn({ deploymentId: id, err: HiveError.from(err).message }, "spawn failed");
-      answerAll({ ok: false, error: { code: toRunnerErrorCode(err), message: HiveError.from(err).message } });
+      this.o.deps.log.warn({ deploymentId: id, err: HiveError.from(err).message }, "spawn failed");
+      answerAll({ ok: false, error: toRunnerError(err) });
     } finally {
       this.#spawning.delete(id);
       this.orderPaths.spawnDone(id);
@@ -200,11 +201,11 @@ export class NodeDeployments {
   private async poststart(d: NodeDeployment): Promise<void> {
     try {
       await this.orderPaths.afterSpawn(d);
-      await saveAdoptionRecord(this.#options.stateDir, adoptionRecordOf(d, this.#options.runDir));
+      await saveAdoptionRecord(this.o.options.stateDir, adoptionRecordOf(d, this.o.options.runDir));
     } catch (err) {
       await d.process?.kill().catch((killErr: unknown) =>
         // It may have ended by itself meanwhile; its exit watcher frees it either way.
-        this.#deps.log.debug(
+        this.o.deps.log.debug(
           { deploymentId: d.request.deploymentId, err: killErr },
           "kill of a process not set up",
         ),
@@ -220,7 +221,7 @@ export class NodeDeployments {
     if (!p) return;
     void p.exited.then(async (status) => {
       d.final = d.selfFenced === undefined ? status : { ...status, reason: d.selfFenced };
-      this.#deps.log.info({ deploymentId: d.request.deploymentId, reason: status.reason }, "process ended");
+      this.o.deps.log.info({ deploymentId: d.request.deploymentId, reason: status.reason }, "process ended");
       await this.release(d);
     });
   }
@@ -233,7 +234,7 @@ export class NodeDeployments {
 
   private async releaseNow(d: NodeDeployment): Promise<void> {
     const id = d.request.deploymentId;
-    const deps = this.#deps;
+    const deps = this.o.deps;
     deps.ports.release(id);
     this.o.pinning.release(id);
     for (const ds of d.datasets) deps.datasets.release(ds.id, ds.version);
@@ -245,7 +246,7 @@ export class NodeDeployments {
       ?.destroy()
       .catch((err: unknown) => deps.log.error({ deploymentId: id, err }, "cgroup not removed"));
     // Logged, not thrown: a release runs from an exit watcher too, where nobody could catch it.
-    await removeAdoptionRecord(this.#options.stateDir, id).catch((err: unknown) =>
+    await removeAdoptionRecord(this.o.options.stateDir, id).catch((err: unknown) =>
       deps.log.error({ deploymentId: id, err }, "deployment record not removed"),
     );
   }
@@ -254,7 +255,7 @@ export class NodeDeployments {
   async stop(deploymentId: string, graceMs: number): Promise<NodeDeployment> {
     const d = this.#all.get(deploymentId);
     if (!d?.process)
-      throw new HiveError("not_found", `no deployment ${deploymentId} on ${this.#options.nodeId}`);
+      throw new HiveError(ErrorCode.NotFound, `no deployment ${deploymentId} on ${this.o.options.nodeId}`);
     const status = d.final ?? (await d.process.stop(graceMs));
     d.final = status;
     await this.release(d);
@@ -263,28 +264,15 @@ export class NodeDeployments {
 
   /** Stops a deployment as the orchestrator asks, and answers with its final status. */
   async answerStop(r: StopRequest): Promise<void> {
+    const ids = { requestId: r.requestId, deploymentId: r.deploymentId };
+    let value: MessageInitShape<typeof StopResponseSchema>;
     try {
-      const d = await this.stop(r.deploymentId, r.gracePeriodMs || this.#options.stopGraceMs);
+      const d = await this.stop(r.deploymentId, r.gracePeriodMs || this.o.options.stopGraceMs);
       this.#all.delete(r.deploymentId);
-      this.o.send({
-        case: "stopResponse",
-        value: {
-          requestId: r.requestId,
-          deploymentId: r.deploymentId,
-          ok: true,
-          finalStatus: processStatus(d),
-        },
-      });
+      value = { ...ids, ok: true, finalStatus: processStatus(d) };
     } catch (err) {
-      this.o.send({
-        case: "stopResponse",
-        value: {
-          requestId: r.requestId,
-          deploymentId: r.deploymentId,
-          ok: false,
-          error: { code: toRunnerErrorCode(err), message: HiveError.from(err).message },
-        },
-      });
+      value = { ...ids, ok: false, error: toRunnerError(err) };
     }
+    this.o.send({ case: "stopResponse", value });
   }
 }

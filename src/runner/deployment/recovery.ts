@@ -9,7 +9,7 @@ import { HiveError } from "../../core/hive-error.ts";
 import { recoverProcesses, type ManagedProcess } from "../process/index.ts";
 import { fromProtoSocket } from "../link/proto-convert.ts";
 import { loadAdoptionRecords, removeAdoptionRecord, type AdoptionRecord } from "./adoption-record.ts";
-import type { NodeDeployment } from "./node-deployment.ts";
+import { consumedPatterns, type NodeDeployment } from "./node-deployment.ts";
 import type { NodeDeployments } from "./node-deployments.ts";
 import { sameDirectory } from "./same-directory.ts";
 import type { SpawnContext } from "./spawn-hooks.ts";
@@ -127,7 +127,7 @@ async function abandon(deployments: NodeDeployments, d: NodeDeployment, err: unk
 async function rebuildDeployment(ctx: SpawnContext, d: NodeDeployment): Promise<void> {
   const id = d.request.deploymentId;
   const sockets = d.request.sockets.map(fromProtoSocket);
-  d.patterns = new Map(sockets.filter((s) => s.direction === "consume").map((s) => [s.name, s.pattern]));
+  d.patterns = consumedPatterns(sockets);
   ctx.deps.ports.reserve(id, d.ports);
   for (const m of d.request.datasets) {
     try {

@@ -19,7 +19,7 @@ import { resolveCommand, type ManagedProcess } from "../process/index.ts";
 import type { CompiledRunnerOptions } from "../runner-options.ts";
 import type { RunnerDeps } from "../runner-deps.ts";
 import type { CpuPinning } from "./cpu-pinning.ts";
-import type { NodeDeployment } from "./node-deployment.ts";
+import { consumedPatterns, type NodeDeployment } from "./node-deployment.ts";
 import { buildEnvironment } from "./strategy-environment.ts";
 
 /** What the spawn steps use from the runner. */
@@ -240,7 +240,7 @@ export async function spawnDeployment(ctx: SpawnContext, request: SpawnRequest):
       datasets: s.acquired,
       epoch: request.epoch,
       ordersOpen: request.ordersEnabled,
-      patterns: new Map(sockets.filter((k) => k.direction === "consume").map((k) => [k.name, k.pattern])),
+      patterns: consumedPatterns(sockets),
       timings,
     };
   } catch (err) {
