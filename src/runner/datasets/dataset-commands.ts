@@ -22,25 +22,19 @@ export async function loadDataset(
   r: DatasetLoad,
   report: (status: DatasetStatusReport) => void,
 ): Promise<void> {
-  const total = Number(r.sizeBytes);
-  report({ id: r.id, version: r.version, state: DatasetState.LOADING, loadedBytes: 0, totalBytes: total });
+  const dataset = { id: r.id, version: r.version };
+  report({ ...dataset, state: DatasetState.LOADING, loadedBytes: 0, totalBytes: Number(r.sizeBytes) });
   try {
     const loaded = await store.load(
-      { id: r.id, version: r.version, source: r.sourcePath },
+      { ...dataset, source: r.sourcePath },
       {
         onProgress: (loadedBytes, totalBytes) =>
-          report({ id: r.id, version: r.version, state: DatasetState.LOADING, loadedBytes, totalBytes }),
+          report({ ...dataset, state: DatasetState.LOADING, loadedBytes, totalBytes }),
       },
     );
-    report({
-      id: r.id,
-      version: r.version,
-      state: DatasetState.HOT,
-      loadedBytes: loaded.bytes,
-      totalBytes: loaded.bytes,
-    });
+    report({ ...dataset, state: DatasetState.HOT, loadedBytes: loaded.bytes, totalBytes: loaded.bytes });
   } catch (err) {
-    report({ id: r.id, version: r.version, state: DatasetState.FAILED, error: err });
+    report({ ...dataset, state: DatasetState.FAILED, error: err });
   }
 }
 
@@ -50,9 +44,10 @@ export async function evictDataset(
   r: DatasetEvict,
   report: (status: DatasetStatusReport) => void,
 ): Promise<void> {
+  const dataset = { id: r.id, version: r.version };
   const evicted = await store.evict(r.id, r.version).catch((err: unknown) => {
-    report({ ...r, state: DatasetState.FAILED, error: err });
+    report({ ...dataset, state: DatasetState.FAILED, error: err });
     return undefined;
   });
-  if (evicted !== undefined) report({ ...r, state: DatasetState.EVICTED });
+  if (evicted !== undefined) report({ ...dataset, state: DatasetState.EVICTED });
 }
