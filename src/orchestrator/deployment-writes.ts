@@ -6,9 +6,11 @@
  */
 import type { Logger } from "../core/logger.ts";
 import type { Deployment } from "./deployment.ts";
-import type { Change } from "./live-failover.ts";
 import type { DeploymentRecord } from "./store/store-records.ts";
 import type { Store } from "./store/store.ts";
+
+/** A change to one deployment's record. */
+export type Change = readonly [Deployment, Partial<DeploymentRecord>];
 
 /** Record changes of the deployments, written to the store (see the file comment). */
 export class DeploymentWrites {

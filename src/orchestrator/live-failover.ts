@@ -11,14 +11,12 @@ import type { Layout, ServiceManifest } from "../domain/index.ts";
 import type { FailoverView } from "./control-plane.ts";
 import { step } from "./deployment-lifecycle.ts";
 import { newDeployment, trades, type Deployment } from "./deployment.ts";
+import type { Change } from "./deployment-writes.ts";
 import type { Gateways } from "./gateways.ts";
 import { activate, gatewaysOf, type Activation } from "./order-gate.ts";
 import type { ServiceProvider } from "./service-provider.ts";
 import type { DeploymentRecord } from "./store/store-records.ts";
 import type { Store } from "./store/store.ts";
-
-/** A change to one deployment's record. */
-export type Change = readonly [Deployment, Partial<DeploymentRecord>];
 
 /** What failover needs of the orchestrator. */
 export interface LiveFailoverDeps {
