@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { isIP } from "node:net";
 import { describe, test } from "node:test";
+import fc from "fast-check";
 import { FakeControlPlane } from "../testing/fake-control-plane.ts";
 import { createHttpApi } from "./create-http-api.ts";
 import { compileAllowedHosts, hostAllowed, hostNameOf } from "./host-check.ts";
@@ -33,6 +35,36 @@ describe("host check (DNS rebinding)", () => {
       "hive.desk.example.evil",
     ])
       assert.equal(hostAllowed(refused, allowed), false, refused);
+  });
+
+  test("on any Host header: never throws, answers only localhost, IP addresses and the listed names", () => {
+    const allowed = compileAllowedHosts(["hive.desk.example"]);
+    const port = fc.option(
+      fc.integer({ min: 0, max: 65_535 }).map((n) => `:${n}`),
+      { nil: "" },
+    );
+    // Any text: an answer, never a throw; case and a port never change it.
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (header) => {
+        const ok = hostAllowed(header, allowed);
+        assert.equal(hostAllowed(header.toUpperCase(), allowed), ok, header);
+        if (!header.includes(":") && !header.includes("[") && header.trim() !== "")
+          assert.equal(hostAllowed(`${header}:7071`, allowed), ok, header);
+      }),
+      { numRuns: 3_000 },
+    );
+    // Any name of labels is refused unless it is one of the list, with or without a port.
+    const label = fc.stringMatching(/^[a-z0-9-]{1,20}$/);
+    fc.assert(
+      fc.property(fc.array(label, { minLength: 1, maxLength: 4 }), port, (labels, p) => {
+        const name = labels.join(".");
+        const expected = name === "localhost" || name === "hive.desk.example" || isIP(name) !== 0;
+        assert.equal(hostAllowed(`${name}${p}`, allowed), expected, `${name}${p}`);
+      }),
+    );
+    // Any IPv4 or IPv6 address is answered, with or without a port.
+    fc.assert(fc.property(fc.ipV4(), port, (ip, p) => assert.ok(hostAllowed(`${ip}${p}`, allowed))));
+    fc.assert(fc.property(fc.ipV6(), port, (ip, p) => assert.ok(hostAllowed(`[${ip}]${p}`, allowed))));
   });
 
   test("the API refuses a request for a foreign name with 403 permission_denied, before any route runs", async () => {

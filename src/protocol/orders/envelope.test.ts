@@ -140,3 +140,66 @@ describe("the fencing envelope", () => {
     assert.equal(read.ok ? "" : read.reason, "order.symbol: expected a non-empty string");
   });
 });
+
+describe("parseEnvelope on arbitrary input (what reaches the gateway's socket)", () => {
+  /** An envelope whose fields each may be right, wrong or missing. */
+  const anyField = fc.oneof(fc.constant(undefined), fc.jsonValue({ maxDepth: 2 }), name);
+  const anyEnvelope = fc.record({
+    deploymentId: anyField,
+    epoch: fc.oneof(anyField, fc.bigInt({ min: -1n, max: 2n ** 70n }).map(String)),
+    account: anyField,
+    clientOrderId: anyField,
+    sentAtUnixMs: anyField,
+    order: fc.oneof(anyField, fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 1 }))),
+  });
+
+  /** What the gateway may rely on in an envelope it accepted. */
+  function assertSound(text: string): void {
+    const parsed = parseEnvelope(text);
+    if (!parsed.ok) {
+      assert.equal(typeof parsed.reason, "string");
+      assert.equal(typeof parsed.account, "string");
+      assert.equal(typeof parsed.clientOrderId, "string");
+      return;
+    }
+    const e = parsed.envelope;
+    for (const n of [e.deploymentId, e.account, e.clientOrderId, e.order.symbol]) {
+      assert.ok(typeof n === "string" && n.length >= 1 && n.length <= 128);
+    }
+    assert.match(e.epoch, /^(0|[1-9][0-9]{0,19})$/);
+    assert.equal(typeof e.sentAtUnixMs, "number");
+    assert.equal(e.order.account, e.account);
+    assert.equal(e.order.clientOrderId, e.clientOrderId);
+    assert.ok(e.order.qty > 0 && Number.isFinite(e.order.qty));
+    assert.ok(e.order.type === "market" || (e.order.price !== undefined && e.order.price > 0));
+    // Only the contract's fields, whatever else came.
+    assert.deepEqual(Object.keys(e).sort(), [
+      "account",
+      "clientOrderId",
+      "deploymentId",
+      "epoch",
+      "order",
+      "sentAtUnixMs",
+    ]);
+  }
+
+  test("never throws, and an accepted one holds every rule, for any text, JSON or envelope", () => {
+    fc.assert(fc.property(fc.string({ maxLength: 200 }), assertSound), { numRuns: 2_000 });
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 3 }), (v) => assertSound(JSON.stringify(v) ?? "")),
+      {
+        numRuns: 2_000,
+      },
+    );
+    fc.assert(
+      fc.property(anyEnvelope, (v) => assertSound(JSON.stringify(v))),
+      { numRuns: 3_000 },
+    );
+    fc.assert(
+      fc.property(anyOrder, anyToken, fc.jsonValue({ maxDepth: 1 }), (o, token, extra) =>
+        assertSound(JSON.stringify({ ...JSON.parse(stampOrder(o, token, 1)), extra })),
+      ),
+      { numRuns: 1_000 },
+    );
+  });
+});
