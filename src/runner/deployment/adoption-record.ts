@@ -78,23 +78,26 @@ export async function removeAdoptionRecord(stateDir: string, deploymentId: strin
 
 /**
  * Every record that can be read; unreadable ones are returned by name so the runner can log them.
- * A record an older runner wrote readable by others is made the runner's alone as it is read.
+ * A record an older runner wrote readable by others is made the runner's alone as it is read; one
+ * whose mode cannot be changed (a read-only state directory) is still read, and named in `loose`.
  */
 export async function loadAdoptionRecords(
   stateDir: string,
-): Promise<{ records: AdoptionRecord[]; unreadable: string[] }> {
+): Promise<{ records: AdoptionRecord[]; unreadable: string[]; loose: string[] }> {
   const records: AdoptionRecord[] = [];
   const unreadable: string[] = [];
+  const loose: string[] = [];
   let names: string[] = [];
   try {
     names = (await readdir(dir(stateDir))).filter((n) => n.endsWith(".json"));
   } catch {
-    return { records, unreadable }; // no records directory: nothing recorded yet
+    return { records, unreadable, loose }; // no records directory: nothing recorded yet
   }
   for (const name of names) {
+    const path = join(dir(stateDir), name);
+    // A process is not abandoned for its record's mode: that is said, and the record read.
+    await chmod(path, RECORD_MODE).catch(() => loose.push(name));
     try {
-      const path = join(dir(stateDir), name);
-      await chmod(path, RECORD_MODE);
       const raw = JSON.parse(await readFile(path, "utf8")) as {
         request: JsonValue;
         ports: number[];
@@ -117,5 +120,5 @@ export async function loadAdoptionRecords(
       unreadable.push(name);
     }
   }
-  return { records, unreadable };
+  return { records, unreadable, loose };
 }

@@ -18,8 +18,13 @@ import type { SpawnContext } from "./spawn-hooks.ts";
 export async function recoverDeployments(deployments: NodeDeployments): Promise<void> {
   const ctx = deployments.spawnContext;
   const { options, deps } = ctx;
-  const { records, unreadable } = await loadAdoptionRecords(options.stateDir);
+  const { records, unreadable, loose } = await loadAdoptionRecords(options.stateDir);
   for (const name of unreadable) deps.log.error({ file: name }, "unreadable deployment record ignored");
+  for (const name of loose)
+    deps.log.warn(
+      { file: name },
+      "deployment record left readable by others: its mode could not be set to 0600",
+    );
   // What the previous run left in RAM, kept even under a lowered budget where a process that
   // outlived it still reads it (it is pinned again when that process is re-adopted).
   await deps.datasets.adoptExisting({ inUse: records.flatMap((r) => r.request.datasets) });
