@@ -170,9 +170,8 @@ export class GatewayLoop {
     }
     this.#o.broker.afterCommit();
     this.#sendReplies();
-    for (let i = 0; i < answers.length; i++) {
+    for (const [i, answer] of answers.entries()) {
       const peer = control[i]?.peer;
-      const answer = answers[i] as ControlAnswer;
       if (peer !== undefined)
         this.#o.control.send([peer, JSON.stringify(answer)]).catch((err: unknown) => {
           // The client is gone or its queue is full; its call times out on its side.
