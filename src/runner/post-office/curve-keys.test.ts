@@ -4,24 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { curvePublicKeyOf, generateCurveKeyPair, loadCurveKeyPair } from "./curve-keys.ts";
-import { Z85_KEY, z85Decode, z85Encode } from "../../core/z85.ts";
+import { Z85_KEY } from "../../core/z85.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hive-curve-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-describe("z85", () => {
-  test("the RFC 32 test vector, both ways", () => {
-    const bytes = Uint8Array.from([0x86, 0x4f, 0xd2, 0x6f, 0xb5, 0x59, 0xf7, 0x5b]);
-    assert.equal(z85Encode(bytes), "HelloWorld");
-    assert.deepEqual(z85Decode("HelloWorld"), bytes);
-  });
-
-  test("refuses text that is not Z85", () => {
-    assert.throws(() => z85Decode("#####"), /above 2\^32/);
-    assert.throws(() => z85Decode("abc"), /multiple of 5/);
-    assert.throws(() => z85Decode('Hell"'), /not a Z85 character/);
-  });
-});
 
 describe("the runner's CURVE key pair", () => {
   test("the public key derived from a secret key is libzmq's", () => {
