@@ -89,6 +89,7 @@ function reportError(err: unknown, io: CliIo): number {
       return ExitCode.Unavailable;
     case ErrorCode.FailedPrecondition:
     case ErrorCode.PermissionDenied:
+    case ErrorCode.Unauthenticated:
       return ExitCode.Failed;
     case ErrorCode.Internal:
       return ExitCode.Internal;

@@ -18,6 +18,8 @@ export const ErrorCode = {
   Unavailable: "unavailable",
   /** The caller is not allowed to do this (bad join token, unknown key, fenced). */
   PermissionDenied: "permission_denied",
+  /** The caller did not say who it is, or its credential is unknown, revoked or expired (HTTP 401). */
+  Unauthenticated: "unauthenticated",
   /** Something that should not happen did: a bug. */
   Internal: "internal",
 } as const;

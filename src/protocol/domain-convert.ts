@@ -41,6 +41,8 @@ const ERROR_CODES: Record<ErrorCode, RunnerErrorCode> = {
   [ErrorCode.FailedPrecondition]: RunnerErrorCode.FAILED_PRECONDITION,
   [ErrorCode.Unavailable]: RunnerErrorCode.UNAVAILABLE,
   [ErrorCode.PermissionDenied]: RunnerErrorCode.PERMISSION_DENIED,
+  // The runner protocol has no code of its own for it (the HTTP API's 401): the nearest one.
+  [ErrorCode.Unauthenticated]: RunnerErrorCode.PERMISSION_DENIED,
   [ErrorCode.Internal]: RunnerErrorCode.INTERNAL,
 };
 

@@ -22,6 +22,8 @@ export function httpStatusOf(code: ErrorCode): number {
   switch (code) {
     case ErrorCode.InvalidArgument:
       return 400;
+    case ErrorCode.Unauthenticated:
+      return 401;
     case ErrorCode.PermissionDenied:
       return 403;
     case ErrorCode.NotFound:
@@ -41,7 +43,8 @@ export function httpStatusOf(code: ErrorCode): number {
 /** The code of a status whose body is not ours (a proxy's 502, fastify's own 415...). */
 export function errorCodeOfStatus(status: number): ErrorCode {
   if (status === 404) return ErrorCode.NotFound;
-  if (status === 403 || status === 401) return ErrorCode.PermissionDenied;
+  if (status === 401) return ErrorCode.Unauthenticated;
+  if (status === 403) return ErrorCode.PermissionDenied;
   if (status === 409) return ErrorCode.AlreadyExists;
   if (status === 422) return ErrorCode.FailedPrecondition;
   if (status === 502 || status === 503 || status === 504) return ErrorCode.Unavailable;

@@ -16,3 +16,12 @@ export { MemoryStore } from "./memory-store.ts";
 export { SqliteStore, openSqliteStore, type SqliteStoreOptions, type SqlitePragmas } from "./sqlite-store.ts";
 export { SCHEMA_VERSION } from "./sqlite-schema.ts";
 export { openStore } from "./open-store.ts";
+export {
+  API_ROLES,
+  MAX_AUDIT_PAGE,
+  type ApiRole,
+  type ApiTokenRecord,
+  type AuditEntry,
+  type AuditInput,
+  type AuditQuery,
+} from "./auth-records.ts";

@@ -12,6 +12,17 @@ import {
   checkKey,
   checkLayoutRecord,
 } from "./record-checks.ts";
+import {
+  checkAuditInput,
+  checkAuditQuery,
+  checkKeep,
+  checkTokenRecord,
+  isAnonymous,
+  type ApiTokenRecord,
+  type AuditEntry,
+  type AuditInput,
+  type AuditQuery,
+} from "./auth-records.ts";
 import type { Store } from "./store.ts";
 import type { DeploymentFilter, DeploymentRecord, LayoutRecord } from "./store-records.ts";
 
@@ -34,6 +45,10 @@ export class MemoryStore implements Store {
   // Keyed by JSON.stringify([id, version]): an unambiguous pair, whatever characters they hold.
   readonly #datasets = new Map<string, DatasetSpec>();
   readonly #draining = new Set<string>();
+  readonly #tokens = new Map<string, ApiTokenRecord>();
+  /** The audit trail in sequence order (appends only at the end; trims take the oldest of a class). */
+  #audit: AuditEntry[] = [];
+  #auditSeq = 0;
   #closed = false;
 
   /** Runs one operation: rejects once closed, and turns a throw into a rejection like the real stores. */
@@ -163,6 +178,81 @@ export class MemoryStore implements Store {
   /** The draining nodes, sorted. */
   listDraining(): Promise<string[]> {
     return this.#run("listDraining", () => [...this.#draining].sort());
+  }
+
+  /** Creates a token; already_exists on a taken id, or a name taken by a token not revoked. */
+  putToken(rec: ApiTokenRecord): Promise<void> {
+    return this.#run("putToken", () => {
+      const copy = checkTokenRecord(rec);
+      if (this.#tokens.has(copy.id)) {
+        throw new HiveError(ErrorCode.AlreadyExists, `a token with id ${JSON.stringify(copy.id)} exists`);
+      }
+      const clash = [...this.#tokens.values()].find((t) => t.name === copy.name && t.revokedAt === undefined);
+      if (copy.revokedAt === undefined && clash !== undefined) {
+        throw new HiveError(
+          ErrorCode.AlreadyExists,
+          `a token named ${JSON.stringify(copy.name)} exists (id ${clash.id}); revoke it first, or choose another name`,
+        );
+      }
+      this.#tokens.set(copy.id, copy);
+    });
+  }
+
+  /** The token of that id, or undefined. */
+  getToken(id: string): Promise<ApiTokenRecord | undefined> {
+    return this.#run("getToken", () => structuredClone(this.#tokens.get(id)));
+  }
+
+  /** Every token, by creation time then id. */
+  listTokens(): Promise<ApiTokenRecord[]> {
+    return this.#run("listTokens", () =>
+      structuredClone(
+        [...this.#tokens.values()].sort((a, b) => compare(a.createdAt, b.createdAt) || compare(a.id, b.id)),
+      ),
+    );
+  }
+
+  /** Marks a token revoked; false if unknown or revoked already. */
+  revokeToken(id: string, at: string): Promise<boolean> {
+    return this.#run("revokeToken", () => {
+      const token = this.#tokens.get(id);
+      if (Number.isNaN(Date.parse(at))) {
+        throw new HiveError(
+          ErrorCode.InvalidArgument,
+          `revokeToken: "at" is ${JSON.stringify(at)}, expected an ISO 8601 time`,
+        );
+      }
+      if (token === undefined || token.revokedAt !== undefined) return false;
+      this.#tokens.set(id, checkTokenRecord({ ...token, revokedAt: at }));
+      return true;
+    });
+  }
+
+  /** Appends to the audit trail, then trims the entry's class to `keep`. */
+  appendAudit(entry: AuditInput, keep: number): Promise<number> {
+    return this.#run("appendAudit", () => {
+      const copy = checkAuditInput(entry);
+      checkKeep(keep);
+      const seq = ++this.#auditSeq;
+      this.#audit.push({ seq, ...copy });
+      const anonymous = isAnonymous(copy);
+      let excess = this.#audit.filter((e) => isAnonymous(e) === anonymous).length - keep;
+      if (excess > 0) {
+        this.#audit = this.#audit.filter((e) => isAnonymous(e) !== anonymous || excess-- <= 0);
+      }
+      return seq;
+    });
+  }
+
+  /** A page of the audit trail, oldest first. */
+  listAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    return this.#run("listAudit", () => {
+      const q = checkAuditQuery(query);
+      if (q.after === undefined && q.since === undefined) return structuredClone(this.#audit.slice(-q.limit));
+      const after = q.after ?? 0;
+      const since = q.since ?? "";
+      return structuredClone(this.#audit.filter((e) => e.seq > after && e.at >= since).slice(0, q.limit));
+    });
   }
 
   /** Forgets nothing (there is nothing to release) but refuses every later call. */

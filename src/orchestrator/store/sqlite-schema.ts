@@ -68,6 +68,40 @@ const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    // Issue 16: the HTTP API's tokens (hashed) and its audit trail (auth-records.ts).
+    version: 2,
+    sql: `
+      CREATE TABLE api_tokens (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL,
+        role         TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'trader', 'admin')),
+        secret_hash  TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        expires_at   TEXT,
+        revoked_at   TEXT
+      ) STRICT;
+      CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at IS NULL;
+
+      -- AUTOINCREMENT: a sequence number is never given twice, even after the oldest are trimmed,
+      -- so a reader paging with ?after= never skips or repeats an entry.
+      CREATE TABLE audit (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          TEXT NOT NULL,
+        anonymous   INTEGER NOT NULL CHECK (anonymous IN (0, 1)),
+        token_id    TEXT,
+        token_name  TEXT,
+        role        TEXT,
+        remote      TEXT NOT NULL,
+        method      TEXT NOT NULL,
+        route       TEXT NOT NULL,
+        params      TEXT NOT NULL,
+        status      INTEGER NOT NULL,
+        error_code  TEXT
+      ) STRICT;
+      CREATE INDEX audit_by_class ON audit (anonymous, seq);
+    `,
+  },
 ];
 
 /** The schema version this code writes (the last migration's). */

@@ -31,6 +31,17 @@ import {
   checkKey,
   checkLayoutRecord,
 } from "./record-checks.ts";
+import {
+  checkAuditInput,
+  checkAuditQuery,
+  checkKeep,
+  checkTokenRecord,
+  type ApiTokenRecord,
+  type AuditEntry,
+  type AuditInput,
+  type AuditQuery,
+} from "./auth-records.ts";
+import { SqliteAuthStatements } from "./sqlite-auth-statements.ts";
 import { sqliteFailure } from "./sqlite-errors.ts";
 import { migrate } from "./sqlite-schema.ts";
 import type { Store } from "./store.ts";
@@ -68,6 +79,7 @@ export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   readonly #db: Database.Database;
   readonly #sql: SqliteStatements;
+  readonly #auth: SqliteAuthStatements;
 
   private constructor(
     /** The absolute path of the file. */
@@ -76,6 +88,7 @@ export class SqliteStore implements Store {
   ) {
     this.#db = db;
     this.#sql = new SqliteStatements(db);
+    this.#auth = new SqliteAuthStatements(db);
   }
 
   /** Opens (creating it and its directory if needed) and migrates the store at `path`. */
@@ -252,6 +265,44 @@ export class SqliteStore implements Store {
   /** The draining nodes, sorted. */
   listDraining(): Promise<string[]> {
     return this.#run("listDraining", () => this.#sql.listDraining());
+  }
+
+  /** Creates a token; already_exists on a taken id, or a name taken by a token not revoked. */
+  putToken(rec: ApiTokenRecord): Promise<void> {
+    return this.#run(`putToken ${JSON.stringify(rec.id)}`, () => this.#auth.putToken(checkTokenRecord(rec)));
+  }
+
+  /** The token of that id, or undefined. */
+  getToken(id: string): Promise<ApiTokenRecord | undefined> {
+    return this.#run(`getToken ${JSON.stringify(id)}`, () => this.#auth.getToken(id));
+  }
+
+  /** Every token, by creation time then id. */
+  listTokens(): Promise<ApiTokenRecord[]> {
+    return this.#run("listTokens", () => this.#auth.listTokens());
+  }
+
+  /** Marks a token revoked; false if unknown or revoked already. */
+  revokeToken(id: string, at: string): Promise<boolean> {
+    return this.#run(`revokeToken ${JSON.stringify(id)}`, () => {
+      if (Number.isNaN(Date.parse(at))) {
+        throw new HiveError(
+          ErrorCode.InvalidArgument,
+          `revokeToken: "at" is ${JSON.stringify(at)}, expected an ISO 8601 time`,
+        );
+      }
+      return this.#auth.revokeToken(id, at);
+    });
+  }
+
+  /** Appends to the audit trail (committed before it resolves), then trims the entry's class to `keep`. */
+  appendAudit(entry: AuditInput, keep: number): Promise<number> {
+    return this.#run("appendAudit", () => this.#auth.appendAudit(checkAuditInput(entry), checkKeep(keep)));
+  }
+
+  /** A page of the audit trail, oldest first. */
+  listAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    return this.#run("listAudit", () => this.#auth.listAudit(checkAuditQuery(query)));
   }
 
   /** Closes the file (checkpointing the WAL into it) and releases its lock. */

@@ -20,6 +20,7 @@
  * After `close()`, every method rejects with failed_precondition.
  */
 import type { DatasetSpec } from "../../domain/index.ts";
+import type { ApiTokenRecord, AuditEntry, AuditInput, AuditQuery } from "./auth-records.ts";
 import type { DeploymentFilter, DeploymentRecord, LayoutRecord } from "./store-records.ts";
 
 /** Which implementation a store is (`etcd` will join later). */
@@ -69,6 +70,26 @@ export interface Store {
   setDraining(nodeId: string, draining: boolean): Promise<void>;
   /** The ids of the draining nodes, sorted. */
   listDraining(): Promise<string[]>;
+
+  /**
+   * Creates an API token. already_exists when its id is taken, or its name is taken by a token
+   * that is not revoked (a revoked token's name may be given again).
+   */
+  putToken(rec: ApiTokenRecord): Promise<void>;
+  /** The token of that id (revoked and expired ones too), or undefined. */
+  getToken(id: string): Promise<ApiTokenRecord | undefined>;
+  /** Every token, revoked and expired ones too, sorted by creation time then id. */
+  listTokens(): Promise<ApiTokenRecord[]>;
+  /** Marks a token revoked at `at`; false if there is no such token or it was revoked already. */
+  revokeToken(id: string, at: string): Promise<boolean>;
+
+  /**
+   * Appends an entry to the audit trail and returns its sequence number; then deletes the oldest
+   * entries of its class (anonymous, or made by a known token: auth-records.ts) beyond `keep`.
+   */
+  appendAudit(entry: AuditInput, keep: number): Promise<number>;
+  /** A page of the audit trail, oldest first (see AuditQuery). */
+  listAudit(query: AuditQuery): Promise<AuditEntry[]>;
 
   /** Releases the store (file handles, locks, connections). Idempotent. */
   close(): Promise<void>;
