@@ -5,9 +5,9 @@ import { pino } from "pino";
 import { after, before, describe, test } from "node:test";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { ApplyResult, DeploymentView, LayoutView, NodeView } from "../control-plane.ts";
-import { createHttpApi } from "./create-http-api.ts";
 import type { ErrorBody } from "./error-body.ts";
 import { FakeControlPlane } from "../testing/fake-control-plane.ts";
+import { testApi } from "./testing/test-api.ts";
 
 const LIVE = "test/fixtures/live-gateway-service.yaml";
 const BAD = "examples/layouts/invalid/memory-lots.yaml";
@@ -19,7 +19,7 @@ function setup() {
     ],
   });
   const metrics = { contentType: "text/plain; version=0.0.4", render: () => Promise.resolve("hive_up 1\n") };
-  return { control, app: createHttpApi({ control, metrics }) };
+  return { control, app: testApi({ control, metrics }) };
 }
 
 describe("HTTP API", () => {
@@ -42,7 +42,7 @@ describe("HTTP API", () => {
   });
 
   test("GET /metrics without a metrics source is a 404", async () => {
-    const bare = createHttpApi({ control: new FakeControlPlane() });
+    const bare = testApi({ control: new FakeControlPlane() });
     const r = await bare.inject("/metrics");
     assert.equal(r.statusCode, 404);
     assert.equal(r.json<ErrorBody>().error.code, "not_found");
@@ -251,7 +251,7 @@ describe("HTTP API", () => {
       },
     });
     const c = new FakeControlPlane();
-    const a = createHttpApi({ control: c, log: pino({ level: "debug" }, sink) });
+    const a = testApi({ control: c, log: pino({ level: "debug" }, sink) });
     await a.inject("/v1/nodes");
     await a.inject({ method: "POST", url: "/v1/nodes/live-1/drain", payload: { draining: true } });
     c.failWith(new HiveError(ErrorCode.Internal, "a bug"));

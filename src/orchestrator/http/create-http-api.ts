@@ -3,6 +3,10 @@
  * over the ControlPlane: each route checks its input, calls one operation and answers JSON (or,
  * for logs, streams text). Errors are HiveErrors answered as `{ error: { code, message, issues? } }`
  * with the status of their code (see error-body.ts).
+ *
+ * Every route needs a bearer token of the role route-roles.ts declares for it, and every call that
+ * changes something is written to the audit trail (api-guard.ts); requests whose Host is not a
+ * name this orchestrator answers to are refused first (host-check.ts). With `tls`, it serves HTTPS.
  */
 import Fastify, {
   LogController,
@@ -14,6 +18,15 @@ import Fastify, {
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { ControlPlane } from "../control-plane.ts";
+import {
+  DEFAULT_AUDIT_KEEP,
+  installApiGuard,
+  noteError,
+  type ApiSecurityStore,
+  type AuditKeep,
+} from "./api-guard.ts";
+import { registerAuditRoute } from "./audit-route.ts";
+import { registerTokenRoutes } from "./token-routes.ts";
 import { registerClusterRoutes } from "./cluster-routes.ts";
 import { registerDeploymentRoutes } from "./deployment-routes.ts";
 import { httpStatusOf, toErrorBody } from "./error-body.ts";
@@ -42,6 +55,14 @@ export interface HttpApiOptions {
    * whose `Host` names anything else is refused (403), as a DNS-rebinding page's would be.
    */
   readonly allowedHosts?: readonly string[];
+  /** Where API tokens are looked up and the audit trail is written (the orchestrator's store). */
+  readonly store: ApiSecurityStore;
+  /** How many audit entries to keep per class (default {@link DEFAULT_AUDIT_KEEP}). */
+  readonly auditKeep?: AuditKeep;
+  /** The clock of token expiry and audit times (tests). */
+  readonly now?: () => Date;
+  /** Serve HTTPS with this certificate (chain) and key, PEM (http-tls.ts reads and checks the files). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
 /** Builds the API on a fastify instance, not listening: the daemon calls `listen`, tests `inject`. */
@@ -53,6 +74,7 @@ export function createHttpApi(options: HttpApiOptions): FastifyInstance {
     // route first ends its streams cleanly, in a preClose hook).
     forceCloseConnections: true,
     bodyLimit: options.bodyLimit ?? 4 * 1024 * 1024,
+    ...(options.tls === undefined ? {} : { https: { cert: options.tls.cert, key: options.tls.key } }),
   }) as unknown as FastifyInstance;
   // Bodies are JSON only: without fastify's default text parser a text/plain body is a 415, as
   // docs/http-api.md says, not a 400 about a string that is not an object.
@@ -71,8 +93,18 @@ export function createHttpApi(options: HttpApiOptions): FastifyInstance {
     );
   });
 
+  const now = options.now ?? (() => new Date());
+  // After the Host check: a rebinding page's request is refused before its token is looked at.
+  installApiGuard(app, {
+    store: options.store,
+    now,
+    auditKeep: options.auditKeep ?? DEFAULT_AUDIT_KEEP,
+    ...(options.log === undefined ? {} : { log: options.log }),
+  });
+
   app.setErrorHandler((err: FastifyError | HiveError, request, reply) => {
     const e = toHiveError(err);
+    noteError(request, e.code);
     const status = err instanceof HiveError ? httpStatusOf(err.code) : statusOfFastifyError(err);
     if (status >= 500) request.log.error({ err, code: e.code }, "http request failed");
     return reply.code(status).send(toErrorBody(e));
@@ -98,6 +130,8 @@ export function createHttpApi(options: HttpApiOptions): FastifyInstance {
   registerDeploymentRoutes(app, options.control);
   registerLogRoute(app, options.control);
   registerTradingRoutes(app, options.control);
+  registerTokenRoutes(app, options.store, now);
+  registerAuditRoute(app, options.store);
   return app;
 }
 

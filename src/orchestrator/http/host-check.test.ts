@@ -3,8 +3,8 @@ import { isIP } from "node:net";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { FakeControlPlane } from "../testing/fake-control-plane.ts";
-import { createHttpApi } from "./create-http-api.ts";
 import { compileAllowedHosts, hostAllowed, hostNameOf } from "./host-check.ts";
+import { testApi } from "./testing/test-api.ts";
 
 describe("host check (DNS rebinding)", () => {
   test("reads the name of a Host header", () => {
@@ -67,9 +67,9 @@ describe("host check (DNS rebinding)", () => {
     fc.assert(fc.property(fc.ipV6(), port, (ip, p) => assert.ok(hostAllowed(`[${ip}]${p}`, allowed))));
   });
 
-  test("the API refuses a request for a foreign name with 403 permission_denied, before any route runs", async () => {
+  test("the API refuses a request for a foreign name with 403 permission_denied, before any route runs, even with a token", async () => {
     const control = new FakeControlPlane();
-    const app = createHttpApi({ control, allowedHosts: ["hive.desk.example"] });
+    const app = testApi({ control, allowedHosts: ["hive.desk.example"] });
     try {
       const refused = await app.inject({
         method: "POST",

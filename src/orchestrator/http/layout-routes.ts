@@ -1,6 +1,7 @@
 /** Routes of layouts: apply, list, show, stop. */
 import type { FastifyInstance } from "fastify";
 import type { ApplyResult, ControlPlane, LayoutView } from "../control-plane.ts";
+import { noteAudit } from "./api-guard.ts";
 import { applyBody, nameParams, parseInput } from "./request-input.ts";
 
 /** What `DELETE /v1/layouts/:name` answers once the stop is recorded (the layout goes once its processes stop). */
@@ -13,7 +14,9 @@ export interface StopResult {
 export function registerLayoutRoutes(app: FastifyInstance, control: ControlPlane): void {
   app.post("/v1/layouts", async (request): Promise<ApplyResult> => {
     const { source, file } = parseInput(applyBody, request.body, "body");
-    return control.applyLayout(source, file);
+    const result = await control.applyLayout(source, file);
+    noteAudit(request, { layout: result.layout, generation: String(result.generation) });
+    return result;
   });
 
   app.get("/v1/layouts", async (): Promise<LayoutView[]> => control.listLayouts());

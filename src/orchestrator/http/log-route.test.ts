@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
-import { createHttpApi } from "./create-http-api.ts";
+import { testApi } from "./testing/test-api.ts";
 import { FakeControlPlane } from "../testing/fake-control-plane.ts";
 
 const LAYOUT = [
@@ -28,7 +28,10 @@ test("a real listen: logs follow streams chunked text; a client that goes away a
   const control = new FakeControlPlane();
   await control.applyLayout(LAYOUT, "demo.yaml");
   control.appendLog("demo.feeder", "tick 1\n");
-  const app = createHttpApi({ control });
+  const api = testApi({ control });
+  const app = api.app;
+  await api.ready;
+  const auth = { authorization: `Bearer ${api.tokens.viewer}` };
   await app.listen({ host: "127.0.0.1", port: 0 });
   try {
     const { port } = app.server.address() as AddressInfo;
@@ -36,7 +39,10 @@ test("a real listen: logs follow streams chunked text; a client that goes away a
     assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { ok: true });
 
     const abort = new AbortController();
-    const res = await fetch(`${base}/v1/deployments/demo.feeder/logs?follow=true`, { signal: abort.signal });
+    const res = await fetch(`${base}/v1/deployments/demo.feeder/logs?follow=true`, {
+      signal: abort.signal,
+      headers: auth,
+    });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("transfer-encoding"), "chunked");
     assert.ok(res.body);
@@ -62,10 +68,15 @@ test("closing the server ends an open follow cleanly: the client sees the end, n
   const control = new FakeControlPlane();
   await control.applyLayout(LAYOUT, "demo.yaml");
   control.appendLog("demo.feeder", "tick 1\n");
-  const app = createHttpApi({ control });
+  const api = testApi({ control });
+  const app = api.app;
+  await api.ready;
+  const auth = { authorization: `Bearer ${api.tokens.viewer}` };
   await app.listen({ host: "127.0.0.1", port: 0 });
   const { port } = app.server.address() as AddressInfo;
-  const res = await fetch(`http://127.0.0.1:${port}/v1/deployments/demo.feeder/logs?follow=true`);
+  const res = await fetch(`http://127.0.0.1:${port}/v1/deployments/demo.feeder/logs?follow=true`, {
+    headers: auth,
+  });
   assert.ok(res.body);
   const reader = res.body.getReader();
   assert.equal(new TextDecoder().decode((await reader.read()).value as Uint8Array), "tick 1\n");

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { describeValue, formatPath, ValidationError, type ValidationIssue } from "../../domain/index.ts";
 import { accountName } from "../../domain/schema-helpers.ts";
+import { API_ROLES, MAX_AUDIT_PAGE } from "../store/auth-records.ts";
 
 const name = z.string().min(1);
 
@@ -59,6 +60,42 @@ export const nameParams = z.strictObject({ name });
 
 /** Path parameters `:id` (a node or a deployment). */
 export const idParams = z.strictObject({ id: name });
+
+const isoTime = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), "an ISO 8601 time such as 2026-01-31T12:00:00Z");
+
+/** `POST /v1/tokens`: a name, a role, and when it stops being accepted (never without). */
+export const tokenBody = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, "a name of letters, digits and . _ @ - (at most 64)"),
+  role: z.enum(API_ROLES),
+  expiresAt: isoTime.optional(),
+});
+
+/** Path parameters `:token`: a token's id or name. */
+export const tokenParams = z.strictObject({ token: name });
+
+const count = (max: number) =>
+  z
+    .string()
+    .refine(
+      (s) => /^\d{1,15}$/.test(s) && Number(s) >= 1 && Number(s) <= max,
+      `a whole number from 1 to ${max}`,
+    )
+    .transform(Number);
+
+/** `GET /v1/audit`. */
+export const auditQuery = z.strictObject({
+  since: isoTime.optional(),
+  after: z
+    .string()
+    .refine((s) => /^\d{1,15}$/.test(s), "a sequence number ≥ 0")
+    .transform(Number)
+    .optional(),
+  limit: count(MAX_AUDIT_PAGE).default(100),
+});
 
 /** Where an input came from; it prefixes the field paths of its issues. */
 export type InputPart = "body" | "query" | "path";
