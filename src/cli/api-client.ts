@@ -3,7 +3,11 @@
  * wrong comes back as one HiveError with one clear line: an orchestrator that cannot be reached
  * is `unavailable` and says how to start one; an error answer keeps the server's code and message
  * (and a ValidationError its issues, so the CLI prints `file:line: field` lines).
+ *
+ * Every request carries the bearer token it was given (the context's, see cli-config.ts); over
+ * https, the server's certificate is verified against the context's CA when one is given.
  */
+import type { IncomingMessage } from "node:http";
 import type {
   ApplyResult,
   ControlPlane,
@@ -18,6 +22,9 @@ import type {
   ServiceExplanation,
 } from "../orchestrator/control-plane.ts";
 import { fromErrorBody } from "../orchestrator/http/error-body.ts";
+import type { AuditPage, CreatedToken, RevokedToken, TokenView } from "../orchestrator/http/index.ts";
+import type { ApiRole } from "../orchestrator/store/auth-records.ts";
+import { readText, send } from "./http-transport.ts";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 
 /** Where the orchestrator listens when neither `--orchestrator` nor HIVE_ORCHESTRATOR says. */
@@ -27,19 +34,22 @@ export const DEFAULT_ORCHESTRATOR_URL = "http://127.0.0.1:7071";
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
- * The orchestrator's base URL: the flag, else HIVE_ORCHESTRATOR, else the default. A malformed
- * one is an invalid_argument naming where it came from.
+ * The orchestrator's base URL: the flag, else HIVE_ORCHESTRATOR, else `fallback` (a context's
+ * server), else the default. A malformed one is an invalid_argument naming where it came from.
  */
 export function resolveOrchestratorUrl(
   flag: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  fallback?: { readonly url: string; readonly from: string },
 ): string {
   const [text, from] =
     flag !== undefined
       ? [flag, "--orchestrator"]
       : env.HIVE_ORCHESTRATOR
         ? [env.HIVE_ORCHESTRATOR, "HIVE_ORCHESTRATOR"]
-        : [DEFAULT_ORCHESTRATOR_URL, "the default"];
+        : fallback !== undefined
+          ? [fallback.url, fallback.from]
+          : [DEFAULT_ORCHESTRATOR_URL, "the default"];
   let url: URL;
   try {
     url = new URL(text);
@@ -55,10 +65,21 @@ export function resolveOrchestratorUrl(
   return url.href.replace(/\/+$/, "");
 }
 
+/** How an ApiClient proves who it is and whom it trusts. */
+export interface ApiCredentials {
+  /** The bearer token (`hive_<id>_<secret>`); without one, only /healthz answers. */
+  readonly token?: string;
+  /** CA certificates (PEM) that may vouch for an https orchestrator; without: the system's. */
+  readonly ca?: Buffer;
+}
+
 /** The ControlPlane of a remote orchestrator. */
 export class ApiClient implements ControlPlane {
   /** `baseUrl` as {@link resolveOrchestratorUrl} gives it: no trailing slash. */
-  constructor(readonly baseUrl: string) {}
+  constructor(
+    readonly baseUrl: string,
+    private readonly credentials: ApiCredentials = {},
+  ) {}
 
   applyLayout(source: string, fileName: string): Promise<ApplyResult> {
     return this.json("POST", "/v1/layouts", { source, file: fileName });
@@ -115,6 +136,38 @@ export class ApiClient implements ControlPlane {
     return this.json("GET", `/v1/accounts${account === undefined ? "" : query({ account })}`);
   }
 
+  /** The token this client sends, as the orchestrator sees it. */
+  whoami(): Promise<TokenView> {
+    return this.json("GET", "/v1/whoami");
+  }
+
+  /** Every API token (no secrets). */
+  listTokens(): Promise<TokenView[]> {
+    return this.json("GET", "/v1/tokens");
+  }
+
+  /** Makes a token; the answer carries it, once. */
+  createToken(name: string, role: ApiRole, expiresAt?: string): Promise<CreatedToken> {
+    return this.json("POST", "/v1/tokens", { name, role, ...(expiresAt === undefined ? {} : { expiresAt }) });
+  }
+
+  /** Revokes a token by id or name. */
+  revokeToken(idOrName: string): Promise<RevokedToken> {
+    return this.json("DELETE", `/v1/tokens/${encodeURIComponent(idOrName)}`);
+  }
+
+  /** A page of the audit trail. */
+  audit(q: { since?: string; after?: number; limit?: number } = {}): Promise<AuditPage> {
+    return this.json(
+      "GET",
+      `/v1/audit${query({
+        since: q.since,
+        after: q.after === undefined ? undefined : String(q.after),
+        limit: q.limit === undefined ? undefined : String(q.limit),
+      })}`,
+    );
+  }
+
   /** Streams a deployment's output; aborting `options.signal` ends the iteration quietly. */
   async *logs(deploymentId: string, options: LogOptions): AsyncIterable<Uint8Array> {
     const path = `/v1/deployments/${encodeURIComponent(deploymentId)}/logs${query({
@@ -122,25 +175,17 @@ export class ApiClient implements ControlPlane {
       follow: String(options.follow),
       tail: options.tailBytes === undefined ? undefined : String(options.tailBytes),
     })}`;
-    let res: Response;
+    let res: IncomingMessage;
     try {
       res = await this.request("GET", path, undefined, options.signal);
     } catch (err) {
       if (options.signal?.aborted) return;
       throw err;
     }
-    if (res.body === null) return;
-    const reader = res.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
     let ended = false;
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) {
-          ended = true;
-          return;
-        }
-        yield value;
-      }
+      for await (const chunk of res) yield chunk as Uint8Array;
+      ended = true;
     } catch (err) {
       ended = true;
       if (options.signal?.aborted) return;
@@ -150,20 +195,23 @@ export class ApiClient implements ControlPlane {
         { cause: err },
       );
     } finally {
-      // A consumer that stops early: cancelling the body closes the connection, ending the read.
-      // A cancel that fails finds the connection gone already: nothing left to close.
-      if (!ended) await reader.cancel().catch(() => undefined);
-      reader.releaseLock();
+      // A consumer that stops early: destroying the response closes the connection, ending the read.
+      if (!ended) res.destroy();
     }
   }
 
   private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
     const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
     const res = await this.request(method, path, body, timeout);
+    let text: string;
     try {
-      return (await res.json()) as T;
+      text = await readText(res);
     } catch (err) {
-      if (timeout.aborted) throw unreachable(this.baseUrl, err);
+      throw unreachable(this.baseUrl, err, timeout);
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
       throw new HiveError(
         ErrorCode.Internal,
         `the orchestrator at ${this.baseUrl} answered ${method} ${path} with something that is not JSON`,
@@ -178,30 +226,72 @@ export class ApiClient implements ControlPlane {
     path: string,
     body: unknown,
     signal?: AbortSignal,
-  ): Promise<Response> {
-    let res: Response;
+  ): Promise<IncomingMessage> {
+    let res: IncomingMessage;
     try {
-      res = await fetch(`${this.baseUrl}${path}`, {
+      res = await send(new URL(`${this.baseUrl}${path}`), {
         method,
-        signal: signal ?? null,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        body: body === undefined ? null : JSON.stringify(body),
+        headers: {
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(this.credentials.token === undefined
+            ? {}
+            : { authorization: `Bearer ${this.credentials.token}` }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(signal === undefined ? {} : { signal }),
+        ...(this.credentials.ca === undefined ? {} : { ca: this.credentials.ca }),
       });
     } catch (err) {
       // A caller's own abort (Ctrl-C on `hive logs`) is not the orchestrator's fault.
       if (signal?.aborted && (signal.reason as Error | undefined)?.name !== "TimeoutError") throw err;
-      throw unreachable(this.baseUrl, err);
+      throw untrusted(this.baseUrl, err) ?? unreachable(this.baseUrl, err, signal);
     }
-    if (!res.ok) throw fromErrorBody(res.status, await res.text());
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) {
+      const text = await readText(res).catch(() => "");
+      const error = fromErrorBody(status, text);
+      if (status === 401 && this.credentials.token === undefined) {
+        throw new HiveError(
+          error.code,
+          `${error.message}\n(this hive sent no token to ${this.baseUrl}: give one in a context of ~/.config/hive/config, with --token-file or HIVE_TOKEN; hive dev writes a "dev" context)`,
+        );
+      }
+      throw error;
+    }
     return res;
   }
 }
 
+const TLS_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "CERT_SIGNATURE_FAILURE",
+]);
+
+/** The one line for a server whose certificate is not trusted; undefined for other failures. */
+function untrusted(baseUrl: string, err: unknown): HiveError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === undefined || !TLS_CODES.has(code)) return undefined;
+  return new HiveError(
+    ErrorCode.FailedPrecondition,
+    `the orchestrator at ${baseUrl} presented a certificate this hive does not trust (${code}): give the CA that ` +
+      "signed it as ca-file in the context, --ca-file or HIVE_CA_FILE",
+    { cause: err },
+  );
+}
+
 /** The one line for an orchestrator that cannot be reached, saying how to start one. */
-function unreachable(baseUrl: string, err: unknown): HiveError {
+function unreachable(baseUrl: string, err: unknown, signal?: AbortSignal): HiveError {
+  const timedOut = (signal?.reason as Error | undefined)?.name === "TimeoutError";
   return new HiveError(
     ErrorCode.Unavailable,
-    `cannot reach the orchestrator at ${baseUrl} (${describeCause(err)}): is it running? (hive dev, or hive orchestrator)`,
+    `cannot reach the orchestrator at ${baseUrl} (${timedOut ? "no answer in time" : describeCause(err)}): is it running? (hive dev, or hive orchestrator)`,
     { cause: err },
   );
 }

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { ValidationError } from "../domain/index.ts";
-import { createHttpApi } from "../orchestrator/http/create-http-api.ts";
+import { testApi } from "../orchestrator/http/testing/test-api.ts";
 import { FakeControlPlane, fakeNode } from "../orchestrator/testing/fake-control-plane.ts";
 import { ApiClient, DEFAULT_ORCHESTRATOR_URL, resolveOrchestratorUrl } from "./api-client.ts";
 import { ExitCode } from "./exit-codes.ts";
@@ -16,19 +16,34 @@ import { main } from "./main.ts";
 const LIVE = "test/fixtures/live-gateway-service.yaml";
 const tmp = mkdtempSync(join(tmpdir(), "hive-cli-remote-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
+// Never the user's own context file: none at all here (each call gives its server and token).
+process.env.HIVE_CONFIG = join(tmp, "no-config");
+let tokenFiles = 0;
 
 /** The real HTTP API over a fake control plane, on a loopback port. */
 async function startApi(control: FakeControlPlane) {
-  const app = createHttpApi({ control });
+  const api = testApi({ control });
+  await api.ready;
+  const app = api.app;
   await app.listen({ host: "127.0.0.1", port: 0 });
   const { port } = app.server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
+  // The admin's token, in a 0600 file as --token-file wants it.
+  const tokenFile = join(tmp, `token-${++tokenFiles}`);
+  writeFileSync(tokenFile, `${api.tokens.admin}\n`, { mode: 0o600 });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => app.close(),
+    token: api.tokens.admin,
+    tokenFile,
+    api,
+  };
 }
 
-function runner(url: () => string) {
+function runner(url: () => string, tokenFile?: () => string) {
   return async (...args: string[]) => {
     const io = memoryIo();
-    const code = await main(["node", "hive", ...args, "--orchestrator", url()], io);
+    const auth = tokenFile === undefined ? [] : ["--token-file", tokenFile()];
+    const code = await main(["node", "hive", ...args, "--orchestrator", url(), ...auth], io);
     return { code, out: io.stdout.join("\n"), err: io.stderr.join("\n") };
   };
 }
@@ -51,7 +66,10 @@ function newControl() {
 describe("hive CLI against the orchestrator's HTTP API", () => {
   const control = newControl();
   let api: Awaited<ReturnType<typeof startApi>>;
-  const run = runner(() => api.url);
+  const run = runner(
+    () => api.url,
+    () => api.tokenFile,
+  );
   before(async () => {
     api = await startApi(control);
   });
@@ -194,7 +212,20 @@ describe("hive CLI against the orchestrator's HTTP API", () => {
   test("logs -f follows until Ctrl-C, then exits 0 and the orchestrator stops reading", async () => {
     control.appendLog("live-momentum.gateway", "ready\n");
     const io = memoryIo();
-    const done = main(["node", "hive", "logs", "-f", "live-momentum.gateway", "--orchestrator", api.url], io);
+    const done = main(
+      [
+        "node",
+        "hive",
+        "logs",
+        "-f",
+        "live-momentum.gateway",
+        "--orchestrator",
+        api.url,
+        "--token-file",
+        api.tokenFile,
+      ],
+      io,
+    );
     await until(() => io.stdout.length === 1);
     control.appendLog("live-momentum.gateway", "order 1\n");
     await until(() => io.stdout.length === 2);
@@ -268,7 +299,10 @@ describe("hive apply that does not come up", () => {
     control.holdPending("momentum", "2 nodes: missing a required tag");
     const api = await startApi(control);
     try {
-      const r = await runner(() => api.url)("apply", LIVE, "--timeout", "0.5");
+      const r = await runner(
+        () => api.url,
+        () => api.tokenFile,
+      )("apply", LIVE, "--timeout", "0.5");
       assert.equal(r.code, ExitCode.Failed);
       assert.match(r.out, /live-momentum\.momentum: pending: 2 nodes: missing a required tag/);
       assert.match(
@@ -281,7 +315,10 @@ describe("hive apply that does not come up", () => {
         /\n {2}live-momentum\.momentum-standby-1: pending: 2 nodes: missing a required tag\n/,
       );
       assert.match(r.err, /\(see: hive explain momentum --layout live-momentum\)$/);
-      const explain = await runner(() => api.url)("explain", "momentum", "--layout", "live-momentum");
+      const explain = await runner(
+        () => api.url,
+        () => api.tokenFile,
+      )("explain", "momentum", "--layout", "live-momentum");
       assert.equal(explain.code, ExitCode.Failed);
       assert.match(
         explain.out,
@@ -327,7 +364,7 @@ describe("an orchestrator that cannot be reached", () => {
   test("the client rebuilds a ValidationError from a 400", async () => {
     const api = await startApi(new FakeControlPlane());
     try {
-      const err = await new ApiClient(api.url)
+      const err = await new ApiClient(api.url, { token: api.token })
         .applyLayout("name: x\nservices: []\n", "x.yaml")
         .catch((e: unknown) => e);
       assert.ok(err instanceof ValidationError);
@@ -350,7 +387,10 @@ describe("ApiClient.logs", () => {
     const api = await startApi(control);
     try {
       const aborted = control.nextLogAbort();
-      for await (const chunk of new ApiClient(api.url).logs("d.f", { stream: "stdout", follow: true })) {
+      for await (const chunk of new ApiClient(api.url, { token: api.token }).logs("d.f", {
+        stream: "stdout",
+        follow: true,
+      })) {
         assert.equal(new TextDecoder().decode(chunk), "one\n");
         break;
       }
@@ -370,7 +410,10 @@ async function until(condition: () => boolean): Promise<void> {
 describe("hive failover, kill, accounts", () => {
   const control = newControl();
   let api: Awaited<ReturnType<typeof startApi>>;
-  const run = runner(() => api.url);
+  const run = runner(
+    () => api.url,
+    () => api.tokenFile,
+  );
   before(async () => {
     api = await startApi(control);
   });

@@ -5,7 +5,7 @@ import { LOCAL_RUNNER_URL, LocalRuntime, type LocalRuntimeOptions } from "./loca
 import { Orchestrator } from "./orchestrator.ts";
 import type { CompiledOrchestratorOptions } from "./orchestrator-options.ts";
 import { serveRunnerStreams } from "./runner-grpc-server.ts";
-import { openStore } from "./store/index.ts";
+import { openStore, type Store } from "./store/index.ts";
 
 /** Something that serves HTTP on an address and can be closed (the HTTP API). */
 export interface HttpServer {
@@ -39,7 +39,8 @@ export async function startOrchestrator(
   options: CompiledOrchestratorOptions,
   deps: {
     log: Logger;
-    httpApi?: (core: Orchestrator) => HttpServer;
+    /** The HTTP API on the core; its tokens and audit trail live in the same store. */
+    httpApi?: (core: Orchestrator, store: Store) => HttpServer;
     /** Opens a gateway's control channel; by default a GatewayClient with the orchestrator's key. */
     connectGateway?: ConnectGateway;
     /** How often the gateways' keys and fenced accounts are read again (tests; default RELIST_MS). */
@@ -102,7 +103,7 @@ export async function startOrchestrator(
     opened.push(() => runners?.close());
     // The HTTP port before the local runner: a port in use must fail the start before that runner
     // re-adopts the processes of its state directory (another instance's, still running).
-    const http = deps.httpApi?.(core);
+    const http = deps.httpApi?.(core, store);
     opened.push(() => http?.close());
     const httpUrl = http
       ? await listening("--http-listen", options.httpListen, () => http.listen(options.httpListen))

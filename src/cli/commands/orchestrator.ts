@@ -44,6 +44,15 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
       (name: string, all: string[]) => [...all, name],
       [] as string[],
     )
+    .option(
+      "--http-tls-cert <file>",
+      "serve the HTTP API over HTTPS with this certificate (PEM; needed off loopback)",
+    )
+    .option("--http-tls-key <file>", "the HTTPS key (PEM, mode 0600)")
+    .option(
+      "--admin-token-file <file>",
+      "where the first admin API token is written (0600) when the store has none (default: admin.token beside the store)",
+    )
     .option("--join-token <token>", "token runners must present", "")
     .option("--heartbeat-ms <ms>", "runner heartbeat interval", String(DEFAULT_TIMINGS.heartbeatIntervalMs))
     .option(
@@ -80,6 +89,9 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
         runnerListen: string;
         httpListen: string;
         allowedHost: string[];
+        httpTlsCert?: string;
+        httpTlsKey?: string;
+        adminTokenFile?: string;
         joinToken: string;
         heartbeatMs: string;
         runnerLeaseMs: string;
@@ -111,24 +123,34 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
           gateways: opts.gateway.map(parseGatewayFlag),
           curveKeyFile: opts.curveKeyFile,
         });
+        const http = await import("../../orchestrator/http/index.ts");
+        // Before anything starts: a clear refusal, not a half-started daemon.
+        const tls = http.readHttpTls(opts.httpTlsCert, opts.httpTlsKey);
+        http.checkHttpListen(options.httpListen, tls !== undefined);
+        const adminTokenFile = opts.adminTokenFile ?? http.defaultAdminTokenFile(options.store);
         const log = createLogger("orchestrator");
         const local = opts.local === undefined ? undefined : await localRuntimeOptions(opts.local);
         const running = await startOrchestrator(options, {
           log,
           local,
-          httpApi: (core) => {
+          httpApi: (core, store) => {
             const metrics = orchestratorMetrics(core);
             const app = createHttpApi({
               control: core,
+              store,
               log,
               allowedHosts: opts.allowedHost,
+              ...(tls === undefined ? {} : { tls }),
               metrics: {
                 contentType: metrics.registry.contentType,
                 render: () => metrics.registry.metrics(),
               },
             });
             return {
-              listen: (at) => app.listen({ host: at.host, port: at.port }),
+              listen: async (at) => {
+                await http.ensureAdminToken(store, adminTokenFile, log);
+                return app.listen({ host: at.host, port: at.port });
+              },
               close: () => app.close(),
             };
           },
