@@ -156,12 +156,16 @@ async function stopAll(children: readonly ChildProcess[]): Promise<void> {
 
 /** A small client of the orchestrator's HTTP API. */
 class Api {
-  constructor(private readonly url: string) {}
+  constructor(
+    private readonly url: string,
+    /** The admin's Authorization header, once the cluster made its token. */
+    private readonly auth: () => Record<string, string>,
+  ) {}
 
   async post(source: string): Promise<void> {
     const res = await fetch(`${this.url}/v1/layouts`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...this.auth() },
       body: JSON.stringify({ source, file: "cp-bench.yaml" }),
     });
     if (!res.ok) throw new Error(`POST /v1/layouts: ${res.status} ${await res.text()}`);
@@ -170,7 +174,7 @@ class Api {
 
   /** The layout, or undefined once it is gone (404). */
   async layout(): Promise<LayoutView | undefined> {
-    const res = await fetch(`${this.url}/v1/layouts/${LAYOUT}`);
+    const res = await fetch(`${this.url}/v1/layouts/${LAYOUT}`, { headers: this.auth() });
     if (res.status === 404) {
       await res.body?.cancel();
       return undefined;
@@ -180,7 +184,7 @@ class Api {
   }
 
   async delete(): Promise<void> {
-    const res = await fetch(`${this.url}/v1/layouts/${LAYOUT}`, { method: "DELETE" });
+    const res = await fetch(`${this.url}/v1/layouts/${LAYOUT}`, { method: "DELETE", headers: this.auth() });
     if (!res.ok) throw new Error(`DELETE /v1/layouts/${LAYOUT}: ${res.status} ${await res.text()}`);
     await res.body?.cancel();
   }
@@ -266,7 +270,7 @@ export async function benchApply(o: {
   const cluster = new DevCluster({ dir, runnerPort: o.runnerPort, httpPort: o.httpPort, nodes: nodes(base) });
   let failure: string | undefined;
   cluster.onChildExit = (name, code, log) => (failure = `${name} exited (code ${code}); see ${log}`);
-  const api = new Api(cluster.apiUrl);
+  const api = new Api(cluster.apiUrl, () => cluster.authHeaders());
   const source = layoutSource();
   const figures = {
     applyToRunningMs: [] as number[],

@@ -73,8 +73,11 @@ export interface HeartbeatFigures {
   readonly nodes: { ready: number; suspect: number; down: number };
 }
 
+/** The admin token of the orchestrator started here (read once it answers). */
+let adminToken = "";
+
 async function text(url: string): Promise<string> {
-  const res = await fetch(url);
+  const res = await fetch(url, { headers: { authorization: `Bearer ${adminToken}` } });
   if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
   return res.text();
 }
@@ -111,6 +114,8 @@ async function startOrchestrator(o: {
       String(HEARTBEAT_MS),
       "--runner-lease-ms",
       "2000",
+      "--admin-token-file",
+      `${o.log}.admin-token`,
     ],
     {
       stdio: ["ignore", fd, fd],
@@ -126,7 +131,10 @@ async function startOrchestrator(o: {
       (r) => r.ok,
       () => false,
     );
-    if (up) return { child, api, url: `http://127.0.0.1:${o.runnerPort}` };
+    if (up) {
+      adminToken = readFileSync(`${o.log}.admin-token`, "utf8").trim();
+      return { child, api, url: `http://127.0.0.1:${o.runnerPort}` };
+    }
     if (Date.now() > end) throw new Error(`the orchestrator did not answer in 30 s; see ${o.log}`);
     await sleep(100, undefined, { signal: o.signal });
   }

@@ -33,12 +33,16 @@ const nodes: DevNode[] = [
   { id: "e2e-data-2", pool: "backtest", tags: ["data_node"], ports: { first: base + 150, last: base + 199 } },
 ];
 const dir = mkdtempSync(join(tmpdir(), "hive-e2e-"));
+// The CLI below finds the cluster's token through a "dev" context in this file, never the user's.
+process.env.HIVE_CONFIG = join(dir, "hive-config");
+delete process.env.HIVE_ORCHESTRATOR;
+delete process.env.HIVE_TOKEN;
 const cluster = new DevCluster({ dir, runnerPort: base + 300, httpPort: base + 301, nodes });
 const api = cluster.apiUrl;
 let failure: string | undefined;
 
 async function get<T>(path: string): Promise<T> {
-  const res = await fetch(`${api}${path}`);
+  const res = await fetch(`${api}${path}`, { headers: cluster.authHeaders() });
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -46,7 +50,7 @@ async function get<T>(path: string): Promise<T> {
 async function apply(source: string, file: string) {
   const res = await fetch(`${api}/v1/layouts`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...cluster.authHeaders() },
     body: JSON.stringify({ source, file }),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -81,6 +85,7 @@ before(async () => {
   cluster.onChildExit = (name, code, log) => (failure = `${name} exited (code ${code}); see ${log}`);
   await cluster.start();
   await cluster.waitReady(60_000);
+  cluster.writeContext("dev");
 });
 
 after(async () => {
@@ -206,7 +211,7 @@ describe("the hive with real processes", () => {
     );
     assert.equal(e.decision.ok, false);
     assert.match(e.summary, /2 nodes: missing a required tag; 2: pool mismatch/);
-    await fetch(`${api}/v1/layouts/needs-gpu`, { method: "DELETE" });
+    await fetch(`${api}/v1/layouts/needs-gpu`, { method: "DELETE", headers: cluster.authHeaders() });
   });
 
   test("a backtest-pool runner killed with SIGKILL: its backtest is rescheduled on the other", async () => {

@@ -5,12 +5,23 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, describe, test } from "node:test";
+import { memoryIo } from "../src/cli/io.ts";
+import { main } from "../src/cli/main.ts";
 import { DevCluster, type DevClusterOptions, type DevNode } from "../src/dev/dev-cluster.ts";
 import { destroyCgroupParent } from "../src/runner/cgroups/index.ts";
 import { pidAlive } from "../src/runner/process/process-identity.ts";
@@ -134,22 +145,45 @@ describe("the dev cluster", () => {
       '    args: ["300"]',
       "    resources: { cores: 0.1, memory: 32MiB }",
     ].join("\n");
+    // The first admin token: made by the orchestrator, in a 0600 file, never in its log.
+    const token = cluster.adminToken();
+    assert.match(token ?? "", /^hive_[0-9a-f]{16}_/);
+    assert.equal(statSync(cluster.adminTokenFile).mode & 0o777, 0o600);
+    const secret = token!.split("_")[2]!;
+    assert.ok(!readFileSync(cluster.logOf("orchestrator")!, "utf8").includes(secret), "no secret in the log");
     const res = await fetch(`${cluster.apiUrl}/v1/layouts`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...cluster.authHeaders() },
       body: JSON.stringify({ source: layout, file: "devc-kill.yaml" }),
     });
     assert.equal(res.status, 200, await res.clone().text());
     let strategy: number | null = null;
     const end = Date.now() + 30_000;
     while (strategy === null && Date.now() < end) {
-      const view = (await (await fetch(`${cluster.apiUrl}/v1/layouts/devc-kill`)).json()) as {
+      const view = (await (
+        await fetch(`${cluster.apiUrl}/v1/layouts/devc-kill`, { headers: cluster.authHeaders() })
+      ).json()) as {
         deployments: { phase: string; pid: number | null }[];
       };
       strategy = view.deployments.find((d) => d.phase === "running")?.pid ?? null;
       await sleep(100);
     }
     assert.ok(strategy !== null, "the strategy runs");
+    // `hive` through the dev context, as a user of `hive dev` would call it: no flag, no token given.
+    const config = join(o.dir, "hive-config");
+    const saved = { HIVE_CONFIG: process.env.HIVE_CONFIG, HIVE_ORCHESTRATOR: process.env.HIVE_ORCHESTRATOR };
+    process.env.HIVE_CONFIG = config;
+    delete process.env.HIVE_ORCHESTRATOR;
+    try {
+      assert.deepEqual(cluster.writeContext("dev"), { path: config, current: true, currentContext: "dev" });
+      const io = memoryIo();
+      assert.equal(await main(["node", "hive", "status", "devc-kill"], io), 0, io.stderr.join("\n"));
+      assert.match(io.stdout.join("\n"), /layout devc-kill: running/);
+    } finally {
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    }
     strays.push(strategy);
     const pids = ["gateway", "orchestrator", node.id].map((n) => cluster.pidOf(n)!);
     strays.push(...pids);

@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as cliConfig from "../cli/cli-config.ts";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { keyPairPath, loadOrCreateKeyPair } from "../gateway/keys.ts";
 import { destroyCgroupParent } from "../runner/cgroups/detect-cgroups.ts";
@@ -168,7 +169,43 @@ export class DevCluster {
       `name=paper,orders=tcp://127.0.0.1:${this.gatewayPort},control=tcp://127.0.0.1:${this.gatewayPort + 1},key=${this.gatewayPublicKey}`,
       "--curve-key-file",
       join(resolve(this.o.dir), "keys", "orchestrator.key"),
+      "--admin-token-file",
+      this.adminTokenFile,
     ];
+  }
+
+  /**
+   * Where the orchestrator writes its first admin API token (0600): `<dir>/admin.token`, so
+   * `.hive/dev/admin.token` for `hive dev`. It exists once the orchestrator listens.
+   */
+  get adminTokenFile(): string {
+    return join(resolve(this.o.dir), "admin.token");
+  }
+
+  /** The admin API token (once the orchestrator made it), or undefined before. */
+  adminToken(): string | undefined {
+    return readIfExists(this.adminTokenFile).trim() || undefined;
+  }
+
+  /** Headers that authenticate a request to this cluster's API as its admin. */
+  authHeaders(): Record<string, string> {
+    const token = this.adminToken();
+    return token === undefined ? {} : { authorization: `Bearer ${token}` };
+  }
+
+  /**
+   * Writes the `name` context (the API's URL and the admin token's file) into the CLI's context
+   * file (cli-config.ts: HIVE_CONFIG, else ~/.config/hive/config), keeping every other context;
+   * it becomes the current context only when none is set. Returns the file, and whether `name`
+   * is the current context now.
+   */
+  writeContext(name = "dev", path?: string): { path: string; current: boolean; currentContext?: string } {
+    const context = { name, server: this.apiUrl, "token-file": this.adminTokenFile };
+    const { current } = cliConfig.saveContext(context, path);
+    const { configPath, loadConfig } = cliConfig;
+    const file = path ?? configPath();
+    const currentContext = loadConfig(file).currentContext;
+    return { path: file, current, ...(currentContext === undefined ? {} : { currentContext }) };
   }
 
   /** The gateway's orders port (its control port is the next one). */
@@ -302,7 +339,7 @@ export class DevCluster {
       if (signal?.aborted) return;
       if (this.endedEarly !== undefined) throw new HiveError(ErrorCode.Unavailable, this.endedEarly);
       try {
-        const res = await fetch(`${this.apiUrl}/v1/nodes`);
+        const res = await fetch(`${this.apiUrl}/v1/nodes`, { headers: this.authHeaders() });
         if (res.ok) {
           const nodes = (await res.json()) as { health: string }[];
           if (nodes.filter((n) => n.health === "ready").length >= want) {
@@ -349,15 +386,16 @@ export class DevCluster {
     const ours = this.ready && orchestrator?.exitCode === null && orchestrator.signalCode === null;
     try {
       if (!ours) throw new HiveError(ErrorCode.FailedPrecondition, "not our orchestrator, or not alive");
-      const res = await fetch(`${this.apiUrl}/v1/layouts`);
+      const headers = this.authHeaders();
+      const res = await fetch(`${this.apiUrl}/v1/layouts`, { headers });
       if (res.ok) {
         const layouts = (await res.json()) as { name: string }[];
         await Promise.all(
-          layouts.map((l) => fetch(`${this.apiUrl}/v1/layouts/${l.name}`, { method: "DELETE" })),
+          layouts.map((l) => fetch(`${this.apiUrl}/v1/layouts/${l.name}`, { method: "DELETE", headers })),
         );
         const end = Date.now() + 15_000;
         while (Date.now() < end) {
-          const left = (await (await fetch(`${this.apiUrl}/v1/layouts`)).json()) as unknown[];
+          const left = (await (await fetch(`${this.apiUrl}/v1/layouts`, { headers })).json()) as unknown[];
           if (left.length === 0) break;
           await new Promise((r) => setTimeout(r, 200));
         }

@@ -13,7 +13,7 @@
  * `auditReport` checks it and measures the failover.
  */
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -303,9 +303,13 @@ export class FaultCluster {
       `name=paper,orders=tcp://${this.gatewayHost}:${ordersPort},control=tcp://${control.host}:${control.port},key=${gatewayPublic}`,
       "--curve-key-file",
       orchestratorKey,
+      "--admin-token-file",
+      join(this.dir, "admin.token"),
     ];
     await this.startOrchestrator();
-    this.api = new ApiClient(`http://127.0.0.1:${httpPort}`);
+    this.api = new ApiClient(`http://127.0.0.1:${httpPort}`, {
+      token: readFileSync(join(this.dir, "admin.token"), "utf8").trim(),
+    });
 
     for (const [i, r] of this.runners.entries()) {
       const base = join(this.dir, `r${i + 1}`);

@@ -68,6 +68,16 @@ export function registerDev(program: Command, io: CliIo): void {
           await cluster.start();
           // A Ctrl-C while it starts stops it there: nothing is applied after it.
           await cluster.waitReady(30_000, stop.signal);
+          // The CLI's way in: a "dev" context with the admin token, so `hive status` just works.
+          const context = stop.signal.aborted ? undefined : cluster.writeContext("dev");
+          if (context) {
+            io.out(
+              context.current
+                ? `context "dev" (current) in ${context.path}; the admin API token is in ${cluster.adminTokenFile}`
+                : `context "dev" in ${context.path} (your current context stays ${context.currentContext}: add --context dev); the admin API token is in ${cluster.adminTokenFile}`,
+            );
+          }
+          const contextFlag = context?.current === false ? " --context dev" : "";
           const files = readdirSync(opts.layouts)
             .filter((f) => f.endsWith(".yaml"))
             .sort();
@@ -76,7 +86,7 @@ export function registerDev(program: Command, io: CliIo): void {
             const path = join(opts.layouts, file);
             const res = await fetch(`${cluster.apiUrl}/v1/layouts`, {
               method: "POST",
-              headers: { "content-type": "application/json" },
+              headers: { "content-type": "application/json", ...cluster.authHeaders() },
               body: JSON.stringify({ source: readFileSync(path, "utf8"), file: path }),
             });
             const body = (await res.json()) as {
@@ -93,8 +103,8 @@ export function registerDev(program: Command, io: CliIo): void {
             io.out(`applied ${path}: ${body.layout} (${body.added?.join(", ")})`);
           }
           if (!stop.signal.aborted) {
-            const layouts = await waitRunning(cluster.apiUrl, timeoutS * 1000, stop.signal, io);
-            printWhereWhat(layouts, io, cluster.apiUrl);
+            const layouts = await waitRunning(cluster, timeoutS * 1000, stop.signal, io);
+            printWhereWhat(layouts, io, cluster.apiUrl, contextFlag, cluster.adminTokenFile);
           }
           if (!opts.exitWhenRunning && !stop.signal.aborted) {
             io.out("\nCtrl-C stops everything.");
@@ -125,7 +135,7 @@ export function registerDev(program: Command, io: CliIo): void {
 }
 
 async function waitRunning(
-  api: string,
+  cluster: DevCluster,
   timeoutMs: number,
   signal: AbortSignal,
   io: CliIo,
@@ -133,7 +143,8 @@ async function waitRunning(
   const end = Date.now() + timeoutMs;
   const seen = new Map<string, string>();
   for (;;) {
-    const layouts = (await (await fetch(`${api}/v1/layouts`)).json()) as LayoutView[];
+    const res = await fetch(`${cluster.apiUrl}/v1/layouts`, { headers: cluster.authHeaders() });
+    const layouts = (await res.json()) as LayoutView[];
     for (const d of layouts.flatMap((l) => l.deployments)) {
       if (seen.get(d.id) !== d.phase) {
         seen.set(d.id, d.phase);
@@ -156,7 +167,13 @@ async function waitRunning(
   }
 }
 
-function printWhereWhat(layouts: readonly LayoutView[], io: CliIo, api: string): void {
+function printWhereWhat(
+  layouts: readonly LayoutView[],
+  io: CliIo,
+  api: string,
+  contextFlag: string,
+  tokenFile: string,
+): void {
   const rows = layouts.flatMap((l) =>
     l.deployments.map((d: DeploymentView) => [
       d.id,
@@ -172,15 +189,17 @@ function printWhereWhat(layouts: readonly LayoutView[], io: CliIo, api: string):
   const momentum = layouts
     .flatMap((l) => l.deployments)
     .find((d) => d.service === "momentum" && d.role === "active");
-  io.out(`\nLook at it (HIVE_ORCHESTRATOR=${api}):`);
-  io.out("  npm run hive -- status                 layouts and their deployments");
-  io.out("  npm run hive -- nodes                  the runners, their load and hot datasets");
-  if (momentum) io.out(`  npm run hive -- logs ${momentum.id} -f   the strategy's orders and fills`);
-  io.out("  npm run hive -- accounts               who may trade paper-001 (deployment, epoch), positions");
-  io.out("  npm run hive -- failover momentum      fence the gateway to the standby, then let it trade");
-  io.out("  npm run hive -- kill paper-001         the kill switch (--lift to undo)");
+  io.out(`\nLook at it (${api}, as the admin of the dev context):`);
+  const hive = (args: string) => `npm run hive -- ${args}${contextFlag}`;
+  io.out(`  ${hive("status").padEnd(38)} layouts and their deployments`);
+  io.out(`  ${hive("nodes").padEnd(38)} the runners, their load and hot datasets`);
+  if (momentum) io.out(`  ${hive(`logs ${momentum.id} -f`)}   the strategy's orders and fills`);
+  io.out(`  ${hive("accounts").padEnd(38)} who may trade paper-001 (deployment, epoch), positions`);
+  io.out(`  ${hive("failover momentum").padEnd(38)} fence the gateway to the standby, then let it trade`);
+  io.out(`  ${hive("kill paper-001").padEnd(38)} the kill switch (--lift to undo)`);
+  io.out(`  ${hive("audit").padEnd(38)} who changed what (the API's audit trail)`);
   io.out("  ls .hive/results/                      the backtests' results");
   const port = Number(new URL(api).port);
-  io.out(`  curl ${api}/metrics                     the orchestrator's metrics`);
+  io.out(`  curl -H "Authorization: Bearer $(cat ${tokenFile})" ${api}/metrics   the orchestrator's metrics`);
   io.out(`  curl http://127.0.0.1:${port + 1}/metrics      a runner's metrics (${port + 1}-${port + 3})`);
 }

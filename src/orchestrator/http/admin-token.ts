@@ -13,13 +13,16 @@ import { writeSecretFile } from "../../core/secret-file.ts";
 import type { ApiSecurityStore } from "./api-guard.ts";
 import { mintToken, tokenUnusable } from "./api-tokens.ts";
 
-/** `admin.token` beside the SQLite store's file; `.hive/admin.token` for a memory store. */
+/**
+ * `admin.token` beside the SQLite store's file; `.hive/memory-admin.token` for a memory store
+ * (whose tokens die with it: it must not overwrite the file of the SQLite store's admin).
+ */
 export function defaultAdminTokenFile(storeUrl: string): string {
   if (storeUrl.startsWith("sqlite:")) {
     const path = storeUrl.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
     return join(dirname(path), "admin.token");
   }
-  return join(".hive", "admin.token");
+  return join(".hive", "memory-admin.token");
 }
 
 /**
