@@ -4,7 +4,8 @@
 // the code (`src/**/*.test.ts`); cross-process tests live under `test/`. The runner's summary is
 // the last thing printed, and its exit code is ours.
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 function find(dir, out = []) {
@@ -30,7 +31,12 @@ if (files.length === 0) {
   console.error("run-tests: no test files found");
   process.exit(1);
 }
+// No test reads or writes the user's own CLI context file (~/.config/hive/config): unless the
+// caller chose one, HIVE_CONFIG names a file in a fresh directory, removed afterwards.
+const configDir = process.env.HIVE_CONFIG ? undefined : mkdtempSync(join(tmpdir(), "hive-test-config-"));
 const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...files], {
   stdio: "inherit",
+  env: { ...process.env, ...(configDir ? { HIVE_CONFIG: join(configDir, "config") } : {}) },
 });
+if (configDir) rmSync(configDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);
