@@ -22,6 +22,7 @@ describe("HiveError", () => {
       "invalid_argument",
       "not_found",
       "permission_denied",
+      "unauthenticated",
       "unavailable",
     ]);
   });
