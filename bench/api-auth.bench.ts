@@ -12,6 +12,8 @@
  *      read       GET /v1/whoami: the token looked up in the store and its hash checked
  *      change     POST /v1/nodes/:id/drain: checked, then one audit entry committed (an fsync
  *                 on SQLite) before the answer
+ *    and `sqlite unaudited`: the same store, whose audit writes are dropped, so `change` there
+ *    is the change without its audit entry (what the audit trail adds is the difference).
  *    per-request time p50/p99 (process.hrtime), ratios against `public`.
  *
  * The variants take turns, round after round; samples of every round are pooled.
@@ -23,6 +25,7 @@ import { join } from "node:path";
 import { FakeControlPlane, fakeNode } from "../src/orchestrator/testing/fake-control-plane.ts";
 import { MemoryStore } from "../src/orchestrator/store/memory-store.ts";
 import { openSqliteStore } from "../src/orchestrator/store/sqlite-store.ts";
+import type { ApiSecurityStore } from "../src/orchestrator/http/api-guard.ts";
 import { testApi, type TestApi } from "../src/orchestrator/http/testing/test-api.ts";
 import { percentile } from "./stats.ts";
 
@@ -65,10 +68,22 @@ const hash = { sha256: stats(sha), scrypt: stats(scrypt) };
 
 // 2. Requests.
 const dir = mkdtempSync(join(tmpdir(), "hive-bench-api-auth-"));
+const sqlite = await openSqliteStore(join(dir, "bench.db"));
+const unaudited = await openSqliteStore(join(dir, "unaudited.db"));
+/** The second SQLite store with its audit writes dropped: the baseline of `change`. */
+const dropAudit: ApiSecurityStore = {
+  getToken: (id) => unaudited.getToken(id),
+  putToken: (rec) => unaudited.putToken(rec),
+  listTokens: () => unaudited.listTokens(),
+  revokeToken: (id, at) => unaudited.revokeToken(id, at),
+  appendAudit: () => Promise.resolve(0),
+  listAudit: (q) => unaudited.listAudit(q),
+};
 const apis: Record<string, TestApi> = {
-  sqlite: testApi({
+  sqlite: testApi({ control: new FakeControlPlane({ nodes: [fakeNode("live-1")] }), store: sqlite }),
+  "sqlite unaudited": testApi({
     control: new FakeControlPlane({ nodes: [fakeNode("live-1")] }),
-    store: await openSqliteStore(join(dir, "bench.db")),
+    store: dropAudit,
   }),
   memory: testApi({
     control: new FakeControlPlane({ nodes: [fakeNode("live-1")] }),
@@ -88,7 +103,7 @@ for (let round = 0; round < ROUNDS; round++) {
     for (const [kind, call] of Object.entries(kinds)) {
       const key = `${storeName} ${kind}`;
       const list = (samples[key] ??= []);
-      const n = kind === "change" && storeName === "sqlite" ? Math.min(REQUESTS, 300) : REQUESTS;
+      const n = kind === "change" && storeName.startsWith("sqlite") ? Math.min(REQUESTS, 300) : REQUESTS;
       for (let i = 0; i < n; i++) {
         const t = process.hrtime.bigint();
         const res = await call(api);
@@ -100,6 +115,8 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 for (const api of Object.values(apis)) await api.close();
+await sqlite.close();
+await unaudited.close();
 rmSync(dir, { recursive: true, force: true });
 
 const requests = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]));
@@ -111,14 +128,14 @@ if (json) {
   console.log(`  sha256 + compare           ${pad(String(hash.sha256.p50Us), 10)} ${hash.sha256.p99Us}`);
   console.log(`  scrypt N=2^14              ${pad(String(hash.scrypt.p50Us), 10)} ${hash.scrypt.p99Us}`);
   console.log(`  ratio scrypt / sha256      ${Math.round(hash.scrypt.p50Us / hash.sha256.p50Us)}×\n`);
-  console.log("request (inject)        p50 µs     p99 µs     p50 ÷ public");
+  console.log("request (inject)             p50 µs     p99 µs     p50 ÷ public");
   for (const storeName of Object.keys(apis)) {
     const base = requests[`${storeName} public`]?.p50Us ?? Number.NaN;
     for (const kind of Object.keys(kinds)) {
       const s = requests[`${storeName} ${kind}`];
       if (!s) continue;
       console.log(
-        `  ${pad(`${storeName} ${kind}`, 20)} ${pad(String(s.p50Us), 10)} ${pad(String(s.p99Us), 10)} ${(s.p50Us / base).toFixed(2)}`,
+        `  ${pad(`${storeName} ${kind}`, 25)} ${pad(String(s.p50Us), 10)} ${pad(String(s.p99Us), 10)} ${(s.p50Us / base).toFixed(2)}`,
       );
     }
   }
