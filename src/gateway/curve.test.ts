@@ -225,7 +225,10 @@ describe("CURVE, ZAP and orders bound to a node", () => {
     assert.ok(b.events.includes("handshake"));
 
     // ACC-B moves to a deployment on node C: no fence names B's key any more.
-    const portC = await fence("ACC-B", "dep-c", 2n, nodeC);
+    const moved = await control.fence("ACC-B", "dep-c", 2n, nodeC.publicKey);
+    assert.ok(moved.ok && moved.ordersPort !== null);
+    assert.equal(moved.released, nodeB.publicKey, "the answer says B is no longer admitted");
+    const portC = moved.ordersPort;
     assert.ok(!(nodeB.publicKey in (await control.nodes())));
     await until("B's connection dropped", () => b.events.includes("disconnect"));
     await b.send(envelope("dep-b", 1n, { account: "ACC-B", clientOrderId: "b-after" }));

@@ -43,6 +43,11 @@ export type FenceResult =
        * orders address), where that node's runner must connect; null when it names none.
        */
       readonly ordersPort: number | null;
+      /**
+       * The node key the previous entry named, when no fence names it any more: its orders socket
+       * is closed (its connections dropped) with this answer. Null otherwise.
+       */
+      readonly released: string | null;
     }
   | {
       readonly ok: false;

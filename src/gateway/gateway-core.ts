@@ -522,6 +522,7 @@ export class GatewayCore {
           cancelled: 0,
           unchanged: true,
           ordersPort: this.#admit(nodeKey),
+          released: null,
         };
       case "refused":
         this.counters.fenceRefusals += 1;
@@ -540,7 +541,14 @@ export class GatewayCore {
           entry,
           JSON.stringify({ from: decision.current.nodeKey, nodeKey }),
         );
-        return { ok: true, previous: decision.current, cancelled: 0, unchanged: false, ordersPort };
+        return {
+          ok: true,
+          previous: decision.current,
+          cancelled: 0,
+          unchanged: false,
+          ordersPort,
+          released: this.#released(decision.current),
+        };
       }
       case "advance": {
         const entry: FenceEntry = {
@@ -559,7 +567,14 @@ export class GatewayCore {
           (r) => r.deploymentId !== deploymentId || r.epoch !== entry.epoch,
           `fenced: account ${account} moved to ${deploymentId} at epoch ${entry.epoch}`,
         );
-        return { ok: true, previous: decision.previous, cancelled, unchanged: false, ordersPort };
+        return {
+          ok: true,
+          previous: decision.previous,
+          cancelled,
+          unchanged: false,
+          ordersPort,
+          released: this.#released(decision.previous),
+        };
       }
     }
   }
@@ -581,6 +596,12 @@ export class GatewayCore {
   /** The port of `nodeKey`'s orders socket (opened if it had none); null for no key. */
   #admit(nodeKey: string | null): number | null {
     return nodeKey === null ? null : (this.#o.nodes?.admit(nodeKey) ?? null);
+  }
+
+  /** The key `previous` named, if no entry names it now (its socket closes after the commit). */
+  #released(previous: FenceEntry | null): string | null {
+    const key = previous?.nodeKey ?? null;
+    return key !== null && !this.#named.has(key) ? key : null;
   }
 
   /** Writes an account's entry, keeping the count of entries naming each node key. */

@@ -61,7 +61,7 @@ interface GatewayLink {
   readonly control: GatewayControl;
   /** Node key → the port of its orders socket, from fence answers and the `nodes` op. */
   ports: Map<string, number>;
-  /** Node key → when (monotonic ms) a fence answer told its port. */
+  /** Node key → when (monotonic ms) a fence answer told its port, or that its socket closed. */
   readonly portsLearnt: Map<string, number>;
   /** When (monotonic ms) the gateway's fences and node sockets were last read. */
   listedAt: number | undefined;
@@ -250,11 +250,15 @@ export class Gateways {
         const sent = this.#now();
         const ports = new Map(Object.entries(await link.control.nodes()));
         const accounts = await link.control.accounts();
-        // A port a fence answered while the list was on its way is newer than the list.
+        // What a fence answered while the list was on its way is newer than the list.
         for (const [key, at] of link.portsLearnt) {
+          if (at < sent) {
+            link.portsLearnt.delete(key);
+            continue;
+          }
           const port = link.ports.get(key);
-          if (at >= sent && port !== undefined) ports.set(key, port);
-          else if (at < sent) link.portsLearnt.delete(key);
+          if (port === undefined) ports.delete(key);
+          else ports.set(key, port);
         }
         const changed =
           ports.size !== link.ports.size || [...ports].some(([key, port]) => link.ports.get(key) !== port);

@@ -101,6 +101,10 @@ describe("orders bound to the node: the orchestrator's side", () => {
       opened?.map((o) => o.remotes),
       [[`${host}:${gateway.nodePorts.get(newKey ?? "")}`]],
     );
+    // The demoted instance's node hosts nothing fenced: its route to the gateway goes.
+    const demoted = (await momentum()).find((d) => d.id === before.active.id);
+    if (demoted?.phase === "running")
+      await until("the old node's route gone", () => route(demoted)?.length === 0);
   });
 
   test("a fence of the open active naming no node (from before node binding) is written again naming its node", async () => {

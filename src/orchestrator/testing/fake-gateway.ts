@@ -56,7 +56,14 @@ export class FakeGateway implements GatewayControl {
     if (decision.kind === "refused") return { ok: false, reason: decision.reason, current: decision.current };
     const ordersPort = key === null ? null : this.#admit(key);
     if (decision.kind === "unchanged")
-      return { ok: true, previous: decision.current, cancelled: 0, unchanged: true, ordersPort };
+      return {
+        ok: true,
+        previous: decision.current,
+        cancelled: 0,
+        unchanged: true,
+        ordersPort,
+        released: null,
+      };
     this.fences.set(account, {
       account,
       deploymentId,
@@ -68,7 +75,8 @@ export class FakeGateway implements GatewayControl {
     const named = new Set([...this.fences.values()].map((f) => f.nodeKey));
     for (const k of [...this.nodePorts.keys()]) if (!named.has(k)) this.nodePorts.delete(k);
     const previous = decision.kind === "rebind" ? decision.current : decision.previous;
-    return { ok: true, previous, cancelled: 0, unchanged: false, ordersPort };
+    const released = previous?.nodeKey != null && !named.has(previous.nodeKey) ? previous.nodeKey : null;
+    return { ok: true, previous, cancelled: 0, unchanged: false, ordersPort, released };
   }
 
   #admit(key: string): number {
