@@ -225,8 +225,14 @@ describe("CURVE, ZAP and orders bound to a node", () => {
     assert.ok(b.events.includes("handshake"));
 
     // ACC-B moves to a deployment on node C: no fence names B's key any more.
-    const moved = await control.fence("ACC-B", "dep-c", 2n, nodeC.publicKey);
+    // `nodes` asked with the fence (usually decided in the same batch, before B's socket closes
+    // at the commit) does not list B.
+    const [moved, listed] = await Promise.all([
+      control.fence("ACC-B", "dep-c", 2n, nodeC.publicKey),
+      control.nodes(),
+    ]);
     assert.ok(moved.ok && moved.ordersPort !== null);
+    assert.ok(!(nodeB.publicKey in listed), "a released key is not listed as admitted");
     assert.equal(moved.released, nodeB.publicKey, "the answer says B is no longer admitted");
     const portC = moved.ordersPort;
     assert.ok(!(nodeB.publicKey in (await control.nodes())));

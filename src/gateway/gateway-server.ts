@@ -192,7 +192,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       controlDeps: {
         setMarketData,
         readAudit: (q) => queryUnarchived(state.db, q),
-        nodePorts: () => nodes?.ports() ?? {},
+        // The keys the fence table names now: a socket released by a fence earlier in the same
+        // batch is still open until the commit, and must not be listed as admitted.
+        nodePorts: () => {
+          const named = core.nodeKeys();
+          return Object.fromEntries(Object.entries(nodes?.ports() ?? {}).filter(([key]) => named.has(key)));
+        },
       },
       log,
       onBatch: metrics.onBatch,
