@@ -89,6 +89,19 @@ describe("Gateways", () => {
     await gateways.close();
   });
 
+  test("a fence that moves an account away from a node it leaves unfenced drops that node's route at once", async () => {
+    const fake = new FakeGateway();
+    const gateways = onPaper(fake);
+    gateways.setRunnerKey("n1", KEY);
+    gateways.setRunnerKey("n2", KEY_2);
+    await gateways.fence("paper", "ACC", "dep-1", 1n, "n1");
+    assert.deepEqual([...(gateways.addresses().get("paper")?.nodeOrders?.keys() ?? [])], ["n1"]);
+    const moved = await gateways.fence("paper", "ACC", "dep-2", 2n, "n2");
+    assert.equal(moved.ok && moved.released, KEY);
+    assert.deepEqual([...(gateways.addresses().get("paper")?.nodeOrders?.keys() ?? [])], ["n2"]);
+    await gateways.close();
+  });
+
   test("a node with no key cannot be fenced at a gateway that runs CURVE; without CURVE no key is named", async () => {
     const fake = new FakeGateway();
     const gateways = onPaper(fake);

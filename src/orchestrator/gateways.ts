@@ -183,6 +183,14 @@ export class Gateways {
     const result = await link.control.fence(account, deploymentId, epoch, nodeKey ?? undefined);
     if (result.ok && nodeKey !== null && result.ordersPort !== null)
       this.#learnPort(link, nodeKey, result.ordersPort);
+    // The node the account moved away from, if it hosts nothing else fenced there: its socket is
+    // closed, so its route goes (a later admission is then a new route, dialled at once, rather
+    // than a redial of a port that was closed, in ZeroMQ's back-off).
+    if (result.ok && result.released !== null) {
+      link.portsLearnt.set(result.released, this.#now());
+      if (link.ports.delete(result.released)) this.#onRoutes();
+      this.#log.info({ gateway: name, key: result.released }, "gateway: a node no longer admitted");
+    }
     return result;
   }
 
@@ -266,7 +274,13 @@ export class Gateways {
         link.fenced = new Map(accounts.flatMap((a) => (a.fence === null ? [] : [[a.account, a.fence]])));
         link.fencedReadFrom = sent;
         link.listedAt = this.#now();
-        if (changed) this.#onRoutes();
+        if (changed) {
+          this.#log.info(
+            { gateway: link.config.name, ports: Object.fromEntries(ports) },
+            "gateway: node ports read",
+          );
+          this.#onRoutes();
+        }
       }
       const wanted = this.#marketData.get(link.config.name);
       if (wanted !== undefined && wanted.join(" ") !== link.marketData) {
