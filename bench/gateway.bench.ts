@@ -198,7 +198,9 @@ async function floodNodes(
     setup.nodes.map((node, i) => {
       const curve: PeerCurve = { serverKey: gw.publicKey ?? "", ...node.keys };
       const address = variant === "bound" ? `tcp://127.0.0.1:${node.boundPort}` : gw.ordersAddress;
-      return peers[i]?.request(
+      const peer = peers[i];
+      if (peer === undefined) throw new Error(`bench: no load process for node ${i}`);
+      return peer.request(
         {
           cmd: "flood",
           address,
@@ -217,7 +219,7 @@ async function floodNodes(
       );
     }),
   );
-  const done = runs.filter((r) => r !== undefined);
+  const done = runs;
   const first = done.reduce(
     (m, r) => (BigInt(r.firstSendNs) < m ? BigInt(r.firstSendNs) : m),
     BigInt(done[0]?.firstSendNs ?? 0),

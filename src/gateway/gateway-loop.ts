@@ -287,7 +287,8 @@ export class GatewayLoop {
         continue;
       }
       let byPeer = bySource.get(peer.source);
-      if (byPeer === undefined) bySource.set(peer.source, (byPeer = new Map()));
+      if (byPeer === undefined)
+        bySource.set(peer.source, (byPeer = new Map<string, { peer: OrderPeer; frames: string[] }>()));
       const key = peer.id.toString("latin1");
       last = byPeer.get(key);
       if (last === undefined) byPeer.set(key, (last = { peer, frames: [] }));

@@ -268,7 +268,7 @@ export class LiveFailover {
           now: this.deps.now,
           openPath: (node, id, epoch) => this.deps.provider.orderPath(node, id, true, epoch),
           setEpoch: (dep, epoch) => this.deps.update(dep, { epoch }),
-          routed: this.deps.routed,
+          routed: (nodeId) => this.deps.routed?.(nodeId) ?? Promise.resolve(),
         },
         d,
         this.deps.layout(d.rec.layout),
