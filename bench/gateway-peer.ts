@@ -8,13 +8,22 @@
  * - paced: send at a fixed rate for `ms`, and time each order from send to its ack (or reject)
  *   with process.hrtime (monotonic).
  * Orders alternate buy and sell, so positions stay small. Ids are `<prefix>-<i>`, unique per run.
+ * With `curve`, the DEALER is a CURVE client with that key pair (a runner node's).
  */
 import * as zmq from "zeromq";
+
+/** A CURVE client's keys and the server's public key (Z85). */
+export interface PeerCurve {
+  readonly serverKey: string;
+  readonly publicKey: string;
+  readonly secretKey: string;
+}
 
 /** A command from the parent. */
 export type GatewayPeerCommand =
   | {
       readonly cmd: "flood";
+      readonly curve?: PeerCurve;
       readonly address: string;
       readonly n: number;
       readonly prefix: string;
@@ -27,6 +36,7 @@ export type GatewayPeerCommand =
     }
   | {
       readonly cmd: "paced";
+      readonly curve?: PeerCurve;
       readonly address: string;
       readonly rate: number;
       readonly ms: number;
@@ -62,8 +72,19 @@ function frame(c: { deploymentId: string; epoch: string; account: string }, id: 
   return `{"deploymentId":"${c.deploymentId}","epoch":"${c.epoch}","account":"${c.account}","clientOrderId":"${id}","sentAtUnixMs":${Date.now()},"order":${order}}`;
 }
 
-function dealer(address: string): zmq.Dealer {
-  const d = new zmq.Dealer({ linger: 0, sendHighWaterMark: 2_000_000, receiveHighWaterMark: 2_000_000 });
+function dealer(address: string, curve?: PeerCurve): zmq.Dealer {
+  const d = new zmq.Dealer({
+    linger: 0,
+    sendHighWaterMark: 2_000_000,
+    receiveHighWaterMark: 2_000_000,
+    ...(curve === undefined
+      ? {}
+      : {
+          curveServerKey: curve.serverKey,
+          curvePublicKey: curve.publicKey,
+          curveSecretKey: curve.secretKey,
+        }),
+  });
   d.connect(address);
   return d;
 }
@@ -77,7 +98,7 @@ function typeOf(text: string): { type: string; code?: string; clientOrderId?: st
 }
 
 async function flood(c: Extract<GatewayPeerCommand, { cmd: "flood" }>): Promise<void> {
-  const d = dealer(c.address);
+  const d = dealer(c.address, c.curve);
   let finals = 0;
   let fills = 0;
   const rejects: Record<string, number> = {};
@@ -129,7 +150,7 @@ async function flood(c: Extract<GatewayPeerCommand, { cmd: "flood" }>): Promise<
 }
 
 async function paced(c: Extract<GatewayPeerCommand, { cmd: "paced" }>): Promise<void> {
-  const d = dealer(c.address);
+  const d = dealer(c.address, c.curve);
   const total = Math.floor((c.rate * c.ms) / 1000);
   const sentAt = new Array<bigint>(total);
   const samplesUs: number[] = [];

@@ -1,6 +1,6 @@
 /**
  * npm run bench:gateway [-- --json] [--orders N] [--rounds N] [--rate ORDERS_PER_S] [--latency-ms MS]
- *                       [--orders-per-message N]
+ *                       [--orders-per-message N] [--nodes N] [--binding-only]
  *
  * The broker gateway with its checks against the same gateway in pass-through mode, side by side
  * in one run:
@@ -26,6 +26,17 @@
  * - latency: orders at a fixed rate for `--latency-ms` per round; round trip = ack received −
  *   order sent (process.hrtime, in the load process); the first 10% of each run are warm-up.
  *   "Added" is fencing − pass-through at each percentile.
+ *
+ * Then the node binding (docs/gateway.md, "Orders bound to a node"), with CURVE on both sides, in
+ * the same rounds: `--nodes` load processes (default 2), each a node with its own key trading its
+ * own account, flooding at once:
+ *
+ *   unbound  every node ──CURVE──▶ the shared orders ROUTER; fences name no node
+ *   bound    each node ──CURVE──▶ its own ROUTER (ZAP domain node:<key>); fences name its key,
+ *            and every order's node is checked against the fence's
+ *
+ * rate = all orders / (last final reply − first send, over the nodes); the ratio bound / unbound
+ * is the target (≥ 0.95). `--binding-only` runs this part alone.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -34,6 +45,7 @@ import * as zmq from "zeromq";
 import { GatewayClient } from "../src/gateway/control-client.ts";
 import { startGateway, type RunningGateway } from "../src/gateway/gateway-server.ts";
 import { startFloor, type FloorKind, type FloorServer } from "./gateway-floor.ts";
+import type { PeerCurve } from "./gateway-peer.ts";
 import { GatewayPeer } from "./gateway-peers.ts";
 import { percentile } from "./stats.ts";
 
@@ -44,6 +56,8 @@ interface Args {
   rate: number;
   latencyMs: number;
   perMessage: number;
+  nodes: number;
+  bindingOnly: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -54,6 +68,8 @@ function parseArgs(argv: readonly string[]): Args {
     rate: 5_000,
     latencyMs: 2_000,
     perMessage: 64,
+    nodes: 2,
+    bindingOnly: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -64,6 +80,8 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === "--rate") args.rate = next();
     else if (a === "--latency-ms") args.latencyMs = next();
     else if (a === "--orders-per-message") args.perMessage = next();
+    else if (a === "--nodes") args.nodes = next();
+    else if (a === "--binding-only") args.bindingOnly = true;
     else throw new Error(`unknown argument ${a}; see the comment at the top of bench/gateway.bench.ts`);
   }
   return args;
@@ -115,8 +133,201 @@ async function startVariant(dir: string, variant: Variant): Promise<RunningGatew
   return gw;
 }
 
+/** The two gateways of the node-binding comparison, and the nodes' keys. */
+interface BindingSetup {
+  readonly unbound: RunningGateway;
+  readonly bound: RunningGateway;
+  readonly nodes: { keys: { publicKey: string; secretKey: string }; account: string; boundPort: number }[];
+}
+
+async function startBinding(dir: string, nodes: number): Promise<BindingSetup> {
+  const orchestrator = zmq.curveKeyPair();
+  const keys = Array.from({ length: nodes }, () => zmq.curveKeyPair());
+  const start = (variant: "unbound" | "bound") =>
+    startGateway({
+      stateDir: join(dir, variant),
+      ordersListen: "tcp://127.0.0.1:0",
+      controlListen: "tcp://127.0.0.1:0",
+      keyPair: zmq.curveKeyPair(),
+      orchestratorKeys: [orchestrator.publicKey],
+      unboundOrderKeys: variant === "unbound" ? keys.map((k) => k.publicKey) : [],
+      config: NO_LIMITS,
+    });
+  const unbound = await start("unbound");
+  const bound = await start("bound");
+  const out: BindingSetup["nodes"] = [];
+  for (const [i, k] of keys.entries()) {
+    const account = `${ACCOUNT}-${i}`;
+    let boundPort = 0;
+    for (const gw of [unbound, bound]) {
+      const control = new GatewayClient({
+        address: gw.controlAddress,
+        serverKey: gw.publicKey ?? "",
+        keys: orchestrator,
+      });
+      try {
+        const r = await control.fence(
+          account,
+          DEPLOYMENT,
+          BigInt(EPOCH),
+          gw === bound ? k.publicKey : undefined,
+        );
+        if (!r.ok) throw new Error(`bench: fence refused: ${r.reason}`);
+        if (gw === bound) boundPort = r.ordersPort ?? 0;
+      } finally {
+        await control.close();
+      }
+    }
+    out.push({ keys: k, account, boundPort });
+  }
+  for (const gw of [unbound, bound]) gw.setPrice("ESZ6", 100);
+  return { unbound, bound, nodes: out };
+}
+
+/** Every node floods its account at once; the rate over all of them. */
+async function floodNodes(
+  setup: BindingSetup,
+  peers: readonly GatewayPeer[],
+  variant: "unbound" | "bound",
+  prefix: string,
+  n: number,
+  perMessage: number,
+) {
+  const gw = setup[variant];
+  const runs = await Promise.all(
+    setup.nodes.map((node, i) => {
+      const curve: PeerCurve = { serverKey: gw.publicKey ?? "", ...node.keys };
+      const address = variant === "bound" ? `tcp://127.0.0.1:${node.boundPort}` : gw.ordersAddress;
+      const peer = peers[i];
+      if (peer === undefined) throw new Error(`bench: no load process for node ${i}`);
+      return peer.request(
+        {
+          cmd: "flood",
+          address,
+          curve,
+          n,
+          prefix: `${prefix}-${i}`,
+          // Longer than the other floods': two nodes share the cores with the gateway.
+          quietMs: 10_000,
+          perMessage,
+          deploymentId: DEPLOYMENT,
+          epoch: EPOCH,
+          account: node.account,
+        },
+        "flooded",
+        120_000,
+      );
+    }),
+  );
+  const done = runs;
+  const first = done.reduce(
+    (m, r) => (BigInt(r.firstSendNs) < m ? BigInt(r.firstSendNs) : m),
+    BigInt(done[0]?.firstSendNs ?? 0),
+  );
+  const last = done.reduce((m, r) => (BigInt(r.lastFinalNs) > m ? BigInt(r.lastFinalNs) : m), 0n);
+  const finals = done.reduce((s, r) => s + r.finals, 0);
+  const rejects: Record<string, number> = {};
+  for (const r of done)
+    for (const [code, k] of Object.entries(r.rejects)) rejects[code] = (rejects[code] ?? 0) + k;
+  return {
+    ordersPerSec: finals / (Number(last - first) / 1e9),
+    lost: done.reduce((s, r) => s + r.sent - r.finals, 0),
+    rejects,
+  };
+}
+
+/** The node-binding comparison: throughput of the two variants, taking turns, round after round. */
+async function bindingRounds(dir: string, args: Args, say: (line: string) => void) {
+  const setup = await startBinding(dir, args.nodes);
+  const peers: GatewayPeer[] = [];
+  try {
+    for (let i = 0; i < args.nodes; i++) peers.push(await GatewayPeer.start());
+    const variants = ["unbound", "bound"] as const;
+    say(
+      `node binding: warm-up, then ${args.rounds} rounds of ${args.nodes} nodes × ${args.orders} orders per variant...`,
+    );
+    for (const v of variants) await floodNodes(setup, peers, v, `bw-${v}`, 20_000, args.perMessage);
+    const runs: Record<(typeof variants)[number], Awaited<ReturnType<typeof floodNodes>>[]> = {
+      unbound: [],
+      bound: [],
+    };
+    for (let round = 0; round < args.rounds; round++)
+      for (const v of variants)
+        runs[v].push(await floodNodes(setup, peers, v, `b${round}-${v}`, args.orders, args.perMessage));
+    const med = (xs: number[]) =>
+      percentile(
+        [...xs].sort((a, b) => a - b),
+        0.5,
+      );
+    const unbound = med(runs.unbound.map((r) => r.ordersPerSec));
+    const bound = med(runs.bound.map((r) => r.ordersPerSec));
+    // The two variants of one round ran back to back: their ratio sees the same machine.
+    const perRound = runs.bound.map((r, i) => r.ordersPerSec / (runs.unbound[i]?.ordersPerSec ?? Number.NaN));
+    return {
+      nodes: args.nodes,
+      unbound,
+      bound,
+      ratio: bound / unbound,
+      roundRatios: perRound,
+      medianRoundRatio: med(perRound),
+      runs,
+      wrongNode: setup.bound.status().rejected["wrong-node"] ?? 0,
+      boundAccepted: setup.bound.status().accepted,
+      admittedNodes: setup.bound.status().admittedNodes,
+    };
+  } finally {
+    for (const p of peers) await p.close();
+    await setup.unbound.close();
+    await setup.bound.close();
+  }
+}
+
+type Binding = Awaited<ReturnType<typeof bindingRounds>>;
+
+function printBinding(b: Binding, c: Args): void {
+  const n = (x: number, digits = 0) =>
+    x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const row = (cells: string[]) => cells.map((x, i) => (i === 0 ? x.padEnd(40) : x.padStart(17))).join("");
+  const lost = (v: "unbound" | "bound") => b.runs[v].reduce((s, r) => s + r.lost, 0);
+  const rejects = (v: "unbound" | "bound") =>
+    b.runs[v].reduce((s, r) => s + Object.values(r.rejects).reduce((a, k) => a + k, 0), 0);
+  const lines = [
+    "",
+    `node binding: ${b.nodes} nodes flooding at once, CURVE on both, fencing gateway, loopback`,
+    "",
+    row(["", "unbound", "bound", "bound vs unbound"]),
+    row([
+      `throughput orders/s (median of ${c.rounds}, ${c.perMessage}/msg)`,
+      n(b.unbound),
+      n(b.bound),
+      `${n(b.ratio * 100, 1)}%`,
+    ]),
+    row(["  bound / unbound per round, median", "", "", `${n(b.medianRoundRatio * 100, 1)}%`]),
+    row(["  orders without a final reply", n(lost("unbound")), n(lost("bound")), ""]),
+    row(["  orders rejected", n(rejects("unbound")), n(rejects("bound")), ""]),
+    "",
+    `bound gateway: ${n(b.boundAccepted)} orders accepted, ${b.wrongNode} refused wrong-node, ${b.admittedNodes} node sockets`,
+    `target bindingRatio >= 0.95 (bound / unbound throughput): ${b.ratio >= 0.95 ? "met" : "NOT met"}`,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.bindingOnly) {
+    const dir = mkdtempSync(join(tmpdir(), "hive-gw-bench-"));
+    try {
+      const say = (line: string) => {
+        if (!args.json) process.stderr.write(`${line}\n`);
+      };
+      const binding = await bindingRounds(dir, args, say);
+      if (args.json) process.stdout.write(`${JSON.stringify({ binding })}\n`);
+      else printBinding(binding, args);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return;
+  }
   const say = (line: string) => {
     if (!args.json) process.stderr.write(`${line}\n`);
   };
@@ -187,6 +398,7 @@ async function main(): Promise<void> {
       }
     }
 
+    const binding = await bindingRounds(dir, args, say);
     const median = (xs: number[]) =>
       percentile(
         [...xs].sort((a, b) => a - b),
@@ -230,14 +442,19 @@ async function main(): Promise<void> {
         brokerDuplicateSubmissions: paper?.duplicateSubmissions ?? Number.NaN,
         replyDrops: [...gateways.values()].reduce((n, g) => n + g.replyDrops(), 0),
       },
+      binding,
       elapsedSec: (Date.now() - started) / 1000,
     };
     const targets = {
       fencingOrdersPerSec: { target: ">= 100,000", met: figures.throughput.fencing >= 100_000 },
       p99Ratio: { target: "<= 1.05 (fencing p99 / pass-through p99)", met: figures.latency.p99Ratio <= 1.05 },
+      bindingRatio: { target: ">= 0.95 (bound / unbound throughput)", met: binding.ratio >= 0.95 },
     };
     if (args.json) process.stdout.write(`${JSON.stringify({ ...figures, targets })}\n`);
-    else printTable(figures, targets);
+    else {
+      printTable(figures, targets);
+      printBinding(binding, args);
+    }
   } finally {
     await peer?.close();
     for (const f of floors.values()) await f.close();

@@ -83,24 +83,21 @@ export class GatewayClient implements GatewayControl {
     this.#reader = this.#read();
   }
 
-  fence(account: string, deploymentId: string, epoch: bigint): Promise<FenceResult> {
-    return this.#call("fence", { account, deploymentId, epoch: epoch.toString() }) as Promise<FenceResult>;
-  }
-
-  async authorize(nodeId: string, publicKey: string): Promise<void> {
-    await this.#call("authorize", { nodeId, publicKey });
-  }
-
-  async revoke(nodeId: string): Promise<void> {
-    await this.#call("revoke", { nodeId });
+  fence(account: string, deploymentId: string, epoch: bigint, nodeKey?: string): Promise<FenceResult> {
+    return this.#call("fence", {
+      account,
+      deploymentId,
+      epoch: epoch.toString(),
+      ...(nodeKey === undefined ? {} : { nodeKey }),
+    }) as Promise<FenceResult>;
   }
 
   kill(account: string, reason: string): Promise<{ readonly cancelled: number }> {
     return this.#call("kill", { account, reason }) as Promise<{ cancelled: number }>;
   }
 
-  async runners(): Promise<Readonly<Record<string, string>>> {
-    return ((await this.#call("runners", {})) as { runners: Record<string, string> }).runners;
+  async nodes(): Promise<Readonly<Record<string, number>>> {
+    return ((await this.#call("nodes", {})) as { nodes: Record<string, number> }).nodes;
   }
 
   async unkill(account: string): Promise<void> {

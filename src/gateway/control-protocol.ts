@@ -4,10 +4,9 @@
  * `{id, ok: false, code, error}` (code: a HiveError code). Epochs travel as decimal strings.
  *
  *   op          args                               result
- *   fence       account, deploymentId, epoch       FenceResult (a refused fence is ok: true, result.ok: false)
- *   authorize   nodeId, publicKey                  {}
- *   revoke      nodeId                             {}
- *   runners     -                                  {runners: {nodeId: publicKey}} (the authorized keys)
+ *   fence       account, deploymentId, epoch,      FenceResult (a refused fence is ok: true, result.ok: false;
+ *               nodeKey?                           ordersPort: the port of nodeKey's orders socket)
+ *   nodes       -                                  {nodes: {publicKey: port}} (the admitted node keys)
  *   kill        account, reason                    {cancelled}
  *   unkill      account                            {}
  *   accounts    account?                           {accounts: AccountView[]}
@@ -16,7 +15,8 @@
  *   audit       afterSeq?, limit?, account?        {records: AuditRecord[]} (the rows not archived yet)
  *
  * Dispatch runs inside the gateway loop's batch transaction, so a fence's write commits before
- * its answer is sent.
+ * its answer is sent. There is no op to admit or revoke a node key: a key is admitted while a
+ * fence names it (node-sockets.ts), so the fence table is the one list of who may send orders.
  */
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { AuditQuery, AuditRecord } from "./audit.ts";
@@ -25,9 +25,7 @@ import type { GatewayCore } from "./gateway-core.ts";
 /** The ops of the control channel. */
 export const CONTROL_OPS = [
   "fence",
-  "authorize",
-  "revoke",
-  "runners",
+  "nodes",
   "kill",
   "unkill",
   "accounts",
@@ -50,6 +48,8 @@ export interface ControlDeps {
   /** Replaces the market-data sources (and persists them). */
   readonly setMarketData: (sources: readonly string[]) => void;
   readonly readAudit: (query: AuditQuery) => AuditRecord[];
+  /** The admitted node keys and their orders ports. */
+  readonly nodePorts: () => Record<string, number>;
 }
 
 type Args = Record<string, unknown>;
@@ -84,15 +84,14 @@ function dispatch(args: Args, deps: ControlDeps): unknown {
   const op = args.op as ControlOp;
   switch (op) {
     case "fence":
-      return core.fence(text(args, "account"), text(args, "deploymentId"), epochArg(args));
-    case "authorize":
-      core.authorize(text(args, "nodeId"), text(args, "publicKey"));
-      return {};
-    case "revoke":
-      core.revoke(text(args, "nodeId"));
-      return {};
-    case "runners":
-      return { runners: core.runners() };
+      return core.fence(
+        text(args, "account"),
+        text(args, "deploymentId"),
+        epochArg(args),
+        optionalText(args, "nodeKey") ?? null,
+      );
+    case "nodes":
+      return { nodes: deps.nodePorts() };
     case "kill":
       return core.kill(text(args, "account"), typeof args.reason === "string" ? args.reason : "");
     case "unkill":

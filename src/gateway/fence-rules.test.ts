@@ -15,6 +15,7 @@ function replay(commands: readonly { account: string; deploymentId: string; epoc
         account: c.account,
         deploymentId: c.deploymentId,
         epoch: c.epoch.toString(),
+        nodeKey: null,
         fencedAtUnixMs: 0,
       });
       accepted.set(c.account, [...(accepted.get(c.account) ?? []), c.epoch]);
@@ -64,7 +65,13 @@ test("any reordering of the same commands ends on the same epoch per account, ne
 });
 
 test("the same deployment and epoch again is unchanged; the same epoch for another deployment is refused", () => {
-  const current: FenceEntry = { account: "A", deploymentId: "d1", epoch: "5", fencedAtUnixMs: 1 };
+  const current: FenceEntry = {
+    account: "A",
+    deploymentId: "d1",
+    epoch: "5",
+    nodeKey: null,
+    fencedAtUnixMs: 1,
+  };
   assert.equal(decideFence(current, "d1", 5n).kind, "unchanged");
   const refused = decideFence(current, "d2", 5n);
   assert.equal(refused.kind, "refused");
@@ -78,10 +85,57 @@ test("the same deployment and epoch again is unchanged; the same epoch for anoth
 });
 
 test("the order check: no entry, another deployment, another epoch, the holder", () => {
-  const entry: FenceEntry = { account: "A", deploymentId: "d1", epoch: "5", fencedAtUnixMs: 1 };
+  const entry: FenceEntry = {
+    account: "A",
+    deploymentId: "d1",
+    epoch: "5",
+    nodeKey: null,
+    fencedAtUnixMs: 1,
+  };
   assert.equal(checkFence(undefined, "d1", "5"), "not-fenced");
   assert.equal(checkFence(entry, "d2", "5"), "fenced");
   assert.equal(checkFence(entry, "d1", "4"), "stale-epoch");
   assert.equal(checkFence(entry, "d1", "6"), "stale-epoch");
   assert.equal(checkFence(entry, "d1", "5"), undefined);
+  assert.equal(
+    checkFence(entry, "d1", "5", "any-key"),
+    undefined,
+    "an entry naming no node takes any connection",
+  );
+});
+
+const KEY_A = "A".repeat(40);
+const KEY_B = "B".repeat(40);
+
+test("a fence naming a node: its orders only from that node's connection, else wrong-node", () => {
+  const entry: FenceEntry = {
+    account: "A",
+    deploymentId: "d1",
+    epoch: "5",
+    nodeKey: KEY_A,
+    fencedAtUnixMs: 1,
+  };
+  assert.equal(checkFence(entry, "d1", "5", KEY_A), undefined);
+  assert.equal(checkFence(entry, "d1", "5", KEY_B), "wrong-node");
+  assert.equal(checkFence(entry, "d1", "5", undefined), "wrong-node", "a connection bound to no key");
+  // The deployment and epoch are checked first: another node's stale envelope is stale-epoch.
+  assert.equal(checkFence(entry, "d1", "4", KEY_B), "stale-epoch");
+  assert.equal(checkFence(entry, "d2", "5", KEY_B), "fenced");
+});
+
+test("the same deployment and epoch with another node key rebinds it; a lower epoch cannot", () => {
+  const entry: FenceEntry = {
+    account: "A",
+    deploymentId: "d1",
+    epoch: "5",
+    nodeKey: KEY_A,
+    fencedAtUnixMs: 1,
+  };
+  assert.equal(decideFence(entry, "d1", 5n, KEY_A).kind, "unchanged");
+  assert.deepEqual(decideFence(entry, "d1", 5n, KEY_B), { kind: "rebind", current: entry });
+  assert.equal(decideFence(entry, "d1", 5n).kind, "rebind", "to no node: still the same instance");
+  assert.equal(decideFence(entry, "d1", 4n, KEY_B).kind, "refused");
+  assert.equal(decideFence(entry, "d2", 5n, KEY_B).kind, "refused");
+  const legacy: FenceEntry = { ...entry, nodeKey: null };
+  assert.equal(decideFence(legacy, "d1", 5n, KEY_A).kind, "rebind", "a fence from before node binding");
 });

@@ -9,12 +9,18 @@
  * gateway refused the caller, `failed_precondition` for a refused fence (see FenceResult).
  */
 
-/** One row of the fence table: who may trade an account, and since which epoch. */
+/** One row of the fence table: who may trade an account, from which node, and since which epoch. */
 export interface FenceEntry {
   readonly account: string;
   readonly deploymentId: string;
   /** The epoch as a decimal string (JSON numbers cannot hold every uint64). */
   readonly epoch: string;
+  /**
+   * The CURVE public key (Z85) of the node that hosts the deployment: its orders are accepted
+   * only on the connection authenticated with this key. Null for a fence that names no node (one
+   * written before node binding existed, or by a gateway without CURVE): any admitted connection.
+   */
+  readonly nodeKey: string | null;
   /** When the gateway wrote it, ms since the Unix epoch. */
   readonly fencedAtUnixMs: number;
 }
@@ -28,10 +34,20 @@ export type FenceResult =
       /** Resting orders of the previous deployment cancelled at the broker. */
       readonly cancelled: number;
       /**
-       * True when the same (deploymentId, epoch) was already the entry: a retried fence, answered
-       * as a success without change.
+       * True when the same (deploymentId, epoch, nodeKey) was already the entry: a retried fence,
+       * answered as a success without change.
        */
       readonly unchanged: boolean;
+      /**
+       * The port of the orders socket of the node the fence names (on the host of the gateway's
+       * orders address), where that node's runner must connect; null when it names none.
+       */
+      readonly ordersPort: number | null;
+      /**
+       * The node key the previous entry named, when no fence names it any more: its orders socket
+       * is closed (its connections dropped) with this answer. Null otherwise.
+       */
+      readonly released: string | null;
     }
   | {
       readonly ok: false;
@@ -68,7 +84,8 @@ export interface GatewayStatus {
   readonly rejected: Readonly<Record<string, number>>;
   readonly fills: number;
   readonly accounts: number;
-  readonly authorizedRunners: number;
+  /** Node keys admitted now: those the fence table names (each with its own orders socket). */
+  readonly admittedNodes: number;
   /** Consumed client order ids remembered now (duplicates if sent again). */
   readonly orderIdsKept: number;
   /** Consumed ids forgotten since start, past their retention (`orderIdRetentionDays`). */
@@ -77,14 +94,14 @@ export interface GatewayStatus {
 
 /** The control channel's operations. */
 export interface GatewayControl {
-  /** Lets `deploymentId` trade `account` from `epoch` on; durable before it resolves. */
-  fence(account: string, deploymentId: string, epoch: bigint): Promise<FenceResult>;
-  /** Allows a runner's CURVE public key (Z85) on the orders socket; durable, idempotent. */
-  authorize(nodeId: string, publicKey: string): Promise<void>;
-  /** Removes a runner's key; its connections are refused from the next handshake on. */
-  revoke(nodeId: string): Promise<void>;
-  /** The runner keys the gateway admits, by node id. */
-  runners(): Promise<Readonly<Record<string, string>>>;
+  /**
+   * Lets `deploymentId` trade `account` from `epoch` on, from the node whose CURVE public key is
+   * `nodeKey` only (omitted: from any admitted connection); durable before it resolves. The node's
+   * key is admitted while a fence names it, and refused (its connection dropped) once none does.
+   */
+  fence(account: string, deploymentId: string, epoch: bigint, nodeKey?: string): Promise<FenceResult>;
+  /** The node keys admitted now (those the fence table names), each with the port of its orders socket. */
+  nodes(): Promise<Readonly<Record<string, number>>>;
   /** The kill switch: blocks new orders for the account and cancels its resting orders. */
   kill(account: string, reason: string): Promise<{ readonly cancelled: number }>;
   /** Lifts the kill switch. */

@@ -8,10 +8,16 @@
  * acknowledged that a crash could forget.
  *
  * Per order, in this order (a code names the reject):
- *   malformed → fence (not-fenced, fenced, stale-epoch) → duplicate → [id consumed from here on]
- *   → killed → no-price → risk (size, notional, rate, duplicative) → submit to the broker
- * Orders refused by the fence do not consume their id: a fenced-out deployment must not be able
- * to spend the ids of the one that holds the account. Every id that passed the fence is consumed,
+ *   malformed → stale-order → fence (not-fenced, fenced, stale-epoch, wrong-node) → duplicate
+ *   → [id consumed from here on] → killed → no-price → risk (size, notional, rate, duplicative)
+ *   → submit to the broker
+ * Orders refused by the fence do not consume their id (nor a risk bucket): a fenced-out
+ * deployment, or another node sending in the name of the one that holds the account, must not be
+ * able to spend the ids of the real one.
+ *
+ * Node keys: a key is admitted (has an orders socket, node-sockets.ts) while a fence entry names
+ * it. A fence naming a key asks `nodes.admit` for its socket's port inside the batch; keys no
+ * entry names any more are read with `nodeKeys()` after the commit, and their sockets closed. Every id that passed the fence is consumed,
  * whatever happens next, so a replay is answered `duplicate` and never reaches the broker twice.
  */
 import type Database from "better-sqlite3";
@@ -35,6 +41,7 @@ import {
   type OrderStatus,
 } from "./gateway-statements.ts";
 import { isZ85Key } from "../core/z85.ts";
+import type { OrderPeer } from "./order-peer.ts";
 import {
   ackReply,
   cancelledReply,
@@ -64,6 +71,14 @@ export interface GatewayCoreOptions {
   readonly monotonicMs: () => number;
   /** Asks the loop for a batch: a broker event or a timeout arrived outside one. */
   readonly wake: () => void;
+  /** Orders sockets per node key; undefined without CURVE, where a fence cannot name a node. */
+  readonly nodes?: NodeAdmission;
+}
+
+/** Opens the orders socket of a node key (node-sockets.ts). */
+export interface NodeAdmission {
+  /** Makes sure `publicKey` has its orders socket, bound now if it had none; returns its port. */
+  admit(publicKey: string): number;
 }
 
 /** Counts since start (the `status` op and the metrics). */
@@ -96,7 +111,7 @@ export class GatewayCore {
     unmatchedBrokerEvents: 0,
   };
   /** Replies to send once the batch committed: peers[i] gets frames[i]. */
-  readonly outPeers: Buffer[] = [];
+  readonly outPeers: OrderPeer[] = [];
   readonly outFrames: string[] = [];
 
   readonly #o: GatewayCoreOptions;
@@ -104,7 +119,8 @@ export class GatewayCore {
   readonly #risk: RiskChecks;
   readonly #fences: Map<string, FenceEntry>;
   readonly #kills: Map<string, string>;
-  readonly #runners: Map<string, string>;
+  /** Node keys the fence table names, with how many entries name each. */
+  readonly #named = new Map<string, number>();
   readonly #statuses: Map<string, OrderStatus>;
   readonly #live: Map<string, OrderRecord>;
   readonly #positions: PositionBook;
@@ -130,7 +146,7 @@ export class GatewayCore {
     const state = this.#sql.load();
     this.#fences = state.fences;
     this.#kills = state.kills;
-    this.#runners = state.runners;
+    for (const e of this.#fences.values()) this.#name(e.nodeKey, 1);
     this.#statuses = state.statuses;
     this.#live = state.live;
     this.#positions = state.positions;
@@ -177,7 +193,7 @@ export class GatewayCore {
   // ---- orders -------------------------------------------------------------------------------
 
   /** Decides one order frame from `peer`. */
-  order(peer: Buffer, frame: Buffer): void {
+  order(peer: OrderPeer, frame: Buffer): void {
     const text = frame.toString();
     if (this.#o.passThrough) {
       this.#passThrough(peer, text);
@@ -198,7 +214,7 @@ export class GatewayCore {
       this.#refuse(peer, e.account, e.clientOrderId, GatewayRejectCode.StaleOrder, reason, text, e);
       return;
     }
-    const fenceCode = checkFence(this.#fences.get(e.account), e.deploymentId, e.epoch);
+    const fenceCode = checkFence(this.#fences.get(e.account), e.deploymentId, e.epoch, peer.source.nodeKey);
     if (fenceCode !== undefined) {
       this.#refuse(peer, e.account, e.clientOrderId, fenceCode, this.#fenceReason(fenceCode, e), text, e);
       return;
@@ -235,7 +251,7 @@ export class GatewayCore {
    * Rejects an order frame as malformed for `reason` (the frame itself may be a valid envelope: it
    * came past the message's limit); the reply names its ids when they can be read.
    */
-  refuseMalformed(peer: Buffer, frame: Buffer, reason: string): void {
+  refuseMalformed(peer: OrderPeer, frame: Buffer, reason: string): void {
     const text = frame.toString();
     const parsed = parseEnvelope(text);
     const ids = parsed.ok ? parsed.envelope : parsed;
@@ -243,7 +259,7 @@ export class GatewayCore {
   }
 
   /** A malformed reject; the audit keeps the frame's first 2,000 characters. */
-  #malformed(peer: Buffer, text: string, account: string, clientOrderId: string, reason: string): void {
+  #malformed(peer: OrderPeer, text: string, account: string, clientOrderId: string, reason: string): void {
     const detail = text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
     this.#refuse(peer, account, clientOrderId, GatewayRejectCode.Malformed, reason, detail, undefined);
   }
@@ -263,7 +279,7 @@ export class GatewayCore {
   }
 
   /** Pass-through: straight to the broker; only what routing the broker's answers back needs. */
-  #passThrough(peer: Buffer, text: string): void {
+  #passThrough(peer: OrderPeer, text: string): void {
     const e = JSON.parse(text) as OrderEnvelope;
     const record = this.#record(e, peer);
     this.#live.set(orderKey(e.account, e.clientOrderId), record);
@@ -272,7 +288,7 @@ export class GatewayCore {
     if (FINAL_STATUSES.has(record.status)) this.#live.delete(orderKey(e.account, e.clientOrderId));
   }
 
-  #record(e: OrderEnvelope, peer: Buffer): OrderRecord {
+  #record(e: OrderEnvelope, peer: OrderPeer): OrderRecord {
     const o = e.order;
     return {
       account: e.account,
@@ -343,7 +359,7 @@ export class GatewayCore {
   }
 
   #refuse(
-    peer: Buffer,
+    peer: OrderPeer,
     account: string,
     clientOrderId: string,
     code: GatewayRejectCode,
@@ -373,6 +389,8 @@ export class GatewayCore {
     if (entry === undefined) return `account ${e.account} is not fenced to any deployment`;
     if (code === GatewayRejectCode.Fenced)
       return `account ${e.account} is fenced to another deployment (epoch ${entry.epoch}), not ${e.deploymentId}`;
+    if (code === GatewayRejectCode.WrongNode)
+      return `account ${e.account} is fenced to ${e.deploymentId} at epoch ${e.epoch} on another node; this connection is not that node's`;
     return `account ${e.account} is fenced to ${e.deploymentId} at epoch ${entry.epoch}, not ${e.epoch}`;
   }
 
@@ -485,44 +503,120 @@ export class GatewayCore {
 
   // ---- control ------------------------------------------------------------------------------
 
-  /** Moves an account's fence forward (see fence-rules.ts), cancelling the previous holder's resting orders. */
-  fence(account: string, deploymentId: string, epoch: bigint): FenceResult {
+  /**
+   * Moves an account's fence forward (see fence-rules.ts), cancelling the previous holder's
+   * resting orders; a fence naming `nodeKey` admits that key (its orders socket is opened now).
+   */
+  fence(account: string, deploymentId: string, epoch: bigint, nodeKey: string | null = null): FenceResult {
+    if (nodeKey !== null) this.#checkNodeKey(nodeKey);
     const current = this.#fences.get(account) ?? null;
-    const decision = decideFence(current, deploymentId, epoch);
-    const request = JSON.stringify({ deploymentId, epoch: epoch.toString() });
+    const decision = decideFence(current, deploymentId, epoch, nodeKey);
+    const about = { account, deploymentId, epoch: epoch.toString() };
+    const request = JSON.stringify({ deploymentId, epoch: epoch.toString(), nodeKey });
     switch (decision.kind) {
       case "unchanged":
-        this.#audit("fence", "unchanged", null, { account, deploymentId, epoch: epoch.toString() }, request);
-        return { ok: true, previous: decision.current, cancelled: 0, unchanged: true };
+        this.#audit("fence", "unchanged", null, about, request);
+        return {
+          ok: true,
+          previous: decision.current,
+          cancelled: 0,
+          unchanged: true,
+          ordersPort: this.#admit(nodeKey),
+          released: null,
+        };
       case "refused":
         this.counters.fenceRefusals += 1;
+        this.#audit("fence", "refused", "stale-epoch", about, decision.reason);
+        return { ok: false, reason: decision.reason, current: decision.current };
+      case "rebind": {
+        // The same instance, now on the key its node has (a runner restarted with a new key, or
+        // a fence from before node binding): nothing else changes, no order is cancelled.
+        const entry: FenceEntry = { ...decision.current, nodeKey, fencedAtUnixMs: this.#o.now() };
+        const ordersPort = this.#admit(nodeKey);
+        this.#setFence(entry);
         this.#audit(
           "fence",
-          "refused",
-          "stale-epoch",
-          { account, deploymentId, epoch: epoch.toString() },
-          decision.reason,
+          "rebound",
+          null,
+          entry,
+          JSON.stringify({ from: decision.current.nodeKey, nodeKey }),
         );
-        return { ok: false, reason: decision.reason, current: decision.current };
+        return {
+          ok: true,
+          previous: decision.current,
+          cancelled: 0,
+          unchanged: false,
+          ordersPort,
+          released: this.#released(decision.current),
+        };
+      }
       case "advance": {
         const entry: FenceEntry = {
           account,
           deploymentId,
           epoch: epoch.toString(),
+          nodeKey,
           fencedAtUnixMs: this.#o.now(),
         };
-        this.#sql.fence(entry);
-        this.#fences.set(account, entry);
+        const ordersPort = this.#admit(nodeKey);
+        this.#setFence(entry);
         this.counters.fenceChanges += 1;
-        this.#audit("fence", "fenced", null, entry, JSON.stringify({ previous: decision.previous }));
+        this.#audit("fence", "fenced", null, entry, JSON.stringify({ previous: decision.previous, nodeKey }));
         const cancelled = this.#cancelOrders(
           account,
           (r) => r.deploymentId !== deploymentId || r.epoch !== entry.epoch,
           `fenced: account ${account} moved to ${deploymentId} at epoch ${entry.epoch}`,
         );
-        return { ok: true, previous: decision.previous, cancelled, unchanged: false };
+        return {
+          ok: true,
+          previous: decision.previous,
+          cancelled,
+          unchanged: false,
+          ordersPort,
+          released: this.#released(decision.previous),
+        };
       }
     }
+  }
+
+  /** A node key a fence may name: Z85, and only where connections are authenticated (CURVE). */
+  #checkNodeKey(nodeKey: string): void {
+    if (!isZ85Key(nodeKey))
+      throw new HiveError(
+        ErrorCode.InvalidArgument,
+        "fence: nodeKey: expected a 40-character Z85 public key",
+      );
+    if (this.#o.nodes === undefined)
+      throw new HiveError(
+        ErrorCode.InvalidArgument,
+        "fence: nodeKey: this gateway runs without CURVE (--insecure), so it cannot tell nodes apart; fence without a node key",
+      );
+  }
+
+  /** The port of `nodeKey`'s orders socket (opened if it had none); null for no key. */
+  #admit(nodeKey: string | null): number | null {
+    return nodeKey === null ? null : (this.#o.nodes?.admit(nodeKey) ?? null);
+  }
+
+  /** The key `previous` named, if no entry names it now (its socket closes after the commit). */
+  #released(previous: FenceEntry | null): string | null {
+    const key = previous?.nodeKey ?? null;
+    return key !== null && !this.#named.has(key) ? key : null;
+  }
+
+  /** Writes an account's entry, keeping the count of entries naming each node key. */
+  #setFence(entry: FenceEntry): void {
+    this.#sql.fence(entry);
+    this.#name(this.#fences.get(entry.account)?.nodeKey ?? null, -1);
+    this.#fences.set(entry.account, entry);
+    this.#name(entry.nodeKey, 1);
+  }
+
+  #name(nodeKey: string | null, delta: number): void {
+    if (nodeKey === null) return;
+    const n = (this.#named.get(nodeKey) ?? 0) + delta;
+    if (n > 0) this.#named.set(nodeKey, n);
+    else this.#named.delete(nodeKey);
   }
 
   /** Turns the kill switch on and cancels the account's resting orders. */
@@ -540,39 +634,9 @@ export class GatewayCore {
     this.#audit("unkill", "unkilled", null, { account }, null);
   }
 
-  /** Allows a runner key on the orders socket. */
-  authorize(nodeId: string, publicKey: string): void {
-    if (!isZ85Key(publicKey))
-      throw new HiveError(
-        ErrorCode.InvalidArgument,
-        `authorize ${nodeId}: expected a 40-character Z85 public key`,
-      );
-    this.#sql.authorize(nodeId, publicKey, this.#o.now());
-    this.#runners.set(nodeId, publicKey);
-    this.#audit("authorize", "authorized", null, {}, JSON.stringify({ nodeId, publicKey }));
-  }
-
-  /** Removes a runner key. */
-  revoke(nodeId: string): void {
-    this.#runners.delete(nodeId);
-    this.#sql.revoke(nodeId);
-    this.#audit("revoke", "revoked", null, {}, JSON.stringify({ nodeId }));
-  }
-
-  /** The authorized runner keys, by node id. */
-  runners(): Record<string, string> {
-    return Object.fromEntries(this.#runners);
-  }
-
-  /**
-   * A node id the orders-socket key is authorized for, if any. Asked once per handshake (the ZAP
-   * handler), so a scan of the runners rather than a second map to keep in step: two node ids
-   * may share a key (a renamed node, one key file for two runners), and revoking one must not
-   * shut the other out.
-   */
-  runnerOf(publicKey: string): string | undefined {
-    for (const [node, key] of this.#runners) if (key === publicKey) return node;
-    return undefined;
+  /** The node keys the fence table names: those admitted, each with its orders socket. */
+  nodeKeys(): ReadonlySet<string> {
+    return new Set(this.#named.keys());
   }
 
   /** A market price: for market orders' notional, and the broker fills resting orders on it. */
@@ -638,7 +702,7 @@ export class GatewayCore {
       rejected: { ...this.counters.rejected },
       fills: this.counters.fills,
       accounts: this.accounts().length,
-      authorizedRunners: this.#runners.size,
+      admittedNodes: this.#named.size,
       orderIdsKept: this.#statuses.size,
       orderIdsForgotten: this.counters.idsForgotten,
     };
@@ -689,7 +753,7 @@ export class GatewayCore {
     this.counters.rejected[code] = (this.counters.rejected[code] ?? 0) + 1;
   }
 
-  #send(peer: Buffer | undefined, frame: string): void {
+  #send(peer: OrderPeer | undefined, frame: string): void {
     if (peer === undefined) return;
     this.outPeers.push(peer);
     this.outFrames.push(frame);

@@ -1,6 +1,7 @@
 /**
  * The gateway's state on disk: one SQLite file, `<state>/gateway.db` (better-sqlite3), holding the
- * fence table, kill switches, authorized runner keys, every client order id seen, the gateway's
+ * fence table (with the node key each fence binds), kill switches, the port of each node's orders
+ * socket, every client order id seen, the gateway's
  * books, the audit log, and the paper broker's own tables (paper-broker.ts).
  *
  * Durability: `journal_mode = WAL` and `synchronous = FULL`, so a commit has fsynced the log
@@ -33,9 +34,11 @@ const LOCK_FILE = "gateway.lock";
  * table and retention is a range at its start, so no second index is kept up to date per order
  * (one B-tree page fewer in every commit: about 50 µs of an order's round trip at 5,000 orders/s,
  * docs/benchmarks.md). Duplicates are found in memory (the core loads every consumed id), never
- * through this key.
+ * through this key. 4 binds fences to nodes: `fences.node_key` (null in rows written before) and
+ * the `node_ports` of their orders sockets; the `runners` table of authorized keys is gone (a key
+ * is admitted while a fence names it).
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /** The orders table of schema 3 (the consumed client order ids, with their status). */
 const ORDERS_TABLE = `CREATE TABLE IF NOT EXISTS orders (
@@ -47,10 +50,10 @@ const ORDERS_TABLE = `CREATE TABLE IF NOT EXISTS orders (
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fences (
-  account TEXT PRIMARY KEY, deployment_id TEXT NOT NULL, epoch TEXT NOT NULL, fenced_at_ms INTEGER NOT NULL);
+  account TEXT PRIMARY KEY, deployment_id TEXT NOT NULL, epoch TEXT NOT NULL, fenced_at_ms INTEGER NOT NULL,
+  node_key TEXT);
 CREATE TABLE IF NOT EXISTS kills (account TEXT PRIMARY KEY, reason TEXT NOT NULL, killed_at_ms INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS runners (
-  node_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, authorized_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS node_ports (public_key TEXT PRIMARY KEY, port INTEGER NOT NULL);
 ${ORDERS_TABLE}
 CREATE TABLE IF NOT EXISTS positions (
   account TEXT NOT NULL, symbol TEXT NOT NULL, qty REAL NOT NULL, PRIMARY KEY (account, symbol)) WITHOUT ROWID;
@@ -109,7 +112,7 @@ export function openGatewayDb(stateDir: string): GatewayDb {
       string | undefined;
     if (version === undefined)
       db.prepare("INSERT INTO meta VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
-    else if (Number(version) === 1 || Number(version) === 2) migrate(db, Number(version), Date.now());
+    else if ([1, 2, 3].includes(Number(version))) migrate(db, Number(version), Date.now());
     else if (Number(version) !== SCHEMA_VERSION) {
       throw new HiveError(
         ErrorCode.FailedPrecondition,
@@ -134,11 +137,16 @@ export function openGatewayDb(stateDir: string): GatewayDb {
 }
 
 /**
- * Brings a file of schema 1 or 2 to 3, in one transaction (a crash leaves it as it was):
+ * Brings a file of schema 1, 2 or 3 to 4, in one transaction (a crash leaves it as it was):
  * - 1 → 2: consumed ids get the time they were consumed. Ids of a version-1 file count as
  *   consumed at the upgrade, so each is kept a whole retention period from then;
  * - 2 → 3: the orders table is copied into its new key (and the index on consumed_at_ms it no
- *   longer needs goes with the old table). A copy of every consumed id: seconds for millions.
+ *   longer needs goes with the old table). A copy of every consumed id: seconds for millions;
+ * - 3 → 4: fences get `node_key`, null for every existing row: each still holds its account at
+ *   its epoch (lower epochs are still refused), bound to no node until the orchestrator fences
+ *   it again naming its node (it does so when it reads a fence of its active naming no node, or
+ *   another key, live-failover.ts). The authorized runner keys are dropped: from 4 on, a key is
+ *   admitted while a fence names it.
  */
 function migrate(db: Database.Database, from: number, nowMs: number): void {
   db.transaction(() => {
@@ -146,13 +154,19 @@ function migrate(db: Database.Database, from: number, nowMs: number): void {
       db.exec("ALTER TABLE orders ADD COLUMN consumed_at_ms INTEGER NOT NULL DEFAULT 0");
       db.prepare("UPDATE orders SET consumed_at_ms = ?").run(nowMs);
     }
-    db.exec("ALTER TABLE orders RENAME TO orders_v2");
-    db.exec(ORDERS_TABLE);
-    db.exec(
-      "INSERT INTO orders (consumed_at_ms, account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price) " +
-        "SELECT consumed_at_ms, account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price FROM orders_v2",
-    );
-    db.exec("DROP TABLE orders_v2");
+    if (from <= 2) {
+      db.exec("ALTER TABLE orders RENAME TO orders_v2");
+      db.exec(ORDERS_TABLE);
+      db.exec(
+        "INSERT INTO orders (consumed_at_ms, account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price) " +
+          "SELECT consumed_at_ms, account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price FROM orders_v2",
+      );
+      db.exec("DROP TABLE orders_v2");
+    }
+    // A file with no fences table before had it created by SCHEMA just now, with the column.
+    const columns = db.prepare("SELECT name FROM pragma_table_info('fences')").pluck().all();
+    if (!columns.includes("node_key")) db.exec("ALTER TABLE fences ADD COLUMN node_key TEXT");
+    db.exec("DROP TABLE IF EXISTS runners");
     db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(String(SCHEMA_VERSION));
   })();
 }

@@ -2,10 +2,14 @@
  * The gateway's event loop: batches with group commit. Everything that changes state (orders,
  * control requests, prices, broker events, broker timeouts) is applied in a batch:
  *
- *   1. drain every message the ROUTER has ready (receive() resolves at once while messages are
- *      queued; `readable` says whether more are), up to MAX_BATCH orders. A runner sends the
- *      orders it has queued at once as one message, a frame per order (docs/gateway.md), so one
- *      receive may carry many orders;
+ *   1. drain every message the orders sockets have ready — the shared one and one per admitted
+ *      node (node-sockets.ts), each read by a loop of its own that takes what its socket has
+ *      queued (receive() resolves at once while messages are queued; `readable` says whether
+ *      more are), up to MAX_BATCH orders per socket, then waits for the batch: so the batch, run
+ *      once the readers of this turn of the event loop are done (setImmediate), decides every
+ *      node's orders together, and a node that floods gets no more of a batch than its share. A
+ *      runner sends the orders it has queued at once as one message, a frame per order
+ *      (docs/gateway.md), so one receive may carry many orders;
  *   2. in ONE SQLite transaction: queued broker events, prices, control requests, the orders,
  *      overdue broker answers, then the rows the batch changed;
  *   3. commit (one fsync for the whole batch), then send every reply and control answer (the
@@ -22,8 +26,12 @@ import type { Logger } from "../core/logger.ts";
 import type { BrokerAdapter } from "./broker-adapter.ts";
 import { handleControl, type ControlAnswer, type ControlDeps } from "./control-protocol.ts";
 import type { GatewayCore } from "./gateway-core.ts";
+import type { OrderPeer, OrderSource } from "./order-peer.ts";
 
-/** Most orders decided in one batch (and one transaction); a batch ends after the message that reaches it. */
+/**
+ * Most orders one socket brings to one batch (and its transaction); its reader stops after the
+ * message that reaches it.
+ */
 export const MAX_BATCH = 2048;
 
 /** Most orders one message may carry; the frames beyond are rejected as malformed. */
@@ -34,7 +42,8 @@ export interface GatewayLoopOptions {
   readonly db: Database.Database;
   readonly core: GatewayCore;
   readonly broker: BrokerAdapter;
-  readonly orders: zmq.Router;
+  /** The orders sockets at start; more are added with `read` (a node admitted later). */
+  readonly orders: readonly RouterSource[];
   readonly control: zmq.Router;
   readonly controlDeps: Omit<ControlDeps, "core">;
   readonly log: Logger;
@@ -42,6 +51,22 @@ export interface GatewayLoopOptions {
   readonly onBatch?: (orders: number, seconds: number) => void;
   /** Called once if a batch fails; the gateway must stop. */
   readonly onFatal: (err: HiveError) => void;
+  /**
+   * Called after the commit of a batch that applied control requests, before their answers are
+   * sent (the gateway closes the sockets of node keys no fence names any more).
+   */
+  readonly afterControl?: () => void;
+}
+
+/** An orders socket the loop reads. */
+export interface RouterSource extends OrderSource {
+  readonly socket: zmq.Router;
+}
+
+/** One message read, with the socket it came from. */
+interface Incoming {
+  readonly source: OrderSource;
+  readonly frames: Buffer[];
 }
 
 const noop = (): void => undefined;
@@ -49,7 +74,12 @@ const noop = (): void => undefined;
 /** See the file comment. */
 export class GatewayLoop {
   readonly #o: GatewayLoopOptions;
-  readonly #loops: Promise<void>;
+  readonly #loops = new Set<Promise<void>>();
+  /** Messages read since the last batch, and their orders. */
+  #incoming: Incoming[] = [];
+  #incomingOrders = 0;
+  /** Resolves the readers waiting for the next batch. */
+  #batchDone: { promise: Promise<void>; resolve: () => void } | undefined;
   #controlQueue: { peer: Buffer; frame: Buffer }[] = [];
   #prices = new Map<string, number>();
   #scheduled: NodeJS.Immediate | undefined;
@@ -64,7 +94,18 @@ export class GatewayLoop {
 
   constructor(options: GatewayLoopOptions) {
     this.#o = options;
-    this.#loops = Promise.all([this.#readOrders(), this.#readControl()]).then(noop);
+    this.#track(this.#readControl());
+    for (const source of options.orders) this.read(source);
+  }
+
+  /** Starts reading one more orders socket (until it is closed). */
+  read(source: RouterSource): void {
+    if (!this.#closed) this.#track(this.#readOrders(source));
+  }
+
+  #track(loop: Promise<void>): void {
+    this.#loops.add(loop);
+    void loop.finally(() => this.#loops.delete(loop));
   }
 
   /** Asks for a batch soon (a broker event, a price or a timeout is waiting). */
@@ -72,7 +113,7 @@ export class GatewayLoop {
     if (this.#scheduled !== undefined || this.#closed) return;
     this.#scheduled = setImmediate(() => {
       this.#scheduled = undefined;
-      this.#batch([], 0);
+      this.#batch();
     });
   }
 
@@ -87,28 +128,48 @@ export class GatewayLoop {
     this.#closed = true;
     if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
     clearTimeout(this.#deadlineTimer);
-    await this.#loops;
+    this.#releaseReaders();
+    while (this.#loops.size > 0) await Promise.all([...this.#loops]);
   }
 
-  async #readOrders(): Promise<void> {
-    const { orders } = this.#o;
-    const batch: Buffer[][] = [];
+  /** Reads one orders socket: what it has queued (up to MAX_BATCH orders), then waits for the batch. */
+  async #readOrders(source: RouterSource): Promise<void> {
+    const { socket } = source;
     try {
       while (!this.#closed) {
-        let message = await orders.receive();
-        batch.push(message);
+        let message = await socket.receive();
+        this.#incoming.push({ source, frames: message });
         let count = message.length - 1;
-        while (orders.readable && count < MAX_BATCH) {
-          message = await orders.receive();
-          batch.push(message);
+        while (socket.readable && count < MAX_BATCH) {
+          message = await socket.receive();
+          this.#incoming.push({ source, frames: message });
           count += message.length - 1;
         }
-        this.#batch(batch, count);
-        batch.length = 0;
+        this.#incomingOrders += count;
+        await this.#nextBatch();
       }
     } catch (err) {
-      if (!orders.closed) this.#fail(HiveError.from(err), "orders loop failed");
+      // A node's socket closed on revocation ends its reader; so does the gateway's close.
+      if (!socket.closed && !this.#closed) this.#fail(HiveError.from(err), "orders loop failed");
     }
+  }
+
+  /** Asks for a batch and resolves once it has run. */
+  #nextBatch(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#batchDone === undefined) {
+      let resolve = noop;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#batchDone = { promise, resolve };
+    }
+    this.wake();
+    return this.#batchDone.promise;
+  }
+
+  #releaseReaders(): void {
+    const done = this.#batchDone;
+    this.#batchDone = undefined;
+    done?.resolve();
   }
 
   async #readControl(): Promise<void> {
@@ -124,8 +185,23 @@ export class GatewayLoop {
     }
   }
 
-  /** Runs one batch of `orders` (messages holding `count` order frames in all). */
-  #batch(orders: readonly Buffer[][], count: number): void {
+  /** Runs one batch: the messages read since the last one, control requests, prices, broker events. */
+  #batch(): void {
+    const orders = this.#incoming;
+    const count = this.#incomingOrders;
+    this.#incoming = [];
+    this.#incomingOrders = 0;
+    // The readers read again once this batch has decided what they brought.
+    const readers = this.#batchDone;
+    this.#batchDone = undefined;
+    try {
+      this.#runBatch(orders, count);
+    } finally {
+      readers?.resolve();
+    }
+  }
+
+  #runBatch(orders: readonly Incoming[], count: number): void {
     if (this.#failed || this.#closed) return;
     const { core, db } = this.#o;
     const started = performance.now();
@@ -145,9 +221,10 @@ export class GatewayLoop {
         for (const [symbol, price] of prices) core.price(symbol, price);
         const deps = { ...this.#o.controlDeps, core };
         for (const c of control) answers.push(handleControl(c.frame, deps));
-        for (const frames of orders) {
-          const peer = frames[0];
-          if (peer === undefined) continue;
+        for (const { source, frames } of orders) {
+          const id = frames[0];
+          if (id === undefined) continue;
+          const peer: OrderPeer = { source, id };
           const n = frames.length;
           for (let i = 1; i < n && i <= MAX_ORDERS_PER_MESSAGE; i++) core.order(peer, frames[i] as Buffer);
           for (let i = MAX_ORDERS_PER_MESSAGE + 1; i < n; i++)
@@ -170,6 +247,7 @@ export class GatewayLoop {
     }
     this.#o.broker.afterCommit();
     this.#sendReplies();
+    if (control.length > 0) this.#o.afterControl?.();
     for (const [i, answer] of answers.entries()) {
       const peer = control[i]?.peer;
       if (peer !== undefined)
@@ -193,30 +271,42 @@ export class GatewayLoop {
    * send per runner per batch instead of two per order is most of what the sockets cost.
    */
   #sendReplies(): void {
-    const { core, orders } = this.#o;
+    const { core } = this.#o;
     const peers = core.outPeers;
     const frames = core.outFrames;
-    const byPeer = new Map<string, { peer: Buffer; frames: string[] }>();
-    // The replies to one message come one after another with the same peer Buffer: only a change
+    // By socket, then by routing id (ids are per socket, order-peer.ts).
+    const bySource = new Map<OrderSource, Map<string, { peer: OrderPeer; frames: string[] }>>();
+    // The replies to one message come one after another with the same peer object: only a change
     // of peer costs a lookup.
-    let last: { peer: Buffer; frames: string[] } | undefined;
+    let last: { peer: OrderPeer; frames: string[] } | undefined;
     for (let i = 0; i < peers.length; i++) {
-      const peer = peers[i] as Buffer;
+      const peer = peers[i] as OrderPeer;
       const frame = frames[i] as string;
       if (last?.peer === peer) {
         last.frames.push(frame);
         continue;
       }
-      const key = peer.toString("latin1");
+      let byPeer = bySource.get(peer.source);
+      if (byPeer === undefined)
+        bySource.set(peer.source, (byPeer = new Map<string, { peer: OrderPeer; frames: string[] }>()));
+      const key = peer.id.toString("latin1");
       last = byPeer.get(key);
       if (last === undefined) byPeer.set(key, (last = { peer, frames: [] }));
       last.frames.push(frame);
     }
-    for (const { peer, frames: replies } of byPeer.values()) {
-      // sendTimeout 0: a send completes (or fails) synchronously, so they need not be awaited.
-      orders.send([peer, ...replies]).catch(() => {
-        this.replyDrops += replies.length;
-      });
+    for (const [source, byPeer] of bySource) {
+      for (const { peer, frames: replies } of byPeer.values()) {
+        // sendTimeout 0: a send completes (or fails) synchronously, so they need not be awaited.
+        // A socket closed meanwhile (its node no longer admitted) fails too: counted as dropped.
+        const dropped = () => {
+          this.replyDrops += replies.length;
+        };
+        try {
+          source.socket.send([peer.id, ...replies]).catch(dropped);
+        } catch {
+          dropped();
+        }
+      }
     }
     peers.length = 0;
     frames.length = 0;

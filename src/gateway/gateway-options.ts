@@ -38,6 +38,13 @@ export interface GatewayOptions {
   readonly metricsListen?: { readonly host: string; readonly port: number };
   /** Forward orders to the broker with no check, record or audit: for the benchmark's baseline only. */
   readonly passThrough?: boolean;
+  /**
+   * CURVE keys admitted on the shared orders socket (`ordersListen`), whose connections are bound
+   * to no node: their orders pass only fences that name no node, which the orchestrator never
+   * writes. For the benchmark's baseline without the node binding only; default none (with CURVE,
+   * runners use their node's own orders socket, node-sockets.ts).
+   */
+  readonly unboundOrderKeys?: readonly string[];
   /** The broker, built on the gateway's database (default: a PaperBroker). */
   readonly broker?: (db: Database.Database) => BrokerAdapter;
   readonly log?: Logger;
@@ -57,6 +64,7 @@ export interface CompiledGatewayOptions {
   readonly marketData: readonly string[] | undefined;
   readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
   readonly passThrough: boolean;
+  readonly unboundOrderKeys: readonly string[];
 }
 
 /** Checks the options and fills defaults; loads (or creates) the key pair. */
@@ -93,6 +101,12 @@ export function compileGatewayOptions(o: GatewayOptions): CompiledGatewayOptions
         ErrorCode.InvalidArgument,
         `--orchestrator-key: found "${key}", expected a Z85 public key`,
       );
+  for (const key of o.unboundOrderKeys ?? [])
+    if (!isZ85Key(key))
+      throw new HiveError(
+        ErrorCode.InvalidArgument,
+        `unboundOrderKeys: found "${key}", expected a Z85 public key`,
+      );
   return {
     stateDir: o.stateDir,
     ordersListen: o.ordersListen,
@@ -108,5 +122,6 @@ export function compileGatewayOptions(o: GatewayOptions): CompiledGatewayOptions
     marketData: o.marketData,
     metricsListen: o.metricsListen,
     passThrough: o.passThrough === true,
+    unboundOrderKeys: o.unboundOrderKeys ?? [],
   };
 }

@@ -100,7 +100,7 @@ test("SIGKILL right after a fence ack: after restart the old deployment is refus
 
     child = await startChild(args);
     const status = await control.status();
-    assert.equal(status.authorizedRunners, 0);
+    assert.equal(status.admittedNodes, 0);
     const view = (await control.accounts("A"))[0];
     assert.equal(view?.fence?.deploymentId, "dep-2");
     assert.equal(view?.fence?.epoch, "2");

@@ -2,14 +2,21 @@
  * `startGateway`: the broker gateway assembled — state directory, broker, core, ZeroMQ sockets
  * with CURVE and ZAP, the batch loop, market data and metrics — and its orderly close.
  *
- *   runners ──CURVE (ZAP domain "orders": authorized runner keys)──▶ orders ROUTER ─┐
- *   orchestrator ──CURVE (ZAP domain "control": orchestrator keys)──▶ control ROUTER ┤─▶ loop ─▶ core ─▶ broker
- *   feeders ──PUB/SUB──────────────────────────────────────────────▶ market data ──┘
+ *   node K's runner ──CURVE (ZAP domain "node:K": K only)──▶ node K's orders ROUTER ─┐
+ *   (one per node key a fence names, node-sockets.ts)                                 │
+ *   orchestrator ──CURVE (ZAP domain "control": orchestrator keys)──▶ control ROUTER ─┤─▶ loop ─▶ core ─▶ broker
+ *   feeders ──PUB/SUB───────────────────────────────────────────────▶ market data ────┘
+ *
+ * The shared orders ROUTER at `ordersListen` takes orders bound to no node: every client without
+ * CURVE (--insecure), and with CURVE only the `unboundOrderKeys` of the benchmark's baseline
+ * (none by default: its ZAP domain "orders" refuses every key). Node sockets listen on the host of
+ * `ordersListen`; the orchestrator learns each one's port from its fence's answer.
  *
  * The gateway has its own ZeroMQ context, so its ZAP handler (one per context) cannot clash with
  * another component in the same process (`hive dev`, tests running several gateways).
  */
 import type { Server } from "node:http";
+import type Database from "better-sqlite3";
 import { join } from "node:path";
 import { collectDefaultMetrics } from "prom-client";
 import * as zmq from "zeromq";
@@ -24,14 +31,20 @@ import { GatewayLoop } from "./gateway-loop.ts";
 import { gatewayMetrics, serveMetrics } from "./gateway-metrics.ts";
 import { compileGatewayOptions, type GatewayOptions } from "./gateway-options.ts";
 import { MarketDataFeed } from "./market-data.ts";
+import { NodeSockets } from "./node-sockets.ts";
 import { PaperBroker } from "./paper-broker.ts";
 import { WalCheckpointer } from "./wal-checkpointer.ts";
 import { ZapHandler } from "./zap-handler.ts";
 
 /** A running gateway. */
 export interface RunningGateway {
-  /** Where runners send orders (the real port when 0 was asked). */
+  /**
+   * The shared orders socket (the real port when 0 was asked): where runners send orders without
+   * CURVE; with CURVE, each admitted node has its own (`nodePorts`, on the same host).
+   */
   readonly ordersAddress: string;
+  /** The admitted node keys and the ports of their orders sockets. */
+  nodePorts(): Record<string, number>;
   /** Where the orchestrator sends control requests. */
   readonly controlAddress: string;
   /** The gateway's CURVE public key (Z85), or null when insecure. */
@@ -77,22 +90,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     closers.length = 0;
   };
   try {
+    // The core, the node sockets and the feed are made before the loop they wake or feed, hence
+    // the late binding.
+    const late: { loop?: GatewayLoop } = {};
     let paper: PaperBroker | undefined;
     const broker = options.broker?.(state.db) ?? (paper = new PaperBroker(state.db));
     closers.push(() => broker.close());
-    // The core and the feed are made before the loop they wake, hence the late binding.
-    const late: { loop?: GatewayLoop } = {};
-    const core = new GatewayCore({
-      db: state.db,
-      broker,
-      config: o.config,
-      passThrough: o.passThrough,
-      log,
-      now: options.now ?? Date.now,
-      monotonicMs: () => performance.now(),
-      wake: () => late.loop?.wake(),
-    });
-
     let zap: ZapHandler | undefined;
     if (o.keyPair === undefined) {
       log.warn(
@@ -102,10 +105,39 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       zap = new ZapHandler(context, log);
       const orchestrators = new Set(o.orchestratorKeys);
       zap.setRule("control", (key) => (orchestrators.has(key) ? "orchestrator" : undefined));
-      zap.setRule("orders", (key) => core.runnerOf(key));
+      const unbound = new Set(o.unboundOrderKeys);
+      zap.setRule("orders", (key) => (unbound.has(key) ? "unbound" : undefined));
       const handler = zap;
       closers.push(() => handler.close());
     }
+    // Node sockets: made before the core (which opens them as fences name keys), read by the loop.
+    let nodes: NodeSockets | undefined;
+    if (zap !== undefined && o.keyPair !== undefined) {
+      nodes = new NodeSockets({
+        context,
+        zap,
+        secretKey: o.keyPair.secretKey,
+        host: o.ordersListen.replace(/:\d+$/, ""),
+        ports: readNodePorts(state.db),
+        remember: rememberPort(state.db),
+        highWaterMark: ORDER_SOCKET_HWM,
+        opened: (source) => late.loop?.read(source),
+        log,
+      });
+      const opened = nodes;
+      closers.push(() => opened.close());
+    }
+    const core = new GatewayCore({
+      db: state.db,
+      broker,
+      config: o.config,
+      passThrough: o.passThrough,
+      log,
+      now: options.now ?? Date.now,
+      monotonicMs: () => performance.now(),
+      wake: () => late.loop?.wake(),
+      nodes,
+    });
     const curve = (domain: string) =>
       o.keyPair === undefined
         ? {}
@@ -155,9 +187,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       db: state.db,
       core,
       broker,
-      orders,
+      orders: [{ nodeKey: undefined, socket: orders }],
       control,
-      controlDeps: { setMarketData, readAudit: (q) => queryUnarchived(state.db, q) },
+      controlDeps: {
+        setMarketData,
+        readAudit: (q) => queryUnarchived(state.db, q),
+        // The keys the fence table names now: a socket released by a fence earlier in the same
+        // batch is still open until the commit, and must not be listed as admitted.
+        nodePorts: () => {
+          const named = core.nodeKeys();
+          return Object.fromEntries(Object.entries(nodes?.ports() ?? {}).filter(([key]) => named.has(key)));
+        },
+      },
       log,
       onBatch: metrics.onBatch,
       onFatal: (err) => {
@@ -165,13 +206,20 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         void archiver.close();
         orders.close();
         control.close();
+        nodes?.close();
       },
+      // A fence that moved an account away from a node may leave its key named by none: its
+      // socket closes now, dropping its connections, before the orchestrator hears the answer.
+      afterControl: () => nodes?.retain(core.nodeKeys()),
     });
     late.loop = running;
+    // The keys the fence table names at start get their sockets back (on their ports).
+    for (const key of core.nodeKeys()) nodes?.admit(key);
     // The loop's reads end once the sockets are closed, so it is awaited after closing them.
     closers.push(async () => {
       orders.close();
       control.close();
+      nodes?.close();
       await running.close();
     });
 
@@ -205,6 +253,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     );
     return {
       ordersAddress: orders.lastEndpoint ?? o.ordersListen,
+      nodePorts: () => nodes?.ports() ?? {},
       controlAddress: control.lastEndpoint ?? o.controlListen,
       publicKey: o.keyPair?.publicKey ?? null,
       metricsAddress,
@@ -225,6 +274,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     await closeAll();
     throw HiveError.from(err, ErrorCode.FailedPrecondition);
   }
+}
+
+/** The node sockets' ports written down, by key. */
+function readNodePorts(db: Database.Database): Map<string, number> {
+  return new Map(db.prepare("SELECT public_key, port FROM node_ports").raw().all() as [string, number][]);
+}
+
+/** Writes down the port of a node's socket (inside the batch that opened it, or at start). */
+function rememberPort(db: Database.Database): (publicKey: string, port: number) => void {
+  const statement = db.prepare(
+    "INSERT INTO node_ports (public_key, port) VALUES (?, ?) ON CONFLICT (public_key) DO UPDATE SET port = excluded.port",
+  );
+  return (publicKey, port) => statement.run(publicKey, port);
 }
 
 /** ZeroMQ spells "any free port" `*`; we accept 0 too. */

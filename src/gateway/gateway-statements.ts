@@ -7,6 +7,7 @@ import type Database from "better-sqlite3";
 import type { AuditRecord } from "./audit.ts";
 import { PositionBook, type Position } from "./position-book.ts";
 import type { FenceEntry } from "./gateway-control.ts";
+import type { OrderPeer } from "./order-peer.ts";
 import type { OrderType, Side } from "../protocol/orders/index.ts";
 import { orderKey } from "./order-key.ts";
 
@@ -38,7 +39,7 @@ export interface OrderRecord {
   status: OrderStatus;
   filledQty: number;
   /** The runner connection to send later replies to; unknown after a restart. */
-  peer: Buffer | undefined;
+  peer: OrderPeer | undefined;
   /** Monotonic ms by which the broker must answer (while `submitted`). */
   deadlineMs: number;
   /** When the gateway first saw the id (wall clock, ms): its retention counts from here. */
@@ -52,7 +53,6 @@ export type AuditWrite = Omit<AuditRecord, "seq">;
 export interface LoadedState {
   readonly fences: Map<string, FenceEntry>;
   readonly kills: Map<string, string>;
-  readonly runners: Map<string, string>;
   /** `account \u0001 clientOrderId` → status, for every order id consumed. */
   readonly statuses: Map<string, OrderStatus>;
   /** The orders not yet final (submitted, unknown, resting). */
@@ -68,8 +68,6 @@ export class GatewayStatements {
   readonly #fence: Database.Statement;
   readonly #kill: Database.Statement;
   readonly #unkill: Database.Statement;
-  readonly #authorize: Database.Statement;
-  readonly #revoke: Database.Statement;
   readonly #forgetFinal: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
@@ -83,16 +81,12 @@ export class GatewayStatements {
       "INSERT INTO positions (account, symbol, qty) VALUES (?, ?, ?) ON CONFLICT (account, symbol) DO UPDATE SET qty = excluded.qty",
     );
     this.#fence = db.prepare(
-      "INSERT INTO fences (account, deployment_id, epoch, fenced_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET deployment_id = excluded.deployment_id, epoch = excluded.epoch, fenced_at_ms = excluded.fenced_at_ms",
+      "INSERT INTO fences (account, deployment_id, epoch, fenced_at_ms, node_key) VALUES (?, ?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET deployment_id = excluded.deployment_id, epoch = excluded.epoch, fenced_at_ms = excluded.fenced_at_ms, node_key = excluded.node_key",
     );
     this.#kill = db.prepare(
       "INSERT INTO kills (account, reason, killed_at_ms) VALUES (?, ?, ?) ON CONFLICT (account) DO UPDATE SET reason = excluded.reason, killed_at_ms = excluded.killed_at_ms",
     );
     this.#unkill = db.prepare("DELETE FROM kills WHERE account = ?");
-    this.#authorize = db.prepare(
-      "INSERT INTO runners (node_id, public_key, authorized_at_ms) VALUES (?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET public_key = excluded.public_key, authorized_at_ms = excluded.authorized_at_ms",
-    );
-    this.#revoke = db.prepare("DELETE FROM runners WHERE node_id = ?");
     this.#forgetFinal = db
       .prepare(
         `DELETE FROM orders WHERE (consumed_at_ms, account, client_order_id) IN (SELECT consumed_at_ms, account, client_order_id FROM orders WHERE consumed_at_ms < ? AND status IN (${[...FINAL_STATUSES].map((f) => `'${f}'`).join(", ")}) LIMIT ?) RETURNING account, client_order_id`,
@@ -150,7 +144,7 @@ export class GatewayStatements {
 
   /** Writes a fence entry. */
   fence(e: FenceEntry): void {
-    this.#fence.run(e.account, e.deploymentId, e.epoch, e.fencedAtUnixMs);
+    this.#fence.run(e.account, e.deploymentId, e.epoch, e.fencedAtUnixMs, e.nodeKey);
   }
 
   /** Turns an account's kill switch on. */
@@ -163,32 +157,24 @@ export class GatewayStatements {
     this.#unkill.run(account);
   }
 
-  /** Allows a runner key. */
-  authorize(nodeId: string, publicKey: string, atMs: number): void {
-    this.#authorize.run(nodeId, publicKey, atMs);
-  }
-
-  /** Removes a runner key. */
-  revoke(nodeId: string): void {
-    this.#revoke.run(nodeId);
-  }
-
   /** Reads everything a gateway keeps in memory. */
   load(): LoadedState {
     const fences = new Map<string, FenceEntry>();
     const fenceRows = this.db
-      .prepare("SELECT account, deployment_id, epoch, fenced_at_ms FROM fences")
+      .prepare("SELECT account, deployment_id, epoch, fenced_at_ms, node_key FROM fences")
       .all() as {
       account: string;
       deployment_id: string;
       epoch: string;
       fenced_at_ms: number;
+      node_key: string | null;
     }[];
     for (const r of fenceRows)
       fences.set(r.account, {
         account: r.account,
         deploymentId: r.deployment_id,
         epoch: r.epoch,
+        nodeKey: r.node_key,
         fencedAtUnixMs: r.fenced_at_ms,
       });
     const kills = new Map<string, string>();
@@ -197,12 +183,6 @@ export class GatewayStatements {
       reason: string;
     }[])
       kills.set(r.account, r.reason);
-    const runners = new Map<string, string>();
-    for (const r of this.db.prepare("SELECT node_id, public_key FROM runners").all() as {
-      node_id: string;
-      public_key: string;
-    }[])
-      runners.set(r.node_id, r.public_key);
     const statuses = new Map<string, OrderStatus>();
     const live = new Map<string, OrderRecord>();
     const rows = this.db
@@ -250,6 +230,6 @@ export class GatewayStatements {
     const positions = PositionBook.of(
       this.db.prepare("SELECT account, symbol, qty FROM positions").raw().iterate() as Iterable<Position>,
     );
-    return { fences, kills, runners, statuses, live, positions };
+    return { fences, kills, statuses, live, positions };
   }
 }

@@ -343,12 +343,11 @@ describe("gateway", () => {
     assert.equal(r2.code, "malformed");
   });
 
-  test("runners: the keys authorized, by node id; a revoked one is gone", async () => {
+  test("without CURVE a fence cannot name a node (nothing authenticates one), nor a key that is not Z85", async () => {
     const key = "o)FI+kE3ZX)E2h)+x9v[4tSd1qKC2]8VM&YVIj35";
-    await control.authorize("node-r", key);
-    assert.equal((await control.runners())["node-r"], key);
-    await control.revoke("node-r");
-    assert.equal((await control.runners())["node-r"], undefined);
-    await assert.rejects(control.authorize("node-r", "short"), /40-character Z85 public key/);
+    await assert.rejects(control.fence("NODE", "dep-n", 1n, key), /runs without CURVE/);
+    await assert.rejects(control.fence("NODE", "dep-n", 1n, "short"), /40-character Z85 public key/);
+    assert.deepEqual(await control.accounts("NODE"), [], "a refused fence writes nothing");
+    assert.deepEqual(await control.nodes(), {});
   });
 });

@@ -50,6 +50,11 @@ export class ZapHandler {
     this.#rules.set(domain, rule);
   }
 
+  /** Removes the rule of a domain: its handshakes are refused from now on. */
+  deleteRule(domain: string): void {
+    this.#rules.delete(domain);
+  }
+
   /** A copy of the counts. */
   figures(): ZapFigures {
     return { admitted: { ...this.#admitted }, refused: { ...this.#refused } };

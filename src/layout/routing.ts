@@ -60,6 +60,21 @@ export interface GatewayAddress {
   readonly orders: string;
   /** Its CURVE public key (Z85), or "" when it runs without CURVE. */
   readonly publicKey: string;
+  /**
+   * For a gateway that binds orders to nodes: the orders socket of each node it admits, by node
+   * id (`tcp://ip:port`). When given, a node's order paths go to its own socket, and those of a
+   * node not listed go nowhere (it hosts nothing fenced there); when absent, every node's go to
+   * `orders`.
+   */
+  readonly nodeOrders?: ReadonlyMap<string, string>;
+}
+
+/** Where `nodeId`'s order paths to `gateway` go: its own orders socket, or the gateway's. */
+function ordersRemotes(gateway: GatewayAddress | undefined, nodeId: string): string[] {
+  if (gateway === undefined) return [];
+  if (gateway.nodeOrders === undefined) return [gateway.orders];
+  const own = gateway.nodeOrders.get(nodeId);
+  return own === undefined ? [] : [own];
 }
 
 /**
@@ -167,7 +182,7 @@ export function computeRoutes(
           socket: socket.name,
           pattern: socket.pattern,
           local: localEndpoint(options.runDir, instance.deploymentId, socket.name),
-          remotes: gateway ? [gateway.orders] : [],
+          remotes: ordersRemotes(gateway, instance.nodeId),
           ...(gateway && gateway.publicKey !== "" ? { serverKey: gateway.publicKey } : {}),
         };
         append(byNode, instance.nodeId, route);

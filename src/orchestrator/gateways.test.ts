@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { silentLogger } from "../core/logger.ts";
-import { Gateways, parseGatewayFlag, RELIST_MS, type GatewaysOptions } from "./gateways.ts";
+import { Gateways, parseGatewayFlag, type GatewaysOptions } from "./gateways.ts";
 import { compileOrchestratorOptions, DEFAULT_TIMINGS } from "./orchestrator-options.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
 
@@ -61,10 +61,11 @@ describe("the lease margin rule", () => {
 });
 
 describe("Gateways", () => {
-  /** Gateways with one gateway, "paper", whose control channel is `fake`. */
-  const onPaper = (fake: FakeGateway, options: GatewaysOptions) =>
+  const KEY_2 = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+  /** Gateways with one gateway, "paper", whose control channel is `fake` (with CURVE unless `plain`). */
+  const onPaper = (fake: FakeGateway, options: GatewaysOptions = {}, plain = false) =>
     new Gateways(
-      [{ name: "paper", orders: "tcp://h:1", control: "tcp://h:2", publicKey: "" }],
+      [{ name: "paper", orders: "tcp://h:1", control: "tcp://h:2", publicKey: plain ? "" : KEY }],
       () => fake,
       silentLogger(),
       options,
@@ -72,111 +73,157 @@ describe("Gateways", () => {
   /** Lets the syncs started meanwhile finish (the fake answers at once). */
   const settle = () => new Promise((r) => setTimeout(r, 20));
 
-  test("pushes runner keys and market-data sources, pushes again after a failure, revokes a key dropped", async () => {
+  test("a fence names the node's key; the port it answers becomes that node's route, and only that node's", async () => {
     const fake = new FakeGateway();
-    const gateways = onPaper(fake, { revokeAfterMs: 0 });
-    gateways.armRevocation();
-    fake.down = true;
+    let routeChanges = 0;
+    const gateways = onPaper(fake, { onRoutes: () => (routeChanges += 1) });
     gateways.setRunnerKey("n1", KEY);
-    gateways.setMarketData("paper", ["tcp://b:2", "tcp://a:1", "tcp://a:1"]);
+    gateways.setRunnerKey("n2", KEY_2);
+    routeChanges = 0;
+    const r = await gateways.fence("paper", "ACC", "dep-1", 3n, "n1");
+    assert.ok(r.ok);
+    assert.equal(fake.fences.get("ACC")?.nodeKey, KEY);
+    assert.equal(routeChanges, 1);
+    const paper = gateways.addresses().get("paper");
+    assert.deepEqual([...(paper?.nodeOrders ?? [])], [["n1", `tcp://h:${r.ordersPort}`]]);
+    await gateways.close();
+  });
+
+  test("a fence that moves an account away from a node it leaves unfenced drops that node's route at once", async () => {
+    const fake = new FakeGateway();
+    const gateways = onPaper(fake);
+    gateways.setRunnerKey("n1", KEY);
+    gateways.setRunnerKey("n2", KEY_2);
+    await gateways.fence("paper", "ACC", "dep-1", 1n, "n1");
+    assert.deepEqual([...(gateways.addresses().get("paper")?.nodeOrders?.keys() ?? [])], ["n1"]);
+    const moved = await gateways.fence("paper", "ACC", "dep-2", 2n, "n2");
+    assert.equal(moved.ok && moved.released, KEY);
+    assert.deepEqual([...(gateways.addresses().get("paper")?.nodeOrders?.keys() ?? [])], ["n2"]);
+    await gateways.close();
+  });
+
+  test("a node with no key cannot be fenced at a gateway that runs CURVE; without CURVE no key is named", async () => {
+    const fake = new FakeGateway();
+    const gateways = onPaper(fake);
+    await assert.rejects(
+      gateways.fence("paper", "ACC", "dep-1", 1n, "keyless"),
+      (err: unknown) =>
+        err instanceof HiveError &&
+        err.code === ErrorCode.FailedPrecondition &&
+        /no CURVE key/.test(err.message),
+    );
+    assert.equal(fake.fences.size, 0);
+    const plainFake = new FakeGateway();
+    const plain = onPaper(plainFake, {}, true);
+    plain.setRunnerKey("n1", KEY);
+    assert.ok((await plain.fence("paper", "ACC", "dep-1", 1n, "n1")).ok);
+    assert.equal(plainFake.fences.get("ACC")?.nodeKey, null);
+    assert.equal(
+      plain.addresses().get("paper")?.nodeOrders,
+      undefined,
+      "every node routes to the shared socket",
+    );
+    await gateways.close();
+    await plain.close();
+  });
+
+  test("fenceStale: a lost fence, or the instance's own fence naming no node or an old key; never another's", async () => {
+    let now = 0;
+    const fake = new FakeGateway();
+    const gateways = onPaper(fake, { relistMs: 10, now: () => now });
+    gateways.setRunnerKey("n1", KEY);
+    const me = { deploymentId: "dep-1", epoch: 3n, nodeId: "n1" };
+    assert.equal(gateways.fenceStale("paper", "ACC", 0, me), false, "nothing read yet: unknown");
     gateways.sync();
     await settle();
-    assert.equal(fake.authorized.size, 0);
+    assert.equal(gateways.fenceStale("paper", "ACC", 0, me), true, "no fence at all");
+    await gateways.fence("paper", "ACC", "dep-1", 3n, "n1");
+    now = 20;
+    gateways.sync();
+    await settle();
+    assert.equal(gateways.fenceStale("paper", "ACC", 0, me), false, "bound to its node");
+    // A fence written before node binding: same instance, no node.
+    fake.fences.set("ACC", {
+      account: "ACC",
+      deploymentId: "dep-1",
+      epoch: "3",
+      nodeKey: null,
+      fencedAtUnixMs: 0,
+    });
+    now = 40;
+    gateways.sync();
+    await settle();
+    assert.equal(gateways.fenceStale("paper", "ACC", 0, me), true, "naming no node");
+    // The runner came back with a new key.
+    await gateways.fence("paper", "ACC", "dep-1", 3n, "n1");
+    gateways.setRunnerKey("n1", KEY_2);
+    now = 60;
+    gateways.sync();
+    await settle();
+    assert.equal(gateways.fenceStale("paper", "ACC", 0, me), true, "naming the node's old key");
+    assert.equal(gateways.fenceStale("paper", "ACC", 100, me), false, "read before `since`: unknown");
+    // Another deployment holds it: not taken back.
+    fake.fences.set("ACC", {
+      account: "ACC",
+      deploymentId: "dep-2",
+      epoch: "4",
+      nodeKey: KEY,
+      fencedAtUnixMs: 0,
+    });
+    now = 80;
+    gateways.sync();
+    await settle();
+    assert.equal(gateways.fenceStale("paper", "ACC", 0, me), false);
+    await gateways.close();
+  });
+
+  test("the ports a gateway lists replace what was known, but not a port a fence answered while the list was out", async () => {
+    let now = 0;
+    const fake = new FakeGateway();
+    const gateways = onPaper(fake, { relistMs: 10, now: () => now });
+    gateways.setRunnerKey("n1", KEY);
+    gateways.setRunnerKey("n2", KEY_2);
+    fake.nodePorts.set(KEY_2, 5555);
+    gateways.sync();
+    await settle();
+    assert.equal(gateways.addresses().get("paper")?.nodeOrders?.get("n2"), "tcp://h:5555");
+    // A list on its way, slow; a fence for n1 answers meanwhile.
+    let answer: (() => void) | undefined;
+    const nodes = fake.nodes.bind(fake);
+    fake.nodes = async () => {
+      const listed = await nodes();
+      await new Promise<void>((r) => (answer = r));
+      return { ...listed, [KEY]: 1 };
+    };
+    fake.nodePorts.delete(KEY_2);
+    now = 20;
+    gateways.sync();
+    await settle();
+    const fenced = await gateways.fence("paper", "ACC", "dep-1", 1n, "n1");
+    answer?.();
+    await settle();
+    const routes = gateways.addresses().get("paper")?.nodeOrders;
+    assert.equal(
+      routes?.get("n1"),
+      `tcp://h:${fenced.ok ? fenced.ordersPort : -1}`,
+      "the fence's port, not the stale list's",
+    );
+    assert.equal(routes?.get("n2"), undefined, "a port the gateway no longer lists is dropped");
+    await gateways.close();
+  });
+
+  test("pushes market-data sources, again after a failure", async () => {
+    const fake = new FakeGateway();
+    const gateways = onPaper(fake);
+    fake.down = true;
+    gateways.setMarketData("paper", ["tcp://f:1"]);
+    gateways.sync();
+    await settle();
+    assert.deepEqual(fake.marketSources, []);
     fake.down = false;
     gateways.sync();
     await settle();
-    assert.equal(fake.authorized.get("n1"), KEY);
-    assert.deepEqual(fake.marketSources, ["tcp://a:1", "tcp://b:2"]);
-    // The runner registers again without a key: the old one is revoked at the gateway.
-    gateways.setRunnerKey("n1", "");
-    gateways.sync();
-    await settle();
-    assert.equal(fake.authorized.has("n1"), false);
-    assert.throws(() => gateways.control("other"), /no gateway other \(configured: paper\)/);
-    await gateways.close();
-  });
-
-  test("after a restart, keys the gateway holds for nodes that never register again are revoked once the grace period is over", async () => {
-    const fake = new FakeGateway();
-    const OTHER = "o)FI+kE3ZX)E2h)+x9v[4tSd1qKC2]8VM&YVIj35";
-    fake.authorized.set("gone", KEY);
-    fake.authorized.set("back", OTHER);
-    let now = 1_000;
-    const gateways = onPaper(fake, { revokeAfterMs: 30_000, now: () => now });
-    now += 60_000;
-    gateways.sync();
-    await settle();
-    assert.ok(
-      fake.authorized.has("gone"),
-      "nothing is revoked before revocation is armed (runners cannot register yet)",
-    );
-    gateways.armRevocation();
-    let authorizeCalls = 0;
-    const authorize = fake.authorize.bind(fake);
-    fake.authorize = (nodeId, key) => {
-      authorizeCalls += 1;
-      return authorize(nodeId, key);
-    };
-    gateways.setRunnerKey("back", OTHER);
-    gateways.sync();
-    await settle();
-    assert.deepEqual(Object.fromEntries(fake.authorized), { gone: KEY, back: OTHER }, "nothing revoked yet");
-    assert.equal(authorizeCalls, 0, "a key the gateway already holds is not pushed again");
-
-    now += 29_999;
-    gateways.sync();
-    await settle();
-    assert.ok(fake.authorized.has("gone"), "still inside the grace period");
-
-    now += 1;
-    gateways.sync();
-    await settle();
-    assert.deepEqual(Object.fromEntries(fake.authorized), { back: OTHER });
-    // The node comes back later: its key is pushed again.
-    gateways.setRunnerKey("gone", KEY);
-    gateways.sync();
-    await settle();
-    assert.equal(fake.authorized.get("gone"), KEY);
-
-    // The gateway lost its state (a fresh state directory): the keys are read again and pushed.
-    fake.authorized.clear();
-    now += RELIST_MS;
-    gateways.sync();
-    await settle();
-    assert.deepEqual(Object.fromEntries(fake.authorized), { back: OTHER, gone: KEY });
-    await gateways.close();
-  });
-
-  test("a runner that registers while its key's revoke is on the wire gets its key pushed after it", async () => {
-    const fake = new FakeGateway();
-    fake.authorized.set("slow", KEY);
-    // The control channel is FIFO: calls reach the gateway in order, here only on release.
-    const wire: (() => void)[] = [];
-    let release = (): void => undefined;
-    const gate = new Promise<void>((r) => (release = r));
-    for (const op of ["authorize", "revoke"] as const) {
-      const real = fake[op].bind(fake) as (nodeId: string, key?: string) => Promise<void>;
-      fake[op] = (nodeId: string, key?: string) => {
-        const applied = new Promise<void>((resolve) => wire.push(() => void real(nodeId, key).then(resolve)));
-        return gate.then(() => applied);
-      };
-    }
-    void gate.then(() => {
-      for (const apply of wire) apply();
-    });
-    const gateways = onPaper(fake, { revokeAfterMs: 0 });
-    gateways.armRevocation();
-    gateways.sync();
-    await settle();
-    assert.equal(wire.length, 1, "the revoke of the unregistered node is on its way");
-    gateways.setRunnerKey("slow", KEY);
-    const ensured = gateways.ensureAuthorized("paper", "slow");
-    await settle();
-    assert.equal(wire.length, 2, "the key is pushed again behind the revoke");
-    release();
-    await ensured;
-    await settle();
-    assert.equal(fake.authorized.get("slow"), KEY);
+    assert.deepEqual(fake.marketSources, ["tcp://f:1"]);
     await gateways.close();
   });
 });

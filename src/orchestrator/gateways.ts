@@ -1,29 +1,27 @@
 /**
  * The orchestrator's side of the broker gateways (DESIGN.md §3): the gateways it knows by name,
- * their control channels, and the state it keeps pushed to them: which runner keys may send orders
- * (every registered runner's CURVE public key; one a runner no longer registers with is revoked)
- * and which market-data publishers the paper broker takes its prices from.
+ * their control channels, the fences it writes there, and the state it keeps pushed to them (the
+ * market-data publishers their paper brokers take prices from).
  *
- * Pushes are idempotent and retried: what a gateway should have is kept here as desired state,
- * and `sync()` (called on every reconcile pass) sends what it does not have yet. A gateway that
- * restarts keeps what it was told (it writes it down), and a push it missed is sent again.
+ * Orders bound to a node (docs/gateway.md): every fence at a gateway that runs CURVE names the
+ * CURVE public key of the node hosting the deployment, as that node's runner sent it in its
+ * Register (`setRunnerKey`). The gateway admits a node key while a fence names it, on an orders
+ * socket of that node's own, and refuses any other node's orders for that deployment
+ * (`wrong-node`); so there is nothing to authorize or revoke here: moving a fence is what admits
+ * the new node and drops the old one. The port of each node's socket comes back with its fence
+ * (and from the `nodes` op), and the routing tables send each node's order paths there
+ * (`addresses()`); a node that hosts nothing fenced at a gateway gets no route to it.
  *
- * Which keys a gateway holds is read from it (the `runners` op) on the first sync and again every
- * RELIST_MS, so a gateway that lost its state directory gets every key pushed again. Which
- * accounts it holds a fence for is read with them (the `accounts` op): an active whose account the
- * gateway no longer fences at all (it lost its state directory) is fenced again (`lostFence`,
- * live-failover.ts) instead of having every order refused `not-fenced` for good. Keys are
- * revoked only once `revokeAfterMs` have passed since `armRevocation()` (called when runners can
- * register): a key whose node has not registered since is then revoked, so the key of a node that
- * went away while the orchestrator was down (or restarting) does not stay authorized forever; a
- * live runner re-registers within its reconnect backoff (at most 5 s), well inside the default
- * 30 s. A gateway is kept by one orchestrator (one leader at a time): another one's runners would
- * be revoked here.
+ * Which fences and node sockets a gateway holds is read from it (the `accounts` and `nodes` ops)
+ * on the first sync and again every RELIST_MS, so a gateway that lost its state directory, or a
+ * fence written before node binding existed (naming no node), or naming a key the node no longer
+ * has, is found: the active's activation fences it again (`fenceStale`, live-failover.ts). A
+ * gateway is kept by one orchestrator (one leader at a time).
  */
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import { systemClock, type MonotonicClock } from "../core/monotonic-clock.ts";
-import type { GatewayControl } from "../gateway/gateway-control.ts";
+import type { FenceEntry, FenceResult, GatewayControl } from "../gateway/gateway-control.ts";
 import { isZ85Key } from "../core/z85.ts";
 import type { GatewayAddress } from "../layout/index.ts";
 
@@ -31,7 +29,10 @@ import type { GatewayAddress } from "../layout/index.ts";
 export interface GatewayEndpoint {
   /** The name layouts use (`gateways: [{ name: paper, ... }]`). */
   readonly name: string;
-  /** `tcp://ip:port` of its orders socket, where runners send orders. */
+  /**
+   * `tcp://ip:port` of its orders socket: where runners send orders when it runs without CURVE;
+   * with CURVE, each node's orders socket listens on the same ip, on a port of its own.
+   */
   readonly orders: string;
   /** `tcp://ip:port` of its control socket, where the orchestrator fences. */
   readonly control: string;
@@ -42,31 +43,30 @@ export interface GatewayEndpoint {
 /** Opens the control channel to one gateway. */
 export type ConnectGateway = (config: GatewayEndpoint) => GatewayControl;
 
-/** How long after start the orchestrator waits before it revokes keys of nodes that have not registered. */
-export const DEFAULT_REVOKE_AFTER_MS = 30_000;
-
-/** How often the keys a gateway holds are read from it again. */
+/** How often the fences and node sockets a gateway holds are read from it again. */
 export const RELIST_MS = 10_000;
 
 /** Options of {@link Gateways}. */
 export interface GatewaysOptions {
-  /** See the file comment (default DEFAULT_REVOKE_AFTER_MS). */
-  readonly revokeAfterMs?: number;
-  /** How often a gateway's keys and fenced accounts are read again (default RELIST_MS). */
+  /** How often a gateway's fences and node sockets are read again (default RELIST_MS). */
   readonly relistMs?: number;
   /** Monotonic clock, ms (default the system's, core/monotonic-clock.ts). */
   readonly now?: MonotonicClock["now"];
+  /** Told when a node's orders port at a gateway is learnt or changes (its routes change). */
+  readonly onRoutes?: () => void;
 }
 
 interface GatewayLink {
   readonly config: GatewayEndpoint;
   readonly control: GatewayControl;
-  /** nodeId → the key this gateway has acknowledged (or listed). */
-  readonly authorized: Map<string, string>;
-  /** When (monotonic ms) the gateway's own list of keys was last read into `authorized`. */
+  /** Node key → the port of its orders socket, from fence answers and the `nodes` op. */
+  ports: Map<string, number>;
+  /** Node key → when (monotonic ms) a fence answer told its port, or that its socket closed. */
+  readonly portsLearnt: Map<string, number>;
+  /** When (monotonic ms) the gateway's fences and node sockets were last read. */
   listedAt: number | undefined;
-  /** The accounts the gateway held a fence for, as read by a request sent at `fencedReadFrom`. */
-  fenced: ReadonlySet<string>;
+  /** The gateway's fence entries by account, as read by a request sent at `fencedReadFrom`. */
+  fenced: ReadonlyMap<string, FenceEntry>;
   /** When (monotonic ms) the read of `fenced` was sent; -Infinity before the first. */
   fencedReadFrom: number;
   /** The market-data sources it has acknowledged, joined, or undefined if never sent. */
@@ -84,10 +84,8 @@ export class Gateways {
   readonly #marketData = new Map<string, readonly string[]>();
   readonly #log: Logger;
   readonly #now: MonotonicClock["now"];
-  readonly #revokeAfterMs: number;
   readonly #relistMs: number;
-  /** Monotonic ms from which keys of unregistered nodes are revoked (never until armed). */
-  #revokeFrom = Number.POSITIVE_INFINITY;
+  readonly #onRoutes: () => void;
 
   constructor(
     configs: readonly GatewayEndpoint[],
@@ -97,8 +95,8 @@ export class Gateways {
   ) {
     this.#log = log;
     this.#now = options.now ?? (() => systemClock.now());
-    this.#revokeAfterMs = options.revokeAfterMs ?? DEFAULT_REVOKE_AFTER_MS;
     this.#relistMs = options.relistMs ?? RELIST_MS;
+    this.#onRoutes = options.onRoutes ?? (() => undefined);
     for (const config of configs) {
       if (this.#links.has(config.name)) {
         throw new HiveError(ErrorCode.InvalidArgument, `gateway ${config.name} is configured twice`);
@@ -106,9 +104,10 @@ export class Gateways {
       this.#links.set(config.name, {
         config,
         control: connect(config),
-        authorized: new Map(),
+        ports: new Map(),
+        portsLearnt: new Map(),
         listedAt: undefined,
-        fenced: new Set(),
+        fenced: new Map(),
         fencedReadFrom: Number.NEGATIVE_INFINITY,
         marketData: undefined,
         syncing: false,
@@ -121,22 +120,39 @@ export class Gateways {
     return [...this.#links.keys()].sort();
   }
 
-  /** Where each gateway takes orders, for the routing tables. */
+  /**
+   * Where each gateway takes orders, for the routing tables: with CURVE, the orders socket of
+   * each node it admits (by node id), and no route for the others.
+   */
   addresses(): ReadonlyMap<string, GatewayAddress> {
     return new Map(
-      [...this.#links].map(([name, l]) => [name, { orders: l.config.orders, publicKey: l.config.publicKey }]),
+      [...this.#links].map(([name, l]) => {
+        const address: GatewayAddress = { orders: l.config.orders, publicKey: l.config.publicKey };
+        if (l.config.publicKey === "") return [name, address];
+        const host = l.config.orders.replace(/:\d+$/, "");
+        const nodeOrders = new Map<string, string>();
+        for (const [nodeId, key] of this.#runnerKeys) {
+          const port = l.ports.get(key);
+          if (port !== undefined) nodeOrders.set(nodeId, `${host}:${port}`);
+        }
+        return [name, { ...address, nodeOrders }];
+      }),
     );
   }
 
   /** The control channel of a gateway; NotFound for a name not configured. */
   control(name: string): GatewayControl {
+    return this.#link(name).control;
+  }
+
+  #link(name: string): GatewayLink {
     const link = this.#links.get(name);
     if (!link) {
       const known =
         this.names().join(", ") || "none (hive orchestrator --gateway name=...,orders=...,control=...)";
       throw new HiveError(ErrorCode.NotFound, `no gateway ${name} (configured: ${known})`);
     }
-    return link.control;
+    return link;
   }
 
   /** Every gateway's control channel, by name. */
@@ -145,44 +161,81 @@ export class Gateways {
   }
 
   /**
-   * Starts the grace period after which keys of nodes that have not registered are revoked; the
-   * orchestrator calls it once runners can reach it (after a slow start, the period has not been
-   * spent waiting for a listener that was not there yet).
+   * Fences `account` at gateway `name` to (deploymentId, epoch) on node `nodeId`, naming the
+   * node's CURVE key when the gateway runs CURVE, and records the port of that node's orders
+   * socket. FailedPrecondition when the gateway runs CURVE and the node registered no key: its
+   * orders could not be bound to it (nor could it connect).
    */
-  armRevocation(): void {
-    if (this.#revokeFrom === Number.POSITIVE_INFINITY) this.#revokeFrom = this.#now() + this.#revokeAfterMs;
+  async fence(
+    name: string,
+    account: string,
+    deploymentId: string,
+    epoch: bigint,
+    nodeId: string,
+  ): Promise<FenceResult> {
+    const link = this.#link(name);
+    const nodeKey = this.#nodeKeyAt(link, nodeId);
+    if (nodeKey === undefined)
+      throw new HiveError(
+        ErrorCode.FailedPrecondition,
+        `gateway ${name} runs CURVE, and node ${nodeId} registered no CURVE key: ${deploymentId}'s orders cannot be bound to it`,
+      );
+    const result = await link.control.fence(account, deploymentId, epoch, nodeKey ?? undefined);
+    if (result.ok && nodeKey !== null && result.ordersPort !== null)
+      this.#learnPort(link, nodeKey, result.ordersPort);
+    // The node the account moved away from, if it hosts nothing else fenced there: its socket is
+    // closed, so its route goes (a later admission is then a new route, dialled at once, rather
+    // than a redial of a port that was closed, in ZeroMQ's back-off).
+    if (result.ok && result.released !== null) {
+      link.portsLearnt.set(result.released, this.#now());
+      if (link.ports.delete(result.released)) this.#onRoutes();
+      this.#log.info({ gateway: name, key: result.released }, "gateway: a node no longer admitted");
+    }
+    return result;
+  }
+
+  /** The key a fence at `link` names for `nodeId`: null without CURVE, undefined when it has none. */
+  #nodeKeyAt(link: GatewayLink, nodeId: string): string | null | undefined {
+    return link.config.publicKey === "" ? null : this.#runnerKeys.get(nodeId);
+  }
+
+  #learnPort(link: GatewayLink, nodeKey: string, port: number): void {
+    link.portsLearnt.set(nodeKey, this.#now());
+    if (link.ports.get(nodeKey) === port) return;
+    link.ports.set(nodeKey, port);
+    this.#log.info({ gateway: link.config.name, key: nodeKey, port }, "gateway: a node's orders port");
+    this.#onRoutes();
   }
 
   /**
-   * Whether gateway `name` holds no fence at all for `account` by a read sent at or after `since`
-   * (monotonic ms): a fence acknowledged before `since` that such a read no longer shows was lost
-   * with the gateway's state. False when unknown (no such read yet, or no such gateway), and when
-   * the account is fenced to anyone: an account another deployment holds is not taken back here.
+   * Whether gateway `name`'s fence of `account`, read by a request sent at or after `since`
+   * (monotonic ms), needs writing again for `deploymentId` at `epoch` on `nodeId`: there is no
+   * fence at all (the gateway lost its state directory), or the fence is that very instance's
+   * but names no node or another key than the node's (a fence from before node binding, a
+   * runner that came back with a new key). False when unknown (no such read yet, no such
+   * gateway), and when the account is fenced to anyone else: that is not taken back here.
    */
-  lostFence(name: string, account: string, since: number): boolean {
+  fenceStale(
+    name: string,
+    account: string,
+    since: number,
+    d: { readonly deploymentId: string; readonly epoch: bigint; readonly nodeId: string },
+  ): boolean {
     const link = this.#links.get(name);
-    return link !== undefined && link.fencedReadFrom >= since && !link.fenced.has(account);
+    if (link === undefined || link.fencedReadFrom < since) return false;
+    const entry = link.fenced.get(account);
+    if (entry === undefined) return true;
+    if (entry.deploymentId !== d.deploymentId || entry.epoch !== d.epoch.toString()) return false;
+    const want = this.#nodeKeyAt(link, d.nodeId);
+    return want !== undefined && entry.nodeKey !== want;
   }
 
-  /** Records a runner's key (from its Register); pushed to every gateway by `sync`. */
+  /** Records a runner's key (from its Register): the key fences name for that node. */
   setRunnerKey(nodeId: string, publicKey: string): void {
+    const before = this.#runnerKeys.get(nodeId);
     if (publicKey === "") this.#runnerKeys.delete(nodeId);
     else this.#runnerKeys.set(nodeId, publicKey);
-  }
-
-  /** Makes sure one gateway has a runner's current key now (before an order path opens). */
-  async ensureAuthorized(name: string, nodeId: string): Promise<void> {
-    const link = this.#links.get(name);
-    const key = this.#runnerKeys.get(nodeId);
-    if (link !== undefined && key !== undefined) await this.#authorize(link, nodeId, key);
-  }
-
-  /** Pushes a runner's key to one gateway unless it has it already. */
-  async #authorize(link: GatewayLink, nodeId: string, key: string): Promise<void> {
-    if (link.authorized.get(nodeId) === key) return;
-    await link.control.authorize(nodeId, key);
-    link.authorized.set(nodeId, key);
-    this.#log.info({ gateway: link.config.name, nodeId }, "runner key authorized at the gateway");
+    if (before !== this.#runnerKeys.get(nodeId)) this.#onRoutes();
   }
 
   /** The market-data publishers a gateway's paper broker should follow (replaces the set). */
@@ -202,29 +255,32 @@ export class Gateways {
   async #syncOne(link: GatewayLink): Promise<void> {
     try {
       if (link.listedAt === undefined || this.#now() - link.listedAt >= this.#relistMs) {
-        const held = await link.control.runners();
-        link.authorized.clear();
-        for (const [nodeId, key] of Object.entries(held)) link.authorized.set(nodeId, key);
-        link.listedAt = this.#now();
         const sent = this.#now();
+        const ports = new Map(Object.entries(await link.control.nodes()));
         const accounts = await link.control.accounts();
-        link.fenced = new Set(accounts.filter((a) => a.fence !== null).map((a) => a.account));
+        // What a fence answered while the list was on its way is newer than the list.
+        for (const [key, at] of link.portsLearnt) {
+          if (at < sent) {
+            link.portsLearnt.delete(key);
+            continue;
+          }
+          const port = link.ports.get(key);
+          if (port === undefined) ports.delete(key);
+          else ports.set(key, port);
+        }
+        const changed =
+          ports.size !== link.ports.size || [...ports].some(([key, port]) => link.ports.get(key) !== port);
+        link.ports = ports;
+        link.fenced = new Map(accounts.flatMap((a) => (a.fence === null ? [] : [[a.account, a.fence]])));
         link.fencedReadFrom = sent;
-      }
-      for (const [nodeId, key] of this.#runnerKeys) await this.#authorize(link, nodeId, key);
-      // A runner that registered again without a key (CURVE turned off on it) keeps none, and a
-      // node that has not registered since this orchestrator started has none either (once the
-      // grace period is over): its key is revoked, so it can open no new connection.
-      const revoking = this.#now() >= this.#revokeFrom;
-      for (const nodeId of revoking ? [...link.authorized.keys()] : []) {
-        if (this.#runnerKeys.has(nodeId)) continue;
-        // Forgotten before the call, and not put back if it fails (a timed-out revoke may still
-        // have been applied; a second one is harmless, and the next read of the gateway's keys
-        // tells the truth): a runner that registers meanwhile gets its key pushed by
-        // ensureAuthorized, on the same channel, so after the revoke.
-        link.authorized.delete(nodeId);
-        await link.control.revoke(nodeId);
-        this.#log.info({ gateway: link.config.name, nodeId }, "runner key revoked at the gateway");
+        link.listedAt = this.#now();
+        if (changed) {
+          this.#log.info(
+            { gateway: link.config.name, ports: Object.fromEntries(ports) },
+            "gateway: node ports read",
+          );
+          this.#onRoutes();
+        }
       }
       const wanted = this.#marketData.get(link.config.name);
       if (wanted !== undefined && wanted.join(" ") !== link.marketData) {

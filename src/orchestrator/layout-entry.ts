@@ -8,14 +8,20 @@ import type { Layout, ServiceManifest } from "../domain/index.ts";
 import type { Route } from "../layout/index.ts";
 import type { LayoutRecord } from "./store/store-records.ts";
 
+/** A route push on its way to one runner. */
+export interface RoutePush {
+  /** Resolves when the push ends, acknowledged or not. */
+  readonly done: Promise<void>;
+}
+
 /** An applied layout: its durable record, the layout parsed from its source, the routes pushed. */
 export interface LayoutEntry {
   rec: LayoutRecord;
   layout: Layout;
   /** Per node, the routes each runner has acknowledged. */
   pushed: Map<string, readonly Route[]>;
-  /** Per node, the route push still out (route-sync.ts): at most one at a time. */
-  pushing: Map<string, symbol>;
+  /** Per node, the route push still out (route-sync.ts): at most one at a time; `done` settles with it. */
+  pushing: Map<string, RoutePush>;
 }
 
 /** The entry of a layout just loaded or applied; a new generation keeps what its runners acknowledged. */
@@ -24,7 +30,7 @@ export function newLayoutEntry(rec: LayoutRecord, layout: Layout, previous?: Lay
     rec,
     layout,
     pushed: previous?.pushed ?? new Map<string, readonly Route[]>(),
-    pushing: previous?.pushing ?? new Map<string, symbol>(),
+    pushing: previous?.pushing ?? new Map<string, RoutePush>(),
   };
 }
 

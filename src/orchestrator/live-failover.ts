@@ -44,6 +44,8 @@ export interface LiveFailoverDeps {
   retryLater(ms: number): void;
   /** Told of every order path opened after fencing. */
   activated(activation: Activation): void;
+  /** Pushes a node's changed routes now and waits for them (order-gate.ts, step 3). */
+  routed?(nodeId: string): Promise<void>;
 }
 
 /** Failover and order-path activation of live strategies (see the file comment). */
@@ -177,19 +179,26 @@ export class LiveFailover {
   }
 
   /**
-   * Closes the gate of an open active whose account a gateway no longer fences at all, read after
-   * the gate opened (the gateway lost its state directory): every order of it would be refused
-   * `not-fenced` for good. The activation that follows fences it again, at its epoch, then opens.
+   * Closes the gate of an open active whose fence a gateway, read after the gate opened, no longer
+   * holds as it should: no fence at all (the gateway lost its state directory), or the active's
+   * own fence naming no node or another key than its node's (written before node binding, or
+   * before its runner came back with a new key). Its orders would be refused `not-fenced` or
+   * `wrong-node` for good. The activation that follows fences it again, at its epoch, naming its
+   * node, then opens.
    */
   private checkFences(d: Deployment): void {
     const gateways = this.deps.gateways;
-    if (!gateways) return;
+    const nodeId = d.rec.nodeId;
+    if (!gateways || nodeId === null) return;
+    const instance = { deploymentId: d.rec.id, epoch: d.rec.epoch, nodeId };
     for (const name of gatewaysOf(this.deps.layout(d.rec.layout), d.rec.service)) {
-      const lost = d.manifest.accounts.filter((account) => gateways.lostFence(name, account, d.gateOpenedAt));
-      if (lost.length === 0) continue;
+      const stale = d.manifest.accounts.filter((account) =>
+        gateways.fenceStale(name, account, d.gateOpenedAt, instance),
+      );
+      if (stale.length === 0) continue;
       this.deps.log.warn(
-        { deploymentId: d.rec.id, gateway: name, accounts: lost },
-        "the gateway no longer fences these accounts (its state was lost?); fencing them again",
+        { deploymentId: d.rec.id, gateway: name, accounts: stale },
+        "the gateway no longer fences these accounts to this instance on its node (state lost, or a fence from before node binding); fencing them again",
       );
       step(d, { type: "fence-lost" });
       return;
@@ -259,6 +268,7 @@ export class LiveFailover {
           now: this.deps.now,
           openPath: (node, id, epoch) => this.deps.provider.orderPath(node, id, true, epoch),
           setEpoch: (dep, epoch) => this.deps.update(dep, { epoch }),
+          routed: (nodeId) => this.deps.routed?.(nodeId) ?? Promise.resolve(),
         },
         d,
         this.deps.layout(d.rec.layout),

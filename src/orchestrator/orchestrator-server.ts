@@ -43,7 +43,7 @@ export async function startOrchestrator(
     httpApi?: (core: Orchestrator, store: Store) => HttpServer;
     /** Opens a gateway's control channel; by default a GatewayClient with the orchestrator's key. */
     connectGateway?: ConnectGateway;
-    /** How often the gateways' keys and fenced accounts are read again (tests; default RELIST_MS). */
+    /** How often the gateways' fences and node sockets are read again (tests; default RELIST_MS). */
     gatewayRelistMs?: number;
     /** Run services on this machine, with an in-process runner of these options. */
     local?: LocalRuntimeOptions;
@@ -63,13 +63,16 @@ export async function startOrchestrator(
   try {
     const store = await openStore(options.store);
     opened.push(() => store.close());
+    // A node's orders port learnt at a gateway changes routes: a pass pushes them (late binding:
+    // the orchestrator is made after its gateways).
+    const late: { core?: Orchestrator } = {};
     const gateways =
       options.gateways.length > 0
         ? new Gateways(
             options.gateways,
             deps.connectGateway ?? (await defaultConnectGateway(options.curveKeyFile)),
             deps.log,
-            { relistMs: deps.gatewayRelistMs },
+            { relistMs: deps.gatewayRelistMs, onRoutes: () => late.core?.kick() },
           )
         : undefined;
     opened.push(() => gateways?.close());
@@ -86,6 +89,7 @@ export async function startOrchestrator(
       restartGraceMs: options.restartGraceMs,
       placeBudgetMs: options.placeBudgetMs,
     });
+    late.core = core;
     opened.push(() => core.close());
     await core.load();
     await core.restoreDrains();
@@ -115,7 +119,6 @@ export async function startOrchestrator(
       opened.push(() => runtime.close({ stopDeployments: false }));
       await runtime.start(core, service);
     }
-    gateways?.armRevocation();
     const runnerUrl = runners?.url ?? LOCAL_RUNNER_URL;
     const timer = setInterval(() => core.kick(), Math.max(20, options.lease.heartbeatIntervalMs / 2));
     deps.log.info({ runnerUrl, httpUrl, store: options.store }, "orchestrator listening");

@@ -34,7 +34,7 @@ import { LostNodes } from "./lost-nodes.ts";
 import { PendingPlacement } from "./pending-placement.ts";
 import { ReconcileLoop } from "./reconcile-loop.ts";
 import { Registry, type LeaseOptions } from "./registry.ts";
-import { forgetNode, pushRoutes, wantedRoutes } from "./route-sync.ts";
+import { forgetNode, nodeRouted, pushRoutes, wantedRoutes } from "./route-sync.ts";
 import type { RunnerStreamHandler } from "./runner-service.ts";
 import { RunnerReports } from "./runner-reports.ts";
 import type { RunnerSession } from "./runner-session.ts";
@@ -52,6 +52,8 @@ import {
 
 /** After a route push failed (the runner refused it, or did not acknowledge in time), the next try. */
 const ROUTE_RETRY_MS = 1_000;
+/** Longest an activation waits for its node's new routes before it opens anyway (order-gate.ts). */
+const ROUTE_NOW_MS = 1_000;
 
 /** Options of the orchestrator core. */
 export interface OrchestratorCoreOptions {
@@ -181,6 +183,7 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       closed: () => this.loop.closed,
       retryLater: (ms) => this.loop.later(ms),
       activated: (activation) => this.onActivation?.(activation),
+      routed: (nodeId) => this.routeNode(nodeId),
     });
     this.gatewayOps = new GatewayOperations({
       gateways: o.gateways,
@@ -373,6 +376,25 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   private pushRoutes(entry: LayoutEntry): void {
     pushRoutes(entry, this.wantedRoutes(entry), this.provider, this.o.log, (acknowledged) =>
       acknowledged ? this.kick() : this.loop.later(ROUTE_RETRY_MS),
+    );
+  }
+
+  /**
+   * Pushes `nodeId`'s routes of every layout now where they changed, and waits (at most
+   * ROUTE_NOW_MS) for its runner to acknowledge them: an activation does so between fencing and
+   * opening, so the order path is on its way to the node's gateway socket when it opens.
+   */
+  private async routeNode(nodeId: string): Promise<void> {
+    await Promise.all(
+      [...this.layouts.values()].map((entry) =>
+        nodeRouted(
+          entry,
+          nodeId,
+          () => this.wantedRoutes(entry),
+          () => this.pushRoutes(entry),
+          ROUTE_NOW_MS,
+        ),
+      ),
     );
   }
 

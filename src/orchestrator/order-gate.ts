@@ -7,13 +7,17 @@
  *      moved to another node, or its epoch was refused); one that has an epoch re-fences it (the
  *      same instance, re-adopted). "Needs a new epoch" is the durable epoch 0, never a flag in
  *      memory: an orchestrator restarted in between must not re-fence a lost copy's (id, epoch);
- *   2. make sure each gateway it trades through admits its runner's key;
- *   3. fence every account it trades, at every such gateway, and wait for each durable ack: from
- *      then on the gateway refuses every other deployment and every older epoch, and has cancelled
- *      the previous holder's resting orders;
+ *   2. fence every account it trades, at every such gateway, naming its node's CURVE key, and wait
+ *      for each durable ack: from then on the gateway refuses every other deployment, every older
+ *      epoch and every other node's connection, has cancelled the previous holder's resting
+ *      orders, and admits the node's key on an orders socket of its own (whose port the answer
+ *      carries; the node's routes go there, and the previous holder's node, if no fence names it
+ *      any more, has had its connection dropped);
+ *   3. make sure the runner has its routes to those sockets (`routed`), so that its order path
+ *      is connecting while it is told to open;
  *   4. only then tell its runner to open the order path, stamping that epoch.
  *
- * Step 4 never happens without step 3 having succeeded for every account. If anything changed
+ * Step 4 never happens without step 2 having succeeded for every account. If anything changed
  * meanwhile (the node was lost, a newer attempt started, it was demoted), the activation stops
  * before step 4 and says why. A refused fence (the gateway already has a newer epoch or the same
  * epoch for another deployment) means this epoch is spent: the next attempt takes a new one.
@@ -36,6 +40,11 @@ export interface OrderGateDeps {
   openPath(nodeId: string, deploymentId: string, epoch: bigint): void;
   /** Records a new epoch on the deployment (and writes it to the store). */
   setEpoch(d: Deployment, epoch: bigint): void;
+  /**
+   * Pushes the node's routes now if they changed (its orders sockets at the gateways just fenced)
+   * and resolves once its runner acknowledged them, or gave up; never rejects.
+   */
+  routed?(nodeId: string): Promise<void>;
   /** Monotonic ms. */
   now(): number;
 }
@@ -106,10 +115,8 @@ export async function activate(
         `${d.rec.id} trades through gateway ${name}, but this orchestrator has no gateways configured`,
       );
     }
-    const control = gateways.control(name);
-    await gateways.ensureAuthorized(name, nodeId);
     for (const account of d.manifest.accounts) {
-      const result = await control.fence(account, d.rec.id, epoch);
+      const result = await gateways.fence(name, account, d.rec.id, epoch, nodeId);
       if (!result.ok) {
         deps.setEpoch(d, 0n); // this epoch is spent for this account: take a newer one next time
         throw new HiveError(
@@ -123,6 +130,7 @@ export async function activate(
     }
   }
   const fencedAfterMs = deps.now() - started;
+  await deps.routed?.(nodeId);
   check("before opening");
   deps.openPath(nodeId, d.rec.id, epoch);
   return {

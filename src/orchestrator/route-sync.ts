@@ -55,12 +55,14 @@ export function pushRoutes(
 ): void {
   for (const [nodeId, update] of diffRoutes(entry.pushed, tables)) {
     if (entry.pushing.has(nodeId) || !provider.reachable(nodeId)) continue;
-    const push = Symbol(nodeId);
+    let ended = (): void => undefined;
+    const push = { done: new Promise<void>((resolve) => (ended = resolve)) };
     entry.pushing.set(nodeId, push);
     const routes = tables.get(nodeId) ?? [];
     // A push that is no longer the node's (the runner registered again meanwhile: it has no
     // routes, and everything is sent again) changes nothing when it ends.
     const mine = () => {
+      ended();
       if (entry.pushing.get(nodeId) !== push) return false;
       entry.pushing.delete(nodeId);
       return true;
@@ -77,6 +79,32 @@ export function pushRoutes(
         settled(false);
       },
     );
+  }
+}
+
+/**
+ * Resolves once `nodeId` has acknowledged the routes `want()` gives it, or a push to it failed,
+ * or it is unreachable, or `ms` passed: `push()` starts what is missing (pushRoutes). For an
+ * activation, which opens an order path only once its runner has the route to the gateway socket
+ * its fence just admitted (order-gate.ts). Never rejects.
+ */
+export async function nodeRouted(
+  entry: LayoutEntry,
+  nodeId: string,
+  want: () => RoutingTables,
+  push: () => void,
+  ms: number,
+): Promise<void> {
+  const end = performance.now() + ms;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (!diffRoutes(entry.pushed, want()).has(nodeId)) return;
+    push();
+    const out = entry.pushing.get(nodeId);
+    const left = end - performance.now();
+    if (out === undefined || left <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([out.done, new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+    clearTimeout(timer);
   }
 }
 

@@ -5,7 +5,8 @@
  * NEW, n+1) and gets its durable ack; then the proxy lets the old fence through, late. It must be
  * refused (the gateway only moves to a higher epoch), and afterwards orders stamped OLD@n are
  * rejected and NEW@n+1 accepted — sent as envelopes on a DEALER with the gateway's CURVE key and
- * an authorized runner key, exactly as a runner's order path sends them. The audit log shows it.
+ * the runner key both fences name, to that node's orders socket, exactly as a runner's order path
+ * sends them. The audit log shows it.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -59,25 +60,26 @@ test("a fence delayed and reordered behind a newer one is refused; OLD@n is reje
     };
     const oldOrchestrator = client(`tcp://127.0.0.1:${proxy.port}`, 15_000);
     const newOrchestrator = client(`tcp://127.0.0.1:${controlPort}`, 5_000);
-    await newOrchestrator.authorize("ft-r1", runnerKeys.publicKey);
     await oldOrchestrator.status(); // its connection (and CURVE handshake) is up before the hold
 
     const n = 7n;
     proxy.hold("toServer");
     const heldAt = Date.now();
-    const late = oldOrchestrator.fence(ACCOUNT, OLD, n);
+    const late = oldOrchestrator.fence(ACCOUNT, OLD, n, runnerKeys.publicKey);
     await until(
       "the old fence held in the proxy",
       () => (proxy.connections()[0]?.heldBytes.toServer ?? 0) > 0,
       5_000,
     );
-    const fresh = await newOrchestrator.fence(ACCOUNT, NEW, n + 1n);
+    const fresh = await newOrchestrator.fence(ACCOUNT, NEW, n + 1n, runnerKeys.publicKey);
     await new Promise((r) => setTimeout(r, 200)); // the old one stays held well after the new ack
     const releasedAt = Date.now();
     proxy.release("toServer");
     const refused = await late;
 
-    const orders = new OrderClient(`tcp://127.0.0.1:${ordersPort}`, {
+    const nodePort = fresh.ok ? fresh.ordersPort : null;
+    assert.ok(nodePort !== null, "the new fence admits the runner's node");
+    const orders = new OrderClient(`tcp://127.0.0.1:${nodePort}`, {
       serverKey: gatewayKey,
       keys: runnerKeys,
     });

@@ -440,17 +440,42 @@ export class FaultCluster {
     return ds?.find((d) => d.id === id);
   }
 
-  /** The CURVE key pair of a runner (the gateway admits it once the orchestrator authorized the node). */
+  /** The CURVE key pair of a runner (the gateway admits it while a fence names its node). */
   runnerKeys(r: FaultRunner): CurveKeyPair {
     return loadCurveKeyPair(join(dirname(r.config), "curve.key")).keys;
   }
 
   /**
-   * A DEALER on the gateway's orders socket with a runner's CURVE key: sends envelopes stamped
-   * with any deployment and epoch, as a runner would (to show what the gateway does with them).
+   * The gateway's orders socket for runner `r`'s node (tcp://B:port, read from the gateway's
+   * state), and whether a fence names its key now (the socket is open only then).
+   */
+  nodeOrders(r: FaultRunner): { address: string; admitted: boolean } {
+    const key = this.runnerKeys(r).publicKey;
+    const db = new Database(join(this.gatewayState, DB_FILE), {
+      readonly: true,
+      fileMustExist: true,
+      timeout: 5_000,
+    });
+    try {
+      const port = db.prepare("SELECT port FROM node_ports WHERE public_key = ?").pluck().get(key) as
+        number | undefined;
+      const named = db.prepare("SELECT count(*) FROM fences WHERE node_key = ?").pluck().get(key) as number;
+      return {
+        address: port === undefined ? this.ordersAddress : `tcp://${this.gatewayHost}:${port}`,
+        admitted: port !== undefined && named > 0,
+      };
+    } finally {
+      db.close();
+    }
+  }
+
+  /**
+   * A DEALER with a runner's CURVE key on its node's orders socket at the gateway (the shared one
+   * if it never had one): sends envelopes stamped with any deployment and epoch, as a runner would
+   * (to show what the gateway does with them).
    */
   orderClient(r: FaultRunner): OrderClient {
-    return new OrderClient(this.ordersAddress, {
+    return new OrderClient(this.nodeOrders(r).address, {
       serverKey: this.gatewayPublicKey,
       keys: this.runnerKeys(r),
     });
@@ -458,7 +483,10 @@ export class FaultCluster {
 
   /**
    * Sends one order stamped (deploymentId, epoch) straight to the gateway with runner `r`'s key
-   * (a resting buy far below the market) and resolves with the gateway's first answer.
+   * (a resting buy far below the market) and resolves with the gateway's first answer. A node
+   * that hosts nothing fenced at the gateway cannot connect at all: then the answer is
+   * `{type: "none", code: "not-admitted"}`, once nothing came back within a second and the
+   * gateway's audit shows nothing of it.
    */
   async probeOrder(
     r: FaultRunner,
@@ -466,9 +494,19 @@ export class FaultCluster {
     epoch: string,
     clientOrderId: string,
   ): Promise<Reply> {
+    const admitted = this.nodeOrders(r).admitted;
     const client = this.orderClient(r);
     try {
-      return await sendProbe(client, deploymentId, epoch, clientOrderId, 5_000);
+      if (admitted) return await sendProbe(client, deploymentId, epoch, clientOrderId, 5_000);
+      const answer = await sendProbe(client, deploymentId, epoch, clientOrderId, 1_000).catch(
+        () => undefined,
+      );
+      if (answer !== undefined) return answer;
+      if (this.audit().some((x) => x.clientOrderId === clientOrderId))
+        throw new Error(
+          `${clientOrderId} reached the gateway from a node that is not admitted, with no answer`,
+        );
+      return { type: "none", code: "not-admitted", account: ACCOUNT, clientOrderId };
     } finally {
       await client.close();
     }

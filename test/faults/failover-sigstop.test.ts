@@ -37,6 +37,14 @@ test("SIGSTOP of the active runner past down-after, then SIGCONT: the zombie sel
     // Had self-fencing failed, the gateway is the wall: an order stamped as the old active, sent
     // with the old runner's own key, is refused by epoch.
     const probe = await c.probeOrder(old, active.id, active.epoch, "probe-zombie");
+    // Its node hosts nothing fenced any more, so it cannot even connect; the new active's node,
+    // admitted, sending as the old active, is refused by the fence.
+    const probeFromNew = await c.probeOrder(
+      c.runnerOf(standby),
+      active.id,
+      active.epoch,
+      "probe-zombie-new-node",
+    );
     await sleep(300); // the new active keeps trading; late zombie orders (if any) are decided
     const records = c.audit();
     const report = auditReport("sigstop", records, { from: active.id, to: standby.id, faultAtMs: faultAt });
@@ -53,10 +61,20 @@ test("SIGSTOP of the active runner past down-after, then SIGCONT: the zombie sel
         zombieAccepted: zombie.filter((r) => r.outcome === "accepted").length,
         zombieRejectCodes: [...new Set(zombie.map((r) => r.code))],
         probeAsOldActive: `${probe.type} ${String(probe["code"])}`,
+        probeAsOldActiveFromNewNode: `${probeFromNew.type} ${String(probeFromNew["code"])}`,
       }),
     );
     await assertSafe(t, c, report);
-    assert.deepEqual([probe.type, probe["code"]], ["reject", "fenced"], "an order as the old active");
+    assert.deepEqual(
+      [probe.type, probe["code"]],
+      ["none", "not-admitted"],
+      "the old active's node, hosting nothing fenced, cannot connect",
+    );
+    assert.deepEqual(
+      [probeFromNew.type, probeFromNew["code"]],
+      ["reject", "fenced"],
+      "an order as the old active from the node the gateway admits",
+    );
     assert.equal(zombie.filter((r) => r.outcome === "accepted").length, 0, "a zombie order accepted");
     for (const r of zombie)
       assert.ok(

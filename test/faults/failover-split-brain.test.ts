@@ -32,6 +32,14 @@ test("split brain: cut from the orchestrator only, the runner self-fences, the s
     const promotedAt = Date.now();
     // Still cut, still connected to the gateway: an order as the old active, with its own key, is refused.
     const probe = await c.probeOrder(old, active.id, active.epoch, "probe-split");
+    // Its node hosts nothing fenced any more, so it cannot even connect; the new active's node,
+    // admitted, sending as the old active, is refused by the fence.
+    const probeFromNew = await c.probeOrder(
+      c.runnerOf(standby),
+      active.id,
+      active.epoch,
+      "probe-split-new-node",
+    );
     await sleep(1_000);
     const healAt = Date.now();
     await old.ns.heal(c.orchestratorHost);
@@ -64,11 +72,21 @@ test("split brain: cut from the orchestrator only, the runner self-fences, the s
         cutAfterPromotionMs: healAt - promotedAt,
         oldOrdersAtGatewayAfterPromotion: after.length,
         probeAsOldActive: `${probe.type} ${String(probe["code"])}`,
+        probeAsOldActiveFromNewNode: `${probeFromNew.type} ${String(probeFromNew["code"])}`,
         oldAfterHeal: typeof oldView === "string" ? oldView : oldView.phase,
       }),
     );
     await assertSafe(t, c, report);
-    assert.deepEqual([probe.type, probe["code"]], ["reject", "fenced"], "an order as the old active");
+    assert.deepEqual(
+      [probe.type, probe["code"]],
+      ["none", "not-admitted"],
+      "the old active's node, hosting nothing fenced, cannot connect",
+    );
+    assert.deepEqual(
+      [probeFromNew.type, probeFromNew["code"]],
+      ["reject", "fenced"],
+      "an order as the old active from the node the gateway admits",
+    );
     assert.equal(
       after.filter((r) => r.outcome === "accepted").length,
       0,

@@ -37,8 +37,11 @@ export function envelope(
 /** A runner's upstream DEALER, collecting every reply. */
 export class OrderClient {
   readonly replies: Reply[] = [];
+  /** Monitor events of the DEALER (handshake, disconnect, handshake:error:auth, ...), in order. */
+  readonly events: string[] = [];
   readonly #dealer: zmq.Dealer;
   readonly #reader: Promise<void>;
+  readonly #watcher: Promise<void>;
   #waiters: (() => void)[] = [];
   #failure: HiveError | undefined;
 
@@ -53,6 +56,10 @@ export class OrderClient {
             curveSecretKey: curve.keys.secretKey,
           }),
     });
+    const dealer = this.#dealer;
+    this.#watcher = (async () => {
+      for await (const event of dealer.events) this.events.push(event.type);
+    })();
     this.#dealer.connect(address);
     this.#reader = this.#read();
   }
@@ -93,7 +100,7 @@ export class OrderClient {
 
   async close(): Promise<void> {
     this.#dealer.close();
-    await this.#reader;
+    await Promise.all([this.#reader, this.#watcher]);
   }
 
   async #read(): Promise<void> {

@@ -1,7 +1,9 @@
 /**
  * An in-memory GatewayControl for orchestrator tests: the gateway's own fence rules
  * (src/gateway/fence-rules.ts: only a higher epoch moves an account; the same deployment and
- * epoch again is an unchanged success) on a map, and two faults: `hold()` keeps fence answers back
+ * epoch again is an unchanged success, or a rebinding to another node key) on a map, the node
+ * keys the fences name admitted with a made-up port each (as the gateway's node sockets), and two
+ * faults: `hold()` keeps fence answers back
  * until `release()`, and `down` makes every call fail as an unreachable gateway would. The real
  * gateway (src/gateway) is tested against its real sockets; this fake tests the orchestrator's
  * ordering around it.
@@ -20,7 +22,9 @@ import type {
 export class FakeGateway implements GatewayControl {
   readonly fences = new Map<string, FenceEntry>();
   readonly killed = new Set<string>();
-  readonly authorized = new Map<string, string>();
+  /** Node key → the port of its (pretend) orders socket, for every key a fence names. */
+  readonly nodePorts = new Map<string, number>();
+  #nextPort = 41_000;
   marketSources: readonly string[] = [];
   /** Every call fails with `unavailable` while true. */
   down = false;
@@ -43,33 +47,47 @@ export class FakeGateway implements GatewayControl {
     return this.#held?.length ?? 0;
   }
 
-  async fence(account: string, deploymentId: string, epoch: bigint): Promise<FenceResult> {
+  async fence(account: string, deploymentId: string, epoch: bigint, nodeKey?: string): Promise<FenceResult> {
     this.#check("fence");
     if (this.#held) await new Promise<void>((resolve) => this.#held?.push(resolve));
     this.#check("fence");
-    const decision = decideFence(this.fences.get(account) ?? null, deploymentId, epoch);
+    const key = nodeKey ?? null;
+    const decision = decideFence(this.fences.get(account) ?? null, deploymentId, epoch, key);
     if (decision.kind === "refused") return { ok: false, reason: decision.reason, current: decision.current };
+    const ordersPort = key === null ? null : this.#admit(key);
     if (decision.kind === "unchanged")
-      return { ok: true, previous: decision.current, cancelled: 0, unchanged: true };
-    this.fences.set(account, { account, deploymentId, epoch: epoch.toString(), fencedAtUnixMs: Date.now() });
-    return { ok: true, previous: decision.previous, cancelled: 0, unchanged: false };
+      return {
+        ok: true,
+        previous: decision.current,
+        cancelled: 0,
+        unchanged: true,
+        ordersPort,
+        released: null,
+      };
+    this.fences.set(account, {
+      account,
+      deploymentId,
+      epoch: epoch.toString(),
+      nodeKey: key,
+      fencedAtUnixMs: Date.now(),
+    });
+    // A key no fence names any more is no longer admitted, as at the gateway.
+    const named = new Set([...this.fences.values()].map((f) => f.nodeKey));
+    for (const k of [...this.nodePorts.keys()]) if (!named.has(k)) this.nodePorts.delete(k);
+    const previous = decision.kind === "rebind" ? decision.current : decision.previous;
+    const released = previous?.nodeKey != null && !named.has(previous.nodeKey) ? previous.nodeKey : null;
+    return { ok: true, previous, cancelled: 0, unchanged: false, ordersPort, released };
   }
 
-  authorize(nodeId: string, publicKey: string): Promise<void> {
-    this.#check("authorize");
-    this.authorized.set(nodeId, publicKey);
-    return Promise.resolve();
+  #admit(key: string): number {
+    let port = this.nodePorts.get(key);
+    if (port === undefined) this.nodePorts.set(key, (port = this.#nextPort++));
+    return port;
   }
 
-  revoke(nodeId: string): Promise<void> {
-    this.#check("revoke");
-    this.authorized.delete(nodeId);
-    return Promise.resolve();
-  }
-
-  runners(): Promise<Readonly<Record<string, string>>> {
-    this.#check("runners");
-    return Promise.resolve(Object.fromEntries(this.authorized));
+  nodes(): Promise<Readonly<Record<string, number>>> {
+    this.#check("nodes");
+    return Promise.resolve(Object.fromEntries(this.nodePorts));
   }
 
   kill(account: string): Promise<{ readonly cancelled: number }> {
@@ -114,7 +132,7 @@ export class FakeGateway implements GatewayControl {
       rejected: {},
       fills: 0,
       accounts: this.fences.size,
-      authorizedRunners: this.authorized.size,
+      admittedNodes: this.nodePorts.size,
       orderIdsKept: 0,
       orderIdsForgotten: 0,
     });

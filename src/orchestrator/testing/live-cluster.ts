@@ -20,13 +20,15 @@ export const PAPER_GATEWAY = {
 
 /**
  * Starts an orchestrator on `dir`/o.db (again, after a restart, with the same `port`);
- * `relistMs`: how often it reads the gateway's keys and fenced accounts again.
+ * `relistMs`: how often it reads the gateway's fences and node sockets again; `gatewayKey`: the
+ * gateway's CURVE key, for a gateway that binds orders to nodes (default none).
  */
 export function startFencedOrchestrator(
   dir: string,
   gateway: GatewayControl,
   port = 0,
   relistMs?: number,
+  gatewayKey = "",
 ): Promise<RunningOrchestrator> {
   return startOrchestrator(
     compileOrchestratorOptions({
@@ -36,15 +38,21 @@ export function startFencedOrchestrator(
       runnerLeaseMs: 200,
       downAfterMs: 400,
       stopGraceMs: 100,
-      gateways: [PAPER_GATEWAY],
+      gateways: [{ ...PAPER_GATEWAY, publicKey: gatewayKey }],
     }),
     { log: silentLogger(), connectGateway: () => gateway, gatewayRelistMs: relistMs },
   );
 }
 
 /** A started fake runner on the live pool of `orchestrator`: 4 cores, 8 GiB, 50 ports from `first`. */
-export function liveFakeRunner(orchestrator: RunningOrchestrator, nodeId: string, first: number): FakeRunner {
+export function liveFakeRunner(
+  orchestrator: RunningOrchestrator,
+  nodeId: string,
+  first: number,
+  curvePublicKey?: string,
+): FakeRunner {
   const r = new FakeRunner({
+    curvePublicKey,
     nodeId,
     pool: "live",
     urls: [orchestrator.runnerUrl],

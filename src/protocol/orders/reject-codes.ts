@@ -30,6 +30,11 @@ export const GatewayRejectCode = {
   Fenced: "fenced",
   /** The right deployment with an epoch other than the fenced one. */
   StaleEpoch: "stale-epoch",
+  /**
+   * The right deployment and epoch, sent on a connection authenticated with the CURVE key of a
+   * node other than the one the fence names (docs/gateway.md, "Orders bound to a node").
+   */
+  WrongNode: "wrong-node",
   /** The account's kill switch is on. */
   Killed: "killed",
   /** A quantity above the account's maxOrderQty. */

@@ -68,6 +68,8 @@ export class FakeRunner {
   readonly routeVersions: bigint[] = [];
   /** The routes applied, by `deploymentId/socket`: remotes and CURVE server key ("" for none). */
   readonly routes = new Map<string, { remotes: readonly string[]; curveServerKey: string }>();
+  /** Order paths opened, in order, each with the routes of that deployment as they were then. */
+  readonly opened: { deploymentId: string; epoch: bigint; remotes: readonly string[] }[] = [];
   private readonly hot = new Map<string, { id: string; version: string; bytes: number }>();
   private readonly link: OrchestratorLink;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -261,6 +263,12 @@ export class FakeRunner {
       case "setOrderPath": {
         const p = this.processes.get(m.value.deploymentId);
         if (p) {
+          if (m.value.open) {
+            const remotes = [...this.routes]
+              .filter(([key]) => key.startsWith(`${m.value.deploymentId}/`))
+              .flatMap(([, r]) => r.remotes);
+            this.opened.push({ deploymentId: m.value.deploymentId, epoch: m.value.epoch, remotes });
+          }
           p.ordersEnabled = m.value.open;
           // Fencing epochs only move forward, as on a real runner.
           if (m.value.epoch > p.epoch) p.epoch = m.value.epoch;
