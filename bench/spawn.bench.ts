@@ -69,7 +69,7 @@ async function throughRunner(
       portRange: { first: port, last: port + 99 },
       stateDir: dirs[0],
       runDir: dirs[1],
-      datasets: { dir: join(dirs[0] ?? "", "ds"), budget: "16MiB" },
+      datasets: { dir: join(dirs[1] ?? "", "ds"), budget: "16MiB" },
       stopGraceMs: 500,
     }),
     { cgroups: driver, log: silentLogger(), ...(uids ? {} : { uids: undefined }) },

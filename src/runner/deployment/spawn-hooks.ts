@@ -11,6 +11,7 @@
  * nothing undoes (once launched, its exit watcher frees what it holds). What runs once the process
  * is launched (the order path, the record) is node-deployments.ts's poststart.
  */
+import { join } from "node:path";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { DatasetState, type SpawnRequest } from "../../protocol/index.ts";
 import type { Cgroup } from "../cgroups/index.ts";
@@ -199,6 +200,11 @@ const SPAWN_HOOKS: readonly SpawnHook[] = [
         advertiseHost: options.advertiseHost,
         datasets: s.datasets,
       });
+      // Under a uid of its own, the runner's HOME (/root) is out of its reach: its HOME is its
+      // own directory (the ipc one, 0700 and its uid's, emptied when it ends), unless the layout
+      // names one.
+      if (s.runAs !== undefined && !("HOME" in request.env))
+        env.HOME = join(options.runDir, "strategies", id);
       const command = s.command ?? request.command;
       s.process = await step(() =>
         deps.launcher.spawn({

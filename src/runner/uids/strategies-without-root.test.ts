@@ -208,6 +208,8 @@ describe("strategies without root", { skip }, () => {
     assert.equal(r.datasetRead, "ok", "datasets are readable");
     assert.equal(r.datasetWrite, "EACCES", "and not writable");
     assert.equal(r.datasetCreate, "EACCES", "nothing can be planted beside them");
+    assert.equal(r.home, join(run, "strategies", "dep-a"), "HOME is its own directory");
+    assert.equal(r.homeWrite, "ok", "which it can write");
   });
 
   test("a Python strategy (pyzmq) connects to its own ipc socket and not to another's", {

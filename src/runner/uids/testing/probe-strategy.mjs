@@ -41,6 +41,8 @@ const report = {
   datasetRead: outcome(() => readFileSync(dataset)),
   datasetWrite: outcome(() => closeSync(openSync(dataset, "r+"))),
   datasetCreate: outcome(() => writeFileSync(join(dirname(dataset), "planted"), "x")),
+  home: env.HOME,
+  homeWrite: outcome(() => writeFileSync(join(env.HOME, "scratch"), "x")),
 };
 writeFileSync(`${env.PROBE_OUT}.tmp`, JSON.stringify(report));
 renameSync(`${env.PROBE_OUT}.tmp`, env.PROBE_OUT);
