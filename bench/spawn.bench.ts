@@ -139,7 +139,12 @@ async function sideBySide(driver: CgroupDriver, label: string): Promise<Record<s
 const parent = `hive-bench-${process.pid}`;
 const real = await detectCgroups({ parent });
 const rows: Record<string, ReturnType<typeof msStats>> = {};
-const ratios: { path: string; "p50 with uid ms": number; "p50 without ms": number; "with / without": number }[] = [];
+const ratios: {
+  path: string;
+  "p50 with uid ms": number;
+  "p50 without ms": number;
+  "with / without": number;
+}[] = [];
 const addPair = (path: string, pair: Record<string, number[]>) => {
   const without = msStats(pair.without ?? []);
   rows[`${path}, no uids`] = without;
@@ -155,7 +160,10 @@ const addPair = (path: string, pair: Record<string, number[]>) => {
   }
 };
 rows["bare spawn"] = msStats(await bare());
-addPair("runner, no cgroups", await sideBySide(new NoCgroupDriver(["bench: no cgroups on purpose"]), "plain"));
+addPair(
+  "runner, no cgroups",
+  await sideBySide(new NoCgroupDriver(["bench: no cgroups on purpose"]), "plain"),
+);
 if (real.kind !== "none") {
   addPair(`runner, cgroups ${real.kind}`, await sideBySide(real, "cg"));
   await real.removeParent();

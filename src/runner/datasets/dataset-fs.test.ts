@@ -43,18 +43,18 @@ describe("NodeDatasetFs.scan", () => {
   // A symbolic link is never followed, wherever it points: to a file inside the source (which
   // was copied as content until issue 16), outside it (the runner's key, say), to a directory,
   // nowhere; and the source itself may not be one.
-  const links: [string, (t: string) => Promise<string>][] = [
-    ["a file inside the source", async (t) => join(t, "data.csv")],
-    ["a file outside the source", async () => "/etc/hostname"],
-    ["a directory", async () => root],
-    ["nothing (dangling)", async () => join(root, "missing")],
+  const links: [string, (t: string) => string][] = [
+    ["a file inside the source", (t) => join(t, "data.csv")],
+    ["a file outside the source", () => "/etc/hostname"],
+    ["a directory", () => root],
+    ["nothing (dangling)", () => join(root, "missing")],
   ];
   for (const [what, target] of links) {
     test(`a symbolic link to ${what} fails the scan with its path`, async () => {
       const t = join(root, "t");
       await mkdir(join(t, "sub"), { recursive: true });
       await writeFile(join(t, "data.csv"), "a,b\n");
-      await symlink(await target(t), join(t, "sub", "link"));
+      await symlink(target(t), join(t, "sub", "link"));
       await assert.rejects(fs.scan(t), (err: Error & { code?: string }) => {
         assert.equal(err.code, "invalid_argument");
         assert.ok(err.message.includes(join(t, "sub", "link")), err.message);
@@ -88,7 +88,12 @@ describe("NodeDatasetFs, what a deployment may do with the copy", () => {
   test("copies are read-only for all (0444) in directories only the runner writes (0755)", async () => {
     await writeFile(join(root, "src"), "payload");
     await fs.mkdir(join(root, "copy", "sub"));
-    await fs.copyFile(join(root, "src"), join(root, "copy", "sub", "f"), () => {}, new AbortController().signal);
+    await fs.copyFile(
+      join(root, "src"),
+      join(root, "copy", "sub", "f"),
+      () => {},
+      new AbortController().signal,
+    );
     await fs.writeText(join(root, "copy", "manifest.json"), "{}\n");
     assert.equal((await stat(join(root, "copy", "sub", "f"))).mode & 0o7777, 0o444);
     assert.equal((await stat(join(root, "copy", "manifest.json"))).mode & 0o7777, 0o444);
@@ -101,10 +106,13 @@ describe("NodeDatasetFs, what a deployment may do with the copy", () => {
     await writeFile(join(root, "b"), "bbb");
     await symlink(join(root, "a"), join(root, "link"));
     const signal = new AbortController().signal;
-    await assert.rejects(fs.copyFile(join(root, "link"), join(root, "out1"), () => {}, signal), (err: Error) => {
-      assert.ok(err.message.includes(join(root, "link")) && /symbolic link/.test(err.message), err.message);
-      return true;
-    });
+    await assert.rejects(
+      fs.copyFile(join(root, "link"), join(root, "out1"), () => {}, signal),
+      (err: Error) => {
+        assert.ok(err.message.includes(join(root, "link")) && /symbolic link/.test(err.message), err.message);
+        return true;
+      },
+    );
     // Measured as "a", then swapped for another file before the copy (a directory above it
     // replaced by a link would look the same): refused, nothing copied.
     const measured = await fs.scan(join(root, "a"));

@@ -12,7 +12,18 @@
  *   0755, owned by the runner (root where deployments have uids of their own).
  */
 import { constants as fsConstants, type Dirent } from "node:fs";
-import { chmod, lstat, mkdir, open, readdir, readFile, rename, rm, statfs, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  statfs,
+  writeFile,
+} from "node:fs/promises";
 import { basename, join } from "node:path";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 

@@ -264,9 +264,14 @@ describe("spawnManaged: limits (real cgroups)", { skip: env.skip }, () => {
 describe("spawnManaged: under a deployment's uid", { skip: rootForTest("spawnManaged under a uid") }, () => {
   const runAs = { uid: 20_502, gid: 20_502 };
   // The process prints its own ids as the kernel sees them, from its first instruction on.
-  const ids = ["-c", 'grep -E "^(Uid|Gid|Groups):" /proc/self/status; echo "cg=$(cat /proc/self/cgroup | grep memory)"'];
+  const ids = [
+    "-c",
+    'grep -E "^(Uid|Gid|Groups):" /proc/self/status; echo "cg=$(cat /proc/self/cgroup | grep memory)"',
+  ];
   const expected = (cg: string) =>
-    new RegExp(`^Uid:\\t20502\\t20502\\t20502\\t20502\\nGid:\\t20502\\t20502\\t20502\\t20502\\nGroups:\\s*\\ncg=.*${cg}`);
+    new RegExp(
+      `^Uid:\\t20502\\t20502\\t20502\\t20502\\nGid:\\t20502\\t20502\\t20502\\t20502\\nGroups:\\s*\\ncg=.*${cg}`,
+    );
 
   it("without a cgroup: real, effective, saved and filesystem uid and gid are the deployment's, no groups", async (t) => {
     const s = spec("/bin/sh", ids, { runAs });
@@ -275,13 +280,17 @@ describe("spawnManaged: under a deployment's uid", { skip: rootForTest("spawnMan
     assert.match(await log(s.deploymentId, "stdout"), expected(""));
   });
 
-  it("in a cgroup: it enters its group as root, then runs as the deployment's uid (setpriv)", { skip: env.skip }, async (t) => {
-    const s = spec("/bin/sh", ids, { runAs });
-    const g = await group(t, s.deploymentId, { memoryBytes: 64 * 2 ** 20 });
-    const p = await start(t, { ...s, cgroup: g, driver: env.driver });
-    assert.equal((await p.exited).code, 0, await log(s.deploymentId, "stderr"));
-    assert.match(await log(s.deploymentId, "stdout"), expected(`${env.parent}/${s.deploymentId}`));
-  });
+  it(
+    "in a cgroup: it enters its group as root, then runs as the deployment's uid (setpriv)",
+    { skip: env.skip },
+    async (t) => {
+      const s = spec("/bin/sh", ids, { runAs });
+      const g = await group(t, s.deploymentId, { memoryBytes: 64 * 2 ** 20 });
+      const p = await start(t, { ...s, cgroup: g, driver: env.driver });
+      assert.equal((await p.exited).code, 0, await log(s.deploymentId, "stderr"));
+      assert.match(await log(s.deploymentId, "stdout"), expected(`${env.parent}/${s.deploymentId}`));
+    },
+  );
 
   it("a program the uid cannot run fails to start, naming the uid", async (t) => {
     const dir = await tempDir("hive-spawn-uid"); // 0700, root's

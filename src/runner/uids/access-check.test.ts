@@ -12,7 +12,11 @@ const who = { uid: 20_500, gid: 20_500 };
 
 describe("granted: the kernel's owner, group, others rule", () => {
   test("the owner gets the owner's bits only, the group the group's, everybody else the others'", () => {
-    assert.equal(granted({ mode: 0o007, uid: 20_500, gid: 0 }, who, 4), false, "owner: owner bits, not others'");
+    assert.equal(
+      granted({ mode: 0o007, uid: 20_500, gid: 0 }, who, 4),
+      false,
+      "owner: owner bits, not others'",
+    );
     assert.equal(granted({ mode: 0o400, uid: 20_500, gid: 0 }, who, 4), true);
     assert.equal(granted({ mode: 0o040, uid: 0, gid: 20_500 }, who, 4), true);
     assert.equal(granted({ mode: 0o704, uid: 0, gid: 20_500 }, who, 4), false, "group: group bits");
@@ -26,7 +30,10 @@ describe("deniedTo and cannotExecute on real files", { skip: rootForTest("access
     const top = dirs.make("hive-ac-"); // 0700, root's
     mkdirSync(join(top, "bin"));
     writeFileSync(join(top, "bin", "tool"), "\x7fELF", { mode: 0o755 });
-    assert.match((await deniedTo(join(top, "bin", "tool"), who, ["execute"])) ?? "", new RegExp(`cannot search ${top} is 0700 owned by 0:0`));
+    assert.match(
+      (await deniedTo(join(top, "bin", "tool"), who, ["execute"])) ?? "",
+      new RegExp(`cannot search ${top} is 0700 owned by 0:0`),
+    );
     chmodSync(top, 0o711);
     assert.equal(await deniedTo(join(top, "bin", "tool"), who, ["execute"]), undefined);
     assert.match((await deniedTo(join(top, "missing"), who, ["read"])) ?? "", /does not exist/);

@@ -34,7 +34,11 @@ function modeOf(path: string, st: Stats): string {
  * in words naming the path that stops it; undefined when it can. A path that does not exist is a
  * refusal too.
  */
-export async function deniedTo(path: string, runAs: RunAs, want: readonly Access[]): Promise<string | undefined> {
+export async function deniedTo(
+  path: string,
+  runAs: RunAs,
+  want: readonly Access[],
+): Promise<string | undefined> {
   const full = resolve(path);
   const ancestors: string[] = [];
   for (let dir = dirname(full); ; dir = dirname(dir)) {

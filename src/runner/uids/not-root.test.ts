@@ -20,7 +20,10 @@ after(() => dirs.removeAll());
 
 test("without uids the runner warns at start, naming what is not enforced, and runs deployments as itself", async () => {
   const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const log = pino(
+    { level: "info" },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   const stub = await FakeOrchestrator.start({ heartbeatIntervalMs: 50 });
   const state = dirs.make("hive-nr-");
   const run = dirs.make("hnr-");
@@ -66,7 +69,9 @@ test("without uids the runner warns at start, naming what is not enforced, and r
     });
     const answer = await session.next("spawnResponse", (r) => r.deploymentId === "dep-own");
     assert.equal(answer.ok, true, answer.error?.message);
-    const uidLine = readFileSync(`/proc/${answer.pid}/status`, "utf8").split("\n").find((l) => l.startsWith("Uid:"));
+    const uidLine = readFileSync(`/proc/${answer.pid}/status`, "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Uid:"));
     assert.match(uidLine ?? "", new RegExp(`^Uid:\\t${process.geteuid?.()}\\t`), "the runner's own uid");
   } finally {
     await runner.close({ stopDeployments: true });

@@ -36,7 +36,10 @@ export interface RunnerDirectories {
  * root), throws FailedPrecondition when a deployment's uid could not reach the run or dataset
  * directory, naming the directory that stops it.
  */
-export async function prepareRunnerDirectories(dirs: RunnerDirectories, uids: UidRange | undefined): Promise<void> {
+export async function prepareRunnerDirectories(
+  dirs: RunnerDirectories,
+  uids: UidRange | undefined,
+): Promise<void> {
   for (const d of [dirs.stateDir, dirs.logDir]) {
     await mkdir(d, { recursive: true, mode: PRIVATE_DIR_MODE });
     await chmod(d, PRIVATE_DIR_MODE);

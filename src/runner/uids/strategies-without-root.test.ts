@@ -6,7 +6,15 @@
  * is skipped without (and fails under CI=true).
  */
 import assert from "node:assert/strict";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { spawnSync } from "node:child_process";
@@ -212,18 +220,22 @@ describe("strategies without root", { skip }, () => {
     assert.equal(r.homeWrite, "ok", "which it can write");
   });
 
-  test("a Python strategy (pyzmq) connects to its own ipc socket and not to another's", {
-    skip: hasPyzmq ? false : `pyzmq is not installed for ${PYTHON} (apt-get install python3-zmq)`,
-  }, async () => {
-    const report = join(drop, "py.json");
-    const p = await spawn("dep-py", PYTHON, [join(programs, "probe_strategy.py")], {
-      PROBE_OUT: report,
-      PROBE_OTHER_SOCKET: socketOf("dep-b"),
-    });
-    assert.equal(p.ok, true, p.error?.message);
-    pids["dep-py"] = p.pid;
-    assert.deepEqual(await waitForFile(report), { own: true, other: false });
-  });
+  test(
+    "a Python strategy (pyzmq) connects to its own ipc socket and not to another's",
+    {
+      skip: hasPyzmq ? false : `pyzmq is not installed for ${PYTHON} (apt-get install python3-zmq)`,
+    },
+    async () => {
+      const report = join(drop, "py.json");
+      const p = await spawn("dep-py", PYTHON, [join(programs, "probe_strategy.py")], {
+        PROBE_OUT: report,
+        PROBE_OTHER_SOCKET: socketOf("dep-b"),
+      });
+      assert.equal(p.ok, true, p.error?.message);
+      pids["dep-py"] = p.pid;
+      assert.deepEqual(await waitForFile(report), { own: true, other: false });
+    },
+  );
 
   test("a command the deployment's uid cannot execute is refused with its path and the uid", async () => {
     const hidden = dirs.make("hive-suh-"); // 0700, root's
@@ -240,12 +252,21 @@ describe("strategies without root", { skip }, () => {
     mkdirSync(join(source, "day"));
     writeFileSync(join(source, "day", "ticks.csv"), "1,2\n");
     symlinkSync(join(source, "day", "ticks.csv"), join(source, "inside"));
-    session.send({ case: "datasetLoad", value: { id: "in", version: "1", sourcePath: source, sizeBytes: 4n } });
-    const inside = await session.next("datasetStatus", (s) => s.id === "in" && s.state === DatasetState.FAILED);
+    session.send({
+      case: "datasetLoad",
+      value: { id: "in", version: "1", sourcePath: source, sizeBytes: 4n },
+    });
+    const inside = await session.next(
+      "datasetStatus",
+      (s) => s.id === "in" && s.state === DatasetState.FAILED,
+    );
     assert.match(inside.error?.message ?? "", new RegExp(`${join(source, "inside")}: it is a symbolic link`));
     const outside = dirs.make("hive-sul-");
     symlinkSync(join(state, "keys", "runner.key"), join(outside, "key"));
-    session.send({ case: "datasetLoad", value: { id: "out", version: "1", sourcePath: outside, sizeBytes: 40n } });
+    session.send({
+      case: "datasetLoad",
+      value: { id: "out", version: "1", sourcePath: outside, sizeBytes: 40n },
+    });
     const out = await session.next("datasetStatus", (s) => s.id === "out" && s.state === DatasetState.FAILED);
     assert.match(out.error?.message ?? "", new RegExp(`${join(outside, "key")}: it is a symbolic link`));
     assert.equal(existsSync(join(data, "datasets", "out@1")), false, "nothing of it was copied");
@@ -273,10 +294,15 @@ describe("strategies without root", { skip }, () => {
     assert.equal(full.ok, false);
     assert.match(
       full.error?.message ?? "",
-      new RegExp(`no free deployment uid for dep-full: all 4 uids of the range ${uids.first}-${uids.last} are held`),
+      new RegExp(
+        `no free deployment uid for dep-full: all 4 uids of the range ${uids.first}-${uids.last} are held`,
+      ),
     );
     // Released on stop: the uid of dep-a goes to the next deployment.
-    session.send({ case: "stopRequest", value: { requestId: "stop-a", deploymentId: "dep-a", gracePeriodMs: 500 } });
+    session.send({
+      case: "stopRequest",
+      value: { requestId: "stop-a", deploymentId: "dep-a", gracePeriodMs: 500 },
+    });
     assert.equal((await session.next("stopResponse", (r) => r.deploymentId === "dep-a")).ok, true);
     const again = await spawn("dep-again", process.execPath, ["-e", "setInterval(() => {}, 1000)"]);
     assert.equal(again.ok, true, again.error?.message);

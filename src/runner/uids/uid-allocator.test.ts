@@ -44,7 +44,10 @@ describe("UidAllocator", () => {
     a.reserve("old", { uid: 10, gid: 10 });
     assert.equal(a.allocate("new").uid, 11);
     assert.throws(() => a.reserve("other", { uid: 10, gid: 10 }), /uid 10 of other is held by old/);
-    assert.throws(() => a.reserve("far", { uid: 50, gid: 50 }), /outside this runner's deployment uid range 10-12/);
+    assert.throws(
+      () => a.reserve("far", { uid: 50, gid: 50 }),
+      /outside this runner's deployment uid range 10-12/,
+    );
     assert.throws(() => a.reserve("odd", { uid: 12, gid: 0 }), /outside/);
   });
 

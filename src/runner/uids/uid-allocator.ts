@@ -102,7 +102,10 @@ export class UidAllocator {
     }
     const holder = this.#byUid.get(uid);
     if (holder !== undefined && holder !== owner) {
-      throw new HiveError(ErrorCode.FailedPrecondition, `uid ${uid} of ${owner} is held by ${holder} already`);
+      throw new HiveError(
+        ErrorCode.FailedPrecondition,
+        `uid ${uid} of ${owner} is held by ${holder} already`,
+      );
     }
     this.#take(owner, uid);
   }
