@@ -127,7 +127,7 @@ async function sideBySide(driver: CgroupDriver, label: string): Promise<Record<s
   if (!runsAsRoot()) return { without: await throughRunner(driver, label, false) };
   const withUid: number[] = [];
   const without: number[] = [];
-  const rounds = 4;
+  const rounds = 8;
   const per = Math.ceil(count / rounds);
   for (let r = 0; r < rounds; r++) {
     withUid.push(...(await throughRunner(driver, `${label}-uid`, true, per, r * per)));

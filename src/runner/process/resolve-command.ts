@@ -20,7 +20,7 @@ export async function resolveCommand(
 ): Promise<string> {
   const { runAs } = options;
   if (runAs !== undefined && options.cwd !== undefined) {
-    const denied = await deniedTo(resolve(options.cwd), runAs, ["search"]);
+    const denied = deniedTo(resolve(options.cwd), runAs, ["search"]);
     if (denied !== undefined)
       throw new HiveError(
         ErrorCode.FailedPrecondition,
@@ -42,7 +42,7 @@ export async function resolveCommand(
       continue; // Not this one.
     }
     if (runAs === undefined) return file;
-    const denied = await cannotExecute(file, runAs);
+    const denied = cannotExecute(file, runAs);
     if (denied === undefined) return file;
     refusals.push(`${file}: ${denied}`);
   }

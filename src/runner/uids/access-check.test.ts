@@ -26,28 +26,28 @@ describe("granted: the kernel's owner, group, others rule", () => {
 });
 
 describe("deniedTo and cannotExecute on real files", { skip: rootForTest("access-check.test.ts") }, () => {
-  test("a directory on the way that the uid cannot search is named, with its mode and owners", async () => {
+  test("a directory on the way that the uid cannot search is named, with its mode and owners", () => {
     const top = dirs.make("hive-ac-"); // 0700, root's
     mkdirSync(join(top, "bin"));
     writeFileSync(join(top, "bin", "tool"), "\x7fELF", { mode: 0o755 });
     assert.match(
-      (await deniedTo(join(top, "bin", "tool"), who, ["execute"])) ?? "",
+      deniedTo(join(top, "bin", "tool"), who, ["execute"]) ?? "",
       new RegExp(`cannot search ${top} is 0700 owned by 0:0`),
     );
     chmodSync(top, 0o711);
-    assert.equal(await deniedTo(join(top, "bin", "tool"), who, ["execute"]), undefined);
-    assert.match((await deniedTo(join(top, "missing"), who, ["read"])) ?? "", /does not exist/);
+    assert.equal(deniedTo(join(top, "bin", "tool"), who, ["execute"]), undefined);
+    assert.match(deniedTo(join(top, "missing"), who, ["read"]) ?? "", /does not exist/);
   });
 
-  test("a script needs read as well as execute (its interpreter opens it as the uid); a binary only execute", async () => {
+  test("a script needs read as well as execute (its interpreter opens it as the uid); a binary only execute", () => {
     const top = dirs.make("hive-ac-");
     chmodSync(top, 0o755);
     writeFileSync(join(top, "script"), "#!/bin/sh\n", { mode: 0o711 });
     writeFileSync(join(top, "binary"), "\x7fELF", { mode: 0o711 });
-    assert.match((await cannotExecute(join(top, "script"), who)) ?? "", /cannot read .*script is 0711/);
-    assert.equal(await cannotExecute(join(top, "binary"), who), undefined);
+    assert.match(cannotExecute(join(top, "script"), who) ?? "", /cannot read .*script is 0711/);
+    assert.equal(cannotExecute(join(top, "binary"), who), undefined);
     writeFileSync(join(top, "mine"), "#!/bin/sh\n", { mode: 0o500 });
     chownSync(join(top, "mine"), who.uid, who.gid);
-    assert.equal(await cannotExecute(join(top, "mine"), who), undefined, "its owner's bits");
+    assert.equal(cannotExecute(join(top, "mine"), who), undefined, "its owner's bits");
   });
 });

@@ -7,9 +7,11 @@
  * As the kernel does: the owner's bits apply to the owner (even when the others' bits would allow
  * more), the group's to the group, the others' to everybody else; every directory on the way
  * needs search (x). ACLs and capabilities are not looked at (the deployment has none).
+ *
+ * Synchronous: a handful of stat calls on local metadata, cheaper than as many round trips through
+ * libuv's thread pool on a busy runner (it is on every spawn's path; see bench:spawn).
  */
-import { open, stat } from "node:fs/promises";
-import type { Stats } from "node:fs";
+import { closeSync, openSync, readSync, statSync, type Stats } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { describeRunAs, type RunAs } from "./run-as.ts";
 
@@ -34,11 +36,7 @@ function modeOf(path: string, st: Stats): string {
  * in words naming the path that stops it; undefined when it can. A path that does not exist is a
  * refusal too.
  */
-export async function deniedTo(
-  path: string,
-  runAs: RunAs,
-  want: readonly Access[],
-): Promise<string | undefined> {
+export function deniedTo(path: string, runAs: RunAs, want: readonly Access[]): string | undefined {
   const full = resolve(path);
   const ancestors: string[] = [];
   for (let dir = dirname(full); ; dir = dirname(dir)) {
@@ -47,11 +45,11 @@ export async function deniedTo(
   }
   const who = describeRunAs(runAs);
   for (const dir of ancestors) {
-    const st = await stat(dir).catch(() => undefined);
+    const st = statOrUndefined(dir);
     if (st === undefined) return `${dir} does not exist`;
     if (!granted(st, runAs, BIT.search)) return `${who} cannot search ${modeOf(dir, st)}`;
   }
-  const st = await stat(full).catch(() => undefined);
+  const st = statOrUndefined(full);
   if (st === undefined) return `${full} does not exist`;
   for (const w of want) {
     if (!granted(st, runAs, BIT[w])) return `${who} cannot ${w} ${modeOf(full, st)}`;
@@ -63,22 +61,33 @@ export async function deniedTo(
  * Why `runAs` cannot execute `file`, or undefined: execute permission, and read permission too
  * for a script (`#!`), which its interpreter must open as the deployment's uid.
  */
-export async function cannotExecute(file: string, runAs: RunAs): Promise<string | undefined> {
-  const denied = await deniedTo(file, runAs, ["execute"]);
+export function cannotExecute(file: string, runAs: RunAs): string | undefined {
+  const denied = deniedTo(file, runAs, ["execute"]);
   if (denied !== undefined) return denied;
-  return (await isScript(file)) ? deniedTo(file, runAs, ["read"]) : undefined;
+  return isScript(file) ? deniedTo(file, runAs, ["read"]) : undefined;
 }
 
-async function isScript(file: string): Promise<boolean> {
-  const handle = await open(file, "r").catch(() => undefined);
-  if (handle === undefined) return false;
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function isScript(file: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch {
+    return false; // unreadable even by the runner: the execute check has spoken
+  }
   try {
     const head = Buffer.alloc(2);
-    const { bytesRead } = await handle.read(head, 0, 2, 0);
-    return bytesRead === 2 && head.toString("latin1") === "#!";
+    return readSync(fd, head, 0, 2, 0) === 2 && head.toString("latin1") === "#!";
   } catch {
-    return false; // a directory or unreadable: the execute check has spoken
+    return false; // a directory, say
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }

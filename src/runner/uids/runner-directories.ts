@@ -54,7 +54,7 @@ export async function prepareRunnerDirectories(
     ["run directory (the deployments' ipc sockets)", dirs.runDir],
     ["dataset directory", dirs.datasetDir],
   ] as const) {
-    const denied = await deniedTo(dir, probe, ["search"]);
+    const denied = deniedTo(dir, probe, ["search"]);
     if (denied !== undefined)
       throw new HiveError(
         ErrorCode.FailedPrecondition,
