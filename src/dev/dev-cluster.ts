@@ -122,6 +122,9 @@ export class DevCluster {
     this.claimNodes(nodes);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(join(dir, "logs"), { recursive: true });
+    // Keys, the store and the runners' state: nothing in it is for the strategies, which run
+    // under uids of their own when the runners are root.
+    chmodSync(dir, 0o700);
     // The examples' backtests write to HIVE_RESULTS_DIR=.hive/results (from the runners' working
     // directory, this one); as root the runners start them under uids of their own, so it is
     // writable by all, sticky like /tmp: each deployment can replace only its own files.
