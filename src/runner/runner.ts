@@ -33,7 +33,7 @@ import type { ManagedProcess } from "./process/index.ts";
 import type { CompiledRunnerOptions } from "./runner-options.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 import { runnerMetrics, serveMetrics } from "./runner-metrics.ts";
-import { prepareRunnerDirectories } from "./uids/index.ts";
+import { prepareRunnerDirectories, uidUsers } from "./uids/index.ts";
 
 /** The runner's version, reported at registration. */
 export const RUNNER_VERSION = "0.1.0";
@@ -157,6 +157,7 @@ export class Runner {
         "deployments run under uids of their own",
       );
     await recoverDeployments(this.deployments);
+    this.warnOfForeignUids();
     if (o.metricsListen) {
       const registry = this.metrics();
       // The process's own figures too (CPU, memory, GC, event-loop delay), as the orchestrator's.
@@ -167,6 +168,36 @@ export class Runner {
       log.info({ url: served.url }, "metrics");
     }
     this.link.start();
+  }
+
+  /**
+   * Warns of processes that run under a uid of this runner's range and are none of its
+   * deployments (uids/uid-users.ts): another runner with an overlapping range, or a leftover.
+   */
+  private warnOfForeignUids(): void {
+    const uids = this.deps.uids;
+    if (uids === undefined) return;
+    const ours = new Set(
+      [...this.deployments.values()].flatMap((d) => (d.process?.pid === undefined ? [] : [d.process.pid])),
+    );
+    let foreign;
+    try {
+      foreign = uidUsers(this.options.deploymentUids).filter(
+        (u) => !ours.has(u.pid) && uids.holderOf(u.uid) === undefined,
+      );
+    } catch (err) {
+      this.deps.log.warn(
+        { err: HiveError.from(err).message },
+        "cannot list the processes under deployment uids",
+      );
+      return;
+    }
+    if (foreign.length > 0)
+      this.deps.log.warn(
+        { processes: foreign.slice(0, 20), count: foreign.length, range: this.options.deploymentUids },
+        "processes that are none of this runner's deployments run under uids of its range: another runner " +
+          "with an overlapping deploymentUids range, or leftovers; a deployment could share a uid with them",
+      );
   }
 
   /** The runner's Prometheus metrics, computed from its own state at scrape time. */

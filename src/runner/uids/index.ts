@@ -16,3 +16,4 @@ export {
 export { cannotExecute, deniedTo, granted, type Access } from "./access-check.ts";
 export { handOver, makeOwnedDir, OWNED_DIR_MODE, PASS_THROUGH_DIR_MODE } from "./owned-dir.ts";
 export { prepareRunnerDirectories, PRIVATE_DIR_MODE, type RunnerDirectories } from "./runner-directories.ts";
+export { uidUsers, type UidUser } from "./uid-users.ts";
