@@ -6,12 +6,17 @@
  * (`/bin/sleep`), p50/p99 over N spawns. Side by side in one run:
  *  - `bare spawn`: child_process.spawn to its "spawn" event, no runner (the floor);
  *  - `runner, no cgroups`: the runner with the no-cgroup driver (ports, post office, env, logs);
- *  - `runner, cgroups`: the runner as deployed, each process in its own cgroup with limits.
+ *  - `runner, cgroups`: the runner as deployed, each process in its own cgroup with limits;
+ * and, when run as root, each runner path twice: with a uid per deployment (the default as root:
+ * uid allocation, the command checked for that uid, ipc directory and sockets handed to it,
+ * setpriv after the cgroup join) and without (every deployment as the runner), with the ratio
+ * (issue 16's target: p50 with uids within 1.2× of without). The two are interleaved in rounds
+ * so that a drift of the machine does not favour either.
  * Each spawned process is stopped before the next spawn (not timed).
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -20,6 +25,7 @@ import { SocketDirection, SocketPattern } from "../src/protocol/index.ts";
 import { detectCgroups, NoCgroupDriver, type CgroupDriver } from "../src/runner/cgroups/index.ts";
 import { createRunner } from "../src/runner/create-runner.ts";
 import { compileRunnerOptions } from "../src/runner/runner-options.ts";
+import { runsAsRoot } from "../src/runner/uids/index.ts";
 import { FakeOrchestrator } from "../src/runner/testing/fake-orchestrator.ts";
 import { msStats } from "./stats.ts";
 
@@ -43,9 +49,17 @@ async function bare(): Promise<number[]> {
 
 const breakdowns: Record<string, Record<string, number>> = {};
 
-async function throughRunner(driver: CgroupDriver, label: string): Promise<number[]> {
+async function throughRunner(
+  driver: CgroupDriver,
+  label: string,
+  uids: boolean,
+  n = count,
+  base = 0,
+): Promise<number[]> {
   const stub = await FakeOrchestrator.start({ heartbeatIntervalMs: 1_000 });
   const dirs = [mkdtempSync(join(tmpdir(), "hive-bs-")), mkdtempSync(join(tmpdir(), "hb-"))];
+  // The deployments' uids pass through the run and dataset directories (mkdtemp makes 0700).
+  for (const d of dirs) chmodSync(d, 0o711);
   const port = 31_000 + (process.pid % 50) * 100;
   const runner = await createRunner(
     compileRunnerOptions({
@@ -55,16 +69,16 @@ async function throughRunner(driver: CgroupDriver, label: string): Promise<numbe
       portRange: { first: port, last: port + 99 },
       stateDir: dirs[0],
       runDir: dirs[1],
-      datasets: { dir: join(dirs[0] ?? "", "ds"), budget: "16MiB" },
+      datasets: { dir: join(dirs[1] ?? "", "ds"), budget: "16MiB" },
       stopGraceMs: 500,
     }),
-    { cgroups: driver, log: silentLogger() },
+    { cgroups: driver, log: silentLogger(), ...(uids ? {} : { uids: undefined }) },
   );
   await runner.start();
   const session = await stub.waitForRunner(`bench-${label}`);
   const out: number[] = [];
   try {
-    for (let i = 0; i < count; i++) {
+    for (let i = base; i < base + n; i++) {
       const id = `bench-${i}`;
       const t0 = performance.now();
       session.send({
@@ -90,6 +104,7 @@ async function throughRunner(driver: CgroupDriver, label: string): Promise<numbe
       const b = (breakdowns[label] ??= {});
       for (const [step, ms] of Object.entries(runner.spawnTimings(id) ?? {}))
         b[step] = (b[step] ?? 0) + ms / count;
+      if (uids && !runner.process(id)) throw new Error("no process");
       session.send({
         case: "stopRequest",
         value: { requestId: `s-${i}`, deploymentId: id, gracePeriodMs: 200 },
@@ -104,15 +119,53 @@ async function throughRunner(driver: CgroupDriver, label: string): Promise<numbe
   return out;
 }
 
+/**
+ * The same path with and without a uid per deployment, interleaved in rounds (a runner each, the
+ * runner's start not timed), so both see the same machine; without root, only "without".
+ */
+async function sideBySide(driver: CgroupDriver, label: string): Promise<Record<string, number[]>> {
+  if (!runsAsRoot()) return { without: await throughRunner(driver, label, false) };
+  const withUid: number[] = [];
+  const without: number[] = [];
+  const rounds = 8;
+  const per = Math.ceil(count / rounds);
+  for (let r = 0; r < rounds; r++) {
+    withUid.push(...(await throughRunner(driver, `${label}-uid`, true, per, r * per)));
+    without.push(...(await throughRunner(driver, label, false, per, r * per)));
+  }
+  return { with: withUid, without };
+}
+
 const parent = `hive-bench-${process.pid}`;
 const real = await detectCgroups({ parent });
 const rows: Record<string, ReturnType<typeof msStats>> = {};
+const ratios: {
+  path: string;
+  "p50 with uid ms": number;
+  "p50 without ms": number;
+  "with / without": number;
+}[] = [];
+const addPair = (path: string, pair: Record<string, number[]>) => {
+  const without = msStats(pair.without ?? []);
+  rows[`${path}, no uids`] = without;
+  if (pair.with) {
+    const withUid = msStats(pair.with);
+    rows[`${path}, uid per deployment`] = withUid;
+    ratios.push({
+      path,
+      "p50 with uid ms": withUid.p50Ms,
+      "p50 without ms": without.p50Ms,
+      "with / without": Math.round((withUid.p50Ms / without.p50Ms) * 100) / 100,
+    });
+  }
+};
 rows["bare spawn"] = msStats(await bare());
-rows["runner, no cgroups"] = msStats(
-  await throughRunner(new NoCgroupDriver(["bench: no cgroups on purpose"]), "plain"),
+addPair(
+  "runner, no cgroups",
+  await sideBySide(new NoCgroupDriver(["bench: no cgroups on purpose"]), "plain"),
 );
 if (real.kind !== "none") {
-  rows[`runner, cgroups ${real.kind}`] = msStats(await throughRunner(real, "cg"));
+  addPair(`runner, cgroups ${real.kind}`, await sideBySide(real, "cg"));
   await real.removeParent();
 }
 const floor = rows["bare spawn"]?.p50Ms ?? 1;
@@ -125,7 +178,8 @@ const report = {
     ...s,
     p50VsBare: Math.round((s.p50Ms / floor) * 10) / 10,
   })),
-  target: { p99Ms: 50 },
+  uidRatios: ratios,
+  target: { p99Ms: 50, p50WithUidVsWithout: 1.2 },
 };
 if (json) console.log(JSON.stringify(report));
 else {
@@ -148,5 +202,9 @@ else {
       ]),
     ),
   );
-  console.log("target: p99 ≤ 50 ms for a small executable (runner, cgroups)");
+  if (ratios.length > 0) {
+    console.log("a uid per deployment vs every deployment as the runner (p50):");
+    console.table(ratios);
+  } else console.log("not root: no uid per deployment to compare");
+  console.log("targets: p99 ≤ 50 ms for a small executable (runner, cgroups); p50 with uids ≤ 1.2× without");
 }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -13,6 +13,8 @@ import { Pool } from "../src/protocol/index.ts";
 import { FakeOrchestrator } from "../src/runner/testing/fake-orchestrator.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hive-rp-"));
+// mkdtemp makes it 0700: as root, the deployments' uids pass through it to the run and dataset directories.
+chmodSync(dir, 0o711);
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test("trading-runner --config registers with the orchestrator and stops on SIGTERM", async () => {

@@ -1,5 +1,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -17,6 +26,8 @@ const HIVE_ENTRY = fileURLToPath(new URL("../../bin/hive.cjs", import.meta.url))
 /** Where the dev clusters of this machine keep their run directories and owner files. */
 const DEV_RUN_ROOT = join(tmpdir(), "hive-dev");
 const DEV_DATASET_ROOT = join("/dev/shm", "hive-dev");
+/** The examples' HIVE_RESULTS_DIR, relative to the working directory of `hive dev` and its runners. */
+const DEV_RESULTS_DIR = join(".hive", "results");
 
 /** One node of the dev cluster. */
 export interface DevNode {
@@ -112,6 +123,14 @@ export class DevCluster {
     this.claimNodes(nodes);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(join(dir, "logs"), { recursive: true });
+    // Keys, the store and the runners' state: nothing in it is for the strategies, which run
+    // under uids of their own when the runners are root.
+    chmodSync(dir, 0o700);
+    // The examples' backtests write to HIVE_RESULTS_DIR=.hive/results (from the runners' working
+    // directory, this one); as root the runners start them under uids of their own, so it is
+    // writable by all, sticky like /tmp: each deployment can replace only its own files.
+    mkdirSync(DEV_RESULTS_DIR, { recursive: true });
+    chmodSync(DEV_RESULTS_DIR, 0o1777);
     const orchestratorKey = loadOrCreateKeyPair(join(dir, "keys", "orchestrator.key"));
     const gatewayKey = loadOrCreateKeyPair(keyPairPath(join(dir, "keys")));
     this.launch("gateway", [
@@ -141,6 +160,9 @@ export class DevCluster {
           tags: node.tags,
           orchestrators: [`http://127.0.0.1:${this.o.runnerPort}`],
           portRange: node.ports,
+          // Runners sharing a machine need deployment uid ranges of their own (docs/security.md):
+          // one uid per port of the node, whose port range no other running node shares.
+          deploymentUids: { first: 20_000 + node.ports.first, last: 20_000 + node.ports.last },
           stateDir: join(dir, node.id),
           runDir,
           datasets: { dir: join(DEV_DATASET_ROOT, node.id), budget: "1GiB" },

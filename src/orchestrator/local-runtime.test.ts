@@ -4,7 +4,7 @@
  * root and writable cgroups; under CI=true their absence fails the file (runner/cgroups/testing/real-cgroups.ts).
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { silentLogger } from "../core/logger.ts";
@@ -38,6 +38,12 @@ const dirs = tempDirs();
 const firstPort = 31_000 + (process.pid % 90) * 100;
 
 const tempDir = (prefix: string, base?: string): string => dirs.make(prefix, base);
+/** A temporary directory the deployments' uids (as root) can pass through: mkdtemp makes 0700. */
+const passableDir = (prefix: string, base?: string): string => {
+  const d = tempDir(prefix, base);
+  chmodSync(d, 0o711);
+  return d;
+};
 
 before(async () => {
   cg = await realCgroupsForTest();
@@ -75,7 +81,7 @@ async function startLocal(
   shareDirs = false,
   httpApi?: Parameters<typeof startOrchestrator>[1]["httpApi"],
 ): Promise<RunningOrchestrator> {
-  const own = { stateDir: tempDir("hive-ls-"), runDir: tempDir("hl-") };
+  const own = { stateDir: tempDir("hive-ls-"), runDir: passableDir("hl-") };
   const dirsOf = shareDirs && runnerDirs !== undefined ? runnerDirs : own;
   runnerDirs ??= dirsOf;
   const runner = compileRunnerOptions({
@@ -85,7 +91,7 @@ async function startLocal(
     portRange: { first: firstPort, last: firstPort + 9 },
     stateDir: dirsOf.stateDir,
     runDir: dirsOf.runDir,
-    datasets: { dir: join(tempDir("hive-ld-", "/dev/shm"), "datasets"), budget: "16MiB" },
+    datasets: { dir: join(passableDir("hive-ld-", "/dev/shm"), "datasets"), budget: "16MiB" },
     stopGraceMs: 2_000,
     cgroupParent: cg.parent,
   });

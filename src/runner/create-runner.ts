@@ -10,12 +10,14 @@ import { createProcessLauncher } from "./process/index.ts";
 import type { CompiledRunnerOptions } from "./runner-options.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 import { Runner } from "./runner.ts";
+import { runsAsRoot, UidAllocator } from "./uids/index.ts";
 
 /**
  * Builds a runner on the real machine: the best cgroup driver it allows (or none, said loudly),
  * capacity and load from /proc and our own cgroup, the port range, the RAM dataset cache and the
- * ZeroMQ post office with the runner's CURVE key pair (from `curveKeyFile`, else fresh).
- * `overrides` replace any of them (tests).
+ * ZeroMQ post office with the runner's CURVE key pair (from `curveKeyFile`, else fresh), and,
+ * when it is root, a uid of its own per deployment from `deploymentUids`. `overrides` replace any
+ * of them (tests; `uids: undefined` given explicitly runs every deployment as the runner).
  */
 export async function createRunner(
   options: CompiledRunnerOptions,
@@ -38,6 +40,12 @@ export async function createRunner(
     log,
     cgroups: overrides.cgroups ?? (await detectCgroups({ parent: options.cgroupParent })),
     launcher: overrides.launcher ?? createProcessLauncher((message, cause) => log.warn({ cause }, message)),
+    uids:
+      "uids" in overrides
+        ? overrides.uids
+        : runsAsRoot()
+          ? new UidAllocator(options.deploymentUids)
+          : undefined,
     ports:
       overrides.ports ?? new PortAllocator({ first: options.portRange.first, last: options.portRange.last }),
     datasets:

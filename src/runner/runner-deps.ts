@@ -6,6 +6,7 @@ import type { PortAllocator } from "./ports/index.ts";
 import type { MonotonicClock } from "../core/monotonic-clock.ts";
 import type { DeploymentSocket, PostOfficeRouteUpdate, RouteCounters } from "./post-office/index.ts";
 import type { ProcessLauncher } from "./process/index.ts";
+import type { RunAs, UidAllocator } from "./uids/index.ts";
 
 /** What the runner needs of its post office (the ZeroMQ sidecar); see src/runner/post-office/. */
 export interface PostOfficePort {
@@ -13,7 +14,7 @@ export interface PostOfficePort {
   addDeployment(
     deploymentId: string,
     sockets: readonly DeploymentSocket[],
-    options: { epoch: bigint; ordersOpen: boolean; accounts?: readonly string[] },
+    options: { epoch: bigint; ordersOpen: boolean; accounts?: readonly string[]; runAs?: RunAs },
   ): Promise<Record<string, string>>;
   /** Applies route upserts and removals (an order path's route may name a CURVE server key). */
   applyRoutes(update: PostOfficeRouteUpdate): Promise<void>;
@@ -43,6 +44,11 @@ export interface MachineFacts {
 export interface RunnerDeps {
   readonly cgroups: CgroupDriver;
   readonly launcher: ProcessLauncher;
+  /**
+   * The deployments' uids; undefined: every deployment runs as the runner's own user (a runner
+   * that is not root, which says so loudly at start).
+   */
+  readonly uids?: UidAllocator;
   readonly ports: PortAllocator;
   readonly datasets: DatasetStore;
   readonly postOffice: PostOfficePort;

@@ -76,3 +76,19 @@ test("a bad file names the file, line and field", () => {
       /portRange\.last/.test(err.message),
   );
 });
+
+test("deployment uids: 20000-29999 by default; never 0, first <= last, below (uid_t)-1", () => {
+  assert.deepEqual(compileRunnerOptions(minimal).deploymentUids, { first: 20_000, last: 29_999 });
+  assert.deepEqual(
+    compileRunnerOptions({ ...minimal, deploymentUids: { first: 5000, last: 5009 } }).deploymentUids,
+    { first: 5000, last: 5009 },
+  );
+  for (const bad of [
+    { first: 0, last: 10 },
+    { first: 10, last: 9 },
+    { first: 1, last: 2 ** 32 - 1 },
+    { first: -5, last: 10 },
+  ]) {
+    assert.throws(() => compileRunnerOptions({ ...minimal, deploymentUids: bad }), JSON.stringify(bad));
+  }
+});

@@ -2,6 +2,10 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { POOLS, readYamlFile, type Pool } from "../domain/index.ts";
 import { byteSize, tagName } from "../domain/schema-helpers.ts";
+import { DEFAULT_UID_RANGE, MAX_DEPLOYMENT_UID } from "./uids/index.ts";
+
+/** A uid a deployment may be given: never 0 (root), never (uid_t)-1. */
+const deploymentUid = z.number().int().min(1, "a uid of at least 1 (never 0, root)").max(MAX_DEPLOYMENT_UID);
 
 /**
  * A runner's configuration, as written in its YAML file (see examples/runner/). Flags given on
@@ -25,6 +29,14 @@ export const runnerConfigSchema = z.strictObject({
       last: z.number().int().min(1024).max(65535),
     })
     .refine((r) => r.last >= r.first, { message: "last at or above first", path: ["last"] }),
+  /**
+   * The uids (and gids of the same numbers) deployments run under, one per deployment, when the
+   * runner is root. Runners sharing a machine need ranges that do not overlap.
+   */
+  deploymentUids: z
+    .strictObject({ first: deploymentUid, last: deploymentUid })
+    .refine((r) => r.last >= r.first, { message: "last at or above first", path: ["last"] })
+    .default({ ...DEFAULT_UID_RANGE }),
   capacity: z
     .strictObject({
       cores: z.number().positive().optional(),
@@ -79,6 +91,8 @@ export interface CompiledRunnerOptions {
   readonly joinToken: string;
   readonly advertiseHost: string;
   readonly portRange: { readonly first: number; readonly last: number };
+  /** The uids deployments run under (each also as the gid of the same number), when the runner is root. */
+  readonly deploymentUids: { readonly first: number; readonly last: number };
   readonly capacityLimits: {
     readonly cores?: number;
     readonly memoryBytes?: number;
@@ -123,6 +137,7 @@ function fromConfig(c: z.output<typeof runnerConfigSchema>): CompiledRunnerOptio
     joinToken: c.joinToken,
     advertiseHost: c.advertiseHost,
     portRange: c.portRange,
+    deploymentUids: c.deploymentUids,
     capacityLimits: {
       cores: c.capacity.cores,
       memoryBytes: c.capacity.memory,

@@ -3,7 +3,7 @@
  * in tmpfs, the ZeroMQ post office) talking the real protocol to the orchestrator stub.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -36,13 +36,20 @@ const tempDir = (prefix: string, base?: string): string => dirs.make(prefix, bas
 let state = "";
 let run = "";
 let data = "";
+/** Where the processes write what they report: they run under uids of their own (as root), like /tmp. */
+let drop = "";
 
 before(async () => {
   cg = await realCgroupsForTest();
   stub = await FakeOrchestrator.start({ heartbeatIntervalMs: 50, leaseTtlMs: 3_000 });
   state = tempDir("hive-rs-");
+  // mkdtemp makes 0700 directories: the deployments' uids must pass through these two.
   run = tempDir("hr-");
+  chmodSync(run, 0o711);
   data = tempDir("hive-rd-", "/dev/shm");
+  chmodSync(data, 0o711);
+  drop = tempDir("hive-rx-");
+  chmodSync(drop, 0o1777);
 });
 
 after(async () => {
@@ -151,7 +158,7 @@ describe("runner on the real kernel", () => {
 
   test("spawns a process in its cgroup with the strategy environment, and answers real addresses", async (t) => {
     if (cg.skip) return t.skip(cg.skip);
-    const envFile = join(state, "env-a.json");
+    const envFile = join(drop, "env-a.json");
     session.send(spawnRequest("dep-a", { args: envDumper(envFile) }));
     const answer = await session.next("spawnResponse", (r) => r.deploymentId === "dep-a");
     assert.equal(answer.ok, true, answer.error?.message);
@@ -293,7 +300,7 @@ describe("runner on the real kernel", () => {
     await session.next("heartbeat", (h) =>
       h.hotDatasets.some((d) => d.id === "ticks" && d.sizeBytes === 900_000n),
     );
-    const envFile = join(state, "env-b.json");
+    const envFile = join(drop, "env-b.json");
     session.send(
       spawnRequest("dep-b", {
         args: envDumper(envFile),
@@ -341,7 +348,7 @@ describe("runner on the real kernel", () => {
 
   test("a process the runner has no record of is killed at restart, not left unknown", async (t) => {
     if (cg.skip) return t.skip(cg.skip);
-    const envFile = join(state, "env-c.json");
+    const envFile = join(drop, "env-c.json");
     session.send(spawnRequest("dep-c", { args: envDumper(envFile) }));
     const c = await session.next("spawnResponse", (r) => r.deploymentId === "dep-c");
     assert.equal(c.ok, true, c.error?.message);
@@ -381,6 +388,7 @@ describe("runner on the real kernel", () => {
     await old?.close();
     // The operator moved the run directory: dep-e's HIVE_SOCKET_* still name the old paths.
     const moved = mkdtempSync(join(tmpdir(), "hrt-moved-"));
+    chmodSync(moved, 0o711);
     try {
       // The range the runner has run with since the previous test: only the run directory moves.
       const range = { first: firstPort + 10, last: firstPort + 19 };

@@ -1,4 +1,3 @@
-import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -34,6 +33,7 @@ import type { ManagedProcess } from "./process/index.ts";
 import type { CompiledRunnerOptions } from "./runner-options.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 import { runnerMetrics, serveMetrics } from "./runner-metrics.ts";
+import { prepareRunnerDirectories, uidUsers } from "./uids/index.ts";
 
 /** The runner's version, reported at registration. */
 export const RUNNER_VERSION = "0.1.0";
@@ -121,7 +121,10 @@ export class Runner {
     const o = this.options;
     const log = this.deps.log;
     await Promise.all([
-      ...[o.stateDir, o.runDir, this.logDir].map((d) => mkdir(d, { recursive: true })),
+      prepareRunnerDirectories(
+        { stateDir: o.stateDir, runDir: o.runDir, logDir: this.logDir, datasetDir: o.datasetDir },
+        this.deps.uids === undefined ? undefined : o.deploymentUids,
+      ),
       // Its relay thread takes a few hundred ms to start: no spawn should be the one that waits.
       // One that cannot start fails the market-data sockets only (and is tried again), not the
       // runner: a backtest node, or a live strategy's orders, need none.
@@ -134,7 +137,27 @@ export class Runner {
     log.info({ cgroups: this.deps.cgroups.describe(), kind: this.deps.cgroups.kind }, "resource limits");
     if (this.deps.cgroups.kind === "none")
       log.warn("no writable cgroups: processes run WITHOUT memory or CPU limits");
+    if (this.deps.uids === undefined)
+      log.warn(
+        {
+          uid: process.geteuid?.(),
+          notEnforced: [
+            "a uid per deployment",
+            "ipc directories of their own",
+            "runner keys and records out of deployments' reach",
+            "read-only datasets",
+          ],
+        },
+        "not root: every deployment runs as the runner's own user, so a strategy can read the runner's keys and " +
+          "records, connect to other deployments' sockets and write datasets",
+      );
+    else
+      log.info(
+        { first: o.deploymentUids.first, last: o.deploymentUids.last },
+        "deployments run under uids of their own",
+      );
     await recoverDeployments(this.deployments);
+    this.warnOfForeignUids();
     if (o.metricsListen) {
       const registry = this.metrics();
       // The process's own figures too (CPU, memory, GC, event-loop delay), as the orchestrator's.
@@ -145,6 +168,36 @@ export class Runner {
       log.info({ url: served.url }, "metrics");
     }
     this.link.start();
+  }
+
+  /**
+   * Warns of processes that run under a uid of this runner's range and are none of its
+   * deployments (uids/uid-users.ts): another runner with an overlapping range, or a leftover.
+   */
+  private warnOfForeignUids(): void {
+    const uids = this.deps.uids;
+    if (uids === undefined) return;
+    const ours = new Set(
+      [...this.deployments.values()].flatMap((d) => (d.process?.pid === undefined ? [] : [d.process.pid])),
+    );
+    let foreign;
+    try {
+      foreign = uidUsers(this.options.deploymentUids).filter(
+        (u) => !ours.has(u.pid) && uids.holderOf(u.uid) === undefined,
+      );
+    } catch (err) {
+      this.deps.log.warn(
+        { err: HiveError.from(err).message },
+        "cannot list the processes under deployment uids",
+      );
+      return;
+    }
+    if (foreign.length > 0)
+      this.deps.log.warn(
+        { processes: foreign.slice(0, 20), count: foreign.length, range: this.options.deploymentUids },
+        "processes that are none of this runner's deployments run under uids of its range: another runner " +
+          "with an overlapping deploymentUids range, or leftovers; a deployment could share a uid with them",
+      );
   }
 
   /** The runner's Prometheus metrics, computed from its own state at scrape time. */

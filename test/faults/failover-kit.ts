@@ -13,7 +13,7 @@
  * `auditReport` checks it and measures the failover.
  */
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -209,9 +209,14 @@ export class FaultCluster {
   private gatewayArgs = "";
   private orchestratorArgv: string[] = [];
   private readonly tag = `${process.pid % 100_000}`;
+  /** The first deployment uid of this cluster's runners: per test process, 100 per runner. */
+  private readonly uidBase = 1_000_000 + (process.pid % 100_000) * 1_000;
 
   private constructor(readonly options: FaultClusterOptions) {
     this.dir = mkdtempSync(join(tmpdir(), "hive-ft-"));
+    // mkdtemp makes it 0700: the strategies' uids (the runners are root) pass through it to their
+    // ipc sockets and datasets.
+    chmodSync(this.dir, 0o711);
     this.gatewayState = join(this.dir, "gateway");
     this.timings = options.timings ?? DEFAULT_FAULT_TIMINGS;
   }
@@ -324,6 +329,8 @@ export class FaultCluster {
           `orchestrators: [http://${this.orchestratorHost}:${runnerPort}]`,
           `advertiseHost: ${r.ns.nsAddress}`,
           `portRange: { first: ${30_000 + i * 100}, last: ${30_099 + i * 100} }`,
+          // Runners sharing a machine need uid ranges of their own (docs/security.md).
+          `deploymentUids: { first: ${this.uidBase + i * 100}, last: ${this.uidBase + i * 100 + 99} }`,
           `stateDir: ${base}/state`,
           `runDir: ${base}/run`,
           `datasets: { dir: ${base}/ds, budget: 64MiB }`,

@@ -62,7 +62,7 @@ export async function copyDataset(request: CopyRequest): Promise<LoadedDataset> 
           );
         }
       };
-      await fs.copyFile(from, join(partial, file.relativePath), onBytes, signal);
+      await fs.copyFile(from, join(partial, file.relativePath), onBytes, signal, file.identity);
       signal.throwIfAborted();
     }
     signal.throwIfAborted();

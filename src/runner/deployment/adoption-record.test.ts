@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -62,5 +62,20 @@ describe("adoption records (real files)", () => {
     const loaded = await loadAdoptionRecords(state);
     assert.equal(loaded.records.length, 2);
     assert.equal(modeOf(join(records, "dep-c.json")), 0o600);
+  });
+
+  test("keep the deployment's uid and gid; a record whose uid is not a uid is unreadable", async () => {
+    const state = stateDir();
+    await saveAdoptionRecord(state, { ...record("dep-u"), runAs: { uid: 20_007, gid: 20_007 } });
+    await saveAdoptionRecord(state, record("dep-root"));
+    const { records } = await loadAdoptionRecords(state);
+    const byId = new Map(records.map((r) => [r.request.deploymentId, r]));
+    assert.deepEqual(byId.get("dep-u")?.runAs, { uid: 20_007, gid: 20_007 });
+    assert.equal(byId.get("dep-root")?.runAs, undefined, "a record without one: the runner's own");
+    const file = join(state, "deployments", "dep-u.json");
+    const raw = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify({ ...raw, runAs: { uid: 0, gid: 0 } }));
+    const again = await loadAdoptionRecords(state);
+    assert.deepEqual(again.unreadable, ["dep-u.json"], "root is never a deployment's uid");
   });
 });

@@ -2,6 +2,7 @@ import { chmod, mkdir, readdir, readFile, rm, writeFile, rename } from "node:fs/
 import { join } from "node:path";
 import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { SpawnRequestSchema, type SpawnRequest } from "../../protocol/index.ts";
+import type { RunAs } from "../uids/index.ts";
 import type { NodeDeployment } from "./node-deployment.ts";
 
 /**
@@ -22,6 +23,11 @@ export interface AdoptionRecord {
    * before it was kept. A runner restarted with another one cannot give the process its sockets.
    */
   readonly runDir?: string;
+  /**
+   * The uid and gid its process runs under (absent: the runner's own), so that a restarted runner
+   * takes that uid back and hands it to nobody else while the process lives.
+   */
+  readonly runAs?: RunAs;
 }
 
 /** The record of a deployment spawned (or re-adopted) by a runner whose run directory is `runDir`. */
@@ -34,6 +40,7 @@ export function adoptionRecordOf(d: NodeDeployment, runDir: string): AdoptionRec
     epoch: d.epoch,
     ordersOpen: d.ordersOpen,
     runDir,
+    ...(d.runAs ? { runAs: { uid: d.runAs.uid, gid: d.runAs.gid } } : {}),
   };
 }
 
@@ -65,6 +72,7 @@ export async function saveAdoptionRecord(stateDir: string, record: AdoptionRecor
     epoch: record.epoch.toString(),
     ordersOpen: record.ordersOpen,
     runDir: record.runDir,
+    runAs: record.runAs,
   });
   await writeFile(`${file}.tmp`, body, { mode: RECORD_MODE });
   await chmod(`${file}.tmp`, RECORD_MODE);
@@ -106,7 +114,9 @@ export async function loadAdoptionRecords(
         epoch: string;
         ordersOpen: boolean;
         runDir?: string;
+        runAs?: { uid?: unknown; gid?: unknown };
       };
+      const runAs = raw.runAs;
       records.push({
         request: fromJson(SpawnRequestSchema, raw.request),
         ports: raw.ports,
@@ -115,10 +125,20 @@ export async function loadAdoptionRecords(
         epoch: BigInt(raw.epoch),
         ordersOpen: raw.ordersOpen,
         ...(typeof raw.runDir === "string" ? { runDir: raw.runDir } : {}),
+        ...(runAs !== undefined
+          ? { runAs: { uid: wholeNumber(runAs.uid, name), gid: wholeNumber(runAs.gid, name) } }
+          : {}),
       });
     } catch {
       unreadable.push(name);
     }
   }
   return { records, unreadable, loose };
+}
+
+/** A uid or gid read from a record; a record holding anything else is unreadable. */
+function wholeNumber(value: unknown, file: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1)
+    throw new Error(`${file}: runAs holds ${JSON.stringify(value)}, expected a uid or gid above 0`);
+  return value;
 }

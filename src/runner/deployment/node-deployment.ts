@@ -7,10 +7,13 @@ import type { ProcessStatus, SpawnRequest } from "../../protocol/index.ts";
 import type { Cgroup } from "../cgroups/index.ts";
 import { toProtoProcessState } from "../link/proto-convert.ts";
 import type { ExitStatus, ManagedProcess } from "../process/index.ts";
+import type { RunAs } from "../uids/index.ts";
 
 /** One deployment on this runner and everything it was given. */
 export interface NodeDeployment {
   readonly request: SpawnRequest;
+  /** The uid and gid its process runs under; undefined: the runner's own (the runner is not root). */
+  readonly runAs?: RunAs;
   process?: ManagedProcess;
   cgroup?: Cgroup;
   ports: number[];

@@ -249,6 +249,8 @@ export class NodeDeployments {
     await removeAdoptionRecord(this.o.options.stateDir, id).catch((err: unknown) =>
       deps.log.error({ deploymentId: id, err }, "deployment record not removed"),
     );
+    // Last: its uid goes back only once nothing of it runs (its cgroup emptied) or is recorded.
+    if (d.runAs !== undefined && deps.uids?.uidOf(id) === d.runAs.uid) deps.uids.release(id);
   }
 
   /** Stops a deployment's process (SIGTERM, then SIGKILL after the grace) and frees what it held. */

@@ -73,6 +73,7 @@ export async function recoverDeployments(deployments: NodeDeployments): Promise<
 function adoptable(record: AdoptionRecord, process: ManagedProcess): NodeDeployment {
   return {
     request: record.request,
+    ...(record.runAs ? { runAs: record.runAs } : {}),
     process,
     cgroup: process.cgroup,
     ports: [...record.ports],
@@ -133,6 +134,16 @@ async function rebuildDeployment(ctx: SpawnContext, d: NodeDeployment): Promise<
   const id = d.request.deploymentId;
   const sockets = d.request.sockets.map(fromProtoSocket);
   d.patterns = consumedPatterns(sockets);
+  // Its uid first: nobody else may be handed it while it lives. A runner that is no longer root
+  // (or whose range moved away from it) cannot keep it apart: it is not re-adopted.
+  if (d.runAs !== undefined) {
+    if (ctx.deps.uids === undefined)
+      throw new HiveError(
+        "failed_precondition",
+        `it runs as uid ${d.runAs.uid}, and this runner is not root: it could not keep that uid apart`,
+      );
+    ctx.deps.uids.reserve(id, d.runAs);
+  }
   ctx.deps.ports.reserve(id, d.ports);
   for (const m of d.request.datasets) {
     try {
@@ -151,5 +162,6 @@ async function rebuildDeployment(ctx: SpawnContext, d: NodeDeployment): Promise<
     epoch: d.epoch,
     ordersOpen: d.ordersOpen && ctx.ordersAllowed(),
     accounts: d.request.accounts,
+    ...(d.runAs ? { runAs: d.runAs } : {}),
   });
 }

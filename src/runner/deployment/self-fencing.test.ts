@@ -5,7 +5,7 @@
  * back meanwhile to show that it plays no part.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -40,6 +40,7 @@ const runners: Runner[] = [];
 const strategies: TestStrategy[] = [];
 let state = "";
 let run = "";
+let data = "";
 const firstPort = 33_000 + (process.pid % 90) * 10;
 
 /** Bounded polling on the monotonic clock (Date.now is stubbed in one test). */
@@ -56,7 +57,11 @@ before(async () => {
   stub = await FakeOrchestrator.start({ heartbeatIntervalMs: 50, leaseTtlMs: LEASE_MS });
   state = mkdtempSync(join(tmpdir(), "hive-sf-"));
   run = mkdtempSync(join(tmpdir(), "hsf-"));
-  dirs.push(state, run);
+  data = mkdtempSync(join(tmpdir(), "hive-sfd-"));
+  // mkdtemp makes 0700 directories: the deployments' uids (as root) must pass through these two.
+  chmodSync(run, 0o711);
+  chmodSync(data, 0o711);
+  dirs.push(state, run, data);
 });
 
 after(async () => {
@@ -75,7 +80,7 @@ async function startRunner(clock: FakeClock): Promise<Runner> {
     portRange: { first: firstPort, last: firstPort + 9 },
     stateDir: state,
     runDir: run,
-    datasets: { dir: join(state, "datasets") }, // not the default under /dev/shm: nothing left behind
+    datasets: { dir: join(data, "datasets") }, // not the default under /dev/shm: nothing left behind
     stopGraceMs: 1_000,
     curveKeyFile: join(state, "curve", "runner.key"),
     selfFenceKillAfterMs: LEASE_MS, // short, for the test; the default is 10 s

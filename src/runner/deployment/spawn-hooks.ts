@@ -1,21 +1,24 @@
 /**
  * A deployment's spawn as ordered steps, each with its undo (the prestart hooks of Nomad's
- * allocrunner): the command, ports, pinned cores, datasets (loaded into RAM if needed), local
+ * allocrunner): its uid (when the runner is root), the command (executable by that uid), ports, pinned cores, datasets (loaded into RAM if needed), local
  * sockets in the post office, a cgroup with its limits, then the process itself with the strategy
  * environment. If any step fails, the undo of every step before it runs in reverse order and the
  * error names the step, so a failed spawn leaks no port, core, pin, socket or cgroup.
  *
- * Ordering rules: the cgroup comes after every step that can wait (a dataset load can take
+ * Ordering rules: the uid comes first, as the command is checked against it and the post office
+ * hands the ipc directory to it; the cgroup comes after every step that can wait (a dataset load can take
  * minutes) so that no empty group lingers meanwhile; the process comes last, as it is the one step
  * nothing undoes (once launched, its exit watcher frees what it holds). What runs once the process
  * is launched (the order path, the record) is node-deployments.ts's poststart.
  */
+import { join } from "node:path";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { DatasetState, type SpawnRequest } from "../../protocol/index.ts";
 import type { Cgroup } from "../cgroups/index.ts";
 import { fromProtoSocket } from "../link/proto-convert.ts";
 import type { DeploymentSocket } from "../post-office/index.ts";
 import { resolveCommand, type ManagedProcess } from "../process/index.ts";
+import type { RunAs } from "../uids/index.ts";
 import type { CompiledRunnerOptions } from "../runner-options.ts";
 import type { RunnerDeps } from "../runner-deps.ts";
 import type { CpuPinning } from "./cpu-pinning.ts";
@@ -43,6 +46,8 @@ export interface SpawnContext {
 interface SpawnState {
   readonly id: string;
   readonly request: SpawnRequest;
+  /** Its own uid and gid; undefined where the runner is not root (it runs as the runner). */
+  runAs?: RunAs;
   command?: string;
   sockets?: DeploymentSocket[];
   /** Offered sockets first, then the request's extra port names: one port each. */
@@ -74,11 +79,25 @@ interface SpawnHook {
 /** The spawn's steps, in order. */
 const SPAWN_HOOKS: readonly SpawnHook[] = [
   {
+    name: "uid",
+    async prestart(s, ctx, step) {
+      const uids = ctx.deps.uids;
+      if (uids !== undefined) s.runAs = await step(() => uids.allocate(s.id));
+    },
+    undo: (s, ctx) => s.runAs !== undefined && ctx.deps.uids?.release(s.id),
+  },
+  {
+    // Found as exec would find it for the deployment's uid: one it cannot execute (or whose
+    // working directory it cannot enter) is refused here with the path and the uid.
     name: "command",
     async prestart(s, _ctx, step) {
-      const { request } = s;
+      const { request, runAs } = s;
       s.command = await step(() =>
-        resolveCommand(request.command, { cwd: request.workingDir || undefined, path: request.env.PATH }),
+        resolveCommand(request.command, {
+          cwd: request.workingDir || undefined,
+          path: request.env.PATH,
+          ...(runAs ? { runAs } : {}),
+        }),
       );
     },
   },
@@ -139,6 +158,7 @@ const SPAWN_HOOKS: readonly SpawnHook[] = [
           // after the spawn if the command and the lease allow.
           ordersOpen: false,
           accounts: s.request.accounts,
+          ...(s.runAs ? { runAs: s.runAs } : {}),
         }),
       );
     },
@@ -180,6 +200,11 @@ const SPAWN_HOOKS: readonly SpawnHook[] = [
         advertiseHost: options.advertiseHost,
         datasets: s.datasets,
       });
+      // Under a uid of its own, the runner's HOME (/root) is out of its reach: its HOME is its
+      // own directory (the ipc one, 0700 and its uid's, emptied when it ends), unless the layout
+      // names one.
+      if (s.runAs !== undefined && !("HOME" in request.env))
+        env.HOME = join(options.runDir, "strategies", id);
       const command = s.command ?? request.command;
       s.process = await step(() =>
         deps.launcher.spawn({
@@ -194,6 +219,7 @@ const SPAWN_HOOKS: readonly SpawnHook[] = [
           logCapBytes: options.logCapBytes,
           graceMs: options.stopGraceMs,
           stateDir: options.stateDir,
+          ...(s.runAs ? { runAs: s.runAs } : {}),
         }),
       );
     },
@@ -229,6 +255,7 @@ export async function spawnDeployment(ctx: SpawnContext, request: SpawnRequest):
     const sockets = s.sockets ?? [];
     return {
       request,
+      ...(s.runAs ? { runAs: s.runAs } : {}),
       process: s.process,
       cgroup: s.cgroup,
       ports,

@@ -16,7 +16,7 @@
  * (and an id being removed cannot be bound again before its sockets are closed). setOrderPath
  * and counters are synchronous and take effect at once.
  */
-import { mkdirSync, rmdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { compareRoutes } from "../../layout/routing.ts";
@@ -36,6 +36,7 @@ import {
   type PostOfficeOptions,
 } from "./post-office-options.ts";
 import { RelayThread, type RelayHandle } from "./relay-thread.ts";
+import { handOver, makeOwnedDir, PASS_THROUGH_DIR_MODE, type RunAs } from "../uids/index.ts";
 import type { RouteCounters } from "./route-counters.ts";
 
 type Bridge =
@@ -82,11 +83,15 @@ export class PostOffice {
    * Rejects with HiveError: AlreadyExists for a known id; InvalidArgument for a pattern the post
    * office does not bridge, a repeated socket name, or a socket path over the Unix limit;
    * FailedPrecondition when a local endpoint cannot be bound. Nothing is left behind on failure.
+   *
+   * With `runAs` (the deployment's own uid), its directory is 0700 and owned by that uid, and so
+   * are its sockets once bound: the deployment can connect to them, no other uid can even reach
+   * them (EACCES). `strategies/` above them is 0711: passed through, never listed.
    */
   addDeployment(
     deploymentId: string,
     sockets: readonly DeploymentSocket[],
-    state: OrderPathState,
+    state: OrderPathState & { readonly runAs?: RunAs },
   ): Promise<Record<string, string>> {
     return this.#serial(async () => {
       this.#checkOpen();
@@ -99,7 +104,11 @@ export class PostOffice {
       const planned = planSockets(this.#options.runDir, deploymentId, sockets);
       const dir = join(this.#options.runDir, "strategies", deploymentId);
       const deployment: Deployment = { id: deploymentId, dir, sockets: new Map() };
-      mkdirSync(dir, { recursive: true });
+      const strategies = join(this.#options.runDir, "strategies");
+      mkdirSync(strategies, { recursive: true, mode: PASS_THROUGH_DIR_MODE });
+      chmodSync(strategies, PASS_THROUGH_DIR_MODE);
+      if (state.runAs) makeOwnedDir(dir, state.runAs);
+      else mkdirSync(dir, { recursive: true });
       this.#deployments.set(deploymentId, deployment);
       try {
         for (const socket of planned) {
@@ -107,6 +116,7 @@ export class PostOffice {
             ...socket,
             bridge: await this.#openBridge(deploymentId, socket, state),
           });
+          if (state.runAs) handOver(ipcPath(socket.local), state.runAs);
         }
       } catch (err) {
         await this.#remove(deploymentId);

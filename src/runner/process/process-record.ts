@@ -4,7 +4,7 @@
  * directory, written at spawn and removed once the exit has been observed. Writes go through a
  * temporary file and a rename, so a crash never leaves half a record.
  */
-import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { assertCgroupName } from "../cgroups/limit-checks.ts";
@@ -41,11 +41,18 @@ export function recordPath(stateDir: string, deploymentId: string): string {
   return join(stateDir, `${deploymentId}.json`);
 }
 
-/** Writes (or replaces) a deployment's record atomically. */
+/** A record names a deployment's command line: the runner's alone (0600), like the deployment records. */
+const RECORD_MODE = 0o600;
+
+/** Writes (or replaces) a deployment's record atomically, readable by the runner's user only. */
 export async function saveRecord(stateDir: string, record: ProcessRecord): Promise<void> {
   const path = recordPath(stateDir, record.deploymentId);
-  await mkdir(stateDir, { recursive: true });
-  await writeFile(`${path}.tmp`, `${JSON.stringify(recordSchema.parse(record), null, 2)}\n`);
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await writeFile(`${path}.tmp`, `${JSON.stringify(recordSchema.parse(record), null, 2)}\n`, {
+    mode: RECORD_MODE,
+  });
+  await chmod(`${path}.tmp`, RECORD_MODE); // whatever the umask, or a temp file left looser
+  await rename(`${path}.tmp`, path);
   await rename(`${path}.tmp`, path);
 }
 

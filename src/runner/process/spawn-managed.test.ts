@@ -1,7 +1,7 @@
 // spawnManaged against the real kernel: real processes, real signals, real cgroups where the
 // machine has them (every test cleans up its processes, groups and files).
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { HiveError } from "../../core/hive-error.ts";
@@ -14,6 +14,7 @@ import { readProcStat } from "./process-identity.ts";
 import { assertNoDescendants, isGone, tempDir, waitFor } from "./testing/process-helpers.ts";
 import { listDescendants, signalSnapshot, type ProcessIdentity } from "./process-tree.ts";
 import { spawnManaged } from "./spawn-managed.ts";
+import { rootForTest } from "../uids/testing/root-for-test.ts";
 import type { SpawnSpec } from "./spawn-spec.ts";
 
 const PYTHON = "/usr/bin/python3";
@@ -257,6 +258,48 @@ describe("spawnManaged: limits (real cgroups)", { skip: env.skip }, () => {
       await log(s.deploymentId, "stderr"),
       /hive: cannot enter cgroup vanishing; not starting \/bin\/echo/,
     );
+  });
+});
+
+describe("spawnManaged: under a deployment's uid", { skip: rootForTest("spawnManaged under a uid") }, () => {
+  const runAs = { uid: 20_502, gid: 20_502 };
+  // The process prints its own ids as the kernel sees them, from its first instruction on.
+  const ids = [
+    "-c",
+    'grep -E "^(Uid|Gid|Groups):" /proc/self/status; echo "cg=$(cat /proc/self/cgroup | grep memory)"',
+  ];
+  const expected = (cg: string) =>
+    new RegExp(
+      `^Uid:\\t20502\\t20502\\t20502\\t20502\\nGid:\\t20502\\t20502\\t20502\\t20502\\nGroups:\\s*\\ncg=.*${cg}`,
+    );
+
+  it("without a cgroup: real, effective, saved and filesystem uid and gid are the deployment's, no groups", async (t) => {
+    const s = spec("/bin/sh", ids, { runAs });
+    const p = await start(t, s);
+    assert.equal((await p.exited).code, 0, await log(s.deploymentId, "stderr"));
+    assert.match(await log(s.deploymentId, "stdout"), expected(""));
+  });
+
+  it(
+    "in a cgroup: it enters its group as root, then runs as the deployment's uid (setpriv)",
+    { skip: env.skip },
+    async (t) => {
+      const s = spec("/bin/sh", ids, { runAs });
+      const g = await group(t, s.deploymentId, { memoryBytes: 64 * 2 ** 20 });
+      const p = await start(t, { ...s, cgroup: g, driver: env.driver });
+      assert.equal((await p.exited).code, 0, await log(s.deploymentId, "stderr"));
+      assert.match(await log(s.deploymentId, "stdout"), expected(`${env.parent}/${s.deploymentId}`));
+    },
+  );
+
+  it("a program the uid cannot run fails to start, naming the uid", async (t) => {
+    const dir = await tempDir("hive-spawn-uid"); // 0700, root's
+    t.after(() => dir.cleanup());
+    await writeFile(join(dir.path, "x"), "#!/bin/sh\n", { mode: 0o755 });
+    await assert.rejects(spawnManaged(spec(join(dir.path, "x"), [], { runAs })), (err: HiveError) => {
+      assert.match(err.message, /as uid 20502 \(gid 20502\): EACCES/);
+      return true;
+    });
   });
 });
 

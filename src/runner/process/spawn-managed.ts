@@ -6,6 +6,8 @@
  * - starts inside its cgroup (the driver wraps the command; see cgroups/wrap-command.ts), and
  *   spawnManaged resolves only once the kernel lists it there;
  * - writes stdout and stderr straight into its capped log files (see log-files.ts);
+ * - runs under the spec's uid and gid, if it names them, with no supplementary groups, from its
+ *   first instruction on (see drop-privileges.ts);
  * - is recorded in the state directory, if one is given, so that a restarted runner can adopt it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -13,6 +15,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { Cgroup } from "../cgroups/cgroup.ts";
 import { errorCode } from "../cgroups/cgroup-fs.ts";
+import { describeRunAs } from "../uids/index.ts";
+import { asUser } from "./drop-privileges.ts";
 import { logPath, openLogFiles, writeExitMarker } from "./log-files.ts";
 import { LogCapper } from "./log-rotation.ts";
 import { stderrWarnings, type ManagedProcess, type WarningSink } from "./managed-process.ts";
@@ -46,13 +50,19 @@ export async function spawnManaged(
         .catch((e: unknown) => warn(`cgroup ${c.cgroup?.name}: no statistics`, e));
       oomBaseline = stats?.oomKills ?? 0;
     }
-    const command =
-      c.cgroup && c.driver
-        ? c.driver.wrapCommand(c.cgroup, c.command, c.args)
+    // In a real group, the wrapper enters it as root and then becomes the deployment's uid
+    // (setpriv); elsewhere Node's spawn takes the uid itself (see drop-privileges.ts).
+    const inGroup = c.cgroup !== undefined && c.driver !== undefined && c.cgroup.paths.length > 0;
+    const program =
+      c.runAs && inGroup
+        ? asUser(c.runAs, c.command, c.args, `deployment ${c.deploymentId}`)
         : { command: c.command, args: [...c.args] };
+    const command =
+      c.cgroup && c.driver ? c.driver.wrapCommand(c.cgroup, program.command, program.args) : program;
     child = spawn(command.command, command.args, {
       env: c.env,
       ...(c.cwd === undefined ? {} : { cwd: c.cwd }),
+      ...(c.runAs && !inGroup ? { uid: c.runAs.uid, gid: c.runAs.gid } : {}),
       detached: true,
       stdio: ["ignore", files.stdout.fd, files.stderr.fd],
     });
@@ -62,7 +72,8 @@ export async function spawnManaged(
   } catch (error) {
     const failure = new HiveError(
       ErrorCode.FailedPrecondition,
-      `cannot start ${JSON.stringify(c.command)} for deployment ${c.deploymentId}: ${errorCode(error) ?? HiveError.from(error).message}`,
+      `cannot start ${JSON.stringify(c.command)} for deployment ${c.deploymentId}` +
+        `${c.runAs ? ` as ${describeRunAs(c.runAs)}` : ""}: ${error instanceof HiveError ? error.message : (errorCode(error) ?? HiveError.from(error).message)}`,
       { cause: error },
     );
     const status = {

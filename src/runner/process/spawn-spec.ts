@@ -11,6 +11,7 @@
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { Cgroup, CgroupDriver } from "../cgroups/cgroup.ts";
 import { assertCgroupName } from "../cgroups/limit-checks.ts";
+import { assertUidRange, type RunAs } from "../uids/index.ts";
 
 /** The variables taken from the runner's environment when the spec does not set them. */
 export const INHERITED_ENV = ["PATH", "HOME", "LANG"] as const;
@@ -53,6 +54,11 @@ export interface SpawnSpec {
   readonly graceMs?: number;
   /** If set, a ProcessRecord is kept in this directory while the process runs (see README.md). */
   readonly stateDir?: string;
+  /**
+   * The uid and gid to run it under, with no supplementary groups (drop-privileges.ts); the
+   * runner must be root. Default: the runner's own.
+   */
+  readonly runAs?: RunAs;
 }
 
 /** A checked SpawnSpec with defaults filled in. */
@@ -69,6 +75,7 @@ export interface CompiledSpawnSpec {
   readonly logCheckIntervalMs: number;
   readonly graceMs: number;
   readonly stateDir: string | undefined;
+  readonly runAs: RunAs | undefined;
 }
 
 /** Checks a spec (naming the field that is wrong) and fills its defaults. */
@@ -85,6 +92,16 @@ export function compileSpawnSpec(
   assertCgroupName(spec.deploymentId, "deployment id");
   if (spec.command === "") bad("command", "an executable", spec.command);
   if (spec.cgroup && !spec.driver) bad("driver", "the cgroup driver that made the cgroup", undefined);
+  if (spec.runAs !== undefined) {
+    // Never root, never (uid_t)-1: the same bounds as the runner's range.
+    const { uid, gid } = spec.runAs;
+    try {
+      assertUidRange({ first: uid, last: uid });
+      assertUidRange({ first: gid, last: gid });
+    } catch {
+      bad("runAs", "a uid and gid in 1..4294967294", spec.runAs);
+    }
+  }
   const number = (field: string, value: number | undefined, fallback: number, min = 1): number => {
     if (value === undefined) return fallback;
     return Number.isFinite(value) && value >= min ? value : bad(field, `a number of at least ${min}`, value);
@@ -107,6 +124,7 @@ export function compileSpawnSpec(
     logCheckIntervalMs: number("logCheckIntervalMs", spec.logCheckIntervalMs, DEFAULT_LOG_CHECK_MS),
     graceMs: number("graceMs", spec.graceMs, DEFAULT_GRACE_MS, 0),
     stateDir: spec.stateDir,
+    runAs: spec.runAs,
   };
 }
 
