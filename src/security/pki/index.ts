@@ -28,5 +28,10 @@ export {
 export { DEFAULT_JOIN_TOKEN_TTL_MS, JOIN_TOKEN_DIR, JoinTokens, type JoinTokenInfo } from "./join-tokens.ts";
 export { createNodeCsr, readNodeCsr, signNodeCsr } from "./node-csr.ts";
 export { NODE_ID_PATTERN, nodeIdOfUri, nodeUri } from "./node-name.ts";
-export { peerIdentityOf, publicKeyFingerprint, type PeerIdentity } from "./peer-identity.ts";
+export {
+  peerIdentityOf,
+  peerIdentityOfPem,
+  publicKeyFingerprint,
+  type PeerIdentity,
+} from "./peer-identity.ts";
 export { readTlsFiles, type TlsFiles, type TlsMaterial } from "./tls-files.ts";

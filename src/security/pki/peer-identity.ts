@@ -46,6 +46,15 @@ export function peerIdentityOf(der: Uint8Array): PeerIdentity | { readonly refus
   return { nodeId, keyFingerprint: publicKeyFingerprint(cert) };
 }
 
+/** {@link peerIdentityOf} of a PEM certificate. */
+export function peerIdentityOfPem(pem: string): PeerIdentity | { readonly refused: string } {
+  try {
+    return peerIdentityOf(new Uint8Array(new x509.X509Certificate(pem).rawData));
+  } catch {
+    return { refused: "not a PEM certificate" };
+  }
+}
+
 /** SHA-256 of a certificate's SubjectPublicKeyInfo, hex. */
 export function publicKeyFingerprint(cert: x509.X509Certificate): string {
   return createHash("sha256").update(new Uint8Array(cert.publicKey.rawData)).digest("hex");
