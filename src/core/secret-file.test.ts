@@ -57,3 +57,23 @@ test("secrets are written 0600 in a 0700 directory, whatever the umask", () => {
     process.umask(old);
   }
 });
+
+test("every loader of a CURVE secret key refuses one others may read, with the path and the mode", async () => {
+  const { loadOrCreateKeyPair } = await import("../gateway/keys.ts");
+  const { loadCurveKeyPair } = await import("../runner/post-office/curve-keys.ts");
+  const dir = dirs.make("hive-secret-");
+  const gateway = join(dir, "gateway.key");
+  loadOrCreateKeyPair(gateway);
+  chmodSync(gateway, 0o644);
+  assert.throws(
+    () => loadOrCreateKeyPair(gateway),
+    new RegExp(`${gateway}: mode 0644 lets group or others read it`),
+  );
+  const runner = join(dir, "runner.key");
+  loadCurveKeyPair(runner);
+  chmodSync(runner, 0o640);
+  assert.throws(
+    () => loadCurveKeyPair(runner),
+    new RegExp(`${runner}: mode 640 lets others read the secret key`),
+  );
+});

@@ -1,9 +1,5 @@
-import { existsSync } from "node:fs";
-import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
-import { readSecretFile } from "../core/secret-file.ts";
-import { readCertificateFile, readTlsFiles, type TlsMaterial } from "../security/pki/index.ts";
-import { bootstrapNodeCertificate } from "./link/node-bootstrap.ts";
+import { linkCredentials } from "./link/link-credentials.ts";
 import { createLogger } from "../core/logger.ts";
 import { detectCgroups } from "./cgroups/index.ts";
 import { DatasetCache } from "./datasets/index.ts";
@@ -15,43 +11,6 @@ import { createProcessLauncher } from "./process/index.ts";
 import type { CompiledRunnerOptions } from "./runner-options.ts";
 import type { RunnerDeps } from "./runner-deps.ts";
 import { Runner } from "./runner.ts";
-
-/**
- * The runner's credentials for its link, read (and checked: keys and tokens 0600) before it
- * starts: over TLS its certificate and key, obtained first with the join token (TLS bootstrap,
- * link/node-bootstrap.ts) when there is no certificate yet; over cleartext, the join token.
- */
-async function linkCredentials(
-  options: CompiledRunnerOptions,
-  log: Logger,
-): Promise<{ tls?: TlsMaterial; joinToken?: string }> {
-  const token = () =>
-    options.joinTokenFile === undefined
-      ? undefined
-      : readSecretFile("join token file", options.joinTokenFile).trim();
-  const tls = options.tls;
-  if (tls === undefined) return { joinToken: token() };
-  if (!existsSync(tls.cert)) {
-    const joinToken = token();
-    if (joinToken === undefined) {
-      throw new HiveError(
-        ErrorCode.FailedPrecondition,
-        `node certificate ${tls.cert}: missing; issue one (hive ca issue node ${options.nodeId}) or give ` +
-          "joinTokenFile (--join-token-file) to obtain one from the orchestrator",
-      );
-    }
-    await bootstrapNodeCertificate({
-      nodeId: options.nodeId,
-      urls: options.orchestrators,
-      caPem: readCertificateFile("CA certificate", tls.ca),
-      joinToken,
-      certFile: tls.cert,
-      keyFile: tls.key,
-      log,
-    });
-  }
-  return { tls: readTlsFiles(tls) };
-}
 
 /**
  * Builds a runner on the real machine: the best cgroup driver it allows (or none, said loudly),

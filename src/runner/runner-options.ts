@@ -1,6 +1,7 @@
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { POOLS, readYamlFile, type Pool } from "../domain/index.ts";
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { byteSize, tagName } from "../domain/schema-helpers.ts";
 import type { TlsFiles } from "../security/pki/index.ts";
 
@@ -9,88 +10,77 @@ import type { TlsFiles } from "../security/pki/index.ts";
  * the command line override the file. Capacity is read from the machine; the file may only
  * narrow it (e.g. keep cores for the OS), never invent it.
  */
-export const runnerConfigSchema = z
-  .strictObject({
-    nodeId: z
-      .string()
-      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a node id of letters, digits, '_', '.', '-'"),
-    pool: z.enum(POOLS),
-    tags: z.array(tagName).default([]),
-    /**
-     * Orchestrator base URLs, tried in turn: https://host:port (mutual TLS, with `tls`), or
-     * http://host:port (cleartext, which an orchestrator serves on loopback only).
-     */
-    orchestrators: z.array(z.url({ protocol: /^https?$/ })).min(1, "at least one orchestrator URL"),
-    /**
-     * The runner's TLS files for https:// orchestrators: the cluster CA certificate, this node's
-     * certificate and its key (mode 0600). A missing certificate is obtained with the join token
-     * (TLS bootstrap) and written to `cert` and `key`.
-     */
-    tls: z
-      .strictObject({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) })
-      .optional(),
-    /**
-     * A file (mode 0600) with a join token: over TLS, a one-time token spent on this node's first
-     * certificate; over cleartext (loopback), the token presented at every registration.
-     */
-    joinTokenFile: z.string().min(1).optional(),
-    /** The address other nodes reach this node's ports at. */
-    advertiseHost: z.string().default("127.0.0.1"),
-    portRange: z
-      .strictObject({
-        first: z.number().int().min(1024).max(65535),
-        last: z.number().int().min(1024).max(65535),
-      })
-      .refine((r) => r.last >= r.first, { message: "last at or above first", path: ["last"] }),
-    capacity: z
-      .strictObject({
-        cores: z.number().positive().optional(),
-        memory: byteSize.optional(),
-        exclusiveCores: z.number().int().nonnegative().optional(),
-      })
-      .default({}),
-    /** Where the runner keeps its records and per-deployment logs; survives runner restarts. */
-    stateDir: z.string().optional(),
-    /** Where local ipc sockets live (keep it short: Unix socket paths are limited to 107 bytes). */
-    runDir: z.string().optional(),
-    datasets: z.strictObject({ dir: z.string().optional(), budget: byteSize.optional() }).default({}),
-    logCap: byteSize.default(10 * 2 ** 20),
-    /**
-     * Name of the cgroup under which every deployment's group is made. Default `hive-<nodeId>`: one
-     * per runner, because a starting runner kills every group under its parent that it has no
-     * record of, and several runners may share a machine (`hive dev`).
-     */
-    cgroupParent: z
-      .string()
-      .regex(/^[a-zA-Z0-9_.-]+$/)
-      .optional(),
-    linkBandwidthBytesPerSec: z.number().positive().default(1.25e9),
-    /** Grace between SIGTERM and SIGKILL when a deployment is stopped. */
-    stopGraceMs: z.number().int().positive().default(5_000),
-    /**
-     * The runner's CURVE secret key (Z85), with the public key in `<file>.pub`; created with a
-     * fresh pair if missing. Default: a fresh pair at every start, kept in memory only.
-     */
-    curveKeyFile: z.string().min(1).optional(),
-    /**
-     * After the lease ran out (order paths closed at once), how long until the live processes are
-     * killed. Default: the lease TTL the orchestrator granted.
-     */
-    selfFenceKillAfterMs: z.number().int().positive().optional(),
-    /** Where to serve Prometheus metrics (host:port); none by default. */
-    metricsListen: z
-      .string()
-      .regex(/^.+:\d{1,5}$/, "host:port, such as 127.0.0.1:9101")
-      .optional(),
-  })
-  .refine((c) => c.tls !== undefined || c.orchestrators.every((u) => u.startsWith("http:")), {
-    message: "https:// orchestrators need tls: { ca, cert, key }",
-    path: ["tls"],
-  })
-  .refine((c) => c.tls === undefined || c.orchestrators.every((u) => u.startsWith("https:")), {
-    message: "with tls, every orchestrator URL is https://",
-    path: ["orchestrators"],
-  });
+export const runnerConfigSchema = z.strictObject({
+  nodeId: z
+    .string()
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a node id of letters, digits, '_', '.', '-'"),
+  pool: z.enum(POOLS),
+  tags: z.array(tagName).default([]),
+  /**
+   * Orchestrator base URLs, tried in turn: https://host:port (mutual TLS, with `tls`), or
+   * http://host:port (cleartext, which an orchestrator serves on loopback only).
+   */
+  orchestrators: z.array(z.url({ protocol: /^https?$/ })).min(1, "at least one orchestrator URL"),
+  /**
+   * The runner's TLS files for https:// orchestrators: the cluster CA certificate, this node's
+   * certificate and its key (mode 0600). A missing certificate is obtained with the join token
+   * (TLS bootstrap) and written to `cert` and `key`.
+   */
+  tls: z.strictObject({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  /**
+   * A file (mode 0600) with a join token: over TLS, a one-time token spent on this node's first
+   * certificate; over cleartext (loopback), the token presented at every registration.
+   */
+  joinTokenFile: z.string().min(1).optional(),
+  /** The address other nodes reach this node's ports at. */
+  advertiseHost: z.string().default("127.0.0.1"),
+  portRange: z
+    .strictObject({
+      first: z.number().int().min(1024).max(65535),
+      last: z.number().int().min(1024).max(65535),
+    })
+    .refine((r) => r.last >= r.first, { message: "last at or above first", path: ["last"] }),
+  capacity: z
+    .strictObject({
+      cores: z.number().positive().optional(),
+      memory: byteSize.optional(),
+      exclusiveCores: z.number().int().nonnegative().optional(),
+    })
+    .default({}),
+  /** Where the runner keeps its records and per-deployment logs; survives runner restarts. */
+  stateDir: z.string().optional(),
+  /** Where local ipc sockets live (keep it short: Unix socket paths are limited to 107 bytes). */
+  runDir: z.string().optional(),
+  datasets: z.strictObject({ dir: z.string().optional(), budget: byteSize.optional() }).default({}),
+  logCap: byteSize.default(10 * 2 ** 20),
+  /**
+   * Name of the cgroup under which every deployment's group is made. Default `hive-<nodeId>`: one
+   * per runner, because a starting runner kills every group under its parent that it has no
+   * record of, and several runners may share a machine (`hive dev`).
+   */
+  cgroupParent: z
+    .string()
+    .regex(/^[a-zA-Z0-9_.-]+$/)
+    .optional(),
+  linkBandwidthBytesPerSec: z.number().positive().default(1.25e9),
+  /** Grace between SIGTERM and SIGKILL when a deployment is stopped. */
+  stopGraceMs: z.number().int().positive().default(5_000),
+  /**
+   * The runner's CURVE secret key (Z85), with the public key in `<file>.pub`; created with a
+   * fresh pair if missing. Default: a fresh pair at every start, kept in memory only.
+   */
+  curveKeyFile: z.string().min(1).optional(),
+  /**
+   * After the lease ran out (order paths closed at once), how long until the live processes are
+   * killed. Default: the lease TTL the orchestrator granted.
+   */
+  selfFenceKillAfterMs: z.number().int().positive().optional(),
+  /** Where to serve Prometheus metrics (host:port); none by default. */
+  metricsListen: z
+    .string()
+    .regex(/^.+:\d{1,5}$/, "host:port, such as 127.0.0.1:9101")
+    .optional(),
+});
 
 /** A runner configuration as written. */
 export type RunnerConfig = z.input<typeof runnerConfigSchema>;
@@ -143,6 +133,7 @@ export function readRunnerConfig(file: string, overrides: Partial<RunnerConfig> 
 }
 
 function fromConfig(c: z.output<typeof runnerConfigSchema>): CompiledRunnerOptions {
+  checkLinkSecurity(c);
   return {
     nodeId: c.nodeId,
     pool: c.pool,
@@ -176,6 +167,23 @@ function fromConfig(c: z.output<typeof runnerConfigSchema>): CompiledRunnerOptio
         }
       : undefined,
   };
+}
+
+/** https:// orchestrators and TLS files go together: a link is mutual TLS or cleartext throughout. */
+function checkLinkSecurity(c: z.output<typeof runnerConfigSchema>): void {
+  const https = c.orchestrators.filter((u) => u.startsWith("https:"));
+  if (c.tls === undefined && https.length > 0) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `runner ${c.nodeId}: orchestrators ${https.join(", ")}: https:// needs tls: { ca, cert, key } (or --tls-*)`,
+    );
+  }
+  if (c.tls !== undefined && https.length !== c.orchestrators.length) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `runner ${c.nodeId}: with tls, every orchestrator URL is https:// (found ${c.orchestrators.join(", ")})`,
+    );
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
