@@ -5,6 +5,8 @@
  * no one sender thread saturates; on a small machine they still compete with the orchestrator
  * for the same cores, which is why the fleets' CPU and event-loop delay are reported beside it.
  * With HIVE_BENCH_PROF_DIR set, the orchestrator writes a CPU profile (`node --cpu-prof`) there.
+ * With `tls`, the runner link is mutual TLS: a CA made for the run issues the orchestrator's
+ * certificate, and each fleet issues one per mock runner before it starts them.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -43,6 +45,8 @@ export const DEFAULT_FLEETS = 2;
 /** Figures of one run of part 2 (one orchestrator, `runners` mock runners, a window of `seconds`). */
 export interface HeartbeatFigures {
   readonly runners: number;
+  /** Whether the runner link was mutual TLS (else cleartext on loopback). */
+  readonly tls: boolean;
   readonly seconds: number;
   /** From the first registration to every node ready. */
   readonly registerSeconds: number;
@@ -91,6 +95,7 @@ async function startOrchestrator(o: {
   httpPort: number;
   log: string;
   signal: AbortSignal;
+  tls?: { ca: string; cert: string; key: string };
 }) {
   const fd = openSync(o.log, "a");
   const child = spawn(
@@ -111,6 +116,7 @@ async function startOrchestrator(o: {
       String(HEARTBEAT_MS),
       "--runner-lease-ms",
       "2000",
+      ...(o.tls ? ["--tls-ca", o.tls.ca, "--tls-cert", o.tls.cert, "--tls-key", o.tls.key] : []),
     ],
     {
       stdio: ["ignore", fd, fd],
@@ -126,10 +132,22 @@ async function startOrchestrator(o: {
       (r) => r.ok,
       () => false,
     );
-    if (up) return { child, api, url: `http://127.0.0.1:${o.runnerPort}` };
+    if (up) return { child, api, url: `${o.tls ? "https" : "http"}://127.0.0.1:${o.runnerPort}` };
     if (Date.now() > end) throw new Error(`the orchestrator did not answer in 30 s; see ${o.log}`);
     await sleep(100, undefined, { signal: o.signal });
   }
+}
+
+/** A CA in `caDir` and the orchestrator's certificate (127.0.0.1) from it. */
+async function makeCertificates(caDir: string) {
+  const { initClusterCa, issueServerPem, loadClusterCa, writeIssued, caPaths } =
+    await import("../src/security/pki/index.ts");
+  await initClusterCa(caDir);
+  const files = writeIssued(
+    join(caDir, "orchestrator"),
+    await issueServerPem(await loadClusterCa(caDir), ["127.0.0.1"]),
+  );
+  return { ca: caPaths(caDir).cert, ...files };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -148,6 +166,8 @@ export async function benchHeartbeats(o: {
   fleets: number;
   /** Start each batch of runners at once instead of spread over the ramp's interval. */
   lockstep?: boolean;
+  /** The runner link over mutual TLS (a CA made for the run) instead of cleartext. */
+  tls?: boolean;
   runnerPort: number;
   httpPort: number;
   clkTck: number;
@@ -164,7 +184,9 @@ export async function benchHeartbeats(o: {
       fleets.push(fleet);
       await fleet.next("ready", 30_000);
     }
-    const started = await startOrchestrator({ ...o, log, signal: o.signal });
+    const caDir = join(dir, "ca");
+    const tls = o.tls === true ? await makeCertificates(caDir) : undefined;
+    const started = await startOrchestrator({ ...o, log, signal: o.signal, tls });
     orchestrator = started.child;
     const pid = orchestrator.pid ?? 0;
     const t0 = performance.now();
@@ -173,7 +195,10 @@ export async function benchHeartbeats(o: {
       const fleet = fleets[batch % fleets.length] as (typeof fleets)[number];
       const count = Math.min(RAMP.batch, o.runners - from);
       const spacingMs = o.lockstep === true ? 0 : RAMP.everyMs / RAMP.batch;
-      await fleet.request({ cmd: "add", url: started.url, from, count, spacingMs }, "added");
+      await fleet.request(
+        { cmd: "add", url: started.url, from, count, spacingMs, caDir: tls ? caDir : undefined },
+        "added",
+      );
     }
     const end = Date.now() + 60_000;
     for (;;) {
@@ -217,6 +242,7 @@ export async function benchHeartbeats(o: {
     const due = (o.runners * 1000) / HEARTBEAT_MS; // heartbeats due per second
     return {
       runners: o.runners,
+      tls: o.tls === true,
       seconds: round(wall, 2),
       registerSeconds: round(registerSeconds),
       orchestrator: {

@@ -4,7 +4,8 @@
  * thread (a sender's delay between stamping a heartbeat and writing it counts in the lag).
  * Driven over the IPC channel (bench/child-peer.ts):
  *
- * - add: start `count` mock runners numbered from `from`, connecting to `url`, one every
+ * - add: start `count` mock runners numbered from `from`, connecting to `url` (with a node
+ *   certificate each from the CA of `caDir`, issued before any starts, for https://), one every
  *   `spacingMs` (a fleet whose nodes start together would heartbeat in step, 2,000 at once each
  *   interval: real nodes boot at their own times, so their heartbeats fall at every phase);
  * - window: reset the counters and start sampling this process's event-loop delay;
@@ -13,6 +14,7 @@
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { FakeRunner } from "../src/runner/testing/fake-runner.ts";
+import { issueNodePem, loadClusterCa, type TlsMaterial } from "../src/security/pki/index.ts";
 
 /** A command from the parent. */
 export type MockFleetCommand =
@@ -22,6 +24,8 @@ export type MockFleetCommand =
       readonly from: number;
       readonly count: number;
       readonly spacingMs: number;
+      /** A CA directory: each mock runner gets a node certificate from it (mutual TLS). */
+      readonly caDir?: string;
     }
   | { readonly cmd: "window" }
   | { readonly cmd: "stats" }
@@ -53,20 +57,37 @@ let window = { sent: 0, cpu: process.cpuUsage() };
 const sent = () => mocks.reduce((a, m) => a + m.heartbeatsSent, 0);
 const reply = (r: MockFleetReply) => process.send?.(r);
 
-function add(url: string, from: number, count: number, spacingMs: number): void {
+const nodeId = (i: number) => `mock-${String(i).padStart(5, "0")}`;
+
+async function add(
+  url: string,
+  from: number,
+  count: number,
+  spacingMs: number,
+  caDir?: string,
+): Promise<void> {
+  const certs: (TlsMaterial | undefined)[] = [];
+  if (caDir !== undefined) {
+    const ca = await loadClusterCa(caDir);
+    for (let k = 0; k < count; k++) {
+      const node = await issueNodePem(ca, nodeId(from + k));
+      certs.push({ ca: ca.certPem, cert: node.certPem, key: node.keyPem });
+    }
+  }
   for (let k = 0; k < count; k++) {
     const timer = setTimeout(() => {
       starting.delete(timer);
-      start(url, from + k);
+      start(url, from + k, certs[k]);
     }, k * spacingMs);
     starting.add(timer);
   }
 }
 
-function start(url: string, i: number): void {
+function start(url: string, i: number, tls: TlsMaterial | undefined): void {
   const live = i % 7 === 0; // about 15% live nodes, as the scheduler benchmark's clusters
   const mock = new FakeRunner({
-    nodeId: `mock-${String(i).padStart(5, "0")}`,
+    tls,
+    nodeId: nodeId(i),
     pool: live ? "live" : "backtest",
     tags: live ? ["live_node", "low_latency"] : ["data_node"],
     urls: [url],
@@ -79,8 +100,10 @@ process.on("message", (c: MockFleetCommand) => {
   try {
     switch (c.cmd) {
       case "add":
-        add(c.url, c.from, c.count, c.spacingMs);
-        reply({ type: "added" });
+        add(c.url, c.from, c.count, c.spacingMs, c.caDir).then(
+          () => reply({ type: "added" }),
+          (err: unknown) => reply({ type: "error", message: String(err) }),
+        );
         break;
       case "window":
         window = { sent: sent(), cpu: process.cpuUsage() };
