@@ -108,7 +108,7 @@ export function compileOrchestratorOptions(o: OrchestratorOptions = {}): Compile
     throw new HiveError(
       ErrorCode.InvalidArgument,
       `--runner-listen ${runnerListen.host}:${runnerListen.port}: not a loopback address, and runners ` +
-        "connect in cleartext only on loopback; give --tls-cert, --tls-key and --tls-ca (see docs/security.md)",
+        "connect in cleartext only on loopback; give --tls-cert, --tls-key and --tls-ca (see docs/runner-identity.md)",
     );
   }
   if (o.caDir !== undefined && o.tls === undefined) {

@@ -25,7 +25,7 @@ function parseDays(text: string): number {
 
 /**
  * `hive ca`: the cluster CA that runners' and orchestrators' certificates come from (see
- * docs/security.md). `init` makes it; `issue node <id>` and `issue orchestrator --name ...` make a
+ * docs/runner-identity.md). `init` makes it; `issue node <id>` and `issue orchestrator --name ...` make a
  * key pair and a certificate signed by it; `join-token create|list|prune` manage the one-time
  * tokens with which a runner obtains its certificate itself (TLS bootstrap). Nothing secret is
  * printed or taken on the command line: keys and tokens go to files of mode 0600.
