@@ -17,6 +17,7 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ChildPeer } from "./child-peer.ts";
 import type { MockFleetCommand, MockFleetReply } from "./mock-fleet.ts";
+import { nodeId } from "./mock-fleet-names.ts";
 import {
   bucketDelta,
   bucketQuantile,
@@ -138,16 +139,19 @@ async function startOrchestrator(o: {
   }
 }
 
-/** A CA in `caDir` and the orchestrator's certificate (127.0.0.1) from it. */
-async function makeCertificates(caDir: string) {
-  const { initClusterCa, issueServerPem, loadClusterCa, writeIssued, caPaths } =
-    await import("../src/security/pki/index.ts");
-  await initClusterCa(caDir);
-  const files = writeIssued(
-    join(caDir, "orchestrator"),
-    await issueServerPem(await loadClusterCa(caDir), ["127.0.0.1"]),
-  );
-  return { ca: caPaths(caDir).cert, ...files };
+/**
+ * A CA in `caDir`, the orchestrator's certificate (127.0.0.1) and one per mock runner in
+ * `<caDir>/nodes/` (made before the orchestrator starts, so that they do not slow the ramp).
+ */
+async function makeCertificates(caDir: string, runners: number) {
+  const pki = await import("../src/security/pki/index.ts");
+  await pki.initClusterCa(caDir);
+  const ca = await pki.loadClusterCa(caDir);
+  for (let i = 0; i < runners; i++) {
+    pki.writeIssued(join(caDir, "nodes", nodeId(i)), await pki.issueNodePem(ca, nodeId(i)));
+  }
+  const files = pki.writeIssued(join(caDir, "orchestrator"), await pki.issueServerPem(ca, ["127.0.0.1"]));
+  return { ca: pki.caPaths(caDir).cert, ...files };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -185,7 +189,7 @@ export async function benchHeartbeats(o: {
       await fleet.next("ready", 30_000);
     }
     const caDir = join(dir, "ca");
-    const tls = o.tls === true ? await makeCertificates(caDir) : undefined;
+    const tls = o.tls === true ? await makeCertificates(caDir, o.runners) : undefined;
     const started = await startOrchestrator({ ...o, log, signal: o.signal, tls });
     orchestrator = started.child;
     const pid = orchestrator.pid ?? 0;

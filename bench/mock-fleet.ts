@@ -4,8 +4,8 @@
  * thread (a sender's delay between stamping a heartbeat and writing it counts in the lag).
  * Driven over the IPC channel (bench/child-peer.ts):
  *
- * - add: start `count` mock runners numbered from `from`, connecting to `url` (with a node
- *   certificate each from the CA of `caDir`, issued before any starts, for https://), one every
+ * - add: start `count` mock runners numbered from `from`, connecting to `url` (with the node
+ *   certificate `<caDir>/nodes/<id>.crt` and key each, for https://), one every
  *   `spacingMs` (a fleet whose nodes start together would heartbeat in step, 2,000 at once each
  *   interval: real nodes boot at their own times, so their heartbeats fall at every phase);
  * - window: reset the counters and start sampling this process's event-loop delay;
@@ -14,7 +14,9 @@
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { FakeRunner } from "../src/runner/testing/fake-runner.ts";
-import { issueNodePem, loadClusterCa, type TlsMaterial } from "../src/security/pki/index.ts";
+import { join } from "node:path";
+import { nodeId } from "./mock-fleet-names.ts";
+import { caPaths, readTlsFiles, type TlsMaterial } from "../src/security/pki/index.ts";
 
 /** A command from the parent. */
 export type MockFleetCommand =
@@ -57,21 +59,12 @@ let window = { sent: 0, cpu: process.cpuUsage() };
 const sent = () => mocks.reduce((a, m) => a + m.heartbeatsSent, 0);
 const reply = (r: MockFleetReply) => process.send?.(r);
 
-const nodeId = (i: number) => `mock-${String(i).padStart(5, "0")}`;
-
-async function add(
-  url: string,
-  from: number,
-  count: number,
-  spacingMs: number,
-  caDir?: string,
-): Promise<void> {
+function add(url: string, from: number, count: number, spacingMs: number, caDir?: string): void {
   const certs: (TlsMaterial | undefined)[] = [];
   if (caDir !== undefined) {
-    const ca = await loadClusterCa(caDir);
     for (let k = 0; k < count; k++) {
-      const node = await issueNodePem(ca, nodeId(from + k));
-      certs.push({ ca: ca.certPem, cert: node.certPem, key: node.keyPem });
+      const base = join(caDir, "nodes", nodeId(from + k));
+      certs.push(readTlsFiles({ ca: caPaths(caDir).cert, cert: `${base}.crt`, key: `${base}.key` }));
     }
   }
   for (let k = 0; k < count; k++) {
@@ -100,10 +93,8 @@ process.on("message", (c: MockFleetCommand) => {
   try {
     switch (c.cmd) {
       case "add":
-        add(c.url, c.from, c.count, c.spacingMs, c.caDir).then(
-          () => reply({ type: "added" }),
-          (err: unknown) => reply({ type: "error", message: String(err) }),
-        );
+        add(c.url, c.from, c.count, c.spacingMs, c.caDir);
+        reply({ type: "added" });
         break;
       case "window":
         window = { sent: sent(), cpu: process.cpuUsage() };
