@@ -172,6 +172,8 @@ export async function benchHeartbeats(o: {
   lockstep?: boolean;
   /** The runner link over mutual TLS (a CA made for the run) instead of cleartext. */
   tls?: boolean;
+  /** Registrations per interval (default RAMP). */
+  ramp?: { readonly batch: number; readonly everyMs: number };
   runnerPort: number;
   httpPort: number;
   clkTck: number;
@@ -194,11 +196,12 @@ export async function benchHeartbeats(o: {
     orchestrator = started.child;
     const pid = orchestrator.pid ?? 0;
     const t0 = performance.now();
-    for (let from = 0, batch = 0; from < o.runners; from += RAMP.batch, batch++) {
-      if (batch > 0) await sleep(RAMP.everyMs, undefined, { signal: o.signal });
+    const ramp = o.ramp ?? RAMP;
+    for (let from = 0, batch = 0; from < o.runners; from += ramp.batch, batch++) {
+      if (batch > 0) await sleep(ramp.everyMs, undefined, { signal: o.signal });
       const fleet = fleets[batch % fleets.length] as (typeof fleets)[number];
-      const count = Math.min(RAMP.batch, o.runners - from);
-      const spacingMs = o.lockstep === true ? 0 : RAMP.everyMs / RAMP.batch;
+      const count = Math.min(ramp.batch, o.runners - from);
+      const spacingMs = o.lockstep === true ? 0 : ramp.everyMs / ramp.batch;
       await fleet.request(
         { cmd: "add", url: started.url, from, count, spacingMs, caDir: tls ? caDir : undefined },
         "added",

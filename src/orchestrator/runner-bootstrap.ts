@@ -11,7 +11,6 @@
  * then signs a node certificate for that id and key, and logs who got it. A refusal is a
  * HiveError (PermissionDenied, InvalidArgument, FailedPrecondition) whose message the runner sees.
  */
-import { createHash } from "node:crypto";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import { create } from "@bufbuild/protobuf";
@@ -21,7 +20,13 @@ import {
   PROTOCOL_VERSION,
   type BootstrapRequest,
 } from "../protocol/index.ts";
-import { readNodeCsr, signNodeCsr, type ClusterCa, type JoinTokens } from "../security/pki/index.ts";
+import {
+  readNodeCsr,
+  signNodeCsr,
+  spkiFingerprint,
+  type ClusterCa,
+  type JoinTokens,
+} from "../security/pki/index.ts";
 
 /** What the bootstrap needs. */
 export interface RunnerBootstrapDeps {
@@ -45,7 +50,7 @@ export function runnerBootstrap(deps: RunnerBootstrapDeps) {
         );
       }
       const { nodeId, csr } = await readNodeCsr(request.csrPem);
-      const fingerprint = createHash("sha256").update(new Uint8Array(csr.publicKey.rawData)).digest("hex");
+      const fingerprint = spkiFingerprint(new Uint8Array(csr.publicKey.rawData));
       const held = deps.heldBy(nodeId, fingerprint);
       if (held !== undefined) throw new HiveError(ErrorCode.FailedPrecondition, held);
       const { id } = deps.tokens.spend(request.joinToken, nodeId);

@@ -14,7 +14,7 @@ import {
   type IssuedPem,
 } from "./cluster-ca.ts";
 import { createNodeCsr, signNodeCsr } from "./node-csr.ts";
-import { peerIdentityOf } from "./peer-identity.ts";
+import { peerIdentityOf, peerIdentityOfPem, spkiFingerprint } from "./peer-identity.ts";
 import { generateKeyPair, SIGNING_ALGORITHM, x509 } from "./x509.ts";
 
 const dirs = tempDirs();
@@ -145,6 +145,10 @@ describe("the cluster CA", () => {
     const { csrPem, keyPem } = await createNodeCsr("data-3");
     const signed = await signNodeCsr(ca, csrPem);
     assert.equal(signed.nodeId, "data-3");
+    // The identity the orchestrator checks before it signs is the one the certificate then proves.
+    const id = peerIdentityOfPem(signed.certPem);
+    const csrKey = new x509.Pkcs10CertificateRequest(csrPem).publicKey.rawData;
+    assert.ok("keyFingerprint" in id && id.keyFingerprint === spkiFingerprint(new Uint8Array(csrKey)));
     const server = await issueServerPem(ca, ["127.0.0.1"]);
     const r = await handshake({ ca: ca.certPem, server, client: { certPem: signed.certPem, keyPem } });
     assert.equal(r.serverAuthorized, true);

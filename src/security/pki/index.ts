@@ -32,6 +32,7 @@ export {
   peerIdentityOf,
   peerIdentityOfPem,
   publicKeyFingerprint,
+  spkiFingerprint,
   type PeerIdentity,
 } from "./peer-identity.ts";
 export { readTlsFiles, type TlsFiles, type TlsMaterial } from "./tls-files.ts";

@@ -4,10 +4,12 @@
  * `hive://node/<id>` URI (and matching CN), and its identity, the SHA-256 of its public key.
  * Two sessions of the same node are the same runner when their keys are the same: a certificate
  * re-issued for the same key stays the same identity; a new key is a new identity.
+ *
+ * Read with Node's own X509Certificate (OpenSSL's parser): it runs on every runner connection,
+ * and a reconnecting fleet makes thousands of them at once.
  */
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { nodeIdOfUri } from "./node-name.ts";
-import { x509 } from "./x509.ts";
 
 /** A node as its certificate names it. */
 export interface PeerIdentity {
@@ -16,46 +18,47 @@ export interface PeerIdentity {
   readonly keyFingerprint: string;
 }
 
-/** The node identity in a certificate (DER), or the reason it names none. */
-export function peerIdentityOf(der: Uint8Array): PeerIdentity | { readonly refused: string } {
-  let cert: x509.X509Certificate;
+/** The OID of the clientAuth extended key usage. */
+const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
+
+/** The node identity in a certificate (DER or PEM), or the reason it names none. */
+export function peerIdentityOf(cert: Uint8Array | string): PeerIdentity | { readonly refused: string } {
+  let x: X509Certificate;
   try {
-    cert = new x509.X509Certificate(der);
+    x = new X509Certificate(typeof cert === "string" ? cert : Buffer.from(cert));
   } catch {
     return { refused: "the client certificate cannot be parsed" };
   }
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  if (!eku?.usages.includes(x509.ExtendedKeyUsage.clientAuth)) {
-    return { refused: `certificate "${cert.subject}" is not a client certificate (no clientAuth usage)` };
+  const subject = x.subject.replace(/\n/g, ", ");
+  if (!(x.keyUsage ?? []).includes(CLIENT_AUTH)) {
+    return { refused: `certificate "${subject}" is not a client certificate (no clientAuth usage)` };
   }
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  const ids = (san?.names.items ?? [])
-    .filter((n) => n.type === "url")
-    .map((n) => nodeIdOfUri(n.value))
-    .filter((id): id is string => id !== undefined);
+  // Node lists the names as `DNS:a, URI:b, ...`; a URI with a comma is not a node's anyway.
+  const ids = (x.subjectAltName ?? "")
+    .split(", ")
+    .filter((n) => n.startsWith("URI:"))
+    .map((n) => nodeIdOfUri(n.slice(4)));
   const [nodeId] = ids;
   if (nodeId === undefined || ids.length !== 1) {
-    return {
-      refused: `certificate "${cert.subject}" names no single node (one hive://node/<id> URI expected)`,
-    };
+    return { refused: `certificate "${subject}" names no single node (one hive://node/<id> URI expected)` };
   }
-  const cn = cert.subjectName.getField("CN");
-  if (cn.length !== 1 || cn[0] !== nodeId) {
-    return { refused: `certificate "${cert.subject}": its CN does not match its node URI (${nodeId})` };
+  if (x.subject !== `CN=${nodeId}`) {
+    return { refused: `certificate "${subject}": its subject is not CN=${nodeId}, as its node URI says` };
   }
-  return { nodeId, keyFingerprint: publicKeyFingerprint(cert) };
+  return { nodeId, keyFingerprint: publicKeyFingerprint(x) };
 }
 
 /** {@link peerIdentityOf} of a PEM certificate. */
 export function peerIdentityOfPem(pem: string): PeerIdentity | { readonly refused: string } {
-  try {
-    return peerIdentityOf(new Uint8Array(new x509.X509Certificate(pem).rawData));
-  } catch {
-    return { refused: "not a PEM certificate" };
-  }
+  return peerIdentityOf(pem);
 }
 
 /** SHA-256 of a certificate's SubjectPublicKeyInfo, hex. */
-export function publicKeyFingerprint(cert: x509.X509Certificate): string {
-  return createHash("sha256").update(new Uint8Array(cert.publicKey.rawData)).digest("hex");
+export function publicKeyFingerprint(cert: X509Certificate): string {
+  return spkiFingerprint(cert.publicKey.export({ type: "spki", format: "der" }));
+}
+
+/** SHA-256 of a SubjectPublicKeyInfo (DER), hex: a node's identity (also of a signing request's key). */
+export function spkiFingerprint(spki: Uint8Array): string {
+  return createHash("sha256").update(spki).digest("hex");
 }
