@@ -5,6 +5,8 @@
  * no one sender thread saturates; on a small machine they still compete with the orchestrator
  * for the same cores, which is why the fleets' CPU and event-loop delay are reported beside it.
  * With HIVE_BENCH_PROF_DIR set, the orchestrator writes a CPU profile (`node --cpu-prof`) there.
+ * With `tls`, the runner link is mutual TLS: a CA made for the run issues the orchestrator's
+ * certificate, and each fleet issues one per mock runner before it starts them.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -15,6 +17,7 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ChildPeer } from "./child-peer.ts";
 import type { MockFleetCommand, MockFleetReply } from "./mock-fleet.ts";
+import { nodeId } from "./mock-fleet-names.ts";
 import {
   bucketDelta,
   bucketQuantile,
@@ -43,6 +46,8 @@ export const DEFAULT_FLEETS = 2;
 /** Figures of one run of part 2 (one orchestrator, `runners` mock runners, a window of `seconds`). */
 export interface HeartbeatFigures {
   readonly runners: number;
+  /** Whether the runner link was mutual TLS (else cleartext on loopback). */
+  readonly tls: boolean;
   readonly seconds: number;
   /** From the first registration to every node ready. */
   readonly registerSeconds: number;
@@ -94,6 +99,7 @@ async function startOrchestrator(o: {
   httpPort: number;
   log: string;
   signal: AbortSignal;
+  tls?: { ca: string; cert: string; key: string };
 }) {
   const fd = openSync(o.log, "a");
   const child = spawn(
@@ -116,6 +122,7 @@ async function startOrchestrator(o: {
       "2000",
       "--admin-token-file",
       `${o.log}.admin-token`,
+      ...(o.tls ? ["--tls-ca", o.tls.ca, "--tls-cert", o.tls.cert, "--tls-key", o.tls.key] : []),
     ],
     {
       stdio: ["ignore", fd, fd],
@@ -133,11 +140,26 @@ async function startOrchestrator(o: {
     );
     if (up) {
       adminToken = readFileSync(`${o.log}.admin-token`, "utf8").trim();
-      return { child, api, url: `http://127.0.0.1:${o.runnerPort}` };
+      return { child, api, url: `${o.tls ? "https" : "http"}://127.0.0.1:${o.runnerPort}` };
     }
     if (Date.now() > end) throw new Error(`the orchestrator did not answer in 30 s; see ${o.log}`);
     await sleep(100, undefined, { signal: o.signal });
   }
+}
+
+/**
+ * A CA in `caDir`, the orchestrator's certificate (127.0.0.1) and one per mock runner in
+ * `<caDir>/nodes/` (made before the orchestrator starts, so that they do not slow the ramp).
+ */
+async function makeCertificates(caDir: string, runners: number) {
+  const pki = await import("../src/security/pki/index.ts");
+  await pki.initClusterCa(caDir);
+  const ca = await pki.loadClusterCa(caDir);
+  for (let i = 0; i < runners; i++) {
+    pki.writeIssued(join(caDir, "nodes", nodeId(i)), await pki.issueNodePem(ca, nodeId(i)));
+  }
+  const files = pki.writeIssued(join(caDir, "orchestrator"), await pki.issueServerPem(ca, ["127.0.0.1"]));
+  return { ca: pki.caPaths(caDir).cert, ...files };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -156,6 +178,10 @@ export async function benchHeartbeats(o: {
   fleets: number;
   /** Start each batch of runners at once instead of spread over the ramp's interval. */
   lockstep?: boolean;
+  /** The runner link over mutual TLS (a CA made for the run) instead of cleartext. */
+  tls?: boolean;
+  /** Registrations per interval (default RAMP). */
+  ramp?: { readonly batch: number; readonly everyMs: number };
   runnerPort: number;
   httpPort: number;
   clkTck: number;
@@ -172,16 +198,22 @@ export async function benchHeartbeats(o: {
       fleets.push(fleet);
       await fleet.next("ready", 30_000);
     }
-    const started = await startOrchestrator({ ...o, log, signal: o.signal });
+    const caDir = join(dir, "ca");
+    const tls = o.tls === true ? await makeCertificates(caDir, o.runners) : undefined;
+    const started = await startOrchestrator({ ...o, log, signal: o.signal, tls });
     orchestrator = started.child;
     const pid = orchestrator.pid ?? 0;
     const t0 = performance.now();
-    for (let from = 0, batch = 0; from < o.runners; from += RAMP.batch, batch++) {
-      if (batch > 0) await sleep(RAMP.everyMs, undefined, { signal: o.signal });
+    const ramp = o.ramp ?? RAMP;
+    for (let from = 0, batch = 0; from < o.runners; from += ramp.batch, batch++) {
+      if (batch > 0) await sleep(ramp.everyMs, undefined, { signal: o.signal });
       const fleet = fleets[batch % fleets.length] as (typeof fleets)[number];
-      const count = Math.min(RAMP.batch, o.runners - from);
-      const spacingMs = o.lockstep === true ? 0 : RAMP.everyMs / RAMP.batch;
-      await fleet.request({ cmd: "add", url: started.url, from, count, spacingMs }, "added");
+      const count = Math.min(ramp.batch, o.runners - from);
+      const spacingMs = o.lockstep === true ? 0 : ramp.everyMs / ramp.batch;
+      await fleet.request(
+        { cmd: "add", url: started.url, from, count, spacingMs, caDir: tls ? caDir : undefined },
+        "added",
+      );
     }
     const end = Date.now() + 60_000;
     for (;;) {
@@ -225,6 +257,7 @@ export async function benchHeartbeats(o: {
     const due = (o.runners * 1000) / HEARTBEAT_MS; // heartbeats due per second
     return {
       runners: o.runners,
+      tls: o.tls === true,
       seconds: round(wall, 2),
       registerSeconds: round(registerSeconds),
       orchestrator: {

@@ -1,5 +1,5 @@
 /**
- * npm run bench:control-plane [-- --json] [--runners N] [--seconds S] [--repeats R] [--parts apply,heartbeats] [--fleets F] [--lockstep]
+ * npm run bench:control-plane [-- --json] [--runners N] [--seconds S] [--repeats R] [--parts apply,heartbeats,tls] [--fleets F] [--lockstep] [--tls-runners M] [--tls-rounds K]
  *
  * The control plane end to end, on loopback, in two parts, each side by side with a reference:
  *  1. apply-to-running of a 20-service layout (4 feeders and 8 strategies wired to them on two
@@ -10,7 +10,12 @@
  *  2. one orchestrator (a child process, in-memory store) holding N mock runners that heartbeat
  *     4 times a second (bench/control-plane-heartbeats.ts): its CPU and memory from /proc, the
  *     heartbeats it received against those sent, and the heartbeat-to-registry lag from its own
- *     histogram, over S seconds; first at N/4 runners, then at N, to show how it scales.
+ *     histogram, over S seconds; first at N/4 runners, then at N, to show how it scales;
+ *  3. the cost of mutual TLS on the runner link: part 2 at M runners (default 500, well within
+ *     what the machine delivers at the full rate, so that CPU per heartbeat is not blurred by a
+ *     backlog), cleartext and TLS back to back, K rounds alternating (default 2), each on a fresh
+ *     orchestrator, registrations ramped at 100/s; the orchestrator's CPU per heartbeat side by
+ *     side and their ratio (target ≤ 1.3×), the fleets' (the runners' side) beside it.
  * Every process, cgroup and temporary directory is removed at the end, on failure and Ctrl-C too.
  */
 import { createServer } from "node:net";
@@ -29,7 +34,13 @@ import { clockTicks, round } from "./control-plane-measure.ts";
 
 /** The share of due heartbeats that must arrive for a run to count as at the full rate. */
 const FULL_RATE = 0.95;
-const TARGETS = { applyToRunningMs: 1_000, orchestratorCores: 1, lagP99Ms: 50, atRunners: 2_000 } as const;
+const TARGETS = {
+  applyToRunningMs: 1_000,
+  orchestratorCores: 1,
+  lagP99Ms: 50,
+  atRunners: 2_000,
+  tlsCpuPerHeartbeatRatio: 1.3,
+} as const;
 
 const { values } = parseArgs({
   options: {
@@ -37,7 +48,9 @@ const { values } = parseArgs({
     runners: { type: "string", default: "2000" },
     seconds: { type: "string", default: "20" },
     repeats: { type: "string", default: "5" },
-    parts: { type: "string", default: "apply,heartbeats" },
+    parts: { type: "string", default: "apply,heartbeats,tls" },
+    "tls-runners": { type: "string", default: "500" },
+    "tls-rounds": { type: "string", default: "2" },
     fleets: { type: "string", default: String(DEFAULT_FLEETS) },
     // Every batch of registrations at once, so heartbeats come in step (a herd): the worst case.
     lockstep: { type: "boolean", default: false },
@@ -48,7 +61,11 @@ const seconds = Number(values.seconds);
 const fleets = Number(values.fleets);
 const repeats = Number(values.repeats);
 const parts = new Set(values.parts.split(","));
+const tlsRunners = Number(values["tls-runners"]);
+const tlsRounds = Number(values["tls-rounds"]);
 for (const [flag, v, max] of [
+  ["--tls-runners", tlsRunners, 20_000],
+  ["--tls-rounds", tlsRounds, 20],
   ["--runners", runners, 20_000],
   ["--seconds", seconds, 600],
   ["--fleets", fleets, 16],
@@ -58,8 +75,8 @@ for (const [flag, v, max] of [
     throw new Error(`${flag}: found ${v}, expected a whole number from 1 to ${max}`);
 }
 for (const p of parts)
-  if (p !== "apply" && p !== "heartbeats")
-    throw new Error(`--parts: found "${p}", expected apply and/or heartbeats`);
+  if (p !== "apply" && p !== "heartbeats" && p !== "tls")
+    throw new Error(`--parts: found "${p}", expected apply, heartbeats and/or tls`);
 
 /** A free port on loopback, from the kernel. */
 async function freePort(): Promise<number> {
@@ -123,6 +140,62 @@ for (const n of [...new Set([Math.max(1, Math.round(runners / 4)), runners])]) {
   if (run) heartbeatRuns.push(run);
 }
 
+// Part 3: cleartext and mutual TLS at the same size, alternating, each on a fresh orchestrator.
+// A slower ramp than part 2's, the same for both: a TLS registration costs a handshake at each end
+// (about 6 ms more CPU than a cleartext one, more under load), and at 400 new connections a second
+// on a small, busy machine the runners' 3 s registration deadline expires before the handshakes
+// are done, so they dial again and none gets in (see docs/runner-identity.md, reconnection storms).
+const TLS_RAMP = { batch: 50, everyMs: 500 } as const;
+const tlsRuns: HeartbeatFigures[] = [];
+for (let round = 0; round < tlsRounds; round++) {
+  for (const tls of [false, true]) {
+    const run = await part("tls", async () =>
+      benchHeartbeats({
+        runners: tlsRunners,
+        seconds,
+        fleets,
+        lockstep: values.lockstep,
+        tls,
+        ramp: TLS_RAMP,
+        runnerPort: await freePort(),
+        httpPort: await freePort(),
+        clkTck: ticks.perSec,
+        signal: stop.signal,
+        progress,
+      }),
+    );
+    if (run) tlsRuns.push(run);
+  }
+}
+/** CPU µs per heartbeat over all rounds of one kind: total CPU over total heartbeats. */
+const perHeartbeat = (runs: HeartbeatFigures[], side: "orchestrator" | "fleets") => {
+  const cpu = runs.reduce(
+    (a, r) => a + (side === "orchestrator" ? r.orchestrator.cpuCores : r.bench.cpuCores) * r.seconds,
+    0,
+  );
+  const beats = runs.reduce((a, r) => a + r.heartbeats.received, 0);
+  return beats === 0 ? undefined : round((cpu * 1e6) / beats);
+};
+const clear = tlsRuns.filter((r) => !r.tls);
+const secured = tlsRuns.filter((r) => r.tls);
+const tlsCost =
+  clear.length > 0 && secured.length > 0
+    ? (() => {
+        const o = {
+          clear: perHeartbeat(clear, "orchestrator") ?? 0,
+          tls: perHeartbeat(secured, "orchestrator") ?? 0,
+        };
+        const f = { clear: perHeartbeat(clear, "fleets") ?? 0, tls: perHeartbeat(secured, "fleets") ?? 0 };
+        return {
+          runners: tlsRunners,
+          rounds: tlsRounds,
+          orchestratorUsPerHeartbeat: { ...o, ratio: round(o.tls / Math.max(1e-9, o.clear), 2) },
+          fleetsUsPerHeartbeat: { ...f, ratio: round(f.tls / Math.max(1e-9, f.clear), 2) },
+          runs: tlsRuns,
+        };
+      })()
+    : undefined;
+
 /** The orchestrator's cores for the CPU target: measured at the full rate, else extrapolated to it. */
 const orchestratorCores = (f: HeartbeatFigures) =>
   f.deliveredFraction >= FULL_RATE ? f.orchestrator.cpuCores : f.fullRateCores;
@@ -164,7 +237,11 @@ const report = {
     orchestratorUnderOneCore: atTarget ? orchestratorCores(atTarget) < TARGETS.orchestratorCores : undefined,
     lagP99: atTarget ? !atTarget.lag.overflow && atTarget.lag.p99Ms <= TARGETS.lagP99Ms : undefined,
     allRunnersHeld: atTarget ? atTarget.nodes.ready === atTarget.runners : undefined,
+    tlsHeartbeatCost: tlsCost
+      ? tlsCost.orchestratorUsPerHeartbeat.ratio <= TARGETS.tlsCpuPerHeartbeatRatio
+      : undefined,
   },
+  tls: tlsCost,
 };
 
 const verdict = (met: boolean | undefined) => (met === undefined ? "not measured" : met ? "met" : "NOT met");
@@ -233,6 +310,32 @@ if (values.json) {
     }
     console.table(table);
   }
+  if (tlsCost) {
+    console.log(
+      `\n3. mutual TLS on the runner link: ${tlsCost.runners} mock runners, cleartext and TLS alternating, ` +
+        `${tlsCost.rounds} round(s) of each, each on a fresh orchestrator, a ${seconds} s window each`,
+    );
+    const rows: Record<string, Record<string, string | number>> = {};
+    for (const [i, r] of tlsCost.runs.entries()) {
+      rows[`round ${Math.floor(i / 2) + 1}, ${r.tls ? "TLS" : "cleartext"}`] = {
+        "orchestrator CPU µs / heartbeat": r.cpuUsPerHeartbeat,
+        "orchestrator CPU, cores": r.orchestrator.cpuCores,
+        "fleets' CPU µs / heartbeat": round(
+          (r.bench.cpuCores * r.seconds * 1e6) / Math.max(1, r.heartbeats.received),
+        ),
+        "delivered (received ÷ due)": r.deliveredFraction,
+        "lag p99 ms": `${r.lag.overflow ? "> " : ""}${r.lag.p99Ms}`,
+        "orchestrator RSS MiB": r.orchestrator.rssMiB,
+      };
+    }
+    const o = tlsCost.orchestratorUsPerHeartbeat;
+    const f = tlsCost.fleetsUsPerHeartbeat;
+    rows["all rounds: TLS ÷ cleartext"] = {
+      "orchestrator CPU µs / heartbeat": `${o.tls} ÷ ${o.clear} = ${o.ratio}×`,
+      "fleets' CPU µs / heartbeat": `${f.tls} ÷ ${f.clear} = ${f.ratio}×`,
+    };
+    console.table(rows);
+  }
   console.log("\ntargets:");
   console.log(
     `  apply-to-running ≤ ${TARGETS.applyToRunningMs} ms (every repeat): ${verdict(report.met.applyToRunning)}` +
@@ -260,6 +363,11 @@ if (values.json) {
   } else {
     console.log(`  ${TARGETS.atRunners} runners: not measured`);
   }
+  console.log(
+    `  heartbeat CPU with TLS ≤ ${TARGETS.tlsCpuPerHeartbeatRatio}× cleartext (orchestrator): ` +
+      `${verdict(report.met.tlsHeartbeatCost)}` +
+      (tlsCost ? ` (${tlsCost.orchestratorUsPerHeartbeat.ratio}×)` : ""),
+  );
 }
 if (errors.length > 0 && !values.json) console.log(`\nfailed:\n  ${errors.join("\n  ")}`);
 if (stop.signal.aborted) process.exitCode = 130;

@@ -4,7 +4,8 @@
  * thread (a sender's delay between stamping a heartbeat and writing it counts in the lag).
  * Driven over the IPC channel (bench/child-peer.ts):
  *
- * - add: start `count` mock runners numbered from `from`, connecting to `url`, one every
+ * - add: start `count` mock runners numbered from `from`, connecting to `url` (with the node
+ *   certificate `<caDir>/nodes/<id>.crt` and key each, for https://), one every
  *   `spacingMs` (a fleet whose nodes start together would heartbeat in step, 2,000 at once each
  *   interval: real nodes boot at their own times, so their heartbeats fall at every phase);
  * - window: reset the counters and start sampling this process's event-loop delay;
@@ -13,6 +14,9 @@
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { FakeRunner } from "../src/runner/testing/fake-runner.ts";
+import { join } from "node:path";
+import { nodeId } from "./mock-fleet-names.ts";
+import { caPaths, readTlsFiles, type TlsMaterial } from "../src/security/pki/index.ts";
 
 /** A command from the parent. */
 export type MockFleetCommand =
@@ -22,6 +26,8 @@ export type MockFleetCommand =
       readonly from: number;
       readonly count: number;
       readonly spacingMs: number;
+      /** A CA directory: each mock runner gets a node certificate from it (mutual TLS). */
+      readonly caDir?: string;
     }
   | { readonly cmd: "window" }
   | { readonly cmd: "stats" }
@@ -53,20 +59,28 @@ let window = { sent: 0, cpu: process.cpuUsage() };
 const sent = () => mocks.reduce((a, m) => a + m.heartbeatsSent, 0);
 const reply = (r: MockFleetReply) => process.send?.(r);
 
-function add(url: string, from: number, count: number, spacingMs: number): void {
+function add(url: string, from: number, count: number, spacingMs: number, caDir?: string): void {
+  const certs: (TlsMaterial | undefined)[] = [];
+  if (caDir !== undefined) {
+    for (let k = 0; k < count; k++) {
+      const base = join(caDir, "nodes", nodeId(from + k));
+      certs.push(readTlsFiles({ ca: caPaths(caDir).cert, cert: `${base}.crt`, key: `${base}.key` }));
+    }
+  }
   for (let k = 0; k < count; k++) {
     const timer = setTimeout(() => {
       starting.delete(timer);
-      start(url, from + k);
+      start(url, from + k, certs[k]);
     }, k * spacingMs);
     starting.add(timer);
   }
 }
 
-function start(url: string, i: number): void {
+function start(url: string, i: number, tls: TlsMaterial | undefined): void {
   const live = i % 7 === 0; // about 15% live nodes, as the scheduler benchmark's clusters
   const mock = new FakeRunner({
-    nodeId: `mock-${String(i).padStart(5, "0")}`,
+    tls,
+    nodeId: nodeId(i),
     pool: live ? "live" : "backtest",
     tags: live ? ["live_node", "low_latency"] : ["data_node"],
     urls: [url],
@@ -79,7 +93,7 @@ process.on("message", (c: MockFleetCommand) => {
   try {
     switch (c.cmd) {
       case "add":
-        add(c.url, c.from, c.count, c.spacingMs);
+        add(c.url, c.from, c.count, c.spacingMs, c.caDir);
         reply({ type: "added" });
         break;
       case "window":

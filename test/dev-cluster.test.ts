@@ -22,7 +22,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, describe, test } from "node:test";
 import { memoryIo } from "../src/cli/io.ts";
 import { main } from "../src/cli/main.ts";
+import { writeSecretFile } from "../src/core/secret-file.ts";
 import { DevCluster, type DevClusterOptions, type DevNode } from "../src/dev/dev-cluster.ts";
+import { readAudit } from "../src/gateway/index.ts";
+import {
+  initClusterCa,
+  issueNodePem,
+  JoinTokens,
+  loadClusterCa,
+  writeIssued,
+} from "../src/security/pki/index.ts";
 import { destroyCgroupParent } from "../src/runner/cgroups/index.ts";
 import { pidAlive } from "../src/runner/process/process-identity.ts";
 
@@ -192,5 +201,166 @@ describe("the dev cluster", () => {
     assert.equal(existsSync(join(runRoot, node.id)), false, "the run directory is removed");
     assert.equal(existsSync(join(runRoot, `${node.id}.owner`)), false, "the node is released");
     assert.equal(existsSync(`/sys/fs/cgroup/memory/hive-${node.id}`), false, "no cgroup is left");
+  });
+
+  test("the runner link is mutual TLS: runners claiming a live node are refused and the live strategy runs on; a join token adds a node", async () => {
+    const node = liveNode(`devc-tls-${process.pid}`, base + 160);
+    const o = options(80, [node]);
+    const cluster = new DevCluster(o);
+    const extra: { child: ChildProcess; id: string; cgroup: string; dir: string; log: string }[] = [];
+    try {
+      await cluster.start();
+      await cluster.waitReady(60_000);
+      const layout = [
+        "name: devc-tls",
+        "services:",
+        "  - name: idle",
+        "    kind: strategy",
+        "    pool: live",
+        "    command: sleep",
+        '    args: ["300"]',
+        "    resources: { cores: 0.1, memory: 32MiB }",
+      ].join("\n");
+      const res = await fetch(`${cluster.apiUrl}/v1/layouts`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ source: layout, file: "devc-tls.yaml" }),
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      type View = { deployments: { id: string; phase: string; pid: number | null; restarts: number }[] };
+      const view = async () => (await (await fetch(`${cluster.apiUrl}/v1/layouts/devc-tls`)).json()) as View;
+      let running: View["deployments"][number] | undefined;
+      for (const end = Date.now() + 30_000; running === undefined && Date.now() < end; await sleep(100)) {
+        running = (await view()).deployments.find((d) => d.phase === "running" && d.pid !== null);
+      }
+      assert.ok(running?.pid, "the strategy runs");
+      strays.push(running.pid);
+
+      /** Starts `hive runner` for `nodeId` with its own directories and these TLS files. */
+      const startRunner = (
+        name: string,
+        nodeId: string,
+        ports: number,
+        tls: object,
+        joinTokenFile?: string,
+      ) => {
+        const dir = mkdtempSync(join(tmpdir(), `hive-devc-${name}-`));
+        dirs.push(dir);
+        const cgroup = `hive-${name}-${process.pid}`;
+        const config = join(dir, "runner.yaml");
+        writeFileSync(
+          config,
+          JSON.stringify({
+            nodeId,
+            pool: "live",
+            tags: ["live_node"],
+            orchestrators: [`https://127.0.0.1:${o.runnerPort}`],
+            tls,
+            ...(joinTokenFile === undefined ? {} : { joinTokenFile }),
+            portRange: { first: ports, last: ports + 5 },
+            stateDir: join(dir, "state"),
+            runDir: join(dir, "run"),
+            datasets: { dir: join(dir, "datasets"), budget: "16MiB" },
+            cgroupParent: cgroup,
+            curveKeyFile: join(dir, "curve.key"),
+          }),
+        );
+        const log = join(dir, "runner.log");
+        writeFileSync(log, "");
+        const child = spawn(
+          process.execPath,
+          ["bin/hive.cjs", "runner", "--config", config, "--stop-on-exit"],
+          {
+            stdio: ["ignore", "ignore", "pipe"],
+          },
+        );
+        child.stderr?.on("data", (b: Buffer) => writeFileSync(log, b, { flag: "a" }));
+        strays.push(child.pid!);
+        extra.push({ child, id: nodeId, cgroup, dir, log });
+        return { dir, log };
+      };
+
+      // One with a certificate of the dev CA for another node, claiming this node's id; one with a
+      // certificate for this node's id from a CA of its own.
+      const devCa = await loadClusterCa(cluster.caDir);
+      const fake = mkdtempSync(join(tmpdir(), "hive-devc-fakeca-"));
+      dirs.push(fake);
+      await initClusterCa(join(fake, "ca"));
+      const other = writeIssued(join(fake, "other"), await issueNodePem(devCa, `intruder-${process.pid}`));
+      const forged = writeIssued(
+        join(fake, "forged"),
+        await issueNodePem(await loadClusterCa(join(fake, "ca")), node.id),
+      );
+      const caCert = join(cluster.caDir, "ca.crt");
+      const a = startRunner("intruder-a", node.id, base + 180, {
+        ca: caCert,
+        cert: other.cert,
+        key: other.key,
+      });
+      const b = startRunner("intruder-b", node.id, base + 186, {
+        ca: caCert,
+        cert: forged.cert,
+        key: forged.key,
+      });
+      for (const r of [a, b]) {
+        await until(
+          `${r.log} refused`,
+          () => readFileSync(r.log, "utf8").includes('"state":"refused"'),
+          30_000,
+        );
+      }
+      // Several of their retries, and many heartbeats of the real runner.
+      await sleep(2_000);
+      const after = (await view()).deployments.find((d) => d.id === running?.id);
+      assert.equal(after?.phase, "running");
+      assert.equal(after?.pid, running.pid, "the same process runs");
+      assert.equal(after?.restarts, 0, "nothing restarted");
+      assert.match(readFileSync(a.log, "utf8"), /client certificate is node \\"intruder-/);
+      assert.match(readFileSync(b.log, "utf8"), /no valid client certificate/);
+      const orchestratorLog = readFileSync(cluster.logOf("orchestrator")!, "utf8").split("\n");
+      const lines = (msg: string) =>
+        orchestratorLog.filter((l) => l.includes(`"msg":"${msg}"`) && l.includes(node.id));
+      assert.equal(lines("runner registered").length, 1, "the node registered once: no flapping");
+      assert.ok(lines("runner registration refused").length >= 2, "every refusal is logged");
+      const intruderKeys = [a, b].map((r) => readFileSync(join(r.dir, "curve.key.pub"), "utf8").trim());
+      const authorized = readAudit(cluster.gatewayState)
+        .filter((r) => r.kind === "authorize")
+        .map((r) => String(r.detail));
+      assert.ok(authorized.length > 0, "the real runner's key was authorized");
+      for (const key of intruderKeys) {
+        assert.ok(!authorized.some((d) => d.includes(key)), "no intruder's key is authorized at the gateway");
+      }
+
+      // A new node joins with a one-time token: it obtains its certificate and registers.
+      const joiner = `devc-join-${process.pid}`;
+      nodeIds.push(joiner);
+      const tokenFile = join(fake, "join.token");
+      writeSecretFile(tokenFile, `${new JoinTokens(cluster.caDir).create({ node: joiner }).token}\n`);
+      const j = startRunner(
+        "joiner",
+        joiner,
+        base + 192,
+        { ca: caCert, cert: join(fake, "joiner.crt"), key: join(fake, "joiner.key") },
+        tokenFile,
+      );
+      let nodes: { id: string; health: string }[] = [];
+      for (const end = Date.now() + 30_000; Date.now() < end; await sleep(200)) {
+        nodes = (await (await fetch(`${cluster.apiUrl}/v1/nodes`)).json()) as typeof nodes;
+        if (nodes.some((n) => n.id === joiner && n.health === "ready")) break;
+      }
+      assert.ok(
+        nodes.some((n) => n.id === joiner && n.health === "ready"),
+        `${joiner} joined; see ${j.log}`,
+      );
+      assert.ok(existsSync(join(fake, "joiner.crt")));
+    } finally {
+      for (const r of extra) r.child.kill("SIGTERM");
+      for (const r of extra) {
+        if (r.child.exitCode === null && r.child.signalCode === null)
+          await new Promise((d) => r.child.once("exit", d));
+        await destroyCgroupParent(r.cgroup).catch(() => undefined);
+      }
+      await cluster.close();
+    }
   });
 });

@@ -86,12 +86,10 @@ export function loadConfig(path: string = configPath()): CliConfig {
 /** The token a context names (its token-file, which must be 0600, or inline with a 0600 config file). */
 export function contextToken(config: CliConfig, context: CliContext): string | undefined {
   if (context["token-file"] !== undefined) {
-    return readSecretFile(context["token-file"], `context ${context.name}: token-file`)
-      .toString("utf8")
-      .trim();
+    return readSecretFile(`context ${context.name}: token-file`, context["token-file"]).trim();
   }
   if (context.token !== undefined) {
-    readSecretFile(config.path, `context ${context.name} holds its token inline, so its file`);
+    readSecretFile(`context ${context.name} holds its token inline, so its file`, config.path);
     return context.token;
   }
   return undefined;

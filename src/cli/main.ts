@@ -3,6 +3,7 @@ import { HiveError, ErrorCode } from "../core/hive-error.ts";
 import { ValidationError } from "../domain/index.ts";
 import { registerApply } from "./commands/apply.ts";
 import { registerAudit } from "./commands/audit.ts";
+import { registerCa } from "./commands/ca.ts";
 import { registerDatasets } from "./commands/datasets.ts";
 import { registerDeployments } from "./commands/deployments.ts";
 import { registerDev } from "./commands/dev.ts";
@@ -51,6 +52,7 @@ export function buildProgram(io: CliIo): Command {
   registerRunner(program, io);
   registerOrchestrator(program, io);
   registerGateway(program, io);
+  registerCa(program, io);
   return program;
 }
 

@@ -85,7 +85,7 @@ export function resolveRemote(opts: RemoteOptions, env: NodeJS.ProcessEnv = proc
   const own = context !== undefined && sameOrigin(url, context.server) ? context : undefined;
   const token =
     opts.tokenFile !== undefined
-      ? readSecretFile(opts.tokenFile, "--token-file").toString("utf8").trim()
+      ? readSecretFile("--token-file", opts.tokenFile).trim()
       : env.HIVE_TOKEN
         ? env.HIVE_TOKEN.trim()
         : own && contextToken(config, own);

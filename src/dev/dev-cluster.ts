@@ -16,6 +16,14 @@ import { fileURLToPath } from "node:url";
 import * as cliConfig from "../cli/cli-config.ts";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { keyPairPath, loadOrCreateKeyPair } from "../gateway/keys.ts";
+import {
+  caPaths,
+  initClusterCa,
+  issueNodePem,
+  issueServerPem,
+  loadClusterCa,
+  writeIssued,
+} from "../security/pki/index.ts";
 import { destroyCgroupParent } from "../runner/cgroups/detect-cgroups.ts";
 import { listDescendants, type ProcessIdentity } from "../runner/process/process-tree.ts";
 import { pidAlive } from "../runner/process/process-identity.ts";
@@ -82,7 +90,9 @@ interface Child {
  * embedded store that fences it, and one runner per node, each a separate process of this
  * machine's `hive` command, each writing its JSON log to a file. CURVE is on, with key pairs made
  * under the dev directory: the orchestrator's (the only key the gateway's control socket admits),
- * the gateway's, and one per runner (which the orchestrator authorizes at the gateway).
+ * the gateway's, and one per runner (which the orchestrator authorizes at the gateway). The runner
+ * link is mutual TLS: a dev CA under the dev directory (`ca/`) issues the orchestrator's
+ * certificate and each runner's, and the orchestrator takes each node's id from its certificate.
  */
 export class DevCluster {
   private readonly children: Child[] = [];
@@ -131,6 +141,7 @@ export class DevCluster {
     // writable by all, sticky like /tmp: each deployment can replace only its own files.
     mkdirSync(DEV_RESULTS_DIR, { recursive: true });
     chmodSync(DEV_RESULTS_DIR, 0o1777);
+    await this.makeCertificates(dir, nodes);
     const orchestratorKey = loadOrCreateKeyPair(join(dir, "keys", "orchestrator.key"));
     const gatewayKey = loadOrCreateKeyPair(keyPairPath(join(dir, "keys")));
     this.launch("gateway", [
@@ -158,7 +169,14 @@ export class DevCluster {
           nodeId: node.id,
           pool: node.pool,
           tags: node.tags,
-          orchestrators: [`http://127.0.0.1:${this.o.runnerPort}`],
+          // Mutual TLS, as on real machines: the orchestrator checked against the dev CA, the node
+          // named by its certificate.
+          orchestrators: [`https://127.0.0.1:${this.o.runnerPort}`],
+          tls: {
+            ca: caPaths(this.caDir).cert,
+            cert: join(this.caDir, "nodes", `${node.id}.crt`),
+            key: join(this.caDir, "nodes", `${node.id}.key`),
+          },
           portRange: node.ports,
           // Runners sharing a machine need deployment uid ranges of their own (docs/security.md):
           // one uid per port of the node, whose port range no other running node shares.
@@ -193,6 +211,14 @@ export class DevCluster {
       join(resolve(this.o.dir), "keys", "orchestrator.key"),
       "--admin-token-file",
       this.adminTokenFile,
+      // The runner link over mutual TLS with the dev CA, which also signs the certificates of
+      // runners that join with a token (`hive ca join-token create --dir <dev dir>/ca`).
+      "--tls-cert",
+      join(this.caDir, "orchestrator.crt"),
+      "--tls-key",
+      join(this.caDir, "orchestrator.key"),
+      "--ca-dir",
+      this.caDir,
     ];
   }
 
@@ -228,6 +254,21 @@ export class DevCluster {
     const file = path ?? configPath();
     const currentContext = loadConfig(file).currentContext;
     return { path: file, current, ...(currentContext === undefined ? {} : { currentContext }) };
+  }
+
+  /** The dev cluster's CA directory (certificates of the orchestrator and of every dev node). */
+  get caDir(): string {
+    return join(resolve(this.o.dir), "ca");
+  }
+
+  /** Makes the dev CA, the orchestrator's certificate (localhost, 127.0.0.1) and each node's. */
+  private async makeCertificates(dir: string, nodes: readonly DevNode[]): Promise<void> {
+    await initClusterCa(join(dir, "ca"), { name: "hive dev CA" });
+    const ca = await loadClusterCa(this.caDir);
+    writeIssued(join(this.caDir, "orchestrator"), await issueServerPem(ca, ["localhost", "127.0.0.1"]));
+    for (const node of nodes) {
+      writeIssued(join(this.caDir, "nodes", node.id), await issueNodePem(ca, node.id));
+    }
   }
 
   /** The gateway's orders port (its control port is the next one). */

@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "nod
 import { dirname, join } from "node:path";
 import * as zmq from "zeromq";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import { looseModeError } from "../core/secret-file.ts";
 import { isZ85Key, type CurveKeyPair } from "../core/z85.ts";
 
 /** The file name of the gateway's secret key inside a `--keys` directory. */
@@ -26,12 +27,8 @@ export function loadOrCreateKeyPair(secretFile: string): CurveKeyPair {
   const publicFile = `${secretFile}.pub`;
   const secret = readKeyFile(secretFile);
   if (secret !== undefined) {
-    if ((statSync(secretFile).mode & 0o077) !== 0) {
-      throw new HiveError(
-        ErrorCode.FailedPrecondition,
-        `${secretFile}: readable by group or others, expected mode 0600 (chmod 600 it)`,
-      );
-    }
+    const loose = looseModeError("CURVE secret key", secretFile, statSync(secretFile).mode);
+    if (loose) throw loose;
     const publicKey = readKeyFile(publicFile);
     if (publicKey === undefined) {
       throw new HiveError(

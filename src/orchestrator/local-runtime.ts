@@ -76,7 +76,7 @@ export class LocalRuntime implements ServiceProvider {
     const routes = runnerService(handler, { ...service, joinToken: "" });
     const transport = createRouterTransport((router) => router.service(RunnerService, routes));
     const runner = await createRunner(
-      { ...this.options.runner, orchestrators: [LOCAL_RUNNER_URL], joinToken: "" },
+      { ...this.options.runner, orchestrators: [LOCAL_RUNNER_URL], tls: undefined, joinTokenFile: undefined },
       { ...this.options.overrides, transport: () => transport },
     );
     this.runner = runner;

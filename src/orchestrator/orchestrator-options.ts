@@ -1,16 +1,33 @@
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { GatewayEndpoint } from "./gateways.ts";
+import type { TlsFiles } from "../security/pki/index.ts";
 import type { LeaseOptions } from "./registry.ts";
+import { isLoopbackHost } from "./runner-grpc-server.ts";
 
 /** The orchestrator daemon's options as given (flags); every field has a default. */
 export interface OrchestratorOptions {
   /** `sqlite:/path/file.db` (the default, embedded) or `memory:` (tests). */
   readonly store?: string;
-  /** Where runners connect (the runner protocol, HTTP/2 cleartext). */
+  /** Where runners connect (the runner protocol: mutual TLS, or cleartext on loopback only). */
   readonly runnerListen?: { host: string; port: number };
+  /**
+   * The orchestrator's certificate and key for the runner link, and the cluster CA runners'
+   * certificates must chain to: with them the link is mutual TLS and a node's id is its
+   * certificate's. Without them runners connect in cleartext, on a loopback address only.
+   */
+  readonly tls?: TlsFiles;
+  /**
+   * A cluster CA directory (`hive ca init`) whose key signs the certificates of runners that
+   * bootstrap with a one-time join token of its `join-tokens/`. None: no bootstrap.
+   */
+  readonly caDir?: string;
   /** Where the CLI and dashboards connect (the HTTP API and /metrics). */
   readonly httpListen?: { host: string; port: number };
-  readonly joinToken?: string;
+  /**
+   * A file (mode 0600) holding the token every runner must present in its Register, on a
+   * cleartext link (loopback); over TLS a runner's certificate proves it instead.
+   */
+  readonly joinTokenFile?: string;
   readonly heartbeatIntervalMs?: number;
   /** How long a runner's lease lasts without an acknowledged heartbeat (its self-fence clock). */
   readonly runnerLeaseMs?: number;
@@ -41,7 +58,9 @@ export interface CompiledOrchestratorOptions {
   readonly store: string;
   readonly runnerListen: { host: string; port: number };
   readonly httpListen: { host: string; port: number };
-  readonly joinToken: string;
+  readonly tls: TlsFiles | undefined;
+  readonly caDir: string | undefined;
+  readonly joinTokenFile: string | undefined;
   readonly lease: LeaseOptions;
   readonly runnerLeaseMs: number;
   readonly seed: number;
@@ -84,11 +103,27 @@ export function compileOrchestratorOptions(o: OrchestratorOptions = {}): Compile
         "cut-off runner has fenced itself before its work is started elsewhere",
     );
   }
+  const runnerListen = o.runnerListen ?? { host: "127.0.0.1", port: 7070 };
+  if (o.tls === undefined && !isLoopbackHost(runnerListen.host)) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `--runner-listen ${runnerListen.host}:${runnerListen.port}: not a loopback address, and runners ` +
+        "connect in cleartext only on loopback; give --tls-cert, --tls-key and --tls-ca (see docs/runner-identity.md)",
+    );
+  }
+  if (o.caDir !== undefined && o.tls === undefined) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      "--ca-dir: runners bootstrap over TLS only; give the orchestrator its certificate too (--tls-cert, --tls-key)",
+    );
+  }
   return {
     store: o.store ?? "sqlite:.hive/orchestrator.db",
-    runnerListen: o.runnerListen ?? { host: "127.0.0.1", port: 7070 },
+    runnerListen,
     httpListen: o.httpListen ?? { host: "127.0.0.1", port: 7071 },
-    joinToken: o.joinToken ?? "",
+    tls: o.tls,
+    caDir: o.caDir,
+    joinTokenFile: o.joinTokenFile,
     lease: {
       heartbeatIntervalMs,
       suspectAfterMs: Math.max(3 * heartbeatIntervalMs, runnerLeaseMs / 2),

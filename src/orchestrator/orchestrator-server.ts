@@ -4,7 +4,11 @@ import { Gateways, type ConnectGateway } from "./gateways.ts";
 import { LOCAL_RUNNER_URL, LocalRuntime, type LocalRuntimeOptions } from "./local-runtime.ts";
 import { Orchestrator } from "./orchestrator.ts";
 import type { CompiledOrchestratorOptions } from "./orchestrator-options.ts";
+import { readSecretFile } from "../core/secret-file.ts";
+import { JoinTokens, loadClusterCa, readTlsFiles } from "../security/pki/index.ts";
+import { runnerBootstrap } from "./runner-bootstrap.ts";
 import { serveRunnerStreams } from "./runner-grpc-server.ts";
+import type { RunnerStreamHandler } from "./runner-service.ts";
 import { openStore, type Store } from "./store/index.ts";
 
 /** Something that serves HTTP on an address and can be closed (the HTTP API). */
@@ -27,7 +31,7 @@ export interface RunningOrchestrator {
 
 /**
  * Starts the orchestrator: opens the store and loads the desired state, serves the runner
- * protocol (HTTP/2 cleartext) and, if given, the HTTP API, and runs the reconcile loop at half
+ * protocol (mutual TLS, or cleartext on loopback) and, if given, the HTTP API, and runs the reconcile loop at half
  * the heartbeat interval (and on every event). `close` stops all of it; runners and their
  * processes keep running and re-register with the next orchestrator.
  *
@@ -93,16 +97,23 @@ export async function startOrchestrator(
     opened.push(() => core.close());
     await core.load();
     await core.restoreDrains();
+    // Every secret and certificate is read now, so that a missing file or a key others may read
+    // stops the start with its path (and mode), not the first runner's connection.
     const service = {
-      joinToken: options.joinToken,
+      joinToken:
+        options.joinTokenFile === undefined
+          ? ""
+          : readSecretFile("join token file", options.joinTokenFile).trim(),
       heartbeatIntervalMs: options.lease.heartbeatIntervalMs,
       leaseTtlMs: options.runnerLeaseMs,
       log: deps.log,
     };
+    const tls = options.tls === undefined ? undefined : readTlsFiles(options.tls);
+    const handler = local ? core : await runnerHandler(core, options.caDir, deps.log);
     const runners = local
       ? undefined
       : await listening("--runner-listen", options.runnerListen, () =>
-          serveRunnerStreams(core, service, options.runnerListen),
+          serveRunnerStreams(handler, service, { ...options.runnerListen, tls }),
         );
     opened.push(() => runners?.close());
     // The HTTP port before the local runner: a port in use must fail the start before that runner
@@ -143,6 +154,34 @@ export async function startOrchestrator(
     await undo();
     throw err;
   }
+}
+
+/**
+ * The core as the runner service's handler, with the bootstrap of runners that hold a join token
+ * when the orchestrator has the CA's key (`caDir`).
+ */
+async function runnerHandler(
+  core: Orchestrator,
+  caDir: string | undefined,
+  log: Logger,
+): Promise<RunnerStreamHandler> {
+  const handler: RunnerStreamHandler = {
+    onRegister: (register, session) => core.onRegister(register, session),
+    onMessage: (nodeId, session, message) => core.onMessage(nodeId, session, message),
+    onClose: (nodeId, session) => core.onClose(nodeId, session),
+  };
+  if (caDir === undefined) return handler;
+  const ca = await loadClusterCa(caDir);
+  const tokens = new JoinTokens(caDir);
+  return {
+    ...handler,
+    bootstrap: runnerBootstrap({
+      ca,
+      tokens,
+      log,
+      heldBy: (nodeId, key) => core.registry.admits(nodeId, key),
+    }),
+  };
 }
 
 /** Runs `listen`; an address in use becomes one clear line naming the flag (exit 1, not a bug). */

@@ -219,7 +219,13 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   // ---------------------------------------------------------------- runner streams
 
-  onRegister(register: Register, session: RunnerSession): { accepted: true } {
+  onRegister(
+    register: Register,
+    session: RunnerSession,
+  ): { accepted: true } | { accepted: false; reason: string } {
+    // Before anything changes: a refused session leaves the node's own session undisturbed.
+    const refusal = this.registry.admits(register.nodeId, session.identity);
+    if (refusal !== undefined) return { accepted: false, reason: refusal };
     const entry = this.registry.register(register, session, this.drained.has(register.nodeId));
     this.o.log.info(
       {

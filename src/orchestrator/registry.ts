@@ -20,6 +20,8 @@ export interface NodeEntry {
   readonly id: string;
   register: Register;
   session: RunnerSession | undefined;
+  /** The key fingerprint of the certificate it registered with (mutual TLS); undefined on cleartext. */
+  identity: string | undefined;
   health: NodeHealth;
   draining: boolean;
   /** Monotonic time (ms) of the last message from its runner. */
@@ -48,6 +50,27 @@ export class Registry {
     private readonly now: MonotonicClock["now"] = () => systemClock.now(),
   ) {}
 
+  /**
+   * Why a registration of node `nodeId` proving `identity` is refused, or undefined. A node's
+   * identity (its certificate's key) is held while it is not down: a session proving another is
+   * refused, and the node's own session, strategies and gateway key are left as they are (no
+   * flapping between two runners claiming one node). Once the node has been silent for
+   * `downAfterMs` (more than twice the runner's lease: it has fenced itself and killed its live
+   * processes, and its work is being started elsewhere) a new identity may take the node over,
+   * as a reinstalled machine with a fresh key must.
+   */
+  admits(nodeId: string, identity: string | undefined): string | undefined {
+    const entry = this.nodes.get(nodeId);
+    if (entry === undefined || entry.identity === identity) return undefined;
+    const silence = this.now() - entry.lastHeard;
+    if (silence > this.lease.downAfterMs) return undefined;
+    return (
+      `node ${nodeId} is held by another identity (certificate key ${fingerprintText(entry.identity)}, ` +
+      `heard ${Math.round(silence)} ms ago); another key may take it over once it has been silent ` +
+      `for ${this.lease.downAfterMs} ms`
+    );
+  }
+
   /** Records a (re-)registration; the previous session of the node, if any, is closed. */
   register(register: Register, session: RunnerSession, draining: boolean): NodeEntry {
     const previous = this.nodes.get(register.nodeId);
@@ -57,6 +80,7 @@ export class Registry {
       id: register.nodeId,
       register,
       session,
+      identity: session.identity,
       health: "ready",
       draining: previous?.draining ?? draining,
       lastHeard: this.now(),
@@ -150,6 +174,11 @@ export class Registry {
   snapshot(): NodeSpec[] {
     return this.list().map(toNodeSpec);
   }
+}
+
+/** The start of a key fingerprint, for messages. */
+function fingerprintText(identity: string | undefined): string {
+  return identity === undefined ? "none (cleartext)" : `sha256:${identity.slice(0, 16)}…`;
 }
 
 /** A registered node in the domain's terms. */

@@ -171,7 +171,11 @@ test("the runner's transport: aborting a stream ends it at both ends; nobody lis
   const nobody = open(`http://127.0.0.1:${port}`);
   nobody.outgoing.push(register("node-f"));
   assert.equal((await nobody.ended)?.code, Code.Unavailable);
-  assert.throws(() => grpcJsTransport("https://example.invalid:1"), /http:\/\//);
+  assert.throws(() => grpcJsTransport("ftp://example.invalid:1"), /https:\/\/ \(mutual TLS\) or http:\/\//);
+  assert.throws(
+    () => grpcJsTransport("https://example.invalid:1"),
+    /needs the cluster CA, a node certificate/,
+  );
 });
 
 test("the runner's transport keeps its connection across streams that were answered, and close() ends it", async () => {

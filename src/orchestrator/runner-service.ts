@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { AsyncQueue } from "../core/async-queue.ts";
 import { HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
@@ -8,11 +8,14 @@ import {
   Pool,
   PROTOCOL_VERSION,
   isCompatibleProtocol,
+  type BootstrapRequest,
+  type BootstrapResponse,
   type OrchestratorMessage,
   type Register,
   type RunnerMessage,
   type RunnerService,
 } from "../protocol/index.ts";
+import type { PeerIdentity } from "../security/pki/index.ts";
 import { RunnerSession } from "./runner-session.ts";
 
 /** What the orchestrator does with runner streams. */
@@ -22,6 +25,8 @@ export interface RunnerStreamHandler {
     register: Register,
     session: RunnerSession,
   ): { accepted: true } | { accepted: false; reason: string };
+  /** Answers a Bootstrap (a join token and a CSR for a node certificate); absent: not offered. */
+  bootstrap?: (request: BootstrapRequest, peer: string) => Promise<BootstrapResponse>;
   /** Every later message of the runner, in order. */
   onMessage(nodeId: string, session: RunnerSession, message: RunnerMessage): void;
   /** The stream ended. */
@@ -49,6 +54,26 @@ export function checkRegistration(r: Register, joinToken: string): string | unde
   return undefined;
 }
 
+/**
+ * Who the transport says is at the other end of a stream: the node of its verified client
+ * certificate, the reason it has none that counts, or undefined on a cleartext or in-process
+ * link (loopback only, see orchestrator-options.ts).
+ */
+export type PeerCredential = PeerIdentity | { readonly refused: string } | undefined;
+
+/**
+ * Why a Register is refused given its peer's certificate, or undefined. Over TLS the node id is
+ * the certificate's: a Register naming another node is refused, whatever else it says.
+ */
+export function checkPeer(r: Register, peer: PeerCredential): string | undefined {
+  if (peer === undefined) return undefined;
+  if ("refused" in peer) return `no valid client certificate: ${peer.refused}`;
+  if (r.nodeId !== peer.nodeId) {
+    return `the Register names node "${r.nodeId}", but the client certificate is node "${peer.nodeId}"'s`;
+  }
+  return undefined;
+}
+
 /** Where a runner stream's answers go: the response half of one stream. */
 export interface Outbox {
   push(message: OrchestratorMessage): void;
@@ -70,6 +95,10 @@ export class RunnerStream {
     private readonly handler: RunnerStreamHandler,
     private readonly options: RunnerServiceOptions,
     private readonly outbox: Outbox,
+    /** The peer's certificate, over TLS; undefined on a cleartext or in-process link. */
+    private readonly peer: PeerCredential = undefined,
+    /** The peer's address, for the log of a refusal. */
+    private readonly peerAddress = "",
   ) {}
 
   /** The runner's next message, in order. */
@@ -121,18 +150,35 @@ export class RunnerStream {
     // What the handler sends while it decides waits, so that the RegisterAck goes first.
     const held: OrchestratorMessage[] = [];
     let holding = true;
-    const session = new RunnerSession(register.nodeId, {
-      push: (m) => {
-        if (holding) held.push(m);
-        else this.outbox.push(m);
+    const peer = this.peer;
+    const session = new RunnerSession(
+      register.nodeId,
+      {
+        push: (m) => {
+          if (holding) held.push(m);
+          else this.outbox.push(m);
+        },
+        close: () => this.outbox.close(),
       },
-      close: () => this.outbox.close(),
-    });
-    const refusal = checkRegistration(register, this.options.joinToken);
+      undefined,
+      undefined,
+      peer !== undefined && "keyFingerprint" in peer ? peer.keyFingerprint : undefined,
+    );
+    // The certificate first: nothing a peer without one says reaches the orchestrator.
+    const refusal = checkPeer(register, peer) ?? checkRegistration(register, this.options.joinToken);
     const verdict = refusal
       ? { accepted: false as const, reason: refusal }
       : this.handler.onRegister(register, session);
     if (!verdict.accepted) {
+      this.options.log?.warn(
+        {
+          nodeId: register.nodeId,
+          certificate: peer === undefined ? "none (cleartext)" : "nodeId" in peer ? peer.nodeId : "invalid",
+          peer: this.peerAddress,
+          reason: verdict.reason,
+        },
+        "runner registration refused",
+      );
       this.refuse(verdict.reason);
       return;
     }
@@ -158,6 +204,12 @@ export function runnerService(
   options: RunnerServiceOptions,
 ): ServiceImpl<typeof RunnerService> {
   return {
+    bootstrap(request) {
+      if (handler.bootstrap === undefined) {
+        throw new ConnectError("this orchestrator signs no certificates", Code.Unimplemented);
+      }
+      return handler.bootstrap(request, "in-process");
+    },
     async *connect(requests) {
       const outgoing = new AsyncQueue<OrchestratorMessage>();
       const stream = new RunnerStream(handler, options, outgoing);

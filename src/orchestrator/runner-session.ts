@@ -53,6 +53,12 @@ export class RunnerSession {
     private readonly outgoing: Outbox,
     private readonly timeoutMs = 30_000,
     private readonly routeTimeoutMs = ROUTE_ACK_TIMEOUT_MS,
+    /**
+     * Who the runner proved to be: the SHA-256 of its certificate's public key (mutual TLS), or
+     * undefined on a cleartext or in-process link. A node's next session must prove the same
+     * while this one's lease holds (Registry.admits).
+     */
+    readonly identity?: string,
   ) {}
 
   /** Whether the stream is still open. */

@@ -11,6 +11,10 @@ export { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, isCompatibleProtocol } from "./pro
 export { file_hive_runner_v1_runner } from "./gen/hive/runner/v1/runner_pb.ts";
 /** The runner protocol service: one bidirectional stream, opened by the runner. */
 export { RunnerService } from "./gen/hive/runner/v1/runner_pb.ts";
+/** Runner → orchestrator, without a client certificate: a join token and a CSR for a node certificate. */
+export { BootstrapRequestSchema, type BootstrapRequest } from "./gen/hive/runner/v1/runner_pb.ts";
+/** Orchestrator → runner: the signed node certificate. */
+export { BootstrapResponseSchema, type BootstrapResponse } from "./gen/hive/runner/v1/runner_pb.ts";
 /** Envelope of everything a runner sends to the orchestrator. */
 export { RunnerMessageSchema, type RunnerMessage } from "./gen/hive/runner/v1/runner_pb.ts";
 /** Envelope of everything the orchestrator sends to a runner. */

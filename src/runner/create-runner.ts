@@ -1,4 +1,5 @@
 import type { Logger } from "../core/logger.ts";
+import { linkCredentials } from "./link/link-credentials.ts";
 import { createLogger } from "../core/logger.ts";
 import { detectCgroups } from "./cgroups/index.ts";
 import { DatasetCache } from "./datasets/index.ts";
@@ -60,6 +61,9 @@ export async function createRunner(
     load: overrides.load ?? new LoadSampler({ cpus: capacity.cpus }),
     transport: overrides.transport,
     clock: overrides.clock,
+    ...(overrides.tls !== undefined || overrides.joinToken !== undefined
+      ? { tls: overrides.tls, joinToken: overrides.joinToken }
+      : await linkCredentials(options, log)),
   };
   return new Runner(options, deps);
 }

@@ -1,3 +1,4 @@
+import type { TlsMaterial } from "../security/pki/index.ts";
 import type { Transport } from "@connectrpc/connect";
 import type { Logger } from "../core/logger.ts";
 import type { CgroupDriver } from "./cgroups/index.ts";
@@ -56,6 +57,10 @@ export interface RunnerDeps {
   readonly load: { sample(): { cpu: number; memoryUsedBytes: number } };
   readonly log: Logger;
   readonly transport?: (url: string) => Transport;
+  /** The CA, node certificate and key of the link to https:// orchestrators (mutual TLS). */
+  readonly tls?: TlsMaterial;
+  /** The join token presented at registration on a cleartext link (loopback); none by default. */
+  readonly joinToken?: string;
   /** The clock of the lease and self-fencing timers; default the system's monotonic clock. */
   readonly clock?: MonotonicClock;
 }

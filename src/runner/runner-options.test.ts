@@ -52,13 +52,31 @@ test("the CURVE key file and the self-fencing grace: optional, checked", () => {
   );
 });
 
+test("https:// orchestrators and tls go together", () => {
+  const live = readRunnerConfig("examples/runner/live-1.yaml");
+  assert.deepEqual(live.tls, {
+    ca: "/etc/hive/ca.crt",
+    cert: "/var/lib/hive/dev-live-1/node.crt",
+    key: "/var/lib/hive/dev-live-1/node.key",
+  });
+  assert.equal(live.joinTokenFile, "/etc/hive/dev-live-1.join-token");
+  assert.throws(
+    () => readRunnerConfig("examples/runner/live-1.yaml", { orchestrators: ["http://h:1"] }),
+    /with tls, every orchestrator URL is https:\/\//,
+  );
+  assert.throws(
+    () => readRunnerConfig("examples/runner/data-1.yaml", { orchestrators: ["https://h:1"] }),
+    /https:\/\/ needs tls: \{ ca, cert, key \}/,
+  );
+});
+
 test("flags override the file", () => {
   const o = readRunnerConfig("examples/runner/live-1.yaml", {
     nodeId: "other",
-    orchestrators: ["http://h:1"],
+    orchestrators: ["https://h:1"],
   });
   assert.equal(o.nodeId, "other");
-  assert.deepEqual(o.orchestrators, ["http://h:1"]);
+  assert.deepEqual(o.orchestrators, ["https://h:1"]);
 });
 
 test("a bad file names the file, line and field", () => {

@@ -1,11 +1,13 @@
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { POOLS, readYamlFile, type Pool } from "../domain/index.ts";
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { byteSize, tagName } from "../domain/schema-helpers.ts";
 import { DEFAULT_UID_RANGE, MAX_DEPLOYMENT_UID } from "./uids/index.ts";
 
 /** A uid a deployment may be given: never 0 (root), never (uid_t)-1. */
 const deploymentUid = z.number().int().min(1, "a uid of at least 1 (never 0, root)").max(MAX_DEPLOYMENT_UID);
+import type { TlsFiles } from "../security/pki/index.ts";
 
 /**
  * A runner's configuration, as written in its YAML file (see examples/runner/). Flags given on
@@ -18,9 +20,22 @@ export const runnerConfigSchema = z.strictObject({
     .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a node id of letters, digits, '_', '.', '-'"),
   pool: z.enum(POOLS),
   tags: z.array(tagName).default([]),
-  /** Orchestrator base URLs, tried in turn: http://host:port. */
+  /**
+   * Orchestrator base URLs, tried in turn: https://host:port (mutual TLS, with `tls`), or
+   * http://host:port (cleartext, which an orchestrator serves on loopback only).
+   */
   orchestrators: z.array(z.url({ protocol: /^https?$/ })).min(1, "at least one orchestrator URL"),
-  joinToken: z.string().default(""),
+  /**
+   * The runner's TLS files for https:// orchestrators: the cluster CA certificate, this node's
+   * certificate and its key (mode 0600). A missing certificate is obtained with the join token
+   * (TLS bootstrap) and written to `cert` and `key`.
+   */
+  tls: z.strictObject({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  /**
+   * A file (mode 0600) with a join token: over TLS, a one-time token spent on this node's first
+   * certificate; over cleartext (loopback), the token presented at every registration.
+   */
+  joinTokenFile: z.string().min(1).optional(),
   /** The address other nodes reach this node's ports at. */
   advertiseHost: z.string().default("127.0.0.1"),
   portRange: z
@@ -88,7 +103,10 @@ export interface CompiledRunnerOptions {
   readonly pool: Pool;
   readonly tags: readonly string[];
   readonly orchestrators: readonly string[];
-  readonly joinToken: string;
+  /** The TLS files of the link (https:// orchestrators); undefined: cleartext. */
+  readonly tls: TlsFiles | undefined;
+  /** The join token's file (0600): bootstrap over TLS, presented in Register over cleartext. */
+  readonly joinTokenFile: string | undefined;
   readonly advertiseHost: string;
   readonly portRange: { readonly first: number; readonly last: number };
   /** The uids deployments run under (each also as the gid of the same number), when the runner is root. */
@@ -129,12 +147,14 @@ export function readRunnerConfig(file: string, overrides: Partial<RunnerConfig> 
 }
 
 function fromConfig(c: z.output<typeof runnerConfigSchema>): CompiledRunnerOptions {
+  checkLinkSecurity(c);
   return {
     nodeId: c.nodeId,
     pool: c.pool,
     tags: c.tags,
     orchestrators: c.orchestrators,
-    joinToken: c.joinToken,
+    tls: c.tls,
+    joinTokenFile: c.joinTokenFile,
     advertiseHost: c.advertiseHost,
     portRange: c.portRange,
     deploymentUids: c.deploymentUids,
@@ -162,6 +182,23 @@ function fromConfig(c: z.output<typeof runnerConfigSchema>): CompiledRunnerOptio
         }
       : undefined,
   };
+}
+
+/** https:// orchestrators and TLS files go together: a link is mutual TLS or cleartext throughout. */
+function checkLinkSecurity(c: z.output<typeof runnerConfigSchema>): void {
+  const https = c.orchestrators.filter((u) => u.startsWith("https:"));
+  if (c.tls === undefined && https.length > 0) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `runner ${c.nodeId}: orchestrators ${https.join(", ")}: https:// needs tls: { ca, cert, key } (or --tls-*)`,
+    );
+  }
+  if (c.tls !== undefined && https.length !== c.orchestrators.length) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `runner ${c.nodeId}: with tls, every orchestrator URL is https:// (found ${c.orchestrators.join(", ")})`,
+    );
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -99,6 +99,7 @@ export class Runner {
           );
       },
       transport: deps.transport,
+      tls: deps.tls,
     });
     this.deployments = new NodeDeployments({
       options,
@@ -297,7 +298,8 @@ export class Runner {
       portRange: { first: o.portRange.first, last: o.portRange.last },
       hotDatasets: this.hotDatasets(),
       linkBandwidthBytesPerSec: BigInt(Math.floor(o.linkBandwidthBytesPerSec)),
-      joinToken: o.joinToken,
+      // Over TLS the certificate proves the node; a token goes only over a cleartext link.
+      joinToken: this.deps.tls === undefined ? (this.deps.joinToken ?? "") : "",
       runnerVersion: RUNNER_VERSION,
       resourceLimits: this.deps.cgroups.describe(),
       unlimited: this.deps.cgroups.kind === "none",

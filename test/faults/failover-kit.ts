@@ -9,7 +9,7 @@
  * A and B are two addresses on the root namespace's `lo`, so a test can cut a runner from the
  * orchestrator only (cutTo(A)), from the gateway only (cutTo(B)), or from both. The layout runs
  * the pinger with one warm standby, trading one account through the gateway with CURVE on every
- * hop. After a fault the gateway's audit log (read straight from its SQLite file) is the evidence:
+ * hop; the runner link is mutual TLS (A is not a loopback address). After a fault the gateway's audit log (read straight from its SQLite file) is the evidence:
  * `auditReport` checks it and measures the failover.
  */
 import { once } from "node:events";
@@ -20,6 +20,14 @@ import { dirname, join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { ApiClient } from "../../src/cli/api-client.ts";
 import { readAudit, type AuditRecord } from "../../src/gateway/index.ts";
+import {
+  caPaths,
+  initClusterCa,
+  issueNodePem,
+  issueServerPem,
+  loadClusterCa,
+  writeIssued,
+} from "../../src/security/pki/index.ts";
 import { queryAudit } from "../../src/gateway/audit.ts";
 import { DB_FILE } from "../../src/gateway/gateway-db.ts";
 import type { CurveKeyPair } from "../../src/core/z85.ts";
@@ -221,6 +229,21 @@ export class FaultCluster {
     this.timings = options.timings ?? DEFAULT_FAULT_TIMINGS;
   }
 
+  /** A cluster CA under the kit's directory, the orchestrator's certificate (its address) and each runner's. */
+  private async makeCertificates() {
+    const caDir = join(this.dir, "ca");
+    await initClusterCa(caDir);
+    const ca = await loadClusterCa(caDir);
+    const orchestrator = writeIssued(
+      join(caDir, "orchestrator"),
+      await issueServerPem(ca, [this.orchestratorHost]),
+    );
+    const nodes = [];
+    for (const r of this.runners)
+      nodes.push(writeIssued(join(caDir, r.nodeId), await issueNodePem(ca, r.nodeId)));
+    return { ca: caPaths(caDir).cert, orchestrator, nodes };
+  }
+
   /** Brings the whole cluster up and applies the pinger layout; resolves once the active trades. */
   static async start(options: FaultClusterOptions = {}): Promise<FaultCluster> {
     const c = new FaultCluster(options);
@@ -287,6 +310,9 @@ export class FaultCluster {
       : { host: "127.0.0.1", port: controlPort };
     const runnerPort = await freePort(this.orchestratorHost);
     const httpPort = await freePort("127.0.0.1");
+    // The orchestrator listens for runners on a non-loopback address (the runners are in their
+    // own network namespaces): the link is mutual TLS, with a CA made for the cluster.
+    const tls = await this.makeCertificates();
     const t = this.timings;
     this.orchestratorArgv = [
       process.execPath,
@@ -310,6 +336,12 @@ export class FaultCluster {
       orchestratorKey,
       "--admin-token-file",
       join(this.dir, "admin.token"),
+      "--tls-cert",
+      tls.orchestrator.cert,
+      "--tls-key",
+      tls.orchestrator.key,
+      "--tls-ca",
+      tls.ca,
     ];
     await this.startOrchestrator();
     this.api = new ApiClient(`http://127.0.0.1:${httpPort}`, {
@@ -326,7 +358,8 @@ export class FaultCluster {
           `nodeId: ${r.nodeId}`,
           "pool: live",
           "tags: [live_node]",
-          `orchestrators: [http://${this.orchestratorHost}:${runnerPort}]`,
+          `orchestrators: [https://${this.orchestratorHost}:${runnerPort}]`,
+          `tls: { ca: ${tls.ca}, cert: ${tls.nodes[i]?.cert}, key: ${tls.nodes[i]?.key} }`,
           `advertiseHost: ${r.ns.nsAddress}`,
           `portRange: { first: ${30_000 + i * 100}, last: ${30_099 + i * 100} }`,
           // Runners sharing a machine need uid ranges of their own (docs/security.md).

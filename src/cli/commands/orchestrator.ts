@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { Command } from "commander";
 import { ExitCode } from "../exit-codes.ts";
 import { waitForStopSignal } from "../stop-signal.ts";
@@ -13,6 +14,16 @@ export function parseListen(flag: string, text: string): { host: string; port: n
   if (!match || !(port >= 0 && port <= 65535))
     throw new UsageError(`${flag}: found "${text}", expected host:port`);
   return { host: match[1] ?? "127.0.0.1", port };
+}
+
+/** The runner link's TLS files from the flags: all or none (--tls-ca defaults to the CA directory's). */
+function tlsFiles(o: { tlsCert?: string; tlsKey?: string; tlsCa?: string; caDir?: string }) {
+  const ca = o.tlsCa ?? (o.caDir === undefined ? undefined : join(o.caDir, "ca.crt"));
+  if (o.tlsCert === undefined && o.tlsKey === undefined && o.tlsCa === undefined) return undefined;
+  if (o.tlsCert === undefined || o.tlsKey === undefined || ca === undefined) {
+    throw new UsageError("--tls-cert, --tls-key and --tls-ca (or --ca-dir) go together");
+  }
+  return { cert: o.tlsCert, key: o.tlsKey, ca };
 }
 
 /** The in-process runner of `--local`: a runner YAML, whose `orchestrators` may be left out. */
@@ -53,7 +64,23 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
       "--admin-token-file <file>",
       "where the first admin API token is written (0600) when the store has none (default: admin.token beside the store)",
     )
-    .option("--join-token <token>", "token runners must present", "")
+    .option(
+      "--tls-cert <file>",
+      "the orchestrator's certificate for the runner link (`hive ca issue orchestrator`); with --tls-key: mutual TLS",
+    )
+    .option("--tls-key <file>", "the key of --tls-cert (mode 0600)")
+    .option(
+      "--tls-ca <file>",
+      "the cluster CA certificate runners' certificates must chain to (default <ca-dir>/ca.crt)",
+    )
+    .option(
+      "--ca-dir <dir>",
+      "the cluster CA (`hive ca init`): sign the certificates of runners that bootstrap with a join token",
+    )
+    .option(
+      "--join-token-file <file>",
+      "cleartext (loopback) links only: a file (mode 0600) with the token every runner must present",
+    )
     .option("--heartbeat-ms <ms>", "runner heartbeat interval", String(DEFAULT_TIMINGS.heartbeatIntervalMs))
     .option(
       "--runner-lease-ms <ms>",
@@ -92,7 +119,11 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
         httpTlsCert?: string;
         httpTlsKey?: string;
         adminTokenFile?: string;
-        joinToken: string;
+        tlsCert?: string;
+        tlsKey?: string;
+        tlsCa?: string;
+        caDir?: string;
+        joinTokenFile?: string;
         heartbeatMs: string;
         runnerLeaseMs: string;
         downAfterMs?: string;
@@ -111,7 +142,9 @@ export function registerOrchestrator(program: Command, io: CliIo): void {
           store: opts.store,
           runnerListen: parseListen("--runner-listen", opts.runnerListen),
           httpListen: parseListen("--http-listen", opts.httpListen),
-          joinToken: opts.joinToken,
+          tls: tlsFiles(opts),
+          caDir: opts.caDir,
+          joinTokenFile: opts.joinTokenFile,
           heartbeatIntervalMs: parseMs("--heartbeat-ms", opts.heartbeatMs),
           runnerLeaseMs: parseMs("--runner-lease-ms", opts.runnerLeaseMs),
           downAfterMs:

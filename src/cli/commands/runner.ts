@@ -2,7 +2,16 @@ import type { Command } from "commander";
 import { ExitCode } from "../exit-codes.ts";
 import { waitForStopSignal } from "../stop-signal.ts";
 import { runAsDaemon, type CliIo } from "../io.ts";
-import { parseMs } from "./plan.ts";
+import { parseMs, UsageError } from "./plan.ts";
+
+/** --tls-* flags as a `tls` override; all three or none (the file's stay otherwise). */
+function tlsOverride(o: { tlsCa?: string; tlsCert?: string; tlsKey?: string }) {
+  if (o.tlsCa === undefined && o.tlsCert === undefined && o.tlsKey === undefined) return undefined;
+  if (o.tlsCa === undefined || o.tlsCert === undefined || o.tlsKey === undefined) {
+    throw new UsageError("--tls-ca, --tls-cert and --tls-key go together (or set tls in the config file)");
+  }
+  return { ca: o.tlsCa, cert: o.tlsCert, key: o.tlsKey };
+}
 
 /** `hive runner --config f`: the runner daemon of one node (also installed as `trading-runner`). */
 export function registerRunner(program: Command, io: CliIo): void {
@@ -12,7 +21,16 @@ export function registerRunner(program: Command, io: CliIo): void {
     .requiredOption("--config <file>", "runner YAML file (see examples/runner/)")
     .option("--node-id <id>", "override the node id of the file")
     .option("--orchestrator <url...>", "override the orchestrator URL(s) of the file")
-    .option("--join-token <token>", "override the join token of the file")
+    .option(
+      "--join-token-file <file>",
+      "a file (mode 0600) with a join token: over TLS spent once on this node's certificate (bootstrap)",
+    )
+    .option("--tls-ca <file>", "override tls.ca: the cluster CA certificate")
+    .option(
+      "--tls-cert <file>",
+      "override tls.cert: this node's certificate (obtained with the join token if missing)",
+    )
+    .option("--tls-key <file>", "override tls.key: its key (mode 0600)")
     .option("--stop-on-exit", "stop this runner's processes when it exits (by default they outlive it)")
     .option("--advertise-host <ip>", "override the address it gives out in tcp:// addresses")
     .option(
@@ -28,7 +46,10 @@ export function registerRunner(program: Command, io: CliIo): void {
         config: string;
         nodeId?: string;
         orchestrator?: string[];
-        joinToken?: string;
+        joinTokenFile?: string;
+        tlsCa?: string;
+        tlsCert?: string;
+        tlsKey?: string;
         stopOnExit?: boolean;
         advertiseHost?: string;
         curveKeyFile?: string;
@@ -41,7 +62,8 @@ export function registerRunner(program: Command, io: CliIo): void {
         const options = readRunnerConfig(opts.config, {
           nodeId: opts.nodeId,
           orchestrators: opts.orchestrator,
-          joinToken: opts.joinToken,
+          joinTokenFile: opts.joinTokenFile,
+          tls: tlsOverride(opts),
           advertiseHost: opts.advertiseHost,
           curveKeyFile: opts.curveKeyFile,
           selfFenceKillAfterMs:

@@ -27,7 +27,7 @@ export function readHttpTls(certFile: string | undefined, keyFile: string | unde
       `${certFile === undefined ? "--http-tls-key" : "--http-tls-cert"} was given without ${certFile === undefined ? "--http-tls-cert" : "--http-tls-key"}: HTTPS needs both`,
     );
   }
-  const key = readSecretFile(keyFile, "--http-tls-key");
+  const key = Buffer.from(readSecretFile("--http-tls-key", keyFile));
   let cert: Buffer;
   try {
     cert = readFileSync(certFile);

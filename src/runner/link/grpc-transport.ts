@@ -10,10 +10,13 @@ import {
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, type StreamResponse, type Transport } from "@connectrpc/connect";
 import { MAX_MESSAGE_BYTES } from "../../protocol/index.ts";
+import type { TlsMaterial } from "../../security/pki/index.ts";
 
 /**
- * A Connect transport for streaming calls over gRPC (HTTP/2 cleartext), carried by grpc-js: the
- * runner's link to the orchestrator. Connect's own Node transport pipes each message through a
+ * A Connect transport for streaming calls over gRPC, carried by grpc-js: the runner's link to the
+ * orchestrator. `https://` is mutual TLS: the orchestrator's certificate must chain to the
+ * cluster CA and name the URL's host, and the runner presents its node certificate (`tls`);
+ * `http://` is cleartext, which an orchestrator serves on loopback only. Connect's own Node transport pipes each message through a
  * chain of async iterables, which made a runner's heartbeat cost more CPU than the orchestrator's
  * handling of it (see docs/benchmarks.md, control plane); grpc-js streams are callbacks.
  *
@@ -27,17 +30,12 @@ import { MAX_MESSAGE_BYTES } from "../../protocol/index.ts";
  * afresh. The channel's own reconnect backoff is kept short; the caller's backoff (the link's)
  * is what paces retries. Only streaming calls: the runner protocol has no unary method.
  */
-export function grpcJsTransport(baseUrl: string): Transport & { close(): void } {
+export function grpcJsTransport(baseUrl: string, tls?: TlsMaterial): Transport & { close(): void } {
   const url = new URL(baseUrl);
-  if (url.protocol !== "http:") {
-    throw new ConnectError(
-      `${baseUrl}: the runner protocol is served over http:// (gRPC cleartext)`,
-      Code.InvalidArgument,
-    );
-  }
+  const credentials = channelCredentials(baseUrl, url, tls);
   let client: grpc.Client | undefined;
   const connect = () =>
-    (client ??= new grpc.Client(url.host, grpc.credentials.createInsecure(), {
+    (client ??= new grpc.Client(url.host, credentials, {
       // No keepalive pings: liveness is the orchestrator's answer to each heartbeat (the link's
       // silence watchdog), and those answers also renew the lease.
       "grpc.use_local_subchannel_pool": 1,
@@ -116,6 +114,28 @@ export function grpcJsTransport(baseUrl: string): Transport & { close(): void } 
       });
     },
   };
+}
+
+/** TLS with the node's certificate for https://, none for http://; anything else is refused. */
+function channelCredentials(
+  baseUrl: string,
+  url: URL,
+  tls: TlsMaterial | undefined,
+): grpc.ChannelCredentials {
+  if (url.protocol === "http:") return grpc.credentials.createInsecure();
+  if (url.protocol !== "https:") {
+    throw new ConnectError(
+      `${baseUrl}: the runner protocol is served over https:// (mutual TLS) or http:// (cleartext, loopback)`,
+      Code.InvalidArgument,
+    );
+  }
+  if (tls === undefined) {
+    throw new ConnectError(
+      `${baseUrl}: an https:// orchestrator needs the cluster CA, a node certificate and its key (tls in the runner's config)`,
+      Code.InvalidArgument,
+    );
+  }
+  return grpc.credentials.createSsl(Buffer.from(tls.ca), Buffer.from(tls.key), Buffer.from(tls.cert));
 }
 
 /** A grpc-js status error as a ConnectError (the codes are gRPC's in both). */

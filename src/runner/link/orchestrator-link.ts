@@ -3,6 +3,7 @@ import { createClient, type Transport } from "@connectrpc/connect";
 import { AsyncQueue } from "../../core/async-queue.ts";
 import { backoffDelay, sleep, type BackoffOptions } from "../../core/backoff.ts";
 import { HiveError } from "../../core/hive-error.ts";
+import type { TlsMaterial } from "../../security/pki/index.ts";
 import { grpcJsTransport } from "./grpc-transport.ts";
 import {
   RunnerMessageSchema,
@@ -29,7 +30,7 @@ export type RunnerPayload = NonNullable<MessageInitShape<typeof RunnerMessageSch
 
 /** Options of {@link OrchestratorLink}. */
 export interface LinkOptions {
-  /** Orchestrator base URLs (`http://host:port`), tried in turn. */
+  /** Orchestrator base URLs (`https://host:port`, or `http://` on loopback), tried in turn. */
   readonly urls: readonly string[];
   /** Builds the Register message for each (re)connection, so it lists what runs right now. */
   readonly register: () => Register;
@@ -39,6 +40,8 @@ export interface LinkOptions {
   /** Each HeartbeatAck, as it arrives (it renews the lease: see lease-guard.ts). */
   readonly onHeartbeatAck?: (ack: HeartbeatAck) => void;
   readonly backoff?: BackoffOptions;
+  /** The cluster CA, node certificate and key for `https://` orchestrators (mutual TLS). */
+  readonly tls?: TlsMaterial;
   /** For tests: a transport per URL (e.g. Connect's in-memory router transport). */
   readonly transport?: (url: string) => Transport;
   readonly random?: () => number;
@@ -163,7 +166,7 @@ export class OrchestratorLink {
   private transportFor(url: string): Transport {
     let transport = this.transports.get(url);
     if (transport === undefined) {
-      transport = this.options.transport?.(url) ?? grpcJsTransport(url);
+      transport = this.options.transport?.(url) ?? grpcJsTransport(url, this.options.tls);
       this.transports.set(url, transport);
     }
     return transport;

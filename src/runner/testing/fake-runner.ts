@@ -17,6 +17,7 @@ import {
   type SpawnRequest,
   type StopRequest,
 } from "../../protocol/index.ts";
+import type { TlsMaterial } from "../../security/pki/index.ts";
 import { OrchestratorLink, type OrchestratorLinkState } from "../link/orchestrator-link.ts";
 
 /** A fake process: what a real runner would track about one deployment. */
@@ -47,6 +48,8 @@ export interface FakeRunnerOptions {
   /** Overrides the orchestrator's heartbeat interval (the scale benchmark sets its own rate). */
   readonly heartbeatIntervalMs?: number;
   readonly transport?: (url: string) => Transport;
+  /** The CA, node certificate and key for https:// orchestrators (mutual TLS). */
+  readonly tls?: TlsMaterial;
   /** Fake CPU load to report, 0..1. */
   readonly cpu?: () => number;
   /** The CURVE public key (Z85) to send in Register, as a real runner does; default none. */
@@ -87,6 +90,7 @@ export class FakeRunner {
       onMessage: (m) => this.handle(m),
       onState: (state) => this.onState(state),
       transport: options.transport,
+      tls: options.tls,
     });
   }
 

@@ -38,7 +38,71 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hive/runner/v1/runner.proto.
  */
 export const file_hive_runner_v1_runner: GenFile = /*@__PURE__*/
-  fileDesc("ChtoaXZlL3J1bm5lci92MS9ydW5uZXIucHJvdG8SDmhpdmUucnVubmVyLnYxIv8CCg1SdW5uZXJNZXNzYWdlEiwKCHJlZ2lzdGVyGAEgASgLMhguaGl2ZS5ydW5uZXIudjEuUmVnaXN0ZXJIABIuCgloZWFydGJlYXQYAiABKAsyGS5oaXZlLnJ1bm5lci52MS5IZWFydGJlYXRIABI3Cg5zcGF3bl9yZXNwb25zZRgDIAEoCzIdLmhpdmUucnVubmVyLnYxLlNwYXduUmVzcG9uc2VIABI1Cg1zdG9wX3Jlc3BvbnNlGAQgASgLMhwuaGl2ZS5ydW5uZXIudjEuU3RvcFJlc3BvbnNlSAASLQoJcm91dGVfYWNrGAUgASgLMhguaGl2ZS5ydW5uZXIudjEuUm91dGVBY2tIABI3Cg5kYXRhc2V0X3N0YXR1cxgGIAEoCzIdLmhpdmUucnVubmVyLnYxLkRhdGFzZXRTdGF0dXNIABItCglsb2dfY2h1bmsYByABKAsyGC5oaXZlLnJ1bm5lci52MS5Mb2dDaHVua0gAQgkKB21lc3NhZ2UitQQKE09yY2hlc3RyYXRvck1lc3NhZ2USMwoMcmVnaXN0ZXJfYWNrGAEgASgLMhsuaGl2ZS5ydW5uZXIudjEuUmVnaXN0ZXJBY2tIABI1Cg1zcGF3bl9yZXF1ZXN0GAIgASgLMhwuaGl2ZS5ydW5uZXIudjEuU3Bhd25SZXF1ZXN0SAASMwoMc3RvcF9yZXF1ZXN0GAMgASgLMhsuaGl2ZS5ydW5uZXIudjEuU3RvcFJlcXVlc3RIABIzCgxyb3V0ZV91cGRhdGUYBCABKAsyGy5oaXZlLnJ1bm5lci52MS5Sb3V0ZVVwZGF0ZUgAEjMKDGRhdGFzZXRfbG9hZBgFIAEoCzIbLmhpdmUucnVubmVyLnYxLkRhdGFzZXRMb2FkSAASNQoNZGF0YXNldF9ldmljdBgGIAEoCzIcLmhpdmUucnVubmVyLnYxLkRhdGFzZXRFdmljdEgAEjYKDnNldF9vcmRlcl9wYXRoGAcgASgLMhwuaGl2ZS5ydW5uZXIudjEuU2V0T3JkZXJQYXRoSAASMQoLbG9nX3JlcXVlc3QYCCABKAsyGi5oaXZlLnJ1bm5lci52MS5Mb2dSZXF1ZXN0SAASLwoKbG9nX2NhbmNlbBgJIAEoCzIZLmhpdmUucnVubmVyLnYxLkxvZ0NhbmNlbEgAEjUKDWhlYXJ0YmVhdF9hY2sYCiABKAsyHC5oaXZlLnJ1bm5lci52MS5IZWFydGJlYXRBY2tIAEIJCgdtZXNzYWdlIk0KC1J1bm5lckVycm9yEi0KBGNvZGUYASABKA4yHy5oaXZlLnJ1bm5lci52MS5SdW5uZXJFcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCSJJCglSZXNvdXJjZXMSDQoFY29yZXMYASABKAESFAoMbWVtb3J5X2J5dGVzGAIgASgEEhcKD2V4Y2x1c2l2ZV9jb3JlcxgDIAEoDSIoCglQb3J0UmFuZ2USDQoFZmlyc3QYASABKA0SDAoEbGFzdBgCIAEoDSI9CgpIb3REYXRhc2V0EgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSEgoKc2l6ZV9ieXRlcxgDIAEoBCLtAQoNUHJvY2Vzc1N0YXR1cxIVCg1kZXBsb3ltZW50X2lkGAEgASgJEisKBXN0YXRlGAIgASgOMhwuaGl2ZS5ydW5uZXIudjEuUHJvY2Vzc1N0YXRlEgsKA3BpZBgDIAEoDRIWCglleGl0X2NvZGUYBCABKAVIAIgBARIOCgZzaWduYWwYBSABKAkSEgoKb29tX2tpbGxlZBgGIAEoCBIQCghyZXN0YXJ0cxgHIAEoDRIaChJzdGFydGVkX2F0X3VuaXhfbXMYCCABKAMSEwoLZXhpdF9yZWFzb24YCSABKAlCDAoKX2V4aXRfY29kZSI1Cg1Tb2NrZXRBZGRyZXNzEhMKC3NvY2tldF9uYW1lGAEgASgJEg8KB2FkZHJlc3MYAiABKAkizQMKCFJlZ2lzdGVyEhgKEHByb3RvY29sX3ZlcnNpb24YASABKA0SDwoHbm9kZV9pZBgCIAEoCRIiCgRwb29sGAMgASgOMhQuaGl2ZS5ydW5uZXIudjEuUG9vbBIMCgR0YWdzGAQgAygJEisKCGNhcGFjaXR5GAUgASgLMhkuaGl2ZS5ydW5uZXIudjEuUmVzb3VyY2VzEi0KCnBvcnRfcmFuZ2UYBiABKAsyGS5oaXZlLnJ1bm5lci52MS5Qb3J0UmFuZ2USMAoMaG90X2RhdGFzZXRzGAcgAygLMhouaGl2ZS5ydW5uZXIudjEuSG90RGF0YXNldBIkChxsaW5rX2JhbmR3aWR0aF9ieXRlc19wZXJfc2VjGAggASgEEhIKCmpvaW5fdG9rZW4YCSABKAkSFgoOcnVubmVyX3ZlcnNpb24YCiABKAkSPgoTcnVubmluZ19kZXBsb3ltZW50cxgLIAMoCzIhLmhpdmUucnVubmVyLnYxLlJ1bm5pbmdEZXBsb3ltZW50EhcKD3Jlc291cmNlX2xpbWl0cxgMIAEoCRIRCgl1bmxpbWl0ZWQYDSABKAgSGAoQY3VydmVfcHVibGljX2tleRgOIAEoCSKQAgoRUnVubmluZ0RlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIOCgZsYXlvdXQYAiABKAkSDwoHc2VydmljZRgDIAEoCRINCgVlcG9jaBgEIAEoBBIsCglyZXNvdXJjZXMYBSABKAsyGS5oaXZlLnJ1bm5lci52MS5SZXNvdXJjZXMSLQoGc3RhdHVzGAYgASgLMh0uaGl2ZS5ydW5uZXIudjEuUHJvY2Vzc1N0YXR1cxIwCglhZGRyZXNzZXMYByADKAsyHS5oaXZlLnJ1bm5lci52MS5Tb2NrZXRBZGRyZXNzEg0KBXBvcnRzGAggAygNEhYKDm9yZGVyc19lbmFibGVkGAkgASgIIr0BCglIZWFydGJlYXQSCwoDc2VxGAEgASgEEiYKBGxvYWQYAiABKAsyGC5oaXZlLnJ1bm5lci52MS5Ob2RlTG9hZBIwCglwcm9jZXNzZXMYAyADKAsyHS5oaXZlLnJ1bm5lci52MS5Qcm9jZXNzU3RhdHVzEjAKDGhvdF9kYXRhc2V0cxgEIAMoCzIaLmhpdmUucnVubmVyLnYxLkhvdERhdGFzZXQSFwoPc2VudF9hdF91bml4X21zGAUgASgEIjsKCE5vZGVMb2FkEhQKDGNwdV9mcmFjdGlvbhgBIAEoARIZChFtZW1vcnlfdXNlZF9ieXRlcxgCIAEoBCLAAQoNU3Bhd25SZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSCgoCb2sYAyABKAgSKgoFZXJyb3IYBCABKAsyGy5oaXZlLnJ1bm5lci52MS5SdW5uZXJFcnJvchILCgNwaWQYBSABKA0SMAoJYWRkcmVzc2VzGAYgAygLMh0uaGl2ZS5ydW5uZXIudjEuU29ja2V0QWRkcmVzcxINCgVwb3J0cxgHIAMoDSKmAQoMU3RvcFJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSFQoNZGVwbG95bWVudF9pZBgCIAEoCRIKCgJvaxgDIAEoCBIqCgVlcnJvchgEIAEoCzIbLmhpdmUucnVubmVyLnYxLlJ1bm5lckVycm9yEjMKDGZpbmFsX3N0YXR1cxgFIAEoCzIdLmhpdmUucnVubmVyLnYxLlByb2Nlc3NTdGF0dXMiGwoIUm91dGVBY2sSDwoHdmVyc2lvbhgBIAEoBCKwAQoNRGF0YXNldFN0YXR1cxIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEisKBXN0YXRlGAMgASgOMhwuaGl2ZS5ydW5uZXIudjEuRGF0YXNldFN0YXRlEhQKDGxvYWRlZF9ieXRlcxgEIAEoBBITCgt0b3RhbF9ieXRlcxgFIAEoBBIqCgVlcnJvchgGIAEoCzIbLmhpdmUucnVubmVyLnYxLlJ1bm5lckVycm9yInsKCExvZ0NodW5rEhIKCnJlcXVlc3RfaWQYASABKAkSFQoNZGVwbG95bWVudF9pZBgCIAEoCRIpCgZzdHJlYW0YAyABKA4yGS5oaXZlLnJ1bm5lci52MS5Mb2dTdHJlYW0SDAoEZGF0YRgEIAEoDBILCgNlb2YYBSABKAgiMQoMSGVhcnRiZWF0QWNrEgsKA3NlcRgBIAEoBBIUCgxsZWFzZV90dGxfbXMYAiABKA0ifgoLUmVnaXN0ZXJBY2sSEAoIYWNjZXB0ZWQYASABKAgSGAoQcHJvdG9jb2xfdmVyc2lvbhgCIAEoDRIOCgZyZWFzb24YAyABKAkSFAoMbGVhc2VfdHRsX21zGAQgASgNEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgFIAEoDSLGAwoMU3Bhd25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSFQoNZGVwbG95bWVudF9pZBgCIAEoCRIOCgZsYXlvdXQYAyABKAkSDwoHc2VydmljZRgEIAEoCRINCgVlcG9jaBgFIAEoBBIPCgdjb21tYW5kGAYgASgJEgwKBGFyZ3MYByADKAkSMgoDZW52GAggAygLMiUuaGl2ZS5ydW5uZXIudjEuU3Bhd25SZXF1ZXN0LkVudkVudHJ5EiwKCXJlc291cmNlcxgJIAEoCzIZLmhpdmUucnVubmVyLnYxLlJlc291cmNlcxIrCgdzb2NrZXRzGAogAygLMhouaGl2ZS5ydW5uZXIudjEuU29ja2V0U3BlYxIuCghkYXRhc2V0cxgLIAMoCzIcLmhpdmUucnVubmVyLnYxLkRhdGFzZXRNb3VudBIWCg5vcmRlcnNfZW5hYmxlZBgMIAEoCBISCgpwb3J0X25hbWVzGA0gAygJEhMKC3dvcmtpbmdfZGlyGA4gASgJEhAKCGFjY291bnRzGA8gAygJGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEifgoKU29ja2V0U3BlYxIMCgRuYW1lGAEgASgJEi4KB3BhdHRlcm4YAiABKA4yHS5oaXZlLnJ1bm5lci52MS5Tb2NrZXRQYXR0ZXJuEjIKCWRpcmVjdGlvbhgDIAEoDjIfLmhpdmUucnVubmVyLnYxLlNvY2tldERpcmVjdGlvbiJiCgxEYXRhc2V0TW91bnQSDAoEbmFtZRgBIAEoCRIKCgJpZBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEhMKC3NvdXJjZV9wYXRoGAQgASgJEhIKCnNpemVfYnl0ZXMYBSABKAQiUQoLU3RvcFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEhcKD2dyYWNlX3BlcmlvZF9tcxgDIAEoDSJ9CgtSb3V0ZVVwZGF0ZRIPCgd2ZXJzaW9uGAEgASgEEisKBnJvdXRlcxgCIAMoCzIbLmhpdmUucnVubmVyLnYxLlNvY2tldFJvdXRlEjAKCHJlbW92YWxzGAMgAygLMh4uaGl2ZS5ydW5uZXIudjEuU29ja2V0Um91dGVLZXkihQEKC1NvY2tldFJvdXRlEhUKDWRlcGxveW1lbnRfaWQYASABKAkSEwoLc29ja2V0X25hbWUYAiABKAkSFgoObG9jYWxfZW5kcG9pbnQYAyABKAkSGAoQcmVtb3RlX2FkZHJlc3NlcxgEIAMoCRIYChBjdXJ2ZV9zZXJ2ZXJfa2V5GAUgASgJIjwKDlNvY2tldFJvdXRlS2V5EhUKDWRlcGxveW1lbnRfaWQYASABKAkSEwoLc29ja2V0X25hbWUYAiABKAkiUwoLRGF0YXNldExvYWQSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoCRITCgtzb3VyY2VfcGF0aBgDIAEoCRISCgpzaXplX2J5dGVzGAQgASgEIisKDERhdGFzZXRFdmljdBIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJIkIKDFNldE9yZGVyUGF0aBIVCg1kZXBsb3ltZW50X2lkGAEgASgJEgwKBG9wZW4YAiABKAgSDQoFZXBvY2gYAyABKAQimgEKCkxvZ1JlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEikKBnN0cmVhbRgDIAEoDjIZLmhpdmUucnVubmVyLnYxLkxvZ1N0cmVhbRIOCgZmb2xsb3cYBCABKAgSFwoKdGFpbF9ieXRlcxgFIAEoBEgAiAEBQg0KC190YWlsX2J5dGVzIh8KCUxvZ0NhbmNlbBISCgpyZXF1ZXN0X2lkGAEgASgJKj4KBFBvb2wSFAoQUE9PTF9VTlNQRUNJRklFRBAAEg0KCVBPT0xfTElWRRABEhEKDVBPT0xfQkFDS1RFU1QQAirpAQoMUHJvY2Vzc1N0YXRlEh0KGVBST0NFU1NfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVQUk9DRVNTX1NUQVRFX1BFTkRJTkcQARIaChZQUk9DRVNTX1NUQVRFX1NUQVJUSU5HEAISGQoVUFJPQ0VTU19TVEFURV9SVU5OSU5HEAMSGgoWUFJPQ0VTU19TVEFURV9TVE9QUElORxAEEhgKFFBST0NFU1NfU1RBVEVfRVhJVEVEEAUSGAoUUFJPQ0VTU19TVEFURV9GQUlMRUQQBhIYChRQUk9DRVNTX1NUQVRFX0tJTExFRBAHKpQBCgxEYXRhc2V0U3RhdGUSHQoZREFUQVNFVF9TVEFURV9VTlNQRUNJRklFRBAAEhkKFURBVEFTRVRfU1RBVEVfTE9BRElORxABEhUKEURBVEFTRVRfU1RBVEVfSE9UEAISGQoVREFUQVNFVF9TVEFURV9FVklDVEVEEAMSGAoUREFUQVNFVF9TVEFURV9GQUlMRUQQBCr3AQoNU29ja2V0UGF0dGVybhIeChpTT0NLRVRfUEFUVEVSTl9VTlNQRUNJRklFRBAAEhYKElNPQ0tFVF9QQVRURVJOX1BVQhABEhYKElNPQ0tFVF9QQVRURVJOX1NVQhACEhcKE1NPQ0tFVF9QQVRURVJOX1BVU0gQAxIXChNTT0NLRVRfUEFUVEVSTl9QVUxMEAQSGQoVU09DS0VUX1BBVFRFUk5fREVBTEVSEAUSGQoVU09DS0VUX1BBVFRFUk5fUk9VVEVSEAYSFgoSU09DS0VUX1BBVFRFUk5fUkVREAcSFgoSU09DS0VUX1BBVFRFUk5fUkVQEAgqbQoPU29ja2V0RGlyZWN0aW9uEiAKHFNPQ0tFVF9ESVJFQ1RJT05fVU5TUEVDSUZJRUQQABIaChZTT0NLRVRfRElSRUNUSU9OX09GRkVSEAESHAoYU09DS0VUX0RJUkVDVElPTl9DT05TVU1FEAIqVQoJTG9nU3RyZWFtEhoKFkxPR19TVFJFQU1fVU5TUEVDSUZJRUQQABIVChFMT0dfU1RSRUFNX1NURE9VVBABEhUKEUxPR19TVFJFQU1fU1RERVJSEAIqiAMKD1J1bm5lckVycm9yQ29kZRIhCh1SVU5ORVJfRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEiYKIlJVTk5FUl9FUlJPUl9DT0RFX0lOVkFMSURfQVJHVU1FTlQQARIfChtSVU5ORVJfRVJST1JfQ09ERV9OT1RfRk9VTkQQAhIkCiBSVU5ORVJfRVJST1JfQ09ERV9BTFJFQURZX0VYSVNUUxADEikKJVJVTk5FUl9FUlJPUl9DT0RFX0ZBSUxFRF9QUkVDT05ESVRJT04QBBIhCh1SVU5ORVJfRVJST1JfQ09ERV9VTkFWQUlMQUJMRRAFEicKI1JVTk5FUl9FUlJPUl9DT0RFX1BFUk1JU1NJT05fREVOSUVEEAYSHgoaUlVOTkVSX0VSUk9SX0NPREVfSU5URVJOQUwQBxIoCiRSVU5ORVJfRVJST1JfQ09ERV9SRVNPVVJDRV9FWEhBVVNURUQQCBIiCh5SVU5ORVJfRVJST1JfQ09ERV9TUEFXTl9GQUlMRUQQCTJiCg1SdW5uZXJTZXJ2aWNlElEKB0Nvbm5lY3QSHS5oaXZlLnJ1bm5lci52MS5SdW5uZXJNZXNzYWdlGiMuaGl2ZS5ydW5uZXIudjEuT3JjaGVzdHJhdG9yTWVzc2FnZSgBMAFiBnByb3RvMw");
+  fileDesc("ChtoaXZlL3J1bm5lci92MS9ydW5uZXIucHJvdG8SDmhpdmUucnVubmVyLnYxIlEKEEJvb3RzdHJhcFJlcXVlc3QSGAoQcHJvdG9jb2xfdmVyc2lvbhgBIAEoDRISCgpqb2luX3Rva2VuGAIgASgJEg8KB2Nzcl9wZW0YAyABKAkiSAoRQm9vdHN0cmFwUmVzcG9uc2USFwoPY2VydGlmaWNhdGVfcGVtGAEgASgJEhoKEmNhX2NlcnRpZmljYXRlX3BlbRgCIAEoCSL/AgoNUnVubmVyTWVzc2FnZRIsCghyZWdpc3RlchgBIAEoCzIYLmhpdmUucnVubmVyLnYxLlJlZ2lzdGVySAASLgoJaGVhcnRiZWF0GAIgASgLMhkuaGl2ZS5ydW5uZXIudjEuSGVhcnRiZWF0SAASNwoOc3Bhd25fcmVzcG9uc2UYAyABKAsyHS5oaXZlLnJ1bm5lci52MS5TcGF3blJlc3BvbnNlSAASNQoNc3RvcF9yZXNwb25zZRgEIAEoCzIcLmhpdmUucnVubmVyLnYxLlN0b3BSZXNwb25zZUgAEi0KCXJvdXRlX2FjaxgFIAEoCzIYLmhpdmUucnVubmVyLnYxLlJvdXRlQWNrSAASNwoOZGF0YXNldF9zdGF0dXMYBiABKAsyHS5oaXZlLnJ1bm5lci52MS5EYXRhc2V0U3RhdHVzSAASLQoJbG9nX2NodW5rGAcgASgLMhguaGl2ZS5ydW5uZXIudjEuTG9nQ2h1bmtIAEIJCgdtZXNzYWdlIrUEChNPcmNoZXN0cmF0b3JNZXNzYWdlEjMKDHJlZ2lzdGVyX2FjaxgBIAEoCzIbLmhpdmUucnVubmVyLnYxLlJlZ2lzdGVyQWNrSAASNQoNc3Bhd25fcmVxdWVzdBgCIAEoCzIcLmhpdmUucnVubmVyLnYxLlNwYXduUmVxdWVzdEgAEjMKDHN0b3BfcmVxdWVzdBgDIAEoCzIbLmhpdmUucnVubmVyLnYxLlN0b3BSZXF1ZXN0SAASMwoMcm91dGVfdXBkYXRlGAQgASgLMhsuaGl2ZS5ydW5uZXIudjEuUm91dGVVcGRhdGVIABIzCgxkYXRhc2V0X2xvYWQYBSABKAsyGy5oaXZlLnJ1bm5lci52MS5EYXRhc2V0TG9hZEgAEjUKDWRhdGFzZXRfZXZpY3QYBiABKAsyHC5oaXZlLnJ1bm5lci52MS5EYXRhc2V0RXZpY3RIABI2Cg5zZXRfb3JkZXJfcGF0aBgHIAEoCzIcLmhpdmUucnVubmVyLnYxLlNldE9yZGVyUGF0aEgAEjEKC2xvZ19yZXF1ZXN0GAggASgLMhouaGl2ZS5ydW5uZXIudjEuTG9nUmVxdWVzdEgAEi8KCmxvZ19jYW5jZWwYCSABKAsyGS5oaXZlLnJ1bm5lci52MS5Mb2dDYW5jZWxIABI1Cg1oZWFydGJlYXRfYWNrGAogASgLMhwuaGl2ZS5ydW5uZXIudjEuSGVhcnRiZWF0QWNrSABCCQoHbWVzc2FnZSJNCgtSdW5uZXJFcnJvchItCgRjb2RlGAEgASgOMh8uaGl2ZS5ydW5uZXIudjEuUnVubmVyRXJyb3JDb2RlEg8KB21lc3NhZ2UYAiABKAkiSQoJUmVzb3VyY2VzEg0KBWNvcmVzGAEgASgBEhQKDG1lbW9yeV9ieXRlcxgCIAEoBBIXCg9leGNsdXNpdmVfY29yZXMYAyABKA0iKAoJUG9ydFJhbmdlEg0KBWZpcnN0GAEgASgNEgwKBGxhc3QYAiABKA0iPQoKSG90RGF0YXNldBIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhIKCnNpemVfYnl0ZXMYAyABKAQi7QEKDVByb2Nlc3NTdGF0dXMSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrCgVzdGF0ZRgCIAEoDjIcLmhpdmUucnVubmVyLnYxLlByb2Nlc3NTdGF0ZRILCgNwaWQYAyABKA0SFgoJZXhpdF9jb2RlGAQgASgFSACIAQESDgoGc2lnbmFsGAUgASgJEhIKCm9vbV9raWxsZWQYBiABKAgSEAoIcmVzdGFydHMYByABKA0SGgoSc3RhcnRlZF9hdF91bml4X21zGAggASgDEhMKC2V4aXRfcmVhc29uGAkgASgJQgwKCl9leGl0X2NvZGUiNQoNU29ja2V0QWRkcmVzcxITCgtzb2NrZXRfbmFtZRgBIAEoCRIPCgdhZGRyZXNzGAIgASgJIs0DCghSZWdpc3RlchIYChBwcm90b2NvbF92ZXJzaW9uGAEgASgNEg8KB25vZGVfaWQYAiABKAkSIgoEcG9vbBgDIAEoDjIULmhpdmUucnVubmVyLnYxLlBvb2wSDAoEdGFncxgEIAMoCRIrCghjYXBhY2l0eRgFIAEoCzIZLmhpdmUucnVubmVyLnYxLlJlc291cmNlcxItCgpwb3J0X3JhbmdlGAYgASgLMhkuaGl2ZS5ydW5uZXIudjEuUG9ydFJhbmdlEjAKDGhvdF9kYXRhc2V0cxgHIAMoCzIaLmhpdmUucnVubmVyLnYxLkhvdERhdGFzZXQSJAocbGlua19iYW5kd2lkdGhfYnl0ZXNfcGVyX3NlYxgIIAEoBBISCgpqb2luX3Rva2VuGAkgASgJEhYKDnJ1bm5lcl92ZXJzaW9uGAogASgJEj4KE3J1bm5pbmdfZGVwbG95bWVudHMYCyADKAsyIS5oaXZlLnJ1bm5lci52MS5SdW5uaW5nRGVwbG95bWVudBIXCg9yZXNvdXJjZV9saW1pdHMYDCABKAkSEQoJdW5saW1pdGVkGA0gASgIEhgKEGN1cnZlX3B1YmxpY19rZXkYDiABKAkikAIKEVJ1bm5pbmdEZXBsb3ltZW50EhUKDWRlcGxveW1lbnRfaWQYASABKAkSDgoGbGF5b3V0GAIgASgJEg8KB3NlcnZpY2UYAyABKAkSDQoFZXBvY2gYBCABKAQSLAoJcmVzb3VyY2VzGAUgASgLMhkuaGl2ZS5ydW5uZXIudjEuUmVzb3VyY2VzEi0KBnN0YXR1cxgGIAEoCzIdLmhpdmUucnVubmVyLnYxLlByb2Nlc3NTdGF0dXMSMAoJYWRkcmVzc2VzGAcgAygLMh0uaGl2ZS5ydW5uZXIudjEuU29ja2V0QWRkcmVzcxINCgVwb3J0cxgIIAMoDRIWCg5vcmRlcnNfZW5hYmxlZBgJIAEoCCK9AQoJSGVhcnRiZWF0EgsKA3NlcRgBIAEoBBImCgRsb2FkGAIgASgLMhguaGl2ZS5ydW5uZXIudjEuTm9kZUxvYWQSMAoJcHJvY2Vzc2VzGAMgAygLMh0uaGl2ZS5ydW5uZXIudjEuUHJvY2Vzc1N0YXR1cxIwCgxob3RfZGF0YXNldHMYBCADKAsyGi5oaXZlLnJ1bm5lci52MS5Ib3REYXRhc2V0EhcKD3NlbnRfYXRfdW5peF9tcxgFIAEoBCI7CghOb2RlTG9hZBIUCgxjcHVfZnJhY3Rpb24YASABKAESGQoRbWVtb3J5X3VzZWRfYnl0ZXMYAiABKAQiwAEKDVNwYXduUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEgoKAm9rGAMgASgIEioKBWVycm9yGAQgASgLMhsuaGl2ZS5ydW5uZXIudjEuUnVubmVyRXJyb3ISCwoDcGlkGAUgASgNEjAKCWFkZHJlc3NlcxgGIAMoCzIdLmhpdmUucnVubmVyLnYxLlNvY2tldEFkZHJlc3MSDQoFcG9ydHMYByADKA0ipgEKDFN0b3BSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSCgoCb2sYAyABKAgSKgoFZXJyb3IYBCABKAsyGy5oaXZlLnJ1bm5lci52MS5SdW5uZXJFcnJvchIzCgxmaW5hbF9zdGF0dXMYBSABKAsyHS5oaXZlLnJ1bm5lci52MS5Qcm9jZXNzU3RhdHVzIhsKCFJvdXRlQWNrEg8KB3ZlcnNpb24YASABKAQisAEKDURhdGFzZXRTdGF0dXMSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIrCgVzdGF0ZRgDIAEoDjIcLmhpdmUucnVubmVyLnYxLkRhdGFzZXRTdGF0ZRIUCgxsb2FkZWRfYnl0ZXMYBCABKAQSEwoLdG90YWxfYnl0ZXMYBSABKAQSKgoFZXJyb3IYBiABKAsyGy5oaXZlLnJ1bm5lci52MS5SdW5uZXJFcnJvciJ7CghMb2dDaHVuaxISCgpyZXF1ZXN0X2lkGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSKQoGc3RyZWFtGAMgASgOMhkuaGl2ZS5ydW5uZXIudjEuTG9nU3RyZWFtEgwKBGRhdGEYBCABKAwSCwoDZW9mGAUgASgIIjEKDEhlYXJ0YmVhdEFjaxILCgNzZXEYASABKAQSFAoMbGVhc2VfdHRsX21zGAIgASgNIn4KC1JlZ2lzdGVyQWNrEhAKCGFjY2VwdGVkGAEgASgIEhgKEHByb3RvY29sX3ZlcnNpb24YAiABKA0SDgoGcmVhc29uGAMgASgJEhQKDGxlYXNlX3R0bF9tcxgEIAEoDRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBSABKA0ixgMKDFNwYXduUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSDgoGbGF5b3V0GAMgASgJEg8KB3NlcnZpY2UYBCABKAkSDQoFZXBvY2gYBSABKAQSDwoHY29tbWFuZBgGIAEoCRIMCgRhcmdzGAcgAygJEjIKA2VudhgIIAMoCzIlLmhpdmUucnVubmVyLnYxLlNwYXduUmVxdWVzdC5FbnZFbnRyeRIsCglyZXNvdXJjZXMYCSABKAsyGS5oaXZlLnJ1bm5lci52MS5SZXNvdXJjZXMSKwoHc29ja2V0cxgKIAMoCzIaLmhpdmUucnVubmVyLnYxLlNvY2tldFNwZWMSLgoIZGF0YXNldHMYCyADKAsyHC5oaXZlLnJ1bm5lci52MS5EYXRhc2V0TW91bnQSFgoOb3JkZXJzX2VuYWJsZWQYDCABKAgSEgoKcG9ydF9uYW1lcxgNIAMoCRITCgt3b3JraW5nX2RpchgOIAEoCRIQCghhY2NvdW50cxgPIAMoCRoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIn4KClNvY2tldFNwZWMSDAoEbmFtZRgBIAEoCRIuCgdwYXR0ZXJuGAIgASgOMh0uaGl2ZS5ydW5uZXIudjEuU29ja2V0UGF0dGVybhIyCglkaXJlY3Rpb24YAyABKA4yHy5oaXZlLnJ1bm5lci52MS5Tb2NrZXREaXJlY3Rpb24iYgoMRGF0YXNldE1vdW50EgwKBG5hbWUYASABKAkSCgoCaWQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRITCgtzb3VyY2VfcGF0aBgEIAEoCRISCgpzaXplX2J5dGVzGAUgASgEIlEKC1N0b3BSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSFQoNZGVwbG95bWVudF9pZBgCIAEoCRIXCg9ncmFjZV9wZXJpb2RfbXMYAyABKA0ifQoLUm91dGVVcGRhdGUSDwoHdmVyc2lvbhgBIAEoBBIrCgZyb3V0ZXMYAiADKAsyGy5oaXZlLnJ1bm5lci52MS5Tb2NrZXRSb3V0ZRIwCghyZW1vdmFscxgDIAMoCzIeLmhpdmUucnVubmVyLnYxLlNvY2tldFJvdXRlS2V5IoUBCgtTb2NrZXRSb3V0ZRIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhMKC3NvY2tldF9uYW1lGAIgASgJEhYKDmxvY2FsX2VuZHBvaW50GAMgASgJEhgKEHJlbW90ZV9hZGRyZXNzZXMYBCADKAkSGAoQY3VydmVfc2VydmVyX2tleRgFIAEoCSI8Cg5Tb2NrZXRSb3V0ZUtleRIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhMKC3NvY2tldF9uYW1lGAIgASgJIlMKC0RhdGFzZXRMb2FkEgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSEwoLc291cmNlX3BhdGgYAyABKAkSEgoKc2l6ZV9ieXRlcxgEIAEoBCIrCgxEYXRhc2V0RXZpY3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoCSJCCgxTZXRPcmRlclBhdGgSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIMCgRvcGVuGAIgASgIEg0KBWVwb2NoGAMgASgEIpoBCgpMb2dSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSFQoNZGVwbG95bWVudF9pZBgCIAEoCRIpCgZzdHJlYW0YAyABKA4yGS5oaXZlLnJ1bm5lci52MS5Mb2dTdHJlYW0SDgoGZm9sbG93GAQgASgIEhcKCnRhaWxfYnl0ZXMYBSABKARIAIgBAUINCgtfdGFpbF9ieXRlcyIfCglMb2dDYW5jZWwSEgoKcmVxdWVzdF9pZBgBIAEoCSo+CgRQb29sEhQKEFBPT0xfVU5TUEVDSUZJRUQQABINCglQT09MX0xJVkUQARIRCg1QT09MX0JBQ0tURVNUEAIq6QEKDFByb2Nlc3NTdGF0ZRIdChlQUk9DRVNTX1NUQVRFX1VOU1BFQ0lGSUVEEAASGQoVUFJPQ0VTU19TVEFURV9QRU5ESU5HEAESGgoWUFJPQ0VTU19TVEFURV9TVEFSVElORxACEhkKFVBST0NFU1NfU1RBVEVfUlVOTklORxADEhoKFlBST0NFU1NfU1RBVEVfU1RPUFBJTkcQBBIYChRQUk9DRVNTX1NUQVRFX0VYSVRFRBAFEhgKFFBST0NFU1NfU1RBVEVfRkFJTEVEEAYSGAoUUFJPQ0VTU19TVEFURV9LSUxMRUQQByqUAQoMRGF0YXNldFN0YXRlEh0KGURBVEFTRVRfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVEQVRBU0VUX1NUQVRFX0xPQURJTkcQARIVChFEQVRBU0VUX1NUQVRFX0hPVBACEhkKFURBVEFTRVRfU1RBVEVfRVZJQ1RFRBADEhgKFERBVEFTRVRfU1RBVEVfRkFJTEVEEAQq9wEKDVNvY2tldFBhdHRlcm4SHgoaU09DS0VUX1BBVFRFUk5fVU5TUEVDSUZJRUQQABIWChJTT0NLRVRfUEFUVEVSTl9QVUIQARIWChJTT0NLRVRfUEFUVEVSTl9TVUIQAhIXChNTT0NLRVRfUEFUVEVSTl9QVVNIEAMSFwoTU09DS0VUX1BBVFRFUk5fUFVMTBAEEhkKFVNPQ0tFVF9QQVRURVJOX0RFQUxFUhAFEhkKFVNPQ0tFVF9QQVRURVJOX1JPVVRFUhAGEhYKElNPQ0tFVF9QQVRURVJOX1JFURAHEhYKElNPQ0tFVF9QQVRURVJOX1JFUBAIKm0KD1NvY2tldERpcmVjdGlvbhIgChxTT0NLRVRfRElSRUNUSU9OX1VOU1BFQ0lGSUVEEAASGgoWU09DS0VUX0RJUkVDVElPTl9PRkZFUhABEhwKGFNPQ0tFVF9ESVJFQ1RJT05fQ09OU1VNRRACKlUKCUxvZ1N0cmVhbRIaChZMT0dfU1RSRUFNX1VOU1BFQ0lGSUVEEAASFQoRTE9HX1NUUkVBTV9TVERPVVQQARIVChFMT0dfU1RSRUFNX1NUREVSUhACKogDCg9SdW5uZXJFcnJvckNvZGUSIQodUlVOTkVSX0VSUk9SX0NPREVfVU5TUEVDSUZJRUQQABImCiJSVU5ORVJfRVJST1JfQ09ERV9JTlZBTElEX0FSR1VNRU5UEAESHwobUlVOTkVSX0VSUk9SX0NPREVfTk9UX0ZPVU5EEAISJAogUlVOTkVSX0VSUk9SX0NPREVfQUxSRUFEWV9FWElTVFMQAxIpCiVSVU5ORVJfRVJST1JfQ09ERV9GQUlMRURfUFJFQ09ORElUSU9OEAQSIQodUlVOTkVSX0VSUk9SX0NPREVfVU5BVkFJTEFCTEUQBRInCiNSVU5ORVJfRVJST1JfQ09ERV9QRVJNSVNTSU9OX0RFTklFRBAGEh4KGlJVTk5FUl9FUlJPUl9DT0RFX0lOVEVSTkFMEAcSKAokUlVOTkVSX0VSUk9SX0NPREVfUkVTT1VSQ0VfRVhIQVVTVEVEEAgSIgoeUlVOTkVSX0VSUk9SX0NPREVfU1BBV05fRkFJTEVEEAkytAEKDVJ1bm5lclNlcnZpY2USUQoHQ29ubmVjdBIdLmhpdmUucnVubmVyLnYxLlJ1bm5lck1lc3NhZ2UaIy5oaXZlLnJ1bm5lci52MS5PcmNoZXN0cmF0b3JNZXNzYWdlKAEwARJQCglCb290c3RyYXASIC5oaXZlLnJ1bm5lci52MS5Cb290c3RyYXBSZXF1ZXN0GiEuaGl2ZS5ydW5uZXIudjEuQm9vdHN0cmFwUmVzcG9uc2ViBnByb3RvMw");
+
+/**
+ * A runner's request for its node certificate.
+ *
+ * @generated from message hive.runner.v1.BootstrapRequest
+ */
+export type BootstrapRequest = Message<"hive.runner.v1.BootstrapRequest"> & {
+  /**
+   * The runner's protocol major version; see "Versioning" at the top of this file.
+   *
+   * @generated from field: uint32 protocol_version = 1;
+   */
+  protocolVersion: number;
+
+  /**
+   * The one-time join token, `<id>.<secret>` (read by the runner from a 0600 file).
+   *
+   * @generated from field: string join_token = 2;
+   */
+  joinToken: string;
+
+  /**
+   * A PKCS#10 certificate signing request (PEM) whose subject is `CN=<node id>`, signed with the
+   * key the certificate is for (the key never leaves the runner).
+   *
+   * @generated from field: string csr_pem = 3;
+   */
+  csrPem: string;
+};
+
+/**
+ * Describes the message hive.runner.v1.BootstrapRequest.
+ * Use `create(BootstrapRequestSchema)` to create a new message.
+ */
+export const BootstrapRequestSchema: GenMessage<BootstrapRequest> = /*@__PURE__*/
+  messageDesc(file_hive_runner_v1_runner, 0);
+
+/**
+ * The signed certificate.
+ *
+ * @generated from message hive.runner.v1.BootstrapResponse
+ */
+export type BootstrapResponse = Message<"hive.runner.v1.BootstrapResponse"> & {
+  /**
+   * The node certificate (PEM): CN = node id, SAN URI hive://node/<id>, clientAuth.
+   *
+   * @generated from field: string certificate_pem = 1;
+   */
+  certificatePem: string;
+
+  /**
+   * The cluster CA's certificate (PEM), which the runner pinned already; for its records.
+   *
+   * @generated from field: string ca_certificate_pem = 2;
+   */
+  caCertificatePem: string;
+};
+
+/**
+ * Describes the message hive.runner.v1.BootstrapResponse.
+ * Use `create(BootstrapResponseSchema)` to create a new message.
+ */
+export const BootstrapResponseSchema: GenMessage<BootstrapResponse> = /*@__PURE__*/
+  messageDesc(file_hive_runner_v1_runner, 1);
 
 /**
  * Everything the runner sends to the orchestrator.
@@ -117,7 +181,7 @@ export type RunnerMessage = Message<"hive.runner.v1.RunnerMessage"> & {
  * Use `create(RunnerMessageSchema)` to create a new message.
  */
 export const RunnerMessageSchema: GenMessage<RunnerMessage> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 0);
+  messageDesc(file_hive_runner_v1_runner, 2);
 
 /**
  * Everything the orchestrator sends to a runner.
@@ -221,7 +285,7 @@ export type OrchestratorMessage = Message<"hive.runner.v1.OrchestratorMessage"> 
  * Use `create(OrchestratorMessageSchema)` to create a new message.
  */
 export const OrchestratorMessageSchema: GenMessage<OrchestratorMessage> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 1);
+  messageDesc(file_hive_runner_v1_runner, 3);
 
 /**
  * Why a runner could not do what it was asked. (Named RunnerError, not Error, so the generated
@@ -250,7 +314,7 @@ export type RunnerError = Message<"hive.runner.v1.RunnerError"> & {
  * Use `create(RunnerErrorSchema)` to create a new message.
  */
 export const RunnerErrorSchema: GenMessage<RunnerError> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 2);
+  messageDesc(file_hive_runner_v1_runner, 4);
 
 /**
  * CPU and memory, either offered by a node or asked for by a deployment.
@@ -286,7 +350,7 @@ export type Resources = Message<"hive.runner.v1.Resources"> & {
  * Use `create(ResourcesSchema)` to create a new message.
  */
 export const ResourcesSchema: GenMessage<Resources> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 3);
+  messageDesc(file_hive_runner_v1_runner, 5);
 
 /**
  * An inclusive range of TCP ports a runner owns and allocates from.
@@ -314,7 +378,7 @@ export type PortRange = Message<"hive.runner.v1.PortRange"> & {
  * Use `create(PortRangeSchema)` to create a new message.
  */
 export const PortRangeSchema: GenMessage<PortRange> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 4);
+  messageDesc(file_hive_runner_v1_runner, 6);
 
 /**
  * A dataset that is fully loaded in a runner's RAM.
@@ -349,7 +413,7 @@ export type HotDataset = Message<"hive.runner.v1.HotDataset"> & {
  * Use `create(HotDatasetSchema)` to create a new message.
  */
 export const HotDatasetSchema: GenMessage<HotDataset> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 5);
+  messageDesc(file_hive_runner_v1_runner, 7);
 
 /**
  * The state of one deployment's process, as the runner sees it.
@@ -427,7 +491,7 @@ export type ProcessStatus = Message<"hive.runner.v1.ProcessStatus"> & {
  * Use `create(ProcessStatusSchema)` to create a new message.
  */
 export const ProcessStatusSchema: GenMessage<ProcessStatus> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 6);
+  messageDesc(file_hive_runner_v1_runner, 8);
 
 /**
  * The TCP address where one offered socket of a deployment can be reached.
@@ -455,7 +519,7 @@ export type SocketAddress = Message<"hive.runner.v1.SocketAddress"> & {
  * Use `create(SocketAddressSchema)` to create a new message.
  */
 export const SocketAddressSchema: GenMessage<SocketAddress> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 7);
+  messageDesc(file_hive_runner_v1_runner, 9);
 
 /**
  * First message of every stream: who this runner is and what it has.
@@ -520,7 +584,8 @@ export type Register = Message<"hive.runner.v1.Register"> & {
   linkBandwidthBytesPerSec: bigint;
 
   /**
-   * Secret that proves this runner may join the cluster.
+   * Secret that proves this runner may join the cluster, on a cleartext link only (loopback); over
+   * TLS the node's certificate proves it and this is empty (a join token is spent by Bootstrap).
    *
    * @generated from field: string join_token = 9;
    */
@@ -572,7 +637,7 @@ export type Register = Message<"hive.runner.v1.Register"> & {
  * Use `create(RegisterSchema)` to create a new message.
  */
 export const RegisterSchema: GenMessage<Register> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 8);
+  messageDesc(file_hive_runner_v1_runner, 10);
 
 /**
  * A deployment a runner is already running when it registers.
@@ -649,7 +714,7 @@ export type RunningDeployment = Message<"hive.runner.v1.RunningDeployment"> & {
  * Use `create(RunningDeploymentSchema)` to create a new message.
  */
 export const RunningDeploymentSchema: GenMessage<RunningDeployment> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 9);
+  messageDesc(file_hive_runner_v1_runner, 11);
 
 /**
  * Periodic proof of life, with real load and the state of every process.
@@ -699,7 +764,7 @@ export type Heartbeat = Message<"hive.runner.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 10);
+  messageDesc(file_hive_runner_v1_runner, 12);
 
 /**
  * Measured load of a node.
@@ -727,7 +792,7 @@ export type NodeLoad = Message<"hive.runner.v1.NodeLoad"> & {
  * Use `create(NodeLoadSchema)` to create a new message.
  */
 export const NodeLoadSchema: GenMessage<NodeLoad> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 11);
+  messageDesc(file_hive_runner_v1_runner, 13);
 
 /**
  * Answer to a SpawnRequest.
@@ -790,7 +855,7 @@ export type SpawnResponse = Message<"hive.runner.v1.SpawnResponse"> & {
  * Use `create(SpawnResponseSchema)` to create a new message.
  */
 export const SpawnResponseSchema: GenMessage<SpawnResponse> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 12);
+  messageDesc(file_hive_runner_v1_runner, 14);
 
 /**
  * Answer to a StopRequest, sent once the process is gone.
@@ -839,7 +904,7 @@ export type StopResponse = Message<"hive.runner.v1.StopResponse"> & {
  * Use `create(StopResponseSchema)` to create a new message.
  */
 export const StopResponseSchema: GenMessage<StopResponse> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 13);
+  messageDesc(file_hive_runner_v1_runner, 15);
 
 /**
  * Answer to a RouteUpdate.
@@ -860,7 +925,7 @@ export type RouteAck = Message<"hive.runner.v1.RouteAck"> & {
  * Use `create(RouteAckSchema)` to create a new message.
  */
 export const RouteAckSchema: GenMessage<RouteAck> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 14);
+  messageDesc(file_hive_runner_v1_runner, 16);
 
 /**
  * Progress or change of one dataset in a runner's RAM.
@@ -916,7 +981,7 @@ export type DatasetStatus = Message<"hive.runner.v1.DatasetStatus"> & {
  * Use `create(DatasetStatusSchema)` to create a new message.
  */
 export const DatasetStatusSchema: GenMessage<DatasetStatus> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 15);
+  messageDesc(file_hive_runner_v1_runner, 17);
 
 /**
  * Part of a deployment's output, answering a LogRequest.
@@ -965,7 +1030,7 @@ export type LogChunk = Message<"hive.runner.v1.LogChunk"> & {
  * Use `create(LogChunkSchema)` to create a new message.
  */
 export const LogChunkSchema: GenMessage<LogChunk> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 16);
+  messageDesc(file_hive_runner_v1_runner, 18);
 
 /**
  * Answer to a Heartbeat: the runner's lease runs until lease_ttl_ms after it sent that heartbeat.
@@ -993,7 +1058,7 @@ export type HeartbeatAck = Message<"hive.runner.v1.HeartbeatAck"> & {
  * Use `create(HeartbeatAckSchema)` to create a new message.
  */
 export const HeartbeatAckSchema: GenMessage<HeartbeatAck> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 17);
+  messageDesc(file_hive_runner_v1_runner, 19);
 
 /**
  * Answer to Register.
@@ -1044,7 +1109,7 @@ export type RegisterAck = Message<"hive.runner.v1.RegisterAck"> & {
  * Use `create(RegisterAckSchema)` to create a new message.
  */
 export const RegisterAckSchema: GenMessage<RegisterAck> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 18);
+  messageDesc(file_hive_runner_v1_runner, 20);
 
 /**
  * Start one deployment's process. Idempotent by deployment_id: for one that runs, the answer is
@@ -1168,7 +1233,7 @@ export type SpawnRequest = Message<"hive.runner.v1.SpawnRequest"> & {
  * Use `create(SpawnRequestSchema)` to create a new message.
  */
 export const SpawnRequestSchema: GenMessage<SpawnRequest> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 19);
+  messageDesc(file_hive_runner_v1_runner, 21);
 
 /**
  * One named socket of a deployment.
@@ -1203,7 +1268,7 @@ export type SocketSpec = Message<"hive.runner.v1.SocketSpec"> & {
  * Use `create(SocketSpecSchema)` to create a new message.
  */
 export const SocketSpecSchema: GenMessage<SocketSpec> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 20);
+  messageDesc(file_hive_runner_v1_runner, 22);
 
 /**
  * A dataset a deployment reads, and the name it knows it by.
@@ -1252,7 +1317,7 @@ export type DatasetMount = Message<"hive.runner.v1.DatasetMount"> & {
  * Use `create(DatasetMountSchema)` to create a new message.
  */
 export const DatasetMountSchema: GenMessage<DatasetMount> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 21);
+  messageDesc(file_hive_runner_v1_runner, 23);
 
 /**
  * Stop one deployment: SIGTERM, then SIGKILL after the grace period.
@@ -1287,7 +1352,7 @@ export type StopRequest = Message<"hive.runner.v1.StopRequest"> & {
  * Use `create(StopRequestSchema)` to create a new message.
  */
 export const StopRequestSchema: GenMessage<StopRequest> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 22);
+  messageDesc(file_hive_runner_v1_runner, 24);
 
 /**
  * A change to the sidecar routing table of one runner.
@@ -1327,7 +1392,7 @@ export type RouteUpdate = Message<"hive.runner.v1.RouteUpdate"> & {
  * Use `create(RouteUpdateSchema)` to create a new message.
  */
 export const RouteUpdateSchema: GenMessage<RouteUpdate> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 23);
+  messageDesc(file_hive_runner_v1_runner, 25);
 
 /**
  * Full routing of one consumed socket of one deployment on this runner.
@@ -1378,7 +1443,7 @@ export type SocketRoute = Message<"hive.runner.v1.SocketRoute"> & {
  * Use `create(SocketRouteSchema)` to create a new message.
  */
 export const SocketRouteSchema: GenMessage<SocketRoute> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 24);
+  messageDesc(file_hive_runner_v1_runner, 26);
 
 /**
  * Identifies one consumed socket of one deployment.
@@ -1406,7 +1471,7 @@ export type SocketRouteKey = Message<"hive.runner.v1.SocketRouteKey"> & {
  * Use `create(SocketRouteKeySchema)` to create a new message.
  */
 export const SocketRouteKeySchema: GenMessage<SocketRouteKey> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 25);
+  messageDesc(file_hive_runner_v1_runner, 27);
 
 /**
  * Load one dataset into RAM. The runner answers with DatasetStatus messages.
@@ -1448,7 +1513,7 @@ export type DatasetLoad = Message<"hive.runner.v1.DatasetLoad"> & {
  * Use `create(DatasetLoadSchema)` to create a new message.
  */
 export const DatasetLoadSchema: GenMessage<DatasetLoad> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 26);
+  messageDesc(file_hive_runner_v1_runner, 28);
 
 /**
  * Drop one dataset from RAM. The runner answers with a DatasetStatus (EVICTED).
@@ -1476,7 +1541,7 @@ export type DatasetEvict = Message<"hive.runner.v1.DatasetEvict"> & {
  * Use `create(DatasetEvictSchema)` to create a new message.
  */
 export const DatasetEvictSchema: GenMessage<DatasetEvict> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 27);
+  messageDesc(file_hive_runner_v1_runner, 29);
 
 /**
  * Open or close the order path of one deployment (failover promotes a standby by opening it).
@@ -1511,7 +1576,7 @@ export type SetOrderPath = Message<"hive.runner.v1.SetOrderPath"> & {
  * Use `create(SetOrderPathSchema)` to create a new message.
  */
 export const SetOrderPathSchema: GenMessage<SetOrderPath> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 28);
+  messageDesc(file_hive_runner_v1_runner, 30);
 
 /**
  * Ask for a deployment's output. The runner answers with LogChunk messages.
@@ -1561,7 +1626,7 @@ export type LogRequest = Message<"hive.runner.v1.LogRequest"> & {
  * Use `create(LogRequestSchema)` to create a new message.
  */
 export const LogRequestSchema: GenMessage<LogRequest> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 29);
+  messageDesc(file_hive_runner_v1_runner, 31);
 
 /**
  * Stop a LogRequest (a following one, usually). The runner ends it with an eof LogChunk.
@@ -1582,7 +1647,7 @@ export type LogCancel = Message<"hive.runner.v1.LogCancel"> & {
  * Use `create(LogCancelSchema)` to create a new message.
  */
 export const LogCancelSchema: GenMessage<LogCancel> = /*@__PURE__*/
-  messageDesc(file_hive_runner_v1_runner, 30);
+  messageDesc(file_hive_runner_v1_runner, 32);
 
 /**
  * The hardware partition a node belongs to. Live and backtest work never share a node.
@@ -1990,6 +2055,22 @@ export const RunnerService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof RunnerMessageSchema;
     output: typeof OrchestratorMessageSchema;
+  },
+  /**
+   * Bootstrap exchanges a one-time join token and a certificate signing request for a node
+   * certificate of the cluster CA (the shape of Kubernetes' kubelet TLS bootstrap). It is the one
+   * call served to a runner without a client certificate (over TLS, the runner checking the
+   * orchestrator's certificate against the cluster CA); Connect always requires one. Refusals are
+   * gRPC statuses: PERMISSION_DENIED (a malformed, unknown, used, expired or wrong token, a token
+   * for another node, a node connected with another identity), INVALID_ARGUMENT (a bad request),
+   * UNIMPLEMENTED (this orchestrator holds no CA key to sign with).
+   *
+   * @generated from rpc hive.runner.v1.RunnerService.Bootstrap
+   */
+  bootstrap: {
+    methodKind: "unary";
+    input: typeof BootstrapRequestSchema;
+    output: typeof BootstrapResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hive_runner_v1_runner, 0);
