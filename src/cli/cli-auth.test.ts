@@ -134,13 +134,13 @@ describe("the context file", () => {
     writeFileSync(config, "");
     saveContext({ name: "loose", server: a.url, "token-file": loose });
     const r = await hive("nodes", "--context", "loose");
-    assert.equal(r.code, ExitCode.BadInput);
+    assert.equal(r.code, ExitCode.Failed);
     assert.equal(
       r.err,
-      `error: context loose: token-file ${loose} has mode 0644, expected 0600: it holds a secret others may read (chmod 600 ${loose})`,
+      `error: context loose: token-file ${loose}: mode 0644 lets group or others read it; expected 0600 (chmod 600 ${loose})`,
     );
     const viaFlag = await hive("nodes", "--orchestrator", a.url, "--token-file", loose);
-    assert.match(viaFlag.err, /--token-file .* has mode 0644/);
+    assert.match(viaFlag.err, /--token-file .*: mode 0644 lets group or others read it/);
     // A token inline in the context file: the file itself must then be 0600.
     writeFileSync(
       config,
@@ -149,7 +149,7 @@ describe("the context file", () => {
     chmodSync(config, 0o644);
     assert.match(
       (await hive("nodes")).err,
-      /context inline holds its token inline, so its file .* has mode 0644/,
+      /context inline holds its token inline, so its file .*: mode 0644 lets group or others read it/,
     );
     chmodSync(config, 0o600);
     assert.equal((await hive("nodes")).code, ExitCode.Ok);
@@ -304,8 +304,11 @@ describe("hive orchestrator: TLS off loopback", () => {
       "--http-tls-key",
       key,
     );
-    assert.equal(loose.code, ExitCode.BadInput);
-    assert.match(loose.err, new RegExp(`--http-tls-key ${key} has mode 0640, expected 0600`));
+    assert.equal(loose.code, ExitCode.Failed);
+    assert.match(
+      loose.err,
+      new RegExp(`--http-tls-key ${key}: mode 0640 lets group or others read it; expected 0600`),
+    );
     const half = await hive("orchestrator", "--store", store, "--http-tls-cert", cert);
     assert.match(half.err, /--http-tls-cert was given without --http-tls-key/);
     assert.throws(() => statSync(join(tmp, "never.db")), /ENOENT/, "nothing was started");
