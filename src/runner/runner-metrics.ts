@@ -24,6 +24,7 @@ const ORDER_DROP_REASONS = {
   no_gateway: "droppedNoGateway",
   unreachable: "droppedUnreachable",
   account: "droppedAccount",
+  internal: "droppedInternal",
 } as const;
 
 /**

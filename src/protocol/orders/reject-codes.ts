@@ -17,6 +17,8 @@ export const RunnerRejectCode = {
   GatewayDisconnected: "gateway-disconnected",
   /** Not an order: not one frame, not a JSON object, or a field that breaks its rule. */
   BadOrder: "bad-order",
+  /** The runner failed checking the order (a bug in the runner, logged there); it did not leave. */
+  Internal: "internal",
 } as const;
 
 /** One of the {@link RunnerRejectCode} values. */

@@ -114,6 +114,8 @@ export interface OrderPathFigures {
   readonly droppedUnreachable: number;
   /** Orders for an account the deployment may not trade. */
   readonly droppedAccount: number;
+  /** Orders the runner failed checking (a bug of ours, logged): rejected `internal`. */
+  readonly droppedInternal: number;
   /** Gateway replies passed to the strategy, and their bytes. */
   readonly replies: number;
   readonly replyBytes: number;
@@ -175,6 +177,7 @@ export class OrderPath {
       droppedNoGateway: 0,
       droppedUnreachable: 0,
       droppedAccount: 0,
+      droppedInternal: 0,
       replies: 0,
       replyBytes: 0,
       replyDrops: 0,
@@ -300,7 +303,7 @@ export class OrderPath {
         for (;;) {
           const peer = message[0];
           if (peer !== undefined) {
-            const checked = this.#check(peer, message);
+            const checked = this.#checkGuarded(peer, message);
             if (typeof checked === "string") await this.#reply(peer, checked);
             else out.push(checked);
           }
@@ -321,6 +324,25 @@ export class OrderPath {
           { orders: this.#options.label, err: HiveError.from(err) },
           "order loop failed",
         );
+    }
+  }
+
+  /**
+   * {@link #check}, with a throw (a bug of ours, never the strategy's input) answered as an
+   * `internal` reject of that one order and logged: one order that trips a bug must not end the
+   * loop, which would leave the deployment unable to trade until it is restarted.
+   */
+  #checkGuarded(peer: Buffer, message: readonly Buffer[]): Stamped | string {
+    try {
+      return this.#check(peer, message);
+    } catch (err) {
+      this.#figures.droppedInternal += 1;
+      const e = HiveError.from(err);
+      this.#options.log.error({ orders: this.#options.label, err: e }, "checking an order failed; rejected");
+      return runnerRejectReply(
+        RunnerRejectCode.Internal,
+        `the runner failed checking this order (${e.message}); it was not sent`,
+      );
     }
   }
 

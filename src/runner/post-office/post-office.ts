@@ -318,7 +318,12 @@ function countersOf(deploymentId: string, socket: LocalSocket): RouteCounters {
     messages: f.forwarded,
     bytes: f.forwardedBytes,
     drops:
-      f.droppedClosed + f.droppedMalformed + f.droppedNoGateway + f.droppedUnreachable + f.droppedAccount,
+      f.droppedClosed +
+      f.droppedMalformed +
+      f.droppedNoGateway +
+      f.droppedUnreachable +
+      f.droppedAccount +
+      f.droppedInternal,
     orders: f,
   };
 }
