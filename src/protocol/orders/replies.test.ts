@@ -63,6 +63,7 @@ describe("order replies", () => {
       "no-gateway",
       "gateway-disconnected",
       "bad-order",
+      "internal",
     ]);
     for (const code of [...runner, ...gateway]) assert.match(code, /^[a-z]+(-[a-z]+)*$/);
     assert.deepEqual(
