@@ -138,6 +138,12 @@ async function sideBySide(driver: CgroupDriver, label: string): Promise<Record<s
 
 const parent = `hive-bench-${process.pid}`;
 const real = await detectCgroups({ parent });
+// The parent cgroup detection made goes whatever happens: a failed round (the finally below), or
+// Ctrl-C / a timeout's SIGTERM at any point of the run (here).
+const removeOnSignal = (signal: NodeJS.Signals) =>
+  void real.removeParent().finally(() => process.kill(process.pid, signal));
+process.once("SIGINT", removeOnSignal);
+process.once("SIGTERM", removeOnSignal);
 const rows: Record<string, ReturnType<typeof msStats>> = {};
 const ratios: {
   path: string;
@@ -165,8 +171,11 @@ addPair(
   await sideBySide(new NoCgroupDriver(["bench: no cgroups on purpose"]), "plain"),
 );
 if (real.kind !== "none") {
-  addPair(`runner, cgroups ${real.kind}`, await sideBySide(real, "cg"));
-  await real.removeParent();
+  try {
+    addPair(`runner, cgroups ${real.kind}`, await sideBySide(real, "cg"));
+  } finally {
+    await real.removeParent();
+  }
 }
 const floor = rows["bare spawn"]?.p50Ms ?? 1;
 const report = {
