@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import { grpcStatusOf } from "../protocol/domain-convert.ts";
 import {
   BootstrapRequestSchema,
   BootstrapResponseSchema,
@@ -133,7 +134,7 @@ export async function serveRunnerStreams(
         (response) => callback(null, create(BootstrapResponseSchema, response)),
         (err: unknown) => {
           const e = HiveError.from(err);
-          callback({ code: grpcStatusOf(e), details: e.message });
+          callback({ code: grpcStatusOf(e.code), details: e.message });
         },
       );
     },
@@ -186,26 +187,4 @@ function credentials(tls: TlsMaterial | undefined): grpc.ServerCredentials {
   };
   // One provider answers both (grpc-js's declared and actual argument orders differ).
   return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
-}
-
-/** The gRPC status of a HiveError's code. */
-function grpcStatusOf(e: HiveError): grpc.status {
-  switch (e.code) {
-    case ErrorCode.InvalidArgument:
-      return grpc.status.INVALID_ARGUMENT;
-    case ErrorCode.PermissionDenied:
-      return grpc.status.PERMISSION_DENIED;
-    case ErrorCode.Unauthenticated:
-      return grpc.status.UNAUTHENTICATED;
-    case ErrorCode.FailedPrecondition:
-      return grpc.status.FAILED_PRECONDITION;
-    case ErrorCode.NotFound:
-      return grpc.status.NOT_FOUND;
-    case ErrorCode.AlreadyExists:
-      return grpc.status.ALREADY_EXISTS;
-    case ErrorCode.Unavailable:
-      return grpc.status.UNAVAILABLE;
-    case ErrorCode.Internal:
-      return grpc.status.INTERNAL;
-  }
 }

@@ -1,8 +1,11 @@
 /**
  * Conversions between the runner protocol's enums and the domain's own types that both ends of
  * the protocol need: the orchestrator when it builds a SpawnRequest, the runner when it reads one
- * and answers. Conversions into one side's private types stay on that side.
+ * and answers. Conversions into one side's private types stay on that side. A HiveError's code
+ * is mapped here once per wire: to the protocol's RunnerErrorCode and to the gRPC status of a
+ * failed call (the HTTP API's statuses are in orchestrator/http/error-body.ts).
  */
+import { status as GrpcStatus } from "@grpc/grpc-js";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Pool, SocketPattern } from "../domain/index.ts";
 import { Pool as ProtoPool, RunnerErrorCode, SocketPattern as ProtoPattern } from "./index.ts";
@@ -50,4 +53,20 @@ const ERROR_CODES: Record<ErrorCode, RunnerErrorCode> = {
 export function toRunnerError(err: unknown): { code: RunnerErrorCode; message: string } {
   const e = HiveError.from(err);
   return { code: ERROR_CODES[e.code], message: e.message };
+}
+
+const GRPC_STATUSES: Record<ErrorCode, GrpcStatus> = {
+  [ErrorCode.InvalidArgument]: GrpcStatus.INVALID_ARGUMENT,
+  [ErrorCode.NotFound]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.AlreadyExists]: GrpcStatus.ALREADY_EXISTS,
+  [ErrorCode.FailedPrecondition]: GrpcStatus.FAILED_PRECONDITION,
+  [ErrorCode.Unavailable]: GrpcStatus.UNAVAILABLE,
+  [ErrorCode.PermissionDenied]: GrpcStatus.PERMISSION_DENIED,
+  [ErrorCode.Unauthenticated]: GrpcStatus.UNAUTHENTICATED,
+  [ErrorCode.Internal]: GrpcStatus.INTERNAL,
+};
+
+/** The gRPC status with which a failed call answers a HiveError's code. */
+export function grpcStatusOf(code: ErrorCode): GrpcStatus {
+  return GRPC_STATUSES[code];
 }
