@@ -8,12 +8,9 @@ import { once } from "node:events";
 import { chmodSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { pino } from "pino";
 import { tempDirs } from "../../core/testing/temp-dirs.ts";
 import { NoCgroupDriver } from "../cgroups/index.ts";
-import { createRunner } from "../create-runner.ts";
-import { compileRunnerOptions } from "../runner-options.ts";
-import { FakeOrchestrator } from "../testing/fake-orchestrator.ts";
+import { runnerAtStart } from "../testing/runner-at-start.ts";
 import { rootForTest, uniqueTestUids } from "./testing/root-for-test.ts";
 import { uidUsers } from "./uid-users.ts";
 
@@ -31,28 +28,21 @@ test(
       stdio: "ignore",
     });
     await once(stranger, "spawn");
-    const lines: Record<string, unknown>[] = [];
-    const log = pino(
-      { level: "info" },
-      { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
-    );
-    const stub = await FakeOrchestrator.start({ heartbeatIntervalMs: 50 });
     const run = dirs.make("hfu-");
     const data = dirs.make("hive-fud-");
     for (const d of [run, data]) chmodSync(d, 0o711);
     const port = 36_500 + (process.pid % 50) * 10;
-    const runner = await createRunner(
-      compileRunnerOptions({
+    const { runner, lines, close } = await runnerAtStart(
+      {
         nodeId: "fu-1",
         pool: "backtest",
-        orchestrators: [stub.url],
         portRange: { first: port, last: port + 9 },
         deploymentUids: range,
         stateDir: dirs.make("hive-fu-"),
         runDir: run,
         datasets: { dir: join(data, "datasets") },
-      }),
-      { cgroups: new NoCgroupDriver(["not on purpose"]), log },
+      },
+      { cgroups: new NoCgroupDriver(["not on purpose"]) },
     );
     try {
       assert.deepEqual(uidUsers(range), [{ pid: stranger.pid, uid: range.first + 1 }]);
@@ -65,8 +55,7 @@ test(
     } finally {
       stranger.kill("SIGKILL");
       if (stranger.exitCode === null && stranger.signalCode === null) await once(stranger, "exit");
-      await runner.close({ stopDeployments: true });
-      await stub.close();
+      await close();
     }
   },
 );

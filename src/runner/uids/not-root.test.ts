@@ -7,40 +7,30 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { pino } from "pino";
 import { tempDirs } from "../../core/testing/temp-dirs.ts";
 import { SocketDirection, SocketPattern, SpawnRequestSchema } from "../../protocol/index.ts";
 import { NoCgroupDriver } from "../cgroups/index.ts";
-import { createRunner } from "../create-runner.ts";
-import { compileRunnerOptions } from "../runner-options.ts";
-import { FakeOrchestrator } from "../testing/fake-orchestrator.ts";
+import { runnerAtStart } from "../testing/runner-at-start.ts";
 
 const dirs = tempDirs();
 after(() => dirs.removeAll());
 
 test("without uids the runner warns at start, naming what is not enforced, and runs deployments as itself", async () => {
-  const lines: Record<string, unknown>[] = [];
-  const log = pino(
-    { level: "info" },
-    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
-  );
-  const stub = await FakeOrchestrator.start({ heartbeatIntervalMs: 50 });
   const state = dirs.make("hive-nr-");
   const run = dirs.make("hnr-");
   const port = 36_000 + (process.pid % 50) * 10;
-  const runner = await createRunner(
-    compileRunnerOptions({
+  const { runner, stub, lines, close } = await runnerAtStart(
+    {
       nodeId: "nr-1",
       pool: "backtest",
-      orchestrators: [stub.url],
       portRange: { first: port, last: port + 9 },
       stateDir: state,
       runDir: run,
       datasets: { dir: join(state, "datasets") },
       stopGraceMs: 500,
-    }),
+    },
     // What createRunner chooses when the runner is not root.
-    { uids: undefined, cgroups: new NoCgroupDriver(["not on purpose"]), log },
+    { uids: undefined, cgroups: new NoCgroupDriver(["not on purpose"]) },
   );
   try {
     await runner.start();
@@ -74,7 +64,6 @@ test("without uids the runner warns at start, naming what is not enforced, and r
       .find((l) => l.startsWith("Uid:"));
     assert.match(uidLine ?? "", new RegExp(`^Uid:\\t${process.geteuid?.()}\\t`), "the runner's own uid");
   } finally {
-    await runner.close({ stopDeployments: true });
-    await stub.close();
+    await close();
   }
 });
