@@ -81,6 +81,49 @@ async function until(what: string, check: () => boolean, ms = 20_000): Promise<v
   }
 }
 
+/** A layout's deployments as the HTTP API shows them. */
+type LayoutView = { deployments: { id: string; phase: string; pid: number | null; restarts: number }[] };
+
+/** Applies, through the cluster's HTTP API, a layout `name` of one idle live strategy (a sleep). */
+async function applyIdleLayout(cluster: DevCluster, name: string): Promise<void> {
+  const layout = [
+    `name: ${name}`,
+    "services:",
+    "  - name: idle",
+    "    kind: strategy",
+    "    pool: live",
+    "    command: sleep",
+    '    args: ["300"]',
+    "    resources: { cores: 0.1, memory: 32MiB }",
+  ].join("\n");
+  const res = await fetch(`${cluster.apiUrl}/v1/layouts`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...cluster.authHeaders() },
+    body: JSON.stringify({ source: layout, file: `${name}.yaml` }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+}
+
+/** Layout `name` as the cluster's HTTP API shows it. */
+async function layoutView(cluster: DevCluster, name: string): Promise<LayoutView> {
+  const res = await fetch(`${cluster.apiUrl}/v1/layouts/${name}`, { headers: cluster.authHeaders() });
+  return (await res.json()) as LayoutView;
+}
+
+/** The deployment of layout `name` that runs with a pid, once there is one (undefined after 30 s). */
+async function runningDeployment(
+  cluster: DevCluster,
+  name: string,
+): Promise<LayoutView["deployments"][number] | undefined> {
+  let running: LayoutView["deployments"][number] | undefined;
+  for (const end = Date.now() + 30_000; running === undefined && Date.now() < end; await sleep(100)) {
+    running = (await layoutView(cluster, name)).deployments.find(
+      (d) => d.phase === "running" && d.pid !== null,
+    );
+  }
+  return running;
+}
+
 describe("the dev cluster", () => {
   test("refuses a taken port before it starts anything, and never talks to what holds it", async () => {
     const o = options(0, []);
@@ -145,39 +188,14 @@ describe("the dev cluster", () => {
     const cluster = new DevCluster(o);
     await cluster.start();
     await cluster.waitReady(60_000);
-    const layout = [
-      "name: devc-kill",
-      "services:",
-      "  - name: idle",
-      "    kind: strategy",
-      "    pool: live",
-      "    command: sleep",
-      '    args: ["300"]',
-      "    resources: { cores: 0.1, memory: 32MiB }",
-    ].join("\n");
     // The first admin token: made by the orchestrator, in a 0600 file, never in its log.
     const token = cluster.adminToken();
     assert.match(token ?? "", /^hive_[0-9a-f]{16}_/);
     assert.equal(statSync(cluster.adminTokenFile).mode & 0o777, 0o600);
     const secret = token!.split("_")[2]!;
     assert.ok(!readFileSync(cluster.logOf("orchestrator")!, "utf8").includes(secret), "no secret in the log");
-    const res = await fetch(`${cluster.apiUrl}/v1/layouts`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...cluster.authHeaders() },
-      body: JSON.stringify({ source: layout, file: "devc-kill.yaml" }),
-    });
-    assert.equal(res.status, 200, await res.clone().text());
-    let strategy: number | null = null;
-    const end = Date.now() + 30_000;
-    while (strategy === null && Date.now() < end) {
-      const view = (await (
-        await fetch(`${cluster.apiUrl}/v1/layouts/devc-kill`, { headers: cluster.authHeaders() })
-      ).json()) as {
-        deployments: { phase: string; pid: number | null }[];
-      };
-      strategy = view.deployments.find((d) => d.phase === "running")?.pid ?? null;
-      await sleep(100);
-    }
+    await applyIdleLayout(cluster, "devc-kill");
+    const strategy = (await runningDeployment(cluster, "devc-kill"))?.pid ?? null;
     assert.ok(strategy !== null, "the strategy runs");
     // `hive` through the dev context, as a user of `hive dev` would call it: no flag, no token given.
     const config = join(o.dir, "hive-config");
@@ -212,31 +230,9 @@ describe("the dev cluster", () => {
     try {
       await cluster.start();
       await cluster.waitReady(60_000);
-      const layout = [
-        "name: devc-tls",
-        "services:",
-        "  - name: idle",
-        "    kind: strategy",
-        "    pool: live",
-        "    command: sleep",
-        '    args: ["300"]',
-        "    resources: { cores: 0.1, memory: 32MiB }",
-      ].join("\n");
-      const res = await fetch(`${cluster.apiUrl}/v1/layouts`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...cluster.authHeaders() },
-        body: JSON.stringify({ source: layout, file: "devc-tls.yaml" }),
-      });
-      assert.equal(res.status, 200, await res.clone().text());
-      type View = { deployments: { id: string; phase: string; pid: number | null; restarts: number }[] };
-      const view = async () =>
-        (await (
-          await fetch(`${cluster.apiUrl}/v1/layouts/devc-tls`, { headers: cluster.authHeaders() })
-        ).json()) as View;
-      let running: View["deployments"][number] | undefined;
-      for (const end = Date.now() + 30_000; running === undefined && Date.now() < end; await sleep(100)) {
-        running = (await view()).deployments.find((d) => d.phase === "running" && d.pid !== null);
-      }
+      await applyIdleLayout(cluster, "devc-tls");
+      const view = () => layoutView(cluster, "devc-tls");
+      const running = await runningDeployment(cluster, "devc-tls");
       assert.ok(running?.pid, "the strategy runs");
       strays.push(running.pid);
 
