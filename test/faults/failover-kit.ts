@@ -196,6 +196,12 @@ export async function sendProbe(
   return client.next((x) => x.clientOrderId === clientOrderId && x.type !== "fill", timeoutMs);
 }
 
+/** The gateway's answers to an order stamped as the old active, from its node and from the new active's. */
+export interface OldActiveProbes {
+  readonly fromOldNode: Reply;
+  readonly fromNewNode: Reply;
+}
+
 /** See the file comment. */
 export class FaultCluster {
   readonly dir: string;
@@ -550,6 +556,26 @@ export class FaultCluster {
     } finally {
       await client.close();
     }
+  }
+  /**
+   * The two probes a zombie test sends once the standby has taken over, both stamped as the old
+   * active (its id and epoch, tagged `tag`): from the old active's node, which hosts nothing fenced
+   * any more and so cannot even connect, and from the new active's node, admitted, where the fence
+   * refuses it. Check them with assertOldActiveProbes (fault-assert.ts).
+   */
+  async probeOldActive(
+    active: DeploymentView,
+    standby: DeploymentView,
+    tag: string,
+  ): Promise<OldActiveProbes> {
+    const fromOldNode = await this.probeOrder(this.runnerOf(active), active.id, active.epoch, tag);
+    const fromNewNode = await this.probeOrder(
+      this.runnerOf(standby),
+      active.id,
+      active.epoch,
+      `${tag}-new-node`,
+    );
+    return { fromOldNode, fromNewNode };
   }
 
   /**

@@ -1,7 +1,13 @@
 /** The checks every fault test makes on its audit report, and the one line it prints. */
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
-import { positionsFromFills, readSnapshot, type FaultReport, type FaultTimings } from "./failover-kit.ts";
+import {
+  positionsFromFills,
+  readSnapshot,
+  type FaultReport,
+  type FaultTimings,
+  type OldActiveProbes,
+} from "./failover-kit.ts";
 
 /**
  * Asserts the safety invariant on a report (no fenced order accepted, none accepted after its
@@ -57,5 +63,33 @@ export function assertNotBeforeDown(c: { readonly timings: FaultTimings }, repor
   assert.ok(
     report.faultToFirstOrderMs !== null && report.faultToFirstOrderMs >= floor,
     `failover took ${report.faultToFirstOrderMs} ms: before the node could be called down (${floor} ms)`,
+  );
+}
+
+/** The answers to the old-active probes as fields of a test's diagnostic line. */
+export function probeDiagnostics(p: OldActiveProbes): {
+  probeAsOldActive: string;
+  probeAsOldActiveFromNewNode: string;
+} {
+  return {
+    probeAsOldActive: `${p.fromOldNode.type} ${String(p.fromOldNode["code"])}`,
+    probeAsOldActiveFromNewNode: `${p.fromNewNode.type} ${String(p.fromNewNode["code"])}`,
+  };
+}
+
+/**
+ * Asserts the gateway's answers to the old-active probes (FaultCluster.probeOldActive): its own
+ * node, hosting nothing fenced, cannot connect; from the admitted new node it is refused as fenced.
+ */
+export function assertOldActiveProbes(p: OldActiveProbes): void {
+  assert.deepEqual(
+    [p.fromOldNode.type, p.fromOldNode["code"]],
+    ["none", "not-admitted"],
+    "the old active's node, hosting nothing fenced, cannot connect",
+  );
+  assert.deepEqual(
+    [p.fromNewNode.type, p.fromNewNode["code"]],
+    ["reject", "fenced"],
+    "an order as the old active from the node the gateway admits",
   );
 }
