@@ -64,14 +64,13 @@ test("any reordering of the same commands ends on the same epoch per account, ne
   );
 });
 
+/** Account A fenced to deployment d1 at epoch 5, naming `nodeKey` (null: no node). */
+function d1At5(nodeKey: string | null): FenceEntry {
+  return { account: "A", deploymentId: "d1", epoch: "5", nodeKey, fencedAtUnixMs: 1 };
+}
+
 test("the same deployment and epoch again is unchanged; the same epoch for another deployment is refused", () => {
-  const current: FenceEntry = {
-    account: "A",
-    deploymentId: "d1",
-    epoch: "5",
-    nodeKey: null,
-    fencedAtUnixMs: 1,
-  };
+  const current = d1At5(null);
   assert.equal(decideFence(current, "d1", 5n).kind, "unchanged");
   const refused = decideFence(current, "d2", 5n);
   assert.equal(refused.kind, "refused");
@@ -85,13 +84,7 @@ test("the same deployment and epoch again is unchanged; the same epoch for anoth
 });
 
 test("the order check: no entry, another deployment, another epoch, the holder", () => {
-  const entry: FenceEntry = {
-    account: "A",
-    deploymentId: "d1",
-    epoch: "5",
-    nodeKey: null,
-    fencedAtUnixMs: 1,
-  };
+  const entry = d1At5(null);
   assert.equal(checkFence(undefined, "d1", "5"), "not-fenced");
   assert.equal(checkFence(entry, "d2", "5"), "fenced");
   assert.equal(checkFence(entry, "d1", "4"), "stale-epoch");
@@ -108,13 +101,7 @@ const KEY_A = "A".repeat(40);
 const KEY_B = "B".repeat(40);
 
 test("a fence naming a node: its orders only from that node's connection, else wrong-node", () => {
-  const entry: FenceEntry = {
-    account: "A",
-    deploymentId: "d1",
-    epoch: "5",
-    nodeKey: KEY_A,
-    fencedAtUnixMs: 1,
-  };
+  const entry = d1At5(KEY_A);
   assert.equal(checkFence(entry, "d1", "5", KEY_A), undefined);
   assert.equal(checkFence(entry, "d1", "5", KEY_B), "wrong-node");
   assert.equal(checkFence(entry, "d1", "5", undefined), "wrong-node", "a connection bound to no key");
@@ -124,13 +111,7 @@ test("a fence naming a node: its orders only from that node's connection, else w
 });
 
 test("the same deployment and epoch with another node key rebinds it; a lower epoch cannot", () => {
-  const entry: FenceEntry = {
-    account: "A",
-    deploymentId: "d1",
-    epoch: "5",
-    nodeKey: KEY_A,
-    fencedAtUnixMs: 1,
-  };
+  const entry = d1At5(KEY_A);
   assert.equal(decideFence(entry, "d1", 5n, KEY_A).kind, "unchanged");
   assert.deepEqual(decideFence(entry, "d1", 5n, KEY_B), { kind: "rebind", current: entry });
   assert.equal(decideFence(entry, "d1", 5n).kind, "rebind", "to no node: still the same instance");
