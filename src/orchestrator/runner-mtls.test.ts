@@ -59,6 +59,9 @@ let orch: RunningOrchestrator;
 const logLines: { msg: string; nodeId?: string; reason?: string }[] = [];
 
 const material = (node: IssuedPem): TlsMaterial => ({ ca: ca.certPem, cert: node.certPem, key: node.keyPem });
+/** grpc-js client credentials trusting `trusted` (a CA certificate) and presenting `client`'s certificate and key. */
+const sslAs = (trusted: string, client: IssuedPem): grpc.ChannelCredentials =>
+  grpc.credentials.createSsl(Buffer.from(trusted), Buffer.from(client.keyPem), Buffer.from(client.certPem));
 
 before(async () => {
   caDir = dirs.make("hive-mtls-ca-");
@@ -149,21 +152,11 @@ describe("the runner link over mutual TLS", () => {
     assert.match(none, /^refused: no valid client certificate: .*no certificate signed by the cluster CA/);
 
     const stranger = await issueNodePem(foreign, "n-foreign");
-    const other = await rawRegister(
-      "n-foreign",
-      grpc.credentials.createSsl(
-        Buffer.from(ca.certPem),
-        Buffer.from(stranger.keyPem),
-        Buffer.from(stranger.certPem),
-      ),
-    );
+    const other = await rawRegister("n-foreign", sslAs(ca.certPem, stranger));
     assert.match(other, /^refused: no valid client certificate/);
 
     const b = await issueNodePem(ca, "n-b");
-    const wrongId = await rawRegister(
-      "n-a",
-      grpc.credentials.createSsl(Buffer.from(ca.certPem), Buffer.from(b.keyPem), Buffer.from(b.certPem)),
-    );
+    const wrongId = await rawRegister("n-a", sslAs(ca.certPem, b));
     assert.equal(
       wrongId,
       `refused: the Register names node "n-a", but the client certificate is node "n-b"'s`,
@@ -176,10 +169,7 @@ describe("the runner link over mutual TLS", () => {
       );
     }
     // The runner checks the orchestrator too: one whose CA it does not know is not talked to.
-    const distrust = await rawRegister(
-      "n-b",
-      grpc.credentials.createSsl(Buffer.from(foreign.certPem), Buffer.from(b.keyPem), Buffer.from(b.certPem)),
-    );
+    const distrust = await rawRegister("n-b", sslAs(foreign.certPem, b));
     assert.match(distrust, /^error: /);
   });
 
@@ -211,14 +201,7 @@ services:
     // another threat), and one for another id presenting live-x in its Register.
     const sameId = runner("live-x", material(await issueNodePem(ca, "live-x")), 45200);
     const otherId = await issueNodePem(ca, "live-y");
-    const claiming = await rawRegister(
-      "live-x",
-      grpc.credentials.createSsl(
-        Buffer.from(ca.certPem),
-        Buffer.from(otherId.keyPem),
-        Buffer.from(otherId.certPem),
-      ),
-    );
+    const claiming = await rawRegister("live-x", sslAs(ca.certPem, otherId));
     assert.match(claiming, /client certificate is node "live-y"'s/);
     await until("second refused", () => (sameId.state === "refused" ? true : undefined));
     // Long enough for several retries of the second and many heartbeats of the first.
