@@ -6,8 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ErrorCode } from "../../core/hive-error.ts";
 import type { ApiTokenRecord, AuditInput } from "./auth-records.ts";
-import { rejectsWith, type StoreFactory } from "./store-contract.ts";
-import type { Store } from "./store.ts";
+import { rejectsWith, storeRunner, type StoreFactory } from "./store-contract.ts";
 
 /** A token record, for tests. */
 export function sampleToken(id: string, over: Partial<ApiTokenRecord> = {}): ApiTokenRecord {
@@ -37,14 +36,7 @@ export function sampleAudit(n: number, tokenId?: string): AuditInput {
 
 /** Registers the auth contract suite, named `name`, for stores made by `open`. */
 export function registerAuthStoreContract(name: string, open: StoreFactory): void {
-  async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
-    const store = await open();
-    try {
-      await fn(store);
-    } finally {
-      await store.close();
-    }
-  }
+  const withStore = storeRunner(open);
 
   describe(`Store contract (tokens, audit): ${name}`, () => {
     test("tokens round-trip, list by creation, revoke once", () =>

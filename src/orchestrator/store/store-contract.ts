@@ -74,16 +74,21 @@ export async function rejectsWith(promise: Promise<unknown>, code: string, messa
   });
 }
 
-/** Registers the contract suite, named `name`, for stores made by `open`. */
-export function registerStoreContract(name: string, open: StoreFactory): void {
-  async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
+/** Runs a test body on a fresh store from `open`, closing the store whatever the body does. */
+export function storeRunner(open: StoreFactory): (fn: (store: Store) => Promise<void>) => Promise<void> {
+  return async (fn) => {
     const store = await open();
     try {
       await fn(store);
     } finally {
       await store.close();
     }
-  }
+  };
+}
+
+/** Registers the contract suite, named `name`, for stores made by `open`. */
+export function registerStoreContract(name: string, open: StoreFactory): void {
+  const withStore = storeRunner(open);
 
   describe(`Store contract: ${name}`, () => {
     test("layouts round-trip, replace, list sorted and delete", () =>
