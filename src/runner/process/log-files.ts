@@ -10,9 +10,14 @@
  * Layout: `<logDir>/<deploymentId>/stdout.log` and `stderr.log`, each with its rotated `.1` and
  * its rotation counter `.gen`, and `exit.json` once the process has ended (followers stop there;
  * it holds the ExitStatus).
+ *
+ * A deployment id becomes a directory name, and a LogRequest brings one from the wire: every path
+ * here goes through logDirOf, which refuses (InvalidArgument) an id that is not one safe path
+ * component ('/', '..', a leading dot), so nothing is read or written outside `logDir`.
  */
 import { mkdir, open, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { assertCgroupName } from "../cgroups/limit-checks.ts";
 import type { ExitStatus } from "./exit-status.ts";
 
 /** Which output stream. */
@@ -21,14 +26,16 @@ export type LogStream = "stdout" | "stderr";
 /** Both streams, in the order their files are opened. */
 export const LOG_STREAMS: readonly LogStream[] = ["stdout", "stderr"];
 
-/** The directory of one deployment's logs. */
+/** The directory of one deployment's logs; an id that would leave `logDir` is refused (see the header). */
 export function logDirOf(logDir: string, deploymentId: string): string {
+  // The rule of deployment ids everywhere on the runner (spawn-spec.ts, process-record.ts).
+  assertCgroupName(deploymentId, "deployment id");
   return join(logDir, deploymentId);
 }
 
 /** The current log file of a stream. */
 export function logPath(logDir: string, deploymentId: string, stream: LogStream): string {
-  return join(logDir, deploymentId, `${stream}.log`);
+  return join(logDirOf(logDir, deploymentId), `${stream}.log`);
 }
 
 /** The file a stream's log is rotated to. */
@@ -38,7 +45,7 @@ export function rotatedLogPath(logDir: string, deploymentId: string, stream: Log
 
 /** The marker written when the process has ended: followers stop once they have read everything. */
 export function exitMarkerPath(logDir: string, deploymentId: string): string {
-  return join(logDir, deploymentId, "exit.json");
+  return join(logDirOf(logDir, deploymentId), "exit.json");
 }
 
 /**

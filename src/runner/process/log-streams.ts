@@ -1,10 +1,13 @@
 /**
  * The orchestrator's log requests (LogRequest, LogCancel): a deployment's output read from its
  * log files (a tail, then followed if asked), sent in chunks and ended with an end-of-file chunk.
- * Every follower is cancelled when the runner closes.
+ * Every follower is cancelled when the runner closes. A request for a deployment id that is not one
+ * path component is refused (logged at warn) and answered with the end-of-file chunk alone.
  */
+import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { Logger } from "../../core/logger.ts";
 import { LogStream, type LogRequest } from "../../protocol/index.ts";
+import { logDirOf } from "./log-files.ts";
 import { readLog } from "./read-log.ts";
 
 /** One chunk of a log stream: data, or its end. */
@@ -39,6 +42,8 @@ export class LogStreams {
         ...part,
       });
     try {
+      // Before any file is touched: a deployment id that would leave the log directory is refused.
+      logDirOf(this.logDir, r.deploymentId);
       for await (const data of readLog(this.logDir, r.deploymentId, stream, {
         tailBytes: r.tailBytes === undefined ? undefined : Number(r.tailBytes),
         follow: r.follow,
@@ -47,7 +52,14 @@ export class LogStreams {
         chunk({ data });
       }
     } catch (err) {
-      if (!abort.signal.aborted) this.log.warn({ deploymentId: r.deploymentId, err }, "log stream failed");
+      if (err instanceof HiveError && err.code === ErrorCode.InvalidArgument) {
+        this.log.warn(
+          { requestId: r.requestId, deploymentId: r.deploymentId, reason: err.message },
+          "log request refused",
+        );
+      } else if (!abort.signal.aborted) {
+        this.log.warn({ deploymentId: r.deploymentId, err }, "log stream failed");
+      }
     } finally {
       this.#followers.delete(r.requestId);
       chunk({ eof: true });
