@@ -1,14 +1,12 @@
 import { isIP } from "node:net";
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { grpcStatusOf } from "../protocol/domain-convert.ts";
+import { grpcMethodOf } from "../protocol/grpc-method.ts";
 import {
-  BootstrapRequestSchema,
   BootstrapResponseSchema,
   MAX_MESSAGE_BYTES,
-  OrchestratorMessageSchema,
-  RunnerMessageSchema,
   RunnerService,
   type BootstrapRequest,
   type BootstrapResponse,
@@ -25,24 +23,8 @@ import {
 
 /** The runner protocol's methods, for grpc-js: the paths and the protobuf-es codecs. */
 const definition: grpc.ServiceDefinition = {
-  connect: {
-    path: `/${RunnerService.typeName}/${RunnerService.method.connect.name}`,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: (m: RunnerMessage) => Buffer.from(toBinary(RunnerMessageSchema, m)),
-    requestDeserialize: (b: Buffer) => fromBinary(RunnerMessageSchema, b),
-    responseSerialize: (m: OrchestratorMessage) => Buffer.from(toBinary(OrchestratorMessageSchema, m)),
-    responseDeserialize: (b: Buffer) => fromBinary(OrchestratorMessageSchema, b),
-  },
-  bootstrap: {
-    path: `/${RunnerService.typeName}/${RunnerService.method.bootstrap.name}`,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (m: BootstrapRequest) => Buffer.from(toBinary(BootstrapRequestSchema, m)),
-    requestDeserialize: (b: Buffer) => fromBinary(BootstrapRequestSchema, b),
-    responseSerialize: (m: BootstrapResponse) => Buffer.from(toBinary(BootstrapResponseSchema, m)),
-    responseDeserialize: (b: Buffer) => fromBinary(BootstrapResponseSchema, b),
-  },
+  connect: grpcMethodOf(RunnerService.method.connect),
+  bootstrap: grpcMethodOf(RunnerService.method.bootstrap),
 };
 
 /** Whether `host` is a loopback address (or `localhost`): only there may runners connect in cleartext. */

@@ -10,7 +10,7 @@ import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import type { HiveError } from "../core/hive-error.ts";
 import { ErrorCode } from "../core/hive-error.ts";
@@ -18,14 +18,13 @@ import { silentLogger } from "../core/logger.ts";
 import { tempDirs } from "../core/testing/temp-dirs.ts";
 import { until } from "../core/testing/until.ts";
 import {
-  OrchestratorMessageSchema,
   Pool,
   PROTOCOL_VERSION,
   RunnerMessageSchema,
   RunnerService,
   type OrchestratorMessage,
-  type RunnerMessage,
 } from "../protocol/index.ts";
+import { grpcMethodOf } from "../protocol/grpc-method.ts";
 import { bootstrapNodeCertificate } from "../runner/link/node-bootstrap.ts";
 import { FakeRunner } from "../runner/testing/fake-runner.ts";
 import {
@@ -116,10 +115,11 @@ function runner(nodeId: string, tls: TlsMaterial, ports = 45000): FakeRunner {
 async function rawRegister(nodeId: string, creds: grpc.ChannelCredentials): Promise<string> {
   const client = new grpc.Client(new URL(orch.runnerUrl).host, creds);
   try {
+    const connect = grpcMethodOf(RunnerService.method.connect);
     const call = client.makeBidiStreamRequest(
-      `/${RunnerService.typeName}/${RunnerService.method.connect.name}`,
-      (m: RunnerMessage) => Buffer.from(toBinary(RunnerMessageSchema, m)),
-      (b: Buffer) => fromBinary(OrchestratorMessageSchema, b),
+      connect.path,
+      connect.requestSerialize,
+      connect.responseDeserialize,
     );
     call.write(
       create(RunnerMessageSchema, {

@@ -1,14 +1,13 @@
 import * as grpc from "@grpc/grpc-js";
 import {
   create,
-  fromBinary,
-  toBinary,
   type DescMessage,
   type DescMethodStreaming,
   type MessageInitShape,
   type MessageShape,
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, type StreamResponse, type Transport } from "@connectrpc/connect";
+import { grpcMethodOf } from "../../protocol/grpc-method.ts";
 import { MAX_MESSAGE_BYTES } from "../../protocol/index.ts";
 import type { TlsMaterial } from "../../security/pki/index.ts";
 
@@ -66,10 +65,11 @@ export function grpcJsTransport(baseUrl: string, tls?: TlsMaterial): Transport &
       const channel = connect();
       const metadata = new grpc.Metadata();
       for (const [k, v] of new Headers(header)) metadata.set(k, v);
+      const wire = grpcMethodOf(method);
       const call = channel.makeBidiStreamRequest(
-        `/${method.parent.typeName}/${method.name}`,
-        (m: MessageShape<I>) => Buffer.from(toBinary(method.input, m)),
-        (b: Buffer) => fromBinary(method.output, b),
+        wire.path,
+        wire.requestSerialize,
+        wire.responseDeserialize,
         metadata,
         {},
       );

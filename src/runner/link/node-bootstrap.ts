@@ -12,19 +12,19 @@
  */
 import { writeFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { backoffDelay, sleep } from "../../core/backoff.ts";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import type { Logger } from "../../core/logger.ts";
 import { writeSecretFile } from "../../core/secret-file.ts";
 import {
   BootstrapRequestSchema,
-  BootstrapResponseSchema,
   PROTOCOL_VERSION,
   RunnerService,
   type BootstrapRequest,
   type BootstrapResponse,
 } from "../../protocol/index.ts";
+import { grpcMethodOf } from "../../protocol/grpc-method.ts";
 import { createNodeCsr, peerIdentityOfPem } from "../../security/pki/index.ts";
 
 /** What a bootstrap needs. */
@@ -44,7 +44,7 @@ export interface NodeBootstrapOptions {
   readonly signal?: AbortSignal;
 }
 
-const PATH = `/${RunnerService.typeName}/${RunnerService.method.bootstrap.name}`;
+const BOOTSTRAP = grpcMethodOf(RunnerService.method.bootstrap);
 /** Statuses worth asking again: the orchestrator is not there yet, or the node is still held. */
 const RETRY = new Set([
   grpc.status.UNAVAILABLE,
@@ -105,9 +105,9 @@ function call(baseUrl: string, caPem: string, request: BootstrapRequest): Promis
   });
   return new Promise<BootstrapResponse>((resolve, reject) => {
     client.makeUnaryRequest(
-      PATH,
-      (m: BootstrapRequest) => Buffer.from(toBinary(BootstrapRequestSchema, m)),
-      (b: Buffer) => fromBinary(BootstrapResponseSchema, b),
+      BOOTSTRAP.path,
+      BOOTSTRAP.requestSerialize,
+      BOOTSTRAP.responseDeserialize,
       request,
       { deadline: Date.now() + 10_000 },
       (err, response) => {
