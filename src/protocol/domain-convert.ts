@@ -37,36 +37,41 @@ export function fromProtoPattern(pattern: ProtoPattern): SocketPattern {
   throw new HiveError(ErrorCode.InvalidArgument, `socket pattern ${pattern} is not one this runner knows`);
 }
 
-const ERROR_CODES: Record<ErrorCode, RunnerErrorCode> = {
-  [ErrorCode.InvalidArgument]: RunnerErrorCode.INVALID_ARGUMENT,
-  [ErrorCode.NotFound]: RunnerErrorCode.NOT_FOUND,
-  [ErrorCode.AlreadyExists]: RunnerErrorCode.ALREADY_EXISTS,
-  [ErrorCode.FailedPrecondition]: RunnerErrorCode.FAILED_PRECONDITION,
-  [ErrorCode.Unavailable]: RunnerErrorCode.UNAVAILABLE,
-  [ErrorCode.PermissionDenied]: RunnerErrorCode.PERMISSION_DENIED,
+/**
+ * Each HiveError code on the runner protocol's two wires, one row a code: the RunnerErrorCode of a
+ * runner's answer (RunnerError), and the gRPC status of a failed call (Bootstrap).
+ */
+const WIRE_CODES: Record<ErrorCode, { readonly runner: RunnerErrorCode; readonly grpc: GrpcStatus }> = {
+  [ErrorCode.InvalidArgument]: {
+    runner: RunnerErrorCode.INVALID_ARGUMENT,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+  },
+  [ErrorCode.NotFound]: { runner: RunnerErrorCode.NOT_FOUND, grpc: GrpcStatus.NOT_FOUND },
+  [ErrorCode.AlreadyExists]: { runner: RunnerErrorCode.ALREADY_EXISTS, grpc: GrpcStatus.ALREADY_EXISTS },
+  [ErrorCode.FailedPrecondition]: {
+    runner: RunnerErrorCode.FAILED_PRECONDITION,
+    grpc: GrpcStatus.FAILED_PRECONDITION,
+  },
+  [ErrorCode.Unavailable]: { runner: RunnerErrorCode.UNAVAILABLE, grpc: GrpcStatus.UNAVAILABLE },
+  [ErrorCode.PermissionDenied]: {
+    runner: RunnerErrorCode.PERMISSION_DENIED,
+    grpc: GrpcStatus.PERMISSION_DENIED,
+  },
   // The runner protocol has no code of its own for it (the HTTP API's 401): the nearest one.
-  [ErrorCode.Unauthenticated]: RunnerErrorCode.PERMISSION_DENIED,
-  [ErrorCode.Internal]: RunnerErrorCode.INTERNAL,
+  [ErrorCode.Unauthenticated]: {
+    runner: RunnerErrorCode.PERMISSION_DENIED,
+    grpc: GrpcStatus.UNAUTHENTICATED,
+  },
+  [ErrorCode.Internal]: { runner: RunnerErrorCode.INTERNAL, grpc: GrpcStatus.INTERNAL },
 };
 
 /** A caught error as the protocol's error: its HiveError code and message. */
 export function toRunnerError(err: unknown): { code: RunnerErrorCode; message: string } {
   const e = HiveError.from(err);
-  return { code: ERROR_CODES[e.code], message: e.message };
+  return { code: WIRE_CODES[e.code].runner, message: e.message };
 }
-
-const GRPC_STATUSES: Record<ErrorCode, GrpcStatus> = {
-  [ErrorCode.InvalidArgument]: GrpcStatus.INVALID_ARGUMENT,
-  [ErrorCode.NotFound]: GrpcStatus.NOT_FOUND,
-  [ErrorCode.AlreadyExists]: GrpcStatus.ALREADY_EXISTS,
-  [ErrorCode.FailedPrecondition]: GrpcStatus.FAILED_PRECONDITION,
-  [ErrorCode.Unavailable]: GrpcStatus.UNAVAILABLE,
-  [ErrorCode.PermissionDenied]: GrpcStatus.PERMISSION_DENIED,
-  [ErrorCode.Unauthenticated]: GrpcStatus.UNAUTHENTICATED,
-  [ErrorCode.Internal]: GrpcStatus.INTERNAL,
-};
 
 /** The gRPC status with which a failed call answers a HiveError's code. */
 export function grpcStatusOf(code: ErrorCode): GrpcStatus {
-  return GRPC_STATUSES[code];
+  return WIRE_CODES[code].grpc;
 }
