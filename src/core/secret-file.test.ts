@@ -74,6 +74,6 @@ test("every loader of a CURVE secret key refuses one others may read, with the p
   chmodSync(runner, 0o640);
   assert.throws(
     () => loadCurveKeyPair(runner),
-    new RegExp(`${runner}: mode 640 lets others read the secret key`),
+    new RegExp(`${runner}: mode 0640 lets group or others read it`),
   );
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -41,7 +41,10 @@ describe("the runner's CURVE key pair", () => {
     const file = join(dir, "open.key");
     writeFileSync(file, `${generateCurveKeyPair().secretKey}\n`, { mode: 0o644 });
     chmodSync(file, 0o644);
-    assert.throws(() => loadCurveKeyPair(file), /mode 644 lets others read the secret key; expected 600/);
+    assert.throws(() => loadCurveKeyPair(file), /mode 0644 lets group or others read it; expected 0600/);
+    const link = join(dir, "link.key");
+    symlinkSync(join(dir, "sub", "runner.key"), link);
+    assert.throws(() => loadCurveKeyPair(link), /link\.key: is a symbolic link/);
     const junk = join(dir, "junk.key");
     writeFileSync(junk, "not a key\n", { mode: 0o600 });
     assert.throws(() => loadCurveKeyPair(junk), /junk\.key: expected a CURVE secret key in Z85/);

@@ -10,10 +10,10 @@
  *   key from the next Register.
  */
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as zmq from "zeromq";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
+import { readSecretFileIfExists, writeSecretFile } from "../../core/secret-file.ts";
 import { Z85_KEY, z85Decode, z85Encode, type CurveKeyPair } from "../../core/z85.ts";
 
 /** Where a key pair came from, for the start-up log. */
@@ -46,34 +46,20 @@ export function curvePublicKeyOf(secretKey: string): string {
 export function loadCurveKeyPair(file: string | undefined): { keys: CurveKeyPair; source: CurveKeySource } {
   if (file === undefined) return { keys: generateCurveKeyPair(), source: "generated" };
   const pubFile = `${file}.pub`;
-  let secret: string;
-  try {
-    secret = readFileSync(file, "utf8").trim();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new HiveError(ErrorCode.InvalidArgument, `curve key file ${file}: cannot read it`, {
-        cause: err,
-      });
-    }
+  // The mode is checked on the descriptor the key is read from, and a symbolic link is refused.
+  const read = readSecretFileIfExists("curve key file", file);
+  if (read === undefined) {
     const keys = generateCurveKeyPair();
-    mkdirSync(dirname(file), { recursive: true });
-    // "wx": never overwrite a key another process wrote a moment ago.
-    writeFileSync(file, `${keys.secretKey}\n`, { mode: 0o600, flag: "wx" });
-    chmodSync(file, 0o600); // whatever the umask
+    // Exclusive: never overwrite a key another process wrote a moment ago.
+    writeSecretFile(file, `${keys.secretKey}\n`, { exclusive: true });
     writeFileSync(pubFile, `${keys.publicKey}\n`, { mode: 0o644 });
     return { keys, source: "file-created" };
   }
+  const secret = read.trim();
   if (!Z85_KEY.test(secret)) {
     throw new HiveError(
       ErrorCode.InvalidArgument,
       `curve key file ${file}: expected a CURVE secret key in Z85 (40 characters), found ${secret.length} characters`,
-    );
-  }
-  const mode = statSync(file).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    throw new HiveError(
-      ErrorCode.FailedPrecondition,
-      `curve key file ${file}: mode ${mode.toString(8)} lets others read the secret key; expected 600 (chmod 600 ${file})`,
     );
   }
   const keys = { publicKey: curvePublicKeyOf(secret), secretKey: secret };
