@@ -79,6 +79,9 @@ test("auditFullRefusalsPerSecond: 10 by default, 0 allowed (summary rows only), 
     );
   });
   withFile("auditFullRefusalsPerSecond: 2.5\n", (file) => {
-    assert.throws(() => readGatewayConfig(file), /gateway\.yaml:1:\d+: auditFullRefusalsPerSecond: found 2\.5/);
+    assert.throws(
+      () => readGatewayConfig(file),
+      /gateway\.yaml:1:\d+: auditFullRefusalsPerSecond: found 2\.5/,
+    );
   });
 });
