@@ -35,6 +35,11 @@ export class ChildPeer<Command extends { cmd: string }, Reply extends { type: st
     );
   }
 
+  /** The child's process id (for its CPU time in /proc/<pid>/stat). */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
   /** Sends a command without waiting. */
   send(command: Command): void {
     this.#child.send(command);

@@ -6,12 +6,16 @@
  *
  * Kinds and outcomes:
  *   order      accepted | rejected (code = reject code) | duplicate
+ *              | rejected-summary (code = reject code; detail {count, fullRows, fromUnixMs, ...}:
+ *                that many more refusals of this deployment, account and code in that second,
+ *                beyond the `rejected` rows written in full; refusal-audit.ts)
  *   broker     rejected | pending (no answer in time) | late-answer | not-received | reconciled
  *   fill       filled            cancel   cancelled
  *   fence      fenced | unchanged | refused       kill  killed     unkill  unkilled
  *   authorize  authorized        revoke   revoked
  */
 import type Database from "better-sqlite3";
+import { SUMMARY_OUTCOME, type RefusalSummary } from "./refusal-audit.ts";
 
 /** One row of the audit log. */
 export interface AuditRecord {
@@ -79,11 +83,42 @@ export function queryAudit(db: Database.Database, query: AuditQuery = {}): Audit
   }));
 }
 
-/** One line per record, for people: `seq time kind outcome code account id deployment@epoch`. */
+/** The summary of a `rejected-summary` row; undefined for any other row (or a detail unreadable). */
+export function refusalSummary(r: AuditRecord): RefusalSummary | undefined {
+  if (r.kind !== "order" || r.outcome !== SUMMARY_OUTCOME || r.detail === null) return undefined;
+  try {
+    const s = JSON.parse(r.detail) as Partial<RefusalSummary>;
+    return typeof s.count === "number" ? (s as RefusalSummary) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How many refused orders a row stands for: 1 for a `rejected` order row, the count of a
+ * `rejected-summary` row, 0 for any other row. Summing it over the log counts every refusal.
+ */
+export function refusalsIn(r: AuditRecord): number {
+  if (r.kind !== "order") return 0;
+  if (r.outcome === "rejected") return 1;
+  return refusalSummary(r)?.count ?? 0;
+}
+
+/**
+ * One line per record, for people: `seq time kind outcome code account id deployment@epoch`; a
+ * summary row reads `... rejected-summary CODE ACCOUNT ×COUNT in [from, to) DEPLOYMENT`.
+ */
 export function formatAuditLine(r: AuditRecord): string {
   const time = new Date(r.decidedAtMs).toISOString();
-  const who = r.deploymentId === null ? "" : ` ${r.deploymentId}@${r.epoch ?? "?"}`;
-  const order = r.clientOrderId === null ? "" : ` ${r.clientOrderId}`;
+  const summary = refusalSummary(r);
+  const epoch = summary === undefined ? `@${r.epoch ?? "?"}` : "";
+  const who = r.deploymentId === null ? "" : ` ${r.deploymentId}${epoch}`;
+  const order =
+    summary !== undefined
+      ? ` ×${summary.count} in [${new Date(summary.fromUnixMs).toISOString()}, +1 s)${summary.overflow ? " (overflow: every account)" : ""}`
+      : r.clientOrderId === null
+        ? ""
+        : ` ${r.clientOrderId}`;
   const code = r.code === null ? "" : ` ${r.code}`;
   return `${r.seq} ${time} ${r.kind} ${r.outcome}${code} ${r.account ?? "-"}${order}${who}`;
 }

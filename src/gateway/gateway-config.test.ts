@@ -64,3 +64,24 @@ test("auditArchiveAfterDays: days to milliseconds, 7 by default, 0 allowed (neve
     );
   });
 });
+
+test("auditFullRefusalsPerSecond: 10 by default, 0 allowed (summary rows only), fractions and below 0 refused", () => {
+  withFile("brokerTimeoutMs: 500\n", (file) => {
+    assert.equal(readGatewayConfig(file).auditFullRefusalsPerSecond, 10);
+  });
+  withFile("auditFullRefusalsPerSecond: 0\n", (file) => {
+    assert.equal(readGatewayConfig(file).auditFullRefusalsPerSecond, 0);
+  });
+  withFile("auditFullRefusalsPerSecond: -1\n", (file) => {
+    assert.throws(
+      () => readGatewayConfig(file),
+      /gateway\.yaml:1:\d+: auditFullRefusalsPerSecond.*0 \(summary/,
+    );
+  });
+  withFile("auditFullRefusalsPerSecond: 2.5\n", (file) => {
+    assert.throws(
+      () => readGatewayConfig(file),
+      /gateway\.yaml:1:\d+: auditFullRefusalsPerSecond: found 2\.5/,
+    );
+  });
+});

@@ -7,6 +7,7 @@
  *   maxOrderAgeMs: 1000        # an order older than this on arrival is refused (0: never)
  *   orderIdRetentionDays: 7    # a consumed client order id is a duplicate this long (0: forever)
  *   auditArchiveAfterDays: 7   # older audit rows move to <state>/audit-archive/ files (0: never)
+ *   auditFullRefusalsPerSecond: 10  # full audit rows per (deployment, account, code) a second; the rest counted
  *   risk:
  *     default: { maxOrderQty: 10000, maxNotional: 5000000, maxOrdersPerSecond: 500, duplicativeWindowMs: 0 }
  *     accounts:
@@ -55,6 +56,12 @@ export const DEFAULT_ORDER_ID_RETENTION_DAYS = 7;
 /** How long an audit row stays in the database before it moves to the archive files, by default. */
 export const DEFAULT_AUDIT_ARCHIVE_AFTER_DAYS = 7;
 
+/**
+ * Refusals of one (deployment, account, code) in one second that get a full audit row each; the
+ * rest of that second's are counted in one summary row (refusal-audit.ts).
+ */
+export const DEFAULT_AUDIT_FULL_REFUSALS_PER_SECOND = 10;
+
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 const limitsSchema = z.strictObject({
@@ -69,6 +76,12 @@ const configSchema = z.strictObject({
   maxOrderAgeMs: z.number().int("whole milliseconds").nonnegative("0 (off) or more").optional(),
   orderIdRetentionDays: z.number().nonnegative("0 (forever) or more days").optional(),
   auditArchiveAfterDays: z.number().nonnegative("0 (never) or more days").optional(),
+  auditFullRefusalsPerSecond: z
+    .number()
+    .int("a whole number of rows")
+    .nonnegative("0 (summary rows only) or more")
+    .max(1_000_000, "at most 1,000,000")
+    .optional(),
   risk: z
     .strictObject({
       default: limitsSchema.optional(),
@@ -95,6 +108,11 @@ export interface GatewayConfig {
    * `<state>/audit-archive/` (audit-archive.ts); 0 keeps every row in the database.
    */
   readonly auditArchiveAfterMs: number;
+  /**
+   * Refusals per (deployment, account, code) and second written as full audit rows; the others
+   * of that second are counted in one summary row (refusal-audit.ts). 0: summary rows only.
+   */
+  readonly auditFullRefusalsPerSecond: number;
   readonly defaultLimits: RiskLimits;
   /** Per-account limits, already merged over the default block. */
   readonly accountLimits: ReadonlyMap<string, RiskLimits>;
@@ -111,6 +129,7 @@ export interface GatewayConfigInput {
   readonly maxOrderAgeMs?: number;
   readonly orderIdRetentionDays?: number;
   readonly auditArchiveAfterDays?: number;
+  readonly auditFullRefusalsPerSecond?: number;
   readonly risk?: {
     readonly default?: RiskLimitsInput;
     readonly accounts?: Readonly<Record<string, RiskLimitsInput>>;
@@ -130,6 +149,7 @@ export function compileGatewayConfig(input: GatewayConfigInput): GatewayConfig {
     auditArchiveAfterMs: Math.round(
       (input.auditArchiveAfterDays ?? DEFAULT_AUDIT_ARCHIVE_AFTER_DAYS) * DAY_MS,
     ),
+    auditFullRefusalsPerSecond: input.auditFullRefusalsPerSecond ?? DEFAULT_AUDIT_FULL_REFUSALS_PER_SECOND,
     defaultLimits,
     accountLimits,
   };

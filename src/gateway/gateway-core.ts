@@ -11,6 +11,9 @@
  *   malformed → stale-order → fence (not-fenced, fenced, stale-epoch, wrong-node) → duplicate
  *   → [id consumed from here on] → killed → no-price → risk (size, notional, rate, duplicative)
  *   → submit to the broker
+ * Each refusal gets a full audit row, up to `auditFullRefusalsPerSecond` per (deployment,
+ * account, code) in a second; the rest are counted in one summary row per second
+ * (refusal-audit.ts), so a flood of refused orders cannot fill the disk.
  * Orders refused by the fence do not consume their id (nor a risk bucket): a fenced-out
  * deployment, or another node sending in the name of the one that holds the account, must not be
  * able to spend the ids of the real one.
@@ -55,6 +58,7 @@ import {
   type OrderEnvelope,
 } from "../protocol/orders/index.ts";
 import { orderKey } from "./order-key.ts";
+import { RefusalAudit } from "./refusal-audit.ts";
 import { RiskChecks } from "./risk-checks.ts";
 
 /** What the core needs. */
@@ -117,6 +121,8 @@ export class GatewayCore {
   readonly #o: GatewayCoreOptions;
   readonly #sql: GatewayStatements;
   readonly #risk: RiskChecks;
+  /** Which refusals get a full audit row, and the summary rows of the rest (refusal-audit.ts). */
+  readonly #refusals: RefusalAudit;
   readonly #fences: Map<string, FenceEntry>;
   readonly #kills: Map<string, string>;
   /** Node keys the fence table names, with how many entries name each. */
@@ -150,6 +156,10 @@ export class GatewayCore {
     this.#statuses = state.statuses;
     this.#live = state.live;
     this.#positions = state.positions;
+    this.#refusals = new RefusalAudit(options.db, config.auditFullRefusalsPerSecond, (row) =>
+      this.#sql.audit(row),
+    );
+    this.#inTransaction(() => this.#refusals.recover(this.#o.now()));
     options.broker.onEvent((event) => this.#onBrokerEvent(event));
     this.#inTransaction(() => this.#reconcile());
   }
@@ -160,6 +170,7 @@ export class GatewayCore {
   beginBatch(): void {
     this.#inBatch = true;
     this.#receivedAtMs = this.#o.now();
+    this.#refusals.roll(this.#receivedAtMs);
     this.#forgetExpired();
     const queued = this.#queued;
     if (queued.length > 0) {
@@ -168,8 +179,12 @@ export class GatewayCore {
     }
   }
 
-  /** Ends a batch: writes the orders and positions it changed; returns the next broker deadline. */
+  /**
+   * Ends a batch: writes the orders and positions it changed and the open refusal counts; returns
+   * the next deadline (monotonic ms): a broker answer due, or the summary rows of the second.
+   */
   endBatch(): number | undefined {
+    this.#refusals.persist();
     for (const r of this.#dirtyOrders) {
       this.#sql.order(r);
       if (FINAL_STATUSES.has(r.status)) this.#live.delete(orderKey(r.account, r.clientOrderId));
@@ -178,11 +193,28 @@ export class GatewayCore {
     for (const [account, symbol, qty] of this.#positions.takeChanged())
       this.#sql.position(account, symbol, qty);
     this.#inBatch = false;
-    return this.#awaiting.reduce<number | undefined>(
+    const broker = this.#awaiting.reduce<number | undefined>(
       (min, r) =>
         r.status === "submitted" && (min === undefined || r.deadlineMs < min) ? r.deadlineMs : min,
       undefined,
     );
+    const dueAtMs = this.#refusals.dueAtMs();
+    if (dueAtMs === undefined) return broker;
+    const summaries = this.#o.monotonicMs() + Math.max(0, dueAtMs - this.#o.now());
+    return broker === undefined ? summaries : Math.min(broker, summaries);
+  }
+
+  /**
+   * Writes the summary rows of the refusals counted in the current second now (at close, in a
+   * transaction of its own), so the log of a stopped gateway is whole.
+   */
+  flushRefusals(): void {
+    this.#inTransaction(() => this.#refusals.flush(this.#o.now()));
+  }
+
+  /** Refusals counted in summary rows, and summary rows written, since start. */
+  get refusalSummaries(): { readonly refusals: number; readonly rows: number } {
+    return { refusals: this.#refusals.summarized, rows: this.#refusals.summaryRows };
   }
 
   /** Whether broker events wait for a batch. */
@@ -368,19 +400,22 @@ export class GatewayCore {
     e: OrderEnvelope | undefined,
   ): void {
     this.#count(code);
-    // A malformed frame may have no readable ids: "" is recorded as none.
-    this.#audit(
-      "order",
-      "rejected",
-      code,
-      {
-        account: account || undefined,
-        clientOrderId: clientOrderId || undefined,
-        deploymentId: e?.deploymentId,
-        epoch: e?.epoch,
-      },
-      detail,
-    );
+    // A malformed frame may have no readable ids: "" is recorded as none. Past the first few of
+    // their (deployment, account, code) in a second, refusals are counted, not written in full.
+    const deploymentId = e?.deploymentId ?? null;
+    if (this.#refusals.admit(deploymentId, account || null, code, clientOrderId || null, this.#receivedAtMs))
+      this.#audit(
+        "order",
+        "rejected",
+        code,
+        {
+          account: account || undefined,
+          clientOrderId: clientOrderId || undefined,
+          deploymentId: deploymentId ?? undefined,
+          epoch: e?.epoch,
+        },
+        detail,
+      );
     this.#send(peer, gatewayRejectReply(account, clientOrderId, code, reason));
   }
 

@@ -68,6 +68,16 @@ export function gatewayMetrics(
     },
   });
   counter(
+    "hive_gateway_refusals_summarized_total",
+    "Refused orders counted in summary audit rows rather than written in full (auditFullRefusalsPerSecond)",
+    () => core.refusalSummaries.refusals,
+  );
+  counter(
+    "hive_gateway_audit_summary_rows_total",
+    "Summary audit rows written (one per deployment, account, code and second with refusals past the full rows)",
+    () => core.refusalSummaries.rows,
+  );
+  counter(
     "hive_gateway_audit_rows_archived_total",
     "Audit rows moved from the database to the archive files (auditArchiveAfterDays)",
     () => archive.rowsArchived,

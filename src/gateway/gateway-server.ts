@@ -93,6 +93,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // The core, the node sockets and the feed are made before the loop they wake or feed, hence
     // the late binding.
     const late: { loop?: GatewayLoop } = {};
+    /** Whether a batch failed (the gateway stopped on its own). */
+    let failed = false;
     let paper: PaperBroker | undefined;
     const broker = options.broker?.(state.db) ?? (paper = new PaperBroker(state.db));
     closers.push(() => broker.close());
@@ -137,6 +139,21 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       monotonicMs: () => performance.now(),
       wake: () => late.loop?.wake(),
       nodes,
+    });
+    // Runs once the loop has stopped (closers run in reverse): the refusals counted in the last
+    // second get their summary rows, so a stopped gateway's log is whole (a crash leaves them in
+    // audit_refusals_open, written at the next start instead).
+    closers.push(() => {
+      // After a failed batch the counts in memory may be ahead of the database: left unwritten.
+      if (!state.db.open || failed) return;
+      try {
+        core.flushRefusals();
+      } catch (err) {
+        log.error(
+          { err: HiveError.from(err) },
+          "gateway: could not write the last refusal summaries at close",
+        );
+      }
     });
     const curve = (domain: string) =>
       o.keyPair === undefined
@@ -202,6 +219,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       log,
       onBatch: metrics.onBatch,
       onFatal: (err) => {
+        failed = true;
         fail(err);
         void archiver.close();
         orders.close();

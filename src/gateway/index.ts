@@ -10,7 +10,8 @@ export type {
   GatewayStatus,
   OpenOrderView,
 } from "./gateway-control.ts";
-export { formatAuditLine, type AuditQuery, type AuditRecord } from "./audit.ts";
+export { formatAuditLine, refusalsIn, refusalSummary, type AuditQuery, type AuditRecord } from "./audit.ts";
+export type { RefusalSummary } from "./refusal-audit.ts";
 export { readAudit, readArchive, listArchive, ARCHIVE_DIR } from "./audit-archive.ts";
 export { loadOrCreateKeyPair, keyPairPath, readPublicKeyArg, GATEWAY_KEY_FILE } from "./keys.ts";
 export { PaperBroker, type PaperBrokerFigures } from "./paper-broker.ts";

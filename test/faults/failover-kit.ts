@@ -28,7 +28,7 @@ import {
   loadClusterCa,
   writeIssued,
 } from "../../src/security/pki/index.ts";
-import { queryAudit } from "../../src/gateway/audit.ts";
+import { queryAudit, refusalsIn } from "../../src/gateway/audit.ts";
 import { DB_FILE } from "../../src/gateway/gateway-db.ts";
 import type { CurveKeyPair } from "../../src/core/z85.ts";
 import { keyPairPath, loadOrCreateKeyPair } from "../../src/gateway/keys.ts";
@@ -780,7 +780,9 @@ export function auditReport(
     const dep = `${r.deploymentId ?? "?"}@${r.epoch ?? "?"}`;
     const row = (perDeployment[dep] ??= { accepted: 0, rejected: {}, duplicate: 0 });
     if (r.outcome === "duplicate") row.duplicate++;
-    else if (r.outcome === "rejected") row.rejected[r.code ?? "?"] = (row.rejected[r.code ?? "?"] ?? 0) + 1;
+    // A refusal's own row, or a summary row counting many (refusal-audit.ts).
+    else if (refusalsIn(r) > 0)
+      row.rejected[r.code ?? "?"] = (row.rejected[r.code ?? "?"] ?? 0) + refusalsIn(r);
     else if (r.outcome === "accepted") {
       row.accepted++;
       const epoch = /^\d+$/.test(r.epoch ?? "") ? BigInt(r.epoch ?? "0") : -1n;
