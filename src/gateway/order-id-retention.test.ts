@@ -175,7 +175,7 @@ test("a version-1 state file is migrated: its ids are kept a whole retention fro
   const opened = openGatewayDb(dir);
   try {
     const db = opened.db;
-    assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), "4");
+    assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), "5");
     const consumedAt = db
       .prepare("SELECT consumed_at_ms FROM orders WHERE client_order_id = 'old-1'")
       .pluck()
@@ -205,7 +205,7 @@ test("a version-2 state file is migrated to the time-keyed orders table: ids, st
   const opened = openGatewayDb(dir);
   try {
     const db = opened.db;
-    assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), "4");
+    assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), "5");
     assert.deepEqual(
       db.prepare("SELECT consumed_at_ms, account, client_order_id, status, price FROM orders").raw().all(),
       [
