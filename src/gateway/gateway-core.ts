@@ -13,7 +13,7 @@
  *   malformed → stale-order → fence (not-fenced, fenced, stale-epoch, wrong-node) → duplicate
  *   → killed → order-id-cap → no-price → risk (size, notional, rate, duplicative)
  *   → submit to the broker
- * Which refusals consume the id (docs/gateway.md, "Which refusals consume the id"): those about
+ * Which refusals consume the id (docs/gateway.md, "Order of the checks, and which ids are consumed"): those about
  * the order itself (risk-size, risk-notional, risk-duplicative), which the same order would meet
  * again, and everything that reached the broker. Those about the moment do not (stale-order, the
  * fence codes, killed, order-id-cap, no-price, risk-rate): a retry once the condition passed may
