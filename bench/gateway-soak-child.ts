@@ -2,7 +2,11 @@
  * The gateway of bench/gateway-soak.bench.ts, in its own process so its resident memory is its
  * own: `startGateway` on the state directory the parent pre-filled (its time measured here, the
  * process's boot not included), then answers `sample` with its memory and status until `exit`.
+ * A sample runs a full garbage collection first, so its heap is what the gateway keeps alive, not
+ * what the collector has not reclaimed yet.
  */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { startGateway, type RunningGateway } from "../src/gateway/gateway-server.ts";
 import type { GatewayConfigInput } from "../src/gateway/gateway-config.ts";
 import type { GatewayStatus } from "../src/gateway/gateway-control.ts";
@@ -31,12 +35,17 @@ export type SoakChildReply =
   | {
       readonly type: "sample";
       readonly rssBytes: number;
+      /** After a full collection: what the gateway keeps alive. */
       readonly heapUsedBytes: number;
       readonly status: GatewayStatus;
       /** Whether the gateway's loop has failed (it stops on a failed batch). */
       readonly failed: string | null;
     }
   | { readonly type: "error"; readonly message: string };
+
+// The collector, for the samples (the same as node --expose-gc, without changing the fork's flags).
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
 
 function reply(r: SoakChildReply): void {
   process.send?.(r);
@@ -75,6 +84,7 @@ process.on("message", (command: SoakChildCommand) => {
       case "start":
         return start(command);
       case "sample": {
+        gc();
         const m = process.memoryUsage();
         if (gateway === undefined) throw new Error("sample before start");
         return reply({
