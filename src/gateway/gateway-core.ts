@@ -82,6 +82,8 @@ export interface GatewayCoreOptions {
   readonly nodes?: NodeAdmission;
   /** Recent consumed ids kept in memory (order-ids.ts); the default outside tests. */
   readonly orderIdWindow?: number;
+  /** How long start-up may forget expired ids (`#forgetAtStart`); the default outside tests. */
+  readonly forgetAtStartMs?: number;
 }
 
 /** Opens the orders socket of a node key (node-sockets.ts). */
@@ -370,7 +372,7 @@ export class GatewayCore {
     const retentionMs = this.#o.config.orderIdRetentionMs;
     if (retentionMs === 0) return;
     const before = this.#o.now() - retentionMs;
-    const until = performance.now() + FORGET_AT_START_MS;
+    const until = performance.now() + (this.#o.forgetAtStartMs ?? FORGET_AT_START_MS);
     let total = 0;
     let n: number;
     do {

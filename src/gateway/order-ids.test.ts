@@ -41,6 +41,7 @@ function core(
   input: GatewayConfigInput = {},
   clock = { wallMs: Date.now(), monoMs: 0 },
   window?: number,
+  forgetAtStartMs?: number,
 ) {
   const state = openGatewayDb(dir);
   const broker = new PaperBroker(state.db);
@@ -54,6 +55,7 @@ function core(
     monotonicMs: () => clock.monoMs,
     wake: () => undefined,
     ...(window === undefined ? {} : { orderIdWindow: window }),
+    ...(forgetAtStartMs === undefined ? {} : { forgetAtStartMs }),
   });
   const inBatch = <T>(fn: () => T): T => {
     let out: T | undefined;
@@ -288,5 +290,61 @@ test("forgetting past the retention frees the cap: counts follow the rows, on di
     assert.equal(b.one("f-1"), "ack");
   } finally {
     b.close();
+  }
+});
+
+test("a start-up backlog is forgotten 10,000 to a transaction, within its time budget, the batches doing the rest", () => {
+  const dir = stateDir();
+  const clock = { wallMs: Date.now(), monoMs: 0 };
+  const backlog = (c: ReturnType<typeof core>) => {
+    // 25,000 ids consumed two days ago (more than one start-up transaction's 10,000).
+    const old = clock.wallMs - 2 * DAY_MS;
+    c.db.exec(`
+      WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < 24999)
+      INSERT INTO orders (consumed_at_ms, account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price)
+      SELECT ${old} + i, 'A', 'old-' || i, 'filled', 'dep-a', '1', 'ESZ6', 'buy', 1, 'market', NULL FROM c;
+      WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < 24999)
+      INSERT INTO paper_orders (account, client_order_id, symbol, side, qty, type, price, status)
+      SELECT 'A', 'old-' || i, 'ESZ6', 'buy', 1, 'market', NULL, 'filled' FROM c;
+      INSERT INTO order_id_counts VALUES ('A', 'dep-a', 25000);
+    `);
+  };
+  const retention = { orderIdRetentionDays: 1 };
+  // A budget no machine runs out of: every expired id goes at start-up, in three transactions.
+  const a = core(dir, {}, clock);
+  backlog(a);
+  assert.equal(a.one("new-1"), "ack");
+  a.close();
+  const b = core(dir, retention, clock, undefined, 600_000);
+  try {
+    assert.equal(b.gw.status().orderIdsForgotten, 25_000);
+    assert.equal(b.gw.status().orderIdsKept, 1);
+    assert.deepEqual(b.db.prepare("SELECT account, deployment_id, n FROM order_id_counts").raw().all(), [
+      ["A", "dep-a", 1],
+    ]);
+    assert.equal(b.broker.figures().orders, 1, "the paper broker forgot them too");
+    assert.equal(b.one("old-0"), "ack", "a forgotten id is new");
+    assert.equal(b.one("new-1"), "duplicate");
+  } finally {
+    b.close();
+  }
+
+  // No budget: one transaction at start-up, and the batches forget the rest, a few at a time.
+  const dir2 = stateDir();
+  const c = core(dir2, {}, clock);
+  backlog(c);
+  c.close();
+  const d = core(dir2, retention, clock, undefined, 0);
+  try {
+    const atStart = d.gw.status().orderIdsForgotten;
+    assert.ok(atStart >= 10_000 && atStart < 25_000, `${atStart} forgotten by the start-up`);
+    for (let i = 0; i < 1_000 && d.gw.status().orderIdsForgotten < 25_000; i++) d.one(`n-${i}`);
+    assert.equal(d.gw.status().orderIdsForgotten, 25_000);
+    assert.equal(
+      d.db.prepare("SELECT count(*) FROM orders WHERE client_order_id LIKE 'old-%'").pluck().get(),
+      0,
+    );
+  } finally {
+    d.close();
   }
 });
