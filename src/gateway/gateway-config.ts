@@ -56,8 +56,8 @@ export const DEFAULT_ORDER_ID_RETENTION_DAYS = 7;
 
 /**
  * The caps on retained (consumed, not yet forgotten) order ids: past them an order with a new id
- * is refused `order-id-cap`. They bound the gateway's disk (an id's row and index entry take about
- * 150 bytes: 3 GB at the account cap) against a strategy that loops on fresh ids; a desk sending
+ * is refused `order-id-cap`. They bound the gateway's disk (an id's row, its index entry and the paper
+ * broker's row take about 180 bytes: 4 GB at the account cap) against a strategy that loops on fresh ids; a desk sending
  * 2.4 million orders a day keeps about 17 million ids over the default week of retention, below
  * the account cap. A deployment's cap is half its account's, so one runaway deployment leaves room
  * for the others on the account.
