@@ -6,6 +6,8 @@
  *   brokerTimeoutMs: 2000
  *   maxOrderAgeMs: 1000        # an order older than this on arrival is refused (0: never)
  *   orderIdRetentionDays: 7    # a consumed client order id is a duplicate this long (0: forever)
+ *   maxOrderIdsPerAccount: 20000000     # retained ids an account may hold; past it: order-id-cap
+ *   maxOrderIdsPerDeployment: 10000000  # the same, per deployment over all its accounts
  *   auditArchiveAfterDays: 7   # older audit rows move to <state>/audit-archive/ files (0: never)
  *   auditFullRefusalsPerSecond: 10  # full audit rows per (deployment, account, code) a second; the rest counted
  *   risk:
@@ -53,6 +55,17 @@ export const DEFAULT_MAX_ORDER_AGE_MS = 1_000;
 /** How long a consumed client order id is remembered, by default: a week. */
 export const DEFAULT_ORDER_ID_RETENTION_DAYS = 7;
 
+/**
+ * The caps on retained (consumed, not yet forgotten) order ids: past them an order with a new id
+ * is refused `order-id-cap`. They bound the gateway's disk (an id's row, its index entry and the paper
+ * broker's row take about 180 bytes: 4 GB at the account cap) against a strategy that loops on fresh ids; a desk sending
+ * 2.4 million orders a day keeps about 17 million ids over the default week of retention, below
+ * the account cap. A deployment's cap is half its account's, so one runaway deployment leaves room
+ * for the others on the account.
+ */
+export const DEFAULT_MAX_ORDER_IDS_PER_ACCOUNT = 20_000_000;
+export const DEFAULT_MAX_ORDER_IDS_PER_DEPLOYMENT = 10_000_000;
+
 /** How long an audit row stays in the database before it moves to the archive files, by default. */
 export const DEFAULT_AUDIT_ARCHIVE_AFTER_DAYS = 7;
 
@@ -75,6 +88,8 @@ const configSchema = z.strictObject({
   brokerTimeoutMs: z.number().int("whole milliseconds").positive("above zero").optional(),
   maxOrderAgeMs: z.number().int("whole milliseconds").nonnegative("0 (off) or more").optional(),
   orderIdRetentionDays: z.number().nonnegative("0 (forever) or more days").optional(),
+  maxOrderIdsPerAccount: z.number().int("a whole number").positive("1 or more ids").optional(),
+  maxOrderIdsPerDeployment: z.number().int("a whole number").positive("1 or more ids").optional(),
   auditArchiveAfterDays: z.number().nonnegative("0 (never) or more days").optional(),
   auditFullRefusalsPerSecond: z
     .number()
@@ -103,6 +118,10 @@ export interface GatewayConfig {
    * saw it; 0 keeps every id forever. Orders still live are kept whatever their age.
    */
   readonly orderIdRetentionMs: number;
+  /** Most ids one account may retain; a new id past it is refused `order-id-cap`. */
+  readonly maxOrderIdsPerAccount: number;
+  /** Most ids one deployment may retain, over every account it trades. */
+  readonly maxOrderIdsPerDeployment: number;
   /**
    * Audit rows decided longer ago than this move from the database to gzipped files in
    * `<state>/audit-archive/` (audit-archive.ts); 0 keeps every row in the database.
@@ -128,6 +147,8 @@ export interface GatewayConfigInput {
   readonly brokerTimeoutMs?: number;
   readonly maxOrderAgeMs?: number;
   readonly orderIdRetentionDays?: number;
+  readonly maxOrderIdsPerAccount?: number;
+  readonly maxOrderIdsPerDeployment?: number;
   readonly auditArchiveAfterDays?: number;
   readonly auditFullRefusalsPerSecond?: number;
   readonly risk?: {
@@ -146,6 +167,8 @@ export function compileGatewayConfig(input: GatewayConfigInput): GatewayConfig {
     brokerTimeoutMs: input.brokerTimeoutMs ?? DEFAULT_BROKER_TIMEOUT_MS,
     maxOrderAgeMs: input.maxOrderAgeMs ?? DEFAULT_MAX_ORDER_AGE_MS,
     orderIdRetentionMs: Math.round((input.orderIdRetentionDays ?? DEFAULT_ORDER_ID_RETENTION_DAYS) * DAY_MS),
+    maxOrderIdsPerAccount: input.maxOrderIdsPerAccount ?? DEFAULT_MAX_ORDER_IDS_PER_ACCOUNT,
+    maxOrderIdsPerDeployment: input.maxOrderIdsPerDeployment ?? DEFAULT_MAX_ORDER_IDS_PER_DEPLOYMENT,
     auditArchiveAfterMs: Math.round(
       (input.auditArchiveAfterDays ?? DEFAULT_AUDIT_ARCHIVE_AFTER_DAYS) * DAY_MS,
     ),

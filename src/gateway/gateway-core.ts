@@ -1,7 +1,9 @@
 /**
  * The gateway's decisions, synchronous and in one place: the fence check, idempotency, kill
  * switches, risk, the books, and the audit rows that justify each change. It holds the state in
- * memory (loaded from the database at start) and writes every change through GatewayStatements.
+ * memory (loaded from the database at start) and writes every change through GatewayStatements;
+ * consumed order ids are the exception: they stay on disk, with a bounded window of recent ones
+ * in memory (order-ids.ts).
  *
  * The loop (gateway-loop.ts) calls it only inside one SQLite transaction per batch and sends the
  * replies it leaves in the outbox only after that transaction committed: so nothing is
@@ -9,19 +11,23 @@
  *
  * Per order, in this order (a code names the reject):
  *   malformed → stale-order → fence (not-fenced, fenced, stale-epoch, wrong-node) → duplicate
- *   → [id consumed from here on] → killed → no-price → risk (size, notional, rate, duplicative)
+ *   → killed → order-id-cap → no-price → risk (size, notional, rate, duplicative)
  *   → submit to the broker
  * Each refusal gets a full audit row, up to `auditFullRefusalsPerSecond` per (deployment,
  * account, code) in a second; the rest are counted in one summary row per second
  * (refusal-audit.ts), so a flood of refused orders cannot fill the disk.
- * Orders refused by the fence do not consume their id (nor a risk bucket): a fenced-out
- * deployment, or another node sending in the name of the one that holds the account, must not be
- * able to spend the ids of the real one.
+ * Which refusals consume the id (docs/gateway.md, "Order of the checks, and which ids are consumed"): those about
+ * the order itself (risk-size, risk-notional, risk-duplicative), which the same order would meet
+ * again, and everything that reached the broker. Those about the moment do not (stale-order, the
+ * fence codes, killed, order-id-cap, no-price, risk-rate): a retry once the condition passed may
+ * use the same id. In particular a fenced-out deployment, or another node sending in the name of
+ * the one that holds the account, must not be able to spend the ids of the real one.
  *
  * Node keys: a key is admitted (has an orders socket, node-sockets.ts) while a fence entry names
  * it. A fence naming a key asks `nodes.admit` for its socket's port inside the batch; keys no
- * entry names any more are read with `nodeKeys()` after the commit, and their sockets closed. Every id that passed the fence is consumed,
- * whatever happens next, so a replay is answered `duplicate` and never reaches the broker twice.
+ * entry names any more are read with `nodeKeys()` after the commit, and their sockets closed. Every
+ * id that reached the broker is consumed, whatever happens next, so a replay is answered
+ * `duplicate` and never reaches the broker twice.
  */
 import type Database from "better-sqlite3";
 import type { PositionBook } from "./position-book.ts";
@@ -58,6 +64,7 @@ import {
   type OrderEnvelope,
 } from "../protocol/orders/index.ts";
 import { orderKey } from "./order-key.ts";
+import { OrderIds, type ForgottenId } from "./order-ids.ts";
 import { RefusalAudit } from "./refusal-audit.ts";
 import { RiskChecks } from "./risk-checks.ts";
 
@@ -77,6 +84,10 @@ export interface GatewayCoreOptions {
   readonly wake: () => void;
   /** Orders sockets per node key; undefined without CURVE, where a fence cannot name a node. */
   readonly nodes?: NodeAdmission;
+  /** Recent consumed ids kept in memory (order-ids.ts); the default outside tests. */
+  readonly orderIdWindow?: number;
+  /** How long start-up may forget expired ids (`#forgetAtStart`); the default outside tests. */
+  readonly forgetAtStartMs?: number;
 }
 
 /** Opens the orders socket of a node key (node-sockets.ts). */
@@ -127,7 +138,8 @@ export class GatewayCore {
   readonly #kills: Map<string, string>;
   /** Node keys the fence table names, with how many entries name each. */
   readonly #named = new Map<string, number>();
-  readonly #statuses: Map<string, OrderStatus>;
+  /** Consumed order ids: on disk, a window of recent ones in memory (order-ids.ts). */
+  readonly orderIds: OrderIds;
   readonly #live: Map<string, OrderRecord>;
   readonly #positions: PositionBook;
   readonly #prices = new Map<string, number>();
@@ -148,12 +160,12 @@ export class GatewayCore {
     this.#sql = new GatewayStatements(options.db);
     const { config } = options;
     this.#risk = new RiskChecks((account) => config.accountLimits.get(account) ?? config.defaultLimits);
+    this.orderIds = new OrderIds(options.db, config, options.orderIdWindow);
     this.#forgetAtStart();
     const state = this.#sql.load();
     this.#fences = state.fences;
     this.#kills = state.kills;
     for (const e of this.#fences.values()) this.#name(e.nodeKey, 1);
-    this.#statuses = state.statuses;
     this.#live = state.live;
     this.#positions = state.positions;
     this.#refusals = new RefusalAudit(options.db, config.auditFullRefusalsPerSecond, (row) =>
@@ -192,6 +204,7 @@ export class GatewayCore {
     this.#dirtyOrders.clear();
     for (const [account, symbol, qty] of this.#positions.takeChanged())
       this.#sql.position(account, symbol, qty);
+    this.orderIds.flush();
     this.#inBatch = false;
     const broker = this.#awaiting.reduce<number | undefined>(
       (min, r) =>
@@ -252,22 +265,22 @@ export class GatewayCore {
       return;
     }
     const k = orderKey(e.account, e.clientOrderId);
-    const known = this.#statuses.get(k);
+    const known = this.#live.get(k)?.status ?? this.orderIds.status(e.account, e.clientOrderId);
     if (known !== undefined) {
       this.#count("duplicate");
-      this.#audit("order", "duplicate", "duplicate", e, text);
+      // A replay loop must not fill the disk either: counted like a refusal past the first few.
+      if (this.#refusals.admit(e.deploymentId, e.account, "duplicate", e.clientOrderId, this.#receivedAtMs))
+        this.#audit("order", "duplicate", "duplicate", e, text);
       this.#send(peer, duplicateReply(e.account, e.clientOrderId, knownStatus(known)));
       return;
     }
-    const record = this.#record(e, peer);
-    this.#statuses.set(k, "submitted");
-    this.#consumedInBatch += 1;
     const refusal = this.#check(e);
     if (refusal !== undefined) {
-      this.#setStatus(record, "rejected");
+      if (CONSUMING_REFUSALS.has(refusal.code)) this.#setStatus(this.#consume(e, peer), "rejected");
       this.#refuse(peer, e.account, e.clientOrderId, refusal.code, refusal.reason, text, e);
       return;
     }
+    const record = this.#consume(e, peer);
     this.counters.accepted += 1;
     this.#live.set(k, record);
     this.#dirtyOrders.add(record);
@@ -296,11 +309,24 @@ export class GatewayCore {
     this.#refuse(peer, account, clientOrderId, GatewayRejectCode.Malformed, reason, detail, undefined);
   }
 
-  /** Kill switch, price and risk checks of an order that passed the fence; undefined if it may go. */
+  /** Records a new id as consumed: its record (written at the end of the batch) and the window. */
+  #consume(e: OrderEnvelope, peer: OrderPeer): OrderRecord {
+    const record = this.#record(e, peer);
+    this.orderIds.consume(e.account, e.clientOrderId, e.deploymentId, "submitted");
+    this.#consumedInBatch += 1;
+    return record;
+  }
+
+  /**
+   * Kill switch, id cap, price and risk checks of a new id that passed the fence; undefined if
+   * the order may go.
+   */
   #check(e: OrderEnvelope): { code: GatewayRejectCode; reason: string } | undefined {
     const reason = this.#kills.get(e.account);
     if (reason !== undefined)
       return { code: GatewayRejectCode.Killed, reason: `account ${e.account} is killed: ${reason}` };
+    const full = this.orderIds.capRefusal(e.account, e.deploymentId);
+    if (full !== undefined) return { code: GatewayRejectCode.OrderIdCap, reason: full };
     const last = this.#prices.get(e.order.symbol) ?? this.#o.broker.lastPrice(e.order.symbol);
     if (e.order.type === "market" && last === undefined)
       return {
@@ -354,35 +380,43 @@ export class GatewayCore {
     if (retentionMs === 0 || this.#o.passThrough || now < this.#nextForgetMs) return;
     const limit = consumed + 64;
     const forgotten = this.#forgetOlderThan(now - retentionMs, limit);
-    for (const f of forgotten) this.#statuses.delete(orderKey(f.account, f.clientOrderId));
     if (forgotten.length < limit) this.#nextForgetMs = now + 1_000;
   }
 
   /**
-   * Forgets up to `limit` final orders whose ids were consumed before `beforeMs`, on disk and at
-   * the broker, and returns them (the caller forgets them in memory, once the state is loaded).
+   * Forgets up to `limit` final orders whose ids were consumed before `beforeMs`, on disk, in the
+   * window and counts, and at the broker; returns them.
    */
-  #forgetOlderThan(beforeMs: number, limit: number): { account: string; clientOrderId: string }[] {
+  #forgetOlderThan(beforeMs: number, limit: number): ForgottenId[] {
     const forgotten = this.#sql.forgetFinal(beforeMs, limit);
     if (forgotten.length === 0) return forgotten;
+    this.orderIds.forgotten(forgotten);
     this.#o.broker.forget?.(forgotten);
     this.counters.idsForgotten += forgotten.length;
     return forgotten;
   }
 
-  /** Forgets every expired id before the state is loaded (a gateway that was down for days). */
+  /**
+   * Forgets expired ids before the state is loaded (a gateway that was down for days), 10,000 to
+   * a transaction, for at most FORGET_AT_START_MS: a backlog of millions does not hold the
+   * start-up (nor one transaction) for minutes; what is left is forgotten by the batches, a few
+   * more than they consume each (`#forgetExpired`), an id kept a little longer being the safe side.
+   */
   #forgetAtStart(): void {
     const retentionMs = this.#o.config.orderIdRetentionMs;
     if (retentionMs === 0) return;
     const before = this.#o.now() - retentionMs;
+    const until = performance.now() + (this.#o.forgetAtStartMs ?? FORGET_AT_START_MS);
     let total = 0;
-    this.#inTransaction(() => {
-      let n: number;
-      do {
+    let n: number;
+    do {
+      n = 0;
+      this.#inTransaction(() => {
         n = this.#forgetOlderThan(before, 10_000).length;
-        total += n;
-      } while (n > 0);
-    });
+        this.orderIds.flush();
+      });
+      total += n;
+    } while (n > 0 && performance.now() < until);
     if (total > 0)
       this.#o.log.info(
         { forgotten: total, retentionMs },
@@ -738,7 +772,7 @@ export class GatewayCore {
       fills: this.counters.fills,
       accounts: this.accounts().length,
       admittedNodes: this.#named.size,
-      orderIdsKept: this.#statuses.size,
+      orderIdsKept: this.orderIds.retained,
       orderIdsForgotten: this.counters.idsForgotten,
     };
   }
@@ -780,7 +814,7 @@ export class GatewayCore {
   #setStatus(record: OrderRecord, status: OrderStatus): void {
     record.status = status;
     if (this.#o.passThrough) return;
-    this.#statuses.set(orderKey(record.account, record.clientOrderId), status);
+    this.orderIds.setStatus(record.account, record.clientOrderId, status);
     this.#dirtyOrders.add(record);
   }
 
@@ -821,6 +855,20 @@ export class GatewayCore {
     });
   }
 }
+
+/**
+ * The refusals after which the id is consumed: about the order itself, so the same order would be
+ * refused again (a replay is answered `duplicate`, with its status rejected). Every other refusal
+ * is about the moment (a kill switch, a rate, a missing price, a full cap) and leaves the id free.
+ */
+const CONSUMING_REFUSALS: ReadonlySet<GatewayRejectCode> = new Set([
+  GatewayRejectCode.RiskSize,
+  GatewayRejectCode.RiskNotional,
+  GatewayRejectCode.RiskDuplicative,
+]);
+
+/** How long a start-up forgets expired ids at most before it serves (the batches do the rest). */
+const FORGET_AT_START_MS = 500;
 
 /** What a `duplicate` reply says of an order in `status`. */
 function knownStatus(status: OrderStatus): KnownStatus {

@@ -34,11 +34,14 @@ const LOCK_FILE = "gateway.lock";
  * table and retention is a range at its start, so no second index is kept up to date per order
  * (one B-tree page fewer in every commit: about 50 µs of an order's round trip at 5,000 orders/s,
  * docs/benchmarks.md). Duplicates are found in memory (the core loads every consumed id), never
- * through this key. 4 binds fences to nodes: `fences.node_key` (null in rows written before) and
+ * through this key (until 5). 4 binds fences to nodes: `fences.node_key` (null in rows written before) and
  * the `node_ports` of their orders sockets; the `runners` table of authorized keys is gone (a key
- * is admitted while a fence names it).
+ * is admitted while a fence names it). 5 (issue 17) finds duplicates on disk: the index
+ * `orders_by_id` on (account, client_order_id), the partial index `orders_live` of the orders not
+ * final (start-up reads those, not every id), and `order_id_counts`, the ids each (account,
+ * deployment) retains (order-ids.ts): the core no longer holds every id in memory.
  */
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 /** The orders table of schema 3 (the consumed client order ids, with their status). */
 const ORDERS_TABLE = `CREATE TABLE IF NOT EXISTS orders (
@@ -46,6 +49,17 @@ const ORDERS_TABLE = `CREATE TABLE IF NOT EXISTS orders (
   status TEXT NOT NULL, deployment_id TEXT NOT NULL, epoch TEXT NOT NULL, symbol TEXT NOT NULL,
   side TEXT NOT NULL, qty REAL NOT NULL, type TEXT NOT NULL, price REAL,
   PRIMARY KEY (consumed_at_ms, account, client_order_id)) WITHOUT ROWID;`;
+
+/**
+ * The indexes of schema 5 on the orders table: duplicates are looked up by id, and the live
+ * orders (submitted, unknown, resting: a few) are read at start-up without a scan.
+ */
+const ORDER_INDEXES = `
+CREATE INDEX IF NOT EXISTS orders_by_id ON orders (account, client_order_id);
+CREATE INDEX IF NOT EXISTS orders_live ON orders (account) WHERE status IN ('submitted', 'unknown', 'resting');
+CREATE TABLE IF NOT EXISTS order_id_counts (
+  account TEXT NOT NULL, deployment_id TEXT NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY (account, deployment_id)) WITHOUT ROWID;`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,6 +69,7 @@ CREATE TABLE IF NOT EXISTS fences (
 CREATE TABLE IF NOT EXISTS kills (account TEXT PRIMARY KEY, reason TEXT NOT NULL, killed_at_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS node_ports (public_key TEXT PRIMARY KEY, port INTEGER NOT NULL);
 ${ORDERS_TABLE}
+${ORDER_INDEXES}
 CREATE TABLE IF NOT EXISTS positions (
   account TEXT NOT NULL, symbol TEXT NOT NULL, qty REAL NOT NULL, PRIMARY KEY (account, symbol)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit (
@@ -112,7 +127,7 @@ export function openGatewayDb(stateDir: string): GatewayDb {
       string | undefined;
     if (version === undefined)
       db.prepare("INSERT INTO meta VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
-    else if ([1, 2, 3].includes(Number(version))) migrate(db, Number(version), Date.now());
+    else if ([1, 2, 3, 4].includes(Number(version))) migrate(db, Number(version), Date.now());
     else if (Number(version) !== SCHEMA_VERSION) {
       throw new HiveError(
         ErrorCode.FailedPrecondition,
@@ -137,7 +152,7 @@ export function openGatewayDb(stateDir: string): GatewayDb {
 }
 
 /**
- * Brings a file of schema 1, 2 or 3 to 4, in one transaction (a crash leaves it as it was):
+ * Brings a file of schema 1 to 4 to 5, in one transaction (a crash leaves it as it was):
  * - 1 → 2: consumed ids get the time they were consumed. Ids of a version-1 file count as
  *   consumed at the upgrade, so each is kept a whole retention period from then;
  * - 2 → 3: the orders table is copied into its new key (and the index on consumed_at_ms it no
@@ -146,7 +161,9 @@ export function openGatewayDb(stateDir: string): GatewayDb {
  *   its epoch (lower epochs are still refused), bound to no node until the orchestrator fences
  *   it again naming its node (it does so when it reads a fence of its active naming no node, or
  *   another key, live-failover.ts). The authorized runner keys are dropped: from 4 on, a key is
- *   admitted while a fence names it.
+ *   admitted while a fence names it;
+ * - 4 → 5: the indexes are built (by SCHEMA, before this) and `order_id_counts` is filled from
+ *   the rows: one pass over the table, seconds for millions of ids, once.
  */
 function migrate(db: Database.Database, from: number, nowMs: number): void {
   db.transaction(() => {
@@ -162,11 +179,16 @@ function migrate(db: Database.Database, from: number, nowMs: number): void {
           "SELECT consumed_at_ms, account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price FROM orders_v2",
       );
       db.exec("DROP TABLE orders_v2");
+      db.exec(ORDER_INDEXES);
     }
     // A file with no fences table before had it created by SCHEMA just now, with the column.
     const columns = db.prepare("SELECT name FROM pragma_table_info('fences')").pluck().all();
     if (!columns.includes("node_key")) db.exec("ALTER TABLE fences ADD COLUMN node_key TEXT");
     db.exec("DROP TABLE IF EXISTS runners");
+    db.exec("DELETE FROM order_id_counts");
+    db.exec(
+      "INSERT INTO order_id_counts (account, deployment_id, n) SELECT account, deployment_id, count(*) FROM orders GROUP BY account, deployment_id",
+    );
     db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(String(SCHEMA_VERSION));
   })();
 }

@@ -27,6 +27,20 @@ test("/metrics: the gateway's counters, its id retention and the process's own f
     const text = await (await fetch(gw.metricsAddress)).text();
     assert.match(text, /hive_gateway_orders_accepted_total\{component="gateway"\} 1/);
     assert.match(text, /hive_gateway_order_ids_forgotten_total\{component="gateway"\} 0/);
+    // One id retained on account A by dep-a, against the default caps.
+    assert.match(text, /hive_gateway_order_ids_retained\{scope="account",id="A",component="gateway"\} 1\n/);
+    assert.match(
+      text,
+      /hive_gateway_order_ids_retained\{scope="deployment",id="dep-a",component="gateway"\} 1\n/,
+    );
+    assert.match(
+      text,
+      /hive_gateway_order_ids_cap_ratio\{scope="account",id="A",component="gateway"\} 5e-8\n/,
+    );
+    assert.match(
+      text,
+      /hive_gateway_order_ids_cap_ratio\{scope="deployment",id="dep-a",component="gateway"\} 1e-7\n/,
+    );
     assert.match(text, /hive_gateway_wal_restarts_total\{component="gateway"\} 0/);
     assert.match(text, /hive_gateway_wal_frames\{component="gateway"\} \d/);
     assert.match(text, /process_cpu_seconds_total\{component="gateway"\} \d/);

@@ -99,6 +99,7 @@ export function gatewayMetrics(
     () => wal.longestRestartMs / 1000,
   );
   gauge("hive_gateway_accounts", "Accounts the gateway knows", () => core.accounts().length);
+  orderIdGauges(registry, core);
   const latency = new Histogram({
     name: "hive_gateway_batch_seconds",
     help: "One batch: decisions, SQLite commit, replies",
@@ -118,6 +119,38 @@ export function gatewayMetrics(
       sizes.observe(orders);
     },
   };
+}
+
+/**
+ * Retained order ids (order-ids.ts) per account and per deployment, and the share of its cap each
+ * uses: an alert on `hive_gateway_order_ids_cap_ratio > 0.8` fires before `order-id-cap` refusals.
+ */
+function orderIdGauges(registry: Registry, core: GatewayCore): void {
+  const scopes = () => [
+    ["account", core.orderIds.byAccount()] as const,
+    ["deployment", core.orderIds.byDeployment()] as const,
+  ];
+  new Gauge({
+    name: "hive_gateway_order_ids_retained",
+    help: "Consumed client order ids retained (not yet past orderIdRetentionDays), per account and per deployment",
+    labelNames: ["scope", "id"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [scope, { counts }] of scopes()) for (const [id, n] of counts) this.set({ scope, id }, n);
+    },
+  });
+  new Gauge({
+    name: "hive_gateway_order_ids_cap_ratio",
+    help: "Retained order ids over their cap (maxOrderIdsPerAccount, maxOrderIdsPerDeployment); at 1 new ids are refused order-id-cap",
+    labelNames: ["scope", "id"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [scope, { counts, cap }] of scopes())
+        for (const [id, n] of counts) this.set({ scope, id }, n / cap);
+    },
+  });
 }
 
 /** Serves the registry at /metrics; resolves with the server once it listens. */

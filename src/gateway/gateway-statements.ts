@@ -10,6 +10,7 @@ import type { FenceEntry } from "./gateway-control.ts";
 import type { OrderPeer } from "./order-peer.ts";
 import type { OrderType, Side } from "../protocol/orders/index.ts";
 import { orderKey } from "./order-key.ts";
+import type { ForgottenId } from "./order-ids.ts";
 
 /** Where an order is in its life at the gateway. */
 export type OrderStatus =
@@ -53,8 +54,6 @@ export type AuditWrite = Omit<AuditRecord, "seq">;
 export interface LoadedState {
   readonly fences: Map<string, FenceEntry>;
   readonly kills: Map<string, string>;
-  /** `account \u0001 clientOrderId` → status, for every order id consumed. */
-  readonly statuses: Map<string, OrderStatus>;
   /** The orders not yet final (submitted, unknown, resting). */
   readonly live: Map<string, OrderRecord>;
   readonly positions: PositionBook;
@@ -89,7 +88,7 @@ export class GatewayStatements {
     this.#unkill = db.prepare("DELETE FROM kills WHERE account = ?");
     this.#forgetFinal = db
       .prepare(
-        `DELETE FROM orders WHERE (consumed_at_ms, account, client_order_id) IN (SELECT consumed_at_ms, account, client_order_id FROM orders WHERE consumed_at_ms < ? AND status IN (${[...FINAL_STATUSES].map((f) => `'${f}'`).join(", ")}) LIMIT ?) RETURNING account, client_order_id`,
+        `DELETE FROM orders WHERE (consumed_at_ms, account, client_order_id) IN (SELECT consumed_at_ms, account, client_order_id FROM orders WHERE consumed_at_ms < ? AND status IN (${[...FINAL_STATUSES].map((f) => `'${f}'`).join(", ")}) LIMIT ?) RETURNING account, client_order_id, deployment_id`,
       )
       .raw();
   }
@@ -132,9 +131,9 @@ export class GatewayStatements {
    * before `beforeMs`, and returns them. Orders still live (submitted, unknown, resting) are
    * kept whatever their age.
    */
-  forgetFinal(beforeMs: number, limit: number): { account: string; clientOrderId: string }[] {
-    const rows = this.#forgetFinal.all(beforeMs, limit) as [string, string][];
-    return rows.map(([account, clientOrderId]) => ({ account, clientOrderId }));
+  forgetFinal(beforeMs: number, limit: number): ForgottenId[] {
+    const rows = this.#forgetFinal.all(beforeMs, limit) as [string, string, string][];
+    return rows.map(([account, clientOrderId, deploymentId]) => ({ account, clientOrderId, deploymentId }));
   }
 
   /** Writes a net position. */
@@ -157,7 +156,10 @@ export class GatewayStatements {
     this.#unkill.run(account);
   }
 
-  /** Reads everything a gateway keeps in memory. */
+  /**
+   * Reads what a gateway keeps in memory: fences, kills, positions and the live orders (through
+   * the partial index `orders_live`), never every consumed id (order-ids.ts looks those up).
+   */
   load(): LoadedState {
     const fences = new Map<string, FenceEntry>();
     const fenceRows = this.db
@@ -183,11 +185,10 @@ export class GatewayStatements {
       reason: string;
     }[])
       kills.set(r.account, r.reason);
-    const statuses = new Map<string, OrderStatus>();
     const live = new Map<string, OrderRecord>();
     const rows = this.db
       .prepare(
-        "SELECT account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price, consumed_at_ms FROM orders",
+        "SELECT account, client_order_id, status, deployment_id, epoch, symbol, side, qty, type, price, consumed_at_ms FROM orders WHERE status IN ('submitted', 'unknown', 'resting')",
       )
       .raw()
       .iterate() as IterableIterator<
@@ -206,10 +207,8 @@ export class GatewayStatements {
       price,
       consumedAtMs,
     ] of rows) {
-      const key = orderKey(account, clientOrderId);
-      statuses.set(key, status);
       if (!FINAL_STATUSES.has(status)) {
-        live.set(key, {
+        live.set(orderKey(account, clientOrderId), {
           account,
           clientOrderId,
           deploymentId,
@@ -230,6 +229,6 @@ export class GatewayStatements {
     const positions = PositionBook.of(
       this.db.prepare("SELECT account, symbol, qty FROM positions").raw().iterate() as Iterable<Position>,
     );
-    return { fences, kills, statuses, live, positions };
+    return { fences, kills, live, positions };
   }
 }

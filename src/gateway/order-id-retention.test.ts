@@ -175,7 +175,7 @@ test("a version-1 state file is migrated: its ids are kept a whole retention fro
   const opened = openGatewayDb(dir);
   try {
     const db = opened.db;
-    assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), "4");
+    assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), "5");
     const consumedAt = db
       .prepare("SELECT consumed_at_ms FROM orders WHERE client_order_id = 'old-1'")
       .pluck()
@@ -205,7 +205,7 @@ test("a version-2 state file is migrated to the time-keyed orders table: ids, st
   const opened = openGatewayDb(dir);
   try {
     const db = opened.db;
-    assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), "4");
+    assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), "5");
     assert.deepEqual(
       db.prepare("SELECT consumed_at_ms, account, client_order_id, status, price FROM orders").raw().all(),
       [
@@ -220,13 +220,72 @@ test("a version-2 state file is migrated to the time-keyed orders table: ids, st
         .get(),
       0,
     );
+    // Schema 5: the ids are indexed for lookups (the old index went with its table) and counted.
+    assert.deepEqual(
+      db
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE tbl_name = 'orders' AND type = 'index' AND sql IS NOT NULL ORDER BY name",
+        )
+        .pluck()
+        .all(),
+      ["orders_by_id", "orders_live"],
+    );
+    assert.deepEqual(db.prepare("SELECT account, deployment_id, n FROM order_id_counts").raw().all(), [
+      ["A", "dep-a", 2],
+    ]);
   } finally {
     opened.close();
   }
   const g = await gateway(dir, { offsetMs: 0 });
   try {
     assert.equal((await g.order("v2-filled")).type, "duplicate", "a consumed id is still a duplicate");
+    assert.equal(g.gw.status().orderIdsKept, 2);
   } finally {
     await g.close();
+  }
+});
+
+test("a version-4 state file gets the id index and the counts of its retained ids", () => {
+  const dir = stateDir();
+  const first = openGatewayDb(dir);
+  // A version-4 file: no index on the ids, no counts.
+  first.db.exec(`
+    DROP INDEX orders_by_id; DROP INDEX orders_live; DROP TABLE order_id_counts;
+    UPDATE meta SET value = '4' WHERE key = 'schema';
+    INSERT INTO orders VALUES (1, 'A', 'v4-1', 'filled', 'dep-a', '1', 'ESZ6', 'buy', 1, 'market', NULL);
+    INSERT INTO orders VALUES (2, 'A', 'v4-2', 'resting', 'dep-b', '1', 'ESZ6', 'buy', 1, 'limit', 1);
+    INSERT INTO orders VALUES (3, 'B', 'v4-3', 'filled', 'dep-b', '1', 'ESZ6', 'buy', 1, 'market', NULL);
+  `);
+  first.close();
+  const opened = openGatewayDb(dir);
+  try {
+    const db = opened.db;
+    assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), "5");
+    assert.deepEqual(
+      db
+        .prepare("SELECT account, deployment_id, n FROM order_id_counts ORDER BY account, deployment_id")
+        .raw()
+        .all(),
+      [
+        ["A", "dep-a", 1],
+        ["A", "dep-b", 1],
+        ["B", "dep-b", 1],
+      ],
+    );
+    const plan = db
+      .prepare(
+        "EXPLAIN QUERY PLAN SELECT status FROM orders WHERE account = 'A' AND client_order_id = 'v4-1'",
+      )
+      .all() as { detail: string }[];
+    assert.match(plan.map((p) => p.detail).join("; "), /USING (COVERING )?INDEX orders_by_id/);
+    // Start-up reads the live orders through their partial index, not by a scan of every id.
+    const live = db
+      .prepare(
+        "EXPLAIN QUERY PLAN SELECT account, client_order_id FROM orders WHERE status IN ('submitted', 'unknown', 'resting')",
+      )
+      .all() as { detail: string }[];
+    assert.match(live.map((p) => p.detail).join("; "), /USING INDEX orders_live/);
+  } finally {
+    opened.close();
   }
 });

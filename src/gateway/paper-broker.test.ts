@@ -3,13 +3,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import type Database from "better-sqlite3";
 import type { BrokerEvent } from "./broker-adapter.ts";
 import { openGatewayDb } from "./gateway-db.ts";
 import { PaperBroker } from "./paper-broker.ts";
 
 /** A paper broker on a real database in a temp dir; `reopen` simulates a restart. */
 function withBroker(
-  fn: (ctx: { broker: PaperBroker; events: BrokerEvent[]; reopen: () => PaperBroker }) => void,
+  fn: (ctx: {
+    broker: PaperBroker;
+    events: BrokerEvent[];
+    reopen: () => PaperBroker;
+    db: () => Database.Database;
+  }) => void,
 ) {
   const dir = mkdtempSync(join(tmpdir(), "hive-paper-"));
   let state = openGatewayDb(dir);
@@ -25,7 +31,7 @@ function withBroker(
     return make();
   };
   try {
-    fn({ broker: make(), events, reopen });
+    fn({ broker: make(), events, reopen, db: () => state.db });
   } finally {
     state.close();
     rmSync(dir, { recursive: true, force: true });
@@ -120,5 +126,24 @@ test("forget drops final orders and their ids, keeps resting ones; fill ids neve
     assert.equal(again.figures().duplicateSubmissions, 0);
     again.submit({ ...base, clientOrderId: "r", side: "buy", type: "market" });
     assert.equal(again.figures().duplicateSubmissions, 1, "the resting order's id is still known");
+  });
+});
+
+test("ids seen are looked up in the table, not held in memory: a row it never loaded is a duplicate", () => {
+  withBroker(({ broker, events, db }) => {
+    // Written behind the broker's back (as millions of rows would be there after a restart): a
+    // broker that kept its ids in memory would not know it.
+    db()
+      .prepare(
+        "INSERT INTO paper_orders (account, client_order_id, symbol, side, qty, type, price, status) VALUES ('A', 'on-disk', 'ES', 'buy', 2, 'market', NULL, 'filled')",
+      )
+      .run();
+    broker.setPrice("ES", 10);
+    broker.submit({ ...base, clientOrderId: "on-disk", side: "buy", type: "market" });
+    assert.equal(broker.figures().duplicateSubmissions, 1);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ["rejected"],
+    );
   });
 });

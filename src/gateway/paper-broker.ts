@@ -5,7 +5,10 @@
  *   or above it, a sell at or below it); otherwise it rests, and fills at its limit price when a
  *   later price crosses it.
  * - A client order id seen before is refused and counted (`duplicateSubmissions`): the gateway's
- *   idempotency should make that count stay 0, and the tests assert it.
+ *   idempotency should make that count stay 0, and the tests assert it. Ids seen are looked up in
+ *   its table (keyed by account and id), not held in memory: their number is bounded by the
+ *   disk, not by a JavaScript Set (V8 throws at 2^24 entries), and start-up reads only the resting
+ *   orders (through a partial index).
  *
  * Its state (orders, fills, positions) lives in the gateway's database, written inside the
  * gateway's batch transaction, so a restart neither forgets nor re-executes an order. Orders fill
@@ -34,6 +37,7 @@ CREATE TABLE IF NOT EXISTS paper_orders (
   qty REAL NOT NULL, type TEXT NOT NULL, price REAL, status TEXT NOT NULL,
   fill_id TEXT, fill_price REAL, filled_at_ms INTEGER,
   PRIMARY KEY (account, client_order_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS paper_orders_resting ON paper_orders (symbol) WHERE status = 'resting';
 CREATE TABLE IF NOT EXISTS paper_positions (
   account TEXT NOT NULL, symbol TEXT NOT NULL, qty REAL NOT NULL, PRIMARY KEY (account, symbol)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS paper_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -62,8 +66,6 @@ export class PaperBroker implements BrokerAdapter {
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #prices = new Map<string, number>();
-  /** Every order id it has received: `account \u0001 clientOrderId`. */
-  readonly #seen = new Set<string>();
   /** symbol → key → resting order. */
   readonly #resting = new Map<string, Map<string, Resting>>();
   #positions = new PositionBook();
@@ -97,6 +99,8 @@ export class PaperBroker implements BrokerAdapter {
       setMeta: db.prepare(
         "INSERT INTO paper_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       ),
+      seen: db.prepare("SELECT 1 FROM paper_orders WHERE account = ? AND client_order_id = ?").pluck(),
+      count: db.prepare("SELECT count(*) FROM paper_orders").pluck(),
       orderRow: db.prepare(
         "SELECT status, symbol, side, qty, fill_id, fill_price FROM paper_orders WHERE account = ? AND client_order_id = ?",
       ),
@@ -116,9 +120,6 @@ export class PaperBroker implements BrokerAdapter {
    * before it was written) the number of fills, since no order had been forgotten then.
    */
   #load(): number {
-    const ids = this.#db.prepare("SELECT account, client_order_id FROM paper_orders").raw().iterate();
-    for (const [account, clientOrderId] of ids as IterableIterator<[string, string]>)
-      this.#seen.add(orderKey(account, clientOrderId));
     const resting = this.#db
       .prepare(
         "SELECT account, client_order_id, symbol, side, qty, price FROM paper_orders WHERE status = 'resting'",
@@ -148,11 +149,12 @@ export class PaperBroker implements BrokerAdapter {
     );
     const written = this.#db.prepare("SELECT value FROM paper_meta WHERE key = 'fillSeq'").pluck().get() as
       number | undefined;
-    const counted = this.#db
+    // Counting the fills reads every row: only a file from before fillSeq was written needs it.
+    if (written !== undefined) return written;
+    return this.#db
       .prepare("SELECT count(*) FROM paper_orders WHERE fill_id IS NOT NULL")
       .pluck()
       .get() as number;
-    return Math.max(written ?? 0, counted);
   }
 
   onEvent(listener: (event: BrokerEvent) => void): void {
@@ -160,8 +162,7 @@ export class PaperBroker implements BrokerAdapter {
   }
 
   submit(order: BrokerOrder): void {
-    const key = orderKey(order.account, order.clientOrderId);
-    if (this.#seen.has(key)) {
+    if (this.#sql.seen.get(order.account, order.clientOrderId) !== undefined) {
       this.#duplicateSubmissions += 1;
       this.#sql.setMeta.run("duplicateSubmissions", this.#duplicateSubmissions);
       this.#listener({
@@ -173,7 +174,6 @@ export class PaperBroker implements BrokerAdapter {
       });
       return;
     }
-    this.#seen.add(key);
     const delay = this.#delay?.match(order) === true ? this.#delay.ms : undefined;
     if (delay !== undefined) this.#held = [];
     try {
@@ -285,8 +285,7 @@ export class PaperBroker implements BrokerAdapter {
   forget(orders: readonly { account: string; clientOrderId: string }[]): void {
     for (const o of orders) {
       // A resting order stays (its row is kept by the statement), and so does its id.
-      if (this.#sql.forgetFinal.run(o.account, o.clientOrderId).changes > 0)
-        this.#seen.delete(orderKey(o.account, o.clientOrderId));
+      this.#sql.forgetFinal.run(o.account, o.clientOrderId);
     }
   }
 
@@ -345,9 +344,13 @@ export class PaperBroker implements BrokerAdapter {
     this.#delay = undefined;
   }
 
-  /** A copy of the counts. */
+  /** A copy of the counts (`orders` counts the table's rows: a read of every one, for tests). */
   figures(): PaperBrokerFigures {
-    return { orders: this.#seen.size, fills: this.#fills, duplicateSubmissions: this.#duplicateSubmissions };
+    return {
+      orders: this.#sql.count.get() as number,
+      fills: this.#fills,
+      duplicateSubmissions: this.#duplicateSubmissions,
+    };
   }
 
   close(): void {

@@ -55,6 +55,11 @@ export const GatewayRejectCode = {
   NoPrice: "no-price",
   /** The broker refused it. */
   Broker: "broker",
+  /**
+   * The account or the deployment retains as many consumed order ids as its cap allows
+   * (maxOrderIdsPerAccount, maxOrderIdsPerDeployment); the id is not consumed.
+   */
+  OrderIdCap: "order-id-cap",
 } as const;
 
 /** One of the {@link GatewayRejectCode} values. */
