@@ -19,9 +19,14 @@ export {
 export {
   compilePostOfficeOptions,
   DEFAULT_HIGH_WATER_MARK,
+  NO_LEASE_CHECK,
+  ORDER_QUEUE_MS_RANGE,
   type CompiledPostOfficeOptions,
+  type LeaseView,
   type PostOfficeOptions,
 } from "./post-office-options.ts";
+export { DEFAULT_MAX_ORDER_QUEUE_MS } from "./queue-watch.ts";
+export { TokenBucket, type OrderRateLimit } from "./token-bucket.ts";
 export { type PostOfficeLog, silentLog } from "./post-office-log.ts";
 export type { RouteCounters, RouteKind } from "./route-counters.ts";
 export type { OrderPathFigures } from "./order-path.ts";

@@ -165,6 +165,7 @@ export class FakeRunner {
       oomKilled: false,
       restarts: 0,
       startedAtUnixMs: p.startedAtUnixMs,
+      ordersEnabled: p.ordersEnabled && p.state === ProcessState.RUNNING,
     };
   }
 
