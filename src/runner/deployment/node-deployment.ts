@@ -57,6 +57,7 @@ export function processStatus(d: NodeDeployment, ordersEnabled = false): Omit<Pr
     restarts: 0,
     startedAtUnixMs: BigInt(p?.startedAt.getTime() ?? 0),
     ordersEnabled,
+    epoch: d.epoch,
   };
 }
 
