@@ -226,7 +226,7 @@ export class OrderPath {
       replyDrops: 0,
       handshakeFailures: 0,
     };
-    this.#queue = new QueueWatch(options.clock, options.maxQueueMs, () => !local.closed && !local.readable);
+    this.#queue = new QueueWatch(options.clock, options.maxQueueMs);
     this.#bucket =
       options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit, options.clock.now());
     this.#upstream = this.#openUpstream(undefined);
@@ -348,6 +348,7 @@ export class OrderPath {
         // (the gateway decides them in one batch): one receive and one send for many orders, and
         // no order waits for another that has not come yet.
         let message = await local.receive();
+        this.#queue.reading();
         const first = performance.now();
         for (;;) {
           const peer = message[0];
