@@ -21,7 +21,7 @@ import { netnsUsable, requireNetns } from "./lib/index.ts";
 // checked is the same: from the thaw to the lease granted again).
 const STALL_MS = 1_000;
 /** Orders the test floods the active's order socket with, so that the stall finds its loop busy. */
-const FLOOD = 5_000;
+const FLOOD = 20_000;
 const TIMINGS = { heartbeatMs: 150, leaseMs: 1_000, downAfterMs: 5_000 };
 
 test("a runner stalled past its lease forwards none of the orders read after it lapsed", async (t) => {
