@@ -27,7 +27,9 @@ describe("post office: the order path", () => {
   const runDir = tempRunDir();
   const gateway = new TestGateway();
   const gateway2 = new TestGateway();
-  const po = new PostOffice({ runDir: runDir.path, now: () => 1_700_000_000_123 });
+  // The queue's bound out of the way: these tests are about batching and gating, and a 600-order
+  // burst on a machine shared with other test processes may take longer than the default to drain.
+  const po = new PostOffice({ runDir: runDir.path, now: () => 1_700_000_000_123, maxOrderQueueMs: 60_000 });
   let strategy: TestStrategy;
   const ordersRoute = (remotes: string[]) => ({
     upserts: [routeFor(runDir.path, "dep-live", "orders", "dealer", remotes)],
