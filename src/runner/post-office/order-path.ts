@@ -15,8 +15,10 @@
  *
  * The gate is a flag read for every order and again before each send, so closing the path
  * (standby, self-fencing) takes effect for the next message the loop sends. The flag is not
- * enough on its own: self-fencing flips it from a timer, and a main thread that stalled past the
- * lease (GC, CPU starvation, SIGSTOP) reads the orders queued meanwhile before that timer runs.
+ * enough on its own: self-fencing flips it from a timer, and a loop with orders ready never yields
+ * to the event loop between them, so a main thread that stalled past the lease (GC, CPU
+ * starvation, SIGSTOP) in the middle of a backlog goes on reading, stamping and sending the orders
+ * queued meanwhile before that timer runs (measured: test/faults/lease-stall.test.ts).
  * So the lease itself is asked too, on the monotonic clock, when each order is read and again
  * right before each send: an order leaves only while the lease has time left (`lease-expired`
  * otherwise). And an order that may have waited in the queue longer than `maxQueueMs`
@@ -30,8 +32,9 @@
  * Checks, in order, when an order is read: one frame and a valid order (`bad-order`), its account
  * (`account-not-allowed`), the gate (`path-closed`), the lease (`lease-expired`), its wait
  * (`queued-too-long`), a gateway routed (`no-gateway`), the rate (`rate-limited`); before each
- * send: the gate, the lease, and a connection that takes it now (`gateway-disconnected`). An order handed to
- * ZeroMQ before the close is out of the runner's hands: it usually leaves within microseconds,
+ * send: the gate, the lease, and a connection that takes it now (`gateway-disconnected`).
+ *
+ * An order handed to ZeroMQ before the close is out of the runner's hands: it usually leaves within microseconds,
  * but if the gateway is connected and not reading, it can wait in ZeroMQ's queue and the kernel's
  * TCP buffers and arrive seconds later (measured: 3,000 orders arriving 2.6 s after they were
  * stamped). The gateway's checks are what stop it there: the epoch fence, once the account has
