@@ -12,6 +12,8 @@ export {
   serviceManifestSchema,
   defaultRestart,
   portsNeeded,
+  MAX_ORDERS_PER_SECOND,
+  type OrderLimits,
   type ServiceKind,
   type ServiceManifest,
   type SocketSpec,

@@ -336,3 +336,47 @@ describe("portsNeeded", () => {
     );
   });
 });
+
+describe("serviceManifestSchema: limits (the rate limit at the source)", () => {
+  const trader = (limits: unknown) => ({
+    name: "momentum",
+    kind: "strategy",
+    pool: "live",
+    command: "node",
+    resources: { cores: 1, memory: "256MiB" },
+    sockets: { consumes: [{ name: "orders", pattern: "dealer" }] },
+    limits,
+  });
+
+  test("ordersPerSecond with its burst; the burst defaults to one second's worth, at least 1", () => {
+    const parse = (limits: unknown) => serviceManifestSchema.parse(trader(limits)).limits;
+    assert.deepEqual(parse({ ordersPerSecond: 50, orderBurst: 10 }), { ordersPerSecond: 50, orderBurst: 10 });
+    assert.deepEqual(parse({ ordersPerSecond: 20.5 }), { ordersPerSecond: 20.5, orderBurst: 21 });
+    assert.deepEqual(parse({ ordersPerSecond: 0.2 }), { ordersPerSecond: 0.2, orderBurst: 1 });
+    assert.equal(serviceManifestSchema.parse({ ...trader(undefined), limits: undefined }).limits, undefined);
+  });
+
+  test("a rate of zero or less, a burst below 1 or not whole, and unknown fields are refused", () => {
+    for (const [limits, message] of [
+      [{ ordersPerSecond: 0 }, /a rate above zero/],
+      [{ ordersPerSecond: -5 }, /a rate above zero/],
+      [{ ordersPerSecond: 10, orderBurst: 0 }, /a burst of at least 1/],
+      [{ ordersPerSecond: 10, orderBurst: 2.5 }, /a whole number of orders/],
+      [{ ordersPerSecond: 2_000_000 }, /at most 1000000 orders per second/],
+      [{ ordersPerSec: 10 }, /./],
+    ] as const) {
+      const result = serviceManifestSchema.safeParse(trader(limits));
+      assert.equal(result.success, false, JSON.stringify(limits));
+      assert.match(JSON.stringify(result.error?.issues), message);
+    }
+  });
+
+  test("limits on a service with no orders socket are refused: there is nothing to limit", () => {
+    const result = serviceManifestSchema.safeParse({
+      ...trader({ ordersPerSecond: 5 }),
+      sockets: { consumes: [{ name: "md", pattern: "sub" }] },
+    });
+    assert.equal(result.success, false);
+    assert.match(JSON.stringify(result.error?.issues), /consumes a dealer \(orders\) socket/);
+  });
+});

@@ -49,6 +49,30 @@ const restartSchema = z.strictObject({
 /** The restart policy of a service, with its backoff. */
 export type RestartPolicy = z.output<typeof restartSchema>;
 
+/** The most orders per second (and burst) a layout may set as a service's limit. */
+export const MAX_ORDERS_PER_SECOND = 1_000_000;
+
+const limitsSchema = z.strictObject({
+  /** Sustained orders per second the runner forwards for one instance (fractions allowed). */
+  ordersPerSecond: z
+    .number()
+    .positive("a rate above zero, such as 50 or 0.5")
+    .max(MAX_ORDERS_PER_SECOND, `at most ${MAX_ORDERS_PER_SECOND} orders per second`),
+  /** Orders that may go at once after a quiet spell; default one second's worth (at least 1). */
+  orderBurst: z
+    .number()
+    .int("a whole number of orders")
+    .min(1, "a burst of at least 1 order")
+    .max(MAX_ORDERS_PER_SECOND, `a burst of at most ${MAX_ORDERS_PER_SECOND} orders`)
+    .optional(),
+});
+
+/** A service's order rate limit, enforced by its runner before an order leaves the node. */
+export interface OrderLimits {
+  readonly ordersPerSecond: number;
+  readonly orderBurst: number;
+}
+
 /** The schema of a service manifest, as written in YAML. Memory sizes become bytes. */
 export const serviceManifestSchema = z
   .strictObject({
@@ -88,6 +112,11 @@ export const serviceManifestSchema = z
      * runner rejects an order for any other account before it leaves the node.
      */
     accounts: z.array(accountName).default([]),
+    /**
+     * A rate limit at the source: each instance's runner refuses orders above it (`rate-limited`)
+     * before they leave the node. Only for a service with a consumed dealer (orders) socket.
+     */
+    limits: limitsSchema.optional(),
   })
   .superRefine((m, ctx) => {
     if (m.resources.exclusiveCores > 0 && m.pool !== "live") {
@@ -120,6 +149,14 @@ export const serviceManifestSchema = z
         path: ["accounts"],
         input: m.accounts,
         message: "no accounts unless the service is a strategy (kind: strategy)",
+      });
+    }
+    if (m.limits !== undefined && !m.sockets.consumes.some((s) => s.pattern === "dealer")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["limits"],
+        input: m.limits,
+        message: "no limits unless the service consumes a dealer (orders) socket: there is nothing to limit",
       });
     }
     m.accounts.forEach((a, i) => {
@@ -165,7 +202,17 @@ export const serviceManifestSchema = z
       exclusiveCores: m.resources.exclusiveCores,
     },
     restart: m.restart ?? defaultRestart(m.kind),
+    // Absent unless set, so a manifest without limits reads as it did before they existed.
+    ...(m.limits === undefined ? {} : { limits: compileLimits(m.limits) }),
   }));
+
+/** The limits with the burst filled: one second's worth of orders, at least 1. */
+function compileLimits(limits: z.output<typeof limitsSchema>): OrderLimits {
+  return {
+    ordersPerSecond: limits.ordersPerSecond,
+    orderBurst: limits.orderBurst ?? Math.max(1, Math.ceil(limits.ordersPerSecond)),
+  };
+}
 
 /** A validated service manifest: what to run, where it may run, and what it connects to. */
 export type ServiceManifest = z.output<typeof serviceManifestSchema>;

@@ -48,6 +48,22 @@ export function orchestratorMetrics(core: Orchestrator): OrchestratorMetrics {
       for (const n of await core.listNodes()) this.set({ node: n.id }, n.unlimited ? 1 : 0);
     },
   });
+  new Gauge({
+    name: "hive_heartbeats_withheld",
+    help: "Heartbeats from nodes declared down, not acknowledged (the node must register again), since start",
+    registers: [registry],
+    collect() {
+      this.set(core.reportCounts().withheldAcks);
+    },
+  });
+  new Gauge({
+    name: "hive_stray_order_paths_closed",
+    help: "Closes sent for order paths a heartbeat showed open on a node that is not their active's, since start",
+    registers: [registry],
+    collect() {
+      this.set(core.reportCounts().strayPathsClosed);
+    },
+  });
   const heartbeats = new Counter({
     name: "hive_heartbeats_total",
     help: "Heartbeats received from runners",

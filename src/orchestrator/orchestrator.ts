@@ -35,8 +35,8 @@ import { PendingPlacement } from "./pending-placement.ts";
 import { ReconcileLoop } from "./reconcile-loop.ts";
 import { Registry, type LeaseOptions } from "./registry.ts";
 import { forgetNode, nodeRouted, pushRoutes, wantedRoutes } from "./route-sync.ts";
-import type { RunnerStreamHandler } from "./runner-service.ts";
-import { RunnerReports } from "./runner-reports.ts";
+import type { HeartbeatVerdict, RunnerStreamHandler } from "./runner-service.ts";
+import { RunnerReports, type RunnerReportCounts } from "./runner-reports.ts";
 import type { RunnerSession } from "./runner-session.ts";
 import { ClusterRuntime, type ServiceProvider } from "./service-provider.ts";
 import { wantsRestart } from "./restart-policy.ts";
@@ -245,14 +245,17 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
     return { accepted: true };
   }
 
-  onMessage(nodeId: string, session: RunnerSession, message: RunnerMessage): void {
+  onMessage(nodeId: string, session: RunnerSession, message: RunnerMessage): HeartbeatVerdict | void {
     const m = message.message;
     if (m.case === "heartbeat") {
       const entry = this.registry.heartbeat(nodeId, session, m.value);
-      if (!entry) return;
+      if (!entry) return "withhold";
       if (m.value.sentAtUnixMs > 0n) this.onHeartbeat?.(Date.now() - Number(m.value.sentAtUnixMs));
+      // A node declared down renews nothing until it registers again (registry.ts): its open
+      // order paths are closed, the heartbeat goes unacknowledged.
+      if (entry.health === "down") return this.reports.fromDownNode(nodeId, session, m.value.processes);
       this.reports.heartbeat(nodeId, session, m.value.processes);
-      return;
+      return "ack";
     }
     this.registry.touch(nodeId, session);
     if (!session.deliver(message) && m.case === "datasetStatus") {
@@ -496,6 +499,11 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
 
   /** Called for every order path opened after fencing (tests and the failover benchmark). */
   onActivation: ((activation: Activation) => void) | undefined;
+
+  /** What runners' reports led to: heartbeats not acknowledged, stray order paths closed. */
+  reportCounts(): RunnerReportCounts {
+    return this.reports.counts;
+  }
 
   /** Called for every heartbeat with its lag: ms from the runner sending it to the registry having it. */
   onHeartbeat: ((lagMs: number) => void) | undefined;

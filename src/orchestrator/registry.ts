@@ -39,8 +39,13 @@ export interface HealthChange {
 
 /**
  * The runners, with their leases: a node is `ready` while its runner heartbeats, `suspect` after
- * `suspectAfterMs` of silence, `down` after `downAfterMs`. A reconnecting runner is ready again
- * at once. Times come from a monotonic clock, so a jump of the wall clock changes nothing.
+ * `suspectAfterMs` of silence, `down` after `downAfterMs`. Down is final until the node registers
+ * again: its work has moved on (lost-nodes.ts), so a heartbeat it sends afterwards (a runner
+ * thawed from a stall, a partition healed with the stream still up) is a sign of life but renews
+ * nothing and makes it ready for nothing; the orchestrator does not acknowledge it, the runner's
+ * lease runs out (it fences itself) and it registers again, which re-adopts or stops what it runs
+ * (runner-reports.ts). A reconnecting runner is ready again at once. Times come from a monotonic
+ * clock, so a jump of the wall clock changes nothing.
  */
 export class Registry {
   private readonly nodes = new Map<string, NodeEntry>();
@@ -95,11 +100,15 @@ export class Registry {
     return entry;
   }
 
-  /** Records a heartbeat; returns the node, or undefined if the session is not the node's current one. */
+  /**
+   * Records a heartbeat; returns the node, or undefined if the session is not the node's current
+   * one. A node declared down stays down (see the class comment): only its silence is reset.
+   */
   heartbeat(nodeId: string, session: RunnerSession, hb: Heartbeat): NodeEntry | undefined {
     const entry = this.nodes.get(nodeId);
     if (!entry || entry.session !== session) return undefined;
     entry.lastHeard = this.now();
+    if (entry.health === "down") return entry;
     entry.health = "ready";
     if (hb.load) entry.load = { cpu: hb.load.cpuFraction, memoryUsedBytes: Number(hb.load.memoryUsedBytes) };
     entry.hotDatasets = hb.hotDatasets.map((d) => ({
@@ -127,6 +136,7 @@ export class Registry {
     const changes: HealthChange[] = [];
     const now = this.now();
     for (const entry of this.nodes.values()) {
+      if (entry.health === "down") continue; // until it registers again (see the class comment)
       const silence = now - entry.lastHeard;
       const to: NodeHealth =
         silence > this.lease.downAfterMs ? "down" : silence > this.lease.suspectAfterMs ? "suspect" : "ready";

@@ -2,7 +2,9 @@
  * What runners report about the processes they run, applied to the deployments: a registration
  * (after a restart of the runner, or of its stream) re-adopts what is wanted there, asks again
  * for what is still being spawned, closes order paths left open, and stops what is not wanted; a
- * heartbeat records the exits it carries and stops processes no deployment wants on that node.
+ * heartbeat records the exits it carries, stops processes no deployment wants on that node, and
+ * closes every open order path on it that is not that node's active. A heartbeat from a node
+ * declared down is not acknowledged (registry.ts): it only gets its open order paths closed.
  */
 import { HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
@@ -11,6 +13,7 @@ import { ProcessState, type ProcessStatus, type Register } from "../protocol/ind
 import type { ProcessExit } from "./deployment-driver.ts";
 import { step } from "./deployment-lifecycle.ts";
 import { disown, type Deployment } from "./deployment.ts";
+import type { HeartbeatVerdict } from "./runner-service.ts";
 import type { RunnerSession } from "./runner-session.ts";
 import type { DeploymentRecord } from "./store/store-records.ts";
 
@@ -27,10 +30,27 @@ export interface RunnerReportsDeps {
   exited(d: Deployment, exit: ProcessExit): void;
 }
 
+/** What runners' reports led to, for metrics. */
+export interface RunnerReportCounts {
+  /** Heartbeats from nodes declared down, not acknowledged. */
+  readonly withheldAcks: number;
+  /** Closes sent for order paths a heartbeat showed open on a node that is not their active's. */
+  readonly strayPathsClosed: number;
+}
+
 /** Runners' reports of their processes (see the file comment). */
 export class RunnerReports {
   /** Stops of unwanted processes on their way, by node/deployment. */
   private readonly stopping = new Set<string>();
+  /** Sessions already warned about (one warning per session and kind, not one per heartbeat). */
+  private readonly warned = new WeakMap<RunnerSession, Set<string>>();
+  private withheld = 0;
+  private strayClosed = 0;
+
+  /** What the reports led to so far. */
+  get counts(): RunnerReportCounts {
+    return { withheldAcks: this.withheld, strayPathsClosed: this.strayClosed };
+  }
 
   constructor(private readonly deps: RunnerReportsDeps) {}
 
@@ -103,8 +123,30 @@ export class RunnerReports {
     }
   }
 
+  /**
+   * A heartbeat of a node declared down (registry.ts): it is not acknowledged, so the runner's
+   * lease runs out and it fences itself, then registers again (which re-adopts or stops what it
+   * runs). Meanwhile every order path it shows open is closed: it has no active any more.
+   */
+  fromDownNode(
+    nodeId: string,
+    session: RunnerSession,
+    processes: readonly ProcessStatus[],
+  ): HeartbeatVerdict {
+    this.withheld += 1;
+    this.warnOnce(session, "down", () =>
+      this.deps.log.warn(
+        { nodeId },
+        "heartbeat from a node declared down: not acknowledged until it registers again",
+      ),
+    );
+    this.closeStrayPaths(nodeId, session, processes, () => false);
+    return "withhold";
+  }
+
   /** The processes a heartbeat reports, after the registry took it. */
   heartbeat(nodeId: string, session: RunnerSession, processes: readonly ProcessStatus[]): void {
+    this.closeStrayPaths(nodeId, session, processes, (d) => d.rec.role === "active");
     for (const p of processes) {
       const d = this.deps.deployments.get(p.deploymentId);
       const alive = p.state === ProcessState.RUNNING || p.state === ProcessState.STARTING;
@@ -123,6 +165,44 @@ export class RunnerReports {
         this.deps.exited(d, { code: p.exitCode ?? null, signal: p.signal || null, reason });
       }
     }
+  }
+
+  /**
+   * Sends a close for every order path a heartbeat shows open whose deployment is not wanted
+   * running on this node as `isActive` says (its active; for a down node, none): a close that
+   * never reached it, a retired active in its stop grace, a copy no longer wanted. Sent at every
+   * heartbeat that shows it open (a close is idempotent), logged once per session.
+   */
+  private closeStrayPaths(
+    nodeId: string,
+    session: RunnerSession,
+    processes: readonly ProcessStatus[],
+    isActive: (d: Deployment) => boolean,
+  ): void {
+    for (const p of processes) {
+      if (!p.ordersEnabled) continue;
+      const d = this.deps.deployments.get(p.deploymentId);
+      if (d && d.rec.nodeId === nodeId && d.rec.desired === "running" && isActive(d)) continue;
+      this.strayClosed += 1;
+      this.warnOnce(session, `path/${p.deploymentId}`, () =>
+        this.deps.log.warn(
+          { nodeId, deploymentId: p.deploymentId, role: d?.rec.role ?? null },
+          "closing an order path open on a node that is not its active's",
+        ),
+      );
+      session.send({
+        case: "setOrderPath",
+        value: { deploymentId: p.deploymentId, open: false, epoch: p.epoch },
+      });
+    }
+  }
+
+  private warnOnce(session: RunnerSession, key: string, warn: () => void): void {
+    let keys = this.warned.get(session);
+    if (keys === undefined) this.warned.set(session, (keys = new Set()));
+    if (keys.has(key)) return;
+    keys.add(key);
+    warn();
   }
 
   /** Stops a process a node runs that no deployment wants there; at most once per session. */

@@ -18,6 +18,12 @@ import {
 import type { PeerIdentity } from "../security/pki/index.ts";
 import { RunnerSession } from "./runner-session.ts";
 
+/**
+ * Whether a heartbeat is acknowledged (its HeartbeatAck renews the runner's lease) or not: a node
+ * the orchestrator has declared down gets no renewal until it registers again.
+ */
+export type HeartbeatVerdict = "ack" | "withhold";
+
 /** What the orchestrator does with runner streams. */
 export interface RunnerStreamHandler {
   /** Accepts (returning the lease timings) or refuses a registration, with a reason. */
@@ -27,8 +33,11 @@ export interface RunnerStreamHandler {
   ): { accepted: true } | { accepted: false; reason: string };
   /** Answers a Bootstrap (a join token and a CSR for a node certificate); absent: not offered. */
   bootstrap?: (request: BootstrapRequest, peer: string) => Promise<BootstrapResponse>;
-  /** Every later message of the runner, in order. */
-  onMessage(nodeId: string, session: RunnerSession, message: RunnerMessage): void;
+  /**
+   * Every later message of the runner, in order. For a heartbeat, "withhold" says not to
+   * acknowledge it; anything else (void included) acknowledges it.
+   */
+  onMessage(nodeId: string, session: RunnerSession, message: RunnerMessage): HeartbeatVerdict | void;
   /** The stream ended. */
   onClose(nodeId: string, session: RunnerSession): void;
 }
@@ -84,8 +93,10 @@ export interface Outbox {
 /**
  * One runner stream on the orchestrator's side, driven by events so that any transport can carry
  * it (Connect's async iterables in process, grpc-js callbacks on the network). The first message
- * must be a Register; it is answered with a RegisterAck, then every Heartbeat with a HeartbeatAck
- * (the lease renewal the runner's silence watchdog and self-fencing rely on).
+ * must be a Register; it is answered with a RegisterAck, then every Heartbeat the handler does
+ * not withhold with a HeartbeatAck (the lease renewal the runner's silence watchdog and
+ * self-fencing rely on), sent after whatever the handler sent for that heartbeat (a close of an
+ * order path goes before the renewal).
  */
 export class RunnerStream {
   private session: RunnerSession | undefined;
@@ -111,13 +122,13 @@ export class RunnerStream {
     }
     const m = message.message;
     try {
-      if (m.case === "heartbeat" && session.open) {
+      const verdict = this.handler.onMessage(session.nodeId, session, message);
+      if (m.case === "heartbeat" && verdict !== "withhold" && session.open) {
         session.send({
           case: "heartbeatAck",
           value: { seq: m.value.seq, leaseTtlMs: this.options.leaseTtlMs },
         });
       }
-      this.handler.onMessage(session.nodeId, session, message);
     } catch (err) {
       // A message the orchestrator cannot take ends the stream; the runner registers again.
       this.options.log?.warn(

@@ -58,3 +58,15 @@ test("every instance starts with its order path closed (the active opens once fe
   assert.deepEqual(active.portNames, ["metrics"]);
   assert.equal(active.resources?.memoryBytes, 512n * 2n ** 20n);
 });
+
+test("the layout's limits travel in the spawn request (orderLimits); none: no field at all", () => {
+  const limited = serviceManifestSchema.parse({
+    ...manifest,
+    resources: { cores: 1, memory: "512MiB" },
+    restart: undefined,
+    limits: { ordersPerSecond: 25, orderBurst: 5 },
+  });
+  const target = { deploymentId: "d", layout: "l", role: "active" as const, epoch: 1n };
+  assert.deepEqual(spawnRequestFor(limited, target, []).orderLimits, { ordersPerSecond: 25, orderBurst: 5 });
+  assert.equal(spawnRequestFor(manifest, target, []).orderLimits, undefined);
+});

@@ -16,7 +16,7 @@ export interface SpawnTarget {
  * path closed: a standby receives market data (warm) but cannot trade until it is promoted, and
  * an active trades only once the orchestrator has fenced the gateway to it and then opened its
  * path with the fenced epoch (order-gate.ts). Its runner rejects orders for accounts it does not
- * list.
+ * list, and orders above the service's `limits` (its rate limit at the source).
  */
 export function spawnRequestFor(
   manifest: ServiceManifest,
@@ -63,5 +63,13 @@ export function spawnRequestFor(
     ordersEnabled: false,
     accounts: [...manifest.accounts],
     portNames: [...manifest.ports],
+    ...(manifest.limits === undefined
+      ? {}
+      : {
+          orderLimits: {
+            ordersPerSecond: manifest.limits.ordersPerSecond,
+            orderBurst: manifest.limits.orderBurst,
+          },
+        }),
   };
 }

@@ -43,6 +43,8 @@ export { HeartbeatAckSchema, type HeartbeatAck } from "./gen/hive/runner/v1/runn
 export { RegisterAckSchema, type RegisterAck } from "./gen/hive/runner/v1/runner_pb.ts";
 /** Orchestrator → runner: start one deployment's process. */
 export { SpawnRequestSchema, type SpawnRequest } from "./gen/hive/runner/v1/runner_pb.ts";
+/** A deployment's order rate limit, in a SpawnRequest. */
+export { OrderLimitsSchema, type OrderLimits } from "./gen/hive/runner/v1/runner_pb.ts";
 /** Orchestrator → runner: stop one deployment (SIGTERM, then SIGKILL after the grace period). */
 export { StopRequestSchema, type StopRequest } from "./gen/hive/runner/v1/runner_pb.ts";
 /** Orchestrator → runner: a versioned change to the sidecar routing table. */

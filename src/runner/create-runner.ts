@@ -35,7 +35,12 @@ export async function createRunner(
         { publicKey: curve.keys.publicKey, source: curve.source, file: options.curveKeyFile },
         "CURVE key pair",
       );
-      return new PostOffice({ runDir: options.runDir, curveKeyPair: curve.keys, log });
+      return new PostOffice({
+        runDir: options.runDir,
+        curveKeyPair: curve.keys,
+        log,
+        maxOrderQueueMs: options.maxOrderQueueMs,
+      });
     })();
   const deps: RunnerDeps = {
     log,

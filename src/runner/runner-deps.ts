@@ -5,7 +5,13 @@ import type { CgroupDriver } from "./cgroups/index.ts";
 import type { DatasetStore } from "./datasets/index.ts";
 import type { PortAllocator } from "./ports/index.ts";
 import type { MonotonicClock } from "../core/monotonic-clock.ts";
-import type { DeploymentSocket, PostOfficeRouteUpdate, RouteCounters } from "./post-office/index.ts";
+import type {
+  DeploymentSocket,
+  LeaseView,
+  OrderRateLimit,
+  PostOfficeRouteUpdate,
+  RouteCounters,
+} from "./post-office/index.ts";
 import type { ProcessLauncher } from "./process/index.ts";
 import type { RunAs, UidAllocator } from "./uids/index.ts";
 
@@ -15,8 +21,19 @@ export interface PostOfficePort {
   addDeployment(
     deploymentId: string,
     sockets: readonly DeploymentSocket[],
-    options: { epoch: bigint; ordersOpen: boolean; accounts?: readonly string[]; runAs?: RunAs },
+    options: {
+      epoch: bigint;
+      ordersOpen: boolean;
+      accounts?: readonly string[];
+      rateLimit?: OrderRateLimit | undefined;
+      runAs?: RunAs;
+    },
   ): Promise<Record<string, string>>;
+  /**
+   * Binds the runner's lease: every order path asks it before it reads or sends an order
+   * (optional for fakes, which forward nothing).
+   */
+  bindLease?(lease: LeaseView): void;
   /** Applies route upserts and removals (an order path's route may name a CURVE server key). */
   applyRoutes(update: PostOfficeRouteUpdate): Promise<void>;
   /** Opens or closes a deployment's order path at once. */

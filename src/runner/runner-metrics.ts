@@ -25,6 +25,9 @@ const ORDER_DROP_REASONS = {
   unreachable: "droppedUnreachable",
   account: "droppedAccount",
   internal: "droppedInternal",
+  rate_limited: "droppedRateLimited",
+  lease_expired: "droppedLeaseExpired",
+  queued_too_long: "droppedQueuedTooLong",
 } as const;
 
 /**

@@ -4,6 +4,7 @@ import { POOLS, readYamlFile, type Pool } from "../domain/index.ts";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { byteSize, tagName } from "../domain/schema-helpers.ts";
 import { DEFAULT_UID_RANGE, MAX_DEPLOYMENT_UID } from "./uids/index.ts";
+import { DEFAULT_MAX_ORDER_QUEUE_MS, ORDER_QUEUE_MS_RANGE } from "./post-office/index.ts";
 
 /** A uid a deployment may be given: never 0 (root), never (uid_t)-1. */
 const deploymentUid = z.number().int().min(1, "a uid of at least 1 (never 0, root)").max(MAX_DEPLOYMENT_UID);
@@ -87,6 +88,16 @@ export const runnerConfigSchema = z.strictObject({
    * killed. Default: the lease TTL the orchestrator granted.
    */
   selfFenceKillAfterMs: z.number().int().positive().optional(),
+  /**
+   * The longest an order may wait in the runner's queue (a stalled main thread, a backlog) before
+   * it is read; older ones are refused `queued-too-long` instead of leaving with a fresh stamp.
+   */
+  maxOrderQueueMs: z
+    .number()
+    .int()
+    .min(ORDER_QUEUE_MS_RANGE.min)
+    .max(ORDER_QUEUE_MS_RANGE.max)
+    .default(DEFAULT_MAX_ORDER_QUEUE_MS),
   /** Where to serve Prometheus metrics (host:port); none by default. */
   metricsListen: z
     .string()
@@ -129,6 +140,8 @@ export interface CompiledRunnerOptions {
   readonly curveKeyFile: string | undefined;
   /** Grace between self-fencing and killing the live processes; undefined: the lease TTL. */
   readonly selfFenceKillAfterMs: number | undefined;
+  /** The bound of an order's wait in the runner's queue (post office `maxOrderQueueMs`). */
+  readonly maxOrderQueueMs: number;
   /** host:port of the metrics endpoint, if any. */
   readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
 }
@@ -175,6 +188,7 @@ function fromConfig(c: z.output<typeof runnerConfigSchema>): CompiledRunnerOptio
     stopGraceMs: c.stopGraceMs,
     curveKeyFile: c.curveKeyFile,
     selfFenceKillAfterMs: c.selfFenceKillAfterMs,
+    maxOrderQueueMs: c.maxOrderQueueMs,
     metricsListen: c.metricsListen
       ? {
           host: c.metricsListen.slice(0, c.metricsListen.lastIndexOf(":")),

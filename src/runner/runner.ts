@@ -21,6 +21,7 @@ import {
   processStatus,
   recoverDeployments,
   SelfFencing,
+  type NodeDeployment,
 } from "./deployment/index.ts";
 import {
   fromProtoRouteUpdate,
@@ -82,6 +83,8 @@ export class Runner {
       log: deps.log,
       background: (work) => this.background(work),
     });
+    // Before any deployment is added: every order path asks the lease itself, per order.
+    deps.postOffice.bindLease?.({ remainingMs: () => this.fencing.leaseRemainingMs() });
     this.link = new OrchestratorLink({
       urls: options.orchestrators,
       register: () => this.register(),
@@ -314,7 +317,7 @@ export class Runner {
           status: processStatus(d),
           addresses: d.addresses,
           ports: d.ports,
-          ordersEnabled: hasOrderPath(d) && this.fencing.effective(d.ordersOpen),
+          ordersEnabled: this.ordersEnabled(d),
         })),
         // Spawns still in progress (a dataset loading): reported as starting, so that an
         // orchestrator that restarted meanwhile asks again instead of taking them for dead.
@@ -330,6 +333,11 @@ export class Runner {
           })),
       ],
     });
+  }
+
+  /** Whether a deployment's order path is open now: commanded open, and a lease held. */
+  private ordersEnabled(d: NodeDeployment): boolean {
+    return !d.final && hasOrderPath(d) && this.fencing.effective(d.ordersOpen);
   }
 
   private hotDatasets() {
@@ -367,7 +375,9 @@ export class Runner {
         seq: this.seq,
         sentAtUnixMs: BigInt(Date.now()),
         load: { cpuFraction: load.cpu, memoryUsedBytes: BigInt(Math.floor(load.memoryUsedBytes)) },
-        processes: [...this.deployments.values()].map(processStatus),
+        // With whether each order path is open now: the orchestrator closes one open on anything
+        // but this node's active (runner-reports.ts).
+        processes: [...this.deployments.values()].map((d) => processStatus(d, this.ordersEnabled(d))),
         hotDatasets: this.hotDatasets(),
       },
     });

@@ -53,6 +53,8 @@ export {
   accountRejectReason,
   GatewayRejectCode,
   OrderRejectReason,
+  queuedTooLongReason,
+  rateLimitedReason,
   RunnerRejectCode,
   type RejectCode,
 } from "./reject-codes.ts";

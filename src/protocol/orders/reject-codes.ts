@@ -19,6 +19,15 @@ export const RunnerRejectCode = {
   BadOrder: "bad-order",
   /** The runner failed checking the order (a bug in the runner, logged there); it did not leave. */
   Internal: "internal",
+  /** Above the deployment's `limits.ordersPerSecond` (and burst) in its layout. */
+  RateLimited: "rate-limited",
+  /**
+   * The runner's lease from the orchestrator had no time left when the order was read or was to
+   * leave (its main thread stalled past the lease, or the orchestrator stopped renewing it).
+   */
+  LeaseExpired: "lease-expired",
+  /** The order may have waited in the runner's queue longer than its bound (`maxOrderQueueMs`). */
+  QueuedTooLong: "queued-too-long",
 } as const;
 
 /** One of the {@link RunnerRejectCode} values. */
@@ -78,7 +87,19 @@ export const OrderRejectReason = {
   unreachable: "the gateway is not connected",
   /** With {@link RunnerRejectCode.BadOrder}: a message of more (or fewer) than one frame. */
   frames: "expected one frame holding a JSON order",
+  /** With {@link RunnerRejectCode.LeaseExpired}. */
+  leaseExpired: "the runner's lease from the orchestrator has run out (self-fenced); it was not sent",
 } as const;
+
+/** The reason of a {@link RunnerRejectCode.RateLimited} reject. */
+export function rateLimitedReason(ordersPerSecond: number, burst: number): string {
+  return `above this deployment's limit of ${ordersPerSecond} orders per second (burst ${burst}); it was not sent`;
+}
+
+/** The reason of a {@link RunnerRejectCode.QueuedTooLong} reject. */
+export function queuedTooLongReason(maxQueueMs: number): string {
+  return `the order may have waited more than ${maxQueueMs} ms in the runner's queue; it was not sent`;
+}
 
 /** The reason of an {@link RunnerRejectCode.AccountNotAllowed} reject. */
 export function accountRejectReason(account: string, allowed: readonly string[]): string {

@@ -64,6 +64,9 @@ describe("order replies", () => {
       "gateway-disconnected",
       "bad-order",
       "internal",
+      "rate-limited",
+      "lease-expired",
+      "queued-too-long",
     ]);
     for (const code of [...runner, ...gateway]) assert.match(code, /^[a-z]+(-[a-z]+)*$/);
     assert.deepEqual(

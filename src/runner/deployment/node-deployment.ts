@@ -40,8 +40,11 @@ export interface NodeDeployment {
   released?: Promise<void>;
 }
 
-/** A deployment's state as the protocol reports it. */
-export function processStatus(d: NodeDeployment): Omit<ProcessStatus, "$typeName"> {
+/**
+ * A deployment's state as the protocol reports it; `ordersEnabled`: whether its order path is
+ * open now (the runner knows: commanded open and a lease held).
+ */
+export function processStatus(d: NodeDeployment, ordersEnabled = false): Omit<ProcessStatus, "$typeName"> {
   const p = d.process;
   return {
     deploymentId: d.request.deploymentId,
@@ -53,6 +56,8 @@ export function processStatus(d: NodeDeployment): Omit<ProcessStatus, "$typeName
     exitReason: d.final?.reason ?? "",
     restarts: 0,
     startedAtUnixMs: BigInt(p?.startedAt.getTime() ?? 0),
+    ordersEnabled,
+    epoch: d.epoch,
   };
 }
 

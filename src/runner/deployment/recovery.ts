@@ -7,7 +7,7 @@
  */
 import { HiveError } from "../../core/hive-error.ts";
 import { recoverProcesses, type ManagedProcess } from "../process/index.ts";
-import { fromProtoSocket } from "../link/proto-convert.ts";
+import { fromProtoSocket, rateLimitOf } from "../link/proto-convert.ts";
 import { loadAdoptionRecords, removeAdoptionRecord, type AdoptionRecord } from "./adoption-record.ts";
 import { consumedPatterns, type NodeDeployment } from "./node-deployment.ts";
 import type { NodeDeployments } from "./node-deployments.ts";
@@ -162,6 +162,7 @@ async function rebuildDeployment(ctx: SpawnContext, d: NodeDeployment): Promise<
     epoch: d.epoch,
     ordersOpen: d.ordersOpen && ctx.ordersAllowed(),
     accounts: d.request.accounts,
+    rateLimit: rateLimitOf(d.request),
     ...(d.runAs ? { runAs: d.runAs } : {}),
   });
 }

@@ -50,6 +50,15 @@ export class SelfFencing {
     return !this.#closed && this.lease.state === "held";
   }
 
+  /**
+   * Milliseconds left on the lease, for the order paths' per-order check (post-office.ts
+   * bindLease): -Infinity once closed or while no lease is held, else until its deadline, which
+   * may already have passed while the expiry timer has not run yet (a stalled main thread).
+   */
+  leaseRemainingMs(): number {
+    return this.ordersAllowed ? this.lease.remainingMs() : -Infinity;
+  }
+
   /** The order-path state to apply for a commanded one: closed unless a lease is held. */
   effective(commandedOpen: boolean): boolean {
     return commandedOpen && this.ordersAllowed;

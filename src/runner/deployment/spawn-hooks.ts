@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import { DatasetState, type SpawnRequest } from "../../protocol/index.ts";
 import type { Cgroup } from "../cgroups/index.ts";
-import { fromProtoSocket } from "../link/proto-convert.ts";
+import { fromProtoSocket, rateLimitOf } from "../link/proto-convert.ts";
 import type { DeploymentSocket } from "../post-office/index.ts";
 import { resolveCommand, type ManagedProcess } from "../process/index.ts";
 import type { RunAs } from "../uids/index.ts";
@@ -158,6 +158,7 @@ const SPAWN_HOOKS: readonly SpawnHook[] = [
           // after the spawn if the command and the lease allow.
           ordersOpen: false,
           accounts: s.request.accounts,
+          rateLimit: rateLimitOf(s.request),
           ...(s.runAs ? { runAs: s.runAs } : {}),
         }),
       );

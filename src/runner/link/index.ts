@@ -18,4 +18,4 @@ export {
   type RunnerPayload,
   type SlowMessage,
 } from "./orchestrator-link.ts";
-export { fromProtoRouteUpdate, fromProtoSocket, toProtoProcessState } from "./proto-convert.ts";
+export { fromProtoRouteUpdate, fromProtoSocket, rateLimitOf, toProtoProcessState } from "./proto-convert.ts";

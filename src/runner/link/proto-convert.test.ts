@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { RouteUpdateSchema } from "../../protocol/index.ts";
-import { fromProtoRouteUpdate } from "./proto-convert.ts";
+import { OrderLimitsSchema, RouteUpdateSchema } from "../../protocol/index.ts";
+import { fromProtoRouteUpdate, rateLimitOf } from "./proto-convert.ts";
 
 test("a RouteUpdate carries the gateway's CURVE server key to the post office; empty means plain TCP", () => {
   const key = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
@@ -46,4 +46,24 @@ test("a RouteUpdate carries the gateway's CURVE server key to the post office; e
     ],
     removals: [{ deploymentId: "old", socket: "orders" }],
   });
+});
+
+test("rateLimitOf: a SpawnRequest's order limits in the post office's terms, or none", () => {
+  assert.equal(rateLimitOf({ deploymentId: "d" }), undefined);
+  assert.deepEqual(
+    rateLimitOf({
+      deploymentId: "d",
+      orderLimits: create(OrderLimitsSchema, { ordersPerSecond: 12.5, orderBurst: 3 }),
+    }),
+    { ordersPerSecond: 12.5, burst: 3 },
+  );
+  for (const bad of [
+    { ordersPerSecond: 0, orderBurst: 3 },
+    { ordersPerSecond: Number.NaN, orderBurst: 3 },
+    { ordersPerSecond: 10, orderBurst: 0 },
+  ])
+    assert.throws(
+      () => rateLimitOf({ deploymentId: "d", orderLimits: create(OrderLimitsSchema, bad) }),
+      /deployment d: order limits of .*expected a rate above zero and a burst of at least 1/,
+    );
 });

@@ -6,9 +6,10 @@ import {
   SocketDirection,
   type RouteUpdate,
   type SocketSpec,
+  type SpawnRequest,
 } from "../../protocol/index.ts";
 import { fromProtoPattern } from "../../protocol/domain-convert.ts";
-import type { PostOfficeRouteUpdate } from "../post-office/index.ts";
+import type { OrderRateLimit, PostOfficeRouteUpdate } from "../post-office/index.ts";
 import type { ProcessState } from "../process/index.ts";
 
 /** A socket of a SpawnRequest in the post office's terms. */
@@ -28,6 +29,27 @@ export function fromProtoSocket(s: SocketSpec): {
     pattern: fromProtoPattern(s.pattern),
     direction: s.direction === SocketDirection.OFFER ? "offer" : "consume",
   };
+}
+
+/**
+ * The rate limit a SpawnRequest sets (its `order_limits`), or undefined for none. Throws HiveError
+ * InvalidArgument for a rate that is not above zero or a burst below 1: the spawn is refused
+ * rather than run with a limit nobody asked for.
+ */
+export function rateLimitOf(
+  request: Pick<SpawnRequest, "deploymentId" | "orderLimits">,
+): OrderRateLimit | undefined {
+  const limits = request.orderLimits;
+  if (limits === undefined) return undefined;
+  const { ordersPerSecond, orderBurst } = limits;
+  if (!(Number.isFinite(ordersPerSecond) && ordersPerSecond > 0) || !(orderBurst >= 1)) {
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `deployment ${request.deploymentId}: order limits of ${ordersPerSecond} orders per second, burst ` +
+        `${orderBurst}; expected a rate above zero and a burst of at least 1`,
+    );
+  }
+  return { ordersPerSecond, burst: orderBurst };
 }
 
 const PROCESS_STATES: Record<ProcessState, ProtoProcessState> = {

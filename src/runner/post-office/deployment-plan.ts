@@ -10,6 +10,7 @@ import { localEndpoint, type Route } from "../../layout/routing.ts";
 import { Z85_KEY } from "../../core/z85.ts";
 import { checkIpcPathLength, ipcPath } from "./ipc-endpoint.ts";
 import type { RouteKind } from "./route-counters.ts";
+import type { OrderRateLimit } from "./token-bucket.ts";
 
 /** One named socket of a deployment's manifest, as the runner receives it with the spawn. */
 export interface DeploymentSocket {
@@ -27,6 +28,8 @@ export interface OrderPathState {
   readonly ordersOpen: boolean;
   /** Accounts its orders may name; empty or absent: no restriction at the runner. */
   readonly accounts?: readonly string[];
+  /** Its rate limit (the layout's `limits`); absent: none at the runner. */
+  readonly rateLimit?: OrderRateLimit | undefined;
 }
 
 /**

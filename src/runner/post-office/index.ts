@@ -1,7 +1,8 @@
 /**
  * The runner's sidecar post office: local ipc:// sockets bridged to remote peers by the routing
  * table. Start with `post-office.ts` (what it does per socket pattern), then `order-path.ts`
- * (orders: checked, stamped, fenced) and `market-data-relay.ts` on `relay-thread.ts` (market
+ * (orders: checked, stamped, fenced; the lease asked per order, `queue-watch.ts` for how long an
+ * order waited, `token-bucket.ts` for the layout's rate limit) and `market-data-relay.ts` on `relay-thread.ts` (market
  * data, off the main thread). `curve-keys.ts` holds the runner's CURVE key pair. Fakes and test
  * kits are in `testing/`.
  */
@@ -19,9 +20,14 @@ export {
 export {
   compilePostOfficeOptions,
   DEFAULT_HIGH_WATER_MARK,
+  NO_LEASE_CHECK,
+  ORDER_QUEUE_MS_RANGE,
   type CompiledPostOfficeOptions,
+  type LeaseView,
   type PostOfficeOptions,
 } from "./post-office-options.ts";
+export { DEFAULT_MAX_ORDER_QUEUE_MS } from "./queue-watch.ts";
+export { TokenBucket, type OrderRateLimit } from "./token-bucket.ts";
 export { type PostOfficeLog, silentLog } from "./post-office-log.ts";
 export type { RouteCounters, RouteKind } from "./route-counters.ts";
 export type { OrderPathFigures } from "./order-path.ts";

@@ -14,8 +14,27 @@
  * goes alone at once (nothing waits to fill a message).
  *
  * The gate is a flag read for every order and again before each send, so closing the path
- * (standby, self-fencing) takes effect for the next message the loop sends. An order handed to
- * ZeroMQ before the close is out of the runner's hands: it usually leaves within microseconds,
+ * (standby, self-fencing) takes effect for the next message the loop sends. The flag is not
+ * enough on its own: self-fencing flips it from a timer, and a loop with orders ready never yields
+ * to the event loop between them, so a main thread that stalled past the lease (GC, CPU
+ * starvation, SIGSTOP) in the middle of a backlog goes on reading, stamping and sending the orders
+ * queued meanwhile before that timer runs (measured: test/faults/lease-stall.test.ts).
+ * So the lease itself is asked too, on the monotonic clock, when each order is read and again
+ * right before each send: an order leaves only while the lease has time left (`lease-expired`
+ * otherwise). And an order that may have waited in the queue longer than `maxQueueMs`
+ * (queue-watch.ts) is refused `queued-too-long`: a stall must not turn old orders into fresh ones
+ * (the envelope's time is stamped here, when the order is read).
+ *
+ * Rate limit at the source: a deployment whose layout sets `limits.ordersPerSecond` has a token
+ * bucket (token-bucket.ts); an order that finds it empty is refused `rate-limited` here, before
+ * it leaves the node. Only orders about to be forwarded take a token.
+ *
+ * Checks, in order, when an order is read: one frame and a valid order (`bad-order`), its account
+ * (`account-not-allowed`), the gate (`path-closed`), the lease (`lease-expired`), its wait
+ * (`queued-too-long`), a gateway routed (`no-gateway`), the rate (`rate-limited`); before each
+ * send: the gate, the lease, and a connection that takes it now (`gateway-disconnected`).
+ *
+ * An order handed to ZeroMQ before the close is out of the runner's hands: it usually leaves within microseconds,
  * but if the gateway is connected and not reading, it can wait in ZeroMQ's queue and the kernel's
  * TCP buffers and arrive seconds later (measured: 3,000 orders arriving 2.6 s after they were
  * stamped). The gateway's checks are what stop it there: the epoch fence, once the account has
@@ -38,19 +57,24 @@
  */
 import * as zmq from "zeromq";
 import { HiveError } from "../../core/hive-error.ts";
+import type { MonotonicClock } from "../../core/monotonic-clock.ts";
 import type { CurveKeyPair } from "../../core/z85.ts";
 import {
   accountRejectReason,
   OrderRejectReason,
   parseOrder,
+  queuedTooLongReason,
+  rateLimitedReason,
   replyClientOrderId,
   RunnerRejectCode,
   runnerRejectReply,
   stampOrder,
 } from "../../protocol/orders/index.ts";
 import type { PostOfficeLog } from "./post-office-log.ts";
+import { QueueWatch } from "./queue-watch.ts";
 import { REMOTE_RECONNECT } from "./remote-reconnect.ts";
 import { commonSocketOptions } from "./socket-options.ts";
+import { TokenBucket, type OrderRateLimit } from "./token-bucket.ts";
 
 /**
  * ZMTP heartbeats on the connection to the gateway: a connection that goes silent (a partition
@@ -95,6 +119,17 @@ export interface OrderPathOptions {
   readonly label: string;
   /** The wall clock for `sentAtUnixMs`. */
   readonly now: () => number;
+  /** The monotonic clock of the lease check, the queue's age and the rate limit. */
+  readonly clock: MonotonicClock;
+  /**
+   * Milliseconds left on the runner's lease, on `clock` (negative or -Infinity: none): an order
+   * is read and sent only while it is above zero.
+   */
+  readonly leaseRemainingMs: () => number;
+  /** The longest an order may have waited in the queue before it is read (queue-watch.ts). */
+  readonly maxQueueMs: number;
+  /** The deployment's rate limit; undefined: none at the runner. */
+  readonly rateLimit?: OrderRateLimit;
 }
 
 /** Exact counts of an order path. */
@@ -116,6 +151,12 @@ export interface OrderPathFigures {
   readonly droppedAccount: number;
   /** Orders the runner failed checking (a bug of ours, logged): rejected `internal`. */
   readonly droppedInternal: number;
+  /** Orders above the deployment's rate limit: rejected `rate-limited`. */
+  readonly droppedRateLimited: number;
+  /** Orders read, or about to be sent, while the lease had no time left: `lease-expired`. */
+  readonly droppedLeaseExpired: number;
+  /** Orders that may have waited in the queue longer than its bound: `queued-too-long`. */
+  readonly droppedQueuedTooLong: number;
   /** Gateway replies passed to the strategy, and their bytes. */
   readonly replies: number;
   readonly replyBytes: number;
@@ -160,6 +201,8 @@ export class OrderPath {
   /** clientOrderId → the strategy peer that sent it, oldest first. */
   readonly #replyRoutes = new Map<string, Buffer>();
   #lastPeer: Buffer | undefined;
+  readonly #queue: QueueWatch;
+  readonly #bucket: TokenBucket | undefined;
 
   private constructor(options: OrderPathOptions, local: zmq.Router) {
     this.#options = options;
@@ -178,11 +221,17 @@ export class OrderPath {
       droppedUnreachable: 0,
       droppedAccount: 0,
       droppedInternal: 0,
+      droppedRateLimited: 0,
+      droppedLeaseExpired: 0,
+      droppedQueuedTooLong: 0,
       replies: 0,
       replyBytes: 0,
       replyDrops: 0,
       handshakeFailures: 0,
     };
+    this.#queue = new QueueWatch(options.clock, options.maxQueueMs);
+    this.#bucket =
+      options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit, options.clock.now());
     this.#upstream = this.#openUpstream(undefined);
     this.#localLoop = this.#fromStrategy();
   }
@@ -262,6 +311,7 @@ export class OrderPath {
 
   /** Closes every socket and waits for every loop to end. */
   async close(): Promise<void> {
+    this.#queue.close();
     this.#local.close();
     this.#upstream.socket.close();
     await Promise.all([this.#localLoop, this.#upstream.loops, ...this.#retired]);
@@ -295,10 +345,13 @@ export class OrderPath {
     const out: Stamped[] = [];
     try {
       while (!local.closed) {
+        // Nothing queued now: whatever is read next arrived after this instant (queue-watch.ts).
+        if (!local.readable) this.#queue.caughtUp();
         // What the strategies have queued goes to the gateway as one message, a frame per order
         // (the gateway decides them in one batch): one receive and one send for many orders, and
         // no order waits for another that has not come yet.
         let message = await local.receive();
+        this.#queue.reading();
         const first = performance.now();
         for (;;) {
           const peer = message[0];
@@ -384,9 +437,37 @@ export class OrderPath {
       f.droppedClosed += 1;
       return runnerRejectReply(RunnerRejectCode.PathClosed, OrderRejectReason.closed, order.clientOrderId);
     }
+    // The lease at the moment the order is read: the gate above is flipped by a timer, which a
+    // stalled main thread has not run yet (see the file comment).
+    if (!(this.#options.leaseRemainingMs() > 0)) {
+      f.droppedLeaseExpired += 1;
+      return runnerRejectReply(
+        RunnerRejectCode.LeaseExpired,
+        OrderRejectReason.leaseExpired,
+        order.clientOrderId,
+      );
+    }
+    const now = this.#options.clock.now();
+    if (this.#queue.tooOld(now)) {
+      f.droppedQueuedTooLong += 1;
+      return runnerRejectReply(
+        RunnerRejectCode.QueuedTooLong,
+        queuedTooLongReason(this.#queue.maxAgeMs),
+        order.clientOrderId,
+      );
+    }
     if (f.gateway === undefined) {
       f.droppedNoGateway += 1;
       return runnerRejectReply(RunnerRejectCode.NoGateway, OrderRejectReason.noGateway, order.clientOrderId);
+    }
+    const bucket = this.#bucket;
+    if (bucket !== undefined && !bucket.take(now)) {
+      f.droppedRateLimited += 1;
+      return runnerRejectReply(
+        RunnerRejectCode.RateLimited,
+        rateLimitedReason(bucket.limit.ordersPerSecond, bucket.limit.burst),
+        order.clientOrderId,
+      );
     }
     const envelope = stampOrder(
       order,
@@ -403,6 +484,12 @@ export class OrderPath {
     if (!f.open) {
       f.droppedClosed += orders.length;
       await this.#rejectAll(orders, RunnerRejectCode.PathClosed, OrderRejectReason.closed);
+      return;
+    }
+    // And the lease, at the moment of sending: nothing leaves once it has no time left.
+    if (!(this.#options.leaseRemainingMs() > 0)) {
+      f.droppedLeaseExpired += orders.length;
+      await this.#rejectAll(orders, RunnerRejectCode.LeaseExpired, OrderRejectReason.leaseExpired);
       return;
     }
     const frames: Buffer[] = [];

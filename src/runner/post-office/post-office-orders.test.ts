@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { MonotonicClock } from "../../core/monotonic-clock.ts";
 import {
   accountRejectReason,
   OrderRejectReason,
+  queuedTooLongReason,
+  rateLimitedReason,
   RunnerRejectCode,
   type RunnerRejectReply,
 } from "../../protocol/orders/index.ts";
@@ -24,7 +27,9 @@ describe("post office: the order path", () => {
   const runDir = tempRunDir();
   const gateway = new TestGateway();
   const gateway2 = new TestGateway();
-  const po = new PostOffice({ runDir: runDir.path, now: () => 1_700_000_000_123 });
+  // The queue's bound out of the way: these tests are about batching and gating, and a 600-order
+  // burst on a machine shared with other test processes may take longer than the default to drain.
+  const po = new PostOffice({ runDir: runDir.path, now: () => 1_700_000_000_123, maxOrderQueueMs: 60_000 });
   let strategy: TestStrategy;
   const ordersRoute = (remotes: string[]) => ({
     upserts: [routeFor(runDir.path, "dep-live", "orders", "dealer", remotes)],
@@ -255,6 +260,222 @@ describe("post office: the order path", () => {
       );
     } finally {
       await s.close();
+    }
+  });
+});
+
+/**
+ * One order that trips a bug in the runner's check is answered `internal`, and the order loop goes
+ * on: the deployment's next order is forwarded and acknowledged. (Before, a throw ended the loop
+ * for good and the deployment could not trade until it was restarted.) The bug is injected through
+ * the post office's clock, which the check reads to stamp the envelope.
+ */
+describe("post office: the order guard", () => {
+  const runDir = tempRunDir();
+  const gateway = new TestGateway();
+  let failClock = false;
+  const po = new PostOffice({
+    runDir: runDir.path,
+    now: () => {
+      if (failClock) {
+        failClock = false;
+        throw new Error("the clock broke");
+      }
+      return 1_700_000_000_123;
+    },
+  });
+  let strategy: TestStrategy;
+
+  before(async () => {
+    await gateway.bind(true);
+    const endpoints = await po.addDeployment(
+      "dep-guard",
+      [{ name: "orders", pattern: "dealer", direction: "consume" }],
+      { epoch: 3n, ordersOpen: true },
+    );
+    strategy = new TestStrategy(endpoints["orders"] ?? "");
+    await po.applyRoutes({
+      upserts: [routeFor(runDir.path, "dep-guard", "orders", "dealer", [gateway.address])],
+      removals: [],
+    });
+    await waitFor(
+      () => po.counters().find((r) => r.socket === "orders")?.connectedRemotes === 1,
+      "the runner's connection to the gateway",
+    );
+  });
+
+  after(async () => {
+    await strategy.close();
+    await po.close();
+    await gateway.close();
+    runDir.remove();
+  });
+
+  test("an order the runner fails checking is rejected `internal`; the next one is forwarded and acked", async () => {
+    failClock = true;
+    await strategy.order(testOrder("g-1"));
+    await waitFor(() => strategy.replies.length === 1, "the reject of the first order");
+    const reject = strategy.replies[0] as unknown as RunnerRejectReply;
+    assert.equal(reject.type, "reject");
+    assert.equal(reject.code, RunnerRejectCode.Internal);
+    assert.match(reject.reason, /the runner failed checking this order \(the clock broke\); it was not sent/);
+    assert.equal(gateway.received.length, 0, "the failed order did not leave");
+
+    await strategy.order(testOrder("g-2"));
+    await waitFor(() => gateway.received.length === 1, "the second order at the gateway");
+    assert.equal(gateway.received[0]?.envelope.clientOrderId, "g-2");
+    await waitFor(() => strategy.replies.length === 2, "the gateway's ack of the second order");
+    assert.deepEqual(strategy.replies[1], { type: "ack", clientOrderId: "g-2" });
+    const figures = po.counters().find((r) => r.socket === "orders")?.orders;
+    assert.equal(figures?.droppedInternal, 1);
+    assert.equal(figures?.forwarded, 1);
+  });
+});
+
+/** Blocks this thread (the post office's main thread) for `ms`, as a GC pause or a stall would. */
+function stall(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // busy: no timer, no socket read runs meanwhile
+  }
+}
+
+/**
+ * Sends orders and blocks the thread at once, without yielding to the event loop in between: the
+ * order loop cannot read them before the stall (ZeroMQ's I/O thread queues them meanwhile).
+ */
+async function sendThenStall(s: TestStrategy, ids: readonly string[], ms: number): Promise<void> {
+  // Each send completes at once (the queue has room), so none is in progress at the next.
+  const sent = ids.map((id) => s.dealer.send(JSON.stringify(testOrder(id))));
+  stall(ms);
+  await Promise.all(sent);
+}
+
+/**
+ * The lease asked per order, the bound of an order's wait in the queue, and the rate limit at the
+ * source, each with the real sockets: the main thread is stalled by blocking it.
+ */
+describe("post office: the lease, the queue's age and the rate limit, per order", () => {
+  const runDir = tempRunDir();
+  const gateway = new TestGateway();
+  /** The lease's deadline on performance.now(); the post office asks it per order. */
+  let leaseDeadline = Infinity;
+  /** Rate-limit tests move this clock by hand; the lease and queue use the real one. */
+  let manualNow: number | undefined;
+  const clock: MonotonicClock = {
+    now: () => manualNow ?? performance.now(),
+    setTimer: (ms, fire) => {
+      const t = setTimeout(fire, ms);
+      return () => clearTimeout(t);
+    },
+  };
+  const po = new PostOffice({
+    runDir: runDir.path,
+    now: () => 1_700_000_000_123,
+    clock,
+    maxOrderQueueMs: 200,
+  });
+  po.bindLease({ remainingMs: () => leaseDeadline - performance.now() });
+  const strategies: TestStrategy[] = [];
+
+  /** A deployment routed to the gateway and connected, with its strategy. */
+  const deployment = async (id: string, rateLimit?: { ordersPerSecond: number; burst: number }) => {
+    const endpoints = await po.addDeployment(
+      id,
+      [{ name: "orders", pattern: "dealer", direction: "consume" }],
+      { epoch: 5n, ordersOpen: true, rateLimit },
+    );
+    const s = new TestStrategy(endpoints["orders"] ?? "");
+    strategies.push(s);
+    await po.applyRoutes({
+      upserts: [routeFor(runDir.path, id, "orders", "dealer", [gateway.address])],
+      removals: [],
+    });
+    await waitFor(
+      () => po.counters().find((r) => r.deploymentId === id)?.connectedRemotes === 1,
+      `${id}'s connection to the gateway`,
+    );
+    const figures = () => po.counters().find((r) => r.deploymentId === id)?.orders;
+    const at = () =>
+      gateway.received.filter((r) => r.envelope.deploymentId === id).map((r) => r.envelope.clientOrderId);
+    return { s, figures, at };
+  };
+  const rejects = (s: TestStrategy): RunnerRejectReply[] =>
+    (s.replies as unknown as RunnerRejectReply[]).filter((r) => r.type === "reject");
+
+  before(async () => {
+    await gateway.bind(true);
+  });
+
+  after(async () => {
+    for (const s of strategies) await s.close();
+    await po.close();
+    await gateway.close();
+    runDir.remove();
+  });
+
+  test("orders read after the lease ran out are refused `lease-expired`, though the gate is still open", async () => {
+    const { s, figures, at } = await deployment("dep-lease");
+    leaseDeadline = performance.now() + 60_000;
+    await s.order(testOrder("l-1"));
+    await waitFor(() => at().length === 1, "l-1 forwarded while the lease holds");
+    // The lease ran out and the thread has not run self-fencing's timer: nothing closed the gate.
+    leaseDeadline = performance.now() - 1;
+    for (const id of ["l-2", "l-3", "l-4"]) await s.order(testOrder(id));
+    await waitFor(() => rejects(s).length === 3, "three rejects");
+    assert.deepEqual(
+      rejects(s).map((r) => [r.code, r.reason, r.clientOrderId]),
+      ["l-2", "l-3", "l-4"].map((id) => [RunnerRejectCode.LeaseExpired, OrderRejectReason.leaseExpired, id]),
+    );
+    assert.deepEqual(at(), ["l-1"], "nothing read after the lease lapsed left the node");
+    assert.equal(figures()?.droppedLeaseExpired, 3);
+    assert.equal(figures()?.open, true, "the gate itself was never closed");
+    // A renewed lease: orders go again.
+    leaseDeadline = performance.now() + 60_000;
+    await s.order(testOrder("l-5"));
+    await waitFor(() => at().length === 2, "l-5 forwarded once the lease is renewed");
+  });
+
+  test("orders that waited in the queue past maxOrderQueueMs (a stalled thread) are refused `queued-too-long`", async () => {
+    leaseDeadline = Infinity;
+    const { s, figures, at } = await deployment("dep-queue");
+    // Idle for longer than the bound: the path's tick keeps it fresh, so the next order goes.
+    await sleep(500);
+    await s.order(testOrder("q-1"));
+    await waitFor(() => at().length === 1, "q-1 forwarded after an idle spell");
+    await sendThenStall(s, ["q-2", "q-3"], 400); // they wait 400 ms in the queue, twice the bound
+    await waitFor(() => rejects(s).length === 2, "two rejects");
+    assert.deepEqual(
+      rejects(s).map((r) => [r.code, r.reason]),
+      [0, 1].map(() => [RunnerRejectCode.QueuedTooLong, queuedTooLongReason(200)]),
+    );
+    assert.equal(figures()?.droppedQueuedTooLong, 2);
+    // Caught up: the next order is fresh.
+    await s.order(testOrder("q-4"));
+    await waitFor(() => at().length === 2, "q-4 forwarded");
+    assert.deepEqual(at(), ["q-1", "q-4"]);
+  });
+
+  test("above the layout's rate: the burst goes, the rest is refused `rate-limited` until the bucket refills", async () => {
+    leaseDeadline = Infinity;
+    const { s, figures, at } = await deployment("dep-rate", { ordersPerSecond: 10, burst: 3 });
+    manualNow = performance.now();
+    try {
+      for (let i = 1; i <= 5; i++) await s.order(testOrder(`r-${i}`));
+      await waitFor(() => at().length + rejects(s).length === 5, "five orders decided");
+      assert.deepEqual(at(), ["r-1", "r-2", "r-3"]);
+      assert.deepEqual(
+        rejects(s).map((r) => [r.code, r.reason, r.clientOrderId]),
+        ["r-4", "r-5"].map((id) => [RunnerRejectCode.RateLimited, rateLimitedReason(10, 3), id]),
+      );
+      manualNow += 100; // one token
+      for (const id of ["r-6", "r-7"]) await s.order(testOrder(id));
+      await waitFor(() => at().length + rejects(s).length === 7, "seven orders decided");
+      assert.deepEqual(at(), ["r-1", "r-2", "r-3", "r-6"]);
+      assert.equal(figures()?.droppedRateLimited, 3);
+      assert.equal(figures()?.forwarded, 4);
+    } finally {
+      manualNow = undefined;
     }
   });
 });

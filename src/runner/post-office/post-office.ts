@@ -15,6 +15,9 @@
  * call order, so a route change never races the creation or teardown of the sockets it touches
  * (and an id being removed cannot be bound again before its sockets are closed). setOrderPath
  * and counters are synchronous and take effect at once.
+ *
+ * The lease: a runner binds its lease (bindLease) before it adds any deployment; every order path
+ * asks it, on the monotonic clock, before it reads or sends an order (order-path.ts).
  */
 import { chmodSync, mkdirSync, rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -32,7 +35,9 @@ import { ipcPath } from "./ipc-endpoint.ts";
 import { OrderPath } from "./order-path.ts";
 import {
   compilePostOfficeOptions,
+  NO_LEASE_CHECK,
   type CompiledPostOfficeOptions,
+  type LeaseView,
   type PostOfficeOptions,
 } from "./post-office-options.ts";
 import { RelayThread, type RelayHandle } from "./relay-thread.ts";
@@ -60,6 +65,7 @@ export class PostOffice {
   readonly #deployments = new Map<string, Deployment>();
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
+  #lease: LeaseView = NO_LEASE_CHECK;
 
   constructor(options: PostOfficeOptions) {
     this.#options = compilePostOfficeOptions(options);
@@ -70,6 +76,14 @@ export class PostOffice {
   /** Resolves once the relay thread has started (rejects if it cannot start). */
   ready(): Promise<void> {
     return this.#relays.ready();
+  }
+
+  /**
+   * The runner's lease, which every order path asks before it reads or sends an order (its
+   * remainingMs on this post office's clock). Until one is bound, none is checked.
+   */
+  bindLease(lease: LeaseView): void {
+    this.#lease = lease;
   }
 
   /** The CURVE public key its order paths present to gateways that run CURVE. */
@@ -239,6 +253,10 @@ export class PostOffice {
       log,
       label,
       now: this.#options.now,
+      clock: this.#options.clock,
+      leaseRemainingMs: () => this.#lease.remainingMs(),
+      maxQueueMs: this.#options.maxOrderQueueMs,
+      ...(state.rateLimit === undefined ? {} : { rateLimit: state.rateLimit }),
     });
     return { kind: "orders", path };
   }
@@ -323,7 +341,10 @@ function countersOf(deploymentId: string, socket: LocalSocket): RouteCounters {
       f.droppedNoGateway +
       f.droppedUnreachable +
       f.droppedAccount +
-      f.droppedInternal,
+      f.droppedInternal +
+      f.droppedRateLimited +
+      f.droppedLeaseExpired +
+      f.droppedQueuedTooLong,
     orders: f,
   };
 }

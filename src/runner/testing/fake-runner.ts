@@ -56,6 +56,8 @@ export interface FakeRunnerOptions {
   readonly curvePublicKey?: string;
   /** How long a stop takes before it is answered (a process in its grace period); default 0. */
   readonly stopDelayMs?: number;
+  /** The link's silence watchdog (see LinkOptions.silenceTimeoutMs); default the lease TTL. */
+  readonly silenceTimeoutMs?: number;
 }
 
 /**
@@ -81,6 +83,13 @@ export class FakeRunner {
   private readonly usedPorts = new Set<number>();
   /** Heartbeats sent so far. */
   heartbeatsSent = 0;
+  /** HeartbeatAcks received so far (each renews a real runner's lease). */
+  heartbeatAcks = 0;
+  /** Registrations accepted so far (the first one included). */
+  registrations = 0;
+  #frozen = false;
+  /** The orchestrator's messages received while frozen, handled at thaw in order. */
+  readonly #held: OrchestratorMessage[] = [];
 
   constructor(private readonly options: FakeRunnerOptions) {
     for (const d of options.hotDatasets ?? []) this.hot.set(`${d.id}@${d.version}`, d);
@@ -89,9 +98,28 @@ export class FakeRunner {
       register: () => this.register(),
       onMessage: (m) => this.handle(m),
       onState: (state) => this.onState(state),
+      onHeartbeatAck: () => this.heartbeatAcks++,
       transport: options.transport,
       tls: options.tls,
+      silenceTimeoutMs: options.silenceTimeoutMs,
     });
+  }
+
+  /**
+   * Stops heartbeating and handling the orchestrator's messages (they wait, in order) without
+   * ending the stream, as a runner whose main thread is stalled (its link's watchdog still runs:
+   * give a long silenceTimeoutMs to keep the stream up meanwhile).
+   */
+  freeze(): void {
+    this.#frozen = true;
+    this.stopHeartbeat();
+  }
+
+  /** Heartbeats again on the same stream, as a stalled runner that resumed. */
+  thaw(): void {
+    this.#frozen = false;
+    for (const m of this.#held.splice(0)) this.handle(m);
+    if (this.link.state === "registered") this.startHeartbeat();
   }
 
   /** Starts connecting and, once registered, heartbeating. */
@@ -125,6 +153,11 @@ export class FakeRunner {
       this.stopHeartbeat();
       return;
     }
+    this.registrations++;
+    if (!this.#frozen) this.startHeartbeat();
+  }
+
+  private startHeartbeat(): void {
     const interval = this.options.heartbeatIntervalMs ?? (this.link.ack?.heartbeatIntervalMs || 1_000);
     this.stopHeartbeat();
     this.heartbeat = setInterval(() => this.sendHeartbeat(), interval);
@@ -165,6 +198,8 @@ export class FakeRunner {
       oomKilled: false,
       restarts: 0,
       startedAtUnixMs: p.startedAtUnixMs,
+      ordersEnabled: p.ordersEnabled && p.state === ProcessState.RUNNING,
+      epoch: p.epoch,
     };
   }
 
@@ -224,6 +259,10 @@ export class FakeRunner {
   }
 
   private handle(message: OrchestratorMessage): void {
+    if (this.#frozen) {
+      this.#held.push(message);
+      return;
+    }
     const m = message.message;
     switch (m.case) {
       case "spawnRequest":
