@@ -39,8 +39,8 @@ test("a runner stalled past its lease forwards none of the orders read after it 
     const r = c.runnerOf(active);
     // A second sender on the strategy's own socket (root reaches it): a flood of resting orders,
     // so that the runner's order loop is draining a backlog when its thread stops. A loop with
-    // orders ready never yields to the event loop between them, so when it resumes it goes on
-    // reading before any timer (self-fencing's expiry included) can run.
+    // orders ready yields to the event loop only every few hundred messages, so when it resumes it
+    // goes on reading before any timer (self-fencing's expiry included) can run.
     flood.connect(`ipc://${join(dirname(r.config), "run", "strategies", active.id, "orders")}`);
     const order = (attempt: number, i: number) =>
       JSON.stringify({

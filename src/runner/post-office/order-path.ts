@@ -15,8 +15,8 @@
  *
  * The gate is a flag read for every order and again before each send, so closing the path
  * (standby, self-fencing) takes effect for the next message the loop sends. The flag is not
- * enough on its own: self-fencing flips it from a timer, and a loop with orders ready never yields
- * to the event loop between them, so a main thread that stalled past the lease (GC, CPU
+ * enough on its own: self-fencing flips it from a timer, and a loop with orders ready yields to the
+ * event loop only every few hundred messages (zeromq.js ends a run of synchronous reads there), so a main thread that stalled past the lease (GC, CPU
  * starvation, SIGSTOP) in the middle of a backlog goes on reading, stamping and sending the orders
  * queued meanwhile before that timer runs (measured: test/faults/lease-stall.test.ts).
  * So the lease itself is asked too, on the monotonic clock, when each order is read and again
