@@ -10,6 +10,14 @@ export type {
   GatewayStatus,
   OpenOrderView,
 } from "./gateway-control.ts";
+export {
+  NO_CONTROLLER,
+  STEERING_OPS,
+  WRONG_CONTROLLER,
+  WrongControllerError,
+  type ControllerView,
+  type ReassignResult,
+} from "./controller-record.ts";
 export { formatAuditLine, type AuditQuery, type AuditRecord } from "./audit.ts";
 export { readAudit, readArchive, listArchive, ARCHIVE_DIR } from "./audit-archive.ts";
 export { loadOrCreateKeyPair, keyPairPath, readPublicKeyArg, GATEWAY_KEY_FILE } from "./keys.ts";
