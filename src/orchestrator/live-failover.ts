@@ -166,6 +166,15 @@ export class LiveFailover {
     };
   }
 
+  /**
+   * Lets every activation held back by a failure start on the next pass: what held it back (a
+   * gateway another controller held) changed.
+   */
+  retryNow(): void {
+    for (const d of this.deps.deployments.values())
+      if (d.gate === "closed" && d.gateNotBefore > 0) step(d, { type: "retry-now" });
+  }
+
   /** Starts the activation of every running active live strategy whose order path is closed. */
   openGates(): void {
     const now = this.deps.now();

@@ -26,6 +26,8 @@ export interface RunningOrchestrator {
   readonly runnerUrl: string;
   /** Where the HTTP API listens, if it was started. */
   readonly httpUrl: string | undefined;
+  /** The cluster id of its store: the controller its gateways know it as. */
+  readonly clusterId: string;
   close(): Promise<void>;
 }
 
@@ -140,6 +142,7 @@ export async function startOrchestrator(
       local,
       runnerUrl,
       httpUrl,
+      clusterId,
       async close() {
         clearInterval(timer);
         await http?.close();

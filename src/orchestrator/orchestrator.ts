@@ -500,8 +500,12 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   }
 
   /** `hive gateway reassign`: this orchestrator becomes the gateway's controller (gateway-operations.ts). */
-  reassignGateway(gateway: string, from: string, by: string): Promise<GatewayReassignView> {
-    return this.gatewayOps.reassign(gateway, from, by);
+  async reassignGateway(gateway: string, from: string, by: string): Promise<GatewayReassignView> {
+    const view = await this.gatewayOps.reassign(gateway, from, by);
+    // The activations the gateway refused wait WRONG_CONTROLLER_RETRY_MS; they may go now.
+    this.live.retryNow();
+    this.kick();
+    return view;
   }
 
   /** The alerts raised about the gateways, per (gateway, reason), for the metric. */
