@@ -6,7 +6,9 @@
  *   error log); `hive gateway reassign` (the HTTP route, admin, audited) moves control, its
  *   fences then pass with no other alert, and the old controller is refused;
  * - a restored old store (same cluster id, epochs behind the gateway's): the first fence after
- *   the refusal passes (one refused fence, not one per epoch), with the epoch-behind alert.
+ *   the refusal passes (one refused fence, not one per epoch), with the epoch-behind alert;
+ * - (on the fake gateway) a fence that takes an account from a deployment this orchestrator
+ *   does not know raises unknown-previous; one taken from its own lost active does not.
  */
 import assert from "node:assert/strict";
 import { copyFileSync, existsSync, rmSync } from "node:fs";
@@ -28,6 +30,7 @@ import { testApi } from "./http/testing/test-api.ts";
 import { orchestratorMetrics } from "./metrics.ts";
 import { compileOrchestratorOptions } from "./orchestrator-options.ts";
 import { startOrchestrator, type RunningOrchestrator } from "./orchestrator-server.ts";
+import { FakeGateway } from "./testing/fake-gateway.ts";
 import { fencedMomentum, liveFakeRunner } from "./testing/live-cluster.ts";
 
 const dirs = tempDirs();
@@ -152,7 +155,9 @@ test("a second orchestrator is refused every fence and moves nothing until reass
   // Nothing moved: the account is the first one's deployment's, at its epoch; no path opened.
   const fence = (await gw.observer.accounts("acct-1"))[0]?.fence;
   assert.deepEqual([fence?.deploymentId, fence?.epoch], [held.d.id, held.d.epoch]);
-  const mine = (await second.core.listDeployments({ layout: "fenced" })).find((d) => d.service === "momentum");
+  const mine = (await second.core.listDeployments({ layout: "fenced" })).find(
+    (d) => d.service === "momentum",
+  );
   assert.ok(mine);
   assert.equal(twos[0]?.processes.get(mine.id)?.ordersEnabled ?? false, false, "its order path never opened");
   assert.ok(
@@ -195,7 +200,9 @@ test("a second orchestrator is refused every fence and moves nothing until reass
   } finally {
     await api.close();
   }
-  const gatewayRow = (await auditAfter(gw, 0)).find((r) => r.kind === "controller" && r.outcome === "reassigned");
+  const gatewayRow = (await auditAfter(gw, 0)).find(
+    (r) => r.kind === "controller" && r.outcome === "reassigned",
+  );
   const detail = JSON.parse(gatewayRow?.detail ?? "{}") as { from?: string; to?: string; by?: string };
   assert.deepEqual([detail.from, detail.to], [first.clusterId, second.clusterId]);
   assert.match(detail.by ?? "", /^token \S+ \(test-admin\)$/, "who asked, in the gateway's own audit");
@@ -271,4 +278,56 @@ test("a restored old store (same cluster, epochs behind the gateway's) fences ag
   const alert = lines.find((l) => l.alert === "epoch-behind");
   assert.equal(alert?.level, 50, "error level");
   assert.equal(alert?.gatewayEpoch, gatewayEpoch.toString());
+});
+
+test("a fence taking an account from a deployment nobody here knows raises unknown-previous; from its own lost active, not", async () => {
+  const gateway = new FakeGateway();
+  // Fenced by someone else before this orchestrator existed, at an epoch below its first.
+  gateway.fences.set("acct-1", {
+    account: "acct-1",
+    deploymentId: "stranger-1",
+    epoch: "0",
+    nodeKey: null,
+    fencedAtUnixMs: 0,
+  });
+  const { log, lines } = recordingLogger();
+  const o = await startOrchestrator(
+    compileOrchestratorOptions({
+      store: `sqlite:${join(dirs.make("hive-orch-unknown-"), "o.db")}`,
+      runnerListen: { host: "127.0.0.1", port: 0 },
+      heartbeatIntervalMs: 50,
+      runnerLeaseMs: 200,
+      downAfterMs: 400,
+      stopGraceMs: 100,
+      gateways: [
+        { name: "paper", orders: "tcp://127.0.0.1:7999", control: "tcp://127.0.0.1:7998", publicKey: "" },
+      ],
+    }),
+    { log, connectGateway: () => gateway },
+  );
+  orchestrators.add(o);
+  const rs = [liveFakeRunner(o, "live-1", 46000), liveFakeRunner(o, "live-2", 46100)];
+  runners.push(...rs);
+  await o.core.applyLayout(fencedMomentum(1), "fenced.yaml");
+  const first = await until("fenced to its active", async () => {
+    const d = (await o.core.listDeployments({ layout: "fenced" })).find((x) => x.role === "active");
+    return d && gateway.fences.get("acct-1")?.deploymentId === d.id ? d : undefined;
+  });
+  assert.equal(alerts(o, "unknown-previous"), 1);
+  const alert = lines.find((l) => l.alert === "unknown-previous");
+  assert.deepEqual([alert?.level, alert?.previous, alert?.deploymentId], [50, "stranger-1", first.id]);
+
+  // Its active's node is lost: the standby takes the account from a deployment it knows (or
+  // forgot after its stop): no alert.
+  await until("a running standby", async () =>
+    (await o.core.listDeployments({ layout: "fenced" })).find(
+      (d) => d.role === "standby" && d.phase === "running",
+    ),
+  );
+  await rs.find((r) => r["options"].nodeId === first.nodeId)?.close();
+  await until("failed over", async () => {
+    const f = gateway.fences.get("acct-1");
+    return f !== undefined && f.deploymentId !== first.id ? f : undefined;
+  });
+  assert.equal(alerts(o, "unknown-previous"), 1, "no alert for its own lost active");
 });
