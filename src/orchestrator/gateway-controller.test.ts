@@ -24,6 +24,7 @@ import type { AuditRecord } from "../gateway/audit.ts";
 import { killAllGatewayProcesses, startGatewayProcess } from "../gateway/testing/gateway-process.ts";
 import { freePort } from "../gateway/testing/order-client.ts";
 import type { FakeRunner } from "../runner/testing/fake-runner.ts";
+import type { GatewayReassignView } from "./control-plane.ts";
 import type { GatewayAlertReason } from "./gateway-alerts.ts";
 import type { AuditPage } from "./http/audit-route.ts";
 import { testApi } from "./http/testing/test-api.ts";
@@ -187,8 +188,9 @@ test("a second orchestrator is refused every fence and moves nothing until reass
     assert.match(wrongFrom.body, new RegExp(`expected --from ${first.clusterId}`));
     const moved = await api.inject({ method: "POST", url, payload: { from: first.clusterId } });
     assert.equal(moved.statusCode, 200, moved.body);
+    const view = moved.json<GatewayReassignView>();
     assert.deepEqual(
-      [moved.json().from, moved.json().to, moved.json().gatewayEpoch],
+      [view.from, view.to, view.gatewayEpoch],
       [first.clusterId, second.clusterId, held.d.epoch],
     );
     const trail = (await api.inject("/v1/audit?after=0&limit=100")).json<AuditPage>().entries;
@@ -325,7 +327,7 @@ test("a fence taking an account from a deployment nobody here knows raises unkno
     ),
   );
   await rs.find((r) => r["options"].nodeId === first.nodeId)?.close();
-  await until("failed over", async () => {
+  await until("failed over", () => {
     const f = gateway.fences.get("acct-1");
     return f !== undefined && f.deploymentId !== first.id ? f : undefined;
   });

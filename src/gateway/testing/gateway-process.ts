@@ -22,7 +22,7 @@ export async function startGatewayProcess(args: GatewayChildArgs): Promise<Child
   });
   children.add(child);
   child.once("exit", () => children.delete(child));
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("gateway child: no ready line within 20 s")), 20_000);
     child.once("exit", (code) => {
@@ -40,7 +40,10 @@ export async function startGatewayProcess(args: GatewayChildArgs): Promise<Child
 }
 
 /** Stops a child with `signal` and waits for its exit. */
-export async function stopGatewayProcess(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+export async function stopGatewayProcess(
+  child: ChildProcess,
+  signal: NodeJS.Signals = "SIGTERM",
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.kill(signal);
