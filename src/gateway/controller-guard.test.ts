@@ -33,6 +33,14 @@ async function start(dir: string, control: string): Promise<RunningGateway> {
   });
 }
 
+/** A gateway on a fresh state directory and control port. */
+async function fresh(prefix: string): Promise<{ dir: string; address: string; gw: RunningGateway }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  const address = `tcp://127.0.0.1:${await freePort()}`;
+  return { dir, address, gw: await start(dir, address) };
+}
+
 /** Asserts that `call` is refused as another controller's, naming `holder` and `caller`. */
 async function refusedAsWrongController(call: Promise<unknown>, holder: string, caller: string | null) {
   await assert.rejects(call, (err: unknown) => {
@@ -48,10 +56,7 @@ async function refusedAsWrongController(call: Promise<unknown>, holder: string, 
 }
 
 test("the first fence records its controller; another's steering ops are refused and move nothing; reads stay open", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "hive-gw-ctl-"));
-  dirs.push(dir);
-  const address = `tcp://127.0.0.1:${await freePort()}`;
-  const gw = await start(dir, address);
+  const { dir, address, gw } = await fresh("hive-gw-ctl-");
   const a = new GatewayClient({ address, controller: A, timeoutMs: 2_000 });
   const b = new GatewayClient({ address, controller: B, timeoutMs: 2_000 });
   const anonymous = new GatewayClient({ address, timeoutMs: 2_000 });
@@ -103,10 +108,9 @@ test("the first fence records its controller; another's steering ops are refused
 });
 
 test("reassign: a compare-and-set on --from, audited; the old controller is refused after it, across a restart", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "hive-gw-reassign-"));
-  dirs.push(dir);
-  const address = `tcp://127.0.0.1:${await freePort()}`;
-  let gw = await start(dir, address);
+  const started = await fresh("hive-gw-reassign-");
+  const { dir, address } = started;
+  let gw = started.gw;
   const a = new GatewayClient({ address, controller: A, timeoutMs: 2_000 });
   const b = new GatewayClient({ address, controller: B, timeoutMs: 2_000 });
   try {
@@ -159,10 +163,7 @@ test("reassign: a compare-and-set on --from, audited; the old controller is refu
 });
 
 test("a controller id that is not a printable string of at most 100 characters is refused", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "hive-gw-ctl-bad-"));
-  dirs.push(dir);
-  const address = `tcp://127.0.0.1:${await freePort()}`;
-  const gw = await start(dir, address);
+  const { address, gw } = await fresh("hive-gw-ctl-bad-");
   const bad = new GatewayClient({ address, controller: "x".repeat(101), timeoutMs: 2_000 });
   try {
     await assert.rejects(
