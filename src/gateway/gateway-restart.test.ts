@@ -16,7 +16,11 @@ import { HiveError } from "../core/hive-error.ts";
 import { GatewayClient } from "./control-client.ts";
 import { DB_FILE } from "./gateway-db.ts";
 import { envelope, freePort, OrderClient, type Reply } from "./testing/order-client.ts";
-import { killAllGatewayProcesses, startGatewayProcess, stopGatewayProcess } from "./testing/gateway-process.ts";
+import {
+  killAllGatewayProcesses,
+  startGatewayProcess,
+  stopGatewayProcess,
+} from "./testing/gateway-process.ts";
 
 const dirs: string[] = [];
 
