@@ -37,6 +37,9 @@
  *   opening   an activation is fencing the gateways to it (order-gate.ts)
  *   open      every gateway acknowledged its fence, and its runner was told to open the path
  *
+ *   After activation-failed, no new activation before its retryAt; retry-now (a gateway was
+ *   reassigned to this orchestrator) drops that wait and nothing else.
+ *
  * Invariants kept by these rules (checked in deployment-lifecycle.test.ts):
  *   - a standby's gate is closed whenever activations start only on actives (openGates);
  *   - a (re)spawned, adopted, lost, promoted or demoted instance's gate is closed: only an
