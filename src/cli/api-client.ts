@@ -18,6 +18,7 @@ import type {
   NodeView,
   FailoverView,
   GatewayAccountView,
+  GatewayReassignView,
   KillResult,
   ServiceExplanation,
 } from "../orchestrator/control-plane.ts";
@@ -134,6 +135,12 @@ export class ApiClient implements ControlPlane {
 
   accounts(account?: string): Promise<GatewayAccountView[]> {
     return this.json("GET", `/v1/accounts${account === undefined ? "" : query({ account })}`);
+  }
+
+  /** `by` is set by the orchestrator from the caller's token; what is sent here is ignored. */
+  reassignGateway(gateway: string, from: string, by = ""): Promise<GatewayReassignView> {
+    void by;
+    return this.json("POST", `/v1/gateways/${encodeURIComponent(gateway)}/reassign`, { from });
   }
 
   /** The token this client sends, as the orchestrator sees it. */

@@ -9,11 +9,15 @@
  * call after the gateway is back works. A call that times out rejects with
  * HiveError(unavailable), or permission_denied if the gateway refused our key in the meantime.
  * A refused fence is an answer, not an error: it resolves `{ok: false, reason, current}`.
+ *
+ * Every request names `controller` (this orchestrator's cluster id) when one is given; a steering
+ * op the gateway refuses for coming from another controller rejects with WrongControllerError.
  */
 import * as zmq from "zeromq";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { AuditQuery, AuditRecord } from "./audit.ts";
 import type { ControlOp } from "./control-protocol.ts";
+import { WRONG_CONTROLLER, WrongControllerError, type ReassignResult } from "./controller-record.ts";
 import type { AccountView, FenceResult, GatewayControl, GatewayStatus } from "./gateway-control.ts";
 import type { CurveKeyPair } from "../core/z85.ts";
 
@@ -27,6 +31,8 @@ export interface GatewayClientOptions {
   readonly keys?: CurveKeyPair;
   /** Per-call timeout (default 2000 ms). */
   readonly timeoutMs?: number;
+  /** The cluster id every request names as its controller (the orchestrator's store's). */
+  readonly controller?: string;
 }
 
 interface Pending {
@@ -41,6 +47,7 @@ interface Pending {
 export class GatewayClient implements GatewayControl {
   readonly #address: string;
   readonly #timeoutMs: number;
+  readonly #controller: string | undefined;
   readonly #dealer: zmq.Dealer;
   readonly #pending = new Map<string, Pending>();
   readonly #reader: Promise<void>;
@@ -55,6 +62,7 @@ export class GatewayClient implements GatewayControl {
   constructor(options: GatewayClientOptions) {
     this.#address = options.address;
     this.#timeoutMs = options.timeoutMs ?? 2_000;
+    this.#controller = options.controller;
     if (options.serverKey !== undefined && options.keys === undefined)
       throw new HiveError(
         ErrorCode.InvalidArgument,
@@ -119,6 +127,10 @@ export class GatewayClient implements GatewayControl {
     return this.#call("status", {}) as Promise<GatewayStatus>;
   }
 
+  reassign(from: string, by?: string): Promise<ReassignResult> {
+    return this.#call("reassign", { from, ...(by === undefined ? {} : { by }) }) as Promise<ReassignResult>;
+  }
+
   /** Audit rows after `afterSeq` (at most `limit`, default 1000). */
   async audit(query: AuditQuery = {}): Promise<AuditRecord[]> {
     return ((await this.#call("audit", { ...query })) as { records: AuditRecord[] }).records;
@@ -141,7 +153,8 @@ export class GatewayClient implements GatewayControl {
         new HiveError(ErrorCode.FailedPrecondition, `gateway ${this.#address}: client closed`),
       );
     const id = String(this.#nextId++);
-    const frame = JSON.stringify({ id, op, ...args });
+    const controller = this.#controller === undefined ? {} : { controller: this.#controller };
+    const frame = JSON.stringify({ id, op, ...controller, ...args });
     return new Promise((resolve, reject) => {
       const pending: Pending = {
         resolve,
@@ -169,7 +182,16 @@ export class GatewayClient implements GatewayControl {
   async #read(): Promise<void> {
     try {
       for await (const [frame] of this.#dealer) {
-        let answer: { id?: unknown; ok?: unknown; result?: unknown; code?: unknown; error?: unknown };
+        let answer: {
+          id?: unknown;
+          ok?: unknown;
+          result?: unknown;
+          code?: unknown;
+          error?: unknown;
+          reason?: unknown;
+          holder?: unknown;
+          caller?: unknown;
+        };
         try {
           answer = JSON.parse(frame?.toString() ?? "") as typeof answer;
         } catch {
@@ -180,13 +202,19 @@ export class GatewayClient implements GatewayControl {
         const id = String(answer.id);
         const pending = this.#pending.get(id);
         if (pending === undefined) continue; // answered after its timeout
+        const message = `gateway ${this.#address}: ${String(answer.error)}`;
         if (answer.ok === true) this.#settle(id, pending, undefined, answer.result);
-        else
+        else if (answer.reason === WRONG_CONTROLLER && typeof answer.holder === "string")
           this.#settle(
             id,
             pending,
-            new HiveError(errorCode(answer.code), `gateway ${this.#address}: ${String(answer.error)}`),
+            new WrongControllerError(
+              answer.holder,
+              typeof answer.caller === "string" ? answer.caller : null,
+              message,
+            ),
           );
+        else this.#settle(id, pending, new HiveError(errorCode(answer.code), message));
       }
     } catch (err) {
       if (!this.#dealer.closed) {

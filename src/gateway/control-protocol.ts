@@ -1,18 +1,25 @@
 /**
  * The control channel's wire format and the dispatch of one request. A request is one JSON frame
- * `{id, op, ...args}`; the answer is one JSON frame `{id, ok: true, result}` or
- * `{id, ok: false, code, error}` (code: a HiveError code). Epochs travel as decimal strings.
+ * `{id, op, controller?, ...args}`; the answer is one JSON frame `{id, ok: true, result}` or
+ * `{id, ok: false, code, error}` (code: a HiveError code; a refusal for being another controller
+ * adds `reason: "wrong-controller", holder, caller`). Epochs travel as decimal strings.
  *
  *   op          args                               result
- *   fence       account, deploymentId, epoch,      FenceResult (a refused fence is ok: true, result.ok: false;
- *               nodeKey?                           ordersPort: the port of nodeKey's orders socket)
+ *   fence       account, deploymentId, epoch,      FenceResult (a refused fence is ok: true, result.ok: false,
+ *               nodeKey?                           with highestEpoch; ordersPort: the port of nodeKey's socket)
  *   nodes       -                                  {nodes: {publicKey: port}} (the admitted node keys)
  *   kill        account, reason                    {cancelled}
  *   unkill      account                            {}
  *   accounts    account?                           {accounts: AccountView[]}
  *   marketData  sources: string[]                  {}
- *   status      -                                  GatewayStatus
+ *   status      -                                  GatewayStatus (with its controller)
  *   audit       afterSeq?, limit?, account?        {records: AuditRecord[]} (the rows not archived yet)
+ *   reassign    from, by?                          ReassignResult (the caller becomes the controller)
+ *
+ * `controller` is the cluster id of the orchestrator sending the request. The steering ops
+ * (fence, kill, unkill, marketData: controller-record.ts) pass only from the gateway's recorded
+ * controller, checked before anything else is read; the first fence applied records it
+ * (controller-guard.ts). `reassign` needs `controller` and moves the record to it.
  *
  * Dispatch runs inside the gateway loop's batch transaction, so a fence's write commits before
  * its answer is sent. There is no op to admit or revoke a node key: a key is admitted while a
@@ -20,6 +27,13 @@
  */
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { AuditQuery, AuditRecord } from "./audit.ts";
+import type { ControllerGuard } from "./controller-guard.ts";
+import {
+  MAX_CLUSTER_ID_LENGTH,
+  WRONG_CONTROLLER,
+  WrongControllerError,
+  type ReassignResult,
+} from "./controller-record.ts";
 import type { GatewayCore } from "./gateway-core.ts";
 
 /** The ops of the control channel. */
@@ -32,6 +46,7 @@ export const CONTROL_OPS = [
   "marketData",
   "status",
   "audit",
+  "reassign",
 ] as const;
 
 /** One of {@link CONTROL_OPS}. */
@@ -40,7 +55,16 @@ export type ControlOp = (typeof CONTROL_OPS)[number];
 /** An answer frame. */
 export type ControlAnswer =
   | { readonly id: string; readonly ok: true; readonly result: unknown }
-  | { readonly id: string; readonly ok: false; readonly code: string; readonly error: string };
+  | {
+      readonly id: string;
+      readonly ok: false;
+      readonly code: string;
+      readonly error: string;
+      /** `wrong-controller` for a steering op from another controller (then holder and caller). */
+      readonly reason?: string;
+      readonly holder?: string;
+      readonly caller?: string | null;
+    };
 
 /** What dispatch needs besides the core. */
 export interface ControlDeps {
@@ -50,6 +74,8 @@ export interface ControlDeps {
   readonly readAudit: (query: AuditQuery) => AuditRecord[];
   /** The admitted node keys and their orders ports. */
   readonly nodePorts: () => Record<string, number>;
+  /** Who steers this gateway (controller-guard.ts). */
+  readonly controller: ControllerGuard;
 }
 
 type Args = Record<string, unknown>;
@@ -82,14 +108,35 @@ export function handleControl(frame: Buffer, deps: ControlDeps): ControlAnswer {
 function dispatch(args: Args, deps: ControlDeps): unknown {
   const { core } = deps;
   const op = args.op as ControlOp;
+  const caller = controllerArg(args);
+  deps.controller.check(op, caller);
   switch (op) {
-    case "fence":
-      return core.fence(
+    case "fence": {
+      const result = core.fence(
         text(args, "account"),
         text(args, "deploymentId"),
         epochArg(args),
         optionalText(args, "nodeKey") ?? null,
       );
+      if (!result.ok) return { ...result, highestEpoch: highestEpoch(core).toString() };
+      deps.controller.fenced(caller);
+      return result;
+    }
+    case "reassign": {
+      if (caller === null)
+        throw new HiveError(
+          ErrorCode.InvalidArgument,
+          "reassign: controller: expected the caller's cluster id",
+        );
+      const by = typeof args.by === "string" ? args.by.slice(0, 200) : "";
+      const previous = deps.controller.reassign(caller, text(args, "from"), by);
+      const answer: ReassignResult = {
+        previous,
+        controller: deps.controller.view() ?? { clusterId: caller, sinceUnixMs: 0 },
+        highestEpoch: highestEpoch(core).toString(),
+      };
+      return answer;
+    }
     case "nodes":
       return { nodes: deps.nodePorts() };
     case "kill":
@@ -110,7 +157,11 @@ function dispatch(args: Args, deps: ControlDeps): unknown {
       return {};
     }
     case "status":
-      return core.status();
+      return {
+        ...core.status(),
+        controller: deps.controller.view(),
+        controllerRefusals: deps.controller.refused,
+      };
     case "audit": {
       // SQLite reads a negative LIMIT as none: the whole table, on the thread that decides orders.
       const limit = args.limit ?? 1_000;
@@ -149,6 +200,31 @@ function optionalText(args: Args, name: string): string | undefined {
   return args[name] === undefined ? undefined : text(args, name);
 }
 
+/** The request's `controller`: a cluster id, or null when it names none. */
+function controllerArg(args: Args): string | null {
+  const value = args.controller;
+  if (value === undefined) return null;
+  if (
+    typeof value !== "string" ||
+    value === "" ||
+    value.length > MAX_CLUSTER_ID_LENGTH ||
+    !/^[\x21-\x7e]+$/.test(value)
+  )
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `controller: expected a cluster id (printable, at most ${MAX_CLUSTER_ID_LENGTH} characters)`,
+    );
+  return value;
+}
+
+/** The highest epoch of any fence the gateway holds; 0n with none. */
+function highestEpoch(core: GatewayCore): bigint {
+  let highest = 0n;
+  for (const a of core.accounts())
+    if (a.fence !== null && BigInt(a.fence.epoch) > highest) highest = BigInt(a.fence.epoch);
+  return highest;
+}
+
 function epochArg(args: Args): bigint {
   const value = args.epoch;
   if (
@@ -161,5 +237,15 @@ function epochArg(args: Args): bigint {
 }
 
 function fail(id: string, err: HiveError): ControlAnswer {
+  if (err instanceof WrongControllerError)
+    return {
+      id,
+      ok: false,
+      code: err.code,
+      error: err.message,
+      reason: WRONG_CONTROLLER,
+      holder: err.holder,
+      caller: err.caller,
+    };
   return { id, ok: false, code: err.code, error: err.message };
 }

@@ -6,8 +6,10 @@
  * Every call rejects with a HiveError: `unavailable` when the gateway did not answer in time (the
  * caller retries; a fence that timed out may or may not have been applied, which is safe because
  * fencing is idempotent for the same epoch and refuses lower ones), `permission_denied` when the
- * gateway refused the caller, `failed_precondition` for a refused fence (see FenceResult).
+ * gateway refused the caller (a WrongControllerError when another controller holds the gateway:
+ * controller-record.ts), `failed_precondition` for a refused fence (see FenceResult).
  */
+import type { ControllerView, ReassignResult } from "./controller-record.ts";
 
 /** One row of the fence table: who may trade an account, from which node, and since which epoch. */
 export interface FenceEntry {
@@ -54,6 +56,12 @@ export type FenceResult =
       /** Why: an epoch not above the current one. */
       readonly reason: string;
       readonly current: FenceEntry;
+      /**
+       * The highest epoch of any fence the gateway holds (decimal; absent from gateways older
+       * than issue 17): an orchestrator whose epoch sequence is below it has a store behind the
+       * gateway (a restored backup) and moves its sequence past it at once.
+       */
+      readonly highestEpoch?: string;
     };
 
 /** An account's truth at the gateway, for a newly promoted instance and for audits. */
@@ -90,6 +98,10 @@ export interface GatewayStatus {
   readonly orderIdsKept: number;
   /** Consumed ids forgotten since start, past their retention (`orderIdRetentionDays`). */
   readonly orderIdsForgotten: number;
+  /** The orchestrator (cluster id) that steers it; null before the first fence. */
+  readonly controller?: ControllerView | null;
+  /** Steering ops refused since start for coming from another controller. */
+  readonly controllerRefusals?: number;
 }
 
 /** The control channel's operations. */
@@ -111,5 +123,11 @@ export interface GatewayControl {
   /** Market-data publishers the paper broker takes its prices from (tcp addresses; replaces the set). */
   marketData(sources: readonly string[]): Promise<void>;
   status(): Promise<GatewayStatus>;
+  /**
+   * Makes the caller the gateway's controller in place of `from` (its cluster id, or "none"),
+   * an operator's deliberate move (`hive gateway reassign`); `by` says who asked, for the audit.
+   * failed_precondition when `from` is not the controller the gateway has.
+   */
+  reassign(from: string, by?: string): Promise<ReassignResult>;
   close(): Promise<void>;
 }

@@ -6,57 +6,31 @@
  * before the crash keeps working after it (it reconnects on its own).
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { after, test } from "node:test";
 import Database from "better-sqlite3";
 import { HiveError } from "../core/hive-error.ts";
 import { GatewayClient } from "./control-client.ts";
 import { DB_FILE } from "./gateway-db.ts";
 import { envelope, freePort, OrderClient, type Reply } from "./testing/order-client.ts";
+import {
+  killAllGatewayProcesses,
+  startGatewayProcess,
+  stopGatewayProcess,
+} from "./testing/gateway-process.ts";
 
-const FIXTURE = join(import.meta.dirname, "testing", "gateway-child.ts");
-const children = new Set<ChildProcess>();
 const dirs: string[] = [];
 
 after(() => {
-  for (const c of children) c.kill("SIGKILL");
+  killAllGatewayProcesses();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** Starts the fixture and waits (bounded) for its ready line. */
-async function startChild(args: object): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, JSON.stringify(args)], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, HIVE_LOG_LEVEL: "silent" },
-  });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  const lines = createInterface({ input: child.stdout });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("gateway child: no ready line within 20 s")), 20_000);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway child exited early (${String(code)})`));
-    });
-    lines.on("line", (line) => {
-      if (line.includes('"ready"')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  return child;
-}
-
-async function sigkill(child: ChildProcess): Promise<void> {
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGKILL");
-  await exited;
-}
+const startChild = startGatewayProcess;
+const sigkill = (child: ChildProcess) => stopGatewayProcess(child, "SIGKILL");
 
 test("SIGKILL right after a fence ack: after restart the old deployment is refused and every id is still known", async () => {
   const dir = mkdtempSync(join(tmpdir(), "hive-gw-restart-"));
@@ -121,10 +95,7 @@ test("SIGKILL right after a fence ack: after restart the old deployment is refus
   } finally {
     await runner.close();
     await control.close();
-    child.kill("SIGTERM");
-    await new Promise<void>((resolve) =>
-      child.exitCode === null ? child.once("exit", () => resolve()) : resolve(),
-    );
+    await stopGatewayProcess(child);
   }
   const db = new Database(join(dir, DB_FILE), { readonly: true });
   try {

@@ -24,6 +24,7 @@ import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { silentLogger } from "../core/logger.ts";
 import { ARCHIVE_DIR, AuditArchiver, queryUnarchived } from "./audit-archive.ts";
 import type { BrokerAdapter } from "./broker-adapter.ts";
+import { ControllerGuard } from "./controller-guard.ts";
 import { GatewayCore } from "./gateway-core.ts";
 import type { AccountView, GatewayStatus } from "./gateway-control.ts";
 import { openGatewayDb, readMeta, writeMeta } from "./gateway-db.ts";
@@ -209,6 +210,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       controlDeps: {
         setMarketData,
         readAudit: (q) => queryUnarchived(state.db, q),
+        controller: new ControllerGuard(state.db, options.now ?? Date.now),
         // The keys the fence table names now: a socket released by a fence earlier in the same
         // batch is still open until the commit, and must not be listed as admitted.
         nodePorts: () => {

@@ -10,6 +10,14 @@ export type {
   GatewayStatus,
   OpenOrderView,
 } from "./gateway-control.ts";
+export {
+  NO_CONTROLLER,
+  STEERING_OPS,
+  WRONG_CONTROLLER,
+  WrongControllerError,
+  type ControllerView,
+  type ReassignResult,
+} from "./controller-record.ts";
 export { formatAuditLine, refusalsIn, refusalSummary, type AuditQuery, type AuditRecord } from "./audit.ts";
 export type { RefusalSummary } from "./refusal-audit.ts";
 export { readAudit, readArchive, listArchive, ARCHIVE_DIR } from "./audit-archive.ts";

@@ -168,6 +168,26 @@ export interface ControlPlane {
   unkill(account: string): Promise<void>;
   /** Each gateway's accounts: who may trade them (fence), positions and open orders. */
   accounts(account?: string): Promise<GatewayAccountView[]>;
+  /**
+   * Makes this orchestrator the controller of a gateway in place of `from` (the cluster id the
+   * gateway names in its refusals, or "none"): an operator's deliberate move. `by` says who asked
+   * (the API token's name), for the gateway's audit. NotFound for a gateway not configured;
+   * FailedPrecondition when `from` is not the gateway's controller.
+   */
+  reassignGateway(gateway: string, from: string, by: string): Promise<GatewayReassignView>;
+}
+
+/** What `hive gateway reassign` did. */
+export interface GatewayReassignView {
+  readonly gateway: string;
+  /** The controller replaced (a cluster id), or null for a gateway none held. */
+  readonly from: string | null;
+  /** This orchestrator's cluster id, the gateway's controller from now on. */
+  readonly to: string;
+  /** The highest epoch the gateway holds (decimal). */
+  readonly gatewayEpoch: string;
+  /** This orchestrator's fencing sequence now: its next epoch is above both. */
+  readonly storeEpoch: string;
 }
 
 /** What a failover did. */

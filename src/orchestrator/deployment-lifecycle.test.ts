@@ -81,6 +81,7 @@ test("every transition, from the state it is sent in", () => {
       { gate: "open", gateNotBefore: 7 },
     ],
     [{ ...running, gate: "open" }, { type: "fence-lost" }, { gate: "closed" }],
+    [{ ...running, gateNotBefore: 5_000 }, { type: "retry-now" }, { gateNotBefore: 0 }],
   ];
   for (const [from, event, changed] of cases) {
     assert.deepEqual(
@@ -126,6 +127,7 @@ const event: fc.Arbitrary<LifecycleEvent> = fc.oneof(
     { type: "demoted" },
     { type: "activation-started" },
     { type: "fence-lost" },
+    { type: "retry-now" },
   ),
   fc.record({ type: fc.constant("exited" as const), code: fc.constantFrom(0, 1, null) }),
   fc.record({
@@ -190,7 +192,7 @@ test("over any sequence of events the orchestrator sends, the lifecycle keeps it
           // The gate's times change only with the gate's events.
           if (next.gateOpenedAt !== s.gateOpenedAt) assert.equal(e.type, "activation-succeeded");
           if (next.gateNotBefore !== s.gateNotBefore)
-            assert.ok(e.type === "activation-failed" || e.type === "promoted");
+            assert.ok(e.type === "activation-failed" || e.type === "promoted" || e.type === "retry-now");
           s = next;
         }
       },

@@ -37,6 +37,9 @@
  *   opening   an activation is fencing the gateways to it (order-gate.ts)
  *   open      every gateway acknowledged its fence, and its runner was told to open the path
  *
+ *   After activation-failed, no new activation before its retryAt; retry-now (a gateway was
+ *   reassigned to this orchestrator) drops that wait and nothing else.
+ *
  * Invariants kept by these rules (checked in deployment-lifecycle.test.ts):
  *   - a standby's gate is closed whenever activations start only on actives (openGates);
  *   - a (re)spawned, adopted, lost, promoted or demoted instance's gate is closed: only an
@@ -115,7 +118,9 @@ export type LifecycleEvent =
   /** The activation failed: no new one before `retryAt` (monotonic ms). */
   | { readonly type: "activation-failed"; readonly retryAt: number }
   /** A gateway no longer fences an open active's account (its state was lost). */
-  | { readonly type: "fence-lost" };
+  | { readonly type: "fence-lost" }
+  /** What held activations back changed (a gateway was reassigned): the next may start now. */
+  | { readonly type: "retry-now" };
 
 /** The lifecycle of a new deployment: pending, standby or active as created, gate closed. */
 export function initialLifecycle(role: DeploymentRole): LifecycleState {
@@ -178,6 +183,9 @@ export function transition(s: LifecycleState, event: LifecycleEvent): LifecycleS
     case "fence-lost":
       // From open; the activation that follows fences it again, at its epoch, then opens.
       return { ...s, gate: "closed" };
+    case "retry-now":
+      // From any gate: only the wait before the next activation goes.
+      return { ...s, gateNotBefore: 0 };
     default:
       return assertNever(event, "deployment lifecycle event");
   }

@@ -9,6 +9,9 @@ import type { Deployment } from "./deployment.ts";
 import type { DeploymentRecord } from "./store/store-records.ts";
 import type { Store } from "./store/store.ts";
 
+/** How many forgotten deployment ids are remembered (a few hundred bytes each). */
+export const FORGOTTEN_KEPT = 10_000;
+
 /** A change to one deployment's record. */
 export type Change = readonly [Deployment, Partial<DeploymentRecord>];
 
@@ -16,6 +19,11 @@ export type Change = readonly [Deployment, Partial<DeploymentRecord>];
 export class DeploymentWrites {
   /** Store writes on their way: {@link written} waits for them. */
   private readonly writes = new Set<Promise<unknown>>();
+  /**
+   * The ids of the deployments forgotten since start, the last FORGOTTEN_KEPT: a fence taking an
+   * account from one of them is no surprise (order-gate.ts, `unknown-previous`).
+   */
+  private readonly forgotten = new Set<string>();
 
   constructor(
     private readonly deployments: Map<string, Deployment>,
@@ -28,7 +36,15 @@ export class DeploymentWrites {
   /** Drops a deployment and deletes its record. */
   forget(d: Deployment): void {
     this.deployments.delete(d.rec.id);
+    this.forgotten.add(d.rec.id);
+    if (this.forgotten.size > FORGOTTEN_KEPT)
+      this.forgotten.delete(this.forgotten.values().next().value ?? "");
     this.write(() => this.store.deleteDeployment(d.rec.id), "delete");
+  }
+
+  /** Whether a deployment of that id was forgotten since start (the last FORGOTTEN_KEPT). */
+  wasForgotten(id: string): boolean {
+    return this.forgotten.has(id);
   }
 
   /** Replaces a deployment's record and writes it to the store. */

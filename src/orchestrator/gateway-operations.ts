@@ -7,10 +7,12 @@
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Layout, ValidationIssue } from "../domain/index.ts";
-import type { GatewayAccountView, KillResult } from "./control-plane.ts";
+import type { GatewayAccountView, GatewayReassignView, KillResult } from "./control-plane.ts";
 import type { Deployment } from "./deployment.ts";
 import type { Gateways } from "./gateways.ts";
 import type { LayoutEntry } from "./layout-entry.ts";
+import { EPOCH_KEY } from "./order-gate.ts";
+import type { Store } from "./store/store.ts";
 import { gatewayIssues, gatewaysForAccount, marketDataSources, type AppliedLayout } from "./trading-rules.ts";
 
 /** What the gateway operations read of the orchestrator (its state is never changed through them). */
@@ -22,6 +24,8 @@ export interface GatewayOperationsDeps {
   readonly layouts: ReadonlyMap<string, LayoutEntry>;
   /** Every deployment, by id. */
   readonly deployments: ReadonlyMap<string, Deployment>;
+  /** The store, whose epoch sequence a reassign moves past the gateway's. */
+  readonly store: Store;
 }
 
 /** The orchestrator's calls to the gateways on behalf of people and of the reconcile pass. */
@@ -78,6 +82,24 @@ export class GatewayOperations {
       for (const view of await control.accounts(account)) out.push({ gateway: name, ...view });
     }
     return out;
+  }
+
+  /**
+   * `hive gateway reassign`: makes this orchestrator the gateway's controller in place of `from`,
+   * then moves the store's epoch sequence past every epoch the gateway holds, so that its first
+   * fences there pass (a store that never fenced this gateway starts far behind it) without
+   * raising `epoch-behind`.
+   */
+  async reassign(gateway: string, from: string, by: string): Promise<GatewayReassignView> {
+    const result = await this.gateways().reassign(gateway, from, by);
+    const storeEpoch = await this.deps.store.advanceEpoch(EPOCH_KEY, BigInt(result.highestEpoch));
+    return {
+      gateway,
+      from: result.previous?.clusterId ?? null,
+      to: result.controller.clusterId,
+      gatewayEpoch: result.highestEpoch,
+      storeEpoch: storeEpoch.toString(),
+    };
   }
 
   /** Keeps the gateways' market-data sources (the active producers layouts name) and runner keys pushed. */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { silentLogger } from "../core/logger.ts";
+import { WrongControllerError } from "../gateway/controller-record.ts";
 import { Gateways, parseGatewayFlag, type GatewaysOptions } from "./gateways.ts";
 import { compileOrchestratorOptions, DEFAULT_TIMINGS } from "./orchestrator-options.ts";
 import { FakeGateway } from "./testing/fake-gateway.ts";
@@ -72,13 +73,38 @@ describe("Gateways", () => {
     );
   /** Lets the syncs started meanwhile finish (the fake answers at once). */
   const settle = () => new Promise((r) => setTimeout(r, 20));
-
-  test("a fence names the node's key; the port it answers becomes that node's route, and only that node's", async () => {
+  /** A fake and its Gateways on a clock the test moves; `relistAt(ms)` reads the gateway again at `ms`. */
+  const clocked = () => {
+    let now = 0;
     const fake = new FakeGateway();
-    let routeChanges = 0;
-    const gateways = onPaper(fake, { onRoutes: () => (routeChanges += 1) });
+    const gateways = onPaper(fake, { relistMs: 10, now: () => now });
+    const relistAt = async (ms: number) => {
+      now = ms;
+      gateways.sync();
+      await settle();
+    };
+    return { fake, gateways, relistAt };
+  };
+  /** Gateways on a fake, with nodes n1 (KEY) and n2 (KEY_2) registered. */
+  const twoNodes = (options: GatewaysOptions = {}) => {
+    const fake = new FakeGateway();
+    const gateways = onPaper(fake, options);
     gateways.setRunnerKey("n1", KEY);
     gateways.setRunnerKey("n2", KEY_2);
+    return { fake, gateways };
+  };
+  /** A fence entry of ACC, as the gateway lists it. */
+  const fenceEntry = (deploymentId: string, epoch: string, nodeKey: string | null) => ({
+    account: "ACC",
+    deploymentId,
+    epoch,
+    nodeKey,
+    fencedAtUnixMs: 0,
+  });
+
+  test("a fence names the node's key; the port it answers becomes that node's route, and only that node's", async () => {
+    let routeChanges = 0;
+    const { fake, gateways } = twoNodes({ onRoutes: () => (routeChanges += 1) });
     routeChanges = 0;
     const r = await gateways.fence("paper", "ACC", "dep-1", 3n, "n1");
     assert.ok(r.ok);
@@ -90,10 +116,7 @@ describe("Gateways", () => {
   });
 
   test("a fence that moves an account away from a node it leaves unfenced drops that node's route at once", async () => {
-    const fake = new FakeGateway();
-    const gateways = onPaper(fake);
-    gateways.setRunnerKey("n1", KEY);
-    gateways.setRunnerKey("n2", KEY_2);
+    const { gateways } = twoNodes();
     await gateways.fence("paper", "ACC", "dep-1", 1n, "n1");
     assert.deepEqual([...(gateways.addresses().get("paper")?.nodeOrders?.keys() ?? [])], ["n1"]);
     const moved = await gateways.fence("paper", "ACC", "dep-2", 2n, "n2");
@@ -128,64 +151,39 @@ describe("Gateways", () => {
   });
 
   test("fenceStale: a lost fence, or the instance's own fence naming no node or an old key; never another's", async () => {
-    let now = 0;
-    const fake = new FakeGateway();
-    const gateways = onPaper(fake, { relistMs: 10, now: () => now });
+    const { fake, gateways, relistAt } = clocked();
     gateways.setRunnerKey("n1", KEY);
     const me = { deploymentId: "dep-1", epoch: 3n, nodeId: "n1" };
-    assert.equal(gateways.fenceStale("paper", "ACC", 0, me), false, "nothing read yet: unknown");
-    gateways.sync();
-    await settle();
-    assert.equal(gateways.fenceStale("paper", "ACC", 0, me), true, "no fence at all");
+    const stale = (since = 0) => gateways.fenceStale("paper", "ACC", since, me);
+    assert.equal(stale(), false, "nothing read yet: unknown");
+    await relistAt(0);
+    assert.equal(stale(), true, "no fence at all");
     await gateways.fence("paper", "ACC", "dep-1", 3n, "n1");
-    now = 20;
-    gateways.sync();
-    await settle();
-    assert.equal(gateways.fenceStale("paper", "ACC", 0, me), false, "bound to its node");
+    await relistAt(20);
+    assert.equal(stale(), false, "bound to its node");
     // A fence written before node binding: same instance, no node.
-    fake.fences.set("ACC", {
-      account: "ACC",
-      deploymentId: "dep-1",
-      epoch: "3",
-      nodeKey: null,
-      fencedAtUnixMs: 0,
-    });
-    now = 40;
-    gateways.sync();
-    await settle();
-    assert.equal(gateways.fenceStale("paper", "ACC", 0, me), true, "naming no node");
+    fake.fences.set("ACC", fenceEntry("dep-1", "3", null));
+    await relistAt(40);
+    assert.equal(stale(), true, "naming no node");
     // The runner came back with a new key.
     await gateways.fence("paper", "ACC", "dep-1", 3n, "n1");
     gateways.setRunnerKey("n1", KEY_2);
-    now = 60;
-    gateways.sync();
-    await settle();
-    assert.equal(gateways.fenceStale("paper", "ACC", 0, me), true, "naming the node's old key");
-    assert.equal(gateways.fenceStale("paper", "ACC", 100, me), false, "read before `since`: unknown");
+    await relistAt(60);
+    assert.equal(stale(), true, "naming the node's old key");
+    assert.equal(stale(100), false, "read before `since`: unknown");
     // Another deployment holds it: not taken back.
-    fake.fences.set("ACC", {
-      account: "ACC",
-      deploymentId: "dep-2",
-      epoch: "4",
-      nodeKey: KEY,
-      fencedAtUnixMs: 0,
-    });
-    now = 80;
-    gateways.sync();
-    await settle();
-    assert.equal(gateways.fenceStale("paper", "ACC", 0, me), false);
+    fake.fences.set("ACC", fenceEntry("dep-2", "4", KEY));
+    await relistAt(80);
+    assert.equal(stale(), false);
     await gateways.close();
   });
 
   test("the ports a gateway lists replace what was known, but not a port a fence answered while the list was out", async () => {
-    let now = 0;
-    const fake = new FakeGateway();
-    const gateways = onPaper(fake, { relistMs: 10, now: () => now });
+    const { fake, gateways, relistAt } = clocked();
     gateways.setRunnerKey("n1", KEY);
     gateways.setRunnerKey("n2", KEY_2);
     fake.nodePorts.set(KEY_2, 5555);
-    gateways.sync();
-    await settle();
+    await relistAt(0);
     assert.equal(gateways.addresses().get("paper")?.nodeOrders?.get("n2"), "tcp://h:5555");
     // A list on its way, slow; a fence for n1 answers meanwhile.
     let answer: (() => void) | undefined;
@@ -196,9 +194,7 @@ describe("Gateways", () => {
       return { ...listed, [KEY]: 1 };
     };
     fake.nodePorts.delete(KEY_2);
-    now = 20;
-    gateways.sync();
-    await settle();
+    await relistAt(20);
     const fenced = await gateways.fence("paper", "ACC", "dep-1", 1n, "n1");
     answer?.();
     await settle();
@@ -224,6 +220,50 @@ describe("Gateways", () => {
     gateways.sync();
     await settle();
     assert.deepEqual(fake.marketSources, ["tcp://f:1"]);
+    await gateways.close();
+  });
+
+  test("each control channel is opened as this orchestrator's cluster id", async () => {
+    const seen: string[] = [];
+    const gateways = new Gateways(
+      [{ name: "paper", orders: "tcp://h:1", control: "tcp://h:2", publicKey: "" }],
+      (_config, controller) => {
+        seen.push(controller);
+        return new FakeGateway();
+      },
+      silentLogger(),
+      { controller: "cluster-a" },
+    );
+    assert.deepEqual(seen, ["cluster-a"]);
+    await gateways.close();
+  });
+
+  test("a fence or market-data push another controller's gateway refuses raises wrong-controller and fails", async () => {
+    const { fake, gateways } = twoNodes();
+    const refusal = new WrongControllerError("cluster-b", "cluster-a", "wrong-controller: fence refused");
+    fake.fence = () => Promise.reject(refusal);
+    await assert.rejects(gateways.fence("paper", "ACC", "dep-1", 1n, "n1"), (err) => err === refusal);
+    fake.marketData = () => Promise.reject(refusal);
+    gateways.setMarketData("paper", ["tcp://f:1"]);
+    gateways.sync();
+    await settle();
+    assert.deepEqual(gateways.alerts.counts(), [{ gateway: "paper", reason: "wrong-controller", count: 2 }]);
+    // Any other failure is no alert.
+    fake.down = true;
+    fake.fence = FakeGateway.prototype.fence.bind(fake);
+    await assert.rejects(gateways.fence("paper", "ACC", "dep-1", 1n, "n1"), /fake gateway is down/);
+    assert.equal(gateways.alerts.counts()[0]?.count, 2);
+    await gateways.close();
+  });
+
+  test("reassign: the deployments the gateway holds fenced are taken over (known), others not", async () => {
+    const { fake, gateways } = twoNodes();
+    fake.fences.set("ACC", fenceEntry("theirs-1", "9", KEY));
+    const r = await gateways.reassign("paper", "none", "ops");
+    assert.equal(r.highestEpoch, "9");
+    assert.equal(gateways.inherited("theirs-1"), true);
+    assert.equal(gateways.inherited("theirs-2"), false);
+    await assert.rejects(gateways.reassign("nowhere", "none", "ops"), /no gateway nowhere/);
     await gateways.close();
   });
 });

@@ -15,15 +15,21 @@
  * Which fences and node sockets a gateway holds is read from it (the `accounts` and `nodes` ops)
  * on the first sync and again every RELIST_MS, so a gateway that lost its state directory, or a
  * fence written before node binding existed (naming no node), or naming a key the node no longer
- * has, is found: the active's activation fences it again (`fenceStale`, live-failover.ts). A
- * gateway is kept by one orchestrator (one leader at a time).
+ * has, is found: the active's activation fences it again (`fenceStale`, live-failover.ts).
+ *
+ * One controller per gateway (docs/gateway.md): every request names this orchestrator's cluster id
+ * (its store's); a gateway another cluster controls refuses the steering ops (fence, kill, unkill,
+ * market data) with WrongControllerError, which raises the `wrong-controller` alert here and
+ * fails the call: nothing moves until an operator runs `hive gateway reassign` (`reassign`).
  */
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import { systemClock, type MonotonicClock } from "../core/monotonic-clock.ts";
+import { WrongControllerError, type ReassignResult } from "../gateway/controller-record.ts";
 import type { FenceEntry, FenceResult, GatewayControl } from "../gateway/gateway-control.ts";
 import { isZ85Key } from "../core/z85.ts";
 import type { GatewayAddress } from "../layout/index.ts";
+import { GatewayAlerts } from "./gateway-alerts.ts";
 
 /** A gateway as the orchestrator is configured with it. */
 export interface GatewayEndpoint {
@@ -40,8 +46,11 @@ export interface GatewayEndpoint {
   readonly publicKey: string;
 }
 
-/** Opens the control channel to one gateway. */
-export type ConnectGateway = (config: GatewayEndpoint) => GatewayControl;
+/**
+ * Opens the control channel to one gateway, as `controller` (the orchestrator's cluster id, which
+ * every request names).
+ */
+export type ConnectGateway = (config: GatewayEndpoint, controller: string) => GatewayControl;
 
 /** How often the fences and node sockets a gateway holds are read from it again. */
 export const RELIST_MS = 10_000;
@@ -54,6 +63,8 @@ export interface GatewaysOptions {
   readonly now?: MonotonicClock["now"];
   /** Told when a node's orders port at a gateway is learnt or changes (its routes change). */
   readonly onRoutes?: () => void;
+  /** This orchestrator's cluster id (its store's), named by every request (default "" : none). */
+  readonly controller?: string;
 }
 
 interface GatewayLink {
@@ -86,6 +97,10 @@ export class Gateways {
   readonly #now: MonotonicClock["now"];
   readonly #relistMs: number;
   readonly #onRoutes: () => void;
+  /** Deployment ids the gateways held fenced when this orchestrator took them over (reassign). */
+  readonly #inherited = new Set<string>();
+  /** The alerts about who steers the gateways (counted and logged). */
+  readonly alerts: GatewayAlerts;
 
   constructor(
     configs: readonly GatewayEndpoint[],
@@ -97,13 +112,15 @@ export class Gateways {
     this.#now = options.now ?? (() => systemClock.now());
     this.#relistMs = options.relistMs ?? RELIST_MS;
     this.#onRoutes = options.onRoutes ?? (() => undefined);
+    this.alerts = new GatewayAlerts(log, this.#now);
+    const controller = options.controller ?? "";
     for (const config of configs) {
       if (this.#links.has(config.name)) {
         throw new HiveError(ErrorCode.InvalidArgument, `gateway ${config.name} is configured twice`);
       }
       this.#links.set(config.name, {
         config,
-        control: connect(config),
+        control: connect(config, controller),
         ports: new Map(),
         portsLearnt: new Map(),
         listedAt: undefined,
@@ -180,7 +197,9 @@ export class Gateways {
         ErrorCode.FailedPrecondition,
         `gateway ${name} runs CURVE, and node ${nodeId} registered no CURVE key: ${deploymentId}'s orders cannot be bound to it`,
       );
-    const result = await link.control.fence(account, deploymentId, epoch, nodeKey ?? undefined);
+    const result = await this.#steer(name, "fence", () =>
+      link.control.fence(account, deploymentId, epoch, nodeKey ?? undefined),
+    );
     if (result.ok && nodeKey !== null && result.ordersPort !== null)
       this.#learnPort(link, nodeKey, result.ordersPort);
     // The node the account moved away from, if it hosts nothing else fenced there: its socket is
@@ -192,6 +211,56 @@ export class Gateways {
       this.#log.info({ gateway: name, key: result.released }, "gateway: a node no longer admitted");
     }
     return result;
+  }
+
+  /**
+   * Runs a steering call at gateway `name`; a refusal for being another controller raises the
+   * `wrong-controller` alert before it is rethrown.
+   */
+  async #steer<T>(name: string, op: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof WrongControllerError)
+        this.alerts.raise(
+          name,
+          "wrong-controller",
+          { op, holder: err.holder, caller: err.caller },
+          `gateway ${name} is controlled by cluster ${err.holder}, not this one (${err.caller ?? "none"}): ` +
+            `its ${op} was refused and nothing moved; if this orchestrator should steer it, ` +
+            `run hive gateway reassign ${name} --from ${err.holder} against this orchestrator`,
+        );
+      throw err;
+    }
+  }
+
+  /**
+   * Makes this orchestrator the controller of gateway `name` in place of `from` (an operator's
+   * deliberate move, `hive gateway reassign`). The deployments the gateway holds fenced then
+   * count as known (their fences are taken over, not a surprise).
+   */
+  async reassign(name: string, from: string, by: string): Promise<ReassignResult> {
+    const link = this.#link(name);
+    const result = await link.control.reassign(from, by);
+    try {
+      for (const a of await link.control.accounts())
+        if (a.fence !== null) this.#inherited.add(a.fence.deploymentId);
+    } catch (err) {
+      this.#log.warn(
+        { gateway: name, err: HiveError.from(err).message },
+        "gateway reassigned; its fences could not be read (a fence taking one over may raise unknown-previous)",
+      );
+    }
+    this.#log.warn(
+      { gateway: name, from: result.previous?.clusterId ?? null, to: result.controller.clusterId, by },
+      "gateway reassigned to this orchestrator",
+    );
+    return result;
+  }
+
+  /** Whether `deploymentId` was fenced at a gateway when this orchestrator took it over. */
+  inherited(deploymentId: string): boolean {
+    return this.#inherited.has(deploymentId);
   }
 
   /** The key a fence at `link` names for `nodeId`: null without CURVE, undefined when it has none. */
@@ -284,7 +353,7 @@ export class Gateways {
       }
       const wanted = this.#marketData.get(link.config.name);
       if (wanted !== undefined && wanted.join(" ") !== link.marketData) {
-        await link.control.marketData(wanted);
+        await this.#steer(link.config.name, "marketData", () => link.control.marketData(wanted));
         link.marketData = wanted.join(" ");
       }
     } catch (err) {

@@ -12,6 +12,7 @@ import type { FailoverView } from "./control-plane.ts";
 import { step } from "./deployment-lifecycle.ts";
 import { newDeployment, trades, type Deployment } from "./deployment.ts";
 import type { Change } from "./deployment-writes.ts";
+import { WrongControllerError } from "../gateway/controller-record.ts";
 import type { Gateways } from "./gateways.ts";
 import { activate, gatewaysOf, type Activation } from "./order-gate.ts";
 import type { ServiceProvider } from "./service-provider.ts";
@@ -46,7 +47,16 @@ export interface LiveFailoverDeps {
   activated(activation: Activation): void;
   /** Pushes a node's changed routes now and waits for them (order-gate.ts, step 3). */
   routed?(nodeId: string): Promise<void>;
+  /** Whether this orchestrator knows a deployment id (order-gate.ts, `unknown-previous`). */
+  knows?(deploymentId: string): boolean;
 }
+
+/**
+ * How long an activation waits before its next attempt: a short wait after most failures; a long
+ * one when another controller holds the gateway, which no retry changes until an operator acts.
+ */
+export const ACTIVATION_RETRY_MS = 250;
+export const WRONG_CONTROLLER_RETRY_MS = 5_000;
 
 /** Failover and order-path activation of live strategies (see the file comment). */
 export class LiveFailover {
@@ -154,6 +164,15 @@ export class LiveFailover {
       fencedAfterMs: lead + activation.fencedAfterMs,
       openedAfterMs: lead + activation.openedAfterMs,
     };
+  }
+
+  /**
+   * Lets every activation held back by a failure start on the next pass: what held it back (a
+   * gateway another controller held) changed.
+   */
+  retryNow(): void {
+    for (const d of this.deps.deployments.values())
+      if (d.gate === "closed" && d.gateNotBefore > 0) step(d, { type: "retry-now" });
   }
 
   /** Starts the activation of every running active live strategy whose order path is closed. */
@@ -269,6 +288,7 @@ export class LiveFailover {
           openPath: (node, id, epoch) => this.deps.provider.orderPath(node, id, true, epoch),
           setEpoch: (dep, epoch) => this.deps.update(dep, { epoch }),
           routed: (nodeId) => this.deps.routed?.(nodeId) ?? Promise.resolve(),
+          knows: (id) => this.deps.knows?.(id) ?? true,
         },
         d,
         this.deps.layout(d.rec.layout),
@@ -289,12 +309,13 @@ export class LiveFailover {
       this.deps.activated(activation);
       return activation;
     } catch (err) {
-      step(d, { type: "activation-failed", retryAt: this.deps.now() + 250 });
+      const wait = err instanceof WrongControllerError ? WRONG_CONTROLLER_RETRY_MS : ACTIVATION_RETRY_MS;
+      step(d, { type: "activation-failed", retryAt: this.deps.now() + wait });
       this.deps.log.warn(
         { deploymentId: d.rec.id, err: HiveError.from(err).message },
         "order path not opened; will retry",
       );
-      this.deps.retryLater(260);
+      this.deps.retryLater(wait + 10);
       throw err;
     }
   }

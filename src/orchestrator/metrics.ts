@@ -79,6 +79,17 @@ export function orchestratorMetrics(core: Orchestrator): OrchestratorMetrics {
     heartbeats.inc();
     lag.observe(Math.max(0, lagMs) / 1000);
   };
+  // Counted where they are raised (gateway-alerts.ts); read when scraped.
+  new Counter({
+    name: "hive_gateway_alerts_total",
+    help: "Alerts about who steers a gateway: wrong-controller, epoch-behind (a restored store), unknown-previous",
+    labelNames: ["gateway", "reason"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const a of core.gatewayAlerts()) this.inc({ gateway: a.gateway, reason: a.reason }, a.count);
+    },
+  });
   new Histogram({
     name: "hive_reconcile_seconds",
     help: "Duration of reconcile passes",

@@ -26,6 +26,8 @@ export interface RunningOrchestrator {
   readonly runnerUrl: string;
   /** Where the HTTP API listens, if it was started. */
   readonly httpUrl: string | undefined;
+  /** The cluster id of its store: the controller its gateways know it as. */
+  readonly clusterId: string;
   close(): Promise<void>;
 }
 
@@ -67,6 +69,8 @@ export async function startOrchestrator(
   try {
     const store = await openStore(options.store);
     opened.push(() => store.close());
+    // The id the gateways know this control plane by (one controller per gateway).
+    const clusterId = await store.clusterId();
     // A node's orders port learnt at a gateway changes routes: a pass pushes them (late binding:
     // the orchestrator is made after its gateways).
     const late: { core?: Orchestrator } = {};
@@ -76,7 +80,7 @@ export async function startOrchestrator(
             options.gateways,
             deps.connectGateway ?? (await defaultConnectGateway(options.curveKeyFile)),
             deps.log,
-            { relistMs: deps.gatewayRelistMs, onRoutes: () => late.core?.kick() },
+            { relistMs: deps.gatewayRelistMs, onRoutes: () => late.core?.kick(), controller: clusterId },
           )
         : undefined;
     opened.push(() => gateways?.close());
@@ -132,12 +136,13 @@ export async function startOrchestrator(
     }
     const runnerUrl = runners?.url ?? LOCAL_RUNNER_URL;
     const timer = setInterval(() => core.kick(), Math.max(20, options.lease.heartbeatIntervalMs / 2));
-    deps.log.info({ runnerUrl, httpUrl, store: options.store }, "orchestrator listening");
+    deps.log.info({ runnerUrl, httpUrl, store: options.store, clusterId }, "orchestrator listening");
     return {
       core,
       local,
       runnerUrl,
       httpUrl,
+      clusterId,
       async close() {
         clearInterval(timer);
         await http?.close();
@@ -213,9 +218,10 @@ async function defaultConnectGateway(keyFile: string): Promise<ConnectGateway> {
   const { loadOrCreateKeyPair } = await import("../gateway/keys.ts");
   const { GatewayClient } = await import("../gateway/control-client.ts");
   const keys = loadOrCreateKeyPair(keyFile);
-  return (config) =>
+  return (config, controller) =>
     new GatewayClient({
       address: config.control,
+      controller,
       serverKey: config.publicKey === "" ? undefined : config.publicKey,
       keys: config.publicKey === "" ? undefined : keys,
     });

@@ -11,6 +11,7 @@ import type {
   ControlPlane,
   FailoverView,
   GatewayAccountView,
+  GatewayReassignView,
   KillResult,
   DatasetView,
   DeploymentView,
@@ -23,6 +24,7 @@ import { DeploymentDriver, dueAction } from "./deployment-driver.ts";
 import { DeploymentWrites } from "./deployment-writes.ts";
 import { step } from "./deployment-lifecycle.ts";
 import { pendingDeployment, type Deployment } from "./deployment.ts";
+import type { GatewayAlertCount } from "./gateway-alerts.ts";
 import { GatewayOperations } from "./gateway-operations.ts";
 import type { Gateways } from "./gateways.ts";
 import { findLayout, findService, newLayoutEntry, type LayoutEntry } from "./layout-entry.ts";
@@ -184,12 +186,15 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
       retryLater: (ms) => this.loop.later(ms),
       activated: (activation) => this.onActivation?.(activation),
       routed: (nodeId) => this.routeNode(nodeId),
+      knows: (id) =>
+        this.deployments.has(id) || this.records.wasForgotten(id) || (o.gateways?.inherited(id) ?? false),
     });
     this.gatewayOps = new GatewayOperations({
       gateways: o.gateways,
       log: o.log,
       layouts: this.layouts,
       deployments: this.deployments,
+      store: o.store,
     });
     this.desired = { ...placing, store: o.store, kick: () => this.kick() };
     this.views = { ...placing, registry: this.registry, wantedRoutes: (entry) => this.wantedRoutes(entry) };
@@ -495,6 +500,20 @@ export class Orchestrator implements ControlPlane, RunnerStreamHandler {
   /** Every account each gateway knows: who may trade it, positions, open orders. */
   accounts(account?: string): Promise<GatewayAccountView[]> {
     return this.gatewayOps.accounts(account);
+  }
+
+  /** `hive gateway reassign`: this orchestrator becomes the gateway's controller (gateway-operations.ts). */
+  async reassignGateway(gateway: string, from: string, by: string): Promise<GatewayReassignView> {
+    const view = await this.gatewayOps.reassign(gateway, from, by);
+    // The activations the gateway refused wait WRONG_CONTROLLER_RETRY_MS; they may go now.
+    this.live.retryNow();
+    this.kick();
+    return view;
+  }
+
+  /** The alerts raised about the gateways, per (gateway, reason), for the metric. */
+  gatewayAlerts(): GatewayAlertCount[] {
+    return this.o.gateways?.alerts.counts() ?? [];
   }
 
   /** Called for every order path opened after fencing (tests and the failover benchmark). */

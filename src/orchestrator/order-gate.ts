@@ -21,6 +21,12 @@
  * meanwhile (the node was lost, a newer attempt started, it was demoted), the activation stops
  * before step 4 and says why. A refused fence (the gateway already has a newer epoch or the same
  * epoch for another deployment) means this epoch is spent: the next attempt takes a new one.
+ *
+ * A store behind a gateway (restored from a backup: the gateway holds an epoch this store never
+ * gave) would otherwise climb one epoch per refused attempt; instead the refusal's `highestEpoch`
+ * moves the store's sequence past the gateway's at once, so the next attempt passes, and the
+ * `epoch-behind` alert is raised. A fence that takes an account from a deployment this
+ * orchestrator does not know raises `unknown-previous` (gateway-alerts.ts).
  */
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Layout } from "../domain/index.ts";
@@ -47,6 +53,12 @@ export interface OrderGateDeps {
   routed?(nodeId: string): Promise<void>;
   /** Monotonic ms. */
   now(): number;
+  /**
+   * Whether this orchestrator knows a deployment id (it has it, forgot it after its stop, or
+   * took it over with a gateway); a fence taking an account from one it does not raises the
+   * `unknown-previous` alert. Without it, no such alert.
+   */
+  knows?(deploymentId: string): boolean;
 }
 
 /** One account fenced at one gateway. */
@@ -75,6 +87,36 @@ export function gatewaysOf(layout: Layout | undefined, service: string): string[
   return (layout?.gateways ?? [])
     .filter((g) => g.orders.some((end) => end.service === service))
     .map((g) => g.name);
+}
+
+/**
+ * After a refused fence: when the gateway holds an epoch above every epoch the store has given
+ * (a restored backup), moves the store's sequence past it, so the next attempt's epoch passes,
+ * and raises the `epoch-behind` alert. A refusal within the store's own epochs (a newer
+ * activation got there first) is the ordinary race, and changes nothing.
+ */
+async function catchUp(
+  store: Store,
+  gateways: Gateways,
+  name: string,
+  account: string,
+  deploymentId: string,
+  refused: { readonly current: FenceEntry; readonly highestEpoch?: string },
+): Promise<void> {
+  const current = BigInt(refused.current.epoch);
+  const highest = refused.highestEpoch === undefined ? current : BigInt(refused.highestEpoch);
+  const gatewayEpoch = highest > current ? highest : current;
+  const ours = await store.currentEpoch(EPOCH_KEY);
+  if (gatewayEpoch <= ours) return;
+  const now = await store.advanceEpoch(EPOCH_KEY, gatewayEpoch);
+  gateways.alerts.raise(
+    name,
+    "epoch-behind",
+    { account, deploymentId, gatewayEpoch: gatewayEpoch.toString(), storeEpoch: ours.toString() },
+    `gateway ${name} holds epoch ${gatewayEpoch} (${account}: ${refused.current.deploymentId} at ` +
+      `${refused.current.epoch}), above every epoch this store has given (${ours}): the store is behind ` +
+      `the gateway (restored from a backup?); its epoch sequence now continues after ${now}`,
+  );
 }
 
 /**
@@ -119,13 +161,29 @@ export async function activate(
       const result = await gateways.fence(name, account, d.rec.id, epoch, nodeId);
       if (!result.ok) {
         deps.setEpoch(d, 0n); // this epoch is spent for this account: take a newer one next time
+        await catchUp(deps.store, gateways, name, account, d.rec.id, result);
         throw new HiveError(
           ErrorCode.FailedPrecondition,
           `gateway ${name} refused to fence ${account} to ${d.rec.id} at epoch ${epoch}: ${result.reason} ` +
             `(it holds ${result.current.deploymentId} at epoch ${result.current.epoch})`,
         );
       }
-      fenced.push({ gateway: name, account, previous: result.previous, cancelled: result.cancelled });
+      const previous = result.previous;
+      if (
+        previous !== null &&
+        previous.deploymentId !== d.rec.id &&
+        deps.knows !== undefined &&
+        !deps.knows(previous.deploymentId)
+      )
+        gateways.alerts.raise(
+          name,
+          "unknown-previous",
+          { account, previous: previous.deploymentId, previousEpoch: previous.epoch, deploymentId: d.rec.id },
+          `fencing ${account} to ${d.rec.id} at epoch ${epoch} took it from ${previous.deploymentId} ` +
+            `(epoch ${previous.epoch}), a deployment this orchestrator does not know: another control plane, ` +
+            `or a restored store, steered this gateway`,
+        );
+      fenced.push({ gateway: name, account, previous, cancelled: result.cancelled });
       check(`fencing ${account} at ${name}`);
     }
   }

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { ExitCode } from "../exit-codes.ts";
 import { runAsDaemon, type CliIo } from "../io.ts";
+import { connect, withRemoteOptions, type RemoteOptions } from "../remote-options.ts";
 import { waitForStopSignal } from "../stop-signal.ts";
 import { parseListen } from "./orchestrator.ts";
 import { UsageError } from "./plan.ts";
@@ -19,8 +20,10 @@ interface GatewayFlags {
 
 /**
  * `hive gateway`: the broker gateway daemon (fence table, risk, audit, paper broker), and its
- * helpers `hive gateway keys <dir>` (make or show a CURVE key pair) and `hive gateway audit`
- * (print the audit log of a state directory, also while the gateway runs).
+ * helpers `hive gateway keys <dir>` (make or show a CURVE key pair), `hive gateway audit`
+ * (print the audit log of a state directory, also while the gateway runs) and
+ * `hive gateway reassign <gateway> --from <cluster-id>` (through the orchestrator's HTTP API,
+ * admin role: that orchestrator becomes the gateway's controller; docs/gateway.md).
  */
 export function registerGateway(program: Command, io: CliIo): void {
   const gateway = program
@@ -98,6 +101,28 @@ export function registerGateway(program: Command, io: CliIo): void {
       io.out(pair.publicKey);
       io.err(`key pair at ${file} (public key in ${file}.pub)`);
     });
+
+  const reassign = gateway
+    .command("reassign")
+    .description(
+      "make the orchestrator of --orchestrator the controller of a gateway, in place of the cluster " +
+        "that controls it now (a gateway obeys one orchestrator; its refusals name both cluster ids)",
+    )
+    .argument("<gateway>", "the gateway's name, as the orchestrator's --gateway name= gives it")
+    .requiredOption(
+      "--from <cluster-id>",
+      'the cluster id that controls it now, as its refusals name it ("none" for a gateway no cluster holds)',
+    );
+  withRemoteOptions(reassign).action(async (name: string, opts: RemoteOptions & { from: string }) => {
+    const r = await connect(opts).reassignGateway(name, opts.from, "");
+    if (opts.json) io.out(JSON.stringify(r));
+    else
+      io.out(
+        `gateway ${r.gateway}: controlled by cluster ${r.to} (was ${r.from ?? "none"}); ` +
+          `its highest epoch ${r.gatewayEpoch}, this orchestrator's epochs continue after ${r.storeEpoch}`,
+      );
+    io.exit(ExitCode.Ok);
+  });
 
   gateway
     .command("audit")

@@ -49,6 +49,12 @@ export const killBody = z.strictObject({
   force: z.boolean().default(false),
 });
 
+/** `POST /v1/gateways/:gateway/reassign`: the controller taken over, as the gateway names it. */
+export const reassignBody = z.strictObject({ from: z.string().min(1).max(100) });
+
+/** `POST /v1/gateways/:gateway/reassign`'s path. */
+export const gatewayParams = z.strictObject({ gateway: name });
+
 /** `GET /v1/accounts`. */
 export const accountsQuery = z.strictObject({ account: name.optional() });
 

@@ -40,6 +40,8 @@ export const ROUTE_ROLES: Readonly<Record<string, RouteRule>> = {
   "POST /v1/accounts/:account/kill": { role: "trader", audit: ["reason", "force"] },
   "DELETE /v1/accounts/:account/kill": { role: "trader" },
   "GET /v1/accounts": { role: "viewer" },
+  // Moves who steers a gateway (one controller per gateway, docs/gateway.md): admin only.
+  "POST /v1/gateways/:gateway/reassign": { role: "admin", audit: ["from"] },
 
   // Any valid token may ask who it is.
   "GET /v1/whoami": { role: "viewer" },

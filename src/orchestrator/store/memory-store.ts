@@ -3,11 +3,13 @@
  * It makes the same checks and the same copies as the real stores (record-checks.ts), and passes
  * the same contract suite (store-contract.ts), so a test that passes on it means the same on SQLite.
  */
+import { randomUUID } from "node:crypto";
 import type { DatasetSpec } from "../../domain/index.ts";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import {
   checkDatasetSpec,
   checkDeploymentRecord,
+  checkEpoch,
   checkFilter,
   checkKey,
   checkLayoutRecord,
@@ -39,6 +41,8 @@ function byKey<T>(map: ReadonlyMap<string, T>): T[] {
 export class MemoryStore implements Store {
   /** Always "memory". */
   readonly kind = "memory" as const;
+  /** Made with the store: a memory store is a cluster of its own, which no restart keeps. */
+  readonly #clusterId = randomUUID();
   readonly #layouts = new Map<string, LayoutRecord>();
   readonly #deployments = new Map<string, DeploymentRecord>();
   readonly #epochs = new Map<string, bigint>();
@@ -64,6 +68,11 @@ export class MemoryStore implements Store {
     } catch (err) {
       return Promise.reject(HiveError.from(err));
     }
+  }
+
+  /** The cluster id, made with the store. */
+  clusterId(): Promise<string> {
+    return this.#run("clusterId", () => this.#clusterId);
   }
 
   /** Creates or replaces a layout. */
@@ -142,6 +151,17 @@ export class MemoryStore implements Store {
   /** The last epoch given for a key; 0n if none. */
   currentEpoch(key: string): Promise<bigint> {
     return this.#run("currentEpoch", () => this.#epochs.get(key) ?? 0n);
+  }
+
+  /** Moves a key's sequence to at least `atLeast`, never back; the current epoch after. */
+  advanceEpoch(key: string, atLeast: bigint): Promise<bigint> {
+    return this.#run("advanceEpoch", () => {
+      checkKey("advanceEpoch", "key", key);
+      checkEpoch("advanceEpoch", atLeast);
+      const current = this.#epochs.get(key) ?? 0n;
+      if (atLeast > current) this.#epochs.set(key, atLeast);
+      return atLeast > current ? atLeast : current;
+    });
   }
 
   /** Creates or replaces a catalogue entry. */

@@ -31,6 +31,12 @@ export function checkKey(where: string, field: string, value: unknown): string {
   return value;
 }
 
+/** Checks that an epoch is a bigint >= 0n; returns it. */
+export function checkEpoch(where: string, value: unknown): bigint {
+  if (typeof value !== "bigint" || value < 0n) throw invalid(where, "epoch", value, "a bigint >= 0n");
+  return value;
+}
+
 function checkCount(where: string, field: string, value: unknown, min: number): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
     throw invalid(where, field, value, `an integer >= ${min}`);

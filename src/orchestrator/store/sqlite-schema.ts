@@ -102,6 +102,23 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_by_class ON audit (anonymous, seq);
     `,
   },
+  {
+    // Issue 17: the cluster id the gateways know this control plane by (store.ts). One row, made
+    // here, in the migration's transaction: a store has it from the moment it exists, and an
+    // older file gets its own on its upgrade. randomblob(16) is SQLite's CSPRNG; the text is a
+    // version-4 UUID, as crypto.randomUUID() makes for the memory store.
+    version: 3,
+    sql: `
+      CREATE TABLE cluster (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        cluster_id  TEXT NOT NULL
+      ) STRICT;
+      INSERT INTO cluster (id, cluster_id)
+        SELECT 1, lower(substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' || substr(h, 14, 3) || '-' ||
+          substr('89ab', 1 + (abs(random()) % 4), 1) || substr(h, 18, 3) || '-' || substr(h, 21, 12))
+        FROM (SELECT hex(randomblob(16)) AS h);
+    `,
+  },
 ];
 
 /** The schema version this code writes (the last migration's). */

@@ -103,6 +103,7 @@ export class SqliteStatements {
   readonly #deleteDeployment;
   readonly #getEpoch;
   readonly #setEpoch;
+  readonly #clusterId;
   readonly #putDataset;
   readonly #listDatasets;
   readonly #deleteDataset;
@@ -134,6 +135,7 @@ export class SqliteStatements {
     this.#deleteDeployment = db.prepare<[string]>("DELETE FROM deployments WHERE id = ?");
     this.#getEpoch = db.prepare<[string], { value: string }>("SELECT value FROM epochs WHERE key = ?");
     this.#setEpoch = db.prepare<[string, string]>("INSERT OR REPLACE INTO epochs (key, value) VALUES (?, ?)");
+    this.#clusterId = db.prepare<[], { cluster_id: string }>("SELECT cluster_id FROM cluster WHERE id = 1");
     this.#putDataset = db.prepare<[DatasetSpec]>(
       "INSERT OR REPLACE INTO datasets (id, version, source, size) VALUES (@id, @version, @source, @size)",
     );
@@ -203,6 +205,13 @@ export class SqliteStatements {
   currentEpoch(key: string): bigint {
     const row = this.#getEpoch.get(key);
     return row ? BigInt(row.value) : 0n;
+  }
+
+  /** The cluster id, made by the schema's migration 3. */
+  clusterId(): string {
+    const row = this.#clusterId.get();
+    if (row === undefined) throw new Error("the cluster table has no row (a file changed by hand?)");
+    return row.cluster_id;
   }
 
   /** Sets the last epoch of a key (the caller holds the transaction that read the previous one). */

@@ -58,6 +58,7 @@ test("everything survives a close and a reopen, and the next epoch continues", a
   await first.setDraining("data-2", true);
   for (let i = 0; i < 5; i++) await first.nextEpoch("acct-1");
   await first.nextEpoch("demo/momentum");
+  const clusterId = await first.clusterId();
   await first.close();
 
   const second = await openSqliteStore(path);
@@ -72,6 +73,7 @@ test("everything survives a close and a reopen, and the next epoch continues", a
     assert.equal(await second.currentEpoch("acct-1"), 5n);
     assert.equal(await second.nextEpoch("acct-1"), 6n);
     assert.equal(await second.nextEpoch("demo/momentum"), 2n);
+    assert.equal(await second.clusterId(), clusterId, "the cluster id is made once");
   } finally {
     await second.close();
   }
@@ -180,4 +182,24 @@ test("an SQLite database of another program is refused, not adopted", async () =
     ErrorCode.FailedPrecondition,
     /is an SQLite database of something else \(tables: orders\)/,
   );
+});
+
+test("a store of schema 2 gets a cluster id of its own on its upgrade, and keeps it", async () => {
+  const path = newPath();
+  const made = await openSqliteStore(path);
+  await made.nextEpoch("fencing");
+  await made.close();
+  // As a file written before the cluster id existed.
+  withRawFile(path, (db) => {
+    db.exec("DROP TABLE cluster");
+    db.prepare("UPDATE schema_version SET version = 2").run();
+  });
+  const upgraded = await openSqliteStore(path);
+  const id = await upgraded.clusterId();
+  assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(await upgraded.currentEpoch("fencing"), 1n, "nothing else changed");
+  await upgraded.close();
+  const reopened = await openSqliteStore(path);
+  assert.equal(await reopened.clusterId(), id);
+  await reopened.close();
 });

@@ -27,6 +27,7 @@ import { ErrorCode, HiveError } from "../../core/hive-error.ts";
 import {
   checkDatasetSpec,
   checkDeploymentRecord,
+  checkEpoch,
   checkFilter,
   checkKey,
   checkLayoutRecord,
@@ -161,6 +162,11 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** The cluster id, made when the file was (or on its upgrade to schema 3). */
+  clusterId(): Promise<string> {
+    return this.#run("clusterId", () => this.#sql.clusterId());
+  }
+
   /** Creates or replaces a layout. */
   putLayout(rec: LayoutRecord): Promise<void> {
     return this.#run(`putLayout ${JSON.stringify(rec.name)}`, () =>
@@ -227,6 +233,22 @@ export class SqliteStore implements Store {
           const next = this.#sql.currentEpoch(key) + 1n;
           this.#sql.setEpoch(key, next);
           return next;
+        })
+        .immediate();
+    });
+  }
+
+  /** Moves a key's sequence to at least `atLeast`, never back; committed (and fsynced) first. */
+  advanceEpoch(key: string, atLeast: bigint): Promise<bigint> {
+    return this.#run(`advanceEpoch ${JSON.stringify(key)}`, () => {
+      checkKey("advanceEpoch", "key", key);
+      checkEpoch("advanceEpoch", atLeast);
+      return this.#db
+        .transaction(() => {
+          const current = this.#sql.currentEpoch(key);
+          if (atLeast <= current) return current;
+          this.#sql.setEpoch(key, atLeast);
+          return atLeast;
         })
         .immediate();
     });

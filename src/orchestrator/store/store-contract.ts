@@ -262,6 +262,28 @@ export function registerStoreContract(name: string, open: StoreFactory): void {
         await rejectsWith(store.nextEpoch(""), ErrorCode.InvalidArgument, /field "key"/);
       }));
 
+    test("advanceEpoch moves a sequence forward past a gateway's epoch, never back", () =>
+      withStore(async (store) => {
+        await store.nextEpoch("fencing");
+        assert.equal(await store.advanceEpoch("fencing", 2n ** 64n + 7n), 2n ** 64n + 7n);
+        assert.equal(await store.nextEpoch("fencing"), 2n ** 64n + 8n);
+        assert.equal(await store.advanceEpoch("fencing", 5n), 2n ** 64n + 8n, "never back");
+        assert.equal(await store.currentEpoch("fencing"), 2n ** 64n + 8n);
+        assert.equal(await store.advanceEpoch("other", 3n), 3n, "a key never used starts there");
+        assert.equal(await store.nextEpoch("other"), 4n);
+        await rejectsWith(store.advanceEpoch("fencing", -1n), ErrorCode.InvalidArgument, /epoch/);
+        await rejectsWith(store.advanceEpoch("", 1n), ErrorCode.InvalidArgument, /field "key"/);
+      }));
+
+    test("the cluster id is a UUID, the same on every call, and another store's is another", async () => {
+      await withStore(async (store) => {
+        const id = await store.clusterId();
+        assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+        assert.equal(await store.clusterId(), id);
+        await withStore(async (other) => assert.notEqual(await other.clusterId(), id));
+      });
+    });
+
     test("100 concurrent nextEpoch calls get 100 distinct, consecutive epochs", () =>
       withStore(async (store) => {
         await store.nextEpoch("acct-1");
@@ -320,6 +342,7 @@ export function registerStoreContract(name: string, open: StoreFactory): void {
       await store.close();
       await rejectsWith(store.getLayout("demo"), ErrorCode.FailedPrecondition, /after close\(\)/);
       await rejectsWith(store.nextEpoch("acct-1"), ErrorCode.FailedPrecondition, /after close\(\)/);
+      await rejectsWith(store.clusterId(), ErrorCode.FailedPrecondition, /after close\(\)/);
       await rejectsWith(store.putDeployments([]), ErrorCode.FailedPrecondition);
     });
   });

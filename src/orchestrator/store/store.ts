@@ -31,6 +31,15 @@ export interface Store {
   /** Which implementation this is, for logs and `hive status`. */
   readonly kind: StoreKind;
 
+  /**
+   * The cluster id: made once, when the store is created, and never changed (a UUID). It names
+   * the orchestrator (the control plane on this store) to the gateways it steers: a gateway
+   * obeys the controller that fenced it first and refuses every other (docs/gateway.md,
+   * "One controller per gateway"). A backup restored keeps it (the same cluster, behind in
+   * time); a new store has a new one (another cluster).
+   */
+  clusterId(): Promise<string>;
+
   /** Creates or replaces the layout of that name. */
   putLayout(rec: LayoutRecord): Promise<void>;
   /** The layout of that name, or undefined. */
@@ -58,6 +67,13 @@ export interface Store {
   nextEpoch(key: string): Promise<bigint>;
   /** The last epoch `nextEpoch` gave for a key; 0n if it never gave one. */
   currentEpoch(key: string): Promise<bigint>;
+  /**
+   * Moves a key's sequence forward to at least `atLeast` (the next `nextEpoch` is above it), and
+   * never back: the store found behind a gateway (a restored backup) jumps past the epochs the
+   * gateway has seen at once. Returns the key's current epoch after the move. Durable before it
+   * resolves.
+   */
+  advanceEpoch(key: string, atLeast: bigint): Promise<bigint>;
 
   /** Creates or replaces the catalogue entry of that id and version. */
   putDataset(spec: DatasetSpec): Promise<void>;

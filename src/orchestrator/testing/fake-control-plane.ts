@@ -19,6 +19,7 @@ import type {
   NodeView,
   FailoverView,
   GatewayAccountView,
+  GatewayReassignView,
   KillResult,
   ServiceExplanation,
 } from "../control-plane.ts";
@@ -356,6 +357,25 @@ export class FakeControlPlane implements ControlPlane {
   unkill(account: string): Promise<void> {
     return this.op("unkill", () => {
       this.killed.set(account, false);
+    });
+  }
+
+  /** The controller the fake's one gateway, "paper", has (null: none yet). */
+  gatewayController: string | null = null;
+
+  reassignGateway(gateway: string, from: string, by: string): Promise<GatewayReassignView> {
+    return this.op("reassignGateway", () => {
+      void by;
+      if (gateway !== "paper")
+        throw new HiveError(ErrorCode.NotFound, `no gateway ${gateway} (configured: paper)`);
+      if (from !== (this.gatewayController ?? "none"))
+        throw new HiveError(
+          ErrorCode.FailedPrecondition,
+          `reassign: this gateway is controlled by ${this.gatewayController ?? "no cluster yet"}; expected --from ${this.gatewayController ?? "none"}`,
+        );
+      const previous = this.gatewayController;
+      this.gatewayController = "fake-cluster";
+      return { gateway, from: previous, to: "fake-cluster", gatewayEpoch: "0", storeEpoch: "0" };
     });
   }
 

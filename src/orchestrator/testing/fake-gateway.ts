@@ -9,6 +9,7 @@
  * ordering around it.
  */
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
+import { NO_CONTROLLER, type ControllerView, type ReassignResult } from "../../gateway/controller-record.ts";
 import { decideFence } from "../../gateway/fence-rules.ts";
 import type {
   AccountView,
@@ -136,6 +137,23 @@ export class FakeGateway implements GatewayControl {
       orderIdsKept: 0,
       orderIdsForgotten: 0,
     });
+  }
+
+  /** The controller the fake holds (no check is made; the real gateway's is tested for real). */
+  controller: ControllerView | null = null;
+
+  reassign(from: string, by?: string): Promise<ReassignResult> {
+    this.#check("reassign");
+    void by;
+    const previous = this.controller;
+    if ((previous?.clusterId ?? NO_CONTROLLER) !== from)
+      return Promise.reject(new HiveError(ErrorCode.FailedPrecondition, `reassign: not held by ${from}`));
+    this.controller = { clusterId: "fake-caller", sinceUnixMs: Date.now() };
+    const highest = [...this.fences.values()].reduce(
+      (m, f) => (BigInt(f.epoch) > m ? BigInt(f.epoch) : m),
+      0n,
+    );
+    return Promise.resolve({ previous, controller: this.controller, highestEpoch: highest.toString() });
   }
 
   close(): Promise<void> {
