@@ -35,7 +35,12 @@ export async function createRunner(
         { publicKey: curve.keys.publicKey, source: curve.source, file: options.curveKeyFile },
         "CURVE key pair",
       );
-      return new PostOffice({ runDir: options.runDir, curveKeyPair: curve.keys, log });
+      return new PostOffice({
+        runDir: options.runDir,
+        curveKeyPair: curve.keys,
+        log,
+        limits: options.messageLimits,
+      });
     })();
   const deps: RunnerDeps = {
     log,

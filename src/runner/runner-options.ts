@@ -4,6 +4,11 @@ import { POOLS, readYamlFile, type Pool } from "../domain/index.ts";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { byteSize, tagName } from "../domain/schema-helpers.ts";
 import { DEFAULT_UID_RANGE, MAX_DEPLOYMENT_UID } from "./uids/index.ts";
+import {
+  DEFAULT_MAX_MARKET_DATA_BYTES,
+  MIN_MAX_ORDER_BYTES,
+  type PostOfficeLimits,
+} from "./post-office/post-office-options.ts";
 
 /** A uid a deployment may be given: never 0 (root), never (uid_t)-1. */
 const deploymentUid = z.number().int().min(1, "a uid of at least 1 (never 0, root)").max(MAX_DEPLOYMENT_UID);
@@ -87,6 +92,29 @@ export const runnerConfigSchema = z.strictObject({
    * killed. Default: the lease TTL the orchestrator granted.
    */
   selfFenceKillAfterMs: z.number().int().positive().optional(),
+  /**
+   * Size limits on what enters the post office (docs/runner.md, "Size limits"): the largest order
+   * frame a strategy may send (default 64KiB; a bigger one closes the strategy's connection
+   * unread), and the largest frame and message a market-data feeder may send (default 256MiB).
+   */
+  messageLimits: z
+    .strictObject({
+      order: byteSize
+        .refine((n) => n >= MIN_MAX_ORDER_BYTES, `at least ${MIN_MAX_ORDER_BYTES} bytes (4KiB)`)
+        .optional(),
+      marketDataFrame: byteSize.refine((n) => n >= 1024, "at least 1024 bytes (1KiB)").optional(),
+      marketDataMessage: byteSize.refine((n) => n >= 1024, "at least 1024 bytes (1KiB)").optional(),
+    })
+    .refine(
+      (l) =>
+        l.marketDataMessage === undefined ||
+        l.marketDataMessage >= (l.marketDataFrame ?? DEFAULT_MAX_MARKET_DATA_BYTES),
+      {
+        message: "at least marketDataFrame: a message holds at least one frame",
+        path: ["marketDataMessage"],
+      },
+    )
+    .default({}),
   /** Where to serve Prometheus metrics (host:port); none by default. */
   metricsListen: z
     .string()
@@ -129,6 +157,8 @@ export interface CompiledRunnerOptions {
   readonly curveKeyFile: string | undefined;
   /** Grace between self-fencing and killing the live processes; undefined: the lease TTL. */
   readonly selfFenceKillAfterMs: number | undefined;
+  /** The post office's size limits (unset: its defaults). */
+  readonly messageLimits: PostOfficeLimits;
   /** host:port of the metrics endpoint, if any. */
   readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
 }
@@ -175,6 +205,11 @@ function fromConfig(c: z.output<typeof runnerConfigSchema>): CompiledRunnerOptio
     stopGraceMs: c.stopGraceMs,
     curveKeyFile: c.curveKeyFile,
     selfFenceKillAfterMs: c.selfFenceKillAfterMs,
+    messageLimits: {
+      maxOrderBytes: c.messageLimits.order,
+      maxMarketDataFrameBytes: c.messageLimits.marketDataFrame,
+      maxMarketDataMessageBytes: c.messageLimits.marketDataMessage,
+    },
     metricsListen: c.metricsListen
       ? {
           host: c.metricsListen.slice(0, c.metricsListen.lastIndexOf(":")),

@@ -19,6 +19,9 @@ export {
 export {
   compilePostOfficeOptions,
   DEFAULT_HIGH_WATER_MARK,
+  DEFAULT_MAX_MARKET_DATA_BYTES,
+  DEFAULT_MAX_ORDER_BYTES,
+  type PostOfficeLimits,
   type CompiledPostOfficeOptions,
   type PostOfficeOptions,
 } from "./post-office-options.ts";
