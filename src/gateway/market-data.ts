@@ -31,8 +31,15 @@ export class MarketDataFeed {
     context: zmq.Context,
     private readonly onTick: (symbol: string, price: number) => void,
     private readonly log: Logger,
+    /** The largest frame a publisher may send; a bigger one disconnects it before it is read. */
+    maxFrameBytes = -1,
   ) {
-    this.#sub = new zmq.Subscriber({ context, linger: 0, receiveHighWaterMark: 100_000 });
+    this.#sub = new zmq.Subscriber({
+      context,
+      linger: 0,
+      receiveHighWaterMark: 100_000,
+      maxMessageSize: maxFrameBytes,
+    });
     this.#sub.subscribe();
     this.#loop = this.#read();
   }
