@@ -27,7 +27,7 @@ const REJECT_CODES = new Set<string>(Object.values(GatewayRejectCode));
 const RUNS = { numRuns: 150 };
 
 /** A DEALER that sends one frame and reads the one answer to it. */
-async function dealerAt(address: string): Promise<{ ask(frame: Buffer): Promise<Buffer>; close(): void }> {
+function dealerAt(address: string): { ask(frame: Buffer): Promise<Buffer>; close(): void } {
   const dealer = new zmq.Dealer({ linger: 0, receiveTimeout: 5_000 });
   dealer.connect(address);
   return {
@@ -137,7 +137,7 @@ describe("fuzz: the gateway's orders and control sockets", () => {
   });
 
   test("control: every request gets one answer; a refusal carries a HiveError code", async () => {
-    const control = await dealerAt(gw.controlAddress);
+    const control = dealerAt(gw.controlAddress);
     try {
       await fc.assert(
         fc.asyncProperty(controlFrame, async (frame) => {
@@ -162,7 +162,7 @@ describe("fuzz: the gateway's orders and control sockets", () => {
   });
 
   test("found by fuzzing: a market-data source ZeroMQ refuses is invalid_argument (it was internal), and undoes the list", async () => {
-    const control = await dealerAt(gw.controlAddress);
+    const control = dealerAt(gw.controlAddress);
     try {
       const frame = Buffer.from(
         JSON.stringify({ id: "m", op: "marketData", sources: ["tcp://127.0.0.1:1", "tcp://127.0.0.1"] }),
@@ -176,7 +176,7 @@ describe("fuzz: the gateway's orders and control sockets", () => {
   });
 
   test("orders: every frame gets one reply; a refusal carries a gateway reject code", async () => {
-    const orders = await dealerAt(gw.ordersAddress);
+    const orders = dealerAt(gw.ordersAddress);
     try {
       await fc.assert(
         fc.asyncProperty(orderFrame, async (frame) => {
