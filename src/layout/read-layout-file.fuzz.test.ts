@@ -71,6 +71,14 @@ describe("fuzz: the layout loader", () => {
     );
   });
 
+  test("found by fuzzing: an alias before its anchor (`*x`) is a ValidationError (it was the yaml library's ReferenceError)", () => {
+    writeFileSync(file, "name: *x\n");
+    assert.throws(
+      () => readLayoutFile(file),
+      (err: unknown) => err instanceof ValidationError && /alias/i.test(err.message),
+    );
+  });
+
   test("the example layout with one value replaced by anything: valid, or a ValidationError naming the file", () => {
     fc.assert(
       fc.property(fc.nat(), fc.jsonValue({ maxDepth: 2 }), (pick, by) =>
