@@ -15,7 +15,7 @@
  *
  * Updates keep the rest of the file (other contexts, comments) as it was, and write it 0600.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseDocument, type Document } from "yaml";
@@ -53,8 +53,17 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CONFIG_HOME || join(homedir(), ".config"), "hive", "config");
 }
 
+/** The largest context file read: a real one is a few hundred bytes per context. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 function loadDocument(path: string): Document {
   if (!existsSync(path)) return parseDocument("");
+  const size = statSync(path).size;
+  if (size > MAX_CONFIG_BYTES)
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `${path}: ${size} bytes, expected a hive context file of at most ${MAX_CONFIG_BYTES} bytes`,
+    );
   const doc = parseDocument(readFileSync(path, "utf8"));
   if (doc.errors.length > 0) {
     throw new HiveError(
@@ -66,7 +75,18 @@ function loadDocument(path: string): Document {
 }
 
 function check(path: string, doc: Document): z.output<typeof configSchema> {
-  const parsed = configSchema.safeParse(doc.toJS() ?? {});
+  let value: unknown;
+  try {
+    value = doc.toJS() ?? {};
+  } catch (err) {
+    // The yaml library's own refusals, such as "Excessive alias count" (an alias bomb).
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `${path}: ${err instanceof Error ? err.message : String(err)}, expected a hive context file (current-context, contexts)`,
+      { cause: err },
+    );
+  }
+  const parsed = configSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new HiveError(

@@ -41,7 +41,23 @@ export function parseYaml<T>(text: string, file: string, schema: z.ZodType<T>): 
       })),
     );
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (err) {
+    // The yaml library's own refusals while building values: an alias before its anchor, an
+    // alias bomb ("Excessive alias count"). Found by fuzzing the layout loader.
+    throw new ValidationError([
+      {
+        file,
+        line: 1,
+        column: 1,
+        path: "",
+        found: "invalid YAML",
+        expected: `valid YAML (${err instanceof Error ? err.message.trim() : String(err)})`,
+      },
+    ]);
+  }
   const locate = (
     issue: Omit<ValidationIssue, "file" | "line" | "column">,
     keys: readonly PropertyKey[] = [],

@@ -10,12 +10,18 @@
  *   maxOrderIdsPerDeployment: 10000000  # the same, per deployment over all its accounts
  *   auditArchiveAfterDays: 7   # older audit rows move to <state>/audit-archive/ files (0: never)
  *   auditFullRefusalsPerSecond: 10  # full audit rows per (deployment, account, code) a second; the rest counted
+ *   messageLimits:             # a peer sending a bigger frame is disconnected before it is read
+ *     orderFrame: 64KiB        # one order envelope, on the orders sockets
+ *     controlFrame: 1MiB       # one control request, on the control socket
+ *     marketDataFrame: 256MiB  # one frame from a market-data publisher
  *   risk:
  *     default: { maxOrderQty: 10000, maxNotional: 5000000, maxOrdersPerSecond: 500, duplicativeWindowMs: 0 }
  *     accounts:
  *       ACC-1: { maxOrderQty: 100 }
  */
 import { z } from "zod";
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
+import { byteSize } from "../domain/schema-helpers.ts";
 import { readYamlFile } from "../domain/yaml-file.ts";
 
 /** The limits applied to one account's orders. */
@@ -77,6 +83,29 @@ export const DEFAULT_AUDIT_FULL_REFUSALS_PER_SECOND = 10;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * The largest order envelope frame a runner may send, by default: 64 KiB. The runner refuses an
+ * account, clientOrderId or symbol over 128 characters, so an envelope it stamps is under 5 KiB
+ * even with every character escaped (docs/strategies.md shows one of about 300 bytes): this is
+ * over ten times that, and stops a peer from making the gateway read megabytes per frame. libzmq
+ * checks it from the frame's header (ZMQ_MAXMSGSIZE) and disconnects a peer that exceeds it.
+ */
+export const DEFAULT_MAX_ORDER_FRAME_BYTES = 64 * 1024;
+
+/** The largest control request frame, by default: 1 MiB (a fence is ~300 bytes; `marketData` lists addresses). */
+export const DEFAULT_MAX_CONTROL_FRAME_BYTES = 1024 * 1024;
+
+/** The largest frame a market-data publisher may send, by default: 256 MiB, as the runner's relay. */
+export const DEFAULT_MAX_MARKET_DATA_FRAME_BYTES = 256 * 1024 * 1024;
+
+/** The smallest frame limit accepted: below it, valid orders with long names would be refused. */
+export const MIN_FRAME_LIMIT_BYTES = 4 * 1024;
+
+const frameLimit = byteSize.refine(
+  (n) => Number.isSafeInteger(n) && n >= MIN_FRAME_LIMIT_BYTES,
+  `a size of at least ${MIN_FRAME_LIMIT_BYTES} bytes (4KiB), such as 64KiB`,
+);
+
 const limitsSchema = z.strictObject({
   maxOrderQty: z.number().positive("a quantity above zero").optional(),
   maxNotional: z.number().positive("a notional above zero").optional(),
@@ -97,6 +126,13 @@ const configSchema = z.strictObject({
     .nonnegative("0 (summary rows only) or more")
     .max(1_000_000, "at most 1,000,000")
     .optional(),
+  messageLimits: z
+    .strictObject({
+      orderFrame: frameLimit.optional(),
+      controlFrame: frameLimit.optional(),
+      marketDataFrame: frameLimit.optional(),
+    })
+    .optional(),
   risk: z
     .strictObject({
       default: limitsSchema.optional(),
@@ -107,6 +143,13 @@ const configSchema = z.strictObject({
 
 /** Partial limits, as written in the file. */
 export type RiskLimitsInput = Partial<RiskLimits>;
+
+/** The gateway's frame size limits, in bytes. */
+export interface MessageLimits {
+  readonly orderFrame: number;
+  readonly controlFrame: number;
+  readonly marketDataFrame: number;
+}
 
 /** The configuration, with every default filled in. */
 export interface GatewayConfig {
@@ -132,6 +175,8 @@ export interface GatewayConfig {
    * of that second are counted in one summary row (refusal-audit.ts). 0: summary rows only.
    */
   readonly auditFullRefusalsPerSecond: number;
+  /** Frame size limits on the sockets peers write to; a bigger frame disconnects its peer unread. */
+  readonly messageLimits: MessageLimits;
   readonly defaultLimits: RiskLimits;
   /** Per-account limits, already merged over the default block. */
   readonly accountLimits: ReadonlyMap<string, RiskLimits>;
@@ -151,6 +196,7 @@ export interface GatewayConfigInput {
   readonly maxOrderIdsPerDeployment?: number;
   readonly auditArchiveAfterDays?: number;
   readonly auditFullRefusalsPerSecond?: number;
+  readonly messageLimits?: Partial<MessageLimits>;
   readonly risk?: {
     readonly default?: RiskLimitsInput;
     readonly accounts?: Readonly<Record<string, RiskLimitsInput>>;
@@ -173,6 +219,7 @@ export function compileGatewayConfig(input: GatewayConfigInput): GatewayConfig {
       (input.auditArchiveAfterDays ?? DEFAULT_AUDIT_ARCHIVE_AFTER_DAYS) * DAY_MS,
     ),
     auditFullRefusalsPerSecond: input.auditFullRefusalsPerSecond ?? DEFAULT_AUDIT_FULL_REFUSALS_PER_SECOND,
+    messageLimits: compileMessageLimits(input.messageLimits ?? {}),
     defaultLimits,
     accountLimits,
   };
@@ -181,6 +228,22 @@ export function compileGatewayConfig(input: GatewayConfigInput): GatewayConfig {
 /** Reads and validates the YAML file; throws a ValidationError naming file and line. */
 export function readGatewayConfig(file: string): GatewayConfig {
   return compileGatewayConfig(readYamlFile(file, configSchema).value);
+}
+
+/** Fills the limits' defaults; throws HiveError InvalidArgument for one below the minimum. */
+function compileMessageLimits(input: Partial<MessageLimits>): MessageLimits {
+  const limits = {
+    orderFrame: input.orderFrame ?? DEFAULT_MAX_ORDER_FRAME_BYTES,
+    controlFrame: input.controlFrame ?? DEFAULT_MAX_CONTROL_FRAME_BYTES,
+    marketDataFrame: input.marketDataFrame ?? DEFAULT_MAX_MARKET_DATA_FRAME_BYTES,
+  };
+  for (const [field, value] of Object.entries(limits))
+    if (!Number.isSafeInteger(value) || value < MIN_FRAME_LIMIT_BYTES)
+      throw new HiveError(
+        ErrorCode.InvalidArgument,
+        `gateway config messageLimits.${field} ${value}: expected a whole number of bytes of at least ${MIN_FRAME_LIMIT_BYTES}`,
+      );
+  return limits;
 }
 
 function definedOnly(limits: RiskLimitsInput): RiskLimitsInput {

@@ -18,7 +18,7 @@
 import type { Server } from "node:http";
 import type Database from "better-sqlite3";
 import { join } from "node:path";
-import { collectDefaultMetrics } from "prom-client";
+import { collectDefaultMetrics, Gauge } from "prom-client";
 import * as zmq from "zeromq";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { silentLogger } from "../core/logger.ts";
@@ -34,6 +34,7 @@ import { compileGatewayOptions, type GatewayOptions } from "./gateway-options.ts
 import { MarketDataFeed } from "./market-data.ts";
 import { NodeSockets } from "./node-sockets.ts";
 import { PaperBroker } from "./paper-broker.ts";
+import { PeerDisconnects } from "./peer-disconnects.ts";
 import { WalCheckpointer } from "./wal-checkpointer.ts";
 import { ZapHandler } from "./zap-handler.ts";
 
@@ -64,6 +65,8 @@ export interface RunningGateway {
   accounts(account?: string): AccountView[];
   /** Replies that could not be delivered. */
   replyDrops(): number;
+  /** Connections peers lost on the orders and control sockets (peer-disconnects.ts). */
+  peerDisconnects(): Readonly<Record<"orders" | "control", number>>;
   /**
    * Moves the audit rows past `auditArchiveAfterDays` to the archive files now (the gateway also
    * does it every minute); resolves with the number of rows moved.
@@ -113,6 +116,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       const handler = zap;
       closers.push(() => handler.close());
     }
+    const disconnects = new PeerDisconnects(log);
     // Node sockets: made before the core (which opens them as fences name keys), read by the loop.
     let nodes: NodeSockets | undefined;
     if (zap !== undefined && o.keyPair !== undefined) {
@@ -124,6 +128,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         ports: readNodePorts(state.db),
         remember: rememberPort(state.db),
         highWaterMark: ORDER_SOCKET_HWM,
+        maxFrameBytes: o.config.messageLimits.orderFrame,
+        disconnects,
         opened: (source) => late.loop?.read(source),
         log,
       });
@@ -166,13 +172,23 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       sendTimeout: 0,
       sendHighWaterMark: ORDER_SOCKET_HWM,
       receiveHighWaterMark: ORDER_SOCKET_HWM,
+      // A peer sending a bigger frame is disconnected before the frame is read (docs/gateway.md).
+      maxMessageSize: o.config.messageLimits.orderFrame,
       ...curve("orders"),
     });
-    const control = new zmq.Router({ context, linger: 0, sendTimeout: 0, ...curve("control") });
+    const control = new zmq.Router({
+      context,
+      linger: 0,
+      sendTimeout: 0,
+      maxMessageSize: o.config.messageLimits.controlFrame,
+      ...curve("control"),
+    });
     closers.push(() => {
       orders.close();
       control.close();
     });
+    disconnects.watch(orders, "orders", o.config.messageLimits.orderFrame);
+    disconnects.watch(control, "control", o.config.messageLimits.controlFrame);
     orders.bindSync(anyPort(o.ordersListen));
     control.bindSync(anyPort(o.controlListen));
 
@@ -187,7 +203,21 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     });
     closers.push(() => archiver.close());
     const metrics = gatewayMetrics(core, archiver, checkpointer.figures);
-    const feed = new MarketDataFeed(context, (symbol, price) => late.loop?.price(symbol, price), log);
+    new Gauge({
+      name: "hive_gateway_peer_disconnects",
+      help: "Connections peers lost on the orders and control sockets: the peer went away, or sent a frame over messageLimits (closed unread)",
+      labelNames: ["socket"],
+      registers: [metrics.registry],
+      collect() {
+        for (const [socket, n] of Object.entries(disconnects.counts)) this.set({ socket }, n);
+      },
+    });
+    const feed = new MarketDataFeed(
+      context,
+      (symbol, price) => late.loop?.price(symbol, price),
+      log,
+      o.config.messageLimits.marketDataFrame,
+    );
     closers.push(() => feed.close());
     const setMarketData = (sources: readonly string[]) => {
       feed.setSources(sources);
@@ -283,6 +313,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       status: () => core.status(),
       accounts: (account) => core.accounts(account),
       replyDrops: () => running.replyDrops,
+      peerDisconnects: () => ({ ...disconnects.counts }),
       archiveAudit: () => archiver.archiveNow(),
       failure,
       close: () => {

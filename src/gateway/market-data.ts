@@ -5,7 +5,7 @@
  * examples/programs/feeder.mjs sends `{symbol, seq, ts, bid, ask, last, size}`).
  */
 import * as zmq from "zeromq";
-import { HiveError } from "../core/hive-error.ts";
+import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 
 /** The price a tick's JSON object gives, or undefined if it has none. */
@@ -31,8 +31,15 @@ export class MarketDataFeed {
     context: zmq.Context,
     private readonly onTick: (symbol: string, price: number) => void,
     private readonly log: Logger,
+    /** The largest frame a publisher may send; a bigger one disconnects it before it is read. */
+    maxFrameBytes = -1,
   ) {
-    this.#sub = new zmq.Subscriber({ context, linger: 0, receiveHighWaterMark: 100_000 });
+    this.#sub = new zmq.Subscriber({
+      context,
+      linger: 0,
+      receiveHighWaterMark: 100_000,
+      maxMessageSize: maxFrameBytes,
+    });
     this.#sub.subscribe();
     this.#loop = this.#read();
   }
@@ -40,7 +47,23 @@ export class MarketDataFeed {
   /** Replaces the set of publishers: connects the new ones, disconnects the ones not listed. */
   setSources(sources: readonly string[]): void {
     const wanted = new Set(sources);
-    for (const s of wanted) if (!this.#sources.has(s)) this.#sub.connect(s);
+    // Every new address is connected before anything is dropped: one ZeroMQ refuses (an address
+    // with no port, say) undoes this call's connects and refuses the whole list, with its reason.
+    const added: string[] = [];
+    for (const s of wanted) {
+      if (this.#sources.has(s)) continue;
+      try {
+        this.#sub.connect(s);
+        added.push(s);
+      } catch (err) {
+        for (const a of added) this.#sub.disconnect(a);
+        throw new HiveError(
+          ErrorCode.InvalidArgument,
+          `marketData: source ${JSON.stringify(s)}: ZeroMQ cannot connect to it (${HiveError.from(err).message}); expected tcp://host:port`,
+          { cause: err },
+        );
+      }
+    }
     for (const s of this.#sources) if (!wanted.has(s)) this.#sub.disconnect(s);
     this.#sources.clear();
     for (const s of wanted) this.#sources.add(s);

@@ -27,6 +27,7 @@ import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import type { Logger } from "../core/logger.ts";
 import type { NodeAdmission } from "./gateway-core.ts";
 import type { OrderSource } from "./order-peer.ts";
+import type { PeerDisconnects } from "./peer-disconnects.ts";
 import type { ZapHandler } from "./zap-handler.ts";
 
 /** A node's orders socket, as the loop reads it. */
@@ -49,6 +50,10 @@ export interface NodeSocketsOptions {
   readonly remember: (publicKey: string, port: number) => void;
   /** High-water marks of each socket (as the shared orders socket's). */
   readonly highWaterMark: number;
+  /** The largest frame a node may send; a bigger one disconnects it before it is read. */
+  readonly maxFrameBytes: number;
+  /** Where each socket's lost connections are counted. */
+  readonly disconnects?: PeerDisconnects;
   /** Told of each socket opened (the loop starts reading it) . */
   readonly opened: (source: NodeSource) => void;
   readonly log: Logger;
@@ -83,6 +88,7 @@ export class NodeSockets implements NodeAdmission {
       sendTimeout: 0,
       sendHighWaterMark: highWaterMark,
       receiveHighWaterMark: highWaterMark,
+      maxMessageSize: this.#o.maxFrameBytes,
       curveServer: true,
       curveSecretKey: secretKey,
       zapDomain: domain,
@@ -115,6 +121,7 @@ export class NodeSockets implements NodeAdmission {
       this.#ports.set(publicKey, port);
       this.#o.remember(publicKey, port);
     }
+    this.#o.disconnects?.watch(socket, "orders", this.#o.maxFrameBytes);
     const source: NodeSource = { nodeKey: publicKey, socket, port };
     this.#open.set(publicKey, source);
     this.#o.log.info({ key: publicKey, port }, "gateway: node admitted (its orders socket is open)");

@@ -40,6 +40,7 @@ export async function createRunner(
         curveKeyPair: curve.keys,
         log,
         maxOrderQueueMs: options.maxOrderQueueMs,
+        limits: options.messageLimits,
       });
     })();
   const deps: RunnerDeps = {

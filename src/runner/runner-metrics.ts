@@ -114,6 +114,19 @@ export function runnerMetrics(source: RunnerMetricsSource): Registry {
     },
   });
   new Gauge({
+    name: "hive_order_path_strategy_disconnects",
+    help: "Strategy connections to an order socket that closed: the strategy closed it or exited, or sent a frame over the runner's order size limit (closed unread, no reply)",
+    labelNames: ["deployment", "socket"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of source.routes()) {
+        if (r.orders !== undefined)
+          this.set({ deployment: r.deploymentId, socket: r.socket }, r.orders.strategyDisconnects);
+      }
+    },
+  });
+  new Gauge({
     name: "hive_runner_self_fences",
     help: "Times the runner's lease ran out and it closed its live deployments' order paths",
     registers: [registry],

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -109,4 +109,47 @@ test("deployment uids: 20000-29999 by default; never 0, first <= last, below (ui
   ]) {
     assert.throws(() => compileRunnerOptions({ ...minimal, deploymentUids: bad }), JSON.stringify(bad));
   }
+});
+
+test("message limits: sizes with units, defaults left to the post office, bad ones named with line and field", () => {
+  assert.deepEqual(compileRunnerOptions(minimal).messageLimits, {
+    maxOrderBytes: undefined,
+    maxMarketDataFrameBytes: undefined,
+    maxMarketDataMessageBytes: undefined,
+  });
+  const o = compileRunnerOptions({
+    ...minimal,
+    messageLimits: { order: "16KiB", marketDataFrame: "1MiB", marketDataMessage: 4 * 2 ** 20 },
+  });
+  assert.deepEqual(o.messageLimits, {
+    maxOrderBytes: 16 * 1024,
+    maxMarketDataFrameBytes: 2 ** 20,
+    maxMarketDataMessageBytes: 4 * 2 ** 20,
+  });
+  const file = join(dir, "limits.yaml");
+  writeFileSync(
+    file,
+    [
+      "nodeId: n1",
+      "pool: live",
+      "orchestrators: [http://127.0.0.1:7070]",
+      "portRange: { first: 21000, last: 21099 }",
+      "messageLimits: { order: 1KiB, marketDataFrame: 2MiB, marketDataMessage: 1MiB, other: 1 }",
+    ].join("\n"),
+  );
+  assert.throws(
+    () => readRunnerConfig(file),
+    (err: unknown) =>
+      err instanceof ValidationError &&
+      /limits\.yaml:5:\d+: messageLimits\.order: .*at least 4096 bytes/.test(err.message) &&
+      /messageLimits/.test(err.message) &&
+      /other/.test(err.message),
+  );
+  writeFileSync(file, readFileSync(file, "utf8").replace("order: 1KiB, ", "").replace(", other: 1", ""));
+  assert.throws(
+    () => readRunnerConfig(file),
+    (err: unknown) =>
+      err instanceof ValidationError &&
+      /messageLimits\.marketDataMessage: .*at least marketDataFrame/.test(err.message),
+  );
 });

@@ -5,6 +5,11 @@ import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { byteSize, tagName } from "../domain/schema-helpers.ts";
 import { DEFAULT_UID_RANGE, MAX_DEPLOYMENT_UID } from "./uids/index.ts";
 import { DEFAULT_MAX_ORDER_QUEUE_MS, ORDER_QUEUE_MS_RANGE } from "./post-office/index.ts";
+import {
+  DEFAULT_MAX_MARKET_DATA_BYTES,
+  MIN_MAX_ORDER_BYTES,
+  type PostOfficeLimits,
+} from "./post-office/post-office-options.ts";
 
 /** A uid a deployment may be given: never 0 (root), never (uid_t)-1. */
 const deploymentUid = z.number().int().min(1, "a uid of at least 1 (never 0, root)").max(MAX_DEPLOYMENT_UID);
@@ -98,6 +103,29 @@ export const runnerConfigSchema = z.strictObject({
     .min(ORDER_QUEUE_MS_RANGE.min)
     .max(ORDER_QUEUE_MS_RANGE.max)
     .default(DEFAULT_MAX_ORDER_QUEUE_MS),
+  /**
+   * Size limits on what enters the post office (docs/runner.md, "Size limits"): the largest order
+   * frame a strategy may send (default 64KiB; a bigger one closes the strategy's connection
+   * unread), and the largest frame and message a market-data feeder may send (default 256MiB).
+   */
+  messageLimits: z
+    .strictObject({
+      order: byteSize
+        .refine((n) => n >= MIN_MAX_ORDER_BYTES, `at least ${MIN_MAX_ORDER_BYTES} bytes (4KiB)`)
+        .optional(),
+      marketDataFrame: byteSize.refine((n) => n >= 1024, "at least 1024 bytes (1KiB)").optional(),
+      marketDataMessage: byteSize.refine((n) => n >= 1024, "at least 1024 bytes (1KiB)").optional(),
+    })
+    .refine(
+      (l) =>
+        l.marketDataMessage === undefined ||
+        l.marketDataMessage >= (l.marketDataFrame ?? DEFAULT_MAX_MARKET_DATA_BYTES),
+      {
+        message: "at least marketDataFrame: a message holds at least one frame",
+        path: ["marketDataMessage"],
+      },
+    )
+    .default({}),
   /** Where to serve Prometheus metrics (host:port); none by default. */
   metricsListen: z
     .string()
@@ -142,6 +170,8 @@ export interface CompiledRunnerOptions {
   readonly selfFenceKillAfterMs: number | undefined;
   /** The bound of an order's wait in the runner's queue (post office `maxOrderQueueMs`). */
   readonly maxOrderQueueMs: number;
+  /** The post office's size limits (unset: its defaults). */
+  readonly messageLimits: PostOfficeLimits;
   /** host:port of the metrics endpoint, if any. */
   readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
 }
@@ -189,6 +219,11 @@ function fromConfig(c: z.output<typeof runnerConfigSchema>): CompiledRunnerOptio
     curveKeyFile: c.curveKeyFile,
     selfFenceKillAfterMs: c.selfFenceKillAfterMs,
     maxOrderQueueMs: c.maxOrderQueueMs,
+    messageLimits: {
+      maxOrderBytes: c.messageLimits.order,
+      maxMarketDataFrameBytes: c.messageLimits.marketDataFrame,
+      maxMarketDataMessageBytes: c.messageLimits.marketDataMessage,
+    },
     metricsListen: c.metricsListen
       ? {
           host: c.metricsListen.slice(0, c.metricsListen.lastIndexOf(":")),

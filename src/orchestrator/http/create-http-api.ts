@@ -74,6 +74,17 @@ export function createHttpApi(options: HttpApiOptions): FastifyInstance {
     // route first ends its streams cleanly, in a preClose hook).
     forceCloseConnections: true,
     bodyLimit: options.bodyLimit ?? 4 * 1024 * 1024,
+    // A URL the router cannot read (bad percent-encoding) or a path parameter over its limit
+    // (100 characters) is refused before any hook runs: with the API's error body, as any refusal.
+    frameworkErrors: (err, _request, reply) => {
+      const tooLong = err.code === "FST_ERR_MAX_PARAM_LENGTH";
+      const message = tooLong
+        ? "a path parameter is longer than 100 characters"
+        : "the URL is not valid (a path parameter is not percent-encoded UTF-8)";
+      void (reply as unknown as FastifyReply)
+        .code(tooLong ? 414 : 400)
+        .send(toErrorBody(new HiveError(ErrorCode.InvalidArgument, message)));
+    },
     ...(options.tls === undefined ? {} : { https: { cert: options.tls.cert, key: options.tls.key } }),
   }) as unknown as FastifyInstance;
   // Bodies are JSON only: without fastify's default text parser a text/plain body is a 415, as

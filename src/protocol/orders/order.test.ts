@@ -11,12 +11,12 @@ import { describeValue, formatPath } from "../../domain/validation-error.ts";
 import { parseOrder, type ParsedOrder } from "./order.ts";
 
 const oracleSchema = z.object({
-  account: z.string().min(1, "a non-empty account"),
+  account: z.string().min(1, "a non-empty account").max(128, "an account of at most 128 characters"),
   clientOrderId: z
     .string()
     .min(1, "a non-empty clientOrderId")
     .max(128, "a clientOrderId of at most 128 characters"),
-  symbol: z.string().min(1, "a non-empty symbol"),
+  symbol: z.string().min(1, "a non-empty symbol").max(128, "a symbol of at most 128 characters"),
   side: z.enum(["buy", "sell"], "buy or sell"),
   qty: z.number("a number").positive("a quantity above zero").finite("a finite quantity"),
   type: z.enum(["market", "limit"], "market or limit"),
@@ -167,7 +167,8 @@ describe("parseOrder on hostile frames", () => {
       ok: false,
       reason:
         "account: found an object, expected Invalid input: expected string, received object; " +
-        "account: found an object, expected a non-empty account",
+        "account: found an object, expected a non-empty account; " +
+        "account: found an object, expected an account of at most 128 characters",
       clientOrderId: "c1",
     });
   });

@@ -37,6 +37,11 @@ export type ParsedOrder =
   | { readonly ok: false; readonly reason: string; readonly clientOrderId?: string };
 
 const MAX_ID_RULE = "a clientOrderId of at most 128 characters";
+// The gateway refuses an account or symbol over 128 characters too (envelope.ts): refused here,
+// they keep every envelope the runner stamps a few KiB at most, far below the gateway's frame
+// limit, whatever order limit the runner is given.
+const MAX_ACCOUNT_RULE = "an account of at most 128 characters";
+const MAX_SYMBOL_RULE = "a symbol of at most 128 characters";
 const NOT_JSON = "the order frame is not UTF-8 JSON; expected one JSON object";
 const LIMIT_WITHOUT_PRICE = "price: missing, expected a price for a limit order";
 
@@ -57,9 +62,9 @@ export function parseOrder(frame: Uint8Array): ParsedOrder {
   const { account, clientOrderId, symbol, side, qty, type, price } = value;
   // Each field in order; `reason` stays "" (no allocation) while every one is right.
   let reason = "";
-  reason = stringField(reason, "account", account, "a non-empty account", undefined);
+  reason = stringField(reason, "account", account, "a non-empty account", MAX_ACCOUNT_RULE);
   reason = stringField(reason, "clientOrderId", clientOrderId, "a non-empty clientOrderId", MAX_ID_RULE);
-  reason = stringField(reason, "symbol", symbol, "a non-empty symbol", undefined);
+  reason = stringField(reason, "symbol", symbol, "a non-empty symbol", MAX_SYMBOL_RULE);
   if (side !== "buy" && side !== "sell") reason = issue(reason, "side", side, "buy or sell");
   if (typeof qty !== "number" || !Number.isFinite(qty)) reason = issue(reason, "qty", qty, "a number");
   else if (qty <= 0) reason = issue(reason, "qty", qty, "a quantity above zero");

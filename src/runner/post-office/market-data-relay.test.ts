@@ -12,8 +12,13 @@ import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as zmq from "zeromq";
 import { MarketDataRelay, RELAY_COUNTERS, RelayCounter } from "./market-data-relay.ts";
+import { DEFAULT_MAX_MARKET_DATA_BYTES } from "./post-office-options.ts";
 import { recordingLog, tempRunDir, TestFeeder, TestSubscriber, waitFor } from "./testing/post-office-kit.ts";
 
+const LIMITS = {
+  maxFrameBytes: DEFAULT_MAX_MARKET_DATA_BYTES,
+  maxMessageBytes: DEFAULT_MAX_MARKET_DATA_BYTES,
+};
 const PYTHON = "/usr/bin/python3";
 const pyzmqProbe = spawnSync(PYTHON, ["-c", "import zmq"], { timeout: 10_000 });
 if (pyzmqProbe.status !== 0 && process.env.CI === "true")
@@ -42,7 +47,14 @@ describe("market-data relay with real ZeroMQ peers", () => {
     const counters = new Float64Array(RELAY_COUNTERS);
     const log = recordingLog();
     const path = join(runDir.path, `md-${++seq}`);
-    const relay = await MarketDataRelay.open({ path, highWaterMark, label: `test/${seq}`, log, counters });
+    const relay = await MarketDataRelay.open({
+      path,
+      highWaterMark,
+      limits: LIMITS,
+      label: `test/${seq}`,
+      log,
+      counters,
+    });
     return { relay, counters, log, path, endpoint: `ipc://${path}` };
   }
 
@@ -273,7 +285,7 @@ describe("market-data relay with real ZeroMQ peers", () => {
     leftover.bindSync(`ipc://${stale}`);
     leftover.close(); // libzmq leaves the file behind when the process dies; closing here may too
     const counters = new Float64Array(RELAY_COUNTERS);
-    const options = { highWaterMark: 10, label: "t", log: recordingLog(), counters };
+    const options = { highWaterMark: 10, limits: LIMITS, label: "t", log: recordingLog(), counters };
     const relay = await MarketDataRelay.open({ ...options, path: stale });
     await relay.close();
     const file = join(runDir.path, "not-a-socket");

@@ -64,6 +64,8 @@ export interface MarketDataRelayOptions {
   /** The Unix socket path of the local endpoint. */
   readonly path: string;
   readonly highWaterMark: number;
+  /** The largest frame, and message, a feeder may send: a bigger one closes its connection. */
+  readonly limits: MarketDataLimits;
   /** Names the relay in logs, e.g. `dep-1/market_data`. */
   readonly label: string;
   readonly log: PostOfficeLog;
@@ -71,8 +73,18 @@ export interface MarketDataRelayOptions {
   readonly counters: Float64Array;
 }
 
-/** The largest frame, and message, a feeder may send (libzmq has no limit by default). */
-const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/** The largest frame and message a feeder may send (post-office-options.ts fills them in). */
+export interface MarketDataLimits {
+  readonly maxFrameBytes: number;
+  readonly maxMessageBytes: number;
+}
+
+/**
+ * The largest frame a strategy's SUB may send its relay: it sends only its greeting, READY and
+ * (un)subscriptions, each a topic prefix. 64 KiB is far above any topic, and bounds what a
+ * strategy can make the runner buffer.
+ */
+export const MAX_SUBSCRIPTION_FRAME_BYTES = 64 * 1024;
 /** Time for a peer to finish its greeting and READY. */
 const HANDSHAKE_MS = 10_000;
 
@@ -183,8 +195,8 @@ export class MarketDataRelay {
       remote,
       label: this.#o.label,
       log: this.#o.log,
-      maxFrameBytes: MAX_MESSAGE_BYTES,
-      maxMessageBytes: MAX_MESSAGE_BYTES,
+      maxFrameBytes: this.#o.limits.maxFrameBytes,
+      maxMessageBytes: this.#o.limits.maxMessageBytes,
       handshakeTimeoutMs: HANDSHAKE_MS,
       topics: () => [...this.#topics.values()].map((t) => t.topic),
       deliver: (views, messages, bytes) => this.#deliver(remote, views, messages, bytes),
@@ -237,7 +249,7 @@ export class MarketDataRelay {
     }
     const session = new RelaySession(socket, {
       highWaterMark: this.#o.highWaterMark,
-      maxFrameBytes: MAX_MESSAGE_BYTES,
+      maxFrameBytes: MAX_SUBSCRIPTION_FRAME_BYTES,
       handshakeTimeoutMs: HANDSHAKE_MS,
       onSubscription: (subscribe, topic) => this.#subscription(subscribe, topic),
       onClose: (s, reason) => {

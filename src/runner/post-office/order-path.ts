@@ -52,6 +52,11 @@
  * DEALER with a new one instead of reconfiguring it; replies in flight on the old one are lost
  * as on a gateway move. The strategy's socket is never touched.
  *
+ * Size: a strategy's frame over `maxOrderBytes` is refused by libzmq from its header, before it is
+ * read (ZMQ_MAXMSGSIZE): the strategy's connection is closed and its DEALER reconnects; the frame
+ * is never queued or parsed, and gets no reply (there is no connection left to send one on). The
+ * path counts and logs each closed strategy connection (`strategyDisconnects`).
+ *
  * Accounts: a deployment spawned with a list of accounts may trade only those; an order for any
  * other is rejected here, before it leaves the node (the gateway's fence is the second check).
  */
@@ -73,6 +78,7 @@ import {
 import type { PostOfficeLog } from "./post-office-log.ts";
 import { QueueWatch } from "./queue-watch.ts";
 import { REMOTE_RECONNECT } from "./remote-reconnect.ts";
+import { REPLY_BYTES_PER_ORDER_BYTE } from "./post-office-options.ts";
 import { commonSocketOptions } from "./socket-options.ts";
 import { TokenBucket, type OrderRateLimit } from "./token-bucket.ts";
 
@@ -114,6 +120,8 @@ export interface OrderPathOptions {
   /** The runner's CURVE key pair, for gateways that run CURVE. */
   readonly curveKeyPair: CurveKeyPair;
   readonly highWaterMark: number;
+  /** The largest order frame a strategy may send; a bigger one closes its connection unread. */
+  readonly maxOrderBytes: number;
   readonly log: PostOfficeLog;
   /** Names the path in logs, e.g. `dep-1/orders`. */
   readonly label: string;
@@ -164,6 +172,11 @@ export interface OrderPathFigures {
   readonly replyDrops: number;
   /** Connection attempts whose security handshake failed (a CURVE key the gateway refused). */
   readonly handshakeFailures: number;
+  /**
+   * Strategy connections to the local socket that closed: the strategy closed its socket or
+   * exited, or it sent a frame over `maxOrderBytes` (libzmq closes that connection unread).
+   */
+  readonly strategyDisconnects: number;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -196,6 +209,7 @@ export class OrderPath {
   /** Upstream sockets replaced after a change of server key, until their loops have ended. */
   readonly #retired = new Set<Promise<void>>();
   readonly #localLoop: Promise<void>;
+  readonly #localWatch: Promise<void>;
   readonly #figures: Mutable<OrderPathFigures>;
   readonly #accounts: ReadonlySet<string>;
   /** clientOrderId → the strategy peer that sent it, oldest first. */
@@ -228,19 +242,21 @@ export class OrderPath {
       replyBytes: 0,
       replyDrops: 0,
       handshakeFailures: 0,
+      strategyDisconnects: 0,
     };
     this.#queue = new QueueWatch(options.clock, options.maxQueueMs);
     this.#bucket =
       options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit, options.clock.now());
     this.#upstream = this.#openUpstream(undefined);
     this.#localLoop = this.#fromStrategy();
+    this.#localWatch = this.#watchStrategies();
   }
 
   /** Binds the local endpoint and starts the loops. */
   static open(options: OrderPathOptions): OrderPath {
     // mandatory: a reply to a peer that is gone fails instead of vanishing, so it is counted.
     const local = new zmq.Router({
-      ...commonSocketOptions(options.highWaterMark),
+      ...commonSocketOptions(options.highWaterMark, options.maxOrderBytes),
       mandatory: true,
       sendTimeout: 0,
     });
@@ -314,13 +330,16 @@ export class OrderPath {
     this.#queue.close();
     this.#local.close();
     this.#upstream.socket.close();
-    await Promise.all([this.#localLoop, this.#upstream.loops, ...this.#retired]);
+    await Promise.all([this.#localLoop, this.#localWatch, this.#upstream.loops, ...this.#retired]);
   }
 
   #openUpstream(serverKey: string | undefined): Upstream {
     const { curveKeyPair } = this.#options;
     const socket = new zmq.Dealer({
-      ...commonSocketOptions(this.#options.highWaterMark),
+      ...commonSocketOptions(
+        this.#options.highWaterMark,
+        this.#options.maxOrderBytes * REPLY_BYTES_PER_ORDER_BYTE,
+      ),
       ...REMOTE_RECONNECT,
       ...GATEWAY_HEARTBEAT,
       immediate: true,
@@ -569,6 +588,26 @@ export class OrderPath {
       );
     }
     connected.clear();
+  }
+
+  /** Counts and logs each strategy connection that closes (see the file comment, Size). */
+  async #watchStrategies(): Promise<void> {
+    try {
+      // The iteration ends when the local socket is closed.
+      for await (const event of this.#local.events) {
+        if (event.type !== "disconnect") continue;
+        this.#figures.strategyDisconnects += 1;
+        this.#options.log.warn(
+          { orders: this.#options.label, maxOrderBytes: this.#options.maxOrderBytes },
+          "order path: a strategy connection closed (the strategy closed its socket or exited, or sent a frame over maxOrderBytes, which closes it unread)",
+        );
+      }
+    } catch (err) {
+      this.#options.log.warn(
+        { orders: this.#options.label, err: HiveError.from(err) },
+        "order path: strategy monitor failed",
+      );
+    }
   }
 
   /** Sends a frame to a strategy peer; false (and counted) when it is gone or its queue is full. */

@@ -24,6 +24,41 @@ export const NO_LEASE_CHECK: LeaseView = { remainingMs: () => Infinity };
 /** Default high-water mark of every post office socket, in messages per peer and direction. */
 export const DEFAULT_HIGH_WATER_MARK = 100_000;
 
+/**
+ * The largest order frame a strategy may send, by default: 64 KiB. A valid order is a few hundred
+ * bytes (docs/strategies.md: seven fields; the gateway refuses an account, symbol or id over 128
+ * characters, so its envelope stays under 4 KiB even with every character escaped), so this is
+ * over ten times the largest one that can trade, while a strategy bug can no longer make the
+ * runner's main thread read and parse megabytes. libzmq enforces it (ZMQ_MAXMSGSIZE, per frame)
+ * before the frame is read: a bigger one closes the strategy's connection, and is never parsed.
+ */
+export const DEFAULT_MAX_ORDER_BYTES = 64 * 1024;
+
+/** The smallest order limit accepted: below it, valid orders with long names would be cut off. */
+export const MIN_MAX_ORDER_BYTES = 4 * 1024;
+
+/**
+ * A gateway's reply frame may be this many times the order limit: a reply echoes at most the
+ * order's account and id and a reason that cuts the values it describes (replies.ts).
+ */
+export const REPLY_BYTES_PER_ORDER_BYTE = 4;
+
+/**
+ * The largest frame, and message, a market-data feeder may send the relay, by default: 256 MiB,
+ * the relay's limit before it became configuration (a snapshot of a book can be large).
+ */
+export const DEFAULT_MAX_MARKET_DATA_BYTES = 256 * 1024 * 1024;
+
+/** The post office's size limits; see each default. */
+export interface PostOfficeLimits {
+  /** The largest order frame a strategy may send; default {@link DEFAULT_MAX_ORDER_BYTES}. */
+  readonly maxOrderBytes?: number;
+  /** The largest frame a market-data feeder may send; default {@link DEFAULT_MAX_MARKET_DATA_BYTES}. */
+  readonly maxMarketDataFrameBytes?: number;
+  /** The largest message (all frames) a feeder may send; default {@link DEFAULT_MAX_MARKET_DATA_BYTES}. */
+  readonly maxMarketDataMessageBytes?: number;
+}
+
 /** What a runner gives its post office. */
 export interface PostOfficeOptions {
   /** The run directory; local sockets live under `<runDir>/strategies/<deploymentId>/`. */
@@ -46,6 +81,8 @@ export interface PostOfficeOptions {
    * `queued-too-long` (queue-watch.ts). Default {@link DEFAULT_MAX_ORDER_QUEUE_MS}.
    */
   readonly maxOrderQueueMs?: number;
+  /** Size limits on what strategies and feeders send; see each default. */
+  readonly limits?: PostOfficeLimits;
 }
 
 /** Options after validation. */
@@ -57,6 +94,7 @@ export interface CompiledPostOfficeOptions {
   readonly curveKeyPair: CurveKeyPair;
   readonly clock: MonotonicClock;
   readonly maxOrderQueueMs: number;
+  readonly limits: Required<PostOfficeLimits>;
 }
 
 /** Validates options and fills defaults; throws HiveError InvalidArgument naming the field. */
@@ -93,6 +131,7 @@ export function compilePostOfficeOptions(options: PostOfficeOptions): CompiledPo
     );
   }
   return {
+    limits: compileLimits(options.limits ?? {}),
     runDir: options.runDir,
     log: options.log ?? silentLog,
     highWaterMark,
@@ -101,4 +140,30 @@ export function compilePostOfficeOptions(options: PostOfficeOptions): CompiledPo
     clock: options.clock ?? systemClock,
     maxOrderQueueMs,
   };
+}
+
+/** Fills the limits' defaults; throws HiveError InvalidArgument naming the field and what is expected. */
+export function compileLimits(limits: PostOfficeLimits): Required<PostOfficeLimits> {
+  const out = {
+    maxOrderBytes: limits.maxOrderBytes ?? DEFAULT_MAX_ORDER_BYTES,
+    maxMarketDataFrameBytes: limits.maxMarketDataFrameBytes ?? DEFAULT_MAX_MARKET_DATA_BYTES,
+    maxMarketDataMessageBytes: limits.maxMarketDataMessageBytes ?? DEFAULT_MAX_MARKET_DATA_BYTES,
+  };
+  const wholeBytes = (field: string, value: number, min: number, what = String(min)) => {
+    // libzmq takes the limit as a signed 64-bit number; a JavaScript safe integer always fits.
+    if (!Number.isSafeInteger(value) || value < min)
+      throw new HiveError(
+        ErrorCode.InvalidArgument,
+        `post office limits.${field} ${value}: expected a whole number of bytes of at least ${what}`,
+      );
+  };
+  wholeBytes("maxOrderBytes", out.maxOrderBytes, MIN_MAX_ORDER_BYTES);
+  wholeBytes("maxMarketDataFrameBytes", out.maxMarketDataFrameBytes, 1024);
+  wholeBytes(
+    "maxMarketDataMessageBytes",
+    out.maxMarketDataMessageBytes,
+    out.maxMarketDataFrameBytes,
+    `maxMarketDataFrameBytes (${out.maxMarketDataFrameBytes})`,
+  );
+  return out;
 }

@@ -237,9 +237,18 @@ export class PostOffice {
   async #openBridge(deploymentId: string, socket: PlannedSocket, state: OrderPathState): Promise<Bridge> {
     const local = socket.local;
     const label = `${deploymentId}/${socket.name}`;
-    const { highWaterMark, log } = this.#options;
+    const { highWaterMark, log, limits } = this.#options;
     if (socket.kind === "market-data") {
-      const relay = await this.#relays.open({ path: ipcPath(local), highWaterMark, label, log });
+      const relay = await this.#relays.open({
+        path: ipcPath(local),
+        highWaterMark,
+        limits: {
+          maxFrameBytes: limits.maxMarketDataFrameBytes,
+          maxMessageBytes: limits.maxMarketDataMessageBytes,
+        },
+        label,
+        log,
+      });
       return { kind: "market-data", relay };
     }
     const path = OrderPath.open({
@@ -250,6 +259,7 @@ export class PostOffice {
       accounts: state.accounts ?? [],
       curveKeyPair: this.#options.curveKeyPair,
       highWaterMark,
+      maxOrderBytes: limits.maxOrderBytes,
       log,
       label,
       now: this.#options.now,

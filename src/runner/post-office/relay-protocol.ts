@@ -1,3 +1,5 @@
+import type { MarketDataLimits } from "./market-data-relay.ts";
+
 /** The messages between the post office (relay-thread.ts) and its relay thread (relay-worker.ts). */
 
 /** What the main thread asks; every request is answered once, `done` or `failed`, by its id. */
@@ -8,6 +10,7 @@ export type RelayRequest =
       readonly relay: number;
       readonly path: string;
       readonly highWaterMark: number;
+      readonly limits: MarketDataLimits;
       readonly label: string;
       /** The relay's counters (market-data-relay.ts), shared with the main thread. */
       readonly counters: SharedArrayBuffer;

@@ -18,7 +18,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { ErrorCode, HiveError } from "../../core/hive-error.ts";
-import { RELAY_COUNTERS, RelayCounter } from "./market-data-relay.ts";
+import { RELAY_COUNTERS, RelayCounter, type MarketDataLimits } from "./market-data-relay.ts";
 import type { PostOfficeLog } from "./post-office-log.ts";
 import type { RelayReply, RelayRequest } from "./relay-protocol.ts";
 
@@ -27,6 +27,8 @@ export interface RelayOptions {
   /** The Unix socket path of the local endpoint. */
   readonly path: string;
   readonly highWaterMark: number;
+  /** The largest frame and message a feeder may send. */
+  readonly limits: MarketDataLimits;
   readonly label: string;
   readonly log: PostOfficeLog;
 }
@@ -417,6 +419,7 @@ export class RelayHandle {
       relay: this.id,
       path: this.#options.path,
       highWaterMark: this.#options.highWaterMark,
+      limits: this.#options.limits,
       label: this.#options.label,
       counters: this.#counters,
       remotes: this.#remotes,

@@ -34,6 +34,7 @@ async function handle(request: RelayRequest): Promise<void> {
       const opening = MarketDataRelay.open({
         path: request.path,
         highWaterMark: request.highWaterMark,
+        limits: request.limits,
         label: request.label,
         log: logFor(request.relay),
         counters: new Float64Array(request.counters),

@@ -10,11 +10,21 @@ export interface CommonSocketOptions {
   readonly linger: number;
   readonly sendHighWaterMark: number;
   readonly receiveHighWaterMark: number;
+  /**
+   * The largest frame a peer may send (ZMQ_MAXMSGSIZE; -1: no limit). libzmq checks a frame's
+   * size from its header, before reading it, and closes the connection of a peer that sends a
+   * bigger one: the frame is never read, queued or parsed.
+   */
+  readonly maxMessageSize: number;
 }
 
-/** The options for a high-water mark of `highWaterMark` messages per peer and direction. */
-export function commonSocketOptions(highWaterMark: number): CommonSocketOptions {
+/**
+ * The options for a high-water mark of `highWaterMark` messages per peer and direction, and
+ * frames of at most `maxFrameBytes` from the peer (default: no limit).
+ */
+export function commonSocketOptions(highWaterMark: number, maxFrameBytes = -1): CommonSocketOptions {
   return {
+    maxMessageSize: maxFrameBytes,
     context: postOfficeContext(),
     linger: 0,
     sendHighWaterMark: highWaterMark,

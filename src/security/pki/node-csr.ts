@@ -20,10 +20,19 @@ export async function createNodeCsr(nodeId: string): Promise<{ csrPem: string; k
   return { csrPem: csr.toString("pem"), keyPem: await privateKeyToPem(keys.privateKey) };
 }
 
+/** The longest signing request read, in characters of PEM. */
+export const MAX_CSR_PEM_CHARS = 16 * 1024;
+
 /** The node id a request names (its subject's CN), after checking its signature; PermissionDenied otherwise. */
 export async function readNodeCsr(
   csrPem: string,
 ): Promise<{ nodeId: string; csr: x509.Pkcs10CertificateRequest }> {
+  // A P-256 request is about 500 bytes of PEM: a bigger one is refused before it is decoded.
+  if (csrPem.length > MAX_CSR_PEM_CHARS)
+    throw new HiveError(
+      ErrorCode.InvalidArgument,
+      `the signing request is ${csrPem.length} characters; expected a PEM request of at most ${MAX_CSR_PEM_CHARS}`,
+    );
   let csr: x509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(csrPem);
