@@ -3,9 +3,9 @@
 // Node 20's `--test` does not expand globs, so the files are listed here. Unit tests sit beside
 // the code (`src/**/*.test.ts`); cross-process tests live under `test/`. The runner's summary is
 // the last thing printed, and its exit code is ours.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import os, { tmpdir } from "node:os";
 import { join } from "node:path";
 
 function find(dir, out = []) {
@@ -34,9 +34,13 @@ if (files.length === 0) {
 // No test reads or writes the user's own CLI context file (~/.config/hive/config): unless the
 // caller chose one, HIVE_CONFIG names a file in a fresh directory, removed afterwards.
 const configDir = process.env.HIVE_CONFIG ? undefined : mkdtempSync(join(tmpdir(), "hive-test-config-"));
-const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...files], {
+const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...files], {
   stdio: "inherit",
   env: { ...process.env, ...(configDir ? { HIVE_CONFIG: join(configDir, "config") } : {}) },
 });
-if (configDir) rmSync(configDir, { recursive: true, force: true });
-process.exit(result.status ?? 1);
+// Stopped by a signal (a timeout, ^C): the tests get it too, and the directory still goes.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
+child.on("exit", (code, signal) => {
+  if (configDir) rmSync(configDir, { recursive: true, force: true });
+  process.exit(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1));
+});
