@@ -6,11 +6,9 @@
  * after a SIGKILL (the open second's counts are in the database before any refusal is answered).
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { after, test } from "node:test";
 import { formatAuditLine, refusalsIn, refusalSummary, type AuditRecord } from "./audit.ts";
 import { readAudit } from "./audit-archive.ts";
@@ -18,13 +16,16 @@ import { startGateway } from "./gateway-server.ts";
 import type { AuditWrite } from "./gateway-statements.ts";
 import { MAX_FULL_ROWS_PER_SECOND, MAX_KEYS_PER_SECOND, RefusalAudit } from "./refusal-audit.ts";
 import Database from "better-sqlite3";
+import {
+  killAllGatewayProcesses,
+  startGatewayProcessReady,
+  stopGatewayProcess,
+} from "./testing/gateway-process.ts";
 import { envelope, OrderClient } from "./testing/order-client.ts";
 
-const FIXTURE = join(import.meta.dirname, "testing", "gateway-child.ts");
 const dirs: string[] = [];
-const children = new Set<ChildProcess>();
 after(() => {
-  for (const c of children) c.kill("SIGKILL");
+  killAllGatewayProcesses();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -133,8 +134,8 @@ test("the counts of the open second survive a SIGKILL and become summary rows at
     insecure: true,
     config: { auditFullRefusalsPerSecond: FULL_PER_SECOND },
   };
-  const first = await startChild(args);
-  const client = new OrderClient(first.orders);
+  const first = await startGatewayProcessReady(args);
+  const client = new OrderClient(first.ready.orders);
   const n = 2_000;
   try {
     await flood(client, "UNFENCED", "k", n);
@@ -142,9 +143,9 @@ test("the counts of the open second survive a SIGKILL and become summary rows at
     await client.close();
   }
   // At once: the counts of the current second are in no summary row yet.
-  await sigkill(first.child);
-  const second = await startChild(args);
-  await stop(second.child);
+  await stopGatewayProcess(first.child, "SIGKILL");
+  const second = await startGatewayProcessReady(args);
+  await stopGatewayProcess(second.child);
   const records = readAudit(dir);
   checkAudit(records, "UNFENCED", { "not-fenced": n, malformed: n / 100 });
 });
@@ -179,39 +180,3 @@ test("refusals naming a fresh account each: full rows and keys bounded per secon
     db.close();
   }
 });
-
-async function startChild(args: object): Promise<{ child: ChildProcess; orders: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, JSON.stringify(args)], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, HIVE_LOG_LEVEL: "silent" },
-  });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  const lines = createInterface({ input: child.stdout });
-  const orders = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("gateway child: no ready line within 20 s")), 20_000);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway child exited early (${String(code)})`));
-    });
-    lines.on("line", (line) => {
-      if (line.includes('"ready"')) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { orders: string }).orders);
-      }
-    });
-  });
-  return { child, orders };
-}
-
-async function sigkill(child: ChildProcess): Promise<void> {
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGKILL");
-  await exited;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  await exited;
-}

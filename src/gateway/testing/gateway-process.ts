@@ -14,8 +14,22 @@ const children = new Set<ChildProcess>();
 /** The options of the child: startGateway's, and prices applied at start. */
 export type GatewayChildArgs = Partial<GatewayOptions> & { prices?: Record<string, number> };
 
+/** What the child's ready line says: where it listens. */
+export interface GatewayReady {
+  readonly orders: string;
+  readonly control: string;
+  readonly pid: number;
+}
+
 /** Starts the fixture and waits (at most 20 s) for its ready line. */
 export async function startGatewayProcess(args: GatewayChildArgs): Promise<ChildProcess> {
+  return (await startGatewayProcessReady(args)).child;
+}
+
+/** {@link startGatewayProcess}, with the addresses its ready line gave. */
+export async function startGatewayProcessReady(
+  args: GatewayChildArgs,
+): Promise<{ child: ChildProcess; ready: GatewayReady }> {
   const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, JSON.stringify(args)], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, HIVE_LOG_LEVEL: "silent" },
@@ -23,7 +37,7 @@ export async function startGatewayProcess(args: GatewayChildArgs): Promise<Child
   children.add(child);
   child.once("exit", () => children.delete(child));
   const lines = createInterface({ input: child.stdout });
-  await new Promise<void>((resolve, reject) => {
+  const ready = await new Promise<GatewayReady>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("gateway child: no ready line within 20 s")), 20_000);
     child.once("exit", (code) => {
       clearTimeout(timer);
@@ -32,11 +46,11 @@ export async function startGatewayProcess(args: GatewayChildArgs): Promise<Child
     lines.on("line", (line) => {
       if (line.includes('"ready"')) {
         clearTimeout(timer);
-        resolve();
+        resolve(JSON.parse(line) as GatewayReady);
       }
     });
   });
-  return child;
+  return { child, ready };
 }
 
 /** Stops a child with `signal` and waits for its exit. */
