@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Gauge, Registry } from "prom-client";
-import type { RouteCounters } from "./post-office/index.ts";
+import type { OrderPathFigures, RouteCounters } from "./post-office/index.ts";
 
 /** What the runner's metrics read, at scrape time. */
 export interface RunnerMetricsSource {
@@ -85,19 +85,25 @@ export function runnerMetrics(source: RunnerMetricsSource): Registry {
     "Remotes of a route whose connection is up",
     (r) => r.connectedRemotes,
   );
-  new Gauge({
-    name: "hive_order_path_open",
-    help: "1 while an order path forwards orders (open, and the runner holds its lease)",
-    labelNames: ["deployment", "socket"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const r of source.routes()) {
-        if (r.orders !== undefined)
-          this.set({ deployment: r.deploymentId, socket: r.socket }, r.orders.open ? 1 : 0);
-      }
-    },
-  });
+  /** A gauge per order path (deployment, socket), from its figures. */
+  const orderPath = (name: string, help: string, pick: (o: OrderPathFigures) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["deployment", "socket"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of source.routes())
+          if (r.orders !== undefined)
+            this.set({ deployment: r.deploymentId, socket: r.socket }, pick(r.orders));
+      },
+    });
+  orderPath(
+    "hive_order_path_open",
+    "1 while an order path forwards orders (open, and the runner holds its lease)",
+    (o) => (o.open ? 1 : 0),
+  );
   new Gauge({
     name: "hive_order_path_drops",
     help: "Orders not forwarded to the gateway, by reason (each got a reject reply)",
@@ -113,19 +119,11 @@ export function runnerMetrics(source: RunnerMetricsSource): Registry {
       }
     },
   });
-  new Gauge({
-    name: "hive_order_path_strategy_disconnects",
-    help: "Strategy connections to an order socket that closed: the strategy closed it or exited, or sent a frame over the runner's order size limit (closed unread, no reply)",
-    labelNames: ["deployment", "socket"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const r of source.routes()) {
-        if (r.orders !== undefined)
-          this.set({ deployment: r.deploymentId, socket: r.socket }, r.orders.strategyDisconnects);
-      }
-    },
-  });
+  orderPath(
+    "hive_order_path_strategy_disconnects",
+    "Strategy connections to an order socket that closed: the strategy closed it or exited, or sent a frame over the runner's order size limit (closed unread, no reply)",
+    (o) => o.strategyDisconnects,
+  );
   new Gauge({
     name: "hive_runner_self_fences",
     help: "Times the runner's lease ran out and it closed its live deployments' order paths",
