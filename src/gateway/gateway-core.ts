@@ -276,7 +276,10 @@ export class GatewayCore {
     }
     const refusal = this.#check(e);
     if (refusal !== undefined) {
-      if (CONSUMING_REFUSALS.has(refusal.code)) this.#setStatus(this.#consume(e, peer), "rejected");
+      if (CONSUMING_REFUSALS.has(refusal.code)) {
+        const record = this.#consume(e, peer, "rejected");
+        if (!this.#o.passThrough) this.#dirtyOrders.add(record);
+      }
       this.#refuse(peer, e.account, e.clientOrderId, refusal.code, refusal.reason, text, e);
       return;
     }
@@ -310,9 +313,10 @@ export class GatewayCore {
   }
 
   /** Records a new id as consumed: its record (written at the end of the batch) and the window. */
-  #consume(e: OrderEnvelope, peer: OrderPeer): OrderRecord {
+  #consume(e: OrderEnvelope, peer: OrderPeer, status: OrderStatus = "submitted"): OrderRecord {
     const record = this.#record(e, peer);
-    this.orderIds.consume(e.account, e.clientOrderId, e.deploymentId, "submitted");
+    record.status = status;
+    this.orderIds.consume(e.account, e.clientOrderId, e.deploymentId, status);
     this.#consumedInBatch += 1;
     return record;
   }
