@@ -10,10 +10,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import fc from "fast-check";
 import { ErrorCode, HiveError } from "../core/hive-error.ts";
 import { readAudit } from "./audit-archive.ts";
 import { GatewayClient } from "./control-client.ts";
+import { MAX_REFUSED_CALLERS, ControllerGuard } from "./controller-guard.ts";
 import { WRONG_CONTROLLER, WrongControllerError } from "./controller-record.ts";
+import { openGatewayDb } from "./gateway-db.ts";
 import { startGateway, type RunningGateway } from "./gateway-server.ts";
 import { freePort } from "./testing/order-client.ts";
 
@@ -182,5 +185,39 @@ test("a controller id that is not a printable string of at most 100 characters i
   } finally {
     await bad.close();
     await gw.close();
+  }
+});
+
+test("refusals of any number of distinct callers keep bounded state, and every refusal is counted in a row", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hive-ctl-guard-"));
+  const state = openGatewayDb(dir);
+  try {
+    let now = 1_000_000;
+    const guard = new ControllerGuard(state.db, () => now);
+    guard.fenced("cluster-a");
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.string({ maxLength: 20 }), fc.nat(5_000)), { maxLength: 300 }),
+        (calls) => {
+          for (const [caller, step] of calls) {
+            now += step;
+            if (caller === "cluster-a") continue;
+            assert.throws(() => guard.check("fence", caller), WrongControllerError);
+            assert.ok(guard.trackedCallers <= MAX_REFUSED_CALLERS, `${guard.trackedCallers} callers tracked`);
+          }
+        },
+      ),
+      { numRuns: 30 },
+    );
+    // Every refusal is in a row, or still counted for its caller's next one.
+    const rows = readAudit(dir).filter((r) => r.kind === "controller" && r.outcome === "refused");
+    const inRows = rows.reduce(
+      (sum, r) => sum + (JSON.parse(r.detail ?? "{}") as { refusedSinceLastRow: number }).refusedSinceLastRow,
+      0,
+    );
+    assert.equal(inRows + guard.pendingRefusals, guard.refused);
+  } finally {
+    state.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

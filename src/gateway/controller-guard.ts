@@ -31,7 +31,9 @@ import { readMeta, writeMeta } from "./gateway-db.ts";
 const META_KEY = "controller";
 
 /** At most one audit row per refused caller in this long. */
-export const REFUSAL_ROW_MS = 60_000;
+export /** Refused callers whose refusals are counted between audit rows, at most. */
+const MAX_REFUSED_CALLERS = 64;
+const REFUSAL_ROW_MS = 60_000;
 
 const steering: ReadonlySet<string> = new Set(STEERING_OPS);
 
@@ -45,6 +47,18 @@ export class ControllerGuard {
   readonly #refusals = new Map<string, { rowAt: number; since: number }>();
   /** Steering ops refused since start (for `status`). */
   refused = 0;
+
+  /** Callers whose refusals are counted now (at most MAX_REFUSED_CALLERS). */
+  get trackedCallers(): number {
+    return this.#refusals.size;
+  }
+
+  /** Refusals counted and not yet written in a row. */
+  get pendingRefusals(): number {
+    let n = 0;
+    for (const seen of this.#refusals.values()) n += seen.since;
+    return n;
+  }
 
   constructor(db: Database.Database, now: () => number = Date.now) {
     this.#db = db;
@@ -72,11 +86,38 @@ export class ControllerGuard {
     const now = this.#now();
     if (seen !== undefined && now - seen.rowAt < REFUSAL_ROW_MS) seen.since += 1;
     else {
+      if (seen === undefined && this.#refusals.size >= MAX_REFUSED_CALLERS) this.#forgetQuiet(now);
       this.#refusals.set(key, { rowAt: now, since: 0 });
       const detail = { op, holder: holder.clusterId, caller, refusedSinceLastRow: (seen?.since ?? 0) + 1 };
       this.#audit.run("refused", "wrong-controller", JSON.stringify(detail), now);
     }
     throw err;
+  }
+
+  /**
+   * Keeps the per-caller state bounded (callers are strings from the network): entries past
+   * their row interval go, those with refusals not yet in a row written first; if every entry is
+   * recent, the oldest goes the same way.
+   */
+  #forgetQuiet(now: number): void {
+    let oldest: [string, { rowAt: number; since: number }] | undefined;
+    for (const entry of this.#refusals) {
+      if (now - entry[1].rowAt >= REFUSAL_ROW_MS) this.#forget(entry[0], entry[1], now);
+      else if (oldest === undefined || entry[1].rowAt < oldest[1].rowAt) oldest = entry;
+    }
+    if (this.#refusals.size >= MAX_REFUSED_CALLERS && oldest !== undefined)
+      this.#forget(oldest[0], oldest[1], now);
+  }
+
+  #forget(caller: string, seen: { rowAt: number; since: number }, now: number): void {
+    this.#refusals.delete(caller);
+    if (seen.since > 0)
+      this.#audit.run(
+        "refused",
+        "wrong-controller",
+        JSON.stringify({ caller: caller || null, refusedSinceLastRow: seen.since }),
+        now,
+      );
   }
 
   /** After a fence from `caller` was applied: records it as the controller if there is none. */
