@@ -7,6 +7,7 @@
  * activations every few seconds; its log must stay readable).
  */
 import type { Logger } from "../core/logger.ts";
+import { QuietInterval } from "../core/quiet-interval.ts";
 
 /** Why an alert is raised. */
 export type GatewayAlertReason =
@@ -30,14 +31,12 @@ export interface GatewayAlertCount {
 /** See the file comment. */
 export class GatewayAlerts {
   readonly #log: Logger;
-  readonly #now: () => number;
   readonly #counts = new Map<string, { gateway: string; reason: GatewayAlertReason; count: number }>();
-  /** Per series: when its last line was logged, and how many were not logged since. */
-  readonly #logged = new Map<string, { at: number; quiet: number }>();
+  readonly #lines: QuietInterval;
 
   constructor(log: Logger, now: () => number) {
     this.#log = log;
-    this.#now = now;
+    this.#lines = new QuietInterval(LOG_EVERY_MS, now);
   }
 
   /** Counts an alert and logs it (see the file comment). */
@@ -46,15 +45,10 @@ export class GatewayAlerts {
     const series = this.#counts.get(key) ?? { gateway, reason, count: 0 };
     series.count += 1;
     this.#counts.set(key, series);
-    const now = this.#now();
-    const logged = this.#logged.get(key);
-    if (logged !== undefined && now - logged.at < LOG_EVERY_MS) {
-      logged.quiet += 1;
-      return;
-    }
-    this.#logged.set(key, { at: now, quiet: 0 });
+    const quiet = this.#lines.pass(key);
+    if (quiet === undefined) return;
     this.#log.error(
-      { alert: reason, gateway, ...fields, ...(logged ? { notLoggedSinceLast: logged.quiet } : {}) },
+      { alert: reason, gateway, ...fields, ...(series.count > 1 ? { notLoggedSinceLast: quiet } : {}) },
       `gateway alert (${reason}): ${message}`,
     );
   }

@@ -76,6 +76,7 @@ import {
   stampOrder,
 } from "../../protocol/orders/index.ts";
 import type { PostOfficeLog } from "./post-office-log.ts";
+import { QuietInterval } from "../../core/quiet-interval.ts";
 import { QueueWatch } from "./queue-watch.ts";
 import { REMOTE_RECONNECT } from "./remote-reconnect.ts";
 import { REPLY_BYTES_PER_ORDER_BYTE } from "./post-office-options.ts";
@@ -216,6 +217,8 @@ export class OrderPath {
   readonly #replyRoutes = new Map<string, Buffer>();
   #lastPeer: Buffer | undefined;
   readonly #queue: QueueWatch;
+  /** Strategy disconnects: one log line a minute at most (the counter keeps every one). */
+  readonly #disconnectLines: QuietInterval;
   readonly #bucket: TokenBucket | undefined;
 
   private constructor(options: OrderPathOptions, local: zmq.Router) {
@@ -245,6 +248,7 @@ export class OrderPath {
       strategyDisconnects: 0,
     };
     this.#queue = new QueueWatch(options.clock, options.maxQueueMs);
+    this.#disconnectLines = new QuietInterval(60_000, () => options.clock.now());
     this.#bucket =
       options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit, options.clock.now());
     this.#upstream = this.#openUpstream(undefined);
@@ -597,8 +601,15 @@ export class OrderPath {
       for await (const event of this.#local.events) {
         if (event.type !== "disconnect") continue;
         this.#figures.strategyDisconnects += 1;
+        // A strategy reconnecting in a loop (or resending an oversized frame) sets this rate.
+        const quiet = this.#disconnectLines.pass("strategy");
+        if (quiet === undefined) continue;
         this.#options.log.warn(
-          { orders: this.#options.label, maxOrderBytes: this.#options.maxOrderBytes },
+          {
+            orders: this.#options.label,
+            maxOrderBytes: this.#options.maxOrderBytes,
+            notLoggedSinceLast: quiet,
+          },
           "order path: a strategy connection closed (the strategy closed its socket or exited, or sent a frame over maxOrderBytes, which closes it unread)",
         );
       }
