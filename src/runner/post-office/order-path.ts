@@ -220,6 +220,8 @@ export class OrderPath {
   /** Strategy disconnects: one log line a minute at most (the counter keeps every one). */
   readonly #disconnectLines: QuietInterval;
   readonly #bucket: TokenBucket | undefined;
+  /** The reasons of the path's own refusals: fixed for the path, so built once (a flood is refused by the thousand). */
+  readonly #reasons: { readonly queuedTooLong: string; readonly rateLimited: string };
 
   private constructor(options: OrderPathOptions, local: zmq.Router) {
     this.#options = options;
@@ -251,6 +253,13 @@ export class OrderPath {
     this.#disconnectLines = new QuietInterval(60_000, () => options.clock.now());
     this.#bucket =
       options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit, options.clock.now());
+    this.#reasons = {
+      queuedTooLong: queuedTooLongReason(options.maxQueueMs),
+      rateLimited:
+        options.rateLimit === undefined
+          ? ""
+          : rateLimitedReason(options.rateLimit.ordersPerSecond, options.rateLimit.burst),
+    };
     this.#upstream = this.#openUpstream(undefined);
     this.#localLoop = this.#fromStrategy();
     this.#localWatch = this.#watchStrategies();
@@ -475,7 +484,7 @@ export class OrderPath {
       f.droppedQueuedTooLong += 1;
       return runnerRejectReply(
         RunnerRejectCode.QueuedTooLong,
-        queuedTooLongReason(this.#queue.maxAgeMs),
+        this.#reasons.queuedTooLong,
         order.clientOrderId,
       );
     }
@@ -486,11 +495,7 @@ export class OrderPath {
     const bucket = this.#bucket;
     if (bucket !== undefined && !bucket.take(now)) {
       f.droppedRateLimited += 1;
-      return runnerRejectReply(
-        RunnerRejectCode.RateLimited,
-        rateLimitedReason(bucket.limit.ordersPerSecond, bucket.limit.burst),
-        order.clientOrderId,
-      );
+      return runnerRejectReply(RunnerRejectCode.RateLimited, this.#reasons.rateLimited, order.clientOrderId);
     }
     const envelope = stampOrder(
       order,

@@ -40,11 +40,6 @@ export class QueueWatch {
     this.#schedule();
   }
 
-  /** The bound, in ms. */
-  get maxAgeMs(): number {
-    return this.#maxAgeMs;
-  }
-
   /** The queue is empty now, and the loop is about to wait for the next order. */
   caughtUp(): void {
     this.#caughtUpAt = this.#clock.now();
@@ -58,7 +53,7 @@ export class QueueWatch {
 
   /** Whether an order read at monotonic time `now` may have waited longer than the bound. */
   tooOld(now: number): boolean {
-    return now - this.#caughtUpAt > this.#maxAgeMs;
+    return this.ageBoundMs(now) > this.#maxAgeMs;
   }
 
   /** The bound on the age of an order read at `now` (ms). */
