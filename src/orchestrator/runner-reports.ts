@@ -44,6 +44,8 @@ export class RunnerReports {
   private readonly stopping = new Set<string>();
   /** Sessions already warned about (one warning per session and kind, not one per heartbeat). */
   private readonly warned = new WeakMap<RunnerSession, Set<string>>();
+  /** Per session, the deployments whose open path its last heartbeat showed stray (logged once while they stay so). */
+  private readonly strays = new WeakMap<RunnerSession, ReadonlySet<string>>();
   private withheld = 0;
   private strayClosed = 0;
 
@@ -171,7 +173,8 @@ export class RunnerReports {
    * Sends a close for every order path a heartbeat shows open whose deployment is not wanted
    * running on this node as `isActive` says (its active; for a down node, none): a close that
    * never reached it, a retired active in its stop grace, a copy no longer wanted. Sent at every
-   * heartbeat that shows it open (a close is idempotent), logged once per session.
+   * heartbeat that shows it open (a close is idempotent), logged when it turns up stray: the
+   * state kept is the last heartbeat's strays, bounded by what one heartbeat reports.
    */
   private closeStrayPaths(
     nodeId: string,
@@ -179,22 +182,25 @@ export class RunnerReports {
     processes: readonly ProcessStatus[],
     isActive: (d: Deployment) => boolean,
   ): void {
+    const before = this.strays.get(session);
+    const now = new Set<string>();
     for (const p of processes) {
       if (!p.ordersEnabled) continue;
       const d = this.deps.deployments.get(p.deploymentId);
       if (d && d.rec.nodeId === nodeId && d.rec.desired === "running" && isActive(d)) continue;
       this.strayClosed += 1;
-      this.warnOnce(session, `path/${p.deploymentId}`, () =>
+      now.add(p.deploymentId);
+      if (before?.has(p.deploymentId) !== true)
         this.deps.log.warn(
           { nodeId, deploymentId: p.deploymentId, role: d?.rec.role ?? null },
           "closing an order path open on a node that is not its active's",
-        ),
-      );
+        );
       session.send({
         case: "setOrderPath",
         value: { deploymentId: p.deploymentId, open: false, epoch: p.epoch },
       });
     }
+    this.strays.set(session, now);
   }
 
   private warnOnce(session: RunnerSession, key: string, warn: () => void): void {
